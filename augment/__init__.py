@@ -1,0 +1,1 @@
+"""Augmentation: the plugin contract, seeds and provenance, modality plugins, the runner."""

@@ -1,0 +1,382 @@
+"""``curaug ingest``: turn a class-folder tree or a table into a manifest.
+
+Folder trees: ``SRC/<label>/.../<file>``; every recognised file is hashed and decoded on
+all cores. A per-source cache keyed by (path, size, mtime) lets a re-ingest of an
+unchanged tree skip decoding. Tables keep their columns and gain stable ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import unicodedata
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from curate.errors import CuraugError
+from curate.manifest import MODALITIES, check_paths, media_file
+from curate.rowkeys import row_digests
+from curate.media import EXTENSION_MODALITY, modality_of, probe_file
+from curate.tables import TABLE_FORMATS, read_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Progress = Callable[[int, int], None]
+CACHE_VERSION = 1
+PROBE_FIELDS = ("sha256", "size_bytes", "status", "reason", "format", "width", "height",
+                "channels", "sample_rate", "duration_s", "text")
+MODALITY_FIELDS = {
+    "image": ("width", "height", "channels"),
+    "audio": ("sample_rate", "duration_s", "channels"),
+    "text": ("text",),
+}
+INT_FIELDS = ("size_bytes", "width", "height", "channels", "sample_rate")
+
+
+@dataclass
+class IngestResult:
+    """The manifest and a summary of what ingest saw (counts, skips, cache hits)."""
+
+    manifest: "pd.DataFrame"
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _FileEntry:
+    rel: str
+    label: str | None
+    modality: str
+    size: int
+    mtime_ns: int
+
+
+def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int | None = None,
+           use_cache: bool = True, encoding: str | None = None,
+           progress: Progress | None = None) -> IngestResult:
+    """Build a manifest from a class-folder tree or a table file.
+
+    Parameters
+    ----------
+    src : path
+        A folder ``SRC/<label>/<file>`` or a ``.csv``/``.parquet``/``.jsonl`` table.
+    modality : {'image', 'audio', 'text', 'tabular'}, optional
+        Keep only files of this modality (folders) or declare what a table holds.
+    workers : int, optional
+        Processes used to decode files; defaults to every core.
+    use_cache : bool
+        Reuse the results of an earlier ingest for files whose size and mtime are unchanged.
+    progress : callable, optional
+        Called as ``progress(done, total)`` while files are decoded.
+    """
+    if modality is not None and modality not in MODALITIES:
+        raise CuraugError(f"unknown modality '{modality}' (use one of {', '.join(MODALITIES)})")
+    src = Path(src)
+    if not src.exists():
+        raise CuraugError(f"{src}: no such file or folder")
+    started = time.perf_counter()
+    if src.is_dir():
+        result = _ingest_folder(src, modality, workers, use_cache, progress)
+    else:
+        result = _ingest_table(src, modality, workers, encoding, progress)
+    result.summary["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+# ---------------------------------------------------------------- folders
+
+
+def _ingest_folder(src: Path, modality: str | None, workers: int | None, use_cache: bool,
+                   progress: Progress | None) -> IngestResult:
+    import pandas as pd
+
+    if modality == "tabular":
+        raise CuraugError(f"{src}: --modality tabular needs a table file, not a folder")
+    entries, skipped, other_ext = _scan_tree(src, modality)
+    if not entries:
+        raise CuraugError(_nothing_found_message(src, modality, skipped, other_ext))
+    root = str(src.resolve())
+    cache_file = _cache_file(root) if use_cache else None
+    cached = _load_cache(cache_file)
+    todo = [e for e in entries if (e.rel, e.size, e.mtime_ns) not in cached]
+    fresh = dict(zip(todo, _probe_many([(os.path.join(root, e.rel), e.modality) for e in todo],
+                                       workers, progress)))
+    records = []
+    for e in entries:
+        fields = fresh[e] if e in fresh else cached[(e.rel, e.size, e.mtime_ns)]
+        records.append({"id": unicodedata.normalize("NFC", e.rel), "label": e.label, "root": root,
+                        "path": e.rel, "modality": e.modality, **fields})
+    df = _frame(records, [e.modality for e in entries])
+    if cache_file is not None:
+        _save_cache(cache_file, entries, df)
+    summary = _summary(df, src, "folder")
+    summary.update(decoded=len(todo), cached=len(entries) - len(todo), skipped=skipped)
+    if other_ext:
+        summary["unrecognised_extensions"] = dict(other_ext.most_common(10))
+    return IngestResult(df, summary)
+
+
+def _scan_tree(src: Path, modality: str | None) -> tuple[list[_FileEntry], dict[str, int], Counter]:
+    """Walk ``src`` in sorted order; return recognised files, skip counts, other extensions."""
+    entries: list[_FileEntry] = []
+    skipped: Counter = Counter()
+    other_ext: Counter = Counter()
+    real_root = src.resolve()
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            if name.startswith("."):
+                skipped["hidden"] += 1
+                continue
+            kind = modality_of(name)
+            if kind is None:
+                skipped["unrecognised"] += 1
+                other_ext[full.suffix.lower() or "(none)"] += 1
+                continue
+            if modality is not None and kind != modality:
+                skipped[f"not {modality}"] += 1
+                continue
+            if full.is_symlink() and real_root not in full.resolve().parents:
+                skipped["symlink outside root"] += 1
+                continue
+            try:
+                st = full.stat()
+            except OSError:
+                skipped["unreadable"] += 1
+                continue
+            rel = full.relative_to(src).as_posix()
+            parts = rel.split("/")
+            label = parts[0] if len(parts) > 1 else None
+            entries.append(_FileEntry(rel, label, kind, st.st_size, st.st_mtime_ns))
+    return entries, dict(skipped), other_ext
+
+
+def _nothing_found_message(src: Path, modality: str | None, skipped: dict, other_ext: Counter) -> str:
+    wanted = f"{modality} files" if modality else "image, audio or text files"
+    total = sum(skipped.values())
+    if total == 0:
+        return f"{src}: folder is empty"
+    detail = []
+    if other_ext:
+        exts = ", ".join(f"{ext} ({n})" for ext, n in other_ext.most_common(5))
+        detail.append(f"unrecognised extensions: {exts}")
+    if modality and skipped.get(f"not {modality}"):
+        detail.append(f"{skipped[f'not {modality}']} files of another modality")
+    known = " ".join(sorted(EXTENSION_MODALITY))
+    return f"{src}: no {wanted} found ({'; '.join(detail) or f'{total} hidden or unreadable files'}; recognised: {known})"
+
+
+def _probe_many(jobs: list[tuple[str, str]], workers: int | None, progress: Progress | None) -> list[dict]:
+    """Probe files in a process pool (serially when few), in input order."""
+    total = len(jobs)
+    workers = max(1, workers or os.cpu_count() or 1)
+    if progress:
+        progress(0, total)
+    if workers == 1 or total < 32:
+        results = []
+        for i, (path, kind) in enumerate(jobs, 1):
+            results.append(probe_file(path, kind))
+            if progress:
+                progress(i, total)
+        return results
+    import multiprocessing
+
+    # forkserver: a fork of this process could inherit locks held by a progress-bar thread.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    chunk = max(1, min(64, total // (workers * 8)))
+    results = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        paths, kinds = zip(*jobs)
+        for i, fields in enumerate(pool.map(probe_file, paths, kinds, chunksize=chunk), 1):
+            results.append(fields)
+            if progress and (i % chunk == 0 or i == total):
+                progress(i, total)
+    return results
+
+
+def _frame(records: list[dict], modalities: list[str]) -> "pd.DataFrame":
+    """Records to a DataFrame with the columns that apply, in a fixed order, typed."""
+    import pandas as pd
+
+    present = set(modalities)
+    extra = [c for m in ("image", "audio", "text") if m in present for c in MODALITY_FIELDS[m]]
+    columns = ["id", "label", "root", "path", "modality", "sha256", "size_bytes", "status", "reason", "format"]
+    columns += list(dict.fromkeys(extra))
+    df = pd.DataFrame.from_records(records)
+    for c in columns:
+        if c not in df.columns:
+            df[c] = None
+    df = df[columns]
+    for c in INT_FIELDS:
+        if c in df.columns:
+            df[c] = pd.array(df[c].astype("Float64"), dtype="Int64")
+    if "duration_s" in df.columns:
+        df["duration_s"] = df["duration_s"].astype("float64")
+    for c in ("id", "label", "root", "path", "modality", "sha256", "status", "reason", "format"):
+        df[c] = df[c].astype("string")
+    if "text" in df.columns:
+        df["text"] = df["text"].astype("string")
+    return df
+
+
+# ---------------------------------------------------------------- cache
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("CURAUG_CACHE_DIR"):
+        return Path(os.environ["CURAUG_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "curaug"
+
+
+def _cache_file(root: str) -> Path:
+    digest = hashlib.sha256(root.encode("utf-8")).hexdigest()[:16]
+    return _cache_dir() / f"ingest-v{CACHE_VERSION}-{digest}.parquet"
+
+
+def _load_cache(cache_file: Path | None) -> dict[tuple, dict]:
+    if cache_file is None or not cache_file.exists():
+        return {}
+    import pandas as pd
+
+    try:
+        table = pd.read_parquet(cache_file)
+    except Exception:  # a damaged cache only costs a re-decode
+        return {}
+    fields = [c for c in PROBE_FIELDS if c in table.columns]
+    keys = zip(table["path"], table["cache_size"], table["cache_mtime_ns"])
+    values = table[fields].astype(object).where(table[fields].notna(), None).to_dict("records")
+    return {(p, int(s), int(m)): v for (p, s, m), v in zip(keys, values)}
+
+
+def _save_cache(cache_file: Path, entries: list[_FileEntry], df: "pd.DataFrame") -> None:
+    from curate.atomic import atomic_path
+
+    table = df[["path"] + [c for c in PROBE_FIELDS if c in df.columns]].copy()
+    table["cache_size"] = [e.size for e in entries]
+    table["cache_mtime_ns"] = [e.mtime_ns for e in entries]
+    try:
+        with atomic_path(cache_file) as tmp:
+            table.to_parquet(tmp, index=False)
+    except OSError:  # a read-only cache folder must not fail the ingest
+        pass
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _ingest_table(src: Path, modality: str | None, workers: int | None, encoding: str | None,
+                  progress: Progress | None) -> IngestResult:
+    import pandas as pd
+
+    if src.suffix.lower() not in TABLE_FORMATS:
+        kind = modality_of(src)
+        hint = f" (a single {kind} file: put it in a class folder and ingest the folder)" if kind else ""
+        raise CuraugError(f"{src}: not a folder or a table (.csv, .parquet, .jsonl){hint}")
+    df = read_table(src, encoding=encoding)
+    if df.empty:
+        raise CuraugError(f"{src}: table has no rows")
+    df = df.copy()
+    df.columns = [str(c) for c in df.columns]
+    ids = _table_ids(df, src)
+    if "path" in df.columns and modality not in ("tabular", "text"):
+        return _ingest_media_table(df, ids, src, modality, workers, progress)
+    if modality is None:
+        modality = "text" if "text" in df.columns else "tabular"
+    if modality == "text" and "text" not in df.columns:
+        raise CuraugError(f"{src}: --modality text needs a 'text' column (columns: {', '.join(df.columns)})")
+    if modality in ("image", "audio"):
+        raise CuraugError(f"{src}: --modality {modality} needs a 'path' column listing the files")
+    out = df.drop(columns=["id"], errors="ignore")
+    out.insert(0, "id", ids)
+    if "modality" not in out.columns:
+        out.insert(1, "modality", pd.array([modality] * len(out), dtype="string"))
+    return IngestResult(out, _summary(out, src, "table"))
+
+
+def _table_ids(df: "pd.DataFrame", src: Path) -> "pd.Series":
+    """The table's own ``id`` column when valid, else ids hashed from row content.
+
+    Content ids do not move when rows are appended or reordered; exact duplicate rows are
+    told apart by an occurrence suffix (``-1``, ``-2``...).
+    """
+    if "id" in df.columns:
+        ids = df["id"]
+        if ids.isna().any():
+            raise CuraugError(f"{src}: column 'id' has {int(ids.isna().sum())} missing values")
+        ids = ids.astype(str)
+        dup = ids[ids.duplicated()]
+        if len(dup):
+            raise CuraugError(
+                f"{src}: column 'id' is not unique ({len(dup)} repeated values, e.g. '{dup.iloc[0]}'); "
+                "rename the column or drop the repeats"
+            )
+        return ids.astype("string").reset_index(drop=True)
+    digests = row_digests(df).reset_index(drop=True)
+    repeat = digests.groupby(digests).cumcount()
+    ids = digests.where(repeat == 0, digests + "-" + repeat.astype(str))
+    return ids.astype("string")
+
+
+def _ingest_media_table(df: "pd.DataFrame", ids: "pd.Series", src: Path, modality: str | None,
+                        workers: int | None, progress: Progress | None) -> IngestResult:
+    """A table whose ``path`` column lists media files (relative to its folder or ``root``)."""
+    import pandas as pd
+
+    base = src.resolve().parent
+    if "root" in df.columns:
+        df["root"] = df["root"].map(lambda r: str((base / str(r)).resolve()), na_action="ignore")
+        df["root"] = df["root"].fillna(str(base))
+    else:
+        df["root"] = str(base)
+    df["path"] = df["path"].astype("string")
+    check_paths(df, src)
+    kinds = [modality or modality_of(p) for p in df["path"]]
+    jobs, missing = [], {}
+    for i, (root, rel, kind) in enumerate(zip(df["root"], df["path"], kinds)):
+        if kind is None:
+            missing[i] = {"status": "corrupt", "reason": f"unrecognised file extension in '{rel}'"}
+            continue
+        try:
+            full = media_file(root, rel)
+        except CuraugError as exc:
+            raise CuraugError(f"{src}: row {i}: {exc}") from None
+        if not full.is_file():
+            missing[i] = {"status": "corrupt", "reason": "file not found"}
+            continue
+        jobs.append((i, str(full), kind))
+    probed = dict(zip([j[0] for j in jobs], _probe_many([j[1:] for j in jobs], workers, progress)))
+    records = [probed.get(i) or missing[i] for i in range(len(df))]
+    fields = _frame(records, [k for k in kinds if k])
+    fields = fields.drop(columns=["id", "label", "root", "path"])
+    fields["modality"] = pd.array(kinds, dtype="string")
+    out = df.drop(columns=["id"] + [c for c in fields.columns if c in df.columns], errors="ignore")
+    out = pd.concat([out.reset_index(drop=True), fields.reset_index(drop=True)], axis=1)
+    out.insert(0, "id", ids)
+    return IngestResult(out, _summary(out, src, "table"))
+
+
+# ---------------------------------------------------------------- summary
+
+
+def _summary(df: "pd.DataFrame", src: Path, kind: str) -> dict[str, Any]:
+    summary: dict[str, Any] = {"source": str(src), "kind": kind, "rows": int(len(df))}
+    summary["modalities"] = {str(k): int(v) for k, v in df["modality"].value_counts(dropna=False).items()}
+    if "status" in df.columns:
+        corrupt = df[df["status"] == "corrupt"]
+        summary["ok"] = int(len(df) - len(corrupt))
+        summary["corrupt"] = int(len(corrupt))
+        summary["corrupt_examples"] = [
+            {"id": str(i), "reason": str(r)} for i, r in zip(corrupt["id"].head(20), corrupt["reason"].head(20))
+        ]
+    if "label" in df.columns and kind == "folder":
+        labels = df["label"].dropna()
+        summary["classes"] = int(labels.nunique())
+        summary["unlabelled"] = int(df["label"].isna().sum())
+    return summary

@@ -1,0 +1,1 @@
+"""The CLI, pipeline runner, reports and training harness."""

@@ -1,0 +1,140 @@
+"""The ``curaug`` command line.
+
+Only click is imported at start-up; every command imports what it needs when it runs,
+so ``curaug --help`` stays instant. Exit codes: 0 success, 1 checks failed, 2 bad input
+or usage (one ``error: ...`` line on stderr, no traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from curate.errors import CuraugError
+
+MODALITY_CHOICE = click.Choice(["image", "audio", "text", "tabular"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="curaug", prog_name="curaug", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Curate, split, augment and baseline ML datasets from one manifest."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("src", type=click.Path(path_type=str))
+@click.option("-o", "--output", "output", required=True, metavar="MANIFEST",
+              help="Manifest to write (.parquet, .csv or .jsonl).")
+@click.option("--modality", type=MODALITY_CHOICE, help="Keep only this modality (folders) or declare a table's.")
+@click.option("--workers", type=click.IntRange(min=1), help="Decoding processes [default: all cores].")
+@click.option("--no-cache", is_flag=True, help="Decode every file even if unchanged since the last ingest.")
+@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+def ingest(src: str, output: str, modality: str | None, workers: int | None, no_cache: bool,
+           encoding: str | None) -> None:
+    """Build a manifest from a class-folder tree SRC/<label>/<file> or a table.
+
+    Every media file is hashed and fully decoded (image size and channels, audio sample
+    rate, duration and channels); damaged files get status=corrupt and a reason.
+    """
+    from curate.ingest import ingest as run_ingest
+    from curate.manifest import save_manifest
+    from curate.tables import table_format
+    from pipelines.console import print_ingest_summary, progress_bar
+
+    table_format(output)
+    with progress_bar("decoding") as progress:
+        result = run_ingest(src, modality, workers=workers, use_cache=not no_cache, encoding=encoding,
+                            progress=progress)
+    save_manifest(result.manifest, output)
+    print_ingest_summary(result.summary, output)
+
+
+@cli.command()
+@click.argument("data", type=click.Path(path_type=str))
+@click.option("--label", help="Label column [default: 'label' when present].")
+@click.option("--json", "json_out", metavar="OUT", help="Write the profile as JSON ('-' for stdout).")
+@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+def profile(data: str, label: str | None, json_out: str | None, encoding: str | None) -> None:
+    """Profile a manifest or table: rows, dtypes, missing values, duplicates, classes, media."""
+    from curate.manifest import load_data
+    from curate.profile import profile as run_profile
+    from pipelines.console import print_profile
+
+    df = load_data(data, encoding=encoding)
+    try:
+        result = run_profile(df, label=label, source=data)
+    except CuraugError as exc:
+        raise CuraugError(f"{data}: {exc}") from None
+    if json_out == "-":
+        click.echo(json.dumps(result, indent=2))
+        return
+    if json_out:
+        from curate.atomic import write_text_atomic
+
+        write_text_atomic(json_out, json.dumps(result, indent=2) + "\n")
+    print_profile(result)
+
+
+def _not_yet(name: str, issue: int, summary: str) -> None:
+    @cli.command(name=name, help=f"{summary} (not available yet: issue {issue}).",
+                 context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: tuple[str, ...]) -> None:
+        raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
+
+
+_not_yet("validate", 4, "Check data against rules and default checks")
+_not_yet("clean", 4, "Apply the cleaning and normalisation steps of a rules file")
+_not_yet("split", 6, "Add stratified/grouped train/val/test splits and K folds")
+_not_yet("augment", 7, "Generate an augmented corpus from a recipe")
+_not_yet("train", 9, "Train a baseline model with hard-example mining")
+_not_yet("run", 10, "Run a whole pipeline from a YAML file")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: map every failure to an exit code and one ``error:`` line."""
+    from pipelines.console import error_line
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args or os.environ.get("CURAUG_DEBUG") == "1"
+    try:
+        code = cli.main(args=args, prog_name="curaug", standalone_mode=False)
+        return int(code or 0)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+        error_line(f"{where}{exc.format_message()} (see --help)")
+        return 2
+    except click.ClickException as exc:
+        error_line(exc.format_message())
+        return 2
+    except CuraugError as exc:
+        if debug:
+            raise
+        error_line(str(exc))
+        return 2
+    except (KeyboardInterrupt, click.Abort):
+        error_line("interrupted")
+        return 130
+    except OSError as exc:
+        if debug:
+            raise
+        target = f"{exc.filename}: " if exc.filename else ""
+        error_line(f"{target}{exc.strerror or exc}")
+        return 2
+    except Exception as exc:  # an unexpected failure still answers in one line
+        if debug:
+            raise
+        error_line(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Terminal output: rich tables for summaries and a progress bar that stays quiet off a TTY."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any, Callable, Iterator
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """Yield a ``progress(done, total)`` callback drawing a bar on stderr when it is a TTY."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def print_ingest_summary(summary: dict[str, Any], output: str) -> None:
+    console = stdout_console()
+    parts = [f"{summary['rows']} rows"]
+    if "ok" in summary:
+        parts.append(f"{summary['ok']} ok, {summary['corrupt']} corrupt")
+    if "classes" in summary:
+        parts.append(f"{summary['classes']} classes")
+    if summary.get("unlabelled"):
+        parts.append(f"{summary['unlabelled']} unlabelled")
+    modalities = ", ".join(f"{k} {v}" for k, v in summary.get("modalities", {}).items())
+    console.print(f"ingested {summary['source']} ({summary['kind']}): {', '.join(parts)} [{modalities}]",
+                  highlight=False)
+    if summary.get("kind") == "folder":
+        skipped = ", ".join(f"{v} {k}" for k, v in summary.get("skipped", {}).items()) or "none"
+        console.print(f"  decoded {summary['decoded']}, from cache {summary['cached']}, skipped: {skipped}",
+                      highlight=False)
+    for row in summary.get("corrupt_examples", [])[:10]:
+        console.print(f"  corrupt: {row['id']}: {row['reason']}", highlight=False, markup=False)
+    console.print(f"  manifest -> {output} ({summary['seconds']:.2f} s)", highlight=False)
+
+
+def print_profile(p: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    overview = Table(title=f"profile: {p.get('source') or 'data'}", show_header=False)
+    overview.add_row("rows", str(p["rows"]))
+    overview.add_row("columns", str(len(p["columns"])))
+    if "status" in p:
+        overview.add_row("corrupt", str(p["status"]["corrupt"]))
+    if "modalities" in p:
+        overview.add_row("modalities", ", ".join(f"{k}: {v}" for k, v in p["modalities"].items()))
+    dup = p["duplicates"]
+    overview.add_row(f"exact duplicates (by {dup['by']})",
+                     f"{dup['rows']} rows in {len(dup['groups'])} groups ({dup['extra_copies']} extra copies)")
+    if "label" in p:
+        lab = p["label"]
+        ratio = "n/a" if lab["imbalance_ratio"] is None else f"{lab['imbalance_ratio']:.2f}"
+        overview.add_row("classes", f"{lab['n_classes']} (imbalance ratio {ratio}, {lab['missing']} unlabelled)")
+    console.print(overview)
+
+    columns = Table(title="columns")
+    for name in ("column", "dtype", "missing", "missing %", "unique"):
+        columns.add_column(name, justify="right" if name not in ("column", "dtype") else "left")
+    for c in p["columns"]:
+        columns.add_row(c["name"], c["dtype"], str(c["missing"]), f"{100 * c['missing_fraction']:.1f}",
+                        "" if c["unique"] is None else str(c["unique"]))
+    console.print(columns)
+
+    if "label" in p and p["label"]["counts"]:
+        classes = Table(title=f"classes ({p['label']['column']})")
+        classes.add_column("class")
+        classes.add_column("count", justify="right")
+        classes.add_column("share", justify="right")
+        classes.add_column("")
+        top = max(p["label"]["counts"].values())
+        for k, v in p["label"]["counts"].items():
+            classes.add_row(k, str(v), f"{100 * p['label']['shares'][k]:.1f}%", "█" * max(1, round(30 * v / top)))
+        console.print(classes)
+
+    media = p.get("media", {})
+    if media:
+        table = Table(title="media")
+        table.add_column("modality")
+        table.add_column("field")
+        table.add_column("figures")
+        for modality, fields in media.items():
+            if modality == "size_bytes":
+                table.add_row("all", "size_bytes", _describe(fields))
+                continue
+            for name, value in fields.items():
+                table.add_row(modality, name, _describe(value))
+        console.print(table)
+
+    if p.get("numeric"):
+        table = Table(title="numeric columns")
+        for name in ("column", "count", "mean", "std", "min", "median", "max"):
+            table.add_column(name, justify="left" if name == "column" else "right")
+        for col, s in p["numeric"].items():
+            table.add_row(col, *("" if s[k] is None else f"{s[k]:.4g}" for k in
+                                 ("count", "mean", "std", "min", "median", "max")))
+        console.print(table)
+
+
+def _describe(value: dict[str, Any]) -> str:
+    if "edges" in value:
+        if not value["counts"]:
+            return "none"
+        return f"min {value['min']:.4g}, mean {value['mean']:.4g}, max {value['max']:.4g}; counts {value['counts']}"
+    return ", ".join(f"{k}: {v}" for k, v in value.items())
+
+
+def error_line(message: str) -> None:
+    sys.stderr.write(f"error: {' '.join(str(message).split())}\n")
