@@ -46,7 +46,7 @@ def profile(df: "pd.DataFrame", label: str | None = None, source: str | None = N
         result["status"] = _status(df)
     if "modality" in df.columns:
         result["modalities"] = _counts(df["modality"])
-    result["duplicates"] = _duplicates(df)
+    result["duplicates"] = exact_duplicates(df)
     if label is not None:
         result["label"] = _label_stats(usable[label], label)
     media = _media(usable)
@@ -89,22 +89,26 @@ def _status(df: "pd.DataFrame") -> dict[str, Any]:
     return out
 
 
-def _duplicates(df: "pd.DataFrame") -> dict[str, Any]:
-    """Exact duplicates: by ``sha256`` where files were hashed, else by the row's values."""
+def duplicate_subset(df: "pd.DataFrame") -> tuple[str, list[str]]:
+    """What makes two rows the same sample: ``('sha256', ['sha256'])`` where files were
+    hashed, else ``('row', <every hashable data column>)``."""
     if "sha256" in df.columns and df["sha256"].notna().any():
-        keyed = df[df["sha256"].notna()]
-        dup = keyed["sha256"].duplicated(keep=False)
-        groups_of = keyed.loc[dup, "sha256"]
-        by = "sha256"
-    else:
-        columns = [c for c in df.columns if c not in BOOKKEEPING_COLUMNS and _hashable(df[c])]
-        if not columns:
-            return {"by": "row", "rows": 0, "extra_copies": 0, "groups": []}
-        keyed = df
-        dup = df.duplicated(subset=columns, keep=False)
-        groups_of = row_keys(df.loc[dup], columns)
-        by = "row"
-    ids = keyed.loc[dup, "id"].astype(str) if "id" in keyed.columns else keyed.index[dup].astype(str)
+        return "sha256", ["sha256"]
+    return "row", [c for c in df.columns if c not in BOOKKEEPING_COLUMNS and _hashable(df[c])]
+
+
+def exact_duplicates(df: "pd.DataFrame") -> dict[str, Any]:
+    """Exact duplicates: by ``sha256`` where files were hashed, else by the row's values."""
+    import pandas as pd
+
+    by, columns = duplicate_subset(df)
+    if not columns:
+        return {"by": "row", "rows": 0, "extra_copies": 0, "groups": []}
+    keyed = df[df["sha256"].notna()] if by == "sha256" else df
+    dup = keyed.duplicated(subset=columns, keep=False)
+    groups_of = keyed.loc[dup, "sha256"] if by == "sha256" else row_keys(keyed.loc[dup], columns)
+    names = keyed["id"] if "id" in keyed.columns else pd.Series(keyed.index, index=keyed.index)
+    ids = names[dup].astype(str)
     groups = ids.groupby(groups_of.to_numpy(), sort=False).agg(list) if len(groups_of) else []
     group_list = [list(map(str, g)) for g in groups][:MAX_DUPLICATE_GROUPS]
     n_dup_rows = int(dup.sum())
