@@ -81,6 +81,66 @@ def profile(data: str, label: str | None, json_out: str | None, encoding: str | 
     print_profile(result)
 
 
+@cli.command()
+@click.argument("data", type=click.Path(path_type=str))
+@click.option("--rules", "rules_path", metavar="RULES.yaml", help="Rules file [default: the default checks].")
+@click.option("--label", help="Label column (overrides the rules file's).")
+@click.option("--group", help="Leakage-unit column (overrides the rules file's).")
+@click.option("--split-col", help="Split column: adds the split checks [default: 'split' when present].")
+@click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON ('-' for stdout).")
+@click.option("--report", metavar="OUT.html", help="Write a self-contained HTML report.")
+@click.option("--junit", metavar="OUT.xml", help="Write JUnit XML, one testcase per check.")
+@click.option("--export-gx", metavar="DIR", help="Also write the column rules as a GX expectation suite JSON.")
+@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.pass_context
+def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
+             split_col: str | None, json_out: str | None, report: str | None, junit: str | None,
+             export_gx: str | None, encoding: str | None) -> None:
+    """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails."""
+    from curate.manifest import load_data
+    from curate.rules import Rules, load_rules
+    from curate.validate import validate as run_validate
+    from pipelines.console import print_validation
+
+    rules = load_rules(rules_path) if rules_path else Rules()
+    for path in (json_out, junit):
+        if path and path != "-":
+            _check_output_suffix(path, (".json",) if path == json_out else (".xml",))
+    df = load_data(data, encoding=encoding)
+    if split_col is None and rules.splits is None and "split" in df.columns:
+        split_col = "split"
+    result = run_validate(df, rules, label=label, group=group, split_col=split_col, source=data)
+    payload = result.to_dict()
+    if export_gx:
+        from curate.gx_rules import export_suite
+
+        export_suite(rules, export_gx)
+    if junit:
+        from pipelines.junit import write_junit
+
+        write_junit(payload, junit)
+    if report:
+        from pipelines.report import write_validation_report
+
+        write_validation_report(payload, df, report, label=label or rules.label, split_col=split_col)
+    if json_out == "-":
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        if json_out:
+            from curate.atomic import write_text_atomic
+
+            write_text_atomic(json_out, json.dumps(payload, indent=2) + "\n")
+        print_validation(payload)
+    ctx.exit(0 if result.success else 1)
+
+
+def _check_output_suffix(path: str, suffixes: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    if Path(path).suffix.lower() not in suffixes:
+        raise CuraugError(f"{path}: expected a {' or '.join(suffixes)} file")
+
+
 def _not_yet(name: str, issue: int, summary: str) -> None:
     @cli.command(name=name, help=f"{summary} (not available yet: issue {issue}).",
                  context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -89,7 +149,6 @@ def _not_yet(name: str, issue: int, summary: str) -> None:
         raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
 
 
-_not_yet("validate", 4, "Check data against rules and default checks")
 _not_yet("clean", 4, "Apply the cleaning and normalisation steps of a rules file")
 _not_yet("split", 6, "Add stratified/grouped train/val/test splits and K folds")
 _not_yet("augment", 7, "Generate an augmented corpus from a recipe")

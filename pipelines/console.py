@@ -128,3 +128,23 @@ def _describe(value: dict[str, Any]) -> str:
 
 def error_line(message: str) -> None:
     sys.stderr.write(f"error: {' '.join(str(message).split())}\n")
+
+
+def print_validation(result: dict[str, Any]) -> None:
+    """Failed checks first, with their figures; one verdict line at the end."""
+    from rich.table import Table
+
+    console = stdout_console()
+    table = Table(title=f"validate: {result.get('source') or 'data'}")
+    for name in ("", "check", "column", "severity", "details"):
+        table.add_column(name, overflow="fold")
+    for c in result["checks"]:
+        mark = "[green]pass[/]" if c["success"] else ("[red]FAIL[/]" if c["severity"] == "error" else "[yellow]warn[/]")
+        from rich.markup import escape
+
+        table.add_row(mark, c["name"], c.get("column") or "", c["severity"], escape(c.get("details", "")))
+    console.print(table)
+    stats = result["statistics"]
+    verdict = "[green]PASSED[/]" if result["success"] else "[red]FAILED[/]"
+    console.print(f"{verdict}: {stats['successful']} of {stats['evaluated']} checks passed, "
+                  f"{stats['unsuccessful'] - stats['warnings']} failed, {stats['warnings']} warnings")

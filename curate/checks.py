@@ -1,0 +1,126 @@
+"""The check interface: typed results and a registry that dataset-level checks plug into.
+
+A check is a function ``check(ctx) -> list[CheckResult]`` registered by name with
+:func:`register_check`; :func:`curate.validate.validate` runs the column rules through
+Great Expectations, then every registered check whose rule (or default) applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from curate.rules import Rules
+
+MAX_OFFENDERS = 20
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome in the JSON shape of DESIGN.md ("Validation result")."""
+
+    name: str
+    success: bool
+    severity: str = "error"
+    column: str | None = None
+    observed: dict[str, Any] = field(default_factory=dict)
+    details: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "column": self.column, "success": bool(self.success),
+                "severity": self.severity, "observed": _plain(self.observed), "details": self.details}
+
+    @property
+    def blocking(self) -> bool:
+        """A failed check of severity ``error`` fails the validation (exit 1)."""
+        return not self.success and self.severity == "error"
+
+
+@dataclass
+class ValidationResult:
+    checks: list[CheckResult]
+    source: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return not any(c.blocking for c in self.checks)
+
+    def ordered(self) -> list[CheckResult]:
+        """Blocking failures first, then warnings, then passes (stable within each)."""
+        rank = {True: 0}
+        return sorted(self.checks, key=lambda c: rank.get(c.blocking, 1 if not c.success else 2))
+
+    def to_dict(self) -> dict[str, Any]:
+        ok = sum(c.success for c in self.checks)
+        return {
+            "success": self.success,
+            "source": self.source,
+            "statistics": {"evaluated": len(self.checks), "successful": ok,
+                           "unsuccessful": len(self.checks) - ok,
+                           "warnings": sum(not c.success and c.severity == "warn" for c in self.checks)},
+            "checks": [c.to_dict() for c in self.ordered()],
+        }
+
+
+@dataclass
+class CheckContext:
+    """What a check sees: the usable rows (``full_df``: corrupt ones too), the rules and
+    the roles of columns."""
+
+    df: "pd.DataFrame"
+    rules: "Rules"
+    label: str | None = None
+    group: str | None = None
+    split_col: str | None = None
+    full_df: "pd.DataFrame | None" = None
+
+    def ids(self, mask: "pd.Series") -> list[str]:
+        """Up to :data:`MAX_OFFENDERS` ids (``id`` column, else row numbers) of rows in ``mask``."""
+        rows = self.df.loc[mask]
+        names = rows["id"] if "id" in rows.columns else rows.index.to_series()
+        return [str(v) for v in names.head(MAX_OFFENDERS)]
+
+
+CheckFn = Callable[[CheckContext], list[CheckResult]]
+_REGISTRY: dict[str, CheckFn] = {}
+
+
+def register_check(name: str) -> Callable[[CheckFn], CheckFn]:
+    """Register a dataset-level check under ``name`` (run in registration order)."""
+
+    def wrap(fn: CheckFn) -> CheckFn:
+        _REGISTRY[name] = fn
+        return fn
+
+    return wrap
+
+
+def registered_checks() -> dict[str, CheckFn]:
+    return dict(_REGISTRY)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and containers to JSON-ready Python values; NaN to None."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        try:
+            import pandas as pd
+
+            if pd.isna(value):
+                return None
+        except (TypeError, ValueError):
+            pass
+        return str(value)
+    return value

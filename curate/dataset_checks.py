@@ -1,0 +1,220 @@
+"""Dataset-level checks: size, missing values, exact duplicates, corrupt files, class balance, bias.
+
+Each is registered with :func:`curate.checks.register_check` and reads its thresholds from
+the rules' ``dataset:`` section; the defaults are what ``curaug validate`` runs without
+``--rules`` (missing values, exact duplicates, class balance when a label is known).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from curate.checks import CheckContext, CheckResult, register_check
+from curate.manifest import RESERVED_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Largest/smallest class count tolerated when no ``class_balance`` rule is given.
+DEFAULT_MAX_RATIO = 10.0
+
+
+def data_columns(df: "pd.DataFrame", keep: tuple[str, ...] = ()) -> list[str]:
+    """Columns that describe the sample (not curaug's bookkeeping or media metadata)."""
+    return [c for c in df.columns if c not in RESERVED_COLUMNS or c in keep]
+
+
+@register_check("min_rows")
+def check_min_rows(ctx: CheckContext) -> list[CheckResult]:
+    limit = ctx.rules.dataset.min_rows
+    if limit is None:
+        return []
+    n = len(ctx.df)
+    return [CheckResult("min_rows", n >= limit, observed={"rows": n, "min_rows": limit},
+                        details=f"{n} usable rows (at least {limit} required)")]
+
+
+@register_check("corrupt_files")
+def check_corrupt(ctx: CheckContext) -> list[CheckResult]:
+    """Corrupt media are skipped by every later stage; reported as a warning."""
+    full = ctx.df if ctx.full_df is None else ctx.full_df
+    if "status" not in full.columns:
+        return []
+    bad = full["status"] == "corrupt"
+    n = int(bad.sum())
+    names = full.loc[bad, "id"] if "id" in full.columns else full.index[bad].to_series()
+    reasons = full.loc[bad, "reason"] if "reason" in full.columns else [None] * n
+    rows = [{"id": str(i), "reason": None if r is None else str(r)} for i, r in zip(names.head(20), reasons)]
+    return [CheckResult("corrupt_files", n == 0, "warn", observed={"corrupt": n, "rows": rows},
+                        details=f"{n} corrupt files (skipped by later stages)")]
+
+
+@register_check("missing_values")
+def check_missing(ctx: CheckContext) -> list[CheckResult]:
+    df = ctx.df
+    keep = tuple(c for c in (ctx.label,) if c)
+    columns = data_columns(df, keep)
+    if not columns:
+        return []
+    limit = ctx.rules.dataset.max_missing_fraction or 0.0
+    isna = df[columns].isna()
+    per_column = isna.sum()
+    rows_with = isna.any(axis=1)
+    cells = int(per_column.sum())
+    worst = float((per_column / max(len(df), 1)).max())
+    observed = {
+        "missing_cells": cells,
+        "rows_with_missing": int(rows_with.sum()),
+        "per_column": {str(c): int(v) for c, v in per_column.items() if v},
+        "max_missing_fraction": limit,
+        "worst_column_fraction": round(worst, 6),
+        "unexpected_ids": ctx.ids(rows_with),
+    }
+    columns_over = [c for c, v in per_column.items() if v / max(len(df), 1) > limit]
+    details = (f"{cells} missing cells in {int(rows_with.sum())} rows"
+               + (f"; over {limit:.0%} in: {', '.join(map(str, columns_over))}" if columns_over else ""))
+    return [CheckResult("missing_values", not columns_over, observed=observed, details=details)]
+
+
+@register_check("duplicates")
+def check_duplicates(ctx: CheckContext) -> list[CheckResult]:
+    """Exact duplicates: by content hash for media, by row values for tables."""
+    from curate.profile import exact_duplicates
+
+    dup = exact_duplicates(ctx.df)
+    limit = ctx.rules.dataset.max_duplicate_fraction or 0.0
+    n = len(ctx.df)
+    fraction = dup["extra_copies"] / n if n else 0.0
+    observed = {"by": dup["by"], "extra_copies": dup["extra_copies"], "duplicate_rows": dup["rows"],
+                "fraction": round(fraction, 6), "max_duplicate_fraction": limit, "groups": dup["groups"][:20]}
+    return [CheckResult("duplicates", fraction <= limit, observed=observed,
+                        details=f"{dup['extra_copies']} extra copies in {len(dup['groups'])} groups "
+                                f"(by {dup['by']}; {fraction:.2%} of rows, limit {limit:.2%})")]
+
+
+def class_counts(labels: "pd.Series", sep: str | None = None) -> "pd.Series":
+    """Counts per class, largest first; multilabel cells are split on ``sep``."""
+    labels = labels.dropna().astype(str)
+    if sep:
+        labels = labels.str.split(sep).explode().str.strip()
+        labels = labels[labels != ""]
+    return labels.value_counts()
+
+
+def balance_figures(counts: "pd.Series") -> dict[str, Any]:
+    """Imbalance ratio, normalised entropy and minority share of class counts."""
+    import numpy as np
+
+    total = int(counts.sum())
+    if total == 0 or len(counts) == 0:
+        return {"counts": {}, "n_classes": 0, "imbalance_ratio": None, "entropy": None, "minority_share": None}
+    p = counts.to_numpy(dtype=float) / total
+    entropy = float(-(p * np.log(p)).sum() / np.log(len(p))) if len(p) > 1 else 1.0
+    return {
+        "counts": {str(k): int(v) for k, v in counts.items()},
+        "n_classes": int(len(counts)),
+        "imbalance_ratio": round(float(counts.max() / counts.min()), 6),
+        "entropy": round(entropy, 6),
+        "minority_class": str(counts.idxmin()),
+        "minority_share": round(float(counts.min() / total), 6),
+    }
+
+
+@register_check("class_balance")
+def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
+    if not ctx.label:
+        return []
+    from curate.rules import ClassBalanceRule
+
+    rule = ctx.rules.dataset.class_balance or ClassBalanceRule(max_ratio=DEFAULT_MAX_RATIO)
+    groups = [("all", ctx.df)]
+    if ctx.split_col and ctx.split_col in ctx.df.columns:
+        groups += [(str(s), part) for s, part in ctx.df.groupby(ctx.split_col, sort=True)]
+    results = []
+    for name, part in groups:
+        fig = balance_figures(class_counts(part[ctx.label]))
+        problems = []
+        if fig["n_classes"] and rule.max_ratio is not None and fig["imbalance_ratio"] > rule.max_ratio:
+            problems.append(f"imbalance ratio {fig['imbalance_ratio']:.2f} > {rule.max_ratio:g}")
+        if rule.min_count is not None:
+            small = [k for k, v in fig["counts"].items() if v < rule.min_count]
+            if small:
+                problems.append(f"classes under {rule.min_count} samples: {', '.join(small)}")
+        if rule.min_share is not None and fig["minority_share"] is not None and fig["minority_share"] < rule.min_share:
+            problems.append(f"minority class '{fig['minority_class']}' share {fig['minority_share']:.3f} "
+                            f"< {rule.min_share:g}")
+        observed = {"split": name, **fig, "max_ratio": rule.max_ratio, "min_count": rule.min_count,
+                    "min_share": rule.min_share}
+        ratio = "n/a" if fig["imbalance_ratio"] is None else f"{fig['imbalance_ratio']:.2f}"
+        details = "; ".join(problems) or f"{fig['n_classes']} classes, imbalance ratio {ratio}"
+        if name != "all":
+            details = f"split {name}: {details}"
+        results.append(CheckResult("class_balance", not problems, rule.severity, ctx.label, observed, details))
+    return results
+
+
+@register_check("bias")
+def check_bias(ctx: CheckContext) -> list[CheckResult]:
+    """Representation and label-rate parity of each sensitive attribute's groups."""
+    rule = ctx.rules.dataset.bias
+    if not ctx.rules.sensitive or not ctx.label:
+        return []
+    from curate.rules import BiasRule
+
+    rule = rule or BiasRule()
+    results = []
+    for attr in ctx.rules.sensitive:
+        if attr not in ctx.df.columns:
+            results.append(CheckResult("bias", False, rule.severity, attr, {},
+                                       f"sensitive attribute '{attr}' not found in the data"))
+            continue
+        results.append(_bias_of(ctx.df, attr, ctx.label, rule))
+    return results
+
+
+def _bias_of(df: "pd.DataFrame", attr: str, label: str, rule) -> CheckResult:
+    import pandas as pd
+    from scipy.stats import chi2_contingency
+
+    part = df[[attr, label]].dropna()
+    table = pd.crosstab(part[attr].astype(str), part[label].astype(str))
+    sizes = table.sum(axis=1)
+    shares = sizes / max(int(sizes.sum()), 1)
+    # label rates of tiny groups are noise: they count for representation, not parity
+    rates = table[sizes >= rule.min_group_count].div(sizes[sizes >= rule.min_group_count], axis=0)
+    gaps = (rates.max() - rates.min()).dropna()
+    ratios = (rates.min() / rates.max()).dropna()
+    worst_class = str(gaps.idxmax()) if len(gaps) else None
+    observed: dict[str, Any] = {
+        "groups": {str(g): {"count": int(sizes[g]), "share": round(float(shares[g]), 6),
+                            "label_rates": {str(k): round(float(v), 6) for k, v in (table.loc[g] / sizes[g]).items()}}
+                   for g in table.index},
+        "parity_groups": [str(g) for g in rates.index],
+        "parity_difference": round(float(gaps.max()), 6) if len(gaps) else 0.0,
+        "parity_ratio": round(float(ratios.min()), 6) if len(ratios) else 1.0,
+        "worst_class": worst_class,
+    }
+    if table.shape[0] > 1 and table.shape[1] > 1:
+        chi2, p, dof, _ = chi2_contingency(table.to_numpy())
+        observed.update(chi2=round(float(chi2), 6), chi2_pvalue=float(p), dof=int(dof))
+    problems, violating = [], set()
+    if rule.max_parity_difference is not None and observed["parity_difference"] > rule.max_parity_difference:
+        hi, lo = rates[worst_class].idxmax(), rates[worst_class].idxmin()
+        violating |= {hi, lo}
+        problems.append(f"label '{worst_class}' rate differs by {observed['parity_difference']:.3f} between "
+                        f"'{hi}' and '{lo}' (max {rule.max_parity_difference:g})")
+    if rule.min_parity_ratio is not None and observed["parity_ratio"] < rule.min_parity_ratio:
+        cls = str(ratios.idxmin())
+        violating |= {rates[cls].idxmax(), rates[cls].idxmin()}
+        problems.append(f"label '{cls}' rate ratio {observed['parity_ratio']:.3f} < {rule.min_parity_ratio:g}")
+    if rule.min_group_share is not None:
+        small = [str(g) for g in shares.index if shares[g] < rule.min_group_share]
+        violating |= set(small)
+        if small:
+            problems.append(f"groups under {rule.min_group_share:.0%} of rows: {', '.join(small)}")
+    if rule.max_chi2_pvalue is not None and observed.get("chi2_pvalue", 1.0) < rule.max_chi2_pvalue:
+        problems.append(f"'{attr}' and '{label}' are dependent (chi-square p={observed['chi2_pvalue']:.2g})")
+    observed["violating_groups"] = sorted(map(str, violating))
+    details = "; ".join(problems) or (f"{len(table)} groups, largest label-rate gap "
+                                      f"{observed['parity_difference']:.3f}")
+    return CheckResult("bias", not problems, rule.severity, attr, observed, details)

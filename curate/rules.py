@@ -1,0 +1,395 @@
+"""The rules file: what data must look like and how to clean it (DESIGN.md, "Rules file").
+
+Parsed with pydantic; every key is optional and unknown keys or wrong types are errors
+that name the key, its path in the file, its line and the file. A rule is data: the
+column rules compile to Great Expectations expectations (:mod:`curate.gx_rules`), the
+clean steps to :mod:`curate.clean`, the normaliser to :mod:`curate.normalize`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from curate.errors import CuraugError
+
+Severity = Literal["error", "warn"]
+Number = Union[int, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _range(value: Any) -> Any:
+    """``[lo, hi]`` with either end null (open); lo <= hi when both are given."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"expected [lo, hi], got {len(value)} values")
+        lo, hi = value
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"lo {lo} is greater than hi {hi}")
+    return value
+
+
+class RuleOptions(_Strict):
+    """The long form of one column rule: ``{value: ..., mostly: 0.95, severity: warn}``."""
+
+    value: Any
+    mostly: Optional[float] = Field(None, gt=0, le=1)
+    severity: Optional[Severity] = None
+
+
+class ColumnRules(_Strict):
+    """Rules on one column; each compiles to one Great Expectations expectation.
+
+    Every rule takes its short form (``between: [25, 70]``) or the long form
+    (``between: {value: [25, 70], mostly: 0.95, severity: warn}``); ``mostly`` and
+    ``severity`` at column level are the defaults of its rules.
+    """
+
+    not_null: Optional[Union[bool, RuleOptions]] = None
+    between: Optional[Union[tuple[Optional[Number], Optional[Number]], RuleOptions]] = None
+    in_set: Optional[Union[list[Any], RuleOptions]] = None
+    not_in_set: Optional[Union[list[Any], RuleOptions]] = None
+    unique: Optional[Union[bool, RuleOptions]] = None
+    regex: Optional[Union[str, RuleOptions]] = None
+    dtype: Optional[Union[str, RuleOptions]] = None
+    length_between: Optional[Union[tuple[Optional[int], Optional[int]], RuleOptions]] = None
+    mean_between: Optional[Union[tuple[Optional[Number], Optional[Number]], RuleOptions]] = None
+    mostly: Optional[float] = Field(None, gt=0, le=1)
+    severity: Severity = "error"
+
+    _check_ranges = field_validator("between", "length_between", "mean_between", mode="before")(
+        classmethod(lambda cls, v: _range(v))
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: Any) -> Any:
+        import re
+
+        pattern = v.value if isinstance(v, RuleOptions) else v
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+    def rules(self) -> list[tuple[str, Any, Optional[float], Severity]]:
+        """``(name, value, mostly, severity)`` for each rule that is set, in a fixed order."""
+        out = []
+        for name in COLUMN_RULES:
+            raw = getattr(self, name)
+            if raw is None or raw is False:
+                continue
+            if isinstance(raw, RuleOptions):
+                out.append((name, raw.value, raw.mostly or self.mostly, raw.severity or self.severity))
+            else:
+                out.append((name, raw, self.mostly, self.severity))
+        return out
+
+
+COLUMN_RULES = ("not_null", "between", "in_set", "not_in_set", "unique", "regex", "dtype",
+                "length_between", "mean_between")
+
+
+class ClassBalanceRule(_Strict):
+    max_ratio: Optional[float] = Field(None, ge=1)
+    min_count: Optional[int] = Field(None, ge=0)
+    min_share: Optional[float] = Field(None, ge=0, le=1)
+    severity: Severity = "error"
+
+
+class BiasRule(_Strict):
+    max_parity_difference: Optional[float] = Field(None, ge=0, le=1)
+    min_parity_ratio: Optional[float] = Field(None, ge=0, le=1)
+    min_group_share: Optional[float] = Field(None, ge=0, le=1)
+    max_chi2_pvalue: Optional[float] = Field(None, gt=0, le=1)
+    min_group_count: int = Field(5, ge=1)
+    severity: Severity = "error"
+
+
+class DatasetRules(_Strict):
+    min_rows: Optional[int] = Field(None, ge=0)
+    max_duplicate_fraction: Optional[float] = Field(None, ge=0, le=1)
+    max_missing_fraction: Optional[float] = Field(None, ge=0, le=1)
+    class_balance: Optional[ClassBalanceRule] = None
+    bias: Optional[BiasRule] = None
+
+
+class DriftRule(_Strict):
+    psi: Optional[float] = Field(None, gt=0)
+    ks_pvalue: Optional[float] = Field(None, gt=0, le=1)
+    severity: Severity = "error"
+
+
+class SplitRules(_Strict):
+    column: str = "split"
+    ratios: Optional[dict[str, float]] = None
+    tolerance: float = Field(0.02, ge=0, le=1)
+    no_group_overlap: bool = True
+    no_duplicates_across: bool = True
+    all_classes_in_each: bool = True
+    max_drift: Optional[DriftRule] = None
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, v: Optional[dict[str, float]]) -> Optional[dict[str, float]]:
+        if v is None:
+            return v
+        if any(r < 0 for r in v.values()):
+            raise ValueError("ratios must be non-negative")
+        total = sum(v.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"ratios must sum to 1, they sum to {total:g}")
+        return v
+
+
+# ----------------------------------------------------------------- clean steps
+
+ColumnsSpec = Union[Literal["all"], list[str]]
+
+
+class StandardizeColumnsStep(_Strict):
+    snake_case: bool = True
+    strip: bool = True
+    mappings: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    case_insensitive: bool = True
+
+
+class DropDuplicatesStep(_Strict):
+    subset: Optional[list[str]] = None
+    keep: Literal["first", "last"] = "first"
+
+
+class MissingStep(_Strict):
+    strategy: Literal["drop", "impute_median", "impute_mode", "impute_constant", "flag"]
+    columns: ColumnsSpec = "all"
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _constant_needs_value(self) -> "MissingStep":
+        if self.strategy == "impute_constant" and self.value is None:
+            raise ValueError("strategy impute_constant needs a 'value'")
+        return self
+
+
+PII_ENTITIES = ("email", "phone", "ip", "credit_card", "iban", "url_credentials")
+
+
+class AnonymizeStep(_Strict):
+    columns: list[str] = Field(min_length=1)
+    entities: list[Literal["email", "phone", "ip", "credit_card", "iban", "url_credentials"]] = \
+        Field(default_factory=lambda: list(PII_ENTITIES))
+    replace: Literal["placeholder", "hash"] = "placeholder"
+    salt: str = ""
+    pseudonymize: list[str] = Field(default_factory=list)
+    backend: Literal["regex", "presidio"] = "regex"
+
+
+class ClipStep(_Strict):
+    columns: list[str] = Field(min_length=1)
+    method: Literal["iqr", "percentile", "values"] = "iqr"
+    k: float = Field(1.5, gt=0)
+    percentiles: Optional[tuple[float, float]] = None
+    values: Optional[tuple[Optional[float], Optional[float]]] = None
+
+    @model_validator(mode="after")
+    def _method_args(self) -> "ClipStep":
+        if self.method == "percentile":
+            if self.percentiles is None:
+                raise ValueError("method percentile needs 'percentiles: [lo, hi]' (0-100)")
+            lo, hi = self.percentiles
+            if not 0 <= lo < hi <= 100:
+                raise ValueError(f"percentiles must satisfy 0 <= lo < hi <= 100, got [{lo}, {hi}]")
+        if self.method == "values":
+            if self.values is None:
+                raise ValueError("method values needs 'values: [lo, hi]'")
+            _range(list(self.values))
+        return self
+
+
+class RelabelStep(_Strict):
+    mapping: dict[str, Any] = Field(default_factory=dict)
+    ids: dict[str, Any] = Field(default_factory=dict)
+    column: Optional[str] = None
+
+
+class DropRowsStep(_Strict):
+    query: str
+    reason: Optional[str] = None
+
+
+CLEAN_STEPS: dict[str, type[_Strict]] = {
+    "standardize_columns": StandardizeColumnsStep,
+    "drop_duplicates": DropDuplicatesStep,
+    "missing": MissingStep,
+    "anonymize": AnonymizeStep,
+    "clip": ClipStep,
+    "relabel": RelabelStep,
+    "drop_rows": DropRowsStep,
+}
+
+
+class Normalize(_Strict):
+    method: Literal["zscore", "minmax", "pca", "zca"]
+    columns: list[str] = Field(min_length=1)
+    fit_on: Optional[str] = None
+    epsilon: float = Field(1e-5, ge=0)
+    params: Optional[str] = None
+
+
+class Rules(_Strict):
+    label: Optional[str] = None
+    group: Optional[str] = None
+    sensitive: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnRules] = Field(default_factory=dict)
+    dataset: DatasetRules = Field(default_factory=DatasetRules)
+    splits: Optional[SplitRules] = None
+    clean: list[Any] = Field(default_factory=list)
+    normalize: Optional[Normalize] = None
+
+    def clean_steps(self) -> list[tuple[str, _Strict]]:
+        """The clean steps in file order, as ``(name, validated options)``."""
+        return [next(iter(step.items())) for step in self.clean]
+
+
+def _suggest(name: str, options) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(options)})"
+
+
+# ------------------------------------------------------------------ loading
+
+
+def load_rules(path: str | os.PathLike) -> Rules:
+    """Read and validate a rules file; raise :class:`CuraugError` naming the key, line and file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise CuraugError(f"{path}: no such rules file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+        tree = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise CuraugError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CuraugError(f"{path}: a rules file is a mapping of keys (label, columns, dataset, ...)")
+    return parse_rules(data, source=str(path), tree=tree)
+
+
+def parse_rules(data: dict[str, Any], source: str = "rules", tree: Any = None) -> Rules:
+    """Validate a rules mapping (as loaded from YAML) into :class:`Rules`."""
+    try:
+        rules = Rules.model_validate(data)
+    except ValidationError as exc:
+        raise CuraugError(describe_validation_error(exc, source, tree)) from None
+    steps = []
+    for i, step in enumerate(rules.clean):
+        if isinstance(step, str):
+            step = {step: {}}
+        if not isinstance(step, dict) or len(step) != 1:
+            raise CuraugError(f"{_where(source, tree, ['clean', i])}: clean.{i}: expected one mapping "
+                              "'<step>: {...}'")
+        (name, args), = step.items()
+        if name not in CLEAN_STEPS:
+            raise CuraugError(f"{_where(source, tree, ['clean', i])}: clean.{i}: unknown clean step "
+                              f"'{name}'{_suggest(name, CLEAN_STEPS)}")
+        try:
+            steps.append({name: CLEAN_STEPS[name].model_validate(args or {})})
+        except ValidationError as exc:
+            raise CuraugError(describe_validation_error(exc, source, tree, ["clean", i, name],
+                                                        CLEAN_STEPS[name])) from None
+    return rules.model_copy(update={"clean": steps})
+
+
+def _where(source: str, tree: Any, loc: list) -> str:
+    line = _line_of(tree, loc)
+    return f"{source}{f' line {line}' if line else ''}"
+
+
+def describe_validation_error(exc: ValidationError, source: str, tree: Any = None,
+                              prefix: list | None = None, model: type[BaseModel] = Rules) -> str:
+    """One line for the first pydantic error: the key, its path in the file, line and file."""
+    err = exc.errors()[0]
+    own = [p for p in err["loc"] if not (isinstance(p, str) and _is_union_tag(p))]
+    loc = list(prefix or []) + own
+    key_path = ".".join(str(p) for p in loc) or "(top level)"
+    where = _where(source, tree, loc)
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(model, own[:-1])
+        hint = _suggest(loc[-1], parent.model_fields) if parent else ""
+        return f"{where}: unknown key '{loc[-1]}' at {key_path}{hint}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {key_path}: {msg}"
+
+
+def _is_union_tag(part: str) -> bool:
+    """pydantic names the union member it tried (``RuleOptions``, ``tuple[...]``) in ``loc``."""
+    return part in _MODEL_NAMES or "[" in part or part in ("bool", "str", "int", "float", "none")
+
+
+def _model_at(model: type[BaseModel], loc: list) -> type[BaseModel] | None:
+    """The pydantic model that owns the key at ``loc`` (for 'did you mean')."""
+    import typing
+
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        args = [a for a in typing.get_args(current) if a is not type(None)]
+        while args and not (isinstance(current, type) and issubclass(current, BaseModel)):
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if models:
+                current = models[0]
+                break
+            nested = [a for a in args if typing.get_args(a)]
+            if not nested:
+                break
+            current = nested[-1]
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def _line_of(tree: Any, loc: list) -> int | None:
+    """1-based line of the YAML node at ``loc`` (the key's own line when it exists)."""
+    import yaml
+
+    node, line = tree, None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    node, line = value, key.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+_MODEL_NAMES = {cls.__name__ for cls in _Strict.__subclasses__()}
