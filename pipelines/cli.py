@@ -134,6 +134,77 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     ctx.exit(0 if result.success else 1)
 
 
+@cli.command()
+@click.argument("data", type=click.Path(path_type=str))
+@click.option("--rules", "rules_path", metavar="RULES.yaml", help="Rules file with clean: and/or normalize:.")
+@click.option("-o", "--output", "output", required=True, metavar="OUT", help="Cleaned table (.parquet, .csv, .jsonl).")
+@click.option("--log", "log_path", metavar="LOG.jsonl", help="Write one JSON line per change.")
+@click.option("--apply", "apply_path", metavar="PARAMS.json",
+              help="Re-apply fitted normalisation parameters (written by an earlier clean).")
+@click.option("--label", help="Label column (overrides the rules file's).")
+@click.option("--split-col", default="split", show_default=True, help="Split column for fit_on.")
+@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+def clean(data: str, rules_path: str | None, output: str, log_path: str | None, apply_path: str | None,
+          label: str | None, split_col: str, encoding: str | None) -> None:
+    """Clean DATA with the rules file's steps (in file order) and normaliser; never touches DATA."""
+    from pathlib import Path
+
+    from curate.atomic import write_text_atomic
+    from curate.clean import CleanResult, apply_normalizer, clean as run_clean
+    from curate.manifest import load_data, save_manifest
+    from curate.rules import load_rules
+    from curate.tables import table_format
+    from pipelines.console import print_clean_log
+
+    if not rules_path and not apply_path:
+        raise CuraugError("clean needs --rules RULES.yaml or --apply PARAMS.json")
+    table_format(output)
+    if log_path:
+        _check_output_suffix(log_path, (".jsonl",))
+    if Path(output).resolve() == Path(data).resolve():
+        raise CuraugError(f"{output}: refusing to overwrite the input; choose another -o")
+    rules = load_rules(rules_path) if rules_path else None
+    params = None
+    if apply_path:
+        params = _read_params(apply_path)
+    df = load_data(data, encoding=encoding)
+    result = run_clean(df, rules, label=label, split_col=split_col) if rules else CleanResult(df.copy())
+    if params is not None:
+        result.data = apply_normalizer(result.data, params)
+        result.log.append({"step": "normalize", "action": "apply", "method": params["method"],
+                           "columns": params["columns"], "rows_transformed": int(len(result.data)),
+                           "reason": f"parameters from {apply_path}"})
+    save_manifest(result.data, output)
+    if result.normalizer is not None:
+        write_text_atomic(normalizer_params_path(output), json.dumps(result.normalizer, indent=2) + "\n")
+    if log_path:
+        write_text_atomic(log_path, "".join(json.dumps(e, default=str) + "\n" for e in result.log))
+    print_clean_log(result.log, rows_in=len(df), rows_out=len(result.data), output=output,
+                    params=normalizer_params_path(output) if result.normalizer else None)
+
+
+def normalizer_params_path(output: str) -> str:
+    """Where clean writes the fitted normaliser: beside the output, ``<stem>.normalize.json``."""
+    from pathlib import Path
+
+    out = Path(output)
+    return str(out.with_name(out.stem + ".normalize.json"))
+
+
+def _read_params(path: str) -> dict:
+    from pathlib import Path
+
+    try:
+        params = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CuraugError(f"{path}: no such parameters file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CuraugError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(params, dict) or "method" not in params or "columns" not in params:
+        raise CuraugError(f"{path}: not a normaliser parameters file (needs 'method' and 'columns')")
+    return params
+
+
 def _check_output_suffix(path: str, suffixes: tuple[str, ...]) -> None:
     from pathlib import Path
 
@@ -149,7 +220,6 @@ def _not_yet(name: str, issue: int, summary: str) -> None:
         raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
 
 
-_not_yet("clean", 4, "Apply the cleaning and normalisation steps of a rules file")
 _not_yet("split", 6, "Add stratified/grouped train/val/test splits and K folds")
 _not_yet("augment", 7, "Generate an augmented corpus from a recipe")
 _not_yet("train", 9, "Train a baseline model with hard-example mining")

@@ -10,7 +10,10 @@ from typing import Any, Callable, Iterator
 def stdout_console():
     from rich.console import Console
 
-    return Console(soft_wrap=True)
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:  # logs and CI: wide enough that tables do not fold every cell
+        console = Console(soft_wrap=True, width=140)
+    return console
 
 
 @contextlib.contextmanager
@@ -148,3 +151,30 @@ def print_validation(result: dict[str, Any]) -> None:
     verdict = "[green]PASSED[/]" if result["success"] else "[red]FAILED[/]"
     console.print(f"{verdict}: {stats['successful']} of {stats['evaluated']} checks passed, "
                   f"{stats['unsuccessful'] - stats['warnings']} failed, {stats['warnings']} warnings")
+
+
+def print_clean_log(log: list[dict[str, Any]], rows_in: int, rows_out: int, output: str,
+                    params: str | None = None) -> None:
+    """One line per change: the step, what it did, the counts and why."""
+    console = stdout_console()
+    for e in log:
+        what = e.get("action", "")
+        if "rows_dropped" in e:
+            what += f": dropped {e['rows_dropped']} rows"
+            if e.get("ids"):
+                shown = ", ".join(e["ids"][:5]) + (" ..." if len(e["ids"]) > 5 else "")
+                what += f" ({shown})"
+        if e.get("cells_changed"):
+            what += ": " + ", ".join(f"{c} {n} cells" for c, n in e["cells_changed"].items())
+        if e.get("entities"):
+            what += " [" + ", ".join(f"{k} {v}" for k, v in e["entities"].items()) + "]"
+        if e.get("renamed"):
+            what += ": " + ", ".join(f"{a} -> {b}" for a, b in e["renamed"].items())
+        if e.get("columns_added"):
+            what += ": added " + ", ".join(e["columns_added"])
+        if e.get("rows_transformed") is not None:
+            what += f": {e['rows_transformed']} rows"
+        console.print(f"  {e['step']}: {what} — {e.get('reason', '')}", highlight=False, markup=False)
+    console.print(f"cleaned {rows_in} -> {rows_out} rows -> {output}", highlight=False)
+    if params:
+        console.print(f"  normaliser parameters -> {params}", highlight=False)

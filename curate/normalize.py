@@ -1,0 +1,199 @@
+"""Normalisers: z-score, min-max, PCA and ZCA whitening, as scikit-learn transformers.
+
+Fitted on the training rows only (never let val/test drive a statistic), applied to every
+row; the fitted parameters round-trip through JSON so ``curaug clean --apply`` re-applies
+them to new data. Missing values are ignored when fitting and stay missing when
+transforming (for whitening, a row with any missing input gives missing outputs).
+
+ZCA: ``W = U diag(1/sqrt(λ + ε·λmax)) Uᵀ`` with ``Σ = U diag(λ) Uᵀ`` the covariance;
+``ε`` is relative to the largest eigenvalue so it means the same on any scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from curate.errors import CuraugError
+
+#: Eigenvalues below this fraction of the largest make the covariance numerically singular.
+SINGULAR_RTOL = 1e-12
+
+
+class _FitError(CuraugError, ValueError):
+    """Bad data for fitting: a user error on the CLI, a ValueError for scikit-learn."""
+
+
+class _Normalizer(TransformerMixin, BaseEstimator):
+    method = ""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _fit_input(self, X) -> np.ndarray:
+        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
+
+    def _input(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+
+    def get_params_json(self) -> dict[str, Any]:
+        """The fitted parameters as JSON-ready lists (see :func:`from_params_json`)."""
+        check_is_fitted(self)
+        out: dict[str, Any] = {"method": self.method, "params": self.get_params()}
+        for name in self._fitted:
+            out[name] = np.asarray(getattr(self, name)).tolist()
+        return out
+
+
+class ZScore(OneToOneFeatureMixin, _Normalizer):
+    """Standardise each column to mean 0 and standard deviation 1.
+
+    Examples
+    --------
+    >>> z = ZScore().fit([[1.0], [3.0]])
+    >>> z.transform([[2.0], [5.0]]).ravel().tolist()
+    [0.0, 2.0]
+    """
+
+    method = "zscore"
+    _fitted = ("mean_", "scale_")
+
+    def fit(self, X, y=None):
+        X = self._fit_input(X)
+        self.mean_ = np.nanmean(X, axis=0) if len(X) else np.zeros(X.shape[1])
+        std = np.nanstd(X, axis=0, ddof=1) if len(X) > 1 else np.ones(X.shape[1])
+        self.scale_ = np.where((std > 0) & np.isfinite(std), std, 1.0)
+        return self
+
+    def transform(self, X):
+        return (self._input(X) - self.mean_) / self.scale_
+
+    def inverse_transform(self, X):
+        return self._input(X) * self.scale_ + self.mean_
+
+
+class MinMax(OneToOneFeatureMixin, _Normalizer):
+    """Rescale each column to [0, 1] over the fitted rows (values outside stay outside)."""
+
+    method = "minmax"
+    _fitted = ("min_", "scale_")
+
+    def fit(self, X, y=None):
+        X = self._fit_input(X)
+        lo, hi = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        span = hi - lo
+        self.min_ = lo
+        self.scale_ = np.where((span > 0) & np.isfinite(span), span, 1.0)
+        return self
+
+    def transform(self, X):
+        return (self._input(X) - self.min_) / self.scale_
+
+    def inverse_transform(self, X):
+        return self._input(X) * self.scale_ + self.min_
+
+
+class _Whitener(_Normalizer):
+    _fitted = ("mean_", "components_", "eigenvalues_", "whitening_", "dewhitening_")
+
+    def __init__(self, epsilon: float = 1e-8):
+        self.epsilon = epsilon
+
+    def fit(self, X, y=None):
+        X = self._fit_input(X)
+        complete = X[~np.isnan(X).any(axis=1)]
+        if len(complete) < 2:
+            raise _FitError(f"{self.method} whitening needs at least 2 complete rows to fit, "
+                            f"got n_samples={len(complete)}")
+        self.mean_ = complete.mean(axis=0)
+        cov = np.cov(complete - self.mean_, rowvar=False).reshape(X.shape[1], X.shape[1])
+        eigenvalues, vectors = np.linalg.eigh(cov)
+        top = max(float(eigenvalues.max()), 0.0)
+        rank = int((eigenvalues > SINGULAR_RTOL * top).sum()) if top > 0 else 0
+        if rank < X.shape[1] and self.epsilon < 1e-6:
+            raise CuraugError(
+                f"{self.method} whitening: the covariance of the fitted rows is singular (rank {rank} of "
+                f"{X.shape[1]}: constant or linearly dependent columns); drop a column or set "
+                f"epsilon (e.g. 1e-3) to regularise")
+        shrink = 1.0 / np.sqrt(np.clip(eigenvalues, 0, None) + self.epsilon * top)
+        self.eigenvalues_ = eigenvalues
+        self.components_ = vectors
+        self.whitening_ = self._whitening(vectors, shrink)
+        self.dewhitening_ = np.linalg.pinv(self.whitening_)
+        return self
+
+    def transform(self, X):
+        X = self._input(X)
+        out = (X - self.mean_) @ self.whitening_.T
+        out[np.isnan(X).any(axis=1)] = np.nan
+        return out
+
+    def inverse_transform(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        check_is_fitted(self)
+        return X @ self.dewhitening_.T + self.mean_
+
+
+class ZCAWhitener(OneToOneFeatureMixin, _Whitener):
+    """ZCA (Mahalanobis) whitening: identity covariance, outputs closest to the inputs.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 3)) @ [[2, 0, 0], [1, 1, 0], [0, 0.5, 3]]
+    >>> Z = ZCAWhitener(epsilon=0).fit_transform(X)
+    >>> bool(np.allclose(np.cov(Z, rowvar=False), np.eye(3), atol=1e-6))
+    True
+    """
+
+    method = "zca"
+
+    @staticmethod
+    def _whitening(vectors, shrink):
+        return (vectors * shrink) @ vectors.T
+
+
+class PCAWhitener(_Whitener):
+    """PCA whitening: decorrelated unit-variance components, largest variance first."""
+
+    method = "pca"
+
+    @staticmethod
+    def _whitening(vectors, shrink):
+        order = np.argsort(-(1.0 / shrink))
+        return (vectors * shrink).T[order]
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self)
+        return np.asarray([f"pca_{i + 1}" for i in range(self.n_features_in_)], dtype=object)
+
+
+NORMALIZERS = {"zscore": ZScore, "minmax": MinMax, "pca": PCAWhitener, "zca": ZCAWhitener}
+
+
+def make_normalizer(method: str, epsilon: float | None = None) -> _Normalizer:
+    cls = NORMALIZERS[method]
+    if issubclass(cls, _Whitener) and epsilon is not None:
+        return cls(epsilon=epsilon)
+    return cls()
+
+
+def from_params_json(params: dict[str, Any]) -> _Normalizer:
+    """Rebuild a fitted normaliser from :meth:`get_params_json` output."""
+    method = params.get("method")
+    if method not in NORMALIZERS:
+        raise CuraugError(f"unknown normaliser '{method}' in parameters (known: {', '.join(NORMALIZERS)})")
+    est = NORMALIZERS[method](**params.get("params", {}))
+    try:
+        for name in est._fitted:
+            setattr(est, name, np.asarray(params[name], dtype=np.float64))
+    except KeyError as exc:
+        raise CuraugError(f"normaliser parameters lack '{exc.args[0]}'") from None
+    est.n_features_in_ = len(np.atleast_1d(est.mean_ if hasattr(est, "mean_") else est.min_))
+    return est
