@@ -129,7 +129,10 @@ def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.class_balance or ClassBalanceRule(max_ratio=DEFAULT_MAX_RATIO)
     groups = [("all", ctx.df)]
     if ctx.split_col and ctx.split_col in ctx.df.columns:
-        groups += [(str(s), part) for s, part in ctx.df.groupby(ctx.split_col, sort=True)]
+        from curate.split_checks import split_names
+
+        column = ctx.df[ctx.split_col].astype(str)
+        groups += [(s, ctx.df[column == s]) for s in split_names(ctx.df, ctx.split_col)]
     results = []
     for name, part in groups:
         fig = balance_figures(class_counts(part[ctx.label]))

@@ -5,8 +5,9 @@ row; the fitted parameters round-trip through JSON so ``curaug clean --apply`` r
 them to new data. Missing values are ignored when fitting and stay missing when
 transforming (for whitening, a row with any missing input gives missing outputs).
 
-ZCA: ``W = U diag(1/sqrt(λ + ε·λmax)) Uᵀ`` with ``Σ = U diag(λ) Uᵀ`` the covariance;
-``ε`` is relative to the largest eigenvalue so it means the same on any scale.
+ZCA: ``W = U diag(1/sqrt(λ + ε)) Uᵀ`` with ``Σ = U diag(λ) Uᵀ`` the covariance of the
+fitted rows. ``ε = 0`` (the default) whitens exactly and refuses a singular covariance;
+``ε > 0`` regularises it (in the data's squared units, as ``Σ + εI``).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ class ZScore(OneToOneFeatureMixin, _Normalizer):
 
     Examples
     --------
-    >>> z = ZScore().fit([[1.0], [3.0]])
-    >>> z.transform([[2.0], [5.0]]).ravel().tolist()
+    >>> z = ZScore().fit([[1.0], [3.0], [5.0]])
+    >>> z.transform([[3.0], [7.0]]).ravel().tolist()
     [0.0, 2.0]
     """
 
@@ -102,7 +103,7 @@ class MinMax(OneToOneFeatureMixin, _Normalizer):
 class _Whitener(_Normalizer):
     _fitted = ("mean_", "components_", "eigenvalues_", "whitening_", "dewhitening_")
 
-    def __init__(self, epsilon: float = 1e-8):
+    def __init__(self, epsilon: float = 0.0):
         self.epsilon = epsilon
 
     def fit(self, X, y=None):
@@ -116,12 +117,12 @@ class _Whitener(_Normalizer):
         eigenvalues, vectors = np.linalg.eigh(cov)
         top = max(float(eigenvalues.max()), 0.0)
         rank = int((eigenvalues > SINGULAR_RTOL * top).sum()) if top > 0 else 0
-        if rank < X.shape[1] and self.epsilon < 1e-6:
+        if rank < X.shape[1] and self.epsilon <= 0:
             raise CuraugError(
                 f"{self.method} whitening: the covariance of the fitted rows is singular (rank {rank} of "
                 f"{X.shape[1]}: constant or linearly dependent columns); drop a column or set "
-                f"epsilon (e.g. 1e-3) to regularise")
-        shrink = 1.0 / np.sqrt(np.clip(eigenvalues, 0, None) + self.epsilon * top)
+                f"epsilon > 0 to regularise")
+        shrink = 1.0 / np.sqrt(np.clip(eigenvalues, 0, None) + self.epsilon)
         self.eigenvalues_ = eigenvalues
         self.components_ = vectors
         self.whitening_ = self._whitening(vectors, shrink)

@@ -80,6 +80,16 @@ class ColumnRules(_Strict):
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return v
 
+    @model_validator(mode="after")
+    def _long_forms(self) -> "ColumnRules":
+        """Check a long form's ``value`` as strictly as the short form."""
+        for name in COLUMN_RULES:
+            raw = getattr(self, name)
+            if isinstance(raw, RuleOptions):
+                short = type(self).model_validate({name: raw.value})
+                object.__setattr__(self, name, raw.model_copy(update={"value": getattr(short, name)}))
+        return self
+
     def rules(self) -> list[tuple[str, Any, Optional[float], Severity]]:
         """``(name, value, mostly, severity)`` for each rule that is set, in a fixed order."""
         out = []
@@ -240,8 +250,15 @@ class Normalize(_Strict):
     method: Literal["zscore", "minmax", "pca", "zca"]
     columns: list[str] = Field(min_length=1)
     fit_on: Optional[str] = None
-    epsilon: float = Field(1e-5, ge=0)
-    params: Optional[str] = None
+    epsilon: float = Field(0.0, ge=0)
+
+    @field_validator("columns")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        repeated = sorted({c for c in v if v.count(c) > 1})
+        if repeated:
+            raise ValueError(f"columns repeated: {', '.join(repeated)}")
+        return v
 
 
 class Rules(_Strict):
@@ -347,14 +364,17 @@ def _model_at(model: type[BaseModel], loc: list) -> type[BaseModel] | None:
     import typing
 
     current: Any = model
+    mapping_key = False
     for part in loc:
-        if isinstance(part, int) or current is None:
+        if isinstance(part, int) or current is None or mapping_key:
+            mapping_key = False
             continue
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(str(part))
             if field is None:
                 return None
             current = field.annotation
+            mapping_key = typing.get_origin(current) is dict
         args = [a for a in typing.get_args(current) if a is not type(None)]
         while args and not (isinstance(current, type) and issubclass(current, BaseModel)):
             models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]

@@ -26,7 +26,12 @@ def _split_rules(ctx: CheckContext):
 
 
 def _splits(ctx: CheckContext) -> list[str]:
-    present = [str(s) for s in ctx.df[ctx.split_col].dropna().unique()]
+    return split_names(ctx.df, ctx.split_col)
+
+
+def split_names(df: "pd.DataFrame", column: str) -> list[str]:
+    """The split values present, train/val/test first."""
+    present = [str(s) for s in df[column].dropna().unique()]
     return sorted(present, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s))
 
 
@@ -109,7 +114,8 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     from curate.rowkeys import row_keys
 
     df = ctx.df
-    by, columns = duplicate_subset(df.drop(columns=[ctx.split_col]))
+    # the leakage unit is who a sample came from, not what it holds
+    by, columns = duplicate_subset(df.drop(columns=[c for c in (ctx.split_col, ctx.group) if c]))
     if not columns:
         return []
     keyed = df[df["sha256"].notna()] if by == "sha256" else df
@@ -154,11 +160,16 @@ def psi_bins(n_small: int) -> int:
 
 
 def psi(expected: "np.ndarray", actual: "np.ndarray") -> float:
-    """Population stability index between two count vectors (shares floored at 1e-4)."""
+    """Population stability index between two count vectors.
+
+    Shares are smoothed with half a count per bin, so an empty bin in a small sample does
+    not blow the index up (flooring at 1e-4 would add ln(share/1e-4) per empty bin).
+    """
     import numpy as np
 
-    p = np.maximum(expected / max(expected.sum(), 1), 1e-4)
-    q = np.maximum(actual / max(actual.sum(), 1), 1e-4)
+    expected, actual = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    p = (expected + 0.5) / (expected.sum() + 0.5 * len(expected))
+    q = (actual + 0.5) / (actual.sum() + 0.5 * len(actual))
     return float(((q - p) * np.log(q / p)).sum())
 
 
@@ -251,4 +262,4 @@ def _driftable(col: "pd.Series") -> bool:
     if pd.api.types.is_numeric_dtype(col):
         return True
     n = col.nunique(dropna=True)
-    return 1 < n <= 50
+    return 1 < n <= min(50, max(2, col.notna().sum() // 5))  # free text is not a category

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import one_error_line
+from curate.rules import parse_rules
+from curate.validate import validate
+
+
+def _checks(result, name):
+    return [c for c in result.checks if c.name == name]
+
+
+@pytest.fixture
+def penguins(sample):
+    return pd.read_csv(sample / "penguins.csv")
+
+
+def test_rules_catch_exactly_the_missing_cells(penguins):
+    rules = parse_rules({"columns": {c: {"not_null": True} for c in ("bill_length_mm", "sex")}})
+    result = validate(penguins, rules)
+    by_col = {c.column: c for c in _checks(result, "not_null")}
+    assert by_col["bill_length_mm"].observed["unexpected_count"] == int(penguins["bill_length_mm"].isna().sum()) == 2
+    assert by_col["sex"].observed["unexpected_count"] == int(penguins["sex"].isna().sum()) == 11
+    assert sorted(by_col["bill_length_mm"].observed["unexpected_rows"]) == \
+        penguins.index[penguins["bill_length_mm"].isna()].tolist()
+    missing = _checks(result, "missing_values")[0]
+    assert missing.observed["missing_cells"] == int(penguins.isna().sum().sum())
+    assert not result.success
+
+
+def test_column_rules_run_through_great_expectations(penguins):
+    rules = parse_rules({"columns": {
+        "bill_length_mm": {"between": [35, 60]},
+        "sex": {"in_set": ["male", "female"]},
+        "species": {"not_in_set": ["Emperor"]},
+        "island": {"regex": "^[A-Z][a-z]+$", "length_between": [5, 9]},
+        "body_mass_g": {"mean_between": [4000, 4400]},
+        "year": {"dtype": "int", "unique": {"value": True, "severity": "warn"}},
+        "nope": {"not_null": True},
+    }})
+    result = validate(penguins, rules)
+    got = {(c.name, c.column): c for c in result.checks}
+    below = int((penguins["bill_length_mm"] < 35).sum())
+    assert got[("between", "bill_length_mm")].observed["unexpected_count"] == below > 0
+    assert set(got[("in_set", "sex")].observed["unexpected_values"]) == {"Male", "F "}
+    assert got[("not_in_set", "species")].success
+    assert got[("regex", "island")].success and got[("length_between", "island")].success
+    assert got[("mean_between", "body_mass_g")].success
+    assert abs(got[("mean_between", "body_mass_g")].observed["observed_value"] - penguins["body_mass_g"].mean()) < 1e-9
+    assert got[("dtype", "year")].success
+    assert not got[("unique", "year")].success and got[("unique", "year")].severity == "warn"
+    assert not got[("not_null", "nope")].success and "not found" in got[("not_null", "nope")].details
+
+
+def test_mostly_lets_a_few_values_through(penguins):
+    strict = validate(penguins, parse_rules({"columns": {"bill_length_mm": {"between": [35, 60]}}}))
+    loose = validate(penguins, parse_rules({"columns": {"bill_length_mm": {"between": [35, 60], "mostly": 0.9}}}))
+    assert not _checks(strict, "between")[0].success
+    assert _checks(loose, "between")[0].success
+
+
+def test_unexpected_ids_come_from_the_id_column(tmp_path):
+    df = pd.DataFrame({"id": ["a", "b", "c"], "x": [1.0, 50.0, 2.0]})
+    check = _checks(validate(df, parse_rules({"columns": {"x": {"between": [0, 10]}}})), "between")[0]
+    assert check.observed["unexpected_ids"] == ["b"] and check.observed["unexpected_values"] == [50.0]
+
+
+def test_class_balance_and_bias_figures():
+    # 300 rows: 'yes' is 130/150 in group A and 60/150 in group B; 190 yes to 110 no overall
+    group = ["A"] * 150 + ["B"] * 150
+    label = ["yes"] * 130 + ["no"] * 20 + ["yes"] * 60 + ["no"] * 90
+    df = pd.DataFrame({"g": group, "y": label, "x": np.arange(300.0)})
+    rules = parse_rules({"label": "y", "sensitive": ["g"],
+                         "dataset": {"class_balance": {"max_ratio": 1.5}, "bias": {"max_parity_difference": 0.25}}})
+    result = validate(df, rules)
+    balance = _checks(result, "class_balance")[0]
+    counts = df["y"].value_counts()
+    assert balance.observed["imbalance_ratio"] == pytest.approx(counts.max() / counts.min())
+    assert not balance.success
+    bias = _checks(result, "bias")[0]
+    rates = df.groupby("g")["y"].apply(lambda s: (s == "yes").mean())
+    assert bias.observed["parity_difference"] == pytest.approx(130 / 150 - 60 / 150, abs=1e-6)
+    assert abs(rates["A"] - rates["B"]) == pytest.approx(bias.observed["parity_difference"], abs=1e-6)
+    assert bias.observed["violating_groups"] == ["A", "B"] and not bias.success
+    assert bias.observed["chi2_pvalue"] < 1e-6
+
+
+def test_split_checks_catch_leaks_and_missing_classes():
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(10)],
+                       "y": ["a", "b"] * 5,
+                       "patient": ["p1", "p1", "p2", "p2", "p3", "p3", "p4", "p4", "p5", "p5"],
+                       "x": [1, 2, 3, 4, 5, 6, 7, 8, 1, 2],
+                       "split": ["train", "val", "train", "train", "train", "train", "val", "val", "test", "test"]})
+    df.loc[9, "y"] = "a"
+    result = validate(df, label="y", group="patient", split_col="split")
+    overlap = _checks(result, "group_overlap")[0]
+    assert overlap.observed["overlapping_groups"] == 1 and overlap.observed["examples"][0]["group"] == "p1"
+    classes = _checks(result, "classes_in_every_split")[0]
+    assert classes.observed["missing"] == {"test": ["b"]}
+    across = _checks(result, "duplicates_across_splits")[0]
+    assert not across.success and {tuple(sorted(p["splits"])) for p in across.observed["pairs"]} == {("test", "train")}
+    assert {tuple(sorted(p["ids"])) for p in across.observed["pairs"]} == {("r0", "r8")}
+    assert len(_checks(result, "drift")) == 3  # every pair of splits
+
+
+def test_random_small_split_is_not_flagged_as_drift():
+    rng = np.random.default_rng(3)
+    n = 350
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.exponential(size=n), "c": rng.choice(list("xyz"), n),
+                       "split": rng.choice(["train", "val", "test"], n, p=[0.6, 0.2, 0.2])})
+    drift = _checks(validate(df, split_col="split"), "drift")
+    assert drift and all(c.success for c in drift)
+    df.loc[df["split"] == "test", "a"] += 3.0
+    drift = {tuple(c.observed["pair"]): c for c in _checks(validate(df, split_col="split"), "drift")}
+    assert not drift[("train", "test")].success and drift[("train", "val")].success
+    assert any(d.startswith("a:") for d in drift[("train", "test")].observed["drifted"])
+
+
+def test_cli_exit_codes_json_junit_report_and_gx_export(cli, sample, tmp_path):
+    rules = sample / "penguins.rules.yaml"
+    out = {k: tmp_path / f"r.{k}" for k in ("json", "xml", "html")}
+    r = cli("validate", sample / "penguins.csv", "--rules", rules, "--json", out["json"], "--junit", out["xml"],
+            "--report", out["html"], "--export-gx", tmp_path / "gx")
+    assert r.code == 1, r.err
+    payload = json.loads(out["json"].read_text())
+    assert payload["success"] is False
+    assert payload["statistics"]["evaluated"] == len(payload["checks"])
+    first = payload["checks"][0]
+    assert set(first) >= {"name", "column", "success", "severity", "observed", "details"}
+    assert first["success"] is False and first["severity"] == "error"  # failures first
+    suite = ET.parse(out["xml"]).getroot()
+    assert int(suite.get("tests")) == len(payload["checks"])
+    assert int(suite.get("failures")) == sum(1 for c in payload["checks"] if not c["success"] and c["severity"] == "error")
+    gx_suite = json.loads((tmp_path / "gx" / "curaug.json").read_text())
+    assert {"expect_column_values_to_not_be_null", "expect_column_values_to_be_between"} <= \
+        {e["type"] for e in gx_suite["expectations"]}
+
+    class Images(HTMLParser):
+        images: list = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+
+    page = out["html"].read_text()
+    parser = Images()
+    parser.feed(page)
+    assert "FAILED" in page and "not_null" in page
+    assert parser.images and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert "http://" not in page and "https://" not in page
+
+
+def test_cli_passes_after_clean(cli, sample, tmp_path):
+    rules = sample / "penguins.rules.yaml"
+    out = tmp_path / "clean.parquet"
+    assert cli("clean", sample / "penguins.csv", "--rules", rules, "-o", out).code == 0
+    r = cli("validate", out, "--rules", rules)
+    assert r.code == 0, r.out
+    assert "PASSED" in r.out
+
+
+def test_default_checks_without_rules(cli, sample, tmp_path):
+    r = cli("validate", sample / "penguins.csv", "--label", "species", "--json", "-")
+    payload = json.loads(r.out)
+    assert [c["name"] for c in payload["checks"]] == ["missing_values", "duplicates", "class_balance"]
+    assert r.code == 1
+    line = one_error_line(cli("validate", sample / "penguins.csv", "--label", "kind"))
+    assert "label column 'kind' not found" in line
+
+
+def test_manifest_corrupt_files_are_warnings(cli, sample, tmp_path):
+    manifest = tmp_path / "m.parquet"
+    assert cli("ingest", sample / "images", "-o", manifest).code == 0
+    r = cli("validate", manifest, "--json", "-")
+    payload = json.loads(r.out)
+    corrupt = next(c for c in payload["checks"] if c["name"] == "corrupt_files")
+    assert corrupt["severity"] == "warn" and corrupt["observed"]["corrupt"] == 1
+    dup = next(c for c in payload["checks"] if c["name"] == "duplicates")
+    assert dup["observed"]["by"] == "sha256" and ["7/copy_of_digit.png", "7/digit_0007.png"] in \
+        [sorted(g) for g in dup["observed"]["groups"]]
