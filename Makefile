@@ -26,6 +26,17 @@ demo: install
 	$(BIN)/curaug profile $(OUT)/text.parquet --json $(OUT)/text.profile.json
 	$(BIN)/curaug ingest sample_data/penguins.csv -o $(OUT)/penguins.parquet
 	$(BIN)/curaug profile $(OUT)/penguins.parquet --label species --json $(OUT)/penguins.profile.json
+	@# the raw table breaks its rules (exit 1 expected): missing values, a duplicate, PII, odd spellings
+	$(BIN)/curaug validate sample_data/penguins.csv --rules sample_data/penguins.rules.yaml \
+	    --json $(OUT)/penguins.raw.validation.json --report $(OUT)/penguins.raw.report.html \
+	    --junit $(OUT)/penguins.raw.junit.xml; test $$? -eq 1
+	$(BIN)/curaug clean sample_data/penguins.csv --rules sample_data/penguins.rules.yaml \
+	    -o $(OUT)/penguins.clean.parquet --log $(OUT)/penguins.clean.log.jsonl
+	$(BIN)/curaug validate $(OUT)/penguins.clean.parquet --rules sample_data/penguins.rules.yaml \
+	    --json $(OUT)/penguins.clean.validation.json --report $(OUT)/penguins.clean.report.html
+	$(BIN)/curaug clean $(OUT)/penguins.clean.parquet --rules sample_data/penguins.normalize.yaml \
+	    -o $(OUT)/penguins.zca.parquet
+	$(BIN)/curaug validate $(OUT)/images.parquet --label label --json $(OUT)/images.validation.json || true
 	@echo "demo outputs in $(OUT)/"
 
 test: install
@@ -33,6 +44,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_validate.py --rows 1000000 10000000
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.
 sample-data: install
