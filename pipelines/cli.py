@@ -183,6 +183,58 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
                     params=normalizer_params_path(output) if result.normalizer else None)
 
 
+@cli.command()
+@click.argument("data", type=click.Path(path_type=str))
+@click.option("--label", required=True, help="Label column to stratify on.")
+@click.option("--group", help="Leakage unit: no group in two splits or two folds.")
+@click.option("--ratios", default="0.6,0.2,0.2", show_default=True, help="train,val,test ratios.")
+@click.option("--folds", type=int, default=0, show_default=True, help="K folds over train+val rows (fold -1: test).")
+@click.option("--multilabel-sep", help="Separator of multilabel cells (stratifies on each row's rarest label).")
+@click.option("--stable", is_flag=True, help="A row's split depends only on a hash of its id (or group) and the seed.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--strict", is_flag=True, help="Fail on classes too small for every split instead of putting them in train.")
+@click.option("-o", "--output", "output", required=True, metavar="OUT", help="Output table with split (and fold).")
+@click.option("--json", "json_out", metavar="OUT", help="Write the split report as JSON ('-' for stdout).")
+@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
+          stable: bool, seed: int, strict: bool, output: str, json_out: str | None, encoding: str | None) -> None:
+    """Add stratified (optionally grouped) train/val/test splits and K folds to DATA."""
+    from pathlib import Path
+
+    from curate.manifest import load_data, ok_rows, save_manifest
+    from curate.splitters import parse_ratios, split_frame
+    from curate.tables import table_format
+    from pipelines.console import print_split_report
+
+    table_format(output)
+    if Path(output).resolve() == Path(data).resolve():
+        raise CuraugError(f"{output}: refusing to overwrite the input; choose another -o")
+    parse_ratios(ratios)
+    df = load_data(data, encoding=encoding)
+    usable = ok_rows(df)
+    result = split_frame(df[usable], label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+                         multilabel_sep=multilabel_sep, strict=strict)
+    out = df.copy()
+    out["split"] = None
+    out.loc[usable, "split"] = result.split
+    out["split"] = out["split"].astype("string")
+    if result.fold is not None:
+        import pandas as pd
+
+        out["fold"] = pd.array([pd.NA] * len(out), dtype="Int64")
+        out.loc[usable, "fold"] = result.fold
+    save_manifest(out, output)
+    report = {**result.report, "notes": result.notes, "skipped_corrupt": int((~usable).sum())}
+    if json_out == "-":
+        click.echo(json.dumps(report, indent=2))
+        return
+    if json_out:
+        from curate.atomic import write_text_atomic
+
+        write_text_atomic(json_out, json.dumps(report, indent=2) + "\n")
+    print_split_report(report, output)
+
+
 def normalizer_params_path(output: str) -> str:
     """Where clean writes the fitted normaliser: beside the output, ``<stem>.normalize.json``."""
     from pathlib import Path
@@ -220,7 +272,6 @@ def _not_yet(name: str, issue: int, summary: str) -> None:
         raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
 
 
-_not_yet("split", 6, "Add stratified/grouped train/val/test splits and K folds")
 _not_yet("augment", 7, "Generate an augmented corpus from a recipe")
 _not_yet("train", 9, "Train a baseline model with hard-example mining")
 _not_yet("run", 10, "Run a whole pipeline from a YAML file")

@@ -178,3 +178,28 @@ def print_clean_log(log: list[dict[str, Any]], rows_in: int, rows_out: int, outp
     console.print(f"cleaned {rows_in} -> {rows_out} rows -> {output}", highlight=False)
     if params:
         console.print(f"  normaliser parameters -> {params}", highlight=False)
+
+
+def print_split_report(report: dict[str, Any], output: str) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    sizes = report["sizes"]
+    total = max(sum(sizes.values()), 1)
+    table = Table(title=f"split -> {output}")
+    table.add_column("class")
+    for s in sizes:
+        table.add_column(s, justify="right")
+    for cls, counts in report["per_class"].items():
+        table.add_row(cls, *(str(counts.get(s, 0)) for s in sizes))
+    table.add_row("[b]all[/]", *(f"{n} ({n / total:.1%})" for n in sizes.values()))
+    console.print(table)
+    console.print(f"max class-proportion deviation from the whole: {report['max_class_proportion_deviation']:.4f}",
+                  highlight=False)
+    if report.get("folds"):
+        console.print("folds: " + ", ".join(f"{k}: {v}" for k, v in report["folds"].items()), highlight=False)
+    if report.get("groups_per_split"):
+        console.print("groups per split: " + ", ".join(f"{k} {v}" for k, v in report["groups_per_split"].items()),
+                      highlight=False)
+    for note in report.get("notes", []):
+        console.print(f"note: {note}", highlight=False, markup=False)
