@@ -50,7 +50,7 @@ def largest_remainder(n: int, ratios: Sequence[float]) -> np.ndarray:
     Examples
     --------
     >>> largest_remainder(7, [0.6, 0.2, 0.2]).tolist()
-    [5, 1, 1]
+    [4, 2, 1]
     """
     ideal = n * np.asarray(ratios, dtype=float)
     counts = np.floor(ideal).astype(int)
@@ -109,11 +109,10 @@ def grouped_assign(y: np.ndarray, groups: np.ndarray, ratios: Sequence[float],
     allowed = ratios > 0
     for g in order:
         row = counts[g]
-        # shortfall each part would have left if it took the group, weighted per class
-        need = target - filled
-        gain = (np.minimum(need, row[None, :]).clip(min=0)).sum(axis=1) - 0.5 * np.maximum(row[None, :] - need, 0).sum(axis=1)
+        # the part whose classes (weighted by this group's own mix) are furthest below target, relatively
+        gain = (row[None, :] * (target - filled) / np.maximum(target, 1e-9)).sum(axis=1)
         gain = np.where(allowed, gain, -np.inf)
-        best = int(np.argmax(gain + 1e-9 * need.sum(axis=1)))
+        best = int(np.argmax(gain))
         placed[g] = best
         filled[best] += row
         if sizes[g] > ratios[best] * total and ratios[best] < 1:
