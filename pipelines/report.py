@@ -25,12 +25,20 @@ th{background:#f4f4f4} code{font-size:.85em;word-break:break-all} img{max-width:
 """
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    _pyplot().close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -38,10 +46,7 @@ def _balance_plot(checks: list[dict]) -> str | None:
     rows = [c for c in checks if c["name"] == "class_balance" and c["observed"].get("counts")]
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 2.8), squeeze=False)
     for ax, c in zip(axes[0], rows):
@@ -57,10 +62,7 @@ def _bias_plot(check: dict) -> str | None:
     groups = check["observed"].get("groups")
     if not groups:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     import numpy as np
 
     names = list(groups)
@@ -83,10 +85,7 @@ def _drift_plot(check: dict) -> str | None:
     features = check["observed"].get("features")
     if not features:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     names = list(features)
     fig, ax = plt.subplots(figsize=(6, 0.6 + 0.3 * len(names)))
