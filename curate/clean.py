@@ -197,9 +197,9 @@ def _missing(df, step, ctx):
                 if step.columns == "all":
                     continue
                 raise CuraugError(f"clean step 'missing': impute_median needs a numeric column, '{c}' is {df[c].dtype}")
-            fill = _fit_rows(df, ctx)[c].median()
+            fill = _fit_rows(df, ctx.split_col)[c].median()
         elif step.strategy == "impute_mode":
-            modes = _fit_rows(df, ctx)[c].mode(dropna=True)
+            modes = _fit_rows(df, ctx.split_col)[c].mode(dropna=True)
             if modes.empty:
                 continue
             fill = modes.iloc[0]
@@ -213,17 +213,17 @@ def _missing(df, step, ctx):
     return df, [entry]
 
 
-def _fit_rows(df: "pd.DataFrame", ctx: _Ctx, fit_on: str | None = None) -> "pd.DataFrame":
+def _fit_rows(df: "pd.DataFrame", split_col: str | None, fit_on: str | None = None) -> "pd.DataFrame":
     """Rows statistics are fitted on: the train split when there is one, else every usable row."""
     usable = df[ok_rows(df)]
-    split = fit_on or ("train" if ctx.split_col else None)
+    split = fit_on or ("train" if split_col else None)
     if split is None or split == "all":
         return usable
-    if not ctx.split_col:
+    if not split_col:
         raise CuraugError(f"fit_on '{split}' needs a split column")
-    rows = usable[usable[ctx.split_col].astype(str) == split]
+    rows = usable[usable[split_col].astype(str) == split]
     if rows.empty:
-        raise CuraugError(f"fit_on '{split}': no rows with {ctx.split_col} == '{split}'")
+        raise CuraugError(f"fit_on '{split}': no rows with {split_col} == '{split}'")
     return rows
 
 
@@ -253,7 +253,7 @@ def _clip(df, step, ctx):
     import pandas as pd
 
     _require(df, step.columns, "clip")
-    fit = _fit_rows(df, ctx)
+    fit = _fit_rows(df, ctx.split_col)
     changed, bounds = {}, {}
     for c in step.columns:
         if not pd.api.types.is_numeric_dtype(df[c]):
@@ -329,8 +329,7 @@ def normalize_frame(df: "pd.DataFrame", spec: "Normalize", split_col: str | None
     from curate.normalize import make_normalizer
 
     _require(df, spec.columns, "normalize")
-    ctx = _Ctx(None, None, split_col)  # type: ignore[arg-type]
-    fit = _fit_rows(df, ctx, spec.fit_on)
+    fit = _fit_rows(df, split_col, spec.fit_on)
     est = make_normalizer(spec.method, spec.epsilon)
     est.fit(_numeric(fit, spec.columns))
     params = {**est.get_params_json(), "columns": list(spec.columns),

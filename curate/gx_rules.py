@@ -8,6 +8,7 @@ network), and the GX results come back as :class:`curate.checks.CheckResult`.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -159,16 +160,15 @@ def _details(name: str, value: Any, observed: dict) -> str:
 
 
 def _batch(df: "pd.DataFrame"):
-    import great_expectations as gx
-
     context = _context()
     source = context.data_sources.add_or_update_pandas("curaug")
-    asset = source.add_dataframe_asset(f"data_{id(df)}")
+    asset = source.add_dataframe_asset(f"data_{next(_ASSET_NUMBERS)}")
     definition = asset.add_batch_definition_whole_dataframe("all")
     return definition.get_batch(batch_parameters={"dataframe": df})
 
 
 _CONTEXT = None
+_ASSET_NUMBERS = itertools.count()
 
 
 def _context():

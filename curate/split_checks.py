@@ -121,7 +121,9 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     keyed = df[df["sha256"].notna()] if by == "sha256" else df
     key = keyed["sha256"].astype(str) if by == "sha256" else row_keys(keyed, columns)
     names = (keyed["id"] if "id" in keyed.columns else keyed.index.to_series()).astype(str)
-    frame = _frame({"key": key.to_numpy(), "split": keyed[ctx.split_col].astype(str).to_numpy(),
+    import pandas as pd
+
+    frame = pd.DataFrame({"key": key.to_numpy(), "split": keyed[ctx.split_col].astype(str).to_numpy(),
                     "id": names.to_numpy()})
     spread = frame.groupby("key")["split"].nunique()
     shared = frame[frame["key"].isin(spread[spread > 1].index)]
@@ -137,12 +139,6 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     details = (f"{n} samples appear (by {by}) in more than one split" if n
                else f"no exact duplicates across splits (by {by})")
     return [CheckResult("duplicates_across_splits", n == 0, observed=observed, details=details)]
-
-
-def _frame(columns: dict) -> "pd.DataFrame":
-    import pandas as pd
-
-    return pd.DataFrame(columns)
 
 
 # ------------------------------------------------------------------- drift

@@ -69,14 +69,10 @@ def stratified_assign(y: np.ndarray, ratios: Sequence[float], rng: np.random.Gen
     # rows of each class in random order, classes one after another
     by_class = order[np.argsort(inverse[order], kind="stable")]
     sizes = np.bincount(inverse, minlength=len(classes))
-    start = 0
-    offset = 0
+    starts = np.concatenate([[0], np.cumsum(sizes)])
     for k, size in enumerate(sizes):
-        counts = largest_remainder(int(size), _rotate(ratios, offset))
-        labels = np.repeat(_rotate_index(len(ratios), offset), counts)
-        out[by_class[start:start + size]] = labels
-        start += size
-        offset += 1
+        counts = largest_remainder(int(size), _rotate(ratios, k))
+        out[by_class[starts[k]:starts[k + 1]]] = np.repeat(_rotate_index(len(ratios), k), counts)
     return out
 
 
@@ -120,7 +116,7 @@ def grouped_assign(y: np.ndarray, groups: np.ndarray, ratios: Sequence[float],
     return placed[gi], oversized
 
 
-def stable_assign(keys: np.ndarray, y: np.ndarray | None, ratios: Sequence[float], seed: int) -> np.ndarray:
+def stable_assign(keys: np.ndarray, ratios: Sequence[float], seed: int) -> np.ndarray:
     """Part per row from a hash of (seed, key) alone: appends never move a row."""
     u = np.array([int.from_bytes(hashlib.sha256(f"{seed}\x00{k}".encode()).digest()[:8], "big") / 2**64
                   for k in keys])
@@ -165,7 +161,7 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     ids = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
     if stable:
         keys = df[group].astype(str).to_numpy() if group else ids
-        parts = stable_assign(keys, y, ratios, seed)
+        parts = stable_assign(keys, ratios, seed)
     elif group:
         parts, oversized = grouped_assign(y_eff, df[group].astype(str).to_numpy(), ratios, rng)
         if oversized:
@@ -181,7 +177,7 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
         k_ratios = [1.0 / folds] * folds
         if stable:
             keys = (df[group].astype(str).to_numpy() if group else ids)[dev]
-            fold[dev] = stable_assign(keys, None, k_ratios, seed + 1)
+            fold[dev] = stable_assign(keys, k_ratios, seed + 1)
         elif group:
             fold[dev], _ = grouped_assign(y[dev], df[group].astype(str).to_numpy()[dev], k_ratios, rng)
         else:

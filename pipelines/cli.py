@@ -122,7 +122,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     if report:
         from pipelines.report import write_validation_report
 
-        write_validation_report(payload, df, report, label=label or rules.label, split_col=split_col)
+        write_validation_report(payload, df, report)
     if json_out == "-":
         click.echo(json.dumps(payload, indent=2))
     else:
@@ -147,8 +147,6 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
 def clean(data: str, rules_path: str | None, output: str, log_path: str | None, apply_path: str | None,
           label: str | None, split_col: str, encoding: str | None) -> None:
     """Clean DATA with the rules file's steps (in file order) and normaliser; never touches DATA."""
-    from pathlib import Path
-
     from curate.atomic import write_text_atomic
     from curate.clean import CleanResult, apply_normalizer, clean as run_clean
     from curate.manifest import load_data, save_manifest
@@ -161,8 +159,7 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
     table_format(output)
     if log_path:
         _check_output_suffix(log_path, (".jsonl",))
-    if Path(output).resolve() == Path(data).resolve():
-        raise CuraugError(f"{output}: refusing to overwrite the input; choose another -o")
+    _refuse_overwrite(data, output)
     rules = load_rules(rules_path) if rules_path else None
     params = None
     if apply_path:
@@ -199,16 +196,13 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
           stable: bool, seed: int, strict: bool, output: str, json_out: str | None, encoding: str | None) -> None:
     """Add stratified (optionally grouped) train/val/test splits and K folds to DATA."""
-    from pathlib import Path
-
     from curate.manifest import load_data, ok_rows, save_manifest
     from curate.splitters import parse_ratios, split_frame
     from curate.tables import table_format
     from pipelines.console import print_split_report
 
     table_format(output)
-    if Path(output).resolve() == Path(data).resolve():
-        raise CuraugError(f"{output}: refusing to overwrite the input; choose another -o")
+    _refuse_overwrite(data, output)
     parse_ratios(ratios)
     df = load_data(data, encoding=encoding)
     usable = ok_rows(df)
@@ -255,6 +249,14 @@ def _read_params(path: str) -> dict:
     if not isinstance(params, dict) or "method" not in params or "columns" not in params:
         raise CuraugError(f"{path}: not a normaliser parameters file (needs 'method' and 'columns')")
     return params
+
+
+def _refuse_overwrite(data: str, output: str) -> None:
+    """Raw data on disk is read-only: an output may never replace its input."""
+    from pathlib import Path
+
+    if Path(output).resolve() == Path(data).resolve():
+        raise CuraugError(f"{output}: refusing to overwrite the input; choose another -o")
 
 
 def _check_output_suffix(path: str, suffixes: tuple[str, ...]) -> None:

@@ -99,8 +99,7 @@ def _drift_plot(check: dict) -> str | None:
     return _png(fig)
 
 
-def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" = None,
-                             label: str | None = None, split_col: str | None = None) -> str:
+def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" = None) -> str:
     """The report as one HTML string."""
     esc = html.escape
     checks = result["checks"]
@@ -148,8 +147,7 @@ def _offenders(observed: dict[str, Any]) -> str:
     return ""
 
 
-def write_validation_report(result: dict[str, Any], df: "pd.DataFrame", path: str | os.PathLike,
-                            label: str | None = None, split_col: str | None = None) -> None:
+def write_validation_report(result: dict[str, Any], df: "pd.DataFrame", path: str | os.PathLike) -> None:
     from curate.atomic import write_text_atomic
 
-    write_text_atomic(path, render_validation_report(result, df, label, split_col))
+    write_text_atomic(path, render_validation_report(result, df))

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,7 +53,7 @@ def test_stable_split_survives_appends():
     moved = pd.Series(second.split, index=more.sample(frac=1, random_state=1)["id"]).loc[df["id"]].to_numpy()
     assert (moved == first).all()
     assert abs((first == "train").mean() - 0.6) < 0.05
-    assert stable_assign(np.array(["x"]), None, [0.5, 0.5], 1).tolist() == stable_assign(np.array(["x"]), None, [0.5, 0.5], 1).tolist()
+    assert stable_assign(np.array(["x"]), [0.5, 0.5], 1).tolist() == stable_assign(np.array(["x"]), [0.5, 0.5], 1).tolist()
 
 
 def test_largest_remainder_sums():
