@@ -92,8 +92,6 @@ def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int 
 
 def _ingest_folder(src: Path, modality: str | None, workers: int | None, use_cache: bool,
                    progress: Progress | None) -> IngestResult:
-    import pandas as pd
-
     if modality == "tabular":
         raise CuraugError(f"{src}: --modality tabular needs a table file, not a folder")
     entries, skipped, other_ext = _scan_tree(src, modality)
