@@ -45,6 +45,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_validate.py --rows 1000000 10000000
+	$(BIN)/python benchmarks/bench_checks.py --rows 1000000
 	$(BIN)/python benchmarks/bench_split.py
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.

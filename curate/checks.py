@@ -76,6 +76,7 @@ class CheckContext:
     group: str | None = None
     split_col: str | None = None
     full_df: "pd.DataFrame | None" = None
+    label_sep: str | None = None
 
     def ids(self, mask: "pd.Series") -> list[str]:
         """Up to :data:`MAX_OFFENDERS` ids (``id`` column, else row numbers) of rows in ``mask``."""

@@ -295,7 +295,48 @@ def _relabel(df, step, ctx):
         df[column] = df[column].where(~hit, ids.map({str(k): v for k, v in step.ids.items()}))
         entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
                         "ids": _ids(df, hit), "reason": "label corrections by id"})
+    if step.suggestions:
+        if "id" not in df.columns:
+            raise CuraugError("clean step 'relabel': 'suggestions' needs an 'id' column")
+        wanted = read_suggestions(step.suggestions, step.min_confidence)
+        ids = df["id"].astype(str)
+        hit = ids.isin(list(wanted)) & (df[column].astype("string") != ids.map(wanted))
+        df[column] = df[column].where(~hit, ids.map(wanted))
+        entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
+                        "ids": _ids(df, hit), "not_found": len(set(wanted) - set(ids)),
+                        "reason": f"suggested labels from {step.suggestions}"})
     return df, entries
+
+
+def read_suggestions(path: str, min_confidence: float = 0.0) -> dict[str, str]:
+    """``{id: suggested label}`` from a ``curaug validate --json`` result (its ``label_issues``
+    suspects) or a CSV with ``id`` and ``suggested`` columns."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise CuraugError(f"clean step 'relabel': suggestions file {path} not found")
+    if p.suffix.lower() == ".json":
+        try:
+            result = json.loads(p.read_text(encoding="utf-8"))
+            suspects = [s for c in result["checks"] if c["name"] == "label_issues"
+                        for s in c["observed"].get("suspects", [])]
+        except (ValueError, KeyError, TypeError):
+            raise CuraugError(f"clean step 'relabel': {path} is not a curaug validate --json result") from None
+        rows = pd.DataFrame(suspects, columns=["id", "suggested", "suggested_confidence"])
+    else:
+        try:
+            rows = pd.read_csv(p, dtype={"id": str})
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CuraugError(f"clean step 'relabel': cannot read {path}: {exc}") from None
+        if not {"id", "suggested"} <= set(rows.columns):
+            raise CuraugError(f"clean step 'relabel': {path} needs 'id' and 'suggested' columns")
+    if min_confidence and "suggested_confidence" in rows.columns:
+        rows = rows[rows["suggested_confidence"].fillna(0) >= min_confidence]
+    return dict(zip(rows["id"].astype(str), rows["suggested"].astype(str)))
 
 
 def _drop_rows(df, step, ctx):

@@ -101,6 +101,18 @@ def class_counts(labels: "pd.Series", sep: str | None = None) -> "pd.Series":
     return labels.value_counts()
 
 
+def label_sets(labels: "pd.Series", sep: str) -> "pd.Series":
+    """Each multilabel cell as a list of its stripped, non-empty labels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> label_sets(pd.Series(["a; b", "", None]), ";").tolist()
+    [['a', 'b'], [], []]
+    """
+    return labels.fillna("").astype(str).map(lambda cell: [p.strip() for p in cell.split(sep) if p.strip()])
+
+
 def balance_figures(counts: "pd.Series") -> dict[str, Any]:
     """Imbalance ratio, normalised entropy and minority share of class counts."""
     import numpy as np
@@ -135,7 +147,11 @@ def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
         groups += [(s, ctx.df[column == s]) for s in split_names(ctx.df, ctx.split_col)]
     results = []
     for name, part in groups:
-        fig = balance_figures(class_counts(part[ctx.label]))
+        fig = balance_figures(class_counts(part[ctx.label], ctx.label_sep))
+        if ctx.label_sep:
+            fig["multilabel"] = True
+            fig["label_cardinality"] = round(float(label_sets(part[ctx.label], ctx.label_sep).str.len().mean()), 6) \
+                if len(part) else None
         problems = []
         if fig["n_classes"] and rule.max_ratio is not None and fig["imbalance_ratio"] > rule.max_ratio:
             problems.append(f"imbalance ratio {fig['imbalance_ratio']:.2f} > {rule.max_ratio:g}")
@@ -166,22 +182,37 @@ def check_bias(ctx: CheckContext) -> list[CheckResult]:
 
     rule = rule or BiasRule()
     results = []
-    for attr in ctx.rules.sensitive:
-        if attr not in ctx.df.columns:
-            results.append(CheckResult("bias", False, rule.severity, attr, {},
-                                       f"sensitive attribute '{attr}' not found in the data"))
+    attributes = [(a,) for a in ctx.rules.sensitive] + [tuple(pair) for pair in rule.intersections]
+    for attrs in attributes:
+        name = " & ".join(attrs)
+        absent = [a for a in attrs if a not in ctx.df.columns]
+        if absent:
+            results.append(CheckResult("bias", False, rule.severity, name, {},
+                                       f"sensitive attribute '{absent[0]}' not found in the data"))
             continue
-        results.append(_bias_of(ctx.df, attr, ctx.label, rule))
+        results.append(_bias_of(ctx.df, attrs, ctx.label, rule, ctx.label_sep))
     return results
 
 
-def _bias_of(df: "pd.DataFrame", attr: str, label: str, rule) -> CheckResult:
+def _group_column(df: "pd.DataFrame", attrs: tuple[str, ...]) -> "pd.Series":
+    """One attribute as strings, or the intersection of several (``F & Biscoe``); missing stays missing."""
+    parts = [df[a].astype("string") for a in attrs]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " & " + p
+    return out
+
+
+def _bias_of(df: "pd.DataFrame", attrs: tuple[str, ...], label: str, rule, sep: str | None = None) -> CheckResult:
     import pandas as pd
     from scipy.stats import chi2_contingency
 
-    part = df[[attr, label]].dropna()
-    table = pd.crosstab(part[attr].astype(str), part[label].astype(str))
-    sizes = table.sum(axis=1)
+    attr = " & ".join(attrs)
+    part = pd.DataFrame({"g": _group_column(df, attrs), "y": df[label]}).dropna()
+    sizes = part["g"].value_counts().sort_index()
+    if sep:  # a row counts once for each of its labels; rates are per row of the group
+        part = part.assign(y=label_sets(part["y"], sep)).explode("y").dropna()
+    table = pd.crosstab(part["g"], part["y"].astype(str)).reindex(sizes.index, fill_value=0)
     shares = sizes / max(int(sizes.sum()), 1)
     # label rates of tiny groups are noise: they count for representation, not parity
     rates = table[sizes >= rule.min_group_count].div(sizes[sizes >= rule.min_group_count], axis=0)
@@ -189,6 +220,7 @@ def _bias_of(df: "pd.DataFrame", attr: str, label: str, rule) -> CheckResult:
     ratios = (rates.min() / rates.max()).dropna()
     worst_class = str(gaps.idxmax()) if len(gaps) else None
     observed: dict[str, Any] = {
+        "attributes": list(attrs),
         "groups": {str(g): {"count": int(sizes[g]), "share": round(float(shares[g]), 6),
                             "label_rates": {str(k): round(float(v), 6) for k, v in (table.loc[g] / sizes[g]).items()}}
                    for g in table.index},

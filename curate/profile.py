@@ -97,6 +97,24 @@ def duplicate_subset(df: "pd.DataFrame") -> tuple[str, list[str]]:
     return "row", [c for c in df.columns if c not in BOOKKEEPING_COLUMNS and _hashable(df[c])]
 
 
+def sample_keys(df: "pd.DataFrame", ignore: tuple[str | None, ...] = ()) -> tuple[str, "pd.DataFrame", "pd.Series"]:
+    """``(by, rows, key)``: one key per sample such that equal keys mean the same sample.
+
+    ``by`` is ``sha256`` (media with hashed bytes; rows without a hash are left out) or
+    ``row`` (a 64-bit hash of the data columns' values, ``ignore`` left out; vectorised, so
+    a million rows take well under a second). ``key`` is empty when nothing identifies a sample.
+    """
+    import pandas as pd
+
+    by, columns = duplicate_subset(df.drop(columns=[c for c in ignore if c and c in df.columns]))
+    if not columns:
+        return by, df.iloc[:0], pd.Series([], dtype="uint64")
+    if by == "sha256":
+        rows = df[df["sha256"].notna()]
+        return by, rows, rows["sha256"].astype(str)
+    return by, df, pd.util.hash_pandas_object(df[columns], index=False)
+
+
 def exact_duplicates(df: "pd.DataFrame") -> dict[str, Any]:
     """Exact duplicates: by ``sha256`` where files were hashed, else by the row's values."""
     import pandas as pd

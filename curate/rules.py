@@ -121,7 +121,35 @@ class BiasRule(_Strict):
     min_group_share: Optional[float] = Field(None, ge=0, le=1)
     max_chi2_pvalue: Optional[float] = Field(None, gt=0, le=1)
     min_group_count: int = Field(5, ge=1)
+    intersections: list[tuple[str, str]] = Field(default_factory=list)
     severity: Severity = "error"
+
+
+class ConflictRule(_Strict):
+    """Identical features (or identical file bytes) carrying different labels."""
+
+    max_fraction: float = Field(0.0, ge=0, le=1)
+    severity: Severity = "error"
+
+
+class LabelIssuesRule(_Strict):
+    """Confident learning on out-of-fold probabilities of a cross-validated model."""
+
+    max_fraction: float = Field(0.05, ge=0, le=1)
+    folds: int = Field(5, ge=2, le=20)
+    model: Literal["gradient_boosting", "logistic"] = "gradient_boosting"
+    features: Optional[list[str]] = None
+    seed: int = 0
+    severity: Severity = "warn"
+
+
+class OutlierRule(_Strict):
+    method: Literal["robust_z", "isolation_forest"] = "robust_z"
+    threshold: Optional[float] = Field(None, gt=0)  # robust z: 3.5; isolation forest anomaly score: 0.6
+    columns: Optional[list[str]] = None
+    max_fraction: float = Field(0.01, ge=0, le=1)
+    seed: int = 0
+    severity: Severity = "warn"
 
 
 class DatasetRules(_Strict):
@@ -130,11 +158,17 @@ class DatasetRules(_Strict):
     max_missing_fraction: Optional[float] = Field(None, ge=0, le=1)
     class_balance: Optional[ClassBalanceRule] = None
     bias: Optional[BiasRule] = None
+    conflicting_labels: Optional[ConflictRule] = None
+    label_issues: Optional[LabelIssuesRule] = None
+    outliers: Optional[OutlierRule] = None
 
 
 class DriftRule(_Strict):
     psi: Optional[float] = Field(None, gt=0)
     ks_pvalue: Optional[float] = Field(None, gt=0, le=1)
+    js: Optional[float] = Field(None, gt=0, le=1)
+    domain_auc: Optional[float] = Field(None, gt=0.5, le=1)
+    embeddings: list[str] = Field(default_factory=list)
     severity: Severity = "error"
 
 
@@ -227,6 +261,8 @@ class ClipStep(_Strict):
 class RelabelStep(_Strict):
     mapping: dict[str, Any] = Field(default_factory=dict)
     ids: dict[str, Any] = Field(default_factory=dict)
+    suggestions: Optional[str] = None  # validate --json result (label_issues suspects) or CSV id,suggested
+    min_confidence: float = Field(0.0, ge=0, le=1)
     column: Optional[str] = None
 
 
@@ -263,6 +299,7 @@ class Normalize(_Strict):
 
 class Rules(_Strict):
     label: Optional[str] = None
+    label_sep: Optional[str] = Field(None, min_length=1)
     group: Optional[str] = None
     sensitive: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnRules] = Field(default_factory=dict)

@@ -110,21 +110,19 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     rules = _split_rules(ctx)
     if not _active(ctx) or not rules.no_duplicates_across:
         return []
-    from curate.profile import duplicate_subset
-    from curate.rowkeys import row_keys
-
-    df = ctx.df
-    # the leakage unit is who a sample came from, not what it holds
-    by, columns = duplicate_subset(df.drop(columns=[c for c in (ctx.split_col, ctx.group) if c]))
-    if not columns:
-        return []
-    keyed = df[df["sha256"].notna()] if by == "sha256" else df
-    key = keyed["sha256"].astype(str) if by == "sha256" else row_keys(keyed, columns)
-    names = (keyed["id"] if "id" in keyed.columns else keyed.index.to_series()).astype(str)
     import pandas as pd
 
-    frame = pd.DataFrame({"key": key.to_numpy(), "split": keyed[ctx.split_col].astype(str).to_numpy(),
-                    "id": names.to_numpy()})
+    from curate.profile import sample_keys
+
+    # the leakage unit is who a sample came from, not what it holds
+    by, keyed, key = sample_keys(ctx.df, (ctx.split_col, ctx.group, "fold"))
+    if key.empty:
+        return []
+    repeated = key.duplicated(keep=False).to_numpy()
+    keyed = keyed[repeated]
+    names = (keyed["id"] if "id" in keyed.columns else keyed.index.to_series()).astype(str)
+    frame = pd.DataFrame({"key": key.to_numpy()[repeated], "split": keyed[ctx.split_col].astype(str).to_numpy(),
+                          "id": names.to_numpy()})
     spread = frame.groupby("key")["split"].nunique()
     shared = frame[frame["key"].isin(spread[spread > 1].index)]
     pairs = []
@@ -174,38 +172,119 @@ def psi_no_drift(bins: int, n1: int, n2: int) -> float:
     return (bins - 1) * (1.0 / max(n1, 1) + 1.0 / max(n2, 1))
 
 
-def feature_drift(a: "pd.Series", b: "pd.Series") -> dict[str, Any] | None:
-    """PSI (above its no-drift expectation) and a test p-value for one feature between samples."""
+def prepare_feature(values: "pd.Series") -> tuple[str, Any] | None:
+    """One split's side of a feature, computed once and shared by every pair it is in:
+    ``('numeric', sorted floats)`` or ``('categorical', counts per level)``."""
+    import numpy as np
+    import pandas as pd
+
+    values = values.dropna()
+    if len(values) < 2:
+        return None
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return "numeric", np.sort(values.to_numpy(dtype=float))
+    counts = values.value_counts()
+    counts.index = counts.index.astype(str)
+    return "categorical", counts.groupby(level=0).sum()
+
+
+def ks_from_sorted(x: "np.ndarray", y: "np.ndarray") -> float:
+    """Two-sample Kolmogorov-Smirnov p-value from sorted samples (exact for small ones,
+    the limiting distribution when both are large)."""
+    import numpy as np
+    from scipy import stats
+
+    n1, n2 = len(x), len(y)
+    if min(n1, n2) <= 10_000:
+        return float(stats.ks_2samp(x, y).pvalue)
+    both = np.concatenate([x, y])
+    d = np.abs(np.searchsorted(x, both, side="right") / n1 - np.searchsorted(y, both, side="right") / n2).max()
+    return float(stats.kstwobign.sf(d * np.sqrt(n1 * n2 / (n1 + n2))))
+
+
+def feature_drift(a: "pd.Series | tuple", b: "pd.Series | tuple") -> dict[str, Any] | None:
+    """PSI (above its no-drift expectation), Jensen-Shannon distance and a test p-value
+    (KS for numbers, chi-square for categories) for one feature between two samples.
+
+    ``a`` and ``b`` are series or what :func:`prepare_feature` made of them.
+    """
     import numpy as np
     import pandas as pd
     from scipy import stats
 
-    a, b = a.dropna(), b.dropna()
-    if len(a) < 2 or len(b) < 2:
+    a = prepare_feature(a) if isinstance(a, pd.Series) else a
+    b = prepare_feature(b) if isinstance(b, pd.Series) else b
+    if a is None or b is None or a[0] != b[0]:
         return None
-    if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
-        x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-        bins = psi_bins(min(len(x), len(y)))
-        edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1]))
-        ca = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
-        cb = np.bincount(np.searchsorted(edges, y, side="right"), minlength=len(edges) + 1)
-        value = psi(ca, cb)
-        p = float(stats.ks_2samp(x, y).pvalue)
-        kind, test = "numeric", "ks"
-        nbins = len(edges) + 1
+    kind = a[0]
+    if kind == "numeric":
+        x, y = a[1], b[1]
+        n1, n2 = len(x), len(y)
+        bins = psi_bins(min(n1, n2))
+        cut = np.linspace(0, 1, bins + 1)[1:-1]
+        edges = np.unique(x[np.minimum((cut * n1).astype(int), n1 - 1)])  # quantiles of the sorted first sample
+        ca = np.diff(np.r_[0, np.searchsorted(x, edges, side="right"), n1])
+        cb = np.diff(np.r_[0, np.searchsorted(y, edges, side="right"), n2])
+        p = ks_from_sorted(x, y)
+        test = "ks"
     else:
-        levels = pd.Index(sorted(set(a.astype(str)) | set(b.astype(str))))
-        ca = a.astype(str).value_counts().reindex(levels, fill_value=0).to_numpy()
-        cb = b.astype(str).value_counts().reindex(levels, fill_value=0).to_numpy()
-        value = psi(ca, cb)
-        nbins = len(levels)
+        levels = a[1].index.union(b[1].index)
+        ca = a[1].reindex(levels, fill_value=0).to_numpy()
+        cb = b[1].reindex(levels, fill_value=0).to_numpy()
+        n1, n2 = int(ca.sum()), int(cb.sum())
         table = np.vstack([ca, cb])
         table = table[:, table.sum(axis=0) > 0]
         p = float(stats.chi2_contingency(table)[1]) if table.shape[1] > 1 else 1.0
-        kind, test = "categorical", "chi2"
-    baseline = psi_no_drift(nbins, len(a), len(b))
+        test = "chi2"
+    value = psi(ca, cb)
+    baseline = psi_no_drift(len(ca), n1, n2)
+    js = js_distance(ca, cb)
+    # JS divergence ~ PSI / 8 nats near no drift, so its no-drift level follows PSI's
+    js_base = float(np.sqrt(baseline / (8 * np.log(2))))
     return {"kind": kind, "psi": round(value, 6), "psi_no_drift": round(baseline, 6),
-            "psi_excess": round(max(0.0, value - baseline), 6), "test": test, "pvalue": p, "bins": nbins}
+            "psi_excess": round(max(0.0, value - baseline), 6), "js": round(js, 6),
+            "js_no_drift": round(js_base, 6), "js_excess": round(float(np.sqrt(max(0.0, js**2 - js_base**2))), 6),
+            "test": test, "pvalue": p, "bins": int(len(ca))}
+
+
+def js_distance(ca: "np.ndarray", cb: "np.ndarray") -> float:
+    """Jensen-Shannon distance (base 2, in [0, 1]) between two count vectors.
+
+    Examples
+    --------
+    >>> js_distance([10, 0], [0, 10]), js_distance([5, 5], [50, 50])
+    (1.0, 0.0)
+    """
+    import numpy as np
+    from scipy.spatial.distance import jensenshannon
+
+    ca, cb = np.asarray(ca, dtype=float), np.asarray(cb, dtype=float)
+    if ca.sum() == 0 or cb.sum() == 0:
+        return 0.0
+    return float(np.nan_to_num(jensenshannon(ca / ca.sum(), cb / cb.sum(), base=2)))
+
+
+def embedding_components(df: "pd.DataFrame", columns: list[str], k: int = 3) -> "pd.DataFrame":
+    """The first ``k`` principal components of each embedding column (fitted on all rows),
+    as numeric columns ``COL:pc1``..., so embeddings drift like any numeric feature."""
+    import numpy as np
+    import pandas as pd
+
+    from curate.features import embedding_matrix
+
+    out = {}
+    for c in columns:
+        m = embedding_matrix(df[c])
+        ok = ~np.isnan(m).any(axis=1)
+        if ok.sum() < 3:
+            continue
+        centred = m[ok] - m[ok].mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        comps = np.full((len(m), min(k, vt.shape[0])), np.nan)
+        comps[ok] = centred @ vt[: comps.shape[1]].T
+        for i in range(comps.shape[1]):
+            out[f"{c}:pc{i + 1}"] = comps[:, i]
+    return pd.DataFrame(out, index=df.index)
 
 
 @register_check("drift")
@@ -215,20 +294,32 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
     rules = _split_rules(ctx)
     from curate.rules import DriftRule
 
+    from curate.features import MEDIA_METADATA, is_embedding
+
     rule = rules.max_drift or DriftRule(psi=0.2, ks_pvalue=0.001)
     df = ctx.df
-    keep = tuple(c for c in ("width", "height", "channels", "sample_rate", "duration_s") if c in df.columns)
-    features = [c for c in data_columns(df, keep)
-                if c not in (ctx.split_col, ctx.group, ctx.label) and _driftable(df[c])]
+    keep = tuple(c for c in MEDIA_METADATA if c in df.columns)
+    candidates = [c for c in data_columns(df, keep) if c not in (ctx.split_col, ctx.group, ctx.label)]
+    missing = [c for c in rule.embeddings if c not in df.columns]
+    if missing:
+        return [CheckResult("drift", False, rule.severity, None, {},
+                            f"embedding column(s) not found: {', '.join(missing)}")]
+    embeddings = list(rule.embeddings) + [c for c in candidates if c not in rule.embeddings and is_embedding(df[c])]
+    features = [c for c in candidates if c not in embeddings and _driftable(df[c])]
+    if embeddings:
+        comps = embedding_components(df, embeddings)
+        df = df.join(comps)
+        features += list(comps.columns)
     if ctx.label:
         features.append(ctx.label)
     splits = _splits(ctx)
     pairs = list(combinations(splits, 2))
+    rows = df.groupby(df[ctx.split_col].astype(str), sort=False).indices
+    prepared = {(s, f): prepare_feature(df[f].iloc[rows[s]]) for s in splits for f in features}
     figures = {}
     for s1, s2 in pairs:
-        a, b = df[df[ctx.split_col].astype(str) == s1], df[df[ctx.split_col].astype(str) == s2]
         for f in features:
-            fig = feature_drift(a[f], b[f])
+            fig = feature_drift(prepared[(s1, f)], prepared[(s2, f)])
             if fig is not None:
                 figures[(s1, s2, f)] = fig
     n_tests = max(len(figures), 1)
@@ -243,10 +334,12 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
                 reasons.append(f"PSI {fig['psi']:.3f} (no-drift level {fig['psi_no_drift']:.3f})")
             if rule.ks_pvalue is not None and fig["pvalue_adjusted"] < rule.ks_pvalue:
                 reasons.append(f"{fig['test']} p={fig['pvalue_adjusted']:.2g} (adjusted)")
+            if rule.js is not None and fig["kind"] == "categorical" and fig["js_excess"] > rule.js:
+                reasons.append(f"Jensen-Shannon {fig['js']:.3f} (no-drift level {fig['js_no_drift']:.3f})")
             if reasons:
                 drifted.append(f"{f}: {' and '.join(reasons)}")
         observed = {"pair": [s1, s2], "features": per, "drifted": drifted, "psi": rule.psi,
-                    "pvalue": rule.ks_pvalue, "correction": "bonferroni", "tests": n_tests}
+                    "pvalue": rule.ks_pvalue, "js": rule.js, "embeddings": embeddings, "correction": "bonferroni", "tests": n_tests}
         details = (f"{s1} vs {s2}: " + ("; ".join(drifted) if drifted else f"no drift in {len(per)} features"))
         results.append(CheckResult("drift", not drifted, rule.severity, None, observed, details))
     return results
@@ -255,7 +348,11 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
 def _driftable(col: "pd.Series") -> bool:
     import pandas as pd
 
+    from curate.features import is_categorical
+
     if pd.api.types.is_numeric_dtype(col):
         return True
-    n = col.nunique(dropna=True)
-    return 1 < n <= min(50, max(2, col.notna().sum() // 5))  # free text is not a category
+    try:
+        return is_categorical(col)  # free text is not a category
+    except TypeError:  # unhashable cells (lists, dicts) that are not embeddings
+        return False

@@ -21,12 +21,15 @@ if TYPE_CHECKING:
 def _load_checks() -> None:
     """Import the modules whose checks register themselves."""
     import curate.dataset_checks  # noqa: F401
+    import curate.label_checks  # noqa: F401
+    import curate.outliers  # noqa: F401
     import curate.split_checks  # noqa: F401
+    import curate.shift  # noqa: F401
 
 
 def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | None = None,
              group: str | None = None, split_col: str | None = None,
-             source: str | None = None) -> ValidationResult:
+             label_sep: str | None = None, source: str | None = None) -> ValidationResult:
     """Run the column rules and every dataset-level check that applies.
 
     Parameters
@@ -38,13 +41,15 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         duplicates, class balance when a label is known, split checks with a split column).
     label, group, split_col : str, optional
         Column roles; each overrides the rules file's own.
+    label_sep : str, optional
+        Separator of multilabel cells (``"cat;dog"``); overrides the rules' ``label_sep``.
 
     Examples
     --------
     >>> import pandas as pd
     >>> result = validate(pd.DataFrame({"x": [1.0, None], "y": ["a", "b"]}), label="y")
     >>> [(c.name, c.success) for c in result.checks]
-    [('missing_values', False), ('duplicates', True), ('class_balance', True)]
+    [('missing_values', False), ('duplicates', True), ('class_balance', True), ('conflicting_labels', True)]
     """
     from curate.gx_rules import run_column_rules
     from curate.rules import Rules
@@ -53,13 +58,15 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     rules = rules or Rules()
     label = label or rules.label
     group = group or rules.group
+    label_sep = label_sep or rules.label_sep
     if split_col is None and rules.splits is not None:
         split_col = rules.splits.column
     for role, column in (("label", label), ("group", group), ("split", split_col)):
         if column is not None and column not in df.columns:
             raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
     usable = df[ok_rows(df)]
-    ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full_df=df)
+    ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full_df=df,
+                       label_sep=label_sep)
     checks = run_column_rules(usable, rules)
     for check in registered_checks().values():
         checks.extend(check(ctx))

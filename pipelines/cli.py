@@ -87,6 +87,7 @@ def profile(data: str, label: str | None, json_out: str | None, encoding: str | 
 @click.option("--label", help="Label column (overrides the rules file's).")
 @click.option("--group", help="Leakage-unit column (overrides the rules file's).")
 @click.option("--split-col", help="Split column: adds the split checks [default: 'split' when present].")
+@click.option("--multilabel-sep", metavar="SEP", help="Label cells hold several labels joined by SEP (e.g. ';').")
 @click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON ('-' for stdout).")
 @click.option("--report", metavar="OUT.html", help="Write a self-contained HTML report.")
 @click.option("--junit", metavar="OUT.xml", help="Write JUnit XML, one testcase per check.")
@@ -94,8 +95,8 @@ def profile(data: str, label: str | None, json_out: str | None, encoding: str | 
 @click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 @click.pass_context
 def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
-             split_col: str | None, json_out: str | None, report: str | None, junit: str | None,
-             export_gx: str | None, encoding: str | None) -> None:
+             split_col: str | None, multilabel_sep: str | None, json_out: str | None, report: str | None,
+             junit: str | None, export_gx: str | None, encoding: str | None) -> None:
     """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails."""
     from curate.manifest import load_data
     from curate.rules import Rules, load_rules
@@ -106,10 +107,13 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     for path in (json_out, junit):
         if path and path != "-":
             _check_output_suffix(path, (".json",) if path == json_out else (".xml",))
+    if report:
+        _check_output_suffix(report, (".html", ".htm"))
     df = load_data(data, encoding=encoding)
     if split_col is None and rules.splits is None and "split" in df.columns:
         split_col = "split"
-    result = run_validate(df, rules, label=label, group=group, split_col=split_col, source=data)
+    result = run_validate(df, rules, label=label, group=group, split_col=split_col, label_sep=multilabel_sep,
+                          source=data)
     payload = result.to_dict()
     if export_gx:
         from curate.gx_rules import export_suite

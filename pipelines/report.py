@@ -133,13 +133,57 @@ def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" =
             if img:
                 parts.append(f"<h2>Drift: {esc(' vs '.join(c['observed']['pair']))}</h2>"
                              f"<img alt='drift per feature' src='{img}'>")
+    for c in checks:
+        if c["name"] == "domain_classifier_auc":
+            top = c["observed"].get("top_features") or []
+            lean = "".join(f"<li>{esc(t['feature'])}: AUC drop {t['importance']:.3f}</li>" for t in top)
+            parts.append(f"<h2>Adversarial validation: {esc(' vs '.join(c['observed']['pair']))}</h2>"
+                         f"<p>AUC {c['observed']['auc']:.3f} (no shift: 0.5 ± {c['observed']['auc_null_sd']:.3f}; "
+                         f"limit {c['observed']['max_auc']:g})</p>" + (f"<ul>{lean}</ul>" if lean else ""))
+    if df is not None:
+        parts += _offending_rows(checks, df)
     parts.append("<h2>Raw result</h2><details><summary>JSON</summary><pre>"
                  + esc(json.dumps(result, indent=1, default=str)[:200000]) + "</pre></details></body></html>")
     return "\n".join(parts)
 
 
+def offending_ids(observed: dict[str, Any]) -> list[str]:
+    """The sample ids a check's result names, in its order."""
+    ids: list[str] = []
+    for key in ("unexpected_ids", "suspects", "rows", "examples", "pairs", "groups"):
+        for item in observed.get(key) or []:
+            if isinstance(item, dict):
+                item = item.get("id", item.get("ids"))
+            ids += [str(i) for i in (item if isinstance(item, list) else [item]) if i is not None]
+        if ids:
+            break
+    return list(dict.fromkeys(ids))
+
+
+def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> list[str]:
+    """For each failed check that names samples, a table of those rows (first ``limit``)."""
+    parts = []
+    key = df["id"].astype(str) if "id" in df.columns else df.index.astype(str).to_series(index=df.index)
+    keyed = df.set_axis(key.to_numpy(), axis=0)
+    keyed = keyed[~keyed.index.duplicated()]
+    for c in checks:
+        if c["success"]:
+            continue
+        ids = [i for i in offending_ids(c["observed"]) if i in keyed.index][:limit]
+        if not ids:
+            continue
+        rows = keyed.loc[ids].head(limit)
+        if c["name"] == "label_issues":
+            sug = {s["id"]: s["suggested"] for s in c["observed"]["suspects"]}
+            rows = rows.assign(suggested_label=[sug.get(i) for i in rows.index])
+        title = f"{c['name']}" + (f" ({c['column']})" if c.get("column") else "")
+        parts.append(f"<h3>Offending rows: {html.escape(title)}</h3>"
+                     + rows.astype(str).to_html(index=False, border=0, max_cols=20))
+    return (["<h2>Offending rows</h2>"] + parts) if parts else []
+
+
 def _offenders(observed: dict[str, Any]) -> str:
-    for key in ("unexpected_ids", "violating_groups", "drifted", "pairs", "groups", "examples", "rows"):
+    for key in ("unexpected_ids", "violating_groups", "drifted", "suspects", "pairs", "groups", "examples", "rows"):
         value = observed.get(key)
         if value:
             text = json.dumps(value[:10] if isinstance(value, list) else value, default=str)

@@ -169,7 +169,8 @@ def test_cli_passes_after_clean(cli, sample, tmp_path):
 def test_default_checks_without_rules(cli, sample, tmp_path):
     r = cli("validate", sample / "penguins.csv", "--label", "species", "--json", "-")
     payload = json.loads(r.out)
-    assert [c["name"] for c in payload["checks"]] == ["missing_values", "duplicates", "class_balance"]
+    assert [c["name"] for c in payload["checks"]] == ["missing_values", "duplicates", "class_balance",
+                                                      "conflicting_labels"]
     assert r.code == 1
     line = one_error_line(cli("validate", sample / "penguins.csv", "--label", "kind"))
     assert "label column 'kind' not found" in line

@@ -1,0 +1,160 @@
+"""Label quality: conflicting labels and likely label errors (confident learning).
+
+``conflicting_labels`` finds samples that are the same (identical feature values, or the
+same file bytes for media) yet carry different labels. ``label_issues`` gets out-of-fold
+predicted probabilities from a cross-validated scikit-learn model and flags, as
+confident learning does (Northcutt et al. 2021), each sample that the model confidently
+puts in another class than its given one: ``p[i, j] >= t_j`` for a class ``j`` other than
+its label, where ``t_j`` is the mean probability of class ``j`` among samples labelled
+``j``. The suspects come out with a suggested label, which ``clean: relabel:
+{suggestions: result.json}`` can apply.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+#: Suspects kept in the result (all of them up to this many, worst first).
+MAX_SUSPECTS = 1000
+
+
+def _names(df: "pd.DataFrame") -> "pd.Series":
+    return (df["id"] if "id" in df.columns else df.index.to_series()).astype(str)
+
+
+@register_check("conflicting_labels")
+def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
+    if not ctx.label:
+        return []
+    import pandas as pd
+
+    from curate.profile import sample_keys
+    from curate.rules import ConflictRule
+
+    rule = ctx.rules.dataset.conflicting_labels or ConflictRule()
+    df = ctx.df[ctx.df[ctx.label].notna()]
+    by, keyed, key = sample_keys(df, (ctx.label, ctx.split_col, ctx.group, "fold"))
+    if key.empty:
+        return []
+    repeated = key.duplicated(keep=False).to_numpy()
+    keyed = keyed[repeated]
+    frame = pd.DataFrame({"key": key.to_numpy()[repeated], "label": keyed[ctx.label].astype(str).to_numpy(),
+                          "id": _names(keyed).to_numpy()})
+    spread = frame.groupby("key", sort=False)["label"].nunique()
+    bad = frame[frame["key"].isin(spread[spread > 1].index)]
+    examples = []
+    for _, rows in bad.groupby("key", sort=False):
+        counts = rows["label"].value_counts()
+        examples.append({"ids": rows["id"].tolist()[:10], "labels": sorted(counts.index.tolist()),
+                         "majority": str(counts.index[0]) if counts.iloc[0] > counts.iloc[1:].max() else None})
+        if len(examples) >= MAX_OFFENDERS:
+            break
+    n = len(df)
+    fraction = len(bad) / n if n else 0.0
+    observed = {"by": by, "conflicting_groups": int((spread > 1).sum()), "rows": int(len(bad)),
+                "fraction": round(fraction, 6), "max_fraction": rule.max_fraction, "examples": examples}
+    details = (f"{observed['conflicting_groups']} identical samples (by {by}) carry different labels, "
+               f"{len(bad)} rows" if len(bad) else f"no identical samples (by {by}) with different labels")
+    return [CheckResult("conflicting_labels", fraction <= rule.max_fraction, rule.severity, ctx.label,
+                        observed, details)]
+
+
+def out_of_fold_probabilities(X: "np.ndarray", y: "np.ndarray", categorical: "np.ndarray", *, folds: int,
+                              model: str, seed: int) -> "np.ndarray":
+    """Cross-validated ``predict_proba`` for every row (each row predicted by a model that never saw it)."""
+    import warnings
+
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    _, counts = np.unique(y, return_counts=True)
+    folds = int(min(folds, max(2, counts.max())))
+    if model == "logistic":
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        estimator = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=1000))
+    else:
+        from curate.features import gradient_boosting
+
+        estimator = gradient_boosting(seed, categorical)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a class smaller than the folds
+        return cross_val_predict(estimator, X, y, cv=cv, method="predict_proba")
+
+
+def confident_learning(probs: "np.ndarray", y: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+    """``(is_issue, suggested, thresholds)`` from out-of-fold probabilities and integer labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[.9, .1], [.8, .2], [.2, .8], [.1, .9], [.85, .15]])
+    >>> issue, suggested, _ = confident_learning(p, np.array([0, 0, 1, 1, 1]))
+    >>> issue.tolist(), int(suggested[4])
+    ([False, False, False, False, True], 0)
+    """
+    import numpy as np
+
+    k = probs.shape[1]
+    thresholds = np.array([probs[y == j, j].mean() if (y == j).any() else 1.0 for j in range(k)])
+    above = probs >= thresholds - 1e-12
+    masked = np.where(above, probs, -1.0)
+    suggested = masked.argmax(axis=1)
+    confident = above.any(axis=1)
+    return confident & (suggested != y), suggested, thresholds
+
+
+@register_check("label_issues")
+def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
+    rule = ctx.rules.dataset.label_issues
+    if rule is None or not ctx.label:
+        return []
+    import numpy as np
+
+    from curate.features import feature_matrix, model_columns
+
+    if ctx.label_sep:
+        return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "multilabel"},
+                            "label_issues skipped: confident learning needs one label per row")]
+    df = ctx.df[ctx.df[ctx.label].notna()]
+    columns = rule.features or model_columns(df, (ctx.label, ctx.split_col, ctx.group, "id"))
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        return [CheckResult("label_issues", False, rule.severity, ctx.label, {},
+                            f"label_issues: feature column(s) not found: {', '.join(missing)}")]
+    feats = feature_matrix(df, columns)
+    classes, y = np.unique(df[ctx.label].astype(str).to_numpy(), return_inverse=True)
+    if feats.X.shape[1] == 0 or len(classes) < 2 or len(df) < 2 * rule.folds:
+        return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "too little to learn from"},
+                            "label_issues skipped: needs feature columns, two classes and "
+                            f"at least {2 * rule.folds} labelled rows")]
+    probs = out_of_fold_probabilities(feats.X, y, feats.categorical, folds=rule.folds, model=rule.model,
+                                      seed=rule.seed)
+    issue, suggested, thresholds = confident_learning(probs, y)
+    self_conf = probs[np.arange(len(y)), y]
+    order = np.flatnonzero(issue)[np.argsort(self_conf[issue], kind="stable")]
+    names = _names(df).to_numpy()
+    suspects = [{"id": str(names[i]), "given": str(classes[y[i]]), "suggested": str(classes[suggested[i]]),
+                 "self_confidence": round(float(self_conf[i]), 6),
+                 "suggested_confidence": round(float(probs[i, suggested[i]]), 6)} for i in order[:MAX_SUSPECTS]]
+    fraction = float(issue.mean())
+    observed: dict[str, Any] = {
+        "issues": int(issue.sum()), "fraction": round(fraction, 6), "max_fraction": rule.max_fraction,
+        "model": rule.model, "folds": rule.folds, "features": feats.names,
+        "out_of_fold_accuracy": round(float((probs.argmax(axis=1) == y).mean()), 6),
+        "thresholds": {str(c): round(float(t), 6) for c, t in zip(classes, thresholds)},
+        "suspects": suspects,
+    }
+    details = (f"{observed['issues']} likely label errors ({fraction:.2%}, limit {rule.max_fraction:.2%}); "
+               f"out-of-fold accuracy {observed['out_of_fold_accuracy']:.3f}")
+    return [CheckResult("label_issues", fraction <= rule.max_fraction, rule.severity, ctx.label, observed, details)]
