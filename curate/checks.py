@@ -77,6 +77,7 @@ class CheckContext:
     split_col: str | None = None
     full_df: "pd.DataFrame | None" = None
     label_sep: str | None = None
+    lock: "dict[str, Any] | None" = None
 
     def ids(self, mask: "pd.Series") -> list[str]:
         """Up to :data:`MAX_OFFENDERS` ids (``id`` column, else row numbers) of rows in ``mask``."""

@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Progress = Callable[[int, int], None]
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: images carry a perceptual hash
 PROBE_FIELDS = ("sha256", "size_bytes", "status", "reason", "format", "width", "height",
-                "channels", "sample_rate", "duration_s", "text")
+                "channels", "phash", "sample_rate", "duration_s", "text")
 MODALITY_FIELDS = {
-    "image": ("width", "height", "channels"),
+    "image": ("width", "height", "channels", "phash"),
     "audio": ("sample_rate", "duration_s", "channels"),
     "text": ("text",),
 }
@@ -228,8 +228,9 @@ def _frame(records: list[dict], modalities: list[str]) -> "pd.DataFrame":
         df["duration_s"] = df["duration_s"].astype("float64")
     for c in ("id", "label", "root", "path", "modality", "sha256", "status", "reason", "format"):
         df[c] = df[c].astype("string")
-    if "text" in df.columns:
-        df["text"] = df["text"].astype("string")
+    for c in ("text", "phash"):
+        if c in df.columns:
+            df[c] = df[c].astype("string")
     return df
 
 

@@ -22,7 +22,7 @@ MODALITIES = ("image", "audio", "text", "tabular")
 
 #: Columns whose meaning curaug fixes (DESIGN.md, "The manifest").
 RESERVED_COLUMNS = (
-    "id", "label", "root", "path", "text", "modality", "sha256", "size_bytes", "format",
+    "id", "label", "root", "path", "text", "modality", "sha256", "size_bytes", "format", "phash",
     "width", "height", "channels", "sample_rate", "duration_s", "status", "reason",
     "split", "fold", "group", "source_id", "augment", "seed",
 )

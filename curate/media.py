@@ -55,11 +55,14 @@ def _probe_image(data: bytes, full_path: str) -> dict[str, Any]:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
+            from curate.near_dups import phash
+
             return {
                 "format": im.format,
                 "width": im.width,
                 "height": im.height,
                 "channels": len(im.getbands()),
+                "phash": f"{phash(im):016x}",
             }
     except UnidentifiedImageError:
         raise _Corrupt("not a readable image") from None

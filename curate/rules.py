@@ -172,6 +172,17 @@ class DriftRule(_Strict):
     severity: Severity = "error"
 
 
+class NearDuplicateRule(_Strict):
+    """Near duplicates across splits (part of ``no_duplicates_across``)."""
+
+    image_hamming: int = Field(4, ge=0, le=16)   # pHash bits
+    audio_hamming: int = Field(3, ge=0, le=16)   # spectral fingerprint bits
+    text_similarity: float = Field(0.8, gt=0, le=1)  # MinHash-estimated Jaccard of 5-grams
+    images: bool = True
+    texts: bool = True
+    audio: bool = True
+
+
 class SplitRules(_Strict):
     column: str = "split"
     ratios: Optional[dict[str, float]] = None
@@ -179,6 +190,7 @@ class SplitRules(_Strict):
     no_group_overlap: bool = True
     no_duplicates_across: bool = True
     all_classes_in_each: bool = True
+    near_duplicates: Union[bool, NearDuplicateRule] = True
     max_drift: Optional[DriftRule] = None
 
     @field_validator("ratios")

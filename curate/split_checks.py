@@ -107,6 +107,8 @@ def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
 
 @register_check("duplicates_across_splits")
 def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
+    """Exact duplicates (content hash or row values) and near duplicates (images, texts,
+    audio: :mod:`curate.near_dups`) shared by two splits."""
     rules = _split_rules(ctx)
     if not _active(ctx) or not rules.no_duplicates_across:
         return []
@@ -116,27 +118,140 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
 
     # the leakage unit is who a sample came from, not what it holds
     by, keyed, key = sample_keys(ctx.df, (ctx.split_col, ctx.group, "fold"))
-    if key.empty:
-        return []
-    repeated = key.duplicated(keep=False).to_numpy()
-    keyed = keyed[repeated]
-    names = (keyed["id"] if "id" in keyed.columns else keyed.index.to_series()).astype(str)
-    frame = pd.DataFrame({"key": key.to_numpy()[repeated], "split": keyed[ctx.split_col].astype(str).to_numpy(),
-                          "id": names.to_numpy()})
-    spread = frame.groupby("key")["split"].nunique()
-    shared = frame[frame["key"].isin(spread[spread > 1].index)]
-    pairs = []
-    for _, rows in shared.groupby("key", sort=False):
-        for (i1, s1), (i2, s2) in combinations(zip(rows["id"], rows["split"]), 2):
-            if s1 != s2:
-                pairs.append({"ids": [i1, i2], "splits": [s1, s2], "distance": 0})
-        if len(pairs) >= MAX_OFFENDERS:
-            break
-    n = int(spread.gt(1).sum())
-    observed = {"by": by, "exact_groups_across_splits": n, "pairs": pairs[:MAX_OFFENDERS]}
-    details = (f"{n} samples appear (by {by}) in more than one split" if n
-               else f"no exact duplicates across splits (by {by})")
-    return [CheckResult("duplicates_across_splits", n == 0, observed=observed, details=details)]
+    pairs, n = [], 0
+    if not key.empty:
+        repeated = key.duplicated(keep=False).to_numpy()
+        keyed = keyed[repeated]
+        names = (keyed["id"] if "id" in keyed.columns else keyed.index.to_series()).astype(str)
+        frame = pd.DataFrame({"key": key.to_numpy()[repeated], "split": keyed[ctx.split_col].astype(str).to_numpy(),
+                              "id": names.to_numpy()})
+        spread = frame.groupby("key")["split"].nunique()
+        shared = frame[frame["key"].isin(spread[spread > 1].index)]
+        for _, rows in shared.groupby("key", sort=False):
+            for (i1, s1), (i2, s2) in combinations(zip(rows["id"], rows["split"]), 2):
+                if s1 != s2:
+                    pairs.append({"ids": [i1, i2], "splits": [s1, s2], "kind": "exact", "distance": 0})
+            if len(pairs) >= MAX_OFFENDERS:
+                break
+        n = int(spread.gt(1).sum())
+    observed: dict[str, Any] = {"by": by, "exact_groups_across_splits": n}
+    near = rules.near_duplicates
+    if near is not False:
+        from curate.rules import NearDuplicateRule
+
+        near = NearDuplicateRule() if near is True else near
+        exact = {tuple(sorted(p["ids"])) for p in pairs}
+        found = [p for p in near_duplicate_pairs(ctx.df, ctx.split_col, near) if tuple(sorted(p["ids"])) not in exact]
+        observed["near_pairs"] = {k: sum(p["kind"] == k for p in found) for k in ("image", "text", "audio")}
+        pairs += found
+    else:
+        found = []
+    observed["pairs"] = pairs[:MAX_OFFENDERS]
+    problems = []
+    if n:
+        problems.append(f"{n} samples appear (by {by}) in more than one split")
+    for kind in ("image", "text", "audio"):
+        k = observed.get("near_pairs", {}).get(kind, 0)
+        if k:
+            first = next(p for p in found if p["kind"] == kind)
+            problems.append(f"{k} near-duplicate {kind} pairs across splits, e.g. {first['ids'][0]} ({first['splits'][0]}) "
+                            f"~ {first['ids'][1]} ({first['splits'][1]}), {first['measure']} {first['distance']}")
+    details = "; ".join(problems) or f"no exact (by {by}) or near duplicates across splits"
+    return [CheckResult("duplicates_across_splits", not problems, observed=observed, details=details)]
+
+
+def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[str, Any]]:
+    """Near-duplicate pairs across splits, closest first within each kind."""
+    import numpy as np
+
+    from curate import near_dups
+
+    split = df[split_col].astype(str).to_numpy()
+    names = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
+    out = []
+
+    def emit(kind, idx, i, j, value, measure):
+        order = np.argsort(value if measure != "similarity" else -value, kind="stable")
+        for a, b, v in zip(i[order], j[order], value[order]):
+            out.append({"ids": [names[idx[a]], names[idx[b]]], "splits": [split[idx[a]], split[idx[b]]],
+                        "kind": kind, "measure": measure, "distance": round(float(v), 4) if measure == "similarity"
+                        else int(v)})
+
+    modality = df["modality"].astype(str).to_numpy() if "modality" in df.columns else np.full(len(df), "")
+    if rule.images:
+        idx, codes = _image_codes(df, modality)
+        if len(idx) > 1:
+            i, j, d = near_dups.hamming_pairs(codes, rule.image_hamming, split[idx])
+            emit("image", idx, i, j, d, "hamming")
+    if rule.texts and "text" in df.columns:
+        idx = np.flatnonzero(df["text"].notna().to_numpy())
+        if len(idx) > 1:
+            texts = df["text"].iloc[idx].astype(str).tolist()
+            i, j, sim = near_dups.text_pairs(texts, rule.text_similarity, split=split[idx])
+            emit("text", idx, i, j, sim, "similarity")
+    if rule.audio:
+        idx, codes = _audio_codes(df, modality)
+        if len(idx) > 1:
+            i, j, d = near_dups.hamming_pairs(codes, rule.audio_hamming, split[idx])
+            emit("audio", idx, i, j, d, "hamming")
+    return out
+
+
+def _media_rows(df: "pd.DataFrame", modality, kind: str):
+    import numpy as np
+
+    if not {"root", "path"} <= set(df.columns):
+        return np.array([], dtype=int)
+    return np.flatnonzero((modality == kind) & df["path"].notna().to_numpy())
+
+
+def _image_codes(df: "pd.DataFrame", modality):
+    """pHash per image row: from the manifest's ``phash`` column, else computed from the file."""
+    import numpy as np
+    from PIL import Image
+
+    from curate.manifest import media_file
+    from curate.near_dups import phash
+
+    idx = _media_rows(df, modality, "image")
+    if len(idx) == 0:
+        return idx, np.array([], dtype=np.uint64)
+    have = df["phash"].iloc[idx] if "phash" in df.columns else None
+    codes, keep = [], []
+    for k, row in zip(idx, df.iloc[idx][["root", "path"]].itertuples(index=False)):
+        cached = None if have is None else have.loc[df.index[k]]
+        try:
+            if cached is not None and isinstance(cached, str):
+                codes.append(int(cached, 16))
+            else:
+                with Image.open(media_file(row.root, row.path)) as im:
+                    codes.append(phash(im))
+            keep.append(k)
+        except (OSError, ValueError, SyntaxError):
+            continue  # unreadable: the corrupt_files check reports it
+    return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
+
+
+def _audio_codes(df: "pd.DataFrame", modality):
+    import numpy as np
+
+    from curate.manifest import media_file
+    from curate.near_dups import audio_fingerprint
+
+    idx = _media_rows(df, modality, "audio")
+    if len(idx) == 0:
+        return idx, np.array([], dtype=np.uint64)
+    import soundfile as sf
+
+    codes, keep = [], []
+    for k, row in zip(idx, df.iloc[idx][["root", "path"]].itertuples(index=False)):
+        try:
+            data, sr = sf.read(str(media_file(row.root, row.path)), dtype="float32", always_2d=True)
+        except (OSError, RuntimeError, ValueError):
+            continue
+        codes.append(audio_fingerprint(data.mean(axis=1), sr))
+        keep.append(k)
+    return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
 
 
 # ------------------------------------------------------------------- drift

@@ -86,34 +86,48 @@ def _rotate_index(n: int, k: int) -> np.ndarray:
     return np.roll(np.arange(n), -(k % n))
 
 
+def codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(uniques, codes)``, uniques sorted: hash-based, far faster than ``np.unique`` on strings."""
+    import pandas as pd
+
+    found, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    return np.asarray(uniques, dtype=object), found
+
+
 def grouped_assign(y: np.ndarray, groups: np.ndarray, ratios: Sequence[float],
                    rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
-    """Whole groups to parts, largest first, each where it most reduces the per-class shortfall."""
-    classes, yi = np.unique(y, return_inverse=True)
-    gkeys, gi = np.unique(groups, return_inverse=True)
+    """Whole groups to parts (vectorised, :func:`curate.assign.assign_by_size`); also the
+    groups larger than their part's share."""
+    from curate.assign import assign_by_size
+
+    classes, yi = codes(y)
+    gkeys, gi = codes(groups)
     counts = np.zeros((len(gkeys), len(classes)))
     np.add.at(counts, (gi, yi), 1)
+    placed = assign_by_size(counts, ratios, rng)
     sizes = counts.sum(axis=1)
-    ratios = np.asarray(ratios, dtype=float)
-    target = ratios[:, None] * counts.sum(axis=0)[None, :]
-    filled = np.zeros_like(target)
-    tiebreak = rng.random(len(gkeys))
-    order = np.lexsort((tiebreak, -sizes))
-    placed = np.empty(len(gkeys), dtype=int)
-    total = sizes.sum()
-    oversized = []
-    allowed = ratios > 0
-    for g in order:
-        row = counts[g]
-        # the part whose classes (weighted by this group's own mix) are furthest below target, relatively
-        gain = (row[None, :] * (target - filled) / np.maximum(target, 1e-9)).sum(axis=1)
-        gain = np.where(allowed, gain, -np.inf)
-        best = int(np.argmax(gain))
-        placed[g] = best
-        filled[best] += row
-        if sizes[g] > ratios[best] * total and ratios[best] < 1:
-            oversized.append(str(gkeys[g]))
-    return placed[gi], oversized
+    share = np.asarray(ratios, dtype=float)[placed]
+    big = np.flatnonzero((sizes > share * sizes.sum()) & (share < 1))
+    return placed[gi], [str(gkeys[g]) for g in big[np.argsort(-sizes[big], kind="stable")]]
+
+
+def multilabel_assign(sets: list[list[str]], ratios: Sequence[float], rng: np.random.Generator,
+                      groups: np.ndarray | None = None) -> np.ndarray:
+    """Iterative stratification of multilabel rows, or of whole groups when ``groups`` is given."""
+    from curate.assign import assign_by_label
+
+    labels = sorted({t for s in sets for t in s})
+    index = {t: i for i, t in enumerate(labels)}
+    rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    cols = np.array([index[t] for s in sets for t in s], dtype=int)
+    if groups is None:
+        Y = np.zeros((len(sets), len(labels)))
+        Y[rows, cols] = 1.0
+        return assign_by_label(Y, ratios, rng, sizes=np.ones(len(sets)))
+    _, gi = codes(groups)
+    Y = np.zeros((gi.max() + 1 if len(gi) else 0, len(labels)))
+    np.add.at(Y, (gi[rows], cols), 1.0)
+    return assign_by_label(Y, ratios, rng, sizes=np.bincount(gi).astype(float))[gi]
 
 
 def stable_assign(keys: np.ndarray, ratios: Sequence[float], seed: int) -> np.ndarray:
@@ -134,8 +148,15 @@ class SplitResult:
 
 def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds: int = 0,
                 group: str | None = None, seed: int = 0, stable: bool = False,
-                multilabel_sep: str | None = None, strict: bool = False) -> SplitResult:
+                multilabel_sep: str | None = None, strict: bool = False, time: str | None = None,
+                gap: str | float | None = None) -> SplitResult:
     """Assign ``split`` (and ``fold``) to every row of ``df``.
+
+    ``label`` single-label classes are stratified by largest remainder; with ``group``
+    whole groups are placed (vectorised, :mod:`curate.assign`); ``multilabel_sep`` turns on
+    iterative stratification (with or without groups); ``stable`` hashes ids (or groups);
+    ``time`` orders train before val before test, ``gap`` (a duration such as ``"7D"`` for
+    datetimes, a number otherwise) leaves the rows just before each boundary out.
 
     Examples
     --------
@@ -145,30 +166,46 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     >>> pd.crosstab(df["y"], res.split).loc[:, ["train", "val", "test"]].values.tolist()
     [[6, 2, 2], [3, 1, 1]]
     """
-    if label not in df.columns:
-        raise CuraugError(f"label column '{label}' not found (columns: {', '.join(map(str, df.columns))})")
-    if group is not None and group not in df.columns:
-        raise CuraugError(f"group column '{group}' not found (columns: {', '.join(map(str, df.columns))})")
+    for role, column in (("label", label), ("group", group), ("time", time)):
+        if column is not None and column not in df.columns:
+            raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
     if folds == 1 or folds < 0:
         raise CuraugError(f"--folds {folds}: use 0 (no folds) or at least 2")
+    if time and (group or stable):
+        raise CuraugError("--time cannot be combined with --group or --stable: a time split orders rows by time alone")
+    if gap is not None and not time:
+        raise CuraugError("--gap needs --time")
     ratios = parse_ratios(ratios)
-    y = df[label].astype("string").fillna("(missing)").to_numpy(dtype=object)
-    if multilabel_sep:
-        y = _rarest_label(y, multilabel_sep)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    y_eff = _small_classes_to_train(y, ratios, notes, strict, label)
+    raw = df[label].astype("string").fillna("(missing)").to_numpy(dtype=object)
+    sets = _label_sets(raw, multilabel_sep) if multilabel_sep else None
+    y = raw if sets is None else np.array(["(multilabel)"] * len(raw), dtype=object)
     ids = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
+    groups = df[group].astype("string").fillna("(missing)").to_numpy(dtype=object) if group else None
+    if time:
+        return _time_split(df, time, gap, ratios, folds, y, sets, notes)
+    if sets is None:
+        y_eff = _small_classes_to_train(y, ratios, notes, strict, label)
+    else:
+        y_eff = y
+        _small_labels(sets, ratios, notes, strict, label)
     if stable:
-        keys = df[group].astype(str).to_numpy() if group else ids
+        keys = groups if group else ids
         parts = stable_assign(keys, ratios, seed)
+    elif sets is not None:
+        parts = multilabel_assign(sets, ratios, rng, groups)
     elif group:
-        parts, oversized = grouped_assign(y_eff, df[group].astype(str).to_numpy(), ratios, rng)
+        parts, oversized = grouped_assign(y_eff, groups, ratios, rng)
         if oversized:
             notes.append(f"{len(oversized)} groups are larger than their split's share: {', '.join(oversized[:5])}")
     else:
         parts = stratified_assign(y_eff, ratios, rng)
-    parts = np.where(y_eff == _TRAIN_ONLY, 0, parts)
+    train_only = y_eff == _TRAIN_ONLY
+    if groups is not None and train_only.any():  # the whole group goes with its tiny class
+        _, gi = codes(groups)
+        train_only = np.isin(gi, gi[train_only])
+    parts = np.where(train_only, 0, parts)
     split = np.asarray(SPLITS, dtype=object)[parts]
     fold = None
     if folds:
@@ -176,22 +213,27 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
         dev = np.flatnonzero(parts != 2)
         k_ratios = [1.0 / folds] * folds
         if stable:
-            keys = (df[group].astype(str).to_numpy() if group else ids)[dev]
-            fold[dev] = stable_assign(keys, k_ratios, seed + 1)
+            fold[dev] = stable_assign((groups if group else ids)[dev], k_ratios, seed + 1)
+        elif sets is not None:
+            fold[dev] = multilabel_assign([sets[i] for i in dev], k_ratios, rng,
+                                          groups[dev] if group else None)
         elif group:
-            fold[dev], _ = grouped_assign(y[dev], df[group].astype(str).to_numpy()[dev], k_ratios, rng)
+            fold[dev], _ = grouped_assign(y[dev], groups[dev], k_ratios, rng)
         else:
             fold[dev] = stratified_assign(y[dev], k_ratios, rng)
-    return SplitResult(split, fold, notes, _report(y, split, fold, df[group].astype(str).to_numpy() if group else None,
-                                                   ratios))
+    return SplitResult(split, fold, notes, split_report(y if sets is None else sets, split, fold, groups, ratios))
 
 
 _TRAIN_ONLY = "\x00train-only"
 
 
+def _label_sets(raw: np.ndarray, sep: str) -> list[list[str]]:
+    return [sorted({t.strip() for t in str(v).split(sep) if t.strip()}) if v != "(missing)" else [] for v in raw]
+
+
 def _small_classes_to_train(y, ratios, notes, strict, label):
     parts_used = sum(r > 0 for r in ratios)
-    classes, counts = np.unique(y, return_counts=True)
+    classes, counts = codes(y)[0], np.bincount(codes(y)[1])
     small = [str(c) for c, n in zip(classes, counts) if n < parts_used]
     if not small:
         return y
@@ -201,31 +243,152 @@ def _small_classes_to_train(y, ratios, notes, strict, label):
     return np.where(np.isin(y, small), _TRAIN_ONLY, y)
 
 
-def _rarest_label(y: np.ndarray, sep: str) -> np.ndarray:
-    """Stratify multilabel rows by their rarest label (every label then reaches every split)."""
+def _small_labels(sets, ratios, notes, strict, label):
     from collections import Counter
 
-    sets = [[t.strip() for t in str(v).split(sep) if t.strip()] or ["(none)"] for v in y]
+    parts_used = sum(r > 0 for r in ratios)
     freq = Counter(t for s in sets for t in s)
-    return np.array([min(s, key=lambda t: (freq[t], t)) for s in sets], dtype=object)
+    small = sorted(t for t, n in freq.items() if n < parts_used)
+    if small and strict:
+        raise CuraugError(f"labels of '{label}' on fewer rows than splits ({parts_used}): {', '.join(small)}")
+    if small:
+        notes.append(f"labels on fewer than {parts_used} rows cannot reach every split: {', '.join(small)}")
 
 
-def _report(y, split, fold, groups, ratios) -> dict[str, Any]:
+def _time_split(df, time, gap, ratios, folds, y, sets, notes) -> SplitResult:
+    """Train before val before test by ``time``; equal timestamps never straddle a boundary."""
     import pandas as pd
 
-    table = pd.crosstab(pd.Series(y, name="class"), pd.Series(split, name="split"))
-    table = table.reindex(columns=[s for s in SPLITS if s in table.columns])
-    share = table / table.sum(axis=0)
-    overall = pd.Series(y).value_counts(normalize=True)
-    deviation = float((share.sub(overall.reindex(share.index), axis=0)).abs().max().max()) if len(table.columns) else 0.0
+    t = df[time]
+    if t.isna().any():
+        raise CuraugError(f"time column '{time}' has {int(t.isna().sum())} missing values")
+    if not pd.api.types.is_numeric_dtype(t):
+        parsed = pd.to_datetime(t, errors="coerce", utc=True, format="mixed")
+        if parsed.isna().any():
+            bad = t[parsed.isna()].astype(str).head(3).tolist()
+            raise CuraugError(f"time column '{time}' is neither numbers nor dates (e.g. {', '.join(bad)})")
+        t = parsed
+    width = _gap(gap, t)
+    order = np.argsort(t.to_numpy(), kind="stable")
+    sorted_t = t.to_numpy()[order]
+    n = len(t)
+    counts = largest_remainder(n, ratios)
+    cuts = [sorted_t[min(c, n - 1)] for c in np.cumsum(counts)[:-1]]
+    values = t.to_numpy()
+    parts = np.full(n, 0)
+    parts[values >= cuts[0]] = 1
+    parts[values >= cuts[1]] = 2
+    if counts[2] == 0:
+        parts[parts == 2] = 1
+    if counts[1] == 0:
+        parts[parts == 1] = 2 if counts[2] else 0
+    split = np.asarray(SPLITS, dtype=object)[parts]
+    if width is not None:
+        in_gap = np.zeros(n, dtype=bool)
+        for k, cut in enumerate(cuts):
+            if counts[k + 1]:
+                in_gap |= (parts == k) & (values >= cut - width)
+        split = np.where(in_gap, None, split)
+        notes.append(f"{int(in_gap.sum())} rows fall in the gap before a later split and get no split")
+    fold = None
+    if folds:
+        fold = np.full(n, -1, dtype=int)
+        dev = np.flatnonzero((split != None) & (split != "test"))  # noqa: E711 (object array)
+        dev = dev[np.argsort(values[dev], kind="stable")]
+        fold[dev] = np.repeat(np.arange(folds), largest_remainder(len(dev), [1.0 / folds] * folds))
+        notes.append("time folds are contiguous blocks, earliest first (fold k validates on block k)")
+    notes.append(f"split by time on '{time}': train until {cuts[0]}, test from {cuts[1]}")
+    return SplitResult(split, fold, notes, split_report(y if sets is None else sets, split, fold, None, ratios))
+
+
+def _gap(gap, t):
+    import pandas as pd
+
+    if gap is None:
+        return None
+    if pd.api.types.is_datetime64_any_dtype(t):
+        try:
+            return pd.Timedelta(str(gap)).to_timedelta64()
+        except ValueError:
+            raise CuraugError(f"--gap '{gap}': expected a duration such as 7D, 12h or 30min") from None
+    try:
+        value = float(gap)
+    except ValueError:
+        raise CuraugError(f"--gap '{gap}': the time column holds numbers, so the gap is a number") from None
+    if value < 0:
+        raise CuraugError(f"--gap '{gap}': must not be negative")
+    return value
+
+
+def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
+    """Sizes, per-split and per-fold class (or label) counts and proportion deviation;
+    for multilabel data Sechidis' label and examples distribution and empty (part, label) cells."""
+    import pandas as pd
+
+    multilabel = isinstance(y, list)
+    ok = np.array([s is not None for s in split])
     report: dict[str, Any] = {
         "sizes": {s: int((split == s).sum()) for s in SPLITS},
         "ratios_requested": dict(zip(SPLITS, ratios)),
-        "per_class": {str(c): {s: int(table.loc[c, s]) for s in table.columns} for c in table.index},
-        "max_class_proportion_deviation": round(deviation, 6),
     }
+    if not ok.all():
+        report["sizes"]["none"] = int((~ok).sum())
+    indicator = _indicator(y) if multilabel else pd.get_dummies(pd.Series(y, dtype=object)).astype(float)
+    parts = {"split": pd.Series(np.where(ok, split, "(none)"), dtype=object)}
+    if fold is not None:
+        parts["fold"] = pd.Series(fold).where(pd.Series(fold) >= 0).astype("Int64").astype(str)
+    for kind, assign in parts.items():
+        keep = assign != "(none)" if kind == "split" else assign != "<NA>"
+        counts = indicator[keep.to_numpy()].groupby(assign[keep].to_numpy()).sum()
+        if kind == "split":
+            counts = counts.reindex([s for s in SPLITS if s in counts.index])
+        sizes = assign[keep].value_counts().reindex(counts.index).astype(float)
+        overall = indicator[keep.to_numpy()].mean() if multilabel else indicator[keep.to_numpy()].sum() / keep.sum()
+        share = counts.div(sizes, axis=0)
+        dev = float(share.sub(overall, axis=1).abs().max().max()) if len(share) else 0.0
+        key = "per_class" if kind == "split" else "per_fold_class"
+        report[key] = {str(c): {str(p): int(counts.loc[p, c]) for p in counts.index} for c in counts.columns}
+        report["max_class_proportion_deviation" if kind == "split" else "max_fold_deviation"] = round(dev, 6)
+        if multilabel:
+            report[f"{kind}_label_distribution"] = round(_ld(counts, sizes, indicator[keep.to_numpy()]), 6)
+            report[f"{kind}_examples_distribution"] = round(_ed(sizes, kind, ratios, int(keep.sum())), 6)
+            empty = [[str(p), str(c)] for p in counts.index for c in counts.columns if counts.loc[p, c] == 0]
+            report[f"{kind}s_with_zero_positives"] = len({p for p, _ in empty})
+            report[f"{kind}_zero_positive_cells"] = empty[:50]
     if fold is not None:
         report["folds"] = {str(k): int((fold == k).sum()) for k in sorted(set(fold.tolist())) if k >= 0}
     if groups is not None:
-        report["groups_per_split"] = {s: int(len(set(groups[split == s]))) for s in SPLITS}
+        gi = codes(groups)[1]
+        report["groups_per_split"] = {s: int(np.unique(gi[split == s]).size) for s in SPLITS}
+        if fold is not None:
+            report["groups_per_fold"] = {str(k): int(np.unique(gi[fold == k]).size) for k in range(int(fold.max()) + 1)}
     return report
+
+
+def _indicator(sets: list[list[str]]) -> "pd.DataFrame":
+    import pandas as pd
+
+    labels = sorted({t for s in sets for t in s})
+    index = {t: i for i, t in enumerate(labels)}
+    m = np.zeros((len(sets), len(labels)))
+    for i, s in enumerate(sets):
+        m[i, [index[t] for t in s]] = 1.0
+    return pd.DataFrame(m, columns=labels)
+
+
+def _ld(counts: "pd.DataFrame", sizes: "pd.Series", indicator: "pd.DataFrame") -> float:
+    """Label distribution (Sechidis et al. 2011): mean over labels and parts of
+    ``|S_j^l / (|S_j| - S_j^l) - D^l / (|D| - D^l)|``."""
+    n, d = len(indicator), indicator.sum().to_numpy()
+    whole = d / np.maximum(n - d, 1e-9)
+    part = counts.to_numpy() / np.maximum(sizes.to_numpy()[:, None] - counts.to_numpy(), 1e-9)
+    return float(np.abs(part - whole[None, :]).mean()) if counts.size else 0.0
+
+
+def _ed(sizes: "pd.Series", kind: str, ratios, n: int) -> float:
+    """Examples distribution: mean absolute difference between each part's size and its target."""
+    if kind == "split":
+        want = np.array([r * n for s, r in zip(SPLITS, ratios) if s in sizes.index])
+    else:
+        want = np.full(len(sizes), n / max(len(sizes), 1))
+    return float(np.abs(sizes.to_numpy() - want).mean()) if len(sizes) else 0.0

@@ -25,11 +25,13 @@ def _load_checks() -> None:
     import curate.outliers  # noqa: F401
     import curate.split_checks  # noqa: F401
     import curate.shift  # noqa: F401
+    import curate.split_lock  # noqa: F401
 
 
 def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | None = None,
              group: str | None = None, split_col: str | None = None,
-             label_sep: str | None = None, source: str | None = None) -> ValidationResult:
+             label_sep: str | None = None, lock: "dict | None" = None,
+             source: str | None = None) -> ValidationResult:
     """Run the column rules and every dataset-level check that applies.
 
     Parameters
@@ -43,6 +45,9 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         Column roles; each overrides the rules file's own.
     label_sep : str, optional
         Separator of multilabel cells (``"cat;dog"``); overrides the rules' ``label_sep``.
+    lock : dict, optional
+        A split lock (:func:`curate.split_lock.read_lock`): fails ``split_lock`` when a
+        locked row changed split or fold.
 
     Examples
     --------
@@ -66,7 +71,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
             raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
     usable = df[ok_rows(df)]
     ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full_df=df,
-                       label_sep=label_sep)
+                       label_sep=label_sep, lock=lock)
     checks = run_column_rules(usable, rules)
     for check in registered_checks().values():
         checks.extend(check(ctx))

@@ -88,6 +88,7 @@ def profile(data: str, label: str | None, json_out: str | None, encoding: str | 
 @click.option("--group", help="Leakage-unit column (overrides the rules file's).")
 @click.option("--split-col", help="Split column: adds the split checks [default: 'split' when present].")
 @click.option("--multilabel-sep", metavar="SEP", help="Label cells hold several labels joined by SEP (e.g. ';').")
+@click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Fail when a row recorded by `split --lock` moved.")
 @click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON ('-' for stdout).")
 @click.option("--report", metavar="OUT.html", help="Write a self-contained HTML report.")
 @click.option("--junit", metavar="OUT.xml", help="Write JUnit XML, one testcase per check.")
@@ -95,8 +96,8 @@ def profile(data: str, label: str | None, json_out: str | None, encoding: str | 
 @click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 @click.pass_context
 def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
-             split_col: str | None, multilabel_sep: str | None, json_out: str | None, report: str | None,
-             junit: str | None, export_gx: str | None, encoding: str | None) -> None:
+             split_col: str | None, multilabel_sep: str | None, lock_path: str | None, json_out: str | None,
+             report: str | None, junit: str | None, export_gx: str | None, encoding: str | None) -> None:
     """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails."""
     from curate.manifest import load_data
     from curate.rules import Rules, load_rules
@@ -109,11 +110,18 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
             _check_output_suffix(path, (".json",) if path == json_out else (".xml",))
     if report:
         _check_output_suffix(report, (".html", ".htm"))
+    lock = None
+    if lock_path:
+        from curate.split_lock import read_lock
+
+        lock = read_lock(lock_path)
     df = load_data(data, encoding=encoding)
     if split_col is None and rules.splits is None and "split" in df.columns:
         split_col = "split"
+    if label is None and rules.label is None and "label" in df.columns:
+        label = "label"  # the manifest's own label column (folder datasets)
     result = run_validate(df, rules, label=label, group=group, split_col=split_col, label_sep=multilabel_sep,
-                          source=data)
+                          lock=lock, source=data)
     payload = result.to_dict()
     if export_gx:
         from curate.gx_rules import export_suite
@@ -190,16 +198,20 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @click.option("--group", help="Leakage unit: no group in two splits or two folds.")
 @click.option("--ratios", default="0.6,0.2,0.2", show_default=True, help="train,val,test ratios.")
 @click.option("--folds", type=int, default=0, show_default=True, help="K folds over train+val rows (fold -1: test).")
-@click.option("--multilabel-sep", help="Separator of multilabel cells (stratifies on each row's rarest label).")
+@click.option("--multilabel-sep", help="Separator of multilabel cells: iterative stratification (with --group too).")
 @click.option("--stable", is_flag=True, help="A row's split depends only on a hash of its id (or group) and the seed.")
+@click.option("--time", "time_col", metavar="COL", help="Time column: train before val before test (no shuffling).")
+@click.option("--gap", metavar="GAP", help="With --time: leave out rows within GAP before each boundary (7D, 12h, or a number).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--strict", is_flag=True, help="Fail on classes too small for every split instead of putting them in train.")
 @click.option("-o", "--output", "output", required=True, metavar="OUT", help="Output table with split (and fold).")
 @click.option("--json", "json_out", metavar="OUT", help="Write the split report as JSON ('-' for stdout).")
+@click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Record the assignment for `validate --lock`.")
 @click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
-          stable: bool, seed: int, strict: bool, output: str, json_out: str | None, encoding: str | None) -> None:
-    """Add stratified (optionally grouped) train/val/test splits and K folds to DATA."""
+          stable: bool, time_col: str | None, gap: str | None, seed: int, strict: bool, output: str,
+          json_out: str | None, lock_path: str | None, encoding: str | None) -> None:
+    """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA."""
     from curate.manifest import load_data, ok_rows, save_manifest
     from curate.splitters import parse_ratios, split_frame
     from curate.tables import table_format
@@ -210,8 +222,10 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     parse_ratios(ratios)
     df = load_data(data, encoding=encoding)
     usable = ok_rows(df)
+    if lock_path:
+        _refuse_overwrite(data, lock_path)
     result = split_frame(df[usable], label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
-                         multilabel_sep=multilabel_sep, strict=strict)
+                         multilabel_sep=multilabel_sep, strict=strict, time=time_col, gap=gap)
     out = df.copy()
     out["split"] = None
     out.loc[usable, "split"] = result.split
@@ -221,7 +235,18 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 
         out["fold"] = pd.array([pd.NA] * len(out), dtype="Int64")
         out.loc[usable, "fold"] = result.fold
+    lock = None
+    if lock_path:
+        from curate.split_lock import build_lock
+
+        settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
+                    "stable": stable, "multilabel_sep": multilabel_sep, "time": time_col, "gap": gap}
+        lock = build_lock(out, "split", settings, label)
     save_manifest(out, output)
+    if lock is not None:
+        from curate.split_lock import write_lock
+
+        write_lock(lock_path, lock)
     report = {**result.report, "notes": result.notes, "skipped_corrupt": int((~usable).sum())}
     if json_out == "-":
         click.echo(json.dumps(report, indent=2))

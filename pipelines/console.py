@@ -184,7 +184,7 @@ def print_split_report(report: dict[str, Any], output: str) -> None:
     from rich.table import Table
 
     console = stdout_console()
-    sizes = report["sizes"]
+    sizes = {k: v for k, v in report["sizes"].items() if k != "none"}
     total = max(sum(sizes.values()), 1)
     table = Table(title=f"split -> {output}")
     table.add_column("class")
@@ -197,9 +197,17 @@ def print_split_report(report: dict[str, Any], output: str) -> None:
     console.print(f"max class-proportion deviation from the whole: {report['max_class_proportion_deviation']:.4f}",
                   highlight=False)
     if report.get("folds"):
-        console.print("folds: " + ", ".join(f"{k}: {v}" for k, v in report["folds"].items()), highlight=False)
-    if report.get("groups_per_split"):
-        console.print("groups per split: " + ", ".join(f"{k} {v}" for k, v in report["groups_per_split"].items()),
+        console.print("folds: " + ", ".join(f"{k}: {v}" for k, v in report["folds"].items())
+                      + f"; max class-proportion deviation across folds: {report['max_fold_deviation']:.4f}",
                       highlight=False)
+    for kind in ("split", "fold"):
+        if f"{kind}_label_distribution" in report:
+            console.print(f"{kind}s: label distribution {report[f'{kind}_label_distribution']:.5f}, examples "
+                          f"distribution {report[f'{kind}_examples_distribution']:.2f}, "
+                          f"{report[f'{kind}s_with_zero_positives']} {kind}s missing some label", highlight=False)
+    for kind in ("split", "fold"):
+        if report.get(f"groups_per_{kind}"):
+            console.print(f"groups per {kind}: " + ", ".join(f"{k} {v}" for k, v in report[f"groups_per_{kind}"].items()),
+                          highlight=False)
     for note in report.get("notes", []):
         console.print(f"note: {note}", highlight=False, markup=False)

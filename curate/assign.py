@@ -1,0 +1,167 @@
+"""Vectorised assignment of items (rows or whole groups) to parts with per-column targets.
+
+Items are described by a count matrix ``C`` (items x columns: classes, or labels for
+multilabel data) and ratios per part. Items are taken in batches; each batch is shared
+out at once (numpy, no per-item Python loop): every part gets a share of the batch
+proportional to how far it is below its target, and within the batch each part takes
+the items whose columns it needs most. Two batch orders:
+
+- by size, largest first (:func:`assign_by_size`): whole groups for single-label data,
+  so big groups are placed while there is room and small ones correct the residue;
+- by label, rarest first (:func:`assign_by_label`): iterative stratification for
+  multilabel data (Sechidis, Tsoumakas and Vlahavas 2011), which works on groups too:
+  all items holding the rarest still-unplaced label are placed together, by each part's
+  demand for that label.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+#: Batches per pass: enough for the small late items to even out what the big early ones left.
+BATCHES = 256
+#: Smallest items placed one by one at the end of :func:`assign_by_size`.
+TAIL = 500
+
+
+def fill_parts(mass: np.ndarray, pref: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Share one batch out: part ``p`` takes about ``share[p]`` of the batch's ``mass``,
+    choosing the items that prefer it most over their best alternative.
+
+    Examples
+    --------
+    >>> fill_parts(np.ones(4), np.array([[1., 0], [0, 1], [1, 0], [0, 1]]), np.array([.5, .5])).tolist()
+    [0, 1, 0, 1]
+    """
+    m, n_parts = pref.shape
+    parts = np.full(m, -1)
+    quota = share * mass.sum()
+    active = np.flatnonzero(share > 0)
+    if len(active) == 0:
+        return np.argmax(pref, axis=1)
+    if m == 1 or len(active) == 1:
+        masked = np.where(share[None, :] > 0, pref, -np.inf)
+        return np.argmax(masked, axis=1)
+    # parts with the largest quota choose first; the last one takes what is left
+    order = active[np.argsort(-quota[active], kind="stable")]
+    free = np.ones(m, dtype=bool)
+    for p in order[:-1]:
+        others = np.delete(pref, p, axis=1).max(axis=1) if n_parts > 1 else 0.0
+        cand = np.flatnonzero(free)
+        if len(cand) == 0:
+            break
+        rel = (pref[cand, p] - others[cand]) if n_parts > 1 else pref[cand, p]
+        cand = cand[np.argsort(-rel, kind="stable")]
+        cum = np.cumsum(mass[cand])
+        take = cand[(cum - mass[cand] / 2) < quota[p]]  # midpoint rule: an item goes where most of it fits
+        parts[take] = p
+        free[take] = False
+    parts[free] = order[-1]
+    return parts
+
+
+def _preferences(Cb: np.ndarray, target: np.ndarray, filled: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """How much each item would close each part's relative shortfall, per column."""
+    deficit = (target - filled) / np.maximum(target, 1e-9)
+    pref = Cb @ deficit.T
+    return np.where(allowed[None, :], pref, -np.inf)
+
+
+def _row_share(target_rows: np.ndarray, filled_rows: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    need = np.where(allowed, np.maximum(target_rows - filled_rows, 0.0), 0.0)
+    if need.sum() <= 0:
+        need = np.where(allowed, target_rows, 0.0)
+    return need / need.sum()
+
+
+def size_batches(sizes_sorted: np.ndarray, batches: int = BATCHES) -> list[np.ndarray]:
+    """Cut a size-descending sequence into batches of about ``total / batches`` rows each."""
+    if len(sizes_sorted) == 0:
+        return []
+    cum = np.cumsum(sizes_sorted)
+    step = max(cum[-1] / batches, 1e-9)
+    cut = np.flatnonzero(np.diff(np.floor((cum - 1e-9) / step)) > 0) + 1
+    return np.split(np.arange(len(sizes_sorted)), cut)
+
+
+def assign_by_size(C: np.ndarray, ratios: Sequence[float], rng: np.random.Generator,
+                   sizes: np.ndarray | None = None) -> np.ndarray:
+    """Part per item, items largest first in batches (see the module docstring)."""
+    C = np.asarray(C, dtype=float)
+    ratios = np.asarray(ratios, dtype=float)
+    sizes = C.sum(axis=1) if sizes is None else np.asarray(sizes, dtype=float)
+    allowed = ratios > 0
+    target = ratios[:, None] * C.sum(axis=0)[None, :]
+    target_rows = ratios * sizes.sum()
+    filled = np.zeros_like(target)
+    filled_rows = np.zeros(len(ratios))
+    order = np.lexsort((rng.random(len(sizes)), -sizes))
+    parts = np.empty(len(sizes), dtype=int)
+    tail = min(len(order), TAIL)
+    head, rest = order[: len(order) - tail], order[len(order) - tail:]
+    for batch in size_batches(sizes[head]):
+        idx = head[batch]
+        Cb = C[idx]
+        got = fill_parts(sizes[idx], _preferences(Cb, target, filled, allowed),
+                         _row_share(target_rows, filled_rows, allowed))
+        parts[idx] = got
+        np.add.at(filled, got, Cb)
+        filled_rows += np.bincount(got, weights=sizes[idx], minlength=len(ratios))
+    # the smallest items, one at a time, close what the batches left (a fixed, small number)
+    gap = target - filled
+    scale = 1.0 / np.maximum(target, 1e-9)
+    for g in rest:
+        gain = (gap * scale) @ C[g]
+        best = int(np.argmax(np.where(allowed, gain, -np.inf)))
+        parts[g] = best
+        gap[best] -= C[g]
+    return parts
+
+
+def assign_by_label(Y: np.ndarray, ratios: Sequence[float], rng: np.random.Generator,
+                    sizes: np.ndarray | None = None) -> np.ndarray:
+    """Iterative stratification: part per item, the items holding the rarest unplaced label first.
+
+    ``Y`` counts each label's positive rows per item (binary for single rows).
+    """
+    Y = np.asarray(Y, dtype=float)
+    ratios = np.asarray(ratios, dtype=float)
+    sizes = np.maximum(Y.max(axis=1), 1.0) if sizes is None else np.asarray(sizes, dtype=float)
+    allowed = ratios > 0
+    target = ratios[:, None] * Y.sum(axis=0)[None, :]
+    target_rows = ratios * sizes.sum()
+    filled = np.zeros_like(target)
+    filled_rows = np.zeros(len(ratios))
+    tiebreak = rng.random(len(sizes))
+    parts = np.full(len(sizes), -1)
+    free = np.ones(len(sizes), dtype=bool)
+    remaining = Y.sum(axis=0)
+    chunk = max(len(ratios), int(np.ceil(len(sizes) / BATCHES)))
+    while True:
+        left = np.where(remaining > 0, remaining, np.inf)
+        if not np.isfinite(left).any():
+            break
+        label = int(np.argmin(left))
+        holders = np.flatnonzero(free & (Y[:, label] > 0))
+        holders = holders[np.lexsort((tiebreak[holders], -sizes[holders]))]
+        for idx in np.array_split(holders, max(1, int(np.ceil(len(holders) / chunk)))):
+            demand = np.where(allowed, np.maximum(target[:, label] - filled[:, label], 0.0), 0.0)
+            share = demand / demand.sum() if demand.sum() > 0 else _row_share(target_rows, filled_rows, allowed)
+            # rows count too, so that parts also end near their sizes
+            pref = _preferences(Y[idx], target, filled, allowed) + \
+                sizes[idx, None] * ((target_rows - filled_rows) / np.maximum(target_rows, 1e-9))[None, :]
+            got = fill_parts(Y[idx, label], pref, share)
+            parts[idx] = got
+            free[idx] = False
+            np.add.at(filled, got, Y[idx])
+            filled_rows += np.bincount(got, weights=sizes[idx], minlength=len(ratios))
+            remaining -= Y[idx].sum(axis=0)
+        remaining[label] = 0
+    rest = np.flatnonzero(free)  # items with no label: by rows alone
+    if len(rest):
+        rest = rest[np.lexsort((tiebreak[rest], -sizes[rest]))]
+        parts[rest] = fill_parts(sizes[rest], np.zeros((len(rest), len(ratios))),
+                                 _row_share(target_rows, filled_rows, allowed))
+    return parts
