@@ -32,9 +32,9 @@ def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence
         if groups is None:
             return assign_by_label(Y, ratios, rng, sizes=np.ones(len(Y)))
         _, gi = codes(np.asarray(groups, dtype=object))
-        G = np.zeros((gi.max() + 1, Y.shape[1]))
-        np.add.at(G, gi, Y)
-        return assign_by_label(G, ratios, rng, sizes=np.bincount(gi).astype(float))[gi]
+        G = np.zeros((gi.max() + 1, Y.shape[1] + 1))
+        np.add.at(G, gi, np.hstack([Y, np.ones((len(Y), 1))]))
+        return assign_by_size(G, ratios, rng, sizes=np.bincount(gi).astype(float))[gi]
     labels = np.asarray(y, dtype=object).astype(str)
     if groups is None:
         return stratified_assign(labels, ratios, rng)

@@ -2,8 +2,10 @@
 
 - Images: a 64-bit perceptual hash (pHash: DCT of a 32x32 grey thumbnail, the 8x8 lowest
   frequencies against their median), compared by Hamming distance.
-- Audio: a 64-bit spectral fingerprint (signs of adjacent mel-band energy differences in
-  each half of the clip), also compared by Hamming distance; robust to gain and mild noise.
+- Audio: Haitsma-Kalker frame fingerprints (32 bits per hop), compared by bit error rate
+  over small time shifts; candidates come from a 64-bit summary. Robust to gain and mild
+  noise: a copy at -3 dB with added noise reads ~1% bit errors, two renderings of one
+  word by a speech synthesiser 4% or more.
 - Texts: MinHash signatures of character 5-gram shingles with LSH banding; candidate pairs
   are confirmed by their exact Jaccard similarity.
 
@@ -46,17 +48,53 @@ def phash(image) -> int:
     return int(np.packbits(bits).view(">u8")[0])
 
 
-def audio_fingerprint(y: np.ndarray, sr: int) -> int:
-    """64-bit spectral fingerprint of a mono signal (see the module docstring)."""
+def audio_fingerprint(y: np.ndarray, sr: int) -> tuple[int, np.ndarray]:
+    """``(summary, frames)`` of a mono signal.
+
+    ``frames`` holds 32 bits per 256-sample hop (Haitsma and Kalker 2002: the sign of the
+    change over time of adjacent mel-band energy differences); ``summary`` is 64 bits
+    (signs of adjacent band differences of the mean log-mel energy in each quarter of the
+    clip), used only to find candidate pairs. Energies are floored 30 dB under the clip's
+    peak, so silence and a faint noise floor read alike.
+    """
     import librosa
 
+    y = np.asarray(y, dtype=np.float32)
     if len(y) < 2048:
         y = np.pad(y, (0, 2048 - len(y)))
-    mel = librosa.feature.melspectrogram(y=y.astype(np.float32), sr=sr, n_fft=2048, hop_length=512, n_mels=33,
-                                         fmax=min(sr / 2, 8000))
-    halves = np.array_split(np.log(mel + 1e-10), 2, axis=1)
-    bits = np.concatenate([np.diff(h.mean(axis=1)) > 0 for h in halves])
-    return int(np.packbits(bits).view(">u8")[0])
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048, hop_length=256, n_mels=33, fmax=min(sr / 2, 8000))
+    log = np.log(np.maximum(mel, mel.max() * 1e-3 + 1e-12))
+    quarters = np.array_split(log[::2], 4, axis=1)  # 17 bands -> 16 bits per quarter
+    bits = np.concatenate([np.diff(q.mean(axis=1)) > 0 if q.shape[1] else np.zeros(16, bool) for q in quarters])
+    diff = np.diff(log, axis=0)
+    return int(np.packbits(bits).view(">u8")[0]), (diff[:, 1:] - diff[:, :-1]) > 0
+
+
+def frame_bit_error(a: np.ndarray, b: np.ndarray, max_shift: float = 0.1) -> float:
+    """Smallest fraction of differing fingerprint bits over time shifts of up to ``max_shift``
+    of the clip (with at least 80% of the shorter clip overlapping)."""
+    shortest = min(a.shape[1], b.shape[1])
+    if shortest == 0:
+        return 1.0
+    reach = max(1, int(max_shift * max(a.shape[1], b.shape[1])))
+    best = 1.0
+    for k in range(-reach, reach + 1):
+        x, y = a[:, max(0, k):], b[:, max(0, -k):]
+        n = min(x.shape[1], y.shape[1])
+        if n >= 0.8 * shortest:
+            best = min(best, float((x[:, :n] != y[:, :n]).mean()))
+    return best
+
+
+def audio_pairs(fingerprints: list[tuple[int, np.ndarray]], max_ber: float = 0.03, split: np.ndarray | None = None,
+                candidate_radius: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j, bit error rate)`` of clips whose frame fingerprints differ in at most
+    ``max_ber`` of their bits; candidates come from the summaries within ``candidate_radius``."""
+    summaries = np.array([f[0] for f in fingerprints], dtype=np.uint64)
+    i, j, _ = hamming_pairs(summaries, candidate_radius, split)
+    err = np.array([frame_bit_error(fingerprints[a][1], fingerprints[b][1]) for a, b in zip(i, j)])
+    keep = err <= max_ber
+    return i[keep], j[keep], err[keep] if len(err) else np.array([], dtype=float)
 
 
 def hamming_pairs(codes: np.ndarray, radius: int, split: np.ndarray | None = None

@@ -176,7 +176,7 @@ class NearDuplicateRule(_Strict):
     """Near duplicates across splits (part of ``no_duplicates_across``)."""
 
     image_hamming: int = Field(4, ge=0, le=16)   # pHash bits
-    audio_hamming: int = Field(3, ge=0, le=16)   # spectral fingerprint bits
+    audio_ber: float = Field(0.03, ge=0, le=0.5)  # fingerprint bit error rate
     text_similarity: float = Field(0.8, gt=0, le=1)  # MinHash-estimated Jaccard of 5-grams
     images: bool = True
     texts: bool = True

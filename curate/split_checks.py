@@ -174,8 +174,8 @@ def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[
         order = np.argsort(value if measure != "similarity" else -value, kind="stable")
         for a, b, v in zip(i[order], j[order], value[order]):
             out.append({"ids": [names[idx[a]], names[idx[b]]], "splits": [split[idx[a]], split[idx[b]]],
-                        "kind": kind, "measure": measure, "distance": round(float(v), 4) if measure == "similarity"
-                        else int(v)})
+                        "kind": kind, "measure": measure,
+                        "distance": int(v) if measure == "hamming" else round(float(v), 4)})
 
     modality = df["modality"].astype(str).to_numpy() if "modality" in df.columns else np.full(len(df), "")
     if rule.images:
@@ -190,10 +190,10 @@ def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[
             i, j, sim = near_dups.text_pairs(texts, rule.text_similarity, split=split[idx])
             emit("text", idx, i, j, sim, "similarity")
     if rule.audio:
-        idx, codes = _audio_codes(df, modality)
+        idx, prints = _audio_prints(df, modality)
         if len(idx) > 1:
-            i, j, d = near_dups.hamming_pairs(codes, rule.audio_hamming, split[idx])
-            emit("audio", idx, i, j, d, "hamming")
+            i, j, err = near_dups.audio_pairs(prints, rule.audio_ber, split[idx])
+            emit("audio", idx, i, j, err, "bit_error_rate")
     return out
 
 
@@ -232,7 +232,7 @@ def _image_codes(df: "pd.DataFrame", modality):
     return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
 
 
-def _audio_codes(df: "pd.DataFrame", modality):
+def _audio_prints(df: "pd.DataFrame", modality):
     import numpy as np
 
     from curate.manifest import media_file
@@ -240,7 +240,7 @@ def _audio_codes(df: "pd.DataFrame", modality):
 
     idx = _media_rows(df, modality, "audio")
     if len(idx) == 0:
-        return idx, np.array([], dtype=np.uint64)
+        return idx, []
     import soundfile as sf
 
     codes, keep = [], []
@@ -251,7 +251,7 @@ def _audio_codes(df: "pd.DataFrame", modality):
             continue
         codes.append(audio_fingerprint(data.mean(axis=1), sr))
         keep.append(k)
-    return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
+    return np.asarray(keep, dtype=int), codes
 
 
 # ------------------------------------------------------------------- drift

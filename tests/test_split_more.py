@@ -1,0 +1,205 @@
+"""Iterative stratification, time splits, split locks, near duplicates across splits and
+the scikit-learn cross-validators (issue 6)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import one_error_line
+from curate.cv import BalancedKFold, LeaveOneOut, RepeatedBalancedKFold, train_val_test_indices
+from curate.splitters import split_frame
+
+
+def _multilabel_frame(n: int, labels: int, seed: int, groups: int | None = None) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    p = 0.02 + 0.4 * rng.random(labels) ** 3
+    Y = rng.random((n, labels)) < p
+    tags = [";".join(f"L{j}" for j in np.flatnonzero(row)) for row in Y]
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "tags": tags})
+    if groups:
+        df["g"] = rng.integers(0, groups, n)
+    return df
+
+
+def _label_share_deviation(df: pd.DataFrame, assign: np.ndarray) -> float:
+    ind = df["tags"].str.get_dummies(sep=";")
+    overall = ind.mean()
+    return float(ind.groupby(assign).mean().sub(overall, axis=1).abs().max().max())
+
+
+def test_iterative_stratification_beats_random_and_keeps_groups_whole():
+    df = _multilabel_frame(3000, 12, 0)
+    res = split_frame(df, "tags", multilabel_sep=";", folds=5, seed=0)
+    rng = np.random.default_rng(0)
+    random = rng.choice(["train", "val", "test"], len(df), p=[0.6, 0.2, 0.2])
+    assert _label_share_deviation(df, res.split) < _label_share_deviation(df, random) / 3
+    assert res.report["folds_with_zero_positives"] == 0 and res.report["splits_with_zero_positives"] == 0
+    assert res.report["split_label_distribution"] < 0.01
+    assert abs(res.report["sizes"]["train"] - 1800) <= 5
+    grouped = _multilabel_frame(3000, 12, 1, groups=300)
+    res = split_frame(grouped, "tags", multilabel_sep=";", group="g", folds=4, seed=0)
+    assert (pd.Series(res.split).groupby(grouped["g"].to_numpy()).nunique() == 1).all()
+    dev = res.fold >= 0
+    assert (pd.Series(res.fold[dev]).groupby(grouped["g"].to_numpy()[dev]).nunique() == 1).all()
+    assert _label_share_deviation(grouped, res.split) < 0.03
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(10, 200), st.integers(1, 6), st.integers(0, 2**16), st.sampled_from([None, 5, 30]))
+def test_multilabel_split_is_a_partition_and_deterministic(n, labels, seed, groups):
+    df = _multilabel_frame(n, labels, seed, groups)
+    res = split_frame(df, "tags", multilabel_sep=";", group="g" if groups else None, folds=3, seed=seed)
+    assert len(res.split) == n and set(res.split) <= {"train", "val", "test"}
+    assert ((res.fold == -1) == (res.split == "test")).all()
+    again = split_frame(df, "tags", multilabel_sep=";", group="g" if groups else None, folds=3, seed=seed)
+    assert (again.split == res.split).all() and (again.fold == res.fold).all()
+
+
+def test_time_split_orders_splits_and_leaves_a_gap(cli, tmp_path):
+    days = pd.date_range("2024-01-01", periods=100, freq="D")
+    df = pd.DataFrame({"day": np.repeat(days, 3).astype(str), "y": ["a", "b", "c"] * 100})
+    res = split_frame(df, "y", time="day", folds=4)
+    when = pd.to_datetime(df["day"])
+    assert when[res.split == "train"].max() < when[res.split == "val"].min()
+    assert when[res.split == "val"].max() < when[res.split == "test"].min()
+    assert (res.split == "train").sum() == 180 and (res.split == "test").sum() == 60
+    dev = res.fold >= 0
+    assert (np.diff(res.fold[dev][np.argsort(when[dev].to_numpy(), kind="stable")]) >= 0).all()  # contiguous blocks
+    gapped = split_frame(df, "y", time="day", gap="7D")
+    none = pd.isna(pd.Series(gapped.split, dtype=object))
+    assert none.sum() == 2 * 7 * 3  # a week before val and before test
+    assert (when[gapped.split == "val"].min() - when[gapped.split == "train"].max()).days == 8
+    data, out = tmp_path / "t.csv", tmp_path / "o.csv"
+    df.to_csv(data, index=False)
+    assert "--gap needs --time" in one_error_line(cli("split", data, "--label", "y", "--gap", "3", "-o", out))
+    assert "duration" in one_error_line(cli("split", data, "--label", "y", "--time", "day", "--gap", "soon", "-o", out))
+    assert "neither numbers nor dates" in one_error_line(cli("split", data, "--label", "y", "--time", "y", "-o", out))
+    assert not out.exists()
+    assert cli("split", data, "--label", "y", "--time", "day", "--gap", "2D", "-o", out).code == 0
+    assert pd.read_csv(out)["split"].isna().sum() == 2 * 2 * 3
+
+
+def test_split_lock_catches_moved_rows_and_allows_stable_appends(cli, sample, tmp_path):
+    raw = pd.read_csv(sample / "penguins.csv").drop_duplicates().reset_index(drop=True)
+    raw.insert(0, "id", [f"p{i}" for i in range(len(raw))])
+    data, out, lock = tmp_path / "p.csv", tmp_path / "s.parquet", tmp_path / "split.lock"
+    raw.to_csv(data, index=False)
+    assert cli("split", data, "--label", "species", "--stable", "--folds", "3", "-o", out, "--lock", lock).code == 0
+    r = cli("validate", out, "--label", "species", "--lock", lock, "--json", "-")
+    check = next(c for c in json.loads(r.out)["checks"] if c["name"] == "split_lock")
+    assert check["success"] and check["observed"]["checked_rows"] == len(raw)
+    moved = pd.read_parquet(out)
+    moved.loc[moved["id"] == "p5", "split"] = "test" if moved.loc[moved["id"] == "p5", "split"].item() != "test" else "train"
+    moved.to_parquet(tmp_path / "moved.parquet")
+    r = cli("validate", tmp_path / "moved.parquet", "--label", "species", "--lock", lock, "--json", "-")
+    assert r.code == 1
+    check = next(c for c in json.loads(r.out)["checks"] if c["name"] == "split_lock")
+    assert not check["success"] and check["observed"]["moved"] == 1 and check["observed"]["examples"][0]["id"] == "p5"
+    grown = pd.concat([raw, raw.head(40).assign(id=[f"new{i}" for i in range(40)])], ignore_index=True)
+    grown.to_csv(tmp_path / "grown.csv", index=False)
+    assert cli("split", tmp_path / "grown.csv", "--label", "species", "--stable", "--folds", "3",
+               "-o", tmp_path / "g.parquet").code == 0
+    r = cli("validate", tmp_path / "g.parquet", "--label", "species", "--lock", lock, "--json", "-")
+    check = next(c for c in json.loads(r.out)["checks"] if c["name"] == "split_lock")
+    assert check["success"] and check["observed"]["new_rows"] == 40
+    edited = json.loads(lock.read_text())
+    edited["splits"]["train"].append("intruder")
+    (tmp_path / "bad.lock").write_text(json.dumps(edited))
+    assert "does not match its hash" in one_error_line(cli("validate", out, "--lock", tmp_path / "bad.lock"))
+
+
+def test_near_duplicate_image_across_splits_fails_naming_the_pair(cli, image_tree, tmp_path):
+    from PIL import Image
+
+    src = image_tree / "1" / "digit_0042.png"
+    with Image.open(src) as im:  # a re-encoded, resized copy: different bytes, same picture
+        im.convert("RGB").resize((im.width * 2, im.height * 2)).save(image_tree / "1" / "bigger_0042.jpg", quality=90)
+    manifest, out = tmp_path / "m.parquet", tmp_path / "s.parquet"
+    assert cli("ingest", image_tree, "-o", manifest).code == 0
+    df = pd.read_parquet(manifest)
+    df["split"] = np.where(df["status"] == "ok", "train", None)
+    df.loc[df["id"] == "1/bigger_0042.jpg", "split"] = "test"
+    df.loc[df["id"].str.startswith("7/") & (df["status"] == "ok"), "split"] = "val"
+    df.to_parquet(out)
+    r = cli("validate", out, "--json", "-")
+    assert r.code == 1
+    check = next(c for c in json.loads(r.out)["checks"] if c["name"] == "duplicates_across_splits")
+    near = [p for p in check["observed"]["pairs"] if p["kind"] == "image"]
+    assert sorted(near[0]["ids"]) == ["1/bigger_0042.jpg", "1/digit_0042.png"] and near[0]["distance"] <= 4
+    assert "1/bigger_0042.jpg" in check["details"] and "hamming" in check["details"]
+    df.loc[df["id"] == "1/bigger_0042.jpg", "split"] = "train"
+    df.loc[df["id"] == "7/mislabelled_one.png", "split"] = "train"  # near copy of 1/digit_0042
+    df.to_parquet(out)
+    check = next(c for c in json.loads(cli("validate", out, "--json", "-").out)["checks"]
+                 if c["name"] == "duplicates_across_splits")
+    assert check["observed"]["near_pairs"]["image"] == 0 or all(
+        "1/bigger_0042.jpg" not in p["ids"] for p in check["observed"]["pairs"])
+
+
+def test_near_duplicate_texts_and_audio(sample, tmp_path):
+    import soundfile as sf
+
+    from curate.validate import validate
+
+    texts = pd.read_csv(sample / "text.csv").drop_duplicates("text").head(60).reset_index(drop=True)
+    texts["id"] = [f"t{i}" for i in range(len(texts))]
+    texts["split"] = ["train"] * 40 + ["test"] * 20
+    extra = texts.iloc[[3]].assign(id="t3-copy", split="test",
+                                   text=texts.loc[3, "text"].upper().replace(" ", "  ") + " !")
+    df = pd.concat([texts, extra], ignore_index=True)
+    check = [c for c in validate(df, split_col="split").checks if c.name == "duplicates_across_splits"][0]
+    pairs = [p for p in check.observed["pairs"] if p["kind"] == "text"]
+    assert [sorted(p["ids"]) for p in pairs] == [["t3", "t3-copy"]] and pairs[0]["distance"] >= 0.8
+
+    tree = tmp_path / "audio"
+    shutil.copytree(sample / "audio", tree)
+    y, sr = sf.read(tree / "no" / "no_00.wav", dtype="float32")
+    noisy = 0.7 * y + np.random.default_rng(0).normal(0, 0.003, y.shape).astype("float32")
+    sf.write(tree / "no" / "no_noisy.wav", noisy, sr)
+    from curate.ingest import ingest
+
+    m = ingest(str(tree)).manifest
+    m = m[m["status"] == "ok"].copy()
+    m["split"] = np.where(m["id"] == "no/no_noisy.wav", "test", "train")
+    m.loc[m["id"].str.startswith("up/"), "split"] = "test"
+    check = [c for c in validate(m, split_col="split").checks if c.name == "duplicates_across_splits"][0]
+    pairs = [sorted(p["ids"]) for p in check.observed["pairs"] if p["kind"] == "audio"]
+    assert ["no/no_00.wav", "no/no_noisy.wav"] in pairs and len(pairs) <= 2
+
+
+def test_scikit_learn_cross_validators(sample):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    df = pd.read_csv(sample / "penguins.csv").dropna(subset=["bill_length_mm", "bill_depth_mm"])
+    X, y = df[["bill_length_mm", "bill_depth_mm"]].to_numpy(), df["species"].to_numpy()
+    groups = df["individual_id"].to_numpy()
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    scores = cross_val_score(model, X, y, groups=groups, cv=BalancedKFold(5, random_state=0))
+    assert len(scores) == 5 and scores.mean() > 0.9
+    for train, test in BalancedKFold(5).split(X, y, groups):
+        assert not set(groups[train]) & set(groups[test])
+    assert [t.tolist() for _, t in BalancedKFold(4, random_state=3).split(X, y, groups)] == \
+        [t.tolist() for _, t in BalancedKFold(4, random_state=3).split(X, y, groups)]
+    rep = list(RepeatedBalancedKFold(3, 2).split(X, y))
+    assert len(rep) == RepeatedBalancedKFold(3, 2).get_n_splits() == 6
+    assert rep[0][1].tolist() != rep[3][1].tolist()
+    assert LeaveOneOut().get_n_splits(X[:10]) == 10
+    assert LeaveOneOut().get_n_splits(X, groups=groups) == len(set(groups))
+    tr, va, te = train_val_test_indices(y, groups)
+    assert len(set(tr) | set(va) | set(te)) == len(y)
+    assert not set(groups[tr]) & set(groups[te])
+    state = np.random.get_state()[1].copy()
+    list(BalancedKFold(3).split(X, y, groups))
+    assert (np.random.get_state()[1] == state).all()  # the global RNG is left alone
+    with pytest.raises(Exception, match="at least 2"):
+        BalancedKFold(1)
