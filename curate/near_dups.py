@@ -104,35 +104,36 @@ def hamming_pairs(codes: np.ndarray, radius: int, split: np.ndarray | None = Non
     codes = np.asarray(codes, dtype=np.uint64)
     edges = np.linspace(0, 64, radius + 2).astype(int)
     keys = [(codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1) for lo, hi in zip(edges[:-1], edges[1:])]
-    i, j = _bucket_pairs(keys, split)
-    dist = np.bitwise_count(codes[i] ^ codes[j]).astype(int)
-    keep = dist <= radius
-    return i[keep], j[keep], dist[keep]
+    i, j = _bucket_pairs(keys, split, lambda a, b: np.bitwise_count(codes[a] ^ codes[b]) <= radius)
+    return i, j, np.bitwise_count(codes[i] ^ codes[j]).astype(int)
 
 
-def _bucket_pairs(keys: list[np.ndarray], split: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct pairs ``i < j`` that share a key in any of ``keys`` (one key array per index)."""
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
+def _bucket_pairs(keys: list[np.ndarray], split: np.ndarray | None, accept=None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pairs ``i < j`` that share a key in any of ``keys`` (one key array per index),
+    lie in different splits (when ``split`` is given) and pass ``accept(i, j)``."""
+    side = None if split is None else np.unique(np.asarray(split, dtype=str), return_inverse=True)[1]
     found = []
     for key in keys:
         order = np.argsort(key, kind="stable")
         k = key[order]
         starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
         sizes = np.diff(np.r_[starts, len(k)])
-        for size in np.unique(sizes[sizes > 1]):  # every bucket of one size at once
+        for size in _sorted_unique(sizes[sizes > 1]):  # every bucket of one size at once
             first = starts[sizes == size]
             members = order[first[:, None] + np.arange(size)[None, :]]
             a, b = np.triu_indices(size, 1)
             i, j = members[:, a].ravel(), members[:, b].ravel()
-            found.append(np.minimum(i, j) * (1 << 32) + np.maximum(i, j))
-    if not found:
-        empty = np.array([], dtype=np.int64)
-        return empty, empty
-    pair = np.unique(np.concatenate(found))
-    i, j = pair >> 32, pair & ((1 << 32) - 1)
-    if split is not None:
-        cross = split[i] != split[j]
-        i, j = i[cross], j[cross]
-    return i, j
+            keep = np.ones(len(i), dtype=bool) if side is None else side[i] != side[j]
+            if accept is not None:
+                keep[keep] = accept(i[keep], j[keep])
+            found.append(np.minimum(i[keep], j[keep]) * (1 << 32) + np.maximum(i[keep], j[keep]))
+    pair = _sorted_unique(np.concatenate(found)) if found else np.array([], dtype=np.int64)
+    return pair >> 32, pair & ((1 << 32) - 1)
 
 
 def shingles(text: str, k: int = 5) -> np.ndarray:
