@@ -258,6 +258,56 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     print_split_report(report, output)
 
 
+@cli.command()
+@click.argument("manifest", type=click.Path(path_type=str))
+@click.option("--recipe", "recipe_path", required=True, metavar="RECIPE.yaml", help="Augmentation recipe.")
+@click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR", help="Folder for the new files and manifest.parquet.")
+@click.option("--copies", type=click.IntRange(min=0), help="Augmented copies per train sample [default: the recipe's, else 1].")
+@click.option("--balance", is_flag=True, help="Augment minority classes up to the largest (or the recipe's balance.target).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Run seed (with sample id and copy: each sample's seed).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
+@click.option("--label", default="label", show_default=True, help="Label column (balancing, copy_paste donors).")
+@click.option("--replay", "replay_id", metavar="ID", help="Regenerate one augmented sample of OUTDIR and compare bytes.")
+@click.pass_context
+def augment(ctx: click.Context, manifest: str, recipe_path: str, outdir: str, copies: int | None, balance: bool,
+            seed: int, workers: int, engine: str, scheduler: str | None, label: str, replay_id: str | None) -> None:
+    """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged)."""
+    from pathlib import Path
+
+    from augment.recipe import load_recipe
+    from curate.manifest import load_data
+    from pipelines.console import print_augment_summary, progress_bar, stdout_console
+
+    if replay_id:
+        import hashlib
+
+        from augment.runner import replay
+
+        fresh, stored = replay(outdir, replay_id)
+        same = fresh == stored
+        stdout_console().print(f"replay {replay_id}: {'identical' if same else 'DIFFERENT'} "
+                               f"(sha256 {hashlib.sha256(fresh).hexdigest()[:16]}, stored "
+                               f"{hashlib.sha256(stored).hexdigest()[:16]})", highlight=False, markup=False)
+        ctx.exit(0 if same else 1)
+    if copies is not None and balance:
+        raise click.UsageError("give --copies or --balance, not both")
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
+    loaded = load_recipe(recipe_path)
+    if Path(outdir).resolve() == Path(manifest).resolve().parent and Path(outdir).joinpath("manifest.parquet").resolve() \
+            == Path(manifest).resolve():
+        raise CuraugError(f"{outdir}: the output folder holds the input manifest; choose another folder")
+    df = load_data(manifest)
+    from augment.runner import augment_manifest
+
+    with progress_bar("augmenting") as progress:
+        result = augment_manifest(df, loaded, outdir, seed=seed, copies=copies, balance=balance, workers=workers,
+                                  engine=engine, scheduler=scheduler, label=label, progress=progress)
+    print_augment_summary(result.summary, str(Path(outdir) / "manifest.parquet"))
+
+
 def normalizer_params_path(output: str) -> str:
     """Where clean writes the fitted normaliser: beside the output, ``<stem>.normalize.json``."""
     from pathlib import Path
@@ -303,7 +353,6 @@ def _not_yet(name: str, issue: int, summary: str) -> None:
         raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
 
 
-_not_yet("augment", 7, "Generate an augmented corpus from a recipe")
 _not_yet("train", 9, "Train a baseline model with hard-example mining")
 _not_yet("run", 10, "Run a whole pipeline from a YAML file")
 

@@ -211,3 +211,21 @@ def print_split_report(report: dict[str, Any], output: str) -> None:
                           highlight=False)
     for note in report.get("notes", []):
         console.print(f"note: {note}", highlight=False, markup=False)
+
+
+def print_augment_summary(summary: dict[str, Any], output: str) -> None:
+    console = stdout_console()
+    console.print(f"augmented {summary['made']} samples from {summary['train_rows']} train rows -> {output}",
+                  highlight=False)
+    if summary.get("made_per_class"):
+        console.print("made per class: " + ", ".join(f"{k} {v}" for k, v in summary["made_per_class"].items()),
+                      highlight=False, markup=False)
+    extra = [f"{summary['passed_through']} rows passed through", f"{summary['corrupt_skipped']} corrupt skipped"]
+    if summary.get("resumed"):
+        extra.append(f"{summary['resumed']} already done (resumed)")
+    if "gate_rejection_rate" in summary:
+        extra.append(f"quality gate rejected {summary['gate_rejections']} draws "
+                     f"({summary['gate_rejection_rate']:.1%}), gave up on {summary['gate_gave_up']}")
+    if summary.get("per_second"):
+        extra.append(f"{summary['per_second']} samples/s")
+    console.print("; ".join(extra), highlight=False, markup=False)

@@ -1,0 +1,118 @@
+"""The modality plugin contract and its registry.
+
+A plugin turns one manifest row into augmented copies in four separate steps, so that
+every output can be replayed from its provenance:
+
+1. ``check(steps)`` -- refuse unknown transforms or parameters before any work starts;
+2. ``draw(steps, rng, ctx)`` -- decide, from a per-sample ``numpy.random.Generator``
+   alone, which transforms apply and with which parameters (the *plan*, plain JSON);
+3. ``apply(sample, plan, seed, ctx)`` -- run the plan (backend randomness seeded by
+   ``seed``) and return the new sample and what the backend drew;
+4. ``save(sample, path)`` -- encode the sample to bytes at ``path``.
+
+``load(row, ctx)`` reads a source sample. Plugins are found by modality name in
+:data:`REGISTRY`, filled by :func:`register_plugin` and by the ``curaug.plugins`` entry
+point group, so a third-party package can add one::
+
+    [project.entry-points."curaug.plugins"]
+    point_cloud = "mypkg.plugin:PointCloudPlugin"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from curate.errors import CuraugError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from augment.recipe import Recipe, Step
+
+
+@dataclass
+class Context:
+    """What a plugin may consult: the recipe, the train rows (for transforms that mix two
+    samples, such as copy_paste) and where files live."""
+
+    recipe: "Recipe"
+    rows: "pd.DataFrame"          # usable train rows of the modality, indexed by id
+    label: str | None = "label"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def donors(self, label_value: Any) -> list[str]:
+        """Ids of train rows with the same label (candidates to blend with)."""
+        if self.label is None or self.label not in self.rows.columns:
+            return list(self.rows.index)
+        cache = self.extra.setdefault("donors", {})
+        if label_value not in cache:
+            cache[label_value] = list(self.rows.index[self.rows[self.label].astype(str) == str(label_value)])
+        return cache[label_value]
+
+
+class Plugin:
+    """Base class: subclasses set ``modality`` and implement the steps."""
+
+    modality: str = ""
+
+    def versions(self) -> dict[str, str]:
+        return {}
+
+    def check(self, steps: list["Step"]) -> None:
+        raise NotImplementedError
+
+    def draw(self, steps: list["Step"], rng: "np.random.Generator", ctx: Context, row: "pd.Series") -> list[dict]:
+        raise NotImplementedError
+
+    def load(self, row: "pd.Series", ctx: Context) -> Any:
+        raise NotImplementedError
+
+    def apply(self, sample: Any, plan: list[dict], seed: int, ctx: Context) -> tuple[Any, list[dict]]:
+        raise NotImplementedError
+
+    def save(self, sample: Any, path: str, fmt: str) -> bytes:
+        raise NotImplementedError
+
+    def extension(self, row: "pd.Series", fmt: str | None) -> str:
+        raise NotImplementedError
+
+    def gate(self, source: Any, sample: Any, rule, ctx: Context) -> str | None:
+        """A reason to reject ``sample`` (then redrawn), or None."""
+        return None
+
+
+REGISTRY: dict[str, type[Plugin]] = {}
+_ENTRY_POINTS_LOADED = False
+
+
+def register_plugin(cls: type[Plugin]) -> type[Plugin]:
+    REGISTRY[cls.modality] = cls
+    return cls
+
+
+def get_plugin(modality: str) -> Plugin:
+    """The plugin for ``modality``: built-ins first, then the ``curaug.plugins`` entry points."""
+    global _ENTRY_POINTS_LOADED
+    _builtins()
+    if modality not in REGISTRY and not _ENTRY_POINTS_LOADED:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="curaug.plugins"):
+            try:
+                cls = ep.load()
+            except Exception as exc:  # a broken third-party plugin must not break the others
+                raise CuraugError(f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from None
+            REGISTRY.setdefault(getattr(cls, "modality", ep.name) or ep.name, cls)
+        _ENTRY_POINTS_LOADED = True
+    if modality not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY)) or "none"
+        raise CuraugError(f"no augmentation plugin for modality '{modality}' (available: {known})")
+    return REGISTRY[modality]()
+
+
+def _builtins() -> None:
+    import augment.image  # noqa: F401  (registers itself)
+
+
