@@ -143,7 +143,7 @@ class ImagePlugin(Plugin):
 
     # ------------------------------------------------------------- draw
 
-    def draw(self, steps: list["Step"], rng: np.random.Generator, ctx: Context, row: "pd.Series") -> list[dict]:
+    def draw(self, steps: list["Step"], rng: np.random.Generator, ctx: Context, row: "dict[str, Any]") -> list[dict]:
         plan: list[dict] = []
         for step in steps:
             if rng.random() >= step.p:
@@ -163,7 +163,7 @@ class ImagePlugin(Plugin):
                 plan.append({"name": step.name, "params": _jsonable(self._fixed(cls, step.params, rng))})
         return plan
 
-    def _draw_own(self, step: "Step", rng: np.random.Generator, ctx: Context, row: "pd.Series") -> dict:
+    def _draw_own(self, step: "Step", rng: np.random.Generator, ctx: Context, row: "dict[str, Any]") -> dict:
         params = {k: v for k, (v, _) in OWN[step.name].items()}
         for key, value in step.params.items():
             if isinstance(value, list) and OWN[step.name][key][1] is not None:
@@ -172,7 +172,7 @@ class ImagePlugin(Plugin):
                 params.update(self._fixed(None, {key: value}, rng))
         if step.name == "copy_paste":
             target = params["target"]
-            donors = [d for d in ctx.donors(row.get(ctx.label) if ctx.label else None) if d != row.name]
+            donors = [d for d in ctx.donors(row.get(ctx.label) if ctx.label else None) if d != row["id"]]
             if target == "any":
                 target = "other" if donors and rng.random() < 0.5 else "same"
             if target == "other" and not donors:
@@ -184,7 +184,7 @@ class ImagePlugin(Plugin):
 
     # ------------------------------------------------------------- load / apply / save
 
-    def load(self, row: "pd.Series", ctx: Context) -> dict[str, Any]:
+    def load(self, row: "dict[str, Any]", ctx: Context) -> dict[str, Any]:
         from PIL import Image
 
         from curate.manifest import media_file
@@ -232,16 +232,10 @@ class ImagePlugin(Plugin):
         return out, applied
 
     def _compose(self, sample: dict, run: list[dict], seed: int, ctx: Context) -> tuple[dict, list[dict]]:
-        A = _albumentations()
-        transforms = [self._build(_transform_class(e["name"]), _restore(e["params"]), e["name"]) for e in run]
-        kwargs: dict[str, Any] = {"seed": int(seed) % 2**32, "save_applied_params": True}
-        if "bboxes" in sample:
-            kwargs["bbox_params"] = A.BboxParams(format=ctx.recipe.targets.bbox_format, label_fields=["bbox_labels"])
-        if "keypoints" in sample:
-            kwargs["keypoint_params"] = A.KeypointParams(format="xy", remove_invisible=False)
+        compose = self._compose_for(run, "bboxes" in sample, "keypoints" in sample, ctx)
+        compose.set_random_seed(int(seed) % 2**32)  # same state as a fresh Compose(seed=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compose = A.Compose(transforms, **kwargs)
             inputs = {k: v for k, v in sample.items() if k in ("image", "mask", "bboxes", "bbox_labels", "keypoints")}
             result = compose(**inputs)
         out = dict(sample)
@@ -257,11 +251,32 @@ class ImagePlugin(Plugin):
                 for name, params in result.get("applied_transforms", [])]
         return out, info
 
+    def _compose_for(self, run: list[dict], boxes: bool, points: bool, ctx: Context):
+        """A Compose per distinct plan segment, built once: building one validates every
+        transform, which costs more than running it on a small image."""
+        key = (json.dumps(run, sort_keys=True), boxes, points, ctx.recipe.targets.bbox_format)
+        cache = self.__dict__.setdefault("_composes", {})
+        if key not in cache:
+            A = _albumentations()
+            transforms = [self._build(_transform_class(e["name"]), _restore(e["params"]), e["name"]) for e in run]
+            kwargs: dict[str, Any] = {"save_applied_params": True}
+            if boxes:
+                kwargs["bbox_params"] = A.BboxParams(format=ctx.recipe.targets.bbox_format,
+                                                     label_fields=["bbox_labels"])
+            if points:
+                kwargs["keypoint_params"] = A.KeypointParams(format="xy", remove_invisible=False)
+            if len(cache) >= 512:
+                cache.pop(next(iter(cache)))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cache[key] = A.Compose(transforms, **kwargs)
+        return cache[key]
+
     def _copy_paste(self, sample: dict, params: dict, ctx: Context) -> tuple[dict, dict]:
         from augment.image_ops import copy_paste
 
         if params["target"] == "other" and params.get("donor") is not None:
-            donor = self.load(ctx.rows.loc[params["donor"]], ctx)
+            donor = self.load(ctx.record(params["donor"]), ctx)
             dst, dst_mask = donor["image"], donor.get("mask")
             if dst.ndim != sample["image"].ndim:
                 from PIL import Image
@@ -279,7 +294,7 @@ class ImagePlugin(Plugin):
             out.pop("bbox_labels", None)
         return out, {"target": params["target"], "donor": params.get("donor"), **info}
 
-    def extension(self, row: "pd.Series", fmt: str | None) -> str:
+    def extension(self, row: "dict[str, Any]", fmt: str | None) -> str:
         if fmt and fmt != "same":
             return "." + {"jpg": "jpg", "png": "png", "webp": "webp"}[fmt]
         suffix = os.path.splitext(str(row["path"]))[1].lower()

@@ -48,7 +48,7 @@ class AugmentResult:
 
 
 def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int | str | None, label: str | None,
-              seed: int, extension: Callable[["pd.Series"], str]) -> tuple[list[Job], dict[str, int]]:
+              seed: int, extension: Callable[[dict], str]) -> tuple[list[Job], dict[str, int]]:
     """Jobs for every train row: ``copies`` each, or as many per class as bring every class
     to ``balance_target`` (``'max'``: the largest class). Returns the jobs and the number
     made per class."""
@@ -75,7 +75,7 @@ def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int |
         if label and label in rows.columns:
             made = {str(k): int(v) * n for k, v in rows[label].astype(str).value_counts().items()}
     jobs = []
-    for source_id, row in rows.iterrows():
+    for source_id, row in zip(rows.index, rows.to_dict("records")):
         stem, _ = os.path.splitext(str(row["path"]))
         ext = extension(row)
         for c in range(per_source.get(source_id, 0)):
@@ -105,7 +105,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def render(job: Job, plan_only: bool = False) -> dict[str, Any]:
     """Draw, apply and (unless ``plan_only``) write one job; return its manifest record."""
     plugin, ctx, loaded = _STATE["plugin"], _STATE["ctx"], _STATE["loaded"]
-    row = ctx.rows.loc[job.source_id]
+    row = ctx.record(job.source_id)
     source = plugin.load(row, ctx)
     gate = loaded.recipe.gate
     rejected: list[str] = []
@@ -194,7 +194,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     state_dir = out / STATE_DIR
     key = _settings_key(loaded, seed, copies, target, rows.index)
     done = _resume(state_dir, key)
-    todo = [j for j in jobs if asdict(j)["path"] not in done or not (out / j.path).is_file()]
+    todo = [j for j in jobs if j.path not in done or not (out / j.path).is_file()]
     state = {"loaded": loaded, "steps": loaded.steps, "rows": rows, "label": label, "run_seed": int(seed),
              "outdir": str(out), "recipe_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
              "versions": {"curaug": _version(), **plugin.versions()}, "key": key}
@@ -202,11 +202,19 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     (state_dir / "run.json").write_text(json.dumps({"key": key, "recipe": loaded.text, "seed": seed,
                                                     "copies": copies, "balance": target, "label": label}))
     started = time.perf_counter()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the long-lived heap (pandas, albumentations...) leaves the collector's scans
     with open(state_dir / "progress.jsonl", "a", encoding="utf-8") as log:
+        last_flush = [time.monotonic()]
+
         def record(rec: dict) -> None:
             done[rec["job"]["path"]] = rec
             log.write(json.dumps(rec) + "\n")
-            log.flush()
+            if time.monotonic() - last_flush[0] > 0.5:  # an interruption loses at most 0.5 s of records,
+                log.flush()                              # whose files are then redrawn identically
+                last_flush[0] = time.monotonic()
             if progress:
                 progress(len(done), len(jobs))
 
@@ -218,6 +226,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
             _init_worker(state)
             for job in todo:
                 record(render(job))
+    gc.unfreeze()
     elapsed = time.perf_counter() - started
     manifest = _output_manifest(df, rows, jobs, done, out, recipe.targets)
     from curate.manifest import save_manifest
@@ -309,34 +318,33 @@ def _run_dask(jobs: list[Job], state: dict, workers: int, scheduler: str | None,
 
 def _output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], done: dict[str, dict],
                      out: Path, targets) -> "pd.DataFrame":
-    """Every input row unchanged, then one row per augmented sample in job order."""
+    """Every input row unchanged, then one row per augmented sample in job order; an
+    augmented row keeps its source's columns (label, split, group...) but the per-file ones."""
     import pandas as pd
 
-    new = []
-    per_file = ("sha256", "size_bytes", "phash", "format", "width", "height", "channels", "reason")
-    for job in jobs:
-        rec = done.get(job.path)
-        if rec is None or "skipped" in rec:
-            continue
-        src = rows.loc[job.source_id].to_dict()
-        row = {k: v for k, v in src.items() if k not in per_file}
-        row.update({"id": job.path, "root": str(out.resolve()), "path": job.path, "status": "ok",
-                    "sha256": rec["sha256"], "size_bytes": rec["size_bytes"], "source_id": job.source_id,
-                    "augment": json.dumps(rec["provenance"], sort_keys=True), "seed": rec["seed"]})
-        if rec.get("shape"):
-            row["height"], row["width"] = rec["shape"][0], rec["shape"][1]
-            row["channels"] = rec["shape"][2] if len(rec["shape"]) > 2 else 1
-        for key, column in (("mask_path", targets.mask), ("bboxes", targets.bboxes), ("keypoints", targets.keypoints)):
-            if key in rec and column:
-                row[column] = rec[key]
-        new.append(row)
-    added = pd.DataFrame(new)
-    if added.empty:
+    kept = [(job, done[job.path]) for job in jobs if job.path in done and "skipped" not in done[job.path]]
+    if not kept:
         return df.copy()
+    per_file = ["sha256", "size_bytes", "phash", "format", "width", "height", "channels", "reason"]
+    added = rows.loc[[job.source_id for job, _ in kept]].drop(columns=per_file, errors="ignore")
+    added = added.reset_index(drop=True)
+    paths = [job.path for job, _ in kept]
+    added["id"], added["path"], added["root"], added["status"] = paths, paths, str(out.resolve()), "ok"
+    added["sha256"] = [rec["sha256"] for _, rec in kept]
+    added["size_bytes"] = [rec["size_bytes"] for _, rec in kept]
+    added["source_id"] = [job.source_id for job, _ in kept]
+    added["augment"] = [json.dumps(rec["provenance"], sort_keys=True) for _, rec in kept]
+    added["seed"] = [rec["seed"] for _, rec in kept]
+    shapes = [rec.get("shape") or [None, None] for _, rec in kept]
+    if any(s[0] is not None for s in shapes):
+        added["height"] = [s[0] for s in shapes]
+        added["width"] = [s[1] for s in shapes]
+        added["channels"] = [(s[2] if len(s) > 2 else 1) if s[0] is not None else None for s in shapes]
+    for key, column in (("mask_path", targets.mask), ("bboxes", targets.bboxes), ("keypoints", targets.keypoints)):
+        if column:
+            added[column] = [rec.get(key) for _, rec in kept]
     out_df = pd.concat([df, added], ignore_index=True)
-    if "split" in df.columns:
-        out_df["split"] = out_df["split"].astype("string")
-    for c in ("source_id", "augment"):
+    for c in ("id", "path", "root", "status", "source_id", "augment") + (("split",) if "split" in df.columns else ()):
         out_df[c] = out_df[c].astype("string")
     out_df["seed"] = pd.array(out_df["seed"], dtype="Int64")
     return out_df
@@ -378,7 +386,7 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> tuple[bytes, bytes]:
     sources.index = sources["id"].astype(str)
     plugin = get_plugin(prov["plugin"])
     ctx = Context(recipe, sources, run.get("label"))
-    sample = plugin.load(sources.loc[str(row["source_id"])], ctx)
+    sample = plugin.load(ctx.record(str(row["source_id"])), ctx)
     result, _ = plugin.apply(sample, prov["plan"], int(prov["seed"]), ctx)
     fresh = plugin.save(result, str(row["path"]))
     stored = (out / str(row["path"])).read_bytes()

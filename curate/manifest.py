@@ -7,6 +7,7 @@ can be cloned anywhere.
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 from pathlib import Path
@@ -91,12 +92,30 @@ def check_paths(df: "pd.DataFrame", source: str | os.PathLike) -> None:
 
 
 def media_file(root: str, path: str) -> Path:
-    """Resolve a row's file, refusing one whose real location (after symlinks) leaves root."""
-    base = Path(root).resolve()
+    """Resolve a row's file, refusing one whose real location (after symlinks) leaves root.
+
+    Only the components below the (cached) root are inspected, so a million-file run does
+    not stat every parent folder a million times.
+    """
+    base = _resolved_root(str(root))
+    parts = Path(path).parts
+    if not Path(path).is_absolute() and ".." not in parts:
+        current = base
+        for part in parts:
+            current = current / part
+            if os.path.islink(current):
+                break
+        else:
+            return current
     full = (base / path).resolve()
     if full != base and base not in full.parents:
         raise CuraugError(f"path '{path}' resolves outside its root '{root}'")
     return full
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved_root(root: str) -> Path:
+    return Path(root).resolve()
 
 
 def load_data(path: str | os.PathLike, encoding: str | None = None) -> "pd.DataFrame":
