@@ -42,14 +42,22 @@ def add_noise(img: np.ndarray, kind: str, target_psnr: float, rng: np.random.Gen
     elif kind == "speckle":
         out = x + x * rng.normal(0.0, np.sqrt(mse / max(float(np.mean(x**2)), 1e-9)), x.shape)
     elif kind == "salt_pepper":
-        # a hit pixel becomes 0 or 255 at random: expected squared change (x^2 + (255-x)^2) / 2
-        change = float(np.mean((x**2 + (PEAK - x) ** 2) / 2))
-        share = min(1.0, mse / max(change, 1e-9))
-        hit = rng.random(x.shape[:2]) < share
-        salt = rng.random(x.shape[:2]) < 0.5
-        out = x.copy()
-        out[hit & salt] = PEAK
-        out[hit & ~salt] = 0.0
+        # pixels in random order, each turned to 0 or 255 at random, until their summed
+        # squared change reaches the target: exact to one pixel even on a tiny image
+        h, w = x.shape[:2]
+        order = rng.permutation(h * w)
+        salt = rng.random(h * w) < 0.5
+        flat = x.reshape(h * w, -1)
+        value = np.where(salt, PEAK, 0.0)
+        change = ((flat[order] - value[:, None]) ** 2).sum(axis=1)
+        total = np.cumsum(change)
+        budget = mse * flat.size
+        k = int(np.searchsorted(total, budget))
+        if k < len(total) and (k == 0 or abs(total[k] - budget) < abs(total[k - 1] - budget)):
+            k += 1  # include the pixel that lands closest to the target
+        out = flat.copy()
+        out[order[:k]] = value[:k, None]
+        out = out.reshape(x.shape)
     else:
         raise ValueError(f"unknown noise kind '{kind}' (gaussian, salt_pepper, speckle)")
     return np.clip(np.rint(out), 0, PEAK).astype(np.uint8)
@@ -112,7 +120,9 @@ def copy_paste(img: np.ndarray, mask: np.ndarray | None, dst: np.ndarray, dst_ma
         return dst.copy(), (dst_mask if dst_mask is not None else np.zeros(dst.shape[:2], bool)), \
             {"skipped": "no object found"}
     ys, xs = np.nonzero(obj)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    margin = 2  # a little background around the object: Poisson blending needs its edges
+    y0, y1 = max(0, ys.min() - margin), min(img.shape[0], ys.max() + 1 + margin)
+    x0, x1 = max(0, xs.min() - margin), min(img.shape[1], xs.max() + 1 + margin)
     patch, pmask = img[y0:y1, x0:x1], obj[y0:y1, x0:x1]
     base = _inpaint(img, obj) if plan["target"] == "same" else dst.copy()
     base_mask = np.zeros(base.shape[:2], bool) if plan["target"] == "same" else \
@@ -132,7 +142,7 @@ def copy_paste(img: np.ndarray, mask: np.ndarray | None, dst: np.ndarray, dst_ma
         full = np.zeros_like(colour)
         full[region] = src
         m = np.zeros(colour.shape[:2], np.uint8)
-        m[region] = pmask.astype(np.uint8) * 255
+        m[region] = cv2.dilate(pmask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2) * 255
         m[0, :] = m[-1, :] = 0
         m[:, 0] = m[:, -1] = 0
         ys2, xs2 = np.nonzero(m)

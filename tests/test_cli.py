@@ -24,7 +24,7 @@ def test_version(cli):
     assert r.code == 0 and r.out.strip() == f"curaug {__version__}"
 
 
-@pytest.mark.parametrize("command", ["augment", "train", "run"])
+@pytest.mark.parametrize("command", ["train", "run"])
 def test_commands_not_landed_say_so(cli, command):
     msg = one_error_line(cli(command, "x", "--anything"))
     assert "not available yet" in msg

@@ -1,0 +1,312 @@
+"""The augment core and the image plugin on the real sample image set (issue 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import one_error_line
+
+RECIPE = """modality: image
+copies: 2
+transforms:
+  - HorizontalFlip: {p: 0.5}
+  - Rotate: {limit: [-20, 20], p: 0.8}
+  - RandomBrightnessContrast: {brightness_limit: 0.2, p: 0.5}
+  - OneOf: {transforms: [{GaussianBlur: {blur_limit: [3, 5]}}, {noise: {psnr: [25, 35], kind: [gaussian, speckle]}}], p: 0.5}
+  - copy_paste: {p: 0.4, blend: [alpha, poisson]}
+"""
+
+
+@pytest.fixture(scope="module")
+def split_manifest(tmp_path_factory):
+    """The sample digits, ingested and split 60/20/20 (module-wide: ingest is the slow part)."""
+    from curate.ingest import ingest
+    from curate.manifest import save_manifest
+    from curate.splitters import split_frame
+
+    root = tmp_path_factory.mktemp("aug")
+    m = ingest(str(Path(__file__).resolve().parent.parent / "sample_data" / "images"), use_cache=False).manifest
+    ok = m["status"] == "ok"
+    m["split"] = pd.Series(pd.NA, index=m.index, dtype="string")
+    m.loc[ok, "split"] = split_frame(m[ok], "label", seed=0).split
+    save_manifest(m, root / "split.parquet")
+    (root / "recipe.yaml").write_text(RECIPE)
+    return root
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".curaug" not in p.parts
+            and p.name != "manifest.parquet"}
+
+
+def test_copies_only_for_train_and_byte_identical_across_workers_and_dask(cli, split_manifest, tmp_path):
+    src, recipe = split_manifest / "split.parquet", split_manifest / "recipe.yaml"
+    r = cli("augment", src, "--recipe", recipe, "-o", tmp_path / "one", "--seed", "7")
+    assert r.code == 0, r.err
+    from curate.manifest import load_data
+
+    inp = load_data(src)  # roots resolved: each manifest stores them relative to its own folder
+    out = load_data(tmp_path / "one" / "manifest.parquet")
+    train = inp[(inp["split"] == "train") & (inp["status"] == "ok")]
+    added = out[out["source_id"].notna()]
+    assert len(added) == 2 * len(train)
+    assert (added["source_id"].value_counts() == 2).all() and set(added["source_id"]) == set(train["id"])
+    assert (added["split"] == "train").all() and (added["root"] == str((tmp_path / "one").resolve())).all()
+    assert (pd.read_parquet(tmp_path / "one" / "manifest.parquet")["root"].iloc[len(inp):] == ".").all()
+    assert (added.set_index("source_id")["label"] == train.set_index("id")["label"].reindex(added["source_id"])).all()
+    kept = out.iloc[: len(inp)]
+    pd.testing.assert_frame_equal(kept[inp.columns].reset_index(drop=True), inp, check_dtype=False)
+    for rel in added["path"]:
+        assert (tmp_path / "one" / rel).is_file()
+    assert "made per class" in r.out
+    assert cli("augment", src, "--recipe", recipe, "-o", tmp_path / "two", "--seed", "7", "--workers", "2").code == 0
+    assert cli("augment", src, "--recipe", recipe, "-o", tmp_path / "dask", "--seed", "7", "--engine", "dask",
+               "--workers", "2").code == 0
+    one = _files(tmp_path / "one")
+    assert len(one) == len(added)
+    assert one == _files(tmp_path / "two") == _files(tmp_path / "dask")
+    other_seed = tmp_path / "other"
+    assert cli("augment", src, "--recipe", recipe, "-o", other_seed, "--seed", "8").code == 0
+    assert _files(other_seed) != one
+
+
+def test_provenance_and_replay(cli, split_manifest, tmp_path):
+    out = tmp_path / "o"
+    assert cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml",
+               "-o", out, "--seed", "3").code == 0
+    m = pd.read_parquet(out / "manifest.parquet")
+    added = m[m["source_id"].notna()]
+    prov = [json.loads(a) for a in added["augment"]]
+    assert all(p["seed"] == s for p, s in zip(prov, added["seed"]))
+    assert all(p["versions"]["albumentations"].startswith("2.0.") for p in prov)
+    names = {step["name"] for p in prov for step in p["plan"]}
+    assert {"Rotate", "copy_paste"} <= names
+    rotated = next(p for p in prov if any(s["name"] == "Rotate" for s in p["plan"]))
+    assert any(a["name"] == "Rotate" and "matrix" in a["drawn"] for a in rotated["applied"])  # the drawn angle
+    pasted = next(p for p in prov if any(s["name"] == "copy_paste" for s in p["plan"]))
+    step = next(s for s in pasted["plan"] if s["name"] == "copy_paste")
+    assert step["params"]["target"] in ("same", "other") and 0 <= step["params"]["x"] <= 1
+    for sample_id in list(added["id"].iloc[::7]) + [added["id"].iloc[prov.index(pasted)]]:
+        r = cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml",
+                "-o", out, "--replay", sample_id)
+        assert r.code == 0 and "identical" in r.out, (sample_id, r.out)
+    target = out / added["path"].iloc[0]
+    target.write_bytes(target.read_bytes()[:-10] + b"0123456789")
+    r = cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o", out,
+            "--replay", added["id"].iloc[0])
+    assert r.code == 1 and "DIFFERENT" in r.out
+    assert "not an augmented sample" in one_error_line(
+        cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o", out,
+            "--replay", "nope.png"))
+
+
+def test_balance_equalises_train_classes(cli, split_manifest, tmp_path):
+    recipe = tmp_path / "b.yaml"
+    recipe.write_text("modality: image\nbalance: {target: max}\ntransforms:\n  - Rotate: {limit: 10}\n")
+    r = cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / "o")
+    assert r.code == 0, r.err
+    m = pd.read_parquet(tmp_path / "o" / "manifest.parquet")
+    train = m[(m["split"] == "train") & (m["status"] == "ok")]
+    counts = train["label"].value_counts()
+    assert counts.nunique() == 1, counts.to_dict()
+    before = m[(m["split"] == "train") & (m["status"] == "ok") & m["source_id"].isna()]["label"].value_counts()
+    assert counts.iloc[0] == before.max()
+    assert f"{before.idxmin()} {before.max() - before.min()}" in r.out  # made per class
+    r = cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml",
+            "-o", tmp_path / "p", "--balance")
+    assert r.code == 0
+    counts = pd.read_parquet(tmp_path / "p" / "manifest.parquet").query("split == 'train'")["label"].value_counts()
+    assert counts.nunique() == 1
+
+
+def test_resume_after_interruption_and_refuse_other_settings(cli, split_manifest, tmp_path):
+    args = ["augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o",
+            tmp_path / "o", "--seed", "5"]
+    assert cli(*args).code == 0
+    full = _files(tmp_path / "o")
+    # an interruption: some files never written, the progress log cut mid-line
+    gone = sorted(full)[::3]
+    for rel in gone:
+        (tmp_path / "o" / rel).unlink()
+    log = tmp_path / "o" / ".curaug" / "progress.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[: len(lines) // 2]) + "\n" + lines[len(lines) // 2][:40])
+    (tmp_path / "o" / "manifest.parquet").unlink()
+    r = cli(*args)
+    assert r.code == 0 and "already done (resumed)" in r.out
+    assert _files(tmp_path / "o") == full
+    assert "other settings" in one_error_line(cli(*args[:-1], "6"))
+
+
+def test_recipe_errors_name_the_problem(cli, split_manifest, tmp_path):
+    src = split_manifest / "split.parquet"
+    bad = tmp_path / "bad.yaml"
+    cases = {
+        "modality: image\ntransforms:\n  - HorizontalFlp: {}\n": "did you mean 'HorizontalFlip'",
+        "modality: image\ntransforms:\n  - Rotate: {limt: 10}\n": "unknown parameter 'limt' for Rotate (did you mean 'limit'?)",
+        "modality: image\ntransforms:\n  - Rotate: {limit: abc}\n": "invalid parameters for Rotate",
+        "modality: image\ntransforms:\n  - noise: {psnr: [30, 20]}\n": "lo > hi",
+        "modality: image\ntransforms:\n  - noise: {kind: pink}\n": "expected one of gaussian",
+        "modality: image\ntransforms:\n  - OneOf: {p: 0.5}\n": "needs 'transforms",
+        "modality: image\ncopise: 2\n": "unknown key 'copise'",
+        "modality: video\n": "modality",
+        "modality: image\ncopies: 1\nbalance: {target: max}\n": "not both",
+    }
+    for text, expected in cases.items():
+        bad.write_text(text)
+        line = one_error_line(cli("augment", src, "--recipe", bad, "-o", tmp_path / "never"))
+        assert expected in line, (text, line)
+    assert not (tmp_path / "never").exists()
+    assert "--copies or --balance" in one_error_line(
+        cli("augment", src, "--recipe", split_manifest / "recipe.yaml", "-o", tmp_path / "x", "--copies", "1",
+            "--balance"))
+
+
+def test_no_global_rng_is_touched(split_manifest, tmp_path):
+    from augment.recipe import load_recipe
+    from augment.runner import augment_manifest
+    from curate.manifest import load_data
+
+    np.random.seed(123)
+    random.seed(123)
+    before_np, before_py = np.random.get_state()[1].copy(), random.getstate()
+    augment_manifest(load_data(split_manifest / "split.parquet"), load_recipe(split_manifest / "recipe.yaml"),
+                     tmp_path / "o", seed=1)
+    assert (np.random.get_state()[1] == before_np).all() and random.getstate() == before_py
+
+
+def test_noise_hits_its_target_psnr_on_real_images(sample):
+    from PIL import Image
+
+    from augment.image_ops import add_noise, psnr
+
+    rng = np.random.default_rng(0)
+    for path in sorted((sample / "images" / "0").glob("digit_00*.png"))[:5]:
+        img = np.asarray(Image.open(path).convert("L"))
+        for kind in ("gaussian", "salt_pepper", "speckle"):
+            for target in (20.0, 30.0):
+                got = psnr(img, add_noise(img, kind, target, rng))
+                assert target - 1.0 <= got <= target + 3.0, (path.name, kind, target, got)  # clipping only raises it
+
+
+def test_copy_paste_moves_the_object_and_inpaints_its_place(sample):
+    from PIL import Image
+
+    from augment.image_ops import copy_paste, foreground_mask
+
+    img = np.asarray(Image.open(sample / "images" / "1" / "digit_0042.png").convert("L"))
+    obj = foreground_mask(img)
+    assert 20 < obj.sum() < img.size / 2
+    out, mask, info = copy_paste(img, None, img, None, {"target": "same", "x": 0.0, "y": 0.0, "scale": 0.6,
+                                                        "blend": "alpha", "feather": 0.5})
+    x0, y0, x1, y1 = info["to_box"]
+    assert (x0, y0) == (0, 0) and mask.sum() > 0.2 * obj.sum()
+    assert mask[:y1, :x1].sum() == mask.sum()  # the new mask sits where the object went
+    background = float(np.median(img[~obj]))
+    vacated = obj & ~mask
+    assert abs(float(np.median(out[vacated])) - background) < 40  # its old place looks like background
+    assert float(np.abs(out[mask].astype(float) - background).mean()) > 40  # the object is drawn there
+    donor = np.asarray(Image.open(sample / "images" / "1" / "digit_0003.png").convert("L")) \
+        if (sample / "images" / "1" / "digit_0003.png").exists() else np.asarray(
+            Image.open(sorted((sample / "images" / "1").glob("*.png"))[1]).convert("L"))
+    out2, mask2, info2 = copy_paste(img, None, donor, None, {"target": "other", "x": 1.0, "y": 1.0, "scale": 0.5,
+                                                            "blend": "poisson"})
+    assert mask2.sum() >= foreground_mask(donor).sum() and out2.shape == donor.shape
+    assert not np.array_equal(out2, donor)
+
+
+def test_masks_boxes_and_keypoints_stay_aligned(cli, tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "data"
+    (root / "a").mkdir(parents=True)
+    rows = []
+    for i in range(4):
+        img = np.zeros((40, 60, 3), np.uint8)
+        img[5:15, 10 + i:30 + i] = (200, 50, 50)
+        mask = np.zeros((40, 60), np.uint8)
+        mask[5:15, 10 + i:30 + i] = 255
+        Image.fromarray(img).save(root / "a" / f"im{i}.png")
+        Image.fromarray(mask).save(root / "a" / f"im{i}_mask.png")
+        rows.append({"id": f"a/im{i}.png", "label": "a", "root": str(root), "path": f"a/im{i}.png",
+                     "modality": "image", "status": "ok", "split": "train", "mask": f"a/im{i}_mask.png",
+                     "boxes": json.dumps([[10 + i, 5, 30 + i, 15, "thing"]]), "points": json.dumps([[10 + i, 5]])})
+    pd.DataFrame(rows).to_parquet(tmp_path / "m.parquet")
+    (tmp_path / "r.yaml").write_text("modality: image\ncopies: 1\ntargets: {mask: mask, bboxes: boxes, keypoints: points}\n"
+                                     "transforms:\n  - HorizontalFlip: {p: 1}\n  - Affine: {translate_px: [-3, 3], p: 1}\n"
+                                     "gate: {min_std: 1.0, max_box_area_loss: 0.5}\n")
+    r = cli("augment", tmp_path / "m.parquet", "--recipe", tmp_path / "r.yaml", "-o", tmp_path / "o")
+    assert r.code == 0, r.err
+    m = pd.read_parquet(tmp_path / "o" / "manifest.parquet")
+    for _, row in m[m["source_id"].notna()].iterrows():
+        img = np.asarray(Image.open(tmp_path / "o" / row["path"]))
+        mask = np.asarray(Image.open(tmp_path / "o" / row["mask"])) > 127
+        red = img[..., 0] > 100
+        assert (red == mask).mean() > 0.98  # the mask moved with the image
+        x1, y1, x2, y2, name = json.loads(row["boxes"])[0]
+        ys, xs = np.nonzero(mask)
+        assert name == "thing" and abs(x1 - xs.min()) <= 1 and abs(x2 - (xs.max() + 1)) <= 1 and abs(y1 - ys.min()) <= 1
+        (px, py), = json.loads(row["points"])
+        assert abs(px - x2) <= 1.5 and abs(py - y1) <= 1.5  # the top-left corner is top-right after the flip
+
+
+def test_quality_gate_rejects_and_reports(cli, split_manifest, tmp_path):
+    recipe = tmp_path / "g.yaml"
+    recipe.write_text("modality: image\ncopies: 1\ntransforms:\n"
+                      "  - RandomBrightnessContrast: {brightness_limit: [-1.0, -1.0], contrast_limit: 0, p: 0.5}\n"
+                      "gate: {min_std: 2.0, max_tries: 20}\n")
+    r = cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / "o", "--seed", "2")
+    assert r.code == 0, r.err
+    summary = json.loads((tmp_path / "o" / ".curaug" / "summary.json").read_text())
+    assert 0.2 < summary["gate_rejection_rate"] < 0.8 and summary["gate_gave_up"] == 0
+    assert "quality gate rejected" in r.out
+    m = pd.read_parquet(tmp_path / "o" / "manifest.parquet")
+    from PIL import Image
+
+    for rel in m.loc[m["source_id"].notna(), "path"]:
+        assert np.asarray(Image.open(tmp_path / "o" / rel)).std() >= 2.0
+
+
+def test_presets_and_plugin_registry(cli, split_manifest, tmp_path):
+    from augment.plugin import REGISTRY, get_plugin
+    from curate.errors import CuraugError
+
+    for preset in ("light", "medium", "heavy"):
+        recipe = tmp_path / f"{preset}.yaml"
+        recipe.write_text(f"modality: image\ncopies: 1\npreset: {preset}\n")
+        assert cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / preset).code == 0
+    assert get_plugin("image").modality == "image" and "image" in REGISTRY
+    with pytest.raises(CuraugError, match="no augmentation plugin for modality 'point_cloud'"):
+        get_plugin("point_cloud")
+
+
+def test_third_party_plugin_found_through_entry_points(monkeypatch):
+    import importlib.metadata
+
+    import augment.plugin as plugin
+
+    class PointCloud(plugin.Plugin):
+        modality = "point_cloud"
+
+    class FakeEntryPoint:
+        name, value = "point_cloud", "thirdparty.plugin:PointCloud"
+
+        def load(self):
+            return PointCloud
+
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [FakeEntryPoint()] if group == "curaug.plugins" else [])
+    monkeypatch.setattr(plugin, "_ENTRY_POINTS_LOADED", False)
+    monkeypatch.setitem(plugin.REGISTRY, "image", plugin.REGISTRY.get("image"))
+    try:
+        assert isinstance(plugin.get_plugin("point_cloud"), PointCloud)
+    finally:
+        plugin.REGISTRY.pop("point_cloud", None)
