@@ -37,6 +37,18 @@ demo: install
 	$(BIN)/curaug clean $(OUT)/penguins.clean.parquet --rules sample_data/penguins.normalize.yaml \
 	    -o $(OUT)/penguins.zca.parquet
 	$(BIN)/curaug validate $(OUT)/images.parquet --label label --json $(OUT)/images.validation.json || true
+	@# split 60/20/20 + 5 folds with no penguin in two splits, lock it, and gate it as CI would
+	$(BIN)/curaug split $(OUT)/penguins.clean.parquet --label species --group individual_id --folds 5 \
+	    --lock $(OUT)/penguins.split.lock -o $(OUT)/penguins.split.parquet --json $(OUT)/penguins.split.json
+	$(BIN)/curaug validate $(OUT)/penguins.split.parquet --rules sample_data/penguins.rules.yaml \
+	    --group individual_id --lock $(OUT)/penguins.split.lock --junit $(OUT)/penguins.split.junit.xml \
+	    --report $(OUT)/penguins.split.report.html
+	@# the digits: split, then augment the train split (2 copies each) and replay one sample
+	$(BIN)/curaug split $(OUT)/images.parquet --label label -o $(OUT)/images.split.parquet
+	$(BIN)/curaug augment $(OUT)/images.split.parquet --recipe sample_data/digits.recipe.yaml \
+	    -o $(OUT)/digits_aug --workers 2
+	$(BIN)/curaug augment $(OUT)/images.split.parquet --recipe sample_data/digits.recipe.yaml \
+	    -o $(OUT)/digits_aug --replay 0/digit_0000__aug1.png
 	@echo "demo outputs in $(OUT)/"
 
 test: install
