@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_validate.py --rows 1000000 10000000
 	$(BIN)/python benchmarks/bench_checks.py --rows 1000000
 	$(BIN)/python benchmarks/bench_split.py
+	$(BIN)/python benchmarks/bench_augment.py
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.
 sample-data: install

@@ -23,8 +23,6 @@ from augment.plugin import Context, Plugin, register_plugin
 from curate.errors import CuraugError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from augment.recipe import Step
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network: albumentations' version check off

@@ -167,8 +167,6 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
                      scheduler: str | None = None, label: str | None = "label",
                      progress: Progress | None = None) -> AugmentResult:
     """Augment the train rows of ``df`` into ``outdir`` (see the module docstring)."""
-    import pandas as pd
-
     from curate.manifest import ok_rows
 
     recipe = loaded.recipe
@@ -198,6 +196,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     state = {"loaded": loaded, "steps": loaded.steps, "rows": rows, "label": label, "run_seed": int(seed),
              "outdir": str(out), "recipe_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
              "versions": {"curaug": _version(), **plugin.versions()}, "key": key}
+    fresh = not out.exists()
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "run.json").write_text(json.dumps({"key": key, "recipe": loaded.text, "seed": seed,
                                                     "copies": copies, "balance": target, "label": label}))
@@ -218,14 +217,22 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
             if progress:
                 progress(len(done), len(jobs))
 
-        if engine == "dask":
-            _run_dask(todo, state, workers, scheduler, record)
-        elif workers > 1 and len(todo) > 1:
-            _run_pool(todo, state, workers, record)
-        else:
-            _init_worker(state)
-            for job in todo:
-                record(render(job))
+        try:
+            if engine == "dask":
+                _run_dask(todo, state, workers, scheduler, record)
+            elif workers > 1 and len(todo) > 1:
+                _run_pool(todo, state, workers, record)
+            else:
+                _init_worker(state)
+                for job in todo:
+                    record(render(job))
+        except CuraugError:
+            if fresh and not done:  # nothing was made: leave no output folder behind
+                import shutil
+
+                log.close()
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     gc.unfreeze()
     elapsed = time.perf_counter() - started
     manifest = _output_manifest(df, rows, jobs, done, out, recipe.targets)
@@ -297,7 +304,7 @@ def _run_dask(jobs: list[Job], state: dict, workers: int, scheduler: str | None,
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="5s")
         else:
             cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
@@ -363,7 +370,7 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> tuple[bytes, bytes]:
     """Regenerate one augmented sample from its provenance; return ``(new bytes, stored bytes)``."""
     import pandas as pd
 
-    from augment.recipe import LoadedRecipe, Recipe, parse_steps
+    from augment.recipe import Recipe
     from curate.manifest import load_data
 
     out = Path(outdir)
@@ -381,7 +388,6 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> tuple[bytes, bytes]:
 
     data = yaml.safe_load(run["recipe"])
     recipe = Recipe.model_validate(data)
-    loaded = LoadedRecipe(recipe, parse_steps(list(recipe.transforms)), run["recipe"])
     sources = df[df["augment"].isna() & (df["id"].astype(str) != "")].copy()
     sources.index = sources["id"].astype(str)
     plugin = get_plugin(prov["plugin"])

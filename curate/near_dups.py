@@ -18,12 +18,9 @@ only codes sharing a chunk are compared. 100k images compare in about a second i
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 

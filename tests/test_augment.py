@@ -310,3 +310,12 @@ def test_third_party_plugin_found_through_entry_points(monkeypatch):
         assert isinstance(plugin.get_plugin("point_cloud"), PointCloud)
     finally:
         plugin.REGISTRY.pop("point_cloud", None)
+
+
+def test_unreachable_dask_scheduler_is_one_line_and_leaves_nothing(cli, split_manifest, tmp_path):
+    line = one_error_line(cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml",
+                              "-o", tmp_path / "o", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"))
+    assert "cannot reach the Dask scheduler" in line and not (tmp_path / "o").exists()
+    assert "--scheduler needs --engine dask" in one_error_line(
+        cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o",
+            tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9"))
