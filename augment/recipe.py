@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -148,23 +147,10 @@ class LoadedRecipe:
 
 
 def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
-    import yaml
+    """Read and check a recipe file (keys and types; transform names are the plugin's job)."""
+    from curate.rules import describe_validation_error, read_yaml_mapping
 
-    from curate.rules import describe_validation_error
-
-    path = Path(path)
-    if not path.is_file():
-        raise CuraugError(f"{path}: no such recipe file")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-        tree = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise CuraugError(f"{path}: not valid YAML{f' (line {mark.line + 1})' if mark else ''}: "
-                          f"{getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise CuraugError(f"{path}: a recipe is a mapping (modality, copies, transforms, ...)")
+    text, data, tree = read_yaml_mapping(path, "recipe file", "modality, copies, transforms, ...")
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:

@@ -335,13 +335,14 @@ def _suggest(name: str, options) -> str:
 # ------------------------------------------------------------------ loading
 
 
-def load_rules(path: str | os.PathLike) -> Rules:
-    """Read and validate a rules file; raise :class:`CuraugError` naming the key, line and file."""
+def read_yaml_mapping(path: str | os.PathLike, what: str, keys: str) -> tuple[str, dict[str, Any], Any]:
+    """``(text, mapping, node tree)`` of a YAML file that must hold a mapping; bad input
+    raises :class:`CuraugError` naming the file (and the line of a syntax error)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise CuraugError(f"{path}: no such rules file")
+        raise CuraugError(f"{path}: no such {what}")
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
@@ -353,7 +354,13 @@ def load_rules(path: str | os.PathLike) -> Rules:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise CuraugError(f"{path}: a rules file is a mapping of keys (label, columns, dataset, ...)")
+        raise CuraugError(f"{path}: a {what} is a mapping of keys ({keys})")
+    return text, data, tree
+
+
+def load_rules(path: str | os.PathLike) -> Rules:
+    """Read and validate a rules file; raise :class:`CuraugError` naming the key, line and file."""
+    _, data, tree = read_yaml_mapping(path, "rules file", "label, columns, dataset, ...")
     return parse_rules(data, source=str(path), tree=tree)
 
 
