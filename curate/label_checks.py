@@ -40,6 +40,10 @@ def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.conflicting_labels or ConflictRule()
     df = ctx.df[ctx.df[ctx.label].notna()]
     by, keyed, key = sample_keys(df, (ctx.label, ctx.split_col, ctx.group, "fold"))
+    if by == "sha256" and "phash" in df.columns and df["phash"].notna().any():
+        # images: the same picture re-encoded has other bytes but the same perceptual hash
+        by, keyed = "sha256+phash", df[df["sha256"].notna() | df["phash"].notna()]
+        key = keyed["phash"].astype("string").fillna(keyed["sha256"].astype("string")).astype(str)
     if key.empty:
         return []
     repeated = key.duplicated(keep=False).to_numpy()

@@ -206,7 +206,8 @@ def _media_rows(df: "pd.DataFrame", modality, kind: str):
 
 
 def _image_codes(df: "pd.DataFrame", modality):
-    """pHash per image row: from the manifest's ``phash`` column, else computed from the file."""
+    """pHash per image row: from the manifest's ``phash`` column (written by ingest), else
+    computed from the file; unreadable files are left out (``corrupt_files`` reports them)."""
     import numpy as np
     from PIL import Image
 
@@ -216,19 +217,19 @@ def _image_codes(df: "pd.DataFrame", modality):
     idx = _media_rows(df, modality, "image")
     if len(idx) == 0:
         return idx, np.array([], dtype=np.uint64)
-    have = df["phash"].iloc[idx] if "phash" in df.columns else None
+    stored = df["phash"].iloc[idx].to_numpy(dtype=object) if "phash" in df.columns else [None] * len(idx)
+    roots, paths = df["root"].iloc[idx].to_numpy(dtype=object), df["path"].iloc[idx].to_numpy(dtype=object)
     codes, keep = [], []
-    for k, row in zip(idx, df.iloc[idx][["root", "path"]].itertuples(index=False)):
-        cached = None if have is None else have.loc[df.index[k]]
+    for k, cached, root, path in zip(idx, stored, roots, paths):
         try:
-            if cached is not None and isinstance(cached, str):
+            if isinstance(cached, str):
                 codes.append(int(cached, 16))
             else:
-                with Image.open(media_file(row.root, row.path)) as im:
+                with Image.open(media_file(root, path)) as im:
                     codes.append(phash(im))
             keep.append(k)
         except (OSError, ValueError, SyntaxError):
-            continue  # unreadable: the corrupt_files check reports it
+            continue
     return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
 
 

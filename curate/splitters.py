@@ -276,7 +276,7 @@ def _time_split(df, time, gap, ratios, folds, y, sets, notes) -> SplitResult:
         if parsed.isna().any():
             bad = t[parsed.isna()].astype(str).head(3).tolist()
             raise CuraugError(f"time column '{time}' is neither numbers nor dates (e.g. {', '.join(bad)})")
-        t = parsed
+        t = parsed.dt.tz_localize(None)  # UTC, as plain datetime64 (fast comparisons)
     width = _gap(gap, t)
     order = np.argsort(t.to_numpy(), kind="stable")
     sorted_t = t.to_numpy()[order]

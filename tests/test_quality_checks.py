@@ -235,3 +235,13 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert (pixels.sum(axis=2) < 600).mean() > 0.02  # text and plots drawn, not a blank page
     red = (pixels[..., 0] > 200) & (pixels[..., 1] < 120) & (pixels[..., 2] < 120)
     assert red.sum() > 200  # the drift bars (#e45756) are painted from the embedded PNGs
+
+
+def test_conflicting_labels_on_images_use_the_perceptual_hash(cli, sample, tmp_path):
+    manifest = tmp_path / "m.parquet"
+    assert cli("ingest", sample / "images", "-o", manifest).code == 0
+    r = cli("validate", manifest, "--json", "-")
+    check = next(c for c in json.loads(r.out)["checks"] if c["name"] == "conflicting_labels")
+    assert not check["success"] and check["observed"]["by"] == "sha256+phash"
+    assert check["observed"]["examples"] == [{"ids": ["1/digit_0042.png", "7/mislabelled_one.png"],
+                                              "labels": ["1", "7"], "majority": None}]
