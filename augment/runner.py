@@ -181,6 +181,11 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
         usable &= df["modality"].astype(str) == recipe.modality
     train = usable & (df["split"].astype(str) == "train") if "split" in df.columns else usable
     rows = df[train].copy()
+    if rows.empty:
+        found = ", ".join(sorted(map(str, df["modality"].dropna().unique()))) if "modality" in df.columns else "?"
+        raise CuraugError(f"no usable {recipe.modality} rows in the train split to augment "
+                          f"({len(df)} rows; modalities: {found}; splits: "
+                          f"{', '.join(sorted(map(str, df['split'].dropna().unique()))) if 'split' in df.columns else 'none'})")
     if "id" not in rows.columns or rows["id"].duplicated().any():
         raise CuraugError("augment needs a unique 'id' column in the manifest")
     rows.index = rows["id"].astype(str)

@@ -319,3 +319,16 @@ def test_unreachable_dask_scheduler_is_one_line_and_leaves_nothing(cli, split_ma
     assert "--scheduler needs --engine dask" in one_error_line(
         cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o",
             tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9"))
+
+
+def test_bad_manifests_are_one_line_errors(cli, sample, split_manifest, tmp_path):
+    recipe = split_manifest / "recipe.yaml"
+    assert "root and path columns" in one_error_line(cli("augment", sample / "penguins.csv", "--recipe", recipe,
+                                                         "-o", tmp_path / "a"))
+    audio = tmp_path / "audio.parquet"
+    assert cli("ingest", sample / "audio", "-o", audio).code == 0
+    assert "no usable image rows" in one_error_line(cli("augment", audio, "--recipe", recipe, "-o", tmp_path / "b"))
+    (tmp_path / "sound.yaml").write_text("modality: audio\n")
+    assert "no augmentation plugin for modality 'audio'" in one_error_line(
+        cli("augment", audio, "--recipe", tmp_path / "sound.yaml", "-o", tmp_path / "c"))
+    assert not any((tmp_path / d).exists() for d in "abc")
