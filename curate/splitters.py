@@ -175,6 +175,8 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     >>> pd.crosstab(df["y"], res.split).loc[:, ["train", "val", "test"]].values.tolist()
     [[6, 2, 2], [3, 1, 1]]
     """
+    import pandas as pd
+
     for role, column in (("label", label), ("group", group), ("time", time)):
         if column is not None and column not in df.columns:
             raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
@@ -192,6 +194,11 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     y = raw if sets is None else np.array(["(multilabel)"] * len(raw), dtype=object)
     ids = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
     groups = df[group].astype("string").fillna("(missing)").to_numpy(dtype=object) if group else None
+    if groups is None and "source_id" in df.columns and df["source_id"].notna().any() and not time:
+        # an augmented manifest: a copy must land in its source's split, or it leaks
+        groups = df["source_id"].astype("string").fillna(pd.Series(ids, index=df.index)).to_numpy(dtype=object)
+        group = "source_id"
+        notes.append("augmented rows follow their source (grouped by source_id)")
     if time:
         return _time_split(df, time, gap, ratios, folds, y, sets, notes)
     if sets is None:

@@ -332,3 +332,13 @@ def test_bad_manifests_are_one_line_errors(cli, sample, split_manifest, tmp_path
     assert "no augmentation plugin for modality 'audio'" in one_error_line(
         cli("augment", audio, "--recipe", tmp_path / "sound.yaml", "-o", tmp_path / "c"))
     assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_resplitting_an_augmented_manifest_keeps_copies_with_their_source(cli, split_manifest, tmp_path):
+    out = tmp_path / "o"
+    assert cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o", out).code == 0
+    r = cli("split", out / "manifest.parquet", "--label", "label", "--seed", "4", "-o", tmp_path / "re.parquet")
+    assert r.code == 0 and "follow their source" in r.out
+    df = pd.read_parquet(tmp_path / "re.parquet")
+    family = df["source_id"].fillna(df["id"])
+    assert (df[df["split"].notna()].groupby(family[df["split"].notna()])["split"].nunique() == 1).all()
