@@ -18,9 +18,12 @@ only codes sharing a chunk are compared. 100k images compare in about a second i
 from __future__ import annotations
 
 import zlib
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 
@@ -175,6 +178,88 @@ def _band_key(block: np.ndarray) -> np.ndarray:
     return pd.util.hash_pandas_object(pd.DataFrame(block), index=False).to_numpy()
 
 
-def cross_split(i: np.ndarray, j: np.ndarray, split: np.ndarray) -> np.ndarray:
-    """Mask of pairs whose two members lie in different splits."""
-    return split[i] != split[j]
+# ------------------------------------------------------------- on a manifest
+
+
+def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[str, Any]]:
+    """Near-duplicate pairs across splits, closest first within each kind."""
+    split = df[split_col].astype(str).to_numpy()
+    names = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
+    out = []
+
+    def emit(kind, idx, i, j, value, measure):
+        order = np.argsort(value if measure != "similarity" else -value, kind="stable")
+        for a, b, v in zip(i[order], j[order], value[order]):
+            out.append({"ids": [names[idx[a]], names[idx[b]]], "splits": [split[idx[a]], split[idx[b]]],
+                        "kind": kind, "measure": measure,
+                        "distance": int(v) if measure == "hamming" else round(float(v), 4)})
+
+    modality = df["modality"].astype(str).to_numpy() if "modality" in df.columns else np.full(len(df), "")
+    if rule.images:
+        idx, codes = _image_codes(df, modality)
+        if len(idx) > 1:
+            i, j, d = hamming_pairs(codes, rule.image_hamming, split[idx])
+            emit("image", idx, i, j, d, "hamming")
+    if rule.texts and "text" in df.columns:
+        idx = np.flatnonzero(df["text"].notna().to_numpy())
+        if len(idx) > 1:
+            texts = df["text"].iloc[idx].astype(str).tolist()
+            i, j, sim = text_pairs(texts, rule.text_similarity, split=split[idx])
+            emit("text", idx, i, j, sim, "similarity")
+    if rule.audio:
+        idx, prints = _audio_prints(df, modality)
+        if len(idx) > 1:
+            i, j, err = audio_pairs(prints, rule.audio_ber, split[idx])
+            emit("audio", idx, i, j, err, "bit_error_rate")
+    return out
+
+
+def _media_rows(df: "pd.DataFrame", modality, kind: str):
+    if not {"root", "path"} <= set(df.columns):
+        return np.array([], dtype=int)
+    return np.flatnonzero((modality == kind) & df["path"].notna().to_numpy())
+
+
+def _image_codes(df: "pd.DataFrame", modality):
+    """pHash per image row: from the manifest's ``phash`` column (written by ingest), else
+    computed from the file; unreadable files are left out (``corrupt_files`` reports them)."""
+    from PIL import Image
+
+    from curate.manifest import media_file
+
+    idx = _media_rows(df, modality, "image")
+    if len(idx) == 0:
+        return idx, np.array([], dtype=np.uint64)
+    stored = df["phash"].iloc[idx].to_numpy(dtype=object) if "phash" in df.columns else [None] * len(idx)
+    roots, paths = df["root"].iloc[idx].to_numpy(dtype=object), df["path"].iloc[idx].to_numpy(dtype=object)
+    codes, keep = [], []
+    for k, cached, root, path in zip(idx, stored, roots, paths):
+        try:
+            if isinstance(cached, str):
+                codes.append(int(cached, 16))
+            else:
+                with Image.open(media_file(root, path)) as im:
+                    codes.append(phash(im))
+            keep.append(k)
+        except (OSError, ValueError, SyntaxError):
+            continue
+    return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
+
+
+def _audio_prints(df: "pd.DataFrame", modality):
+    from curate.manifest import media_file
+
+    idx = _media_rows(df, modality, "audio")
+    if len(idx) == 0:
+        return idx, []
+    import soundfile as sf
+
+    codes, keep = [], []
+    for k, row in zip(idx, df.iloc[idx][["root", "path"]].itertuples(index=False)):
+        try:
+            data, sr = sf.read(str(media_file(row.root, row.path)), dtype="float32", always_2d=True)
+        except (OSError, RuntimeError, ValueError):
+            continue
+        codes.append(audio_fingerprint(data.mean(axis=1), sr))
+        keep.append(k)
+    return np.asarray(keep, dtype=int), codes

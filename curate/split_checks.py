@@ -141,6 +141,8 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
 
         near = NearDuplicateRule() if near is True else near
         exact = {tuple(sorted(p["ids"])) for p in pairs}
+        from curate.near_dups import near_duplicate_pairs
+
         found = [p for p in near_duplicate_pairs(ctx.df, ctx.split_col, near) if tuple(sorted(p["ids"])) not in exact]
         observed["near_pairs"] = {k: sum(p["kind"] == k for p in found) for k in ("image", "text", "audio")}
         pairs += found
@@ -158,101 +160,6 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
                             f"~ {first['ids'][1]} ({first['splits'][1]}), {first['measure']} {first['distance']}")
     details = "; ".join(problems) or f"no exact (by {by}) or near duplicates across splits"
     return [CheckResult("duplicates_across_splits", not problems, observed=observed, details=details)]
-
-
-def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[str, Any]]:
-    """Near-duplicate pairs across splits, closest first within each kind."""
-    import numpy as np
-
-    from curate import near_dups
-
-    split = df[split_col].astype(str).to_numpy()
-    names = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
-    out = []
-
-    def emit(kind, idx, i, j, value, measure):
-        order = np.argsort(value if measure != "similarity" else -value, kind="stable")
-        for a, b, v in zip(i[order], j[order], value[order]):
-            out.append({"ids": [names[idx[a]], names[idx[b]]], "splits": [split[idx[a]], split[idx[b]]],
-                        "kind": kind, "measure": measure,
-                        "distance": int(v) if measure == "hamming" else round(float(v), 4)})
-
-    modality = df["modality"].astype(str).to_numpy() if "modality" in df.columns else np.full(len(df), "")
-    if rule.images:
-        idx, codes = _image_codes(df, modality)
-        if len(idx) > 1:
-            i, j, d = near_dups.hamming_pairs(codes, rule.image_hamming, split[idx])
-            emit("image", idx, i, j, d, "hamming")
-    if rule.texts and "text" in df.columns:
-        idx = np.flatnonzero(df["text"].notna().to_numpy())
-        if len(idx) > 1:
-            texts = df["text"].iloc[idx].astype(str).tolist()
-            i, j, sim = near_dups.text_pairs(texts, rule.text_similarity, split=split[idx])
-            emit("text", idx, i, j, sim, "similarity")
-    if rule.audio:
-        idx, prints = _audio_prints(df, modality)
-        if len(idx) > 1:
-            i, j, err = near_dups.audio_pairs(prints, rule.audio_ber, split[idx])
-            emit("audio", idx, i, j, err, "bit_error_rate")
-    return out
-
-
-def _media_rows(df: "pd.DataFrame", modality, kind: str):
-    import numpy as np
-
-    if not {"root", "path"} <= set(df.columns):
-        return np.array([], dtype=int)
-    return np.flatnonzero((modality == kind) & df["path"].notna().to_numpy())
-
-
-def _image_codes(df: "pd.DataFrame", modality):
-    """pHash per image row: from the manifest's ``phash`` column (written by ingest), else
-    computed from the file; unreadable files are left out (``corrupt_files`` reports them)."""
-    import numpy as np
-    from PIL import Image
-
-    from curate.manifest import media_file
-    from curate.near_dups import phash
-
-    idx = _media_rows(df, modality, "image")
-    if len(idx) == 0:
-        return idx, np.array([], dtype=np.uint64)
-    stored = df["phash"].iloc[idx].to_numpy(dtype=object) if "phash" in df.columns else [None] * len(idx)
-    roots, paths = df["root"].iloc[idx].to_numpy(dtype=object), df["path"].iloc[idx].to_numpy(dtype=object)
-    codes, keep = [], []
-    for k, cached, root, path in zip(idx, stored, roots, paths):
-        try:
-            if isinstance(cached, str):
-                codes.append(int(cached, 16))
-            else:
-                with Image.open(media_file(root, path)) as im:
-                    codes.append(phash(im))
-            keep.append(k)
-        except (OSError, ValueError, SyntaxError):
-            continue
-    return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
-
-
-def _audio_prints(df: "pd.DataFrame", modality):
-    import numpy as np
-
-    from curate.manifest import media_file
-    from curate.near_dups import audio_fingerprint
-
-    idx = _media_rows(df, modality, "audio")
-    if len(idx) == 0:
-        return idx, []
-    import soundfile as sf
-
-    codes, keep = [], []
-    for k, row in zip(idx, df.iloc[idx][["root", "path"]].itertuples(index=False)):
-        try:
-            data, sr = sf.read(str(media_file(row.root, row.path)), dtype="float32", always_2d=True)
-        except (OSError, RuntimeError, ValueError):
-            continue
-        codes.append(audio_fingerprint(data.mean(axis=1), sr))
-        keep.append(k)
-    return np.asarray(keep, dtype=int), codes
 
 
 # ------------------------------------------------------------------- drift
