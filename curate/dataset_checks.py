@@ -93,24 +93,46 @@ def check_duplicates(ctx: CheckContext) -> list[CheckResult]:
 
 
 def class_counts(labels: "pd.Series", sep: str | None = None) -> "pd.Series":
-    """Counts per class, largest first; multilabel cells are split on ``sep``."""
-    labels = labels.dropna().astype(str)
-    if sep:
-        labels = labels.str.split(sep).explode().str.strip()
-        labels = labels[labels != ""]
-    return labels.value_counts()
+    """Counts per class, largest first; multilabel cells (split on ``sep``, or lists) count
+    once per label."""
+    if sep or is_list_column(labels):
+        return label_sets(labels, sep).explode().dropna().value_counts()
+    return labels.dropna().astype(str).value_counts()
 
 
-def label_sets(labels: "pd.Series", sep: str) -> "pd.Series":
-    """Each multilabel cell as a list of its stripped, non-empty labels.
+def is_list_column(labels: "pd.Series") -> bool:
+    """True when the cells hold lists of labels (a Parquet list column, say)."""
+    import numpy as np
+
+    first = labels.dropna().head(1)
+    return not first.empty and isinstance(first.iloc[0], (list, tuple, np.ndarray))
+
+
+def label_sets(labels: "pd.Series", sep: str | None) -> "pd.Series":
+    """Each multilabel cell as a list of its distinct stripped, non-empty labels, sorted;
+    cells that are already lists are taken as they are.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> label_sets(pd.Series(["a; b", "", None]), ";").tolist()
+    >>> label_sets(pd.Series(["b; a", "", None]), ";").tolist()
     [['a', 'b'], [], []]
+    >>> label_sets(pd.Series([["x", "y"], None]), None).tolist()
+    [['x', 'y'], []]
     """
-    return labels.fillna("").astype(str).map(lambda cell: [p.strip() for p in cell.split(sep) if p.strip()])
+    import numpy as np
+    import pandas as pd
+
+    def one(cell):
+        if isinstance(cell, (list, tuple, np.ndarray)):
+            parts = [str(p) for p in cell]
+        elif pd.isna(cell):
+            parts = []
+        else:
+            parts = str(cell).split(sep) if sep else [str(cell)]
+        return sorted({p.strip() for p in parts if p.strip()})
+
+    return labels.map(one)
 
 
 def balance_figures(counts: "pd.Series") -> dict[str, Any]:

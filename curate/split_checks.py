@@ -88,14 +88,21 @@ def check_group_overlap(ctx: CheckContext) -> list[CheckResult]:
 
 @register_check("classes_in_every_split")
 def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
+    """Every class (every label, for multilabel data) has members in every split."""
+    import pandas as pd
+
     rules = _split_rules(ctx)
     if not _active(ctx) or not ctx.label or not rules.all_classes_in_each:
         return []
+    from curate.dataset_checks import label_sets
+
     part = ctx.df[[ctx.label, ctx.split_col]].dropna()
-    classes = sorted(map(str, part[ctx.label].unique()))
+    labels = part[ctx.label].astype(str) if not ctx.label_sep else label_sets(part[ctx.label], ctx.label_sep)
+    frame = pd.DataFrame({"y": labels, "split": part[ctx.split_col].astype(str)}).explode("y").dropna()
+    classes = sorted(map(str, frame["y"].unique()))
     missing = {}
     for split in _splits(ctx):
-        have = set(map(str, part.loc[part[ctx.split_col].astype(str) == split, ctx.label].unique()))
+        have = set(frame.loc[frame["split"] == split, "y"])
         absent = [c for c in classes if c not in have]
         if absent:
             missing[split] = absent

@@ -189,9 +189,12 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     ratios = parse_ratios(ratios)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    raw = df[label].astype("string").fillna("(missing)").to_numpy(dtype=object)
-    sets = _label_sets(raw, multilabel_sep) if multilabel_sep else None
-    y = raw if sets is None else np.array(["(multilabel)"] * len(raw), dtype=object)
+    from curate.dataset_checks import is_list_column, label_sets
+
+    multilabel = bool(multilabel_sep) or is_list_column(df[label])
+    sets = label_sets(df[label], multilabel_sep).tolist() if multilabel else None
+    y = df[label].astype("string").fillna("(missing)").to_numpy(dtype=object) if sets is None \
+        else np.array(["(multilabel)"] * len(df), dtype=object)
     ids = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
     groups = df[group].astype("string").fillna("(missing)").to_numpy(dtype=object) if group else None
     if groups is None and "source_id" in df.columns and df["source_id"].notna().any() and not time:
@@ -241,10 +244,6 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
 
 
 _TRAIN_ONLY = "\x00train-only"
-
-
-def _label_sets(raw: np.ndarray, sep: str) -> list[list[str]]:
-    return [sorted({t.strip() for t in str(v).split(sep) if t.strip()}) if v != "(missing)" else [] for v in raw]
 
 
 def _small_classes_to_train(y, ratios, notes, strict, label):

@@ -69,6 +69,11 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     for role, column in (("label", label), ("group", group), ("split", split_col)):
         if column is not None and column not in df.columns:
             raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
+    if label and not label_sep:
+        from curate.dataset_checks import is_list_column
+
+        if is_list_column(df[label]):
+            label_sep = "\x1f"  # list cells: multilabel, nothing to split on
     usable = df[ok_rows(df)]
     ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full_df=df,
                        label_sep=label_sep, lock=lock)

@@ -203,3 +203,18 @@ def test_scikit_learn_cross_validators(sample):
     assert (np.random.get_state()[1] == state).all()  # the global RNG is left alone
     with pytest.raises(Exception, match="at least 2"):
         BalancedKFold(1)
+
+
+def test_list_label_column_is_multilabel_in_split_and_validate(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    tags = [sorted(set(rng.choice(["cat", "dog", "bird", "fish"], rng.integers(1, 3)).tolist())) for _ in range(200)]
+    data = tmp_path / "tags.parquet"
+    pd.DataFrame({"id": [f"r{i}" for i in range(200)], "tags": tags, "x": rng.normal(size=200)}).to_parquet(data)
+    r = cli("split", data, "--label", "tags", "--folds", "3", "-o", tmp_path / "s.parquet", "--json", "-")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert set(report["per_class"]) == {"bird", "cat", "dog", "fish"} and report["folds_with_zero_positives"] == 0
+    r = cli("validate", tmp_path / "s.parquet", "--label", "tags", "--json", "-")
+    checks = {c["name"]: c for c in json.loads(r.out)["checks"]}
+    assert checks["classes_in_every_split"]["observed"]["classes"] == ["bird", "cat", "dog", "fish"]
+    assert set(checks["class_balance"]["observed"]["counts"]) == {"bird", "cat", "dog", "fish"}
