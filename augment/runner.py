@@ -86,9 +86,11 @@ def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int |
 # ------------------------------------------------------------------ the work of one job
 
 _STATE: dict[str, Any] = {}
+_MADE_DIRS: set[str] = set()  # folders this process made already (one mkdir each)
 
 
 def _init_worker(state: dict[str, Any]) -> None:
+    _MADE_DIRS.clear()
     _STATE.clear()
     _STATE.update(state)
     _STATE["plugin"] = get_plugin(state["loaded"].recipe.modality)
@@ -96,7 +98,10 @@ def _init_worker(state: dict[str, Any]) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    parent = str(path.parent)
+    if parent not in _MADE_DIRS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _MADE_DIRS.add(parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
