@@ -2,7 +2,7 @@
 
 So an augmented corpus does not depend on the worker count, the order jobs run in or the
 engine. Randomness flows from this seed into ``numpy.random.default_rng`` and
-albumentations' ``Compose(seed=...)``; no global RNG is read or written.
+albumentations' random state (``Compose.set_random_state``); no global RNG is read or written.
 """
 
 from __future__ import annotations
