@@ -11,6 +11,7 @@ the same Compose and stay aligned with the image.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import io
 import json
@@ -46,6 +47,7 @@ def _albumentations():
     return A
 
 
+@functools.lru_cache(maxsize=None)
 def _transform_class(name: str):
     A = _albumentations()
     cls = getattr(A, name, None)
@@ -60,6 +62,7 @@ def _known_names() -> list[str]:
     return sorted([n for n in dir(A) if _transform_class(n) is not None] + list(OWN))
 
 
+@functools.lru_cache(maxsize=None)
 def _accepts_range(cls, param: str) -> bool:
     schema = getattr(cls, "InitSchema", None)
     fields = getattr(schema, "model_fields", {}) if schema is not None else {}
