@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from augment.recipe import LoadedRecipe
 
 STATE_DIR = ".curaug"
+#: Draws in a row that may apply no transform at all before a plain copy is accepted.
+EMPTY_REDRAWS = 20
 Progress = Callable[[int, int], None]
 
 
@@ -114,18 +116,25 @@ def render(job: Job, plan_only: bool = False) -> dict[str, Any]:
     source = plugin.load(row, ctx)
     gate = loaded.recipe.gate
     rejected: list[str] = []
-    for attempt in range(gate.max_tries if gate else 1):
+    empty = 0
+    attempt = 0
+    while True:
         seed = sample_seed(_STATE["run_seed"], job.source_id, job.copy, attempt)
+        attempt += 1
         plan = plugin.draw(_STATE["steps"], np.random.default_rng(seed), ctx, row)
+        if not plan and _STATE["steps"] and empty < EMPTY_REDRAWS:
+            empty += 1  # no transform drawn: the copy would equal its source, so draw again
+            continue
         out, applied = plugin.apply(source, plan, seed, ctx)
         reason = plugin.gate(source, out, gate, ctx) if gate else None
         if reason is None:
             break
         rejected.append(reason)
-    else:
-        return {"job": asdict(job), "skipped": f"quality gate: {rejected[-1]}", "rejected": len(rejected)}
+        if len(rejected) >= gate.max_tries:
+            return {"job": asdict(job), "skipped": f"quality gate: {rejected[-1]}", "rejected": len(rejected)}
+    attempt -= 1
     data = plugin.save(out, job.path)
-    record = {"job": asdict(job), "seed": seed, "attempt": attempt, "rejected": len(rejected),
+    record = {"job": asdict(job), "seed": seed, "attempt": attempt, "rejected": len(rejected), "empty_draws": empty,
               "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data),
               "provenance": {"plugin": plugin.modality, "seed": seed, "run_seed": _STATE["run_seed"],
                              "copy": job.copy, "attempt": attempt, "plan": plan, "applied": applied,

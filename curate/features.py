@@ -17,8 +17,16 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-#: Media metadata that describe the sample and so take part in drift and shift checks.
-MEDIA_METADATA = ("width", "height", "channels", "sample_rate", "duration_s", "size_bytes")
+#: Media metadata that describe the sample and so take part in drift and shift checks
+#: (not the file size: it says more about the encoder than about the sample).
+MEDIA_METADATA = ("width", "height", "channels", "sample_rate", "duration_s")
+
+
+def original_rows(df: "pd.DataFrame") -> "pd.DataFrame":
+    """Rows that are not augmented copies: distribution checks compare the real data."""
+    if "source_id" in df.columns and df["source_id"].notna().any():
+        return df[df["source_id"].isna()]
+    return df
 
 
 @dataclass

@@ -66,14 +66,14 @@ def check_domain_classifier(ctx: CheckContext) -> list[CheckResult]:
         return []
     import numpy as np
 
-    from curate.features import feature_matrix, model_columns
+    from curate.features import feature_matrix, model_columns, original_rows
     from curate.rules import DriftRule
     from curate.split_checks import split_names
 
     rules = ctx.rules.splits
     rule = (rules.max_drift if rules and rules.max_drift else None) or DriftRule()
     limit = rule.domain_auc or DEFAULT_MAX_AUC
-    df = ctx.df
+    df = original_rows(ctx.df)  # augmented copies differ from val/test by design
     splits = split_names(df, ctx.split_col)
     if "train" not in splits or len(splits) < 2:
         return []

@@ -324,10 +324,10 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
     rules = _split_rules(ctx)
     from curate.rules import DriftRule
 
-    from curate.features import MEDIA_METADATA, is_embedding
+    from curate.features import MEDIA_METADATA, is_embedding, original_rows
 
     rule = rules.max_drift or DriftRule(psi=0.2, ks_pvalue=0.001)
-    df = ctx.df
+    df = original_rows(ctx.df)
     keep = tuple(c for c in MEDIA_METADATA if c in df.columns)
     candidates = [c for c in data_columns(df, keep) if c not in (ctx.split_col, ctx.group, ctx.label)]
     missing = [c for c in rule.embeddings if c not in df.columns]
@@ -342,9 +342,9 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
         features += list(comps.columns)
     if ctx.label:
         features.append(ctx.label)
-    splits = _splits(ctx)
-    pairs = list(combinations(splits, 2))
     rows = df.groupby(df[ctx.split_col].astype(str), sort=False).indices
+    splits = [s for s in _splits(ctx) if s in rows]
+    pairs = list(combinations(splits, 2))
     prepared = {(s, f): prepare_feature(df[f].iloc[rows[s]]) for s in splits for f in features}
     figures = {}
     for s1, s2 in pairs:

@@ -260,7 +260,7 @@ def test_masks_boxes_and_keypoints_stay_aligned(cli, tmp_path):
 
 def test_quality_gate_rejects_and_reports(cli, split_manifest, tmp_path):
     recipe = tmp_path / "g.yaml"
-    recipe.write_text("modality: image\ncopies: 1\ntransforms:\n"
+    recipe.write_text("modality: image\ncopies: 1\ntransforms:\n  - HorizontalFlip: {p: 1}\n"
                       "  - RandomBrightnessContrast: {brightness_limit: [-1.0, -1.0], contrast_limit: 0, p: 0.5}\n"
                       "gate: {min_std: 2.0, max_tries: 20}\n")
     r = cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / "o", "--seed", "2")
@@ -273,6 +273,16 @@ def test_quality_gate_rejects_and_reports(cli, split_manifest, tmp_path):
 
     for rel in m.loc[m["source_id"].notna(), "path"]:
         assert np.asarray(Image.open(tmp_path / "o" / rel)).std() >= 2.0
+
+
+def test_every_copy_differs_from_its_source(cli, split_manifest, tmp_path):
+    recipe = tmp_path / "sparse.yaml"
+    recipe.write_text("modality: image\ncopies: 3\ntransforms:\n  - HorizontalFlip: {p: 0.2}\n  - VerticalFlip: {p: 0.2}\n")
+    assert cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / "o").code == 0
+    m = pd.read_parquet(tmp_path / "o" / "manifest.parquet")
+    added = m[m["source_id"].notna()]
+    assert all(json.loads(a)["plan"] for a in added["augment"])  # no empty draw was kept
+    assert not set(added["sha256"]) & set(m.loc[m["source_id"].isna(), "sha256"].dropna())
 
 
 def test_presets_and_plugin_registry(cli, split_manifest, tmp_path):
