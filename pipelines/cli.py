@@ -260,7 +260,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 
 @cli.command()
 @click.argument("manifest", type=click.Path(path_type=str))
-@click.option("--recipe", "recipe_path", required=True, metavar="RECIPE.yaml", help="Augmentation recipe.")
+@click.option("--recipe", "recipe_path", metavar="RECIPE.yaml", help="Augmentation recipe (not needed with --replay).")
 @click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR", help="Folder for the new files and manifest.parquet.")
 @click.option("--copies", type=click.IntRange(min=0), help="Augmented copies per train sample [default: the recipe's, else 1].")
 @click.option("--balance", is_flag=True, help="Augment minority classes up to the largest (or the recipe's balance.target).")
@@ -271,7 +271,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 @click.option("--label", default="label", show_default=True, help="Label column (balancing, copy_paste donors).")
 @click.option("--replay", "replay_id", metavar="ID", help="Regenerate one augmented sample of OUTDIR and compare bytes.")
 @click.pass_context
-def augment(ctx: click.Context, manifest: str, recipe_path: str, outdir: str, copies: int | None, balance: bool,
+def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: str, copies: int | None, balance: bool,
             seed: int, workers: int, engine: str, scheduler: str | None, label: str, replay_id: str | None) -> None:
     """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged)."""
     from pathlib import Path
@@ -291,6 +291,8 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str, outdir: str, co
                                f"(sha256 {hashlib.sha256(fresh).hexdigest()[:16]}, stored "
                                f"{hashlib.sha256(stored).hexdigest()[:16]})", highlight=False, markup=False)
         ctx.exit(0 if same else 1)
+    if recipe_path is None:
+        raise click.UsageError("Missing option '--recipe'")
     if copies is not None and balance:
         raise click.UsageError("give --copies or --balance, not both")
     if scheduler and engine != "dask":

@@ -100,8 +100,7 @@ def test_provenance_and_replay(cli, split_manifest, tmp_path):
         assert r.code == 0 and "identical" in r.out, (sample_id, r.out)
     target = out / added["path"].iloc[0]
     target.write_bytes(target.read_bytes()[:-10] + b"0123456789")
-    r = cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o", out,
-            "--replay", added["id"].iloc[0])
+    r = cli("augment", split_manifest / "split.parquet", "-o", out, "--replay", added["id"].iloc[0])  # no recipe needed
     assert r.code == 1 and "DIFFERENT" in r.out
     assert "not an augmented sample" in one_error_line(
         cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o", out,
