@@ -247,6 +247,8 @@ def _image_codes(df: "pd.DataFrame", modality):
 
 
 def _audio_prints(df: "pd.DataFrame", modality):
+    """Fingerprints of the audio rows, from a cache keyed by the file's sha256 (in curaug's
+    cache folder, next to ingest's) or decoded and computed once and then cached."""
     from curate.manifest import media_file
 
     idx = _media_rows(df, modality, "audio")
@@ -254,12 +256,66 @@ def _audio_prints(df: "pd.DataFrame", modality):
         return idx, []
     import soundfile as sf
 
+    cache = _FingerprintCache()
+    hashes = df["sha256"].iloc[idx].to_numpy(dtype=object) if "sha256" in df.columns else [None] * len(idx)
     codes, keep = [], []
-    for k, row in zip(idx, df.iloc[idx][["root", "path"]].itertuples(index=False)):
-        try:
-            data, sr = sf.read(str(media_file(row.root, row.path)), dtype="float32", always_2d=True)
-        except (OSError, RuntimeError, ValueError):
-            continue
-        codes.append(audio_fingerprint(data.mean(axis=1), sr))
+    for k, sha, row in zip(idx, hashes, df.iloc[idx][["root", "path"]].itertuples(index=False)):
+        found = cache.get(sha)
+        if found is None:
+            try:
+                data, sr = sf.read(str(media_file(row.root, row.path)), dtype="float32", always_2d=True)
+            except (OSError, RuntimeError, ValueError):
+                continue
+            found = audio_fingerprint(data.mean(axis=1), sr)
+            cache.put(sha, found)
+        codes.append(found)
         keep.append(k)
+    cache.save()
     return np.asarray(keep, dtype=int), codes
+
+
+class _FingerprintCache:
+    """sha256 -> audio fingerprint, one Parquet file in curaug's cache folder."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        import pandas as pd
+
+        from curate.ingest import _cache_dir
+
+        self.path = _cache_dir() / f"audio-fingerprints-v{self.VERSION}.parquet"
+        self.entries: dict[str, tuple[int, np.ndarray]] = {}
+        self.dirty = False
+        try:
+            table = pd.read_parquet(self.path)
+        except (OSError, ValueError):
+            return  # no cache yet, or an unreadable one: recompute
+        for sha, summary, frames, n in zip(table["sha256"], table["summary"], table["frames"], table["n"]):
+            bits = np.unpackbits(np.frombuffer(frames, np.uint8).reshape(4, -1), axis=0)[:, :n].astype(bool)
+            self.entries[sha] = (int(np.int64(summary).view(np.uint64)), bits)
+
+    def get(self, sha) -> tuple[int, np.ndarray] | None:
+        return self.entries.get(sha) if isinstance(sha, str) else None
+
+    def put(self, sha, value: tuple[int, np.ndarray]) -> None:
+        if isinstance(sha, str):
+            self.entries[sha] = value
+            self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        import pandas as pd
+
+        from curate.atomic import atomic_path
+
+        rows = [{"sha256": sha, "summary": int(np.uint64(summary).view(np.int64)),
+                 "frames": np.packbits(bits, axis=0).tobytes(), "n": bits.shape[1]}
+                for sha, (summary, bits) in self.entries.items()]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.path) as tmp:
+                pd.DataFrame(rows).to_parquet(tmp)
+        except OSError:
+            pass  # a cache that cannot be written only costs time

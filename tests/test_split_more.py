@@ -218,3 +218,20 @@ def test_list_label_column_is_multilabel_in_split_and_validate(cli, tmp_path):
     checks = {c["name"]: c for c in json.loads(r.out)["checks"]}
     assert checks["classes_in_every_split"]["observed"]["classes"] == ["bird", "cat", "dog", "fish"]
     assert set(checks["class_balance"]["observed"]["counts"]) == {"bird", "cat", "dog", "fish"}
+
+
+def test_audio_fingerprints_are_cached_by_content_hash(cli, sample, tmp_path):
+    import os
+
+    from curate.manifest import load_data
+    from curate.near_dups import _audio_prints
+
+    assert cli("ingest", sample / "audio", "-o", tmp_path / "a.parquet").code == 0
+    m = load_data(tmp_path / "a.parquet")
+    modality = m["modality"].astype(str).to_numpy()
+    idx, first = _audio_prints(m, modality)
+    cache = list(__import__("pathlib").Path(os.environ["CURAUG_CACHE_DIR"]).glob("audio-fingerprints-*.parquet"))
+    assert len(cache) == 1 and len(idx) == int((m["status"] == "ok").sum())
+    idx2, again = _audio_prints(m, modality)
+    assert (idx2 == idx).all()
+    assert all(a[0] == b[0] and (a[1] == b[1]).all() for a, b in zip(first, again))
