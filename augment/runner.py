@@ -109,8 +109,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def render(job: Job, plan_only: bool = False) -> dict[str, Any]:
-    """Draw, apply and (unless ``plan_only``) write one job; return its manifest record."""
+def render(job: Job) -> dict[str, Any]:
+    """Draw, apply and write one job; return its manifest record."""
     plugin, ctx, loaded = _STATE["plugin"], _STATE["ctx"], _STATE["loaded"]
     row = ctx.record(job.source_id)
     source = plugin.load(row, ctx)
@@ -143,18 +143,13 @@ def render(job: Job, plan_only: bool = False) -> dict[str, Any]:
     targets = loaded.recipe.targets
     if isinstance(out, dict) and "mask" in out and targets.mask:
         record["mask_path"] = os.path.splitext(job.path)[0] + "_mask.png"
-        mask_bytes = plugin.encode_mask(out["mask"])
-        if not plan_only:
-            _write_atomic(Path(_STATE["outdir"]) / record["mask_path"], mask_bytes)
+        _write_atomic(Path(_STATE["outdir"]) / record["mask_path"], plugin.encode_mask(out["mask"]))
     if isinstance(out, dict) and targets.bboxes and "bboxes" in out:
         record["bboxes"] = json.dumps([list(map(lambda v: round(v, 3), b)) + [lab]
                                        for b, lab in zip(out["bboxes"], out.get("bbox_labels", []))])
     if isinstance(out, dict) and targets.keypoints and "keypoints" in out:
         record["keypoints"] = json.dumps([[round(x, 3), round(y, 3)] for x, y in out["keypoints"]])
-    if plan_only:
-        record["bytes"] = data
-    else:
-        _write_atomic(Path(_STATE["outdir"]) / job.path, data)
+    _write_atomic(Path(_STATE["outdir"]) / job.path, data)
     return record
 
 

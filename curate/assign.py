@@ -35,7 +35,7 @@ def fill_parts(mass: np.ndarray, pref: np.ndarray, share: np.ndarray) -> np.ndar
     >>> fill_parts(np.ones(4), np.array([[1., 0], [0, 1], [1, 0], [0, 1]]), np.array([.5, .5])).tolist()
     [0, 1, 0, 1]
     """
-    m, n_parts = pref.shape
+    m = pref.shape[0]
     parts = np.full(m, -1)
     quota = share * mass.sum()
     active = np.flatnonzero(share > 0)
@@ -47,12 +47,12 @@ def fill_parts(mass: np.ndarray, pref: np.ndarray, share: np.ndarray) -> np.ndar
     # parts with the largest quota choose first; the last one takes what is left
     order = active[np.argsort(-quota[active], kind="stable")]
     free = np.ones(m, dtype=bool)
-    for p in order[:-1]:
-        others = np.delete(pref, p, axis=1).max(axis=1) if n_parts > 1 else 0.0
+    for p in order[:-1]:  # two or more active parts here
+        others = np.delete(pref, p, axis=1).max(axis=1)
         cand = np.flatnonzero(free)
         if len(cand) == 0:
             break
-        rel = (pref[cand, p] - others[cand]) if n_parts > 1 else pref[cand, p]
+        rel = pref[cand, p] - others[cand]
         cand = cand[np.argsort(-rel, kind="stable")]
         cum = np.cumsum(mass[cand])
         take = cand[(cum - mass[cand] / 2) < quota[p]]  # midpoint rule: an item goes where most of it fits

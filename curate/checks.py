@@ -81,9 +81,12 @@ class CheckContext:
 
     def ids(self, mask: "pd.Series") -> list[str]:
         """Up to :data:`MAX_OFFENDERS` ids (``id`` column, else row numbers) of rows in ``mask``."""
-        rows = self.df.loc[mask]
-        names = rows["id"] if "id" in rows.columns else rows.index.to_series()
-        return [str(v) for v in names.head(MAX_OFFENDERS)]
+        return row_names(self.df.loc[mask]).head(MAX_OFFENDERS).tolist()
+
+
+def row_names(df: "pd.DataFrame") -> "pd.Series":
+    """How results name rows: the ``id`` column, else the row labels, as strings."""
+    return (df["id"] if "id" in df.columns else df.index.to_series(index=df.index)).astype(str)
 
 
 CheckFn = Callable[[CheckContext], list[CheckResult]]

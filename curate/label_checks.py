@@ -14,18 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check
+from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
 #: Suspects kept in the result (all of them up to this many, worst first).
 MAX_SUSPECTS = 1000
-
-
-def _names(df: "pd.DataFrame") -> "pd.Series":
-    return (df["id"] if "id" in df.columns else df.index.to_series()).astype(str)
 
 
 @register_check("conflicting_labels")
@@ -49,7 +44,7 @@ def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
     repeated = key.duplicated(keep=False).to_numpy()
     keyed = keyed[repeated]
     frame = pd.DataFrame({"key": key.to_numpy()[repeated], "label": keyed[ctx.label].astype(str).to_numpy(),
-                          "id": _names(keyed).to_numpy()})
+                          "id": row_names(keyed).to_numpy()})
     spread = frame.groupby("key", sort=False)["label"].nunique()
     bad = frame[frame["key"].isin(spread[spread > 1].index)]
     examples = []
@@ -147,7 +142,7 @@ def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
     issue, suggested, thresholds = confident_learning(probs, y)
     self_conf = probs[np.arange(len(y)), y]
     order = np.flatnonzero(issue)[np.argsort(self_conf[issue], kind="stable")]
-    names = _names(df).to_numpy()
+    names = row_names(df).to_numpy()
     suspects = [{"id": str(names[i]), "given": str(classes[y[i]]), "suggested": str(classes[suggested[i]]),
                  "self_confidence": round(float(self_conf[i]), 6),
                  "suggested_confidence": round(float(probs[i, suggested[i]]), 6)} for i in order[:MAX_SUSPECTS]]

@@ -184,7 +184,9 @@ def _band_key(block: np.ndarray) -> np.ndarray:
 def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[str, Any]]:
     """Near-duplicate pairs across splits, closest first within each kind."""
     split = df[split_col].astype(str).to_numpy()
-    names = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
+    from curate.checks import row_names
+
+    names = row_names(df).to_numpy()
     out = []
 
     def emit(kind, idx, i, j, value, measure):

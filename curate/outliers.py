@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from curate.checks import CheckContext, CheckResult, register_check
+from curate.checks import CheckContext, CheckResult, register_check, row_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,7 +85,7 @@ def check_outliers(ctx: CheckContext) -> list[CheckResult]:
         score = -forest.score_samples(filled)
         mask = score > threshold
     order = np.flatnonzero(mask)[np.argsort(-score[mask], kind="stable")]
-    names = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
+    names = row_names(df).to_numpy()
     fraction = float(mask.mean())
     observed = {"method": rule.method, "threshold": threshold, "columns": columns, "outliers": int(mask.sum()),
                 "fraction": round(fraction, 6), "max_fraction": rule.max_fraction, "per_column": per_column,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check
+from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
 from curate.dataset_checks import data_columns
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     if not key.empty:
         repeated = key.duplicated(keep=False).to_numpy()
         keyed = keyed[repeated]
-        names = (keyed["id"] if "id" in keyed.columns else keyed.index.to_series()).astype(str)
+        names = row_names(keyed)
         frame = pd.DataFrame({"key": key.to_numpy()[repeated], "split": keyed[ctx.split_col].astype(str).to_numpy(),
                               "id": names.to_numpy()})
         spread = frame.groupby("key")["split"].nunique()

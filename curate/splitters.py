@@ -195,7 +195,9 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     sets = label_sets(df[label], multilabel_sep).tolist() if multilabel else None
     y = df[label].astype("string").fillna("(missing)").to_numpy(dtype=object) if sets is None \
         else np.array(["(multilabel)"] * len(df), dtype=object)
-    ids = (df["id"] if "id" in df.columns else df.index.to_series()).astype(str).to_numpy()
+    from curate.checks import row_names
+
+    ids = row_names(df).to_numpy()
     groups = df[group].astype("string").fillna("(missing)").to_numpy(dtype=object) if group else None
     if groups is None and "source_id" in df.columns and df["source_id"].notna().any() and not time:
         # an augmented manifest: a copy must land in its source's split, or it leaks
@@ -248,7 +250,8 @@ _TRAIN_ONLY = "\x00train-only"
 
 def _small_classes_to_train(y, ratios, notes, strict, label):
     parts_used = sum(r > 0 for r in ratios)
-    classes, counts = codes(y)[0], np.bincount(codes(y)[1])
+    classes, found = codes(y)
+    counts = np.bincount(found)
     small = [str(c) for c, n in zip(classes, counts) if n < parts_used]
     if not small:
         return y

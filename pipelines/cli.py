@@ -298,9 +298,7 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
     loaded = load_recipe(recipe_path)
-    if Path(outdir).resolve() == Path(manifest).resolve().parent and Path(outdir).joinpath("manifest.parquet").resolve() \
-            == Path(manifest).resolve():
-        raise CuraugError(f"{outdir}: the output folder holds the input manifest; choose another folder")
+    _refuse_overwrite(manifest, str(Path(outdir) / "manifest.parquet"))
     df = load_data(manifest)
     from augment.runner import augment_manifest
 

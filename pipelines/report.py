@@ -163,8 +163,9 @@ def offending_ids(observed: dict[str, Any]) -> list[str]:
 def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> list[str]:
     """For each failed check that names samples, a table of those rows (first ``limit``)."""
     parts = []
-    key = df["id"].astype(str) if "id" in df.columns else df.index.astype(str).to_series(index=df.index)
-    keyed = df.set_axis(key.to_numpy(), axis=0)
+    from curate.checks import row_names
+
+    keyed = df.set_axis(row_names(df).to_numpy(), axis=0)
     keyed = keyed[~keyed.index.duplicated()]
     for c in checks:
         if c["success"]:
