@@ -120,6 +120,6 @@ def get_plugin(modality: str) -> Plugin:
 
 
 def _builtins() -> None:
-    import augment.image  # noqa: F401  (registers itself)
+    import augment.image.plugin  # noqa: F401  (registers itself)
 
 

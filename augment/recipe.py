@@ -148,7 +148,7 @@ class LoadedRecipe:
 
 def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
     """Read and check a recipe file (keys and types; transform names are the plugin's job)."""
-    from curate.rules import describe_validation_error, read_yaml_mapping
+    from curate.rules.schema import describe_validation_error, read_yaml_mapping
 
     text, data, tree = read_yaml_mapping(path, "recipe file", "modality, copies, transforms, ...")
     try:

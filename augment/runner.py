@@ -176,7 +176,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
                      scheduler: str | None = None, label: str | None = "label",
                      progress: Progress | None = None) -> AugmentResult:
     """Augment the train rows of ``df`` into ``outdir`` (see the module docstring)."""
-    from curate.manifest import ok_rows
+    from curate.io.manifest import ok_rows
 
     recipe = loaded.recipe
     plugin = get_plugin(recipe.modality)
@@ -250,7 +250,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     gc.unfreeze()
     elapsed = time.perf_counter() - started
     manifest = _output_manifest(df, rows, jobs, done, out, recipe.targets)
-    from curate.manifest import save_manifest
+    from curate.io.manifest import save_manifest
 
     save_manifest(manifest, out / "manifest.parquet")
     skipped = [r for r in done.values() if "skipped" in r]
@@ -385,7 +385,7 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> tuple[bytes, bytes]:
     import pandas as pd
 
     from augment.recipe import Recipe
-    from curate.manifest import load_data
+    from curate.io.manifest import load_data
 
     out = Path(outdir)
     manifest_path = out / "manifest.parquet"

@@ -20,9 +20,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curate.checks import CheckContext, registered_checks  # noqa: E402
-from curate.rules import parse_rules  # noqa: E402
-from curate.validate import _load_checks, validate  # noqa: E402
+from curate.checks.base import CheckContext, registered_checks  # noqa: E402
+from curate.rules.schema import parse_rules  # noqa: E402
+from curate.checks.validate import _load_checks, validate  # noqa: E402
 
 
 def make_frame(n: int, cols: int) -> pd.DataFrame:

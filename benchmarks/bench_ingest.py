@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curate.ingest import ingest  # noqa: E402
+from curate.io.ingest import ingest  # noqa: E402
 
 
 def make_tree(root: Path, n: int) -> None:

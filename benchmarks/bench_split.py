@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curate.splitters import split_frame  # noqa: E402
+from curate.split.splitters import split_frame  # noqa: E402
 
 
 def deviation(y: np.ndarray, assign: np.ndarray) -> float:
@@ -98,7 +98,7 @@ def multilabel(a) -> None:
 
 
 def near_duplicates() -> None:
-    from curate.near_dups import hamming_pairs
+    from curate.checks.near_dups import hamming_pairs
 
     rng = np.random.default_rng(0)
     n = 100_000

@@ -20,8 +20,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from curate.gx_rules import _batch, compile_suite, run_column_rules  # noqa: E402
-from curate.rules import parse_rules  # noqa: E402
+from curate.rules.gx import _batch, compile_suite, run_column_rules  # noqa: E402
+from curate.rules.schema import parse_rules  # noqa: E402
 
 RULES = {
     "a": {"not_null": True, "between": [-10, 10]},

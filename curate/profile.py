@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import CuraugError
-from curate.rowkeys import row_keys
-from curate.manifest import BOOKKEEPING_COLUMNS, RESERVED_COLUMNS, ok_rows
+from curate.io.rowkeys import row_keys
+from curate.io.manifest import BOOKKEEPING_COLUMNS, RESERVED_COLUMNS, ok_rows
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -20,11 +20,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 _API = {
-    "ingest": ("curate.ingest", "ingest"),
-    "IngestResult": ("curate.ingest", "IngestResult"),
+    "ingest": ("curate.io.ingest", "ingest"),
+    "IngestResult": ("curate.io.ingest", "IngestResult"),
     "profile": ("curate.profile", "profile"),
-    "load_data": ("curate.manifest", "load_data"),
-    "save_manifest": ("curate.manifest", "save_manifest"),
+    "load_data": ("curate.io.manifest", "load_data"),
+    "save_manifest": ("curate.io.manifest", "save_manifest"),
     "CuraugError": ("curate.errors", "CuraugError"),
 }
 

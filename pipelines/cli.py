@@ -42,9 +42,9 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
     Every media file is hashed and fully decoded (image size and channels, audio sample
     rate, duration and channels); damaged files get status=corrupt and a reason.
     """
-    from curate.ingest import ingest as run_ingest
-    from curate.manifest import save_manifest
-    from curate.tables import table_format
+    from curate.io.ingest import ingest as run_ingest
+    from curate.io.manifest import save_manifest
+    from curate.io.tables import table_format
     from pipelines.console import print_ingest_summary, progress_bar
 
     table_format(output)
@@ -62,7 +62,7 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
 @click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def profile(data: str, label: str | None, json_out: str | None, encoding: str | None) -> None:
     """Profile a manifest or table: rows, dtypes, missing values, duplicates, classes, media."""
-    from curate.manifest import load_data
+    from curate.io.manifest import load_data
     from curate.profile import profile as run_profile
     from pipelines.console import print_profile
 
@@ -75,7 +75,7 @@ def profile(data: str, label: str | None, json_out: str | None, encoding: str | 
         click.echo(json.dumps(result, indent=2))
         return
     if json_out:
-        from curate.atomic import write_text_atomic
+        from curate.io.atomic import write_text_atomic
 
         write_text_atomic(json_out, json.dumps(result, indent=2) + "\n")
     print_profile(result)
@@ -99,9 +99,9 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
              split_col: str | None, multilabel_sep: str | None, lock_path: str | None, json_out: str | None,
              report: str | None, junit: str | None, export_gx: str | None, encoding: str | None) -> None:
     """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails."""
-    from curate.manifest import load_data
-    from curate.rules import Rules, load_rules
-    from curate.validate import validate as run_validate
+    from curate.io.manifest import load_data
+    from curate.rules.schema import Rules, load_rules
+    from curate.checks.validate import validate as run_validate
     from pipelines.console import print_validation
 
     rules = load_rules(rules_path) if rules_path else Rules()
@@ -112,7 +112,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
         _check_output_suffix(report, (".html", ".htm"))
     lock = None
     if lock_path:
-        from curate.split_lock import read_lock
+        from curate.split.lock import read_lock
 
         lock = read_lock(lock_path)
     df = load_data(data, encoding=encoding)
@@ -124,22 +124,22 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
                           lock=lock, source=data)
     payload = result.to_dict()
     if export_gx:
-        from curate.gx_rules import export_suite
+        from curate.rules.gx import export_suite
 
         export_suite(rules, export_gx)
     if junit:
-        from pipelines.junit import write_junit
+        from pipelines.report.junit import write_junit
 
         write_junit(payload, junit)
     if report:
-        from pipelines.report import write_validation_report
+        from pipelines.report.html import write_validation_report
 
         write_validation_report(payload, df, report)
     if json_out == "-":
         click.echo(json.dumps(payload, indent=2))
     else:
         if json_out:
-            from curate.atomic import write_text_atomic
+            from curate.io.atomic import write_text_atomic
 
             write_text_atomic(json_out, json.dumps(payload, indent=2) + "\n")
         print_validation(payload)
@@ -159,11 +159,11 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
 def clean(data: str, rules_path: str | None, output: str, log_path: str | None, apply_path: str | None,
           label: str | None, split_col: str, encoding: str | None) -> None:
     """Clean DATA with the rules file's steps (in file order) and normaliser; never touches DATA."""
-    from curate.atomic import write_text_atomic
-    from curate.clean import CleanResult, apply_normalizer, clean as run_clean
-    from curate.manifest import load_data, save_manifest
-    from curate.rules import load_rules
-    from curate.tables import table_format
+    from curate.io.atomic import write_text_atomic
+    from curate.clean.steps import CleanResult, apply_normalizer, clean as run_clean
+    from curate.io.manifest import load_data, save_manifest
+    from curate.rules.schema import load_rules
+    from curate.io.tables import table_format
     from pipelines.console import print_clean_log
 
     if not rules_path and not apply_path:
@@ -212,9 +212,9 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
           stable: bool, time_col: str | None, gap: str | None, seed: int, strict: bool, output: str,
           json_out: str | None, lock_path: str | None, encoding: str | None) -> None:
     """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA."""
-    from curate.manifest import load_data, ok_rows, save_manifest
-    from curate.splitters import parse_ratios, split_frame
-    from curate.tables import table_format
+    from curate.io.manifest import load_data, ok_rows, save_manifest
+    from curate.split.splitters import parse_ratios, split_frame
+    from curate.io.tables import table_format
     from pipelines.console import print_split_report
 
     table_format(output)
@@ -237,14 +237,14 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         out.loc[usable, "fold"] = result.fold
     lock = None
     if lock_path:
-        from curate.split_lock import build_lock
+        from curate.split.lock import build_lock
 
         settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
                     "stable": stable, "multilabel_sep": multilabel_sep, "time": time_col, "gap": gap}
         lock = build_lock(out, "split", settings, label)
     save_manifest(out, output)
     if lock is not None:
-        from curate.split_lock import write_lock
+        from curate.split.lock import write_lock
 
         write_lock(lock_path, lock)
     report = {**result.report, "notes": result.notes, "skipped_corrupt": int((~usable).sum())}
@@ -252,7 +252,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         click.echo(json.dumps(report, indent=2))
         return
     if json_out:
-        from curate.atomic import write_text_atomic
+        from curate.io.atomic import write_text_atomic
 
         write_text_atomic(json_out, json.dumps(report, indent=2) + "\n")
     print_split_report(report, output)
@@ -277,7 +277,7 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
     from pathlib import Path
 
     from augment.recipe import load_recipe
-    from curate.manifest import load_data
+    from curate.io.manifest import load_data
     from pipelines.console import print_augment_summary, progress_bar, stdout_console
 
     if replay_id:

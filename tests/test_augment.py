@@ -27,9 +27,9 @@ transforms:
 @pytest.fixture(scope="module")
 def split_manifest(tmp_path_factory):
     """The sample digits, ingested and split 60/20/20 (module-wide: ingest is the slow part)."""
-    from curate.ingest import ingest
-    from curate.manifest import save_manifest
-    from curate.splitters import split_frame
+    from curate.io.ingest import ingest
+    from curate.io.manifest import save_manifest
+    from curate.split.splitters import split_frame
 
     root = tmp_path_factory.mktemp("aug")
     m = ingest(str(Path(__file__).resolve().parent.parent / "sample_data" / "images"), use_cache=False).manifest
@@ -51,7 +51,7 @@ def test_copies_only_for_train_and_byte_identical_across_workers_and_dask(cli, s
     src, recipe = split_manifest / "split.parquet", split_manifest / "recipe.yaml"
     r = cli("augment", src, "--recipe", recipe, "-o", tmp_path / "one", "--seed", "7")
     assert r.code == 0, r.err
-    from curate.manifest import load_data
+    from curate.io.manifest import load_data
 
     inp = load_data(src)  # roots resolved: each manifest stores them relative to its own folder
     out = load_data(tmp_path / "one" / "manifest.parquet")
@@ -172,7 +172,7 @@ def test_recipe_errors_name_the_problem(cli, split_manifest, tmp_path):
 def test_no_global_rng_is_touched(split_manifest, tmp_path):
     from augment.recipe import load_recipe
     from augment.runner import augment_manifest
-    from curate.manifest import load_data
+    from curate.io.manifest import load_data
 
     np.random.seed(123)
     random.seed(123)
@@ -185,7 +185,7 @@ def test_no_global_rng_is_touched(split_manifest, tmp_path):
 def test_noise_hits_its_target_psnr_on_real_images(sample):
     from PIL import Image
 
-    from augment.image_ops import add_noise, psnr
+    from augment.image.ops import add_noise, psnr
 
     rng = np.random.default_rng(0)
     for path in sorted((sample / "images" / "0").glob("digit_00*.png"))[:5]:
@@ -199,7 +199,7 @@ def test_noise_hits_its_target_psnr_on_real_images(sample):
 def test_copy_paste_moves_the_object_and_inpaints_its_place(sample):
     from PIL import Image
 
-    from augment.image_ops import copy_paste, foreground_mask
+    from augment.image.ops import copy_paste, foreground_mask
 
     img = np.asarray(Image.open(sample / "images" / "1" / "digit_0042.png").convert("L"))
     obj = foreground_mask(img)

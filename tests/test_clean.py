@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import one_error_line
-from curate.anonymize import scrub
-from curate.clean import clean
-from curate.rules import parse_rules
+from curate.clean.anonymize import scrub
+from curate.clean.steps import clean
+from curate.rules.schema import parse_rules
 
 ALL = ["email", "phone", "ip", "credit_card", "iban", "url_credentials"]
 

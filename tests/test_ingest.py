@@ -12,8 +12,8 @@ from PIL import Image
 
 from conftest import one_error_line
 from curate.errors import CuraugError
-from curate.ingest import ingest
-from curate.manifest import load_data
+from curate.io.ingest import ingest
+from curate.io.manifest import load_data
 
 
 def _png(path: Path, value: int = 128, size=(16, 12), mode="RGB") -> None:

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import one_error_line
-from curate.ingest import ingest
-from curate.manifest import load_data, save_manifest, unsafe_path_reason
+from curate.io.ingest import ingest
+from curate.io.manifest import load_data, save_manifest, unsafe_path_reason
 
 
 @pytest.mark.parametrize("path", ["../../etc/passwd", "a/../../x", "/etc/passwd", "C:\\Windows\\x",

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from curate.clean import clean
-from curate.normalize import MinMax, PCAWhitener, ZCAWhitener, ZScore, from_params_json
-from curate.rules import parse_rules
+from curate.clean.steps import clean
+from curate.clean.normalize import MinMax, PCAWhitener, ZCAWhitener, ZScore, from_params_json
+from curate.rules.schema import parse_rules
 
 
 def _correlated(seed: int, n: int = 400, d: int = 4) -> np.ndarray:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import one_error_line
-from curate.ingest import ingest
+from curate.io.ingest import ingest
 from curate.profile import histogram, profile
 
 

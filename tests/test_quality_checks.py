@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from conftest import one_error_line
-from curate.rules import parse_rules
-from curate.splitters import split_frame
-from curate.validate import validate
+from curate.rules.schema import parse_rules
+from curate.split.splitters import split_frame
+from curate.checks.validate import validate
 
 MEASURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import one_error_line
 from curate.errors import CuraugError
-from curate.rules import load_rules, parse_rules
+from curate.rules.schema import load_rules, parse_rules
 
 
 def _write(tmp_path, text: str):

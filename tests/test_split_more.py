@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import one_error_line
-from curate.cv import BalancedKFold, LeaveOneOut, RepeatedBalancedKFold, train_val_test_indices
-from curate.splitters import split_frame
+from curate.split.cv import BalancedKFold, LeaveOneOut, RepeatedBalancedKFold, train_val_test_indices
+from curate.split.splitters import split_frame
 
 
 def _multilabel_frame(n: int, labels: int, seed: int, groups: int | None = None) -> pd.DataFrame:
@@ -146,7 +146,7 @@ def test_near_duplicate_image_across_splits_fails_naming_the_pair(cli, image_tre
 def test_near_duplicate_texts_and_audio(sample, tmp_path):
     import soundfile as sf
 
-    from curate.validate import validate
+    from curate.checks.validate import validate
 
     texts = pd.read_csv(sample / "text.csv").drop_duplicates("text").head(60).reset_index(drop=True)
     texts["id"] = [f"t{i}" for i in range(len(texts))]
@@ -163,7 +163,7 @@ def test_near_duplicate_texts_and_audio(sample, tmp_path):
     y, sr = sf.read(tree / "no" / "no_00.wav", dtype="float32")
     noisy = 0.7 * y + np.random.default_rng(0).normal(0, 0.003, y.shape).astype("float32")
     sf.write(tree / "no" / "no_noisy.wav", noisy, sr)
-    from curate.ingest import ingest
+    from curate.io.ingest import ingest
 
     m = ingest(str(tree)).manifest
     m = m[m["status"] == "ok"].copy()
@@ -223,8 +223,8 @@ def test_list_label_column_is_multilabel_in_split_and_validate(cli, tmp_path):
 def test_audio_fingerprints_are_cached_by_content_hash(cli, sample, tmp_path):
     import os
 
-    from curate.manifest import load_data
-    from curate.near_dups import _audio_prints
+    from curate.io.manifest import load_data
+    from curate.checks.near_dups import _audio_prints
 
     assert cli("ingest", sample / "audio", "-o", tmp_path / "a.parquet").code == 0
     m = load_data(tmp_path / "a.parquet")

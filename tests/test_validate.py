@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import one_error_line
-from curate.rules import parse_rules
-from curate.validate import validate
+from curate.rules.schema import parse_rules
+from curate.checks.validate import validate
 
 
 def _checks(result, name):

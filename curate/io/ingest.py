@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.errors import CuraugError
-from curate.manifest import MODALITIES, check_paths, media_file
-from curate.rowkeys import row_digests
-from curate.media import EXTENSION_MODALITY, modality_of, probe_file
-from curate.tables import TABLE_FORMATS, read_table
+from curate.io.manifest import MODALITIES, check_paths, media_file
+from curate.io.rowkeys import row_digests
+from curate.io.media import EXTENSION_MODALITY, modality_of, probe_file
+from curate.io.tables import TABLE_FORMATS, read_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -265,7 +265,7 @@ def _load_cache(cache_file: Path | None) -> dict[tuple, dict]:
 
 
 def _save_cache(cache_file: Path, entries: list[_FileEntry], df: "pd.DataFrame") -> None:
-    from curate.atomic import atomic_path
+    from curate.io.atomic import atomic_path
 
     table = df[["path"] + [c for c in PROBE_FIELDS if c in df.columns]].copy()
     table["cache_size"] = [e.size for e in entries]

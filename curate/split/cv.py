@@ -22,8 +22,8 @@ from curate.errors import CuraugError
 
 
 def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence[float] | None = None) -> np.ndarray:
-    from curate.assign import assign_by_label, assign_by_size
-    from curate.splitters import codes, stratified_assign
+    from curate.split.assign import assign_by_label, assign_by_size
+    from curate.split.splitters import codes, stratified_assign
 
     ratios = list(ratios) if ratios is not None else [1.0 / n_parts] * n_parts
     y = np.asarray(y)
@@ -114,7 +114,7 @@ class LeaveOneOut(BaseCrossValidator):
         if groups is None:
             yield from (np.array([i]) for i in range(len(X)))
             return
-        from curate.splitters import codes
+        from curate.split.splitters import codes
 
         _, gi = codes(np.asarray(groups, dtype=object).astype(str))
         for g in range(gi.max() + 1):
@@ -132,7 +132,7 @@ def train_val_test_indices(y, groups=None, ratios: Sequence[float] = (0.6, 0.2, 
     >>> len(tr), len(va), len(te)
     (60, 20, 20)
     """
-    from curate.splitters import parse_ratios
+    from curate.split.splitters import parse_ratios
 
     ratios = parse_ratios(ratios)
     part = _fold_of(y, groups, 3, np.random.default_rng(random_state), ratios)

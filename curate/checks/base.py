@@ -1,7 +1,7 @@
 """The check interface: typed results and a registry that dataset-level checks plug into.
 
 A check is a function ``check(ctx) -> list[CheckResult]`` registered by name with
-:func:`register_check`; :func:`curate.validate.validate` runs the column rules through
+:func:`register_check`; :func:`curate.checks.validate.validate` runs the column rules through
 Great Expectations, then every registered check whose rule (or default) applies.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     import pandas as pd
 
-    from curate.rules import Rules
+    from curate.rules.schema import Rules
 
 MAX_OFFENDERS = 20
 

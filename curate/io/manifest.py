@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curate.errors import CuraugError
-from curate.tables import read_table, write_table
+from curate.io.tables import read_table, write_table
 
 if TYPE_CHECKING:
     import pandas as pd

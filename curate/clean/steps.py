@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.errors import CuraugError
-from curate.manifest import RESERVED_COLUMNS, ok_rows
+from curate.io.manifest import RESERVED_COLUMNS, ok_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from curate.rules import Normalize, Rules
+    from curate.rules.schema import Normalize, Rules
 
 MAX_LOGGED_IDS = 1000
 
@@ -43,7 +43,7 @@ def clean(df: "pd.DataFrame", rules: "Rules", *, label: str | None = None,
     Examples
     --------
     >>> import pandas as pd
-    >>> from curate.rules import parse_rules
+    >>> from curate.rules.schema import parse_rules
     >>> rules = parse_rules({"clean": [{"missing": {"strategy": "impute_median"}}]})
     >>> out = clean(pd.DataFrame({"x": [1.0, None, 3.0]}), rules)
     >>> out.data["x"].tolist(), out.log[0]["cells_changed"]
@@ -228,7 +228,7 @@ def _fit_rows(df: "pd.DataFrame", split_col: str | None, fit_on: str | None = No
 
 
 def _anonymize(df, step, ctx):
-    from curate.anonymize import pseudonym, scrub
+    from curate.clean.anonymize import pseudonym, scrub
 
     _require(df, step.columns + step.pseudonymize, "anonymize")
     if step.backend == "presidio":
@@ -367,7 +367,7 @@ STEPS: dict[str, Callable] = {
 
 def normalize_frame(df: "pd.DataFrame", spec: "Normalize", split_col: str | None):
     """Fit the normaliser on the ``fit_on`` rows and apply it to every row."""
-    from curate.normalize import make_normalizer
+    from curate.clean.normalize import make_normalizer
 
     _require(df, spec.columns, "normalize")
     fit = _fit_rows(df, split_col, spec.fit_on)
@@ -384,7 +384,7 @@ def normalize_frame(df: "pd.DataFrame", spec: "Normalize", split_col: str | None
 
 def apply_normalizer(df: "pd.DataFrame", params: dict[str, Any], est=None) -> "pd.DataFrame":
     """Apply fitted parameters (from :func:`normalize_frame` or a params JSON) to ``df``."""
-    from curate.normalize import from_params_json
+    from curate.clean.normalize import from_params_json
 
     columns = params.get("columns") or []
     _require(df, columns, "normalize")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,7 +30,7 @@ def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
     import pandas as pd
 
     from curate.profile import sample_keys
-    from curate.rules import ConflictRule
+    from curate.rules.schema import ConflictRule
 
     rule = ctx.rules.dataset.conflicting_labels or ConflictRule()
     df = ctx.df[ctx.df[ctx.label].notna()]
@@ -82,7 +82,7 @@ def out_of_fold_probabilities(X: "np.ndarray", y: "np.ndarray", categorical: "np
 
         estimator = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=1000))
     else:
-        from curate.features import gradient_boosting
+        from curate.checks.features import gradient_boosting
 
         estimator = gradient_boosting(seed, categorical)
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
@@ -120,7 +120,7 @@ def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
         return []
     import numpy as np
 
-    from curate.features import feature_matrix, model_columns
+    from curate.checks.features import feature_matrix, model_columns
 
     if ctx.label_sep:
         return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "multilabel"},

@@ -1,5 +1,5 @@
 """The image plugin: albumentations 2.0 (MIT line) transforms by name, plus curaug's own
-``noise`` and ``copy_paste`` (:mod:`augment.image_ops`).
+``noise`` and ``copy_paste`` (:mod:`augment.image.ops`).
 
 Consecutive albumentations transforms of a plan run as one ``Compose`` (built once per
 distinct plan segment, its random state set from the sample seed on every call) with
@@ -190,7 +190,7 @@ class ImagePlugin(Plugin):
     def load(self, row: "dict[str, Any]", ctx: Context) -> dict[str, Any]:
         from PIL import Image
 
-        from curate.manifest import media_file
+        from curate.io.manifest import media_file
 
         with Image.open(media_file(row["root"], row["path"])) as im:
             mode = im.mode if im.mode in ("L", "RGB", "RGBA") else "RGB"
@@ -226,7 +226,7 @@ class ImagePlugin(Plugin):
             if entry["name"] == "noise":
                 before = out["image"]
                 out["image"] = _noise(before, entry["params"], rng)
-                from augment.image_ops import psnr
+                from augment.image.ops import psnr
 
                 applied.append({"name": "noise", "measured_psnr": round(psnr(before, out["image"]), 3)})
             else:
@@ -278,7 +278,7 @@ class ImagePlugin(Plugin):
         return cache[key]
 
     def _copy_paste(self, sample: dict, params: dict, ctx: Context) -> tuple[dict, dict]:
-        from augment.image_ops import copy_paste
+        from augment.image.ops import copy_paste
 
         if params["target"] == "other" and params.get("donor") is not None:
             donor = self.load(ctx.record(params["donor"]), ctx)
@@ -347,7 +347,7 @@ def _box_area(boxes, xywh: bool) -> float:
 
 
 def _noise(image: np.ndarray, params: dict, rng: np.random.Generator) -> np.ndarray:
-    from augment.image_ops import add_noise
+    from augment.image.ops import add_noise
 
     return add_noise(image, params["kind"], float(params["psnr"]), rng)
 

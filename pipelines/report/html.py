@@ -163,7 +163,7 @@ def offending_ids(observed: dict[str, Any]) -> list[str]:
 def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> list[str]:
     """For each failed check that names samples, a table of those rows (first ``limit``)."""
     parts = []
-    from curate.checks import row_names
+    from curate.checks.base import row_names
 
     keyed = df.set_axis(row_names(df).to_numpy(), axis=0)
     keyed = keyed[~keyed.index.duplicated()]
@@ -193,6 +193,6 @@ def _offenders(observed: dict[str, Any]) -> str:
 
 
 def write_validation_report(result: dict[str, Any], df: "pd.DataFrame", path: str | os.PathLike) -> None:
-    from curate.atomic import write_text_atomic
+    from curate.io.atomic import write_text_atomic
 
     write_text_atomic(path, render_validation_report(result, df))

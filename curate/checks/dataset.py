@@ -1,6 +1,6 @@
 """Dataset-level checks: size, missing values, exact duplicates, corrupt files, class balance, bias.
 
-Each is registered with :func:`curate.checks.register_check` and reads its thresholds from
+Each is registered with :func:`curate.checks.base.register_check` and reads its thresholds from
 the rules' ``dataset:`` section; the defaults are what ``curaug validate`` runs without
 ``--rules`` (missing values, exact duplicates, class balance when a label is known).
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import CheckContext, CheckResult, register_check
-from curate.manifest import RESERVED_COLUMNS
+from curate.checks.base import CheckContext, CheckResult, register_check
+from curate.io.manifest import RESERVED_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,12 +158,12 @@ def balance_figures(counts: "pd.Series") -> dict[str, Any]:
 def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
     if not ctx.label:
         return []
-    from curate.rules import ClassBalanceRule
+    from curate.rules.schema import ClassBalanceRule
 
     rule = ctx.rules.dataset.class_balance or ClassBalanceRule(max_ratio=DEFAULT_MAX_RATIO)
     groups = [("all", ctx.df)]
     if ctx.split_col and ctx.split_col in ctx.df.columns:
-        from curate.split_checks import split_names
+        from curate.checks.split import split_names
 
         column = ctx.df[ctx.split_col].astype(str)
         groups += [(s, ctx.df[column == s]) for s in split_names(ctx.df, ctx.split_col)]
@@ -200,7 +200,7 @@ def check_bias(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.bias
     if not ctx.rules.sensitive or not ctx.label:
         return []
-    from curate.rules import BiasRule
+    from curate.rules.schema import BiasRule
 
     rule = rule or BiasRule()
     results = []

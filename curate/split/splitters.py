@@ -96,9 +96,9 @@ def codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def grouped_assign(y: np.ndarray, groups: np.ndarray, ratios: Sequence[float],
                    rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
-    """Whole groups to parts (vectorised, :func:`curate.assign.assign_by_size`); also the
+    """Whole groups to parts (vectorised, :func:`curate.split.assign.assign_by_size`); also the
     groups larger than their part's share."""
-    from curate.assign import assign_by_size
+    from curate.split.assign import assign_by_size
 
     classes, yi = codes(y)
     gkeys, gi = codes(groups)
@@ -115,13 +115,13 @@ def multilabel_assign(sets: list[list[str]], ratios: Sequence[float], rng: np.ra
                       groups: np.ndarray | None = None) -> np.ndarray:
     """Iterative stratification of multilabel rows; whole groups when ``groups`` is given.
 
-    Rows go label by label, rarest first (:func:`curate.assign.assign_by_label`). A group
+    Rows go label by label, rarest first (:func:`curate.split.assign.assign_by_label`). A group
     usually holds many labels, so the rarest-label pass would place nearly all of them at
     once; groups instead go largest first against every label's shortfall and their row
-    count (:func:`curate.assign.assign_by_size`), which measured 2-4x closer to the
+    count (:func:`curate.split.assign.assign_by_size`), which measured 2-4x closer to the
     label shares on 300 groups of 10 rows.
     """
-    from curate.assign import assign_by_label, assign_by_size
+    from curate.split.assign import assign_by_label, assign_by_size
 
     labels = sorted({t for s in sets for t in s})
     index = {t: i for i, t in enumerate(labels)}
@@ -162,7 +162,7 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     """Assign ``split`` (and ``fold``) to every row of ``df``.
 
     ``label`` single-label classes are stratified by largest remainder; with ``group``
-    whole groups are placed (vectorised, :mod:`curate.assign`); ``multilabel_sep`` turns on
+    whole groups are placed (vectorised, :mod:`curate.split.assign`); ``multilabel_sep`` turns on
     iterative stratification (with or without groups); ``stable`` hashes ids (or groups);
     ``time`` orders train before val before test, ``gap`` (a duration such as ``"7D"`` for
     datetimes, a number otherwise) leaves the rows just before each boundary out.
@@ -189,13 +189,13 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     ratios = parse_ratios(ratios)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    from curate.dataset_checks import is_list_column, label_sets
+    from curate.checks.dataset import is_list_column, label_sets
 
     multilabel = bool(multilabel_sep) or is_list_column(df[label])
     sets = label_sets(df[label], multilabel_sep).tolist() if multilabel else None
     y = df[label].astype("string").fillna("(missing)").to_numpy(dtype=object) if sets is None \
         else np.array(["(multilabel)"] * len(df), dtype=object)
-    from curate.checks import row_names
+    from curate.checks.base import row_names
 
     ids = row_names(df).to_numpy()
     groups = df[group].astype("string").fillna("(missing)").to_numpy(dtype=object) if group else None

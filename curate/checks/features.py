@@ -106,7 +106,7 @@ def feature_matrix(df: "pd.DataFrame", columns: Sequence[str]) -> Features:
 
 def model_columns(df: "pd.DataFrame", exclude: Sequence[str | None] = ()) -> list[str]:
     """Columns a model may learn from: data columns and media metadata, minus ``exclude``."""
-    from curate.manifest import RESERVED_COLUMNS
+    from curate.io.manifest import RESERVED_COLUMNS
 
     skip = {c for c in exclude if c}
     return [c for c in df.columns

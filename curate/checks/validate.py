@@ -8,24 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from curate.checks import CheckContext, ValidationResult, registered_checks
+from curate.checks.base import CheckContext, ValidationResult, registered_checks
 from curate.errors import CuraugError
-from curate.manifest import ok_rows
+from curate.io.manifest import ok_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from curate.rules import Rules
+    from curate.rules.schema import Rules
 
 
 def _load_checks() -> None:
     """Import the modules whose checks register themselves."""
-    import curate.dataset_checks  # noqa: F401
-    import curate.label_checks  # noqa: F401
-    import curate.outliers  # noqa: F401
-    import curate.split_checks  # noqa: F401
-    import curate.shift  # noqa: F401
-    import curate.split_lock  # noqa: F401
+    import curate.checks.dataset  # noqa: F401
+    import curate.checks.labels  # noqa: F401
+    import curate.checks.outliers  # noqa: F401
+    import curate.checks.split  # noqa: F401
+    import curate.checks.shift  # noqa: F401
+    import curate.split.lock  # noqa: F401
 
 
 def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | None = None,
@@ -46,7 +46,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     label_sep : str, optional
         Separator of multilabel cells (``"cat;dog"``); overrides the rules' ``label_sep``.
     lock : dict, optional
-        A split lock (:func:`curate.split_lock.read_lock`): fails ``split_lock`` when a
+        A split lock (:func:`curate.split.lock.read_lock`): fails ``split_lock`` when a
         locked row changed split or fold.
 
     Examples
@@ -56,8 +56,8 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     >>> [(c.name, c.success) for c in result.checks]
     [('missing_values', False), ('duplicates', True), ('class_balance', True), ('conflicting_labels', True)]
     """
-    from curate.gx_rules import run_column_rules
-    from curate.rules import Rules
+    from curate.rules.gx import run_column_rules
+    from curate.rules.schema import Rules
 
     _load_checks()
     rules = rules or Rules()
@@ -70,7 +70,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         if column is not None and column not in df.columns:
             raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
     if label and not label_sep:
-        from curate.dataset_checks import is_list_column
+        from curate.checks.dataset import is_list_column
 
         if is_list_column(df[label]):
             label_sep = "\x1f"  # list cells: multilabel, nothing to split on

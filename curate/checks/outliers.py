@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from curate.checks import CheckContext, CheckResult, register_check, row_names
+from curate.checks.base import CheckContext, CheckResult, register_check, row_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,7 +46,7 @@ def robust_z(X: "np.ndarray") -> "np.ndarray":
 def _numeric_columns(df: "pd.DataFrame", ctx: CheckContext) -> list[str]:
     import pandas as pd
 
-    from curate.features import model_columns
+    from curate.checks.features import model_columns
 
     skip = (ctx.label, ctx.split_col, ctx.group, "id", "fold")
     return [c for c in model_columns(df, skip)

@@ -35,6 +35,6 @@ def junit_xml(result: dict[str, Any], suite_name: str = "curaug.validate") -> st
 
 
 def write_junit(result: dict[str, Any], path: str | os.PathLike) -> None:
-    from curate.atomic import write_text_atomic
+    from curate.io.atomic import write_text_atomic
 
     write_text_atomic(path, junit_xml(result))

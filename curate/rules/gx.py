@@ -2,7 +2,7 @@
 
 The rules file's ``columns:`` section becomes one ``ExpectationSuite``, validated on an
 ephemeral context against the in-memory DataFrame (analytics and progress bars off, no
-network), and the GX results come back as :class:`curate.checks.CheckResult`.
+network), and the GX results come back as :class:`curate.checks.base.CheckResult`.
 ``export_suite`` writes the same suite as GX JSON, so a team on GX can adopt the rules.
 """
 
@@ -12,12 +12,12 @@ import itertools
 import os
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import MAX_OFFENDERS, CheckResult
+from curate.checks.base import MAX_OFFENDERS, CheckResult
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from curate.rules import Rules
+    from curate.rules.schema import Rules
 
 #: Friendly ``dtype:`` names and the pandas dtype names they accept.
 DTYPE_ALIASES = {
@@ -83,7 +83,7 @@ def export_suite(rules: "Rules", folder: str | os.PathLike, name: str = "curaug"
     import json
     from pathlib import Path
 
-    from curate.atomic import write_text_atomic
+    from curate.io.atomic import write_text_atomic
 
     suite = compile_suite(rules, name)
     path = Path(folder) / f"{name}.json"

@@ -2,8 +2,8 @@
 
 Parsed with pydantic; every key is optional and unknown keys or wrong types are errors
 that name the key, its path in the file, its line and the file. A rule is data: the
-column rules compile to Great Expectations expectations (:mod:`curate.gx_rules`), the
-clean steps to :mod:`curate.clean`, the normaliser to :mod:`curate.normalize`.
+column rules compile to Great Expectations expectations (:mod:`curate.rules.gx`), the
+clean steps to :mod:`curate.clean.steps`, the normaliser to :mod:`curate.clean.normalize`.
 """
 
 from __future__ import annotations

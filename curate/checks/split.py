@@ -9,8 +9,8 @@ from __future__ import annotations
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
-from curate.dataset_checks import data_columns
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
+from curate.checks.dataset import data_columns
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,7 +20,7 @@ SPLIT_ORDER = ("train", "val", "test")
 
 
 def _split_rules(ctx: CheckContext):
-    from curate.rules import SplitRules
+    from curate.rules.schema import SplitRules
 
     return ctx.rules.splits or SplitRules(column=ctx.split_col or "split")
 
@@ -94,7 +94,7 @@ def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
     rules = _split_rules(ctx)
     if not _active(ctx) or not ctx.label or not rules.all_classes_in_each:
         return []
-    from curate.dataset_checks import label_sets
+    from curate.checks.dataset import label_sets
 
     part = ctx.df[[ctx.label, ctx.split_col]].dropna()
     labels = part[ctx.label].astype(str) if not ctx.label_sep else label_sets(part[ctx.label], ctx.label_sep)
@@ -115,7 +115,7 @@ def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
 @register_check("duplicates_across_splits")
 def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     """Exact duplicates (content hash or row values) and near duplicates (images, texts,
-    audio: :mod:`curate.near_dups`) shared by two splits."""
+    audio: :mod:`curate.checks.near_dups`) shared by two splits."""
     rules = _split_rules(ctx)
     if not _active(ctx) or not rules.no_duplicates_across:
         return []
@@ -144,11 +144,11 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     observed: dict[str, Any] = {"by": by, "exact_groups_across_splits": n}
     near = rules.near_duplicates
     if near is not False:
-        from curate.rules import NearDuplicateRule
+        from curate.rules.schema import NearDuplicateRule
 
         near = NearDuplicateRule() if near is True else near
         exact = {tuple(sorted(p["ids"])) for p in pairs}
-        from curate.near_dups import near_duplicate_pairs
+        from curate.checks.near_dups import near_duplicate_pairs
 
         found = [p for p in near_duplicate_pairs(ctx.df, ctx.split_col, near) if tuple(sorted(p["ids"])) not in exact]
         observed["near_pairs"] = {k: sum(p["kind"] == k for p in found) for k in ("image", "text", "audio")}
@@ -300,7 +300,7 @@ def embedding_components(df: "pd.DataFrame", columns: list[str], k: int = 3) -> 
     import numpy as np
     import pandas as pd
 
-    from curate.features import embedding_matrix
+    from curate.checks.features import embedding_matrix
 
     out = {}
     for c in columns:
@@ -322,9 +322,9 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
     if not _active(ctx):
         return []
     rules = _split_rules(ctx)
-    from curate.rules import DriftRule
+    from curate.rules.schema import DriftRule
 
-    from curate.features import MEDIA_METADATA, is_embedding, original_rows
+    from curate.checks.features import MEDIA_METADATA, is_embedding, original_rows
 
     rule = rules.max_drift or DriftRule(psi=0.2, ks_pvalue=0.001)
     df = original_rows(ctx.df)
@@ -378,7 +378,7 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
 def _driftable(col: "pd.Series") -> bool:
     import pandas as pd
 
-    from curate.features import is_categorical
+    from curate.checks.features import is_categorical
 
     if pd.api.types.is_numeric_dtype(col):
         return True

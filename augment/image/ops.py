@@ -1,7 +1,7 @@
 """curaug's own image transforms: ``noise`` at a target PSNR and ``copy_paste``.
 
 Both take and return uint8 arrays (H x W or H x W x C) and draw nothing themselves: their
-random choices arrive in the plan (drawn by :meth:`augment.image.ImagePlugin.draw`) or
+random choices arrive in the plan (drawn by :meth:`augment.image.plugin.ImagePlugin.draw`) or
 from a seeded ``numpy.random.Generator``, so they replay exactly.
 """
 

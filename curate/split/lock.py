@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import MAX_OFFENDERS, CheckContext, CheckResult, register_check
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check
 from curate.errors import CuraugError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ LOCK_FORMAT = "curaug-split-lock/1"
 
 def row_identity(df: "pd.DataFrame") -> "pd.Series":
     """The id column when it is present and unique, else a content digest of each row."""
-    from curate.rowkeys import row_digests
+    from curate.io.rowkeys import row_digests
 
     if "id" in df.columns and df["id"].notna().all() and df["id"].is_unique:
         return df["id"].astype(str)
@@ -72,7 +72,7 @@ def build_lock(df: "pd.DataFrame", split_col: str = "split", settings: dict[str,
 
 
 def write_lock(path: str, lock: dict[str, Any]) -> None:
-    from curate.atomic import write_text_atomic
+    from curate.io.atomic import write_text_atomic
 
     write_text_atomic(path, json.dumps(lock, indent=1, sort_keys=True) + "\n")
 

@@ -184,7 +184,7 @@ def _band_key(block: np.ndarray) -> np.ndarray:
 def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[str, Any]]:
     """Near-duplicate pairs across splits, closest first within each kind."""
     split = df[split_col].astype(str).to_numpy()
-    from curate.checks import row_names
+    from curate.checks.base import row_names
 
     names = row_names(df).to_numpy()
     out = []
@@ -227,7 +227,7 @@ def _image_codes(df: "pd.DataFrame", modality):
     computed from the file; unreadable files are left out (``corrupt_files`` reports them)."""
     from PIL import Image
 
-    from curate.manifest import media_file
+    from curate.io.manifest import media_file
 
     idx = _media_rows(df, modality, "image")
     if len(idx) == 0:
@@ -251,7 +251,7 @@ def _image_codes(df: "pd.DataFrame", modality):
 def _audio_prints(df: "pd.DataFrame", modality):
     """Fingerprints of the audio rows, from a cache keyed by the file's sha256 (in curaug's
     cache folder, next to ingest's) or decoded and computed once and then cached."""
-    from curate.manifest import media_file
+    from curate.io.manifest import media_file
 
     idx = _media_rows(df, modality, "audio")
     if len(idx) == 0:
@@ -284,7 +284,7 @@ class _FingerprintCache:
     def __init__(self) -> None:
         import pandas as pd
 
-        from curate.ingest import _cache_dir
+        from curate.io.ingest import _cache_dir
 
         self.path = _cache_dir() / f"audio-fingerprints-v{self.VERSION}.parquet"
         self.entries: dict[str, tuple[int, np.ndarray]] = {}
@@ -310,7 +310,7 @@ class _FingerprintCache:
             return
         import pandas as pd
 
-        from curate.atomic import atomic_path
+        from curate.io.atomic import atomic_path
 
         rows = [{"sha256": sha, "summary": int(np.uint64(summary).view(np.int64)),
                  "frames": np.packbits(bits, axis=0).tobytes(), "n": bits.shape[1]}

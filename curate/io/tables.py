@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from curate.atomic import atomic_path
+from curate.io.atomic import atomic_path
 from curate.errors import CuraugError
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks import CheckContext, CheckResult, register_check
+from curate.checks.base import CheckContext, CheckResult, register_check
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,7 +30,7 @@ def domain_auc(X: "np.ndarray", side: "np.ndarray", categorical: "np.ndarray", *
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    from curate.features import gradient_boosting
+    from curate.checks.features import gradient_boosting
 
     folds = int(min(folds, np.bincount(side).min()))
     scores = np.zeros(len(side))
@@ -66,9 +66,9 @@ def check_domain_classifier(ctx: CheckContext) -> list[CheckResult]:
         return []
     import numpy as np
 
-    from curate.features import feature_matrix, model_columns, original_rows
-    from curate.rules import DriftRule
-    from curate.split_checks import split_names
+    from curate.checks.features import feature_matrix, model_columns, original_rows
+    from curate.rules.schema import DriftRule
+    from curate.checks.split import split_names
 
     rules = ctx.rules.splits
     rule = (rules.max_drift if rules and rules.max_drift else None) or DriftRule()

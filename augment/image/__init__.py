@@ -1,0 +1,1 @@
+"""The image plugin and curaug's own image transforms."""

@@ -1,0 +1,1 @@
+"""Cleaning steps, anonymisation and normalisers."""

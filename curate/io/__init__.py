@@ -1,0 +1,1 @@
+"""Manifest, tables, media probing and hashing, ingest, atomic writes, the cache."""

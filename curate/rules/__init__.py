@@ -1,0 +1,1 @@
+"""The rules file: its schema and its compilation to Great Expectations."""

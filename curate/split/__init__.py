@@ -1,0 +1,1 @@
+"""Splitters, group/label assignment, scikit-learn cross-validators and split locks."""

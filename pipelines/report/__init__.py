@@ -1,0 +1,1 @@
+"""Reports: the HTML validation report and JUnit XML."""
