@@ -14,20 +14,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from curate.errors import CuraugError
+from curate.strict import Strict, describe_validation_error, read_yaml_mapping
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Balance(_Strict):
+class Balance(Strict):
     target: Union[Literal["max"], int] = "max"
 
 
-class Gate(_Strict):
+class Gate(Strict):
     """Reject an output and redraw it (another seed attempt) when it fails a test."""
 
     min_std: float = Field(1.0, ge=0)             # near-constant images (pixel std, 0-255 scale)
@@ -35,7 +32,7 @@ class Gate(_Strict):
     max_tries: int = Field(5, ge=1, le=50)
 
 
-class Targets(_Strict):
+class Targets(Strict):
     """Manifest columns that travel with the image through geometric transforms."""
 
     mask: Optional[str] = None        # column holding a mask file path (relative to root)
@@ -44,7 +41,7 @@ class Targets(_Strict):
     keypoints: Optional[str] = None   # column holding points as JSON [[x, y], ...]
 
 
-class Recipe(_Strict):
+class Recipe(Strict):
     modality: Literal["image", "text", "audio"]
     copies: Optional[int] = Field(None, ge=0)
     balance: Optional[Balance] = None
@@ -148,8 +145,6 @@ class LoadedRecipe:
 
 def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
     """Read and check a recipe file (keys and types; transform names are the plugin's job)."""
-    from curate.rules.schema import describe_validation_error, read_yaml_mapping
-
     text, data, tree = read_yaml_mapping(path, "recipe file", "modality, copies, transforms, ...")
     try:
         recipe = Recipe.model_validate(data)

@@ -24,6 +24,7 @@ import numpy as np
 from augment.plugin import Context, get_plugin
 from augment.seeds import sample_seed
 from curate.errors import CuraugError
+from curate.version import curaug_version
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -209,7 +210,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     todo = [j for j in jobs if j.path not in done or not (out / j.path).is_file()]
     state = {"loaded": loaded, "steps": loaded.steps, "rows": rows, "label": label, "run_seed": int(seed),
              "outdir": str(out), "recipe_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
-             "versions": {"curaug": _version(), **plugin.versions()}, "key": key}
+             "versions": {"curaug": curaug_version(), **plugin.versions()}, "key": key}
     fresh = not out.exists()
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "run.json").write_text(json.dumps({"key": key, "recipe": loaded.text, "seed": seed,
@@ -369,15 +370,6 @@ def _output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], 
         out_df[c] = out_df[c].astype("string")
     out_df["seed"] = pd.array(out_df["seed"], dtype="Int64")
     return out_df
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("curaug")
-    except Exception:  # not installed (running from a checkout)
-        return "dev"
 
 
 def replay(outdir: str | os.PathLike, sample_id: str) -> tuple[bytes, bytes]:

@@ -12,12 +12,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-try:
-    from importlib.metadata import PackageNotFoundError, version
+from curate.version import curaug_version
 
-    __version__ = version("curaug")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = curaug_version()
 
 _API = {
     "ingest": ("curate.io.ingest", "ingest"),

@@ -10,7 +10,6 @@ the same Compose and stay aligned with the image.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import io
@@ -23,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from augment.plugin import Context, Plugin, register_plugin
-from curate.errors import CuraugError
+from curate.errors import CuraugError, did_you_mean
+from curate.io.jsonify import jsonable
 
 if TYPE_CHECKING:
     from augment.recipe import Step
@@ -69,11 +69,6 @@ def _accepts_range(cls, param: str) -> bool:
     return param in fields and "tuple" in str(fields[param].annotation)
 
 
-def _suggest(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 @register_plugin
 class ImagePlugin(Plugin):
     modality = "image"
@@ -96,7 +91,7 @@ class ImagePlugin(Plugin):
                 spec = OWN[step.name]
                 for key, value in step.params.items():
                     if key not in spec:
-                        raise CuraugError(f"{here}: unknown parameter '{key}'{_suggest(key, list(spec))} "
+                        raise CuraugError(f"{here}: unknown parameter '{key}'{did_you_mean(key, list(spec))} "
                                           f"(takes: {', '.join(spec)}, p)")
                     allowed = spec[key][1]
                     values = value if isinstance(value, list) else [value]
@@ -108,11 +103,11 @@ class ImagePlugin(Plugin):
             cls = _transform_class(step.name)
             if cls is None:
                 raise CuraugError(f"{here}: unknown image transform '{step.name}'"
-                                  f"{_suggest(step.name, _known_names())}")
+                                  f"{did_you_mean(step.name, _known_names())}")
             accepted = [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "args", "kwargs")]
             for key in step.params:
                 if key not in accepted:
-                    raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}{_suggest(key, accepted)}")
+                    raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}{did_you_mean(key, accepted)}")
             self._build(cls, self._fixed(cls, step.params, None), here)
 
     @staticmethod
@@ -163,7 +158,7 @@ class ImagePlugin(Plugin):
                 plan.append(self._draw_own(step, rng, ctx, row))
             else:
                 cls = _transform_class(step.name)
-                plan.append({"name": step.name, "params": _jsonable(self._fixed(cls, step.params, rng))})
+                plan.append({"name": step.name, "params": jsonable(self._fixed(cls, step.params, rng), digits=6)})
         return plan
 
     def _draw_own(self, step: "Step", rng: np.random.Generator, ctx: Context, row: "dict[str, Any]") -> dict:
@@ -252,7 +247,7 @@ class ImagePlugin(Plugin):
             out["bbox_labels"] = list(result["bbox_labels"])
         if "keypoints" in sample:
             out["keypoints"] = [list(map(float, k[:2])) for k in np.asarray(result["keypoints"])]
-        info = [{"name": name, "drawn": _jsonable({k: v for k, v in params.items() if k != "shape"})}
+        info = [{"name": name, "drawn": jsonable({k: v for k, v in params.items() if k != "shape"}, digits=6)}
                 for name, params in result.get("applied_transforms", [])]
         return out, info
 
@@ -368,22 +363,6 @@ def _present(value: Any) -> bool:
         return not bool(pd.isna(value))
     except (TypeError, ValueError):
         return True
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return np.round(value, 6).tolist() if value.dtype.kind == "f" else _jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return round(float(value), 6)
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def _restore(params: dict) -> dict:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from curate.io.jsonify import jsonable
+from curate.io.manifest import RESERVED_COLUMNS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -31,7 +34,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "column": self.column, "success": bool(self.success),
-                "severity": self.severity, "observed": _plain(self.observed), "details": self.details}
+                "severity": self.severity, "observed": jsonable(self.observed), "details": self.details}
 
     @property
     def blocking(self) -> bool:
@@ -107,25 +110,15 @@ def registered_checks() -> dict[str, CheckFn]:
     return dict(_REGISTRY)
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and containers to JSON-ready Python values; NaN to None."""
-    import math
+def data_columns(df: "pd.DataFrame", keep: tuple[str, ...] = ()) -> list[str]:
+    """Columns that describe the sample (not curaug's bookkeeping or media metadata)."""
+    return [c for c in df.columns if c not in RESERVED_COLUMNS or c in keep]
 
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if value is not None and not isinstance(value, (str, int, float, bool)):
-        try:
-            import pandas as pd
 
-            if pd.isna(value):
-                return None
-        except (TypeError, ValueError):
-            pass
-        return str(value)
-    return value
+SPLIT_ORDER = ("train", "val", "test")
+
+
+def split_names(df: "pd.DataFrame", column: str) -> list[str]:
+    """The split values present, train/val/test first."""
+    present = [str(s) for s in df[column].dropna().unique()]
+    return sorted(present, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s))

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import CheckContext, CheckResult, register_check
-from curate.io.manifest import RESERVED_COLUMNS
+from curate.checks.base import CheckContext, CheckResult, data_columns, register_check
+from curate.io.labels import class_counts, label_sets
 
 if TYPE_CHECKING:
     import pandas as pd
 
 #: Largest/smallest class count tolerated when no ``class_balance`` rule is given.
 DEFAULT_MAX_RATIO = 10.0
-
-
-def data_columns(df: "pd.DataFrame", keep: tuple[str, ...] = ()) -> list[str]:
-    """Columns that describe the sample (not curaug's bookkeeping or media metadata)."""
-    return [c for c in df.columns if c not in RESERVED_COLUMNS or c in keep]
 
 
 @register_check("min_rows")
@@ -92,49 +87,6 @@ def check_duplicates(ctx: CheckContext) -> list[CheckResult]:
                                 f"(by {dup['by']}; {fraction:.2%} of rows, limit {limit:.2%})")]
 
 
-def class_counts(labels: "pd.Series", sep: str | None = None) -> "pd.Series":
-    """Counts per class, largest first; multilabel cells (split on ``sep``, or lists) count
-    once per label."""
-    if sep or is_list_column(labels):
-        return label_sets(labels, sep).explode().dropna().value_counts()
-    return labels.dropna().astype(str).value_counts()
-
-
-def is_list_column(labels: "pd.Series") -> bool:
-    """True when the cells hold lists of labels (a Parquet list column, say)."""
-    import numpy as np
-
-    first = labels.dropna().head(1)
-    return not first.empty and isinstance(first.iloc[0], (list, tuple, np.ndarray))
-
-
-def label_sets(labels: "pd.Series", sep: str | None) -> "pd.Series":
-    """Each multilabel cell as a list of its distinct stripped, non-empty labels, sorted;
-    cells that are already lists are taken as they are.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> label_sets(pd.Series(["b; a", "", None]), ";").tolist()
-    [['a', 'b'], [], []]
-    >>> label_sets(pd.Series([["x", "y"], None]), None).tolist()
-    [['x', 'y'], []]
-    """
-    import numpy as np
-    import pandas as pd
-
-    def one(cell):
-        if isinstance(cell, (list, tuple, np.ndarray)):
-            parts = [str(p) for p in cell]
-        elif pd.isna(cell):
-            parts = []
-        else:
-            parts = str(cell).split(sep) if sep else [str(cell)]
-        return sorted({p.strip() for p in parts if p.strip()})
-
-    return labels.map(one)
-
-
 def balance_figures(counts: "pd.Series") -> dict[str, Any]:
     """Imbalance ratio, normalised entropy and minority share of class counts."""
     import numpy as np
@@ -163,7 +115,7 @@ def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.class_balance or ClassBalanceRule(max_ratio=DEFAULT_MAX_RATIO)
     groups = [("all", ctx.df)]
     if ctx.split_col and ctx.split_col in ctx.df.columns:
-        from curate.checks.split import split_names
+        from curate.checks.base import split_names
 
         column = ctx.df[ctx.split_col].astype(str)
         groups += [(s, ctx.df[column == s]) for s in split_names(ctx.df, ctx.split_col)]

@@ -68,7 +68,7 @@ def check_domain_classifier(ctx: CheckContext) -> list[CheckResult]:
 
     from curate.checks.features import feature_matrix, model_columns, original_rows
     from curate.rules.schema import DriftRule
-    from curate.checks.split import split_names
+    from curate.checks.base import split_names
 
     rules = ctx.rules.splits
     rule = (rules.max_drift if rules and rules.max_drift else None) or DriftRule()

@@ -10,13 +10,11 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
-from curate.checks.dataset import data_columns
+from curate.checks.base import data_columns, split_names
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-SPLIT_ORDER = ("train", "val", "test")
 
 
 def _split_rules(ctx: CheckContext):
@@ -27,12 +25,6 @@ def _split_rules(ctx: CheckContext):
 
 def _splits(ctx: CheckContext) -> list[str]:
     return split_names(ctx.df, ctx.split_col)
-
-
-def split_names(df: "pd.DataFrame", column: str) -> list[str]:
-    """The split values present, train/val/test first."""
-    present = [str(s) for s in df[column].dropna().unique()]
-    return sorted(present, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s))
 
 
 def _active(ctx: CheckContext) -> bool:
@@ -94,7 +86,7 @@ def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
     rules = _split_rules(ctx)
     if not _active(ctx) or not ctx.label or not rules.all_classes_in_each:
         return []
-    from curate.checks.dataset import label_sets
+    from curate.io.labels import label_sets
 
     part = ctx.df[[ctx.label, ctx.split_col]].dropna()
     labels = part[ctx.label].astype(str) if not ctx.label_sep else label_sets(part[ctx.label], ctx.label_sep)

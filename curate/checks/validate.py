@@ -70,7 +70,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         if column is not None and column not in df.columns:
             raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
     if label and not label_sep:
-        from curate.checks.dataset import is_list_column
+        from curate.io.labels import is_list_column
 
         if is_list_column(df[label]):
             label_sep = "\x1f"  # list cells: multilabel, nothing to split on

@@ -46,3 +46,18 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     """Write ``text`` as UTF-8 to ``target`` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json_atomic(target: str | os.PathLike, value, indent: int | None = 2) -> None:
+    """Write ``value`` as JSON (via :func:`curate.io.jsonify.jsonable`) to ``target`` atomically."""
+    import json
+
+    from curate.io.jsonify import jsonable
+
+    write_text_atomic(target, json.dumps(jsonable(value), indent=indent) + "\n")

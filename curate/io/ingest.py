@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.errors import CuraugError
+from curate.io.cache import cache_dir
 from curate.io.manifest import MODALITIES, check_paths, media_file
 from curate.io.rowkeys import row_digests
 from curate.io.media import EXTENSION_MODALITY, modality_of, probe_file
@@ -237,16 +238,9 @@ def _frame(records: list[dict], modalities: list[str]) -> "pd.DataFrame":
 # ---------------------------------------------------------------- cache
 
 
-def _cache_dir() -> Path:
-    if os.environ.get("CURAUG_CACHE_DIR"):
-        return Path(os.environ["CURAUG_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curaug"
-
-
 def _cache_file(root: str) -> Path:
     digest = hashlib.sha256(root.encode("utf-8")).hexdigest()[:16]
-    return _cache_dir() / f"ingest-v{CACHE_VERSION}-{digest}.parquet"
+    return cache_dir() / f"ingest-v{CACHE_VERSION}-{digest}.parquet"
 
 
 def _load_cache(cache_file: Path | None) -> dict[tuple, dict]:

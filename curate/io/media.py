@@ -55,7 +55,7 @@ def _probe_image(data: bytes, full_path: str) -> dict[str, Any]:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            from curate.checks.near_dups import phash
+            from curate.io.hashes import phash
 
             return {
                 "format": im.format,

@@ -9,19 +9,15 @@ clean steps to :mod:`curate.clean.steps`, the normaliser to :mod:`curate.clean.n
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from curate.errors import CuraugError
+from curate.errors import CuraugError, did_you_mean
+from curate.strict import Strict, describe_validation_error, read_yaml_mapping, where_in_file
 
 Severity = Literal["error", "warn"]
 Number = Union[int, float]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _range(value: Any) -> Any:
@@ -35,7 +31,7 @@ def _range(value: Any) -> Any:
     return value
 
 
-class RuleOptions(_Strict):
+class RuleOptions(Strict):
     """The long form of one column rule: ``{value: ..., mostly: 0.95, severity: warn}``."""
 
     value: Any
@@ -43,7 +39,7 @@ class RuleOptions(_Strict):
     severity: Optional[Severity] = None
 
 
-class ColumnRules(_Strict):
+class ColumnRules(Strict):
     """Rules on one column; each compiles to one Great Expectations expectation.
 
     Every rule takes its short form (``between: [25, 70]``) or the long form
@@ -108,14 +104,14 @@ COLUMN_RULES = ("not_null", "between", "in_set", "not_in_set", "unique", "regex"
                 "length_between", "mean_between")
 
 
-class ClassBalanceRule(_Strict):
+class ClassBalanceRule(Strict):
     max_ratio: Optional[float] = Field(None, ge=1)
     min_count: Optional[int] = Field(None, ge=0)
     min_share: Optional[float] = Field(None, ge=0, le=1)
     severity: Severity = "error"
 
 
-class BiasRule(_Strict):
+class BiasRule(Strict):
     max_parity_difference: Optional[float] = Field(None, ge=0, le=1)
     min_parity_ratio: Optional[float] = Field(None, ge=0, le=1)
     min_group_share: Optional[float] = Field(None, ge=0, le=1)
@@ -125,14 +121,14 @@ class BiasRule(_Strict):
     severity: Severity = "error"
 
 
-class ConflictRule(_Strict):
+class ConflictRule(Strict):
     """Identical features (or identical file bytes) carrying different labels."""
 
     max_fraction: float = Field(0.0, ge=0, le=1)
     severity: Severity = "error"
 
 
-class LabelIssuesRule(_Strict):
+class LabelIssuesRule(Strict):
     """Confident learning on out-of-fold probabilities of a cross-validated model."""
 
     max_fraction: float = Field(0.05, ge=0, le=1)
@@ -143,7 +139,7 @@ class LabelIssuesRule(_Strict):
     severity: Severity = "warn"
 
 
-class OutlierRule(_Strict):
+class OutlierRule(Strict):
     method: Literal["robust_z", "isolation_forest"] = "robust_z"
     threshold: Optional[float] = Field(None, gt=0)  # robust z: 3.5; isolation forest anomaly score: 0.6
     columns: Optional[list[str]] = None
@@ -152,7 +148,7 @@ class OutlierRule(_Strict):
     severity: Severity = "warn"
 
 
-class DatasetRules(_Strict):
+class DatasetRules(Strict):
     min_rows: Optional[int] = Field(None, ge=0)
     max_duplicate_fraction: Optional[float] = Field(None, ge=0, le=1)
     max_missing_fraction: Optional[float] = Field(None, ge=0, le=1)
@@ -163,7 +159,7 @@ class DatasetRules(_Strict):
     outliers: Optional[OutlierRule] = None
 
 
-class DriftRule(_Strict):
+class DriftRule(Strict):
     psi: Optional[float] = Field(None, gt=0)
     ks_pvalue: Optional[float] = Field(None, gt=0, le=1)
     js: Optional[float] = Field(None, gt=0, le=1)
@@ -172,7 +168,7 @@ class DriftRule(_Strict):
     severity: Severity = "error"
 
 
-class NearDuplicateRule(_Strict):
+class NearDuplicateRule(Strict):
     """Near duplicates across splits (part of ``no_duplicates_across``)."""
 
     image_hamming: int = Field(4, ge=0, le=16)   # pHash bits
@@ -183,7 +179,7 @@ class NearDuplicateRule(_Strict):
     audio: bool = True
 
 
-class SplitRules(_Strict):
+class SplitRules(Strict):
     column: str = "split"
     ratios: Optional[dict[str, float]] = None
     tolerance: float = Field(0.02, ge=0, le=1)
@@ -211,19 +207,19 @@ class SplitRules(_Strict):
 ColumnsSpec = Union[Literal["all"], list[str]]
 
 
-class StandardizeColumnsStep(_Strict):
+class StandardizeColumnsStep(Strict):
     snake_case: bool = True
     strip: bool = True
     mappings: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     case_insensitive: bool = True
 
 
-class DropDuplicatesStep(_Strict):
+class DropDuplicatesStep(Strict):
     subset: Optional[list[str]] = None
     keep: Literal["first", "last"] = "first"
 
 
-class MissingStep(_Strict):
+class MissingStep(Strict):
     strategy: Literal["drop", "impute_median", "impute_mode", "impute_constant", "flag"]
     columns: ColumnsSpec = "all"
     value: Any = None
@@ -238,7 +234,7 @@ class MissingStep(_Strict):
 PII_ENTITIES = ("email", "phone", "ip", "credit_card", "iban", "url_credentials")
 
 
-class AnonymizeStep(_Strict):
+class AnonymizeStep(Strict):
     columns: list[str] = Field(min_length=1)
     entities: list[Literal["email", "phone", "ip", "credit_card", "iban", "url_credentials"]] = \
         Field(default_factory=lambda: list(PII_ENTITIES))
@@ -248,7 +244,7 @@ class AnonymizeStep(_Strict):
     backend: Literal["regex", "presidio"] = "regex"
 
 
-class ClipStep(_Strict):
+class ClipStep(Strict):
     columns: list[str] = Field(min_length=1)
     method: Literal["iqr", "percentile", "values"] = "iqr"
     k: float = Field(1.5, gt=0)
@@ -270,7 +266,7 @@ class ClipStep(_Strict):
         return self
 
 
-class RelabelStep(_Strict):
+class RelabelStep(Strict):
     mapping: dict[str, Any] = Field(default_factory=dict)
     ids: dict[str, Any] = Field(default_factory=dict)
     suggestions: Optional[str] = None  # validate --json result (label_issues suspects) or CSV id,suggested
@@ -278,12 +274,12 @@ class RelabelStep(_Strict):
     column: Optional[str] = None
 
 
-class DropRowsStep(_Strict):
+class DropRowsStep(Strict):
     query: str
     reason: Optional[str] = None
 
 
-CLEAN_STEPS: dict[str, type[_Strict]] = {
+CLEAN_STEPS: dict[str, type[Strict]] = {
     "standardize_columns": StandardizeColumnsStep,
     "drop_duplicates": DropDuplicatesStep,
     "missing": MissingStep,
@@ -294,7 +290,7 @@ CLEAN_STEPS: dict[str, type[_Strict]] = {
 }
 
 
-class Normalize(_Strict):
+class Normalize(Strict):
     method: Literal["zscore", "minmax", "pca", "zca"]
     columns: list[str] = Field(min_length=1)
     fit_on: Optional[str] = None
@@ -309,7 +305,7 @@ class Normalize(_Strict):
         return v
 
 
-class Rules(_Strict):
+class Rules(Strict):
     label: Optional[str] = None
     label_sep: Optional[str] = Field(None, min_length=1)
     group: Optional[str] = None
@@ -320,42 +316,9 @@ class Rules(_Strict):
     clean: list[Any] = Field(default_factory=list)
     normalize: Optional[Normalize] = None
 
-    def clean_steps(self) -> list[tuple[str, _Strict]]:
+    def clean_steps(self) -> list[tuple[str, Strict]]:
         """The clean steps in file order, as ``(name, validated options)``."""
         return [next(iter(step.items())) for step in self.clean]
-
-
-def _suggest(name: str, options) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(str(name), list(options), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(options)})"
-
-
-# ------------------------------------------------------------------ loading
-
-
-def read_yaml_mapping(path: str | os.PathLike, what: str, keys: str) -> tuple[str, dict[str, Any], Any]:
-    """``(text, mapping, node tree)`` of a YAML file that must hold a mapping; bad input
-    raises :class:`CuraugError` naming the file (and the line of a syntax error)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise CuraugError(f"{path}: no such {what}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-        tree = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise CuraugError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise CuraugError(f"{path}: a {what} is a mapping of keys ({keys})")
-    return text, data, tree
 
 
 def load_rules(path: str | os.PathLike) -> Rules:
@@ -369,103 +332,21 @@ def parse_rules(data: dict[str, Any], source: str = "rules", tree: Any = None) -
     try:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
-        raise CuraugError(describe_validation_error(exc, source, tree)) from None
+        raise CuraugError(describe_validation_error(exc, source, tree, model=Rules)) from None
     steps = []
     for i, step in enumerate(rules.clean):
         if isinstance(step, str):
             step = {step: {}}
         if not isinstance(step, dict) or len(step) != 1:
-            raise CuraugError(f"{_where(source, tree, ['clean', i])}: clean.{i}: expected one mapping "
+            raise CuraugError(f"{where_in_file(source, tree, ['clean', i])}: clean.{i}: expected one mapping "
                               "'<step>: {...}'")
         (name, args), = step.items()
         if name not in CLEAN_STEPS:
-            raise CuraugError(f"{_where(source, tree, ['clean', i])}: clean.{i}: unknown clean step "
-                              f"'{name}'{_suggest(name, CLEAN_STEPS)}")
+            raise CuraugError(f"{where_in_file(source, tree, ['clean', i])}: clean.{i}: unknown clean step "
+                              f"'{name}'{did_you_mean(name, CLEAN_STEPS)}")
         try:
             steps.append({name: CLEAN_STEPS[name].model_validate(args or {})})
         except ValidationError as exc:
             raise CuraugError(describe_validation_error(exc, source, tree, ["clean", i, name],
                                                         CLEAN_STEPS[name])) from None
     return rules.model_copy(update={"clean": steps})
-
-
-def _where(source: str, tree: Any, loc: list) -> str:
-    line = _line_of(tree, loc)
-    return f"{source}{f' line {line}' if line else ''}"
-
-
-def describe_validation_error(exc: ValidationError, source: str, tree: Any = None,
-                              prefix: list | None = None, model: type[BaseModel] = Rules) -> str:
-    """One line for the first pydantic error: the key, its path in the file, line and file."""
-    err = exc.errors()[0]
-    own = [p for p in err["loc"] if not (isinstance(p, str) and _is_union_tag(p))]
-    loc = list(prefix or []) + own
-    key_path = ".".join(str(p) for p in loc) or "(top level)"
-    where = _where(source, tree, loc)
-    if err["type"] == "extra_forbidden":
-        parent = _model_at(model, own[:-1])
-        hint = _suggest(loc[-1], parent.model_fields) if parent else ""
-        return f"{where}: unknown key '{loc[-1]}' at {key_path}{hint}"
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {key_path}: {msg}"
-
-
-def _is_union_tag(part: str) -> bool:
-    """pydantic names the union member it tried (``RuleOptions``, ``tuple[...]``) in ``loc``."""
-    return part in _MODEL_NAMES or "[" in part or part in ("bool", "str", "int", "float", "none")
-
-
-def _model_at(model: type[BaseModel], loc: list) -> type[BaseModel] | None:
-    """The pydantic model that owns the key at ``loc`` (for 'did you mean')."""
-    import typing
-
-    current: Any = model
-    mapping_key = False
-    for part in loc:
-        if isinstance(part, int) or current is None or mapping_key:
-            mapping_key = False
-            continue
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-            mapping_key = typing.get_origin(current) is dict
-        args = [a for a in typing.get_args(current) if a is not type(None)]
-        while args and not (isinstance(current, type) and issubclass(current, BaseModel)):
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            if models:
-                current = models[0]
-                break
-            nested = [a for a in args if typing.get_args(a)]
-            if not nested:
-                break
-            current = nested[-1]
-            args = [a for a in typing.get_args(current) if a is not type(None)]
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return current
-    return None
-
-
-def _line_of(tree: Any, loc: list) -> int | None:
-    """1-based line of the YAML node at ``loc`` (the key's own line when it exists)."""
-    import yaml
-
-    node, line = tree, None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(part):
-                    node, line = value, key.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-_MODEL_NAMES = {cls.__name__ for cls in _Strict.__subclasses__()}

@@ -189,7 +189,7 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     ratios = parse_ratios(ratios)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    from curate.checks.dataset import is_list_column, label_sets
+    from curate.io.labels import is_list_column, label_sets
 
     multilabel = bool(multilabel_sep) or is_list_column(df[label])
     sets = label_sets(df[label], multilabel_sep).tolist() if multilabel else None
