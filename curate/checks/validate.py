@@ -25,7 +25,7 @@ def _load_checks() -> None:
     import curate.checks.outliers  # noqa: F401
     import curate.checks.split  # noqa: F401
     import curate.checks.shift  # noqa: F401
-    import curate.split.lock  # noqa: F401
+    import curate.checks.lock  # noqa: F401
 
 
 def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | None = None,

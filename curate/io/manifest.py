@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 MODALITIES = ("image", "audio", "text", "tabular")
 
+#: The values of the ``split`` column, in their order.
+SPLITS = ("train", "val", "test")
+
 #: Columns whose meaning curaug fixes (DESIGN.md, "The manifest").
 RESERVED_COLUMNS = (
     "id", "label", "root", "path", "text", "modality", "sha256", "size_bytes", "format", "phash",

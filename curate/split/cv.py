@@ -23,7 +23,8 @@ from curate.errors import CuraugError
 
 def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence[float] | None = None) -> np.ndarray:
     from curate.split.assign import assign_by_label, assign_by_size
-    from curate.split.splitters import codes, stratified_assign
+    from curate.split.assign import codes
+    from curate.split.splitters import stratified_assign
 
     ratios = list(ratios) if ratios is not None else [1.0 / n_parts] * n_parts
     y = np.asarray(y)
@@ -114,7 +115,7 @@ class LeaveOneOut(BaseCrossValidator):
         if groups is None:
             yield from (np.array([i]) for i in range(len(X)))
             return
-        from curate.split.splitters import codes
+        from curate.split.assign import codes
 
         _, gi = codes(np.asarray(groups, dtype=object).astype(str))
         for g in range(gi.max() + 1):
