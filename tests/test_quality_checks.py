@@ -79,12 +79,14 @@ def test_penguins_imbalance_and_island_bias_flagged_with_figures(penguins):
 
 def test_split_along_an_attribute_drifts_and_a_stratified_one_does_not(penguins):
     random = penguins.assign(split=split_frame(penguins, "species", seed=0).split)
-    result = validate(random, label="species", split_col="split")
+    assert not _checks(validate(random, label="species", split_col="split"), "domain_classifier_auc")  # not asked
+    adversarial = parse_rules({"splits": {"max_drift": {"psi": 0.2, "ks_pvalue": 0.001, "domain_auc": 0.75}}})
+    result = validate(random, adversarial, label="species")
     assert all(c.success for c in _checks(result, "drift"))
     domain = _checks(result, "domain_classifier_auc")
     assert len(domain) == 2 and all(c.success and c.observed["auc"] < 0.65 for c in domain)
     along = penguins.assign(split=penguins["island"].map({"Biscoe": "train", "Dream": "val", "Torgersen": "test"}))
-    result = validate(along, label="species", split_col="split")
+    result = validate(along, adversarial, label="species")
     assert not any(c.success for c in _checks(result, "drift"))
     domain = {c.observed["pair"][1]: c for c in _checks(result, "domain_classifier_auc")}
     assert not domain["val"].success and domain["val"].observed["auc"] > 0.95
@@ -107,11 +109,13 @@ def test_embedding_drift_is_measured_on_principal_components():
 def test_conflicting_labels_name_the_rows(penguins):
     twin = penguins.iloc[[10]].assign(id="twin", species="Gentoo")
     df = pd.concat([penguins, twin], ignore_index=True)
-    check = _checks(validate(df, label="species"), "conflicting_labels")[0]
+    assert not _checks(validate(df, label="species"), "conflicting_labels")  # runs only when asked
+    asked = parse_rules({"dataset": {"conflicting_labels": {}}})
+    check = _checks(validate(df, asked, label="species"), "conflicting_labels")[0]
     assert not check.success and check.observed["conflicting_groups"] == 1
-    assert sorted(check.observed["examples"][0]["ids"]) == ["p010", "twin"]
+    assert sorted(check.observed["examples"][0]["ids"]) == ["p010", "twin"] == sorted(check.offenders)
     assert check.observed["examples"][0]["labels"] == sorted({penguins.loc[10, "species"], "Gentoo"})
-    assert _checks(validate(penguins, label="species"), "conflicting_labels")[0].success
+    assert _checks(validate(penguins, asked, label="species"), "conflicting_labels")[0].success
 
 
 def test_label_issues_find_flipped_labels_and_relabel_applies_them(penguins, cli, tmp_path):
@@ -191,7 +195,8 @@ def report(penguins, cli, tmp_path):
     (tmp_path / "r.yaml").write_text(json.dumps({
         "label": "species", "sensitive": ["island"],
         "dataset": {"class_balance": {"max_ratio": 2}, "bias": {"max_parity_difference": 0.25},
-                    "outliers": {"columns": MEASURES}}}))
+                    "outliers": {"columns": MEASURES}},
+        "splits": {"max_drift": {"psi": 0.2, "domain_auc": 0.75}}}))
     page = tmp_path / "report.html"
     assert cli("validate", data, "--rules", tmp_path / "r.yaml", "--report", page).code == 1
     return page
@@ -238,9 +243,11 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_conflicting_labels_on_images_use_the_perceptual_hash(cli, sample, tmp_path):
-    manifest = tmp_path / "m.parquet"
+    manifest, rules = tmp_path / "m.parquet", tmp_path / "r.yaml"
     assert cli("ingest", sample / "images", "-o", manifest).code == 0
-    r = cli("validate", manifest, "--json", "-")
+    rules.write_text("dataset:\n  conflicting_labels: {}\n")
+    r = cli("validate", manifest, "--rules", rules, "--json", "-")
+    assert r.code == 1
     check = next(c for c in json.loads(r.out)["checks"] if c["name"] == "conflicting_labels")
     assert not check["success"] and check["observed"]["by"] == "sha256+phash"
     assert check["observed"]["examples"] == [{"ids": ["1/digit_0042.png", "7/mislabelled_one.png"],

@@ -169,11 +169,85 @@ def test_cli_passes_after_clean(cli, sample, tmp_path):
 def test_default_checks_without_rules(cli, sample, tmp_path):
     r = cli("validate", sample / "penguins.csv", "--label", "species", "--json", "-")
     payload = json.loads(r.out)
-    assert [c["name"] for c in payload["checks"]] == ["missing_values", "duplicates", "class_balance",
-                                                      "conflicting_labels"]
-    assert r.code == 1
+    assert [c["name"] for c in payload["checks"]] == ["missing_values", "duplicates", "class_balance"]
+    assert r.code == 1  # without rules the defaults decide: penguins has missing values
     line = one_error_line(cli("validate", sample / "penguins.csv", "--label", "kind"))
-    assert "label column 'kind' not found" in line
+    assert "'kind'" in line and "no such column" in line
+
+
+def _table_with_gaps(tmp_path):
+    data = tmp_path / "t.csv"
+    pd.DataFrame({"id": ["a", "b", "c", "d"], "kind": ["x", "y", "x", "y"],
+                  "weight": [1.0, None, 3.0, None], "note": [None, "n", None, None]}).to_csv(data, index=False)
+    return data
+
+
+def test_rules_file_is_the_whole_contract(cli, tmp_path):
+    data = _table_with_gaps(tmp_path)
+    rules = tmp_path / "r.yaml"
+    rules.write_text("columns:\n  kind: {in_set: [x, y]}\n  id: {unique: true}\n")
+    r = cli("validate", data, "--rules", rules, "--json", "-")
+    assert r.code == 0, r.out
+    payload = json.loads(r.out)
+    assert payload["success"] is True
+    checks = {c["name"]: c for c in payload["checks"]}
+    assert checks["in_set"]["success"] and checks["unique"]["success"]
+    missing = checks["missing_values"]  # a default the file does not declare: shown, not failing
+    assert not missing["success"] and missing["severity"] == "warn"
+    assert missing["observed"]["missing_cells"] == 5 and sorted(missing["offenders"]) == ["a", "b", "c", "d"]
+    assert payload["statistics"]["warnings"] == 1
+    rules.write_text("columns:\n  kind: {in_set: [x]}\ndataset:\n  max_missing_fraction: 0.6\n")
+    r = cli("validate", data, "--rules", rules, "--json", "-")
+    assert r.code == 1
+    checks = {c["name"]: c for c in json.loads(r.out)["checks"]}
+    assert checks["in_set"]["offenders"] == ["b", "d"] and checks["in_set"]["severity"] == "error"
+    # declared: 'note' is missing in 3 of 4 rows (over 0.6), 'weight' in 2 (not over)
+    assert checks["missing_values"]["severity"] == "error" and "over 60% in: note" in checks["missing_values"]["details"]
+    assert cli("validate", data, "--json", "-").code == 1  # no rules: missing values fail
+
+
+def test_split_defaults_and_asked_checks(sample):
+    df = pd.read_csv(sample / "penguins.csv").dropna(subset=["bill_length_mm"]).drop_duplicates()
+    df["split"] = np.resize(["train", "train", "train", "val", "test"], len(df))
+    plain = {c.name for c in validate(df, label="species", group="individual_id", split_col="split").checks}
+    assert {"split_ratios", "group_overlap", "duplicates_across_splits", "classes_in_every_split",
+            "drift"} <= plain
+    assert not plain & {"conflicting_labels", "domain_classifier_auc", "bias", "outliers", "label_issues"}
+    rules = parse_rules({"dataset": {"conflicting_labels": {}},
+                         "splits": {"ratios": {"train": 0.6, "val": 0.2, "test": 0.2},
+                                    "max_drift": {"domain_auc": 0.9}}})
+    result = validate(df, rules, label="species")
+    severity = {c.name: c.severity for c in result.checks}
+    assert severity["conflicting_labels"] == severity["split_ratios"] == "error"
+    assert {c.name for c in result.checks if c.name == "domain_classifier_auc"}
+    # asked by the file: ratios and drift; left at their defaults: shown as warnings
+    assert severity["classes_in_every_split"] == severity["missing_values"] == "warn"
+
+
+def test_offenders_name_the_rows_and_pairs():
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(6)], "x": [1.0, 2.0, 1.0, None, 5.0, 6.0],
+                       "y": ["a", "b", "a", "b", "a", "b"], "split": ["train", "train", "test", "val", "val", "test"]})
+    result = validate(df, parse_rules({"columns": {"x": {"not_null": True}},
+                                       "splits": {"no_duplicates_across": True}}), label="y")
+    by_name = {c.name: c for c in result.checks}
+    assert by_name["not_null"].offenders == ["r3"]
+    assert by_name["duplicates_across_splits"].offenders == ["r0 ~ r2"]
+    assert by_name["duplicates"].offenders == ["r0", "r2"]
+    assert by_name["duplicates"].to_dict()["offenders"] == ["r0", "r2"]
+    assert by_name["class_balance"].offenders == []
+
+
+def test_empty_table_is_bad_input(cli, tmp_path):
+    from curate.errors import CuraugError
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,label\n")
+    with pytest.raises(CuraugError, match="no rows") as exc:
+        validate(pd.read_csv(empty))
+    assert exc.value.param == "df"
+    line = one_error_line(cli("validate", empty, "--json", tmp_path / "out.json"))
+    assert "no rows" in line
+    assert not (tmp_path / "out.json").exists()
 
 
 def test_manifest_corrupt_files_are_warnings(cli, sample, tmp_path):

@@ -1,8 +1,12 @@
-"""The check interface: typed results and a registry that dataset-level checks plug into.
+"""The check interface: typed results, and the one registry that dataset-level checks plug into.
 
 A check is a function ``check(ctx) -> list[CheckResult]`` registered by name with
-:func:`register_check`; :func:`curate.checks.validate.validate` runs the column rules through
-Great Expectations, then every registered check whose rule (or default) applies.
+:func:`register_check`, which also says when the rules file *asks* for it (then it decides
+the exit code) and whether it runs by *default* (without rules it decides; with rules that do
+not ask for it, it is shown as a warning). Third parties add checks through the
+``curaug.checks`` entry point group: a plain function there runs by default.
+:func:`curate.checks.validate.validate` runs the column rules through Great Expectations,
+then every registered check.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.io.jsonify import jsonable
-from curate.io.manifest import RESERVED_COLUMNS
+from curate.io.manifest import RESERVED_COLUMNS, SPLITS
+from curate.registry import Registry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,10 +36,14 @@ class CheckResult:
     column: str | None = None
     observed: dict[str, Any] = field(default_factory=dict)
     details: str = ""
+    #: Names of the offending rows (ids, else row numbers) or pairs (``"a ~ b"``), worst
+    #: first, at most :data:`MAX_OFFENDERS`: what a report lists under a failed check.
+    offenders: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "column": self.column, "success": bool(self.success),
-                "severity": self.severity, "observed": jsonable(self.observed), "details": self.details}
+                "severity": self.severity, "observed": jsonable(self.observed), "details": self.details,
+                "offenders": [str(o) for o in self.offenders[:MAX_OFFENDERS]]}
 
     @property
     def blocking(self) -> bool:
@@ -93,21 +102,47 @@ def row_names(df: "pd.DataFrame") -> "pd.Series":
 
 
 CheckFn = Callable[[CheckContext], list[CheckResult]]
-_REGISTRY: dict[str, CheckFn] = {}
 
 
-def register_check(name: str) -> Callable[[CheckFn], CheckFn]:
-    """Register a dataset-level check under ``name`` (run in registration order)."""
+def _never(ctx: CheckContext) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: ``run(ctx)`` gives its results; ``asked(ctx)`` says whether the
+    rules (or an explicit argument such as a split lock) ask for it; ``default`` whether it
+    runs when nothing asks for it."""
+
+    name: str
+    run: CheckFn
+    asked: Callable[[CheckContext], bool] = _never
+    default: bool = True
+
+
+#: Modules whose checks register themselves; their order is the order checks run and report in.
+BUILTIN_CHECK_MODULES = ("curate.checks.dataset", "curate.checks.labels", "curate.checks.outliers",
+                         "curate.checks.split", "curate.checks.shift", "curate.checks.lock")
+CHECKS: Registry[Check] = Registry("check", entry_points="curaug.checks", builtins=BUILTIN_CHECK_MODULES)
+
+
+def register_check(name: str, *, asked: Callable[[CheckContext], bool] = _never,
+                   default: bool = True) -> Callable[[CheckFn], CheckFn]:
+    """Register a dataset-level check under ``name`` (see the module docstring)."""
 
     def wrap(fn: CheckFn) -> CheckFn:
-        _REGISTRY[name] = fn
+        CHECKS.register(name, Check(name, fn, asked, default))
         return fn
 
     return wrap
 
 
-def registered_checks() -> dict[str, CheckFn]:
-    return dict(_REGISTRY)
+def registered_checks() -> list[Check]:
+    """Every check, built-ins in the order of :data:`BUILTIN_CHECK_MODULES` (whatever order
+    their modules were imported in), then third-party ones."""
+    checks = [item if isinstance(item, Check) else Check(name, item) for name, item in CHECKS.items()]
+    rank = {module: i for i, module in enumerate(BUILTIN_CHECK_MODULES)}
+    return sorted(checks, key=lambda c: rank.get(getattr(c.run, "__module__", None), len(rank)))
 
 
 def data_columns(df: "pd.DataFrame", keep: tuple[str, ...] = ()) -> list[str]:
@@ -115,10 +150,7 @@ def data_columns(df: "pd.DataFrame", keep: tuple[str, ...] = ()) -> list[str]:
     return [c for c in df.columns if c not in RESERVED_COLUMNS or c in keep]
 
 
-SPLIT_ORDER = ("train", "val", "test")
-
-
 def split_names(df: "pd.DataFrame", column: str) -> list[str]:
     """The split values present, train/val/test first."""
     present = [str(s) for s in df[column].dropna().unique()]
-    return sorted(present, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s))
+    return sorted(present, key=lambda s: (SPLITS.index(s) if s in SPLITS else 9, s))

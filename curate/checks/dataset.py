@@ -1,15 +1,16 @@
 """Dataset-level checks: size, missing values, exact duplicates, corrupt files, class balance, bias.
 
 Each is registered with :func:`curate.checks.base.register_check` and reads its thresholds from
-the rules' ``dataset:`` section; the defaults are what ``curaug validate`` runs without
-``--rules`` (missing values, exact duplicates, class balance when a label is known).
+the rules' ``dataset:`` section, which asks for it; the defaults are what ``curaug validate``
+runs without ``--rules`` (missing values, exact duplicates, class balance when a label is
+known). ``min_rows`` and ``bias`` run only when asked (they need a limit or attributes).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import CheckContext, CheckResult, data_columns, register_check
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, data_columns, register_check, row_names
 from curate.io.labels import class_counts, label_sets
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_RATIO = 10.0
 
 
-@register_check("min_rows")
+@register_check("min_rows", asked=lambda ctx: ctx.rules.dataset.min_rows is not None, default=False)
 def check_min_rows(ctx: CheckContext) -> list[CheckResult]:
     limit = ctx.rules.dataset.min_rows
     if limit is None:
@@ -32,19 +33,22 @@ def check_min_rows(ctx: CheckContext) -> list[CheckResult]:
 @register_check("corrupt_files")
 def check_corrupt(ctx: CheckContext) -> list[CheckResult]:
     """Corrupt media are skipped by every later stage; reported as a warning."""
+    import pandas as pd
+
     full = ctx.df if ctx.full_df is None else ctx.full_df
     if "status" not in full.columns:
         return []
     bad = full["status"] == "corrupt"
     n = int(bad.sum())
-    names = full.loc[bad, "id"] if "id" in full.columns else full.index[bad].to_series()
+    names = row_names(full.loc[bad])
     reasons = full.loc[bad, "reason"] if "reason" in full.columns else [None] * n
-    rows = [{"id": str(i), "reason": None if r is None else str(r)} for i, r in zip(names.head(20), reasons)]
+    rows = [{"id": i, "reason": None if pd.isna(r) else str(r)} for i, r in zip(names.head(MAX_OFFENDERS), reasons)]
     return [CheckResult("corrupt_files", n == 0, "warn", observed={"corrupt": n, "rows": rows},
-                        details=f"{n} corrupt files (skipped by later stages)")]
+                        details=f"{n} corrupt files (skipped by later stages)",
+                        offenders=names.head(MAX_OFFENDERS).tolist())]
 
 
-@register_check("missing_values")
+@register_check("missing_values", asked=lambda ctx: ctx.rules.dataset.max_missing_fraction is not None)
 def check_missing(ctx: CheckContext) -> list[CheckResult]:
     df = ctx.df
     keep = tuple(c for c in (ctx.label,) if c)
@@ -68,10 +72,11 @@ def check_missing(ctx: CheckContext) -> list[CheckResult]:
     columns_over = [c for c, v in per_column.items() if v / max(len(df), 1) > limit]
     details = (f"{cells} missing cells in {int(rows_with.sum())} rows"
                + (f"; over {limit:.0%} in: {', '.join(map(str, columns_over))}" if columns_over else ""))
-    return [CheckResult("missing_values", not columns_over, observed=observed, details=details)]
+    return [CheckResult("missing_values", not columns_over, observed=observed, details=details,
+                        offenders=observed["unexpected_ids"])]
 
 
-@register_check("duplicates")
+@register_check("duplicates", asked=lambda ctx: ctx.rules.dataset.max_duplicate_fraction is not None)
 def check_duplicates(ctx: CheckContext) -> list[CheckResult]:
     """Exact duplicates: by content hash for media, by row values for tables."""
     from curate.profile import exact_duplicates
@@ -82,9 +87,11 @@ def check_duplicates(ctx: CheckContext) -> list[CheckResult]:
     fraction = dup["extra_copies"] / n if n else 0.0
     observed = {"by": dup["by"], "extra_copies": dup["extra_copies"], "duplicate_rows": dup["rows"],
                 "fraction": round(fraction, 6), "max_duplicate_fraction": limit, "groups": dup["groups"][:20]}
+    offenders = [name for group in dup["groups"] for name in group][:MAX_OFFENDERS]
     return [CheckResult("duplicates", fraction <= limit, observed=observed,
                         details=f"{dup['extra_copies']} extra copies in {len(dup['groups'])} groups "
-                                f"(by {dup['by']}; {fraction:.2%} of rows, limit {limit:.2%})")]
+                                f"(by {dup['by']}; {fraction:.2%} of rows, limit {limit:.2%})",
+                        offenders=offenders)]
 
 
 def balance_figures(counts: "pd.Series") -> dict[str, Any]:
@@ -106,7 +113,7 @@ def balance_figures(counts: "pd.Series") -> dict[str, Any]:
     }
 
 
-@register_check("class_balance")
+@register_check("class_balance", asked=lambda ctx: ctx.rules.dataset.class_balance is not None)
 def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
     if not ctx.label:
         return []
@@ -146,7 +153,8 @@ def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
     return results
 
 
-@register_check("bias")
+@register_check("bias", asked=lambda ctx: bool(ctx.rules.sensitive) or ctx.rules.dataset.bias is not None,
+                default=False)
 def check_bias(ctx: CheckContext) -> list[CheckResult]:
     """Representation and label-rate parity of each sensitive attribute's groups."""
     rule = ctx.rules.dataset.bias

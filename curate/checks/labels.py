@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 MAX_SUSPECTS = 1000
 
 
-@register_check("conflicting_labels")
+@register_check("conflicting_labels", asked=lambda ctx: ctx.rules.dataset.conflicting_labels is not None,
+                default=False)
 def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
     if not ctx.label:
         return []
@@ -60,8 +61,9 @@ def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
                 "fraction": round(fraction, 6), "max_fraction": rule.max_fraction, "examples": examples}
     details = (f"{observed['conflicting_groups']} identical samples (by {by}) carry different labels, "
                f"{len(bad)} rows" if len(bad) else f"no identical samples (by {by}) with different labels")
+    offenders = [i for example in examples for i in example["ids"]][:MAX_OFFENDERS]
     return [CheckResult("conflicting_labels", fraction <= rule.max_fraction, rule.severity, ctx.label,
-                        observed, details)]
+                        observed, details, offenders)]
 
 
 def out_of_fold_probabilities(X: "np.ndarray", y: "np.ndarray", categorical: "np.ndarray", *, folds: int,
@@ -113,7 +115,8 @@ def confident_learning(probs: "np.ndarray", y: "np.ndarray") -> tuple["np.ndarra
     return confident & (suggested != y), suggested, thresholds
 
 
-@register_check("label_issues")
+@register_check("label_issues", asked=lambda ctx: ctx.rules.dataset.label_issues is not None,
+                default=False)
 def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.label_issues
     if rule is None or not ctx.label:
@@ -156,4 +159,5 @@ def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
     }
     details = (f"{observed['issues']} likely label errors ({fraction:.2%}, limit {rule.max_fraction:.2%}); "
                f"out-of-fold accuracy {observed['out_of_fold_accuracy']:.3f}")
-    return [CheckResult("label_issues", fraction <= rule.max_fraction, rule.severity, ctx.label, observed, details)]
+    return [CheckResult("label_issues", fraction <= rule.max_fraction, rule.severity, ctx.label, observed, details,
+                        [s["id"] for s in suspects[:MAX_OFFENDERS]])]

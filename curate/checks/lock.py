@@ -7,7 +7,7 @@ from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, registe
 from curate.split.lock import row_identity
 
 
-@register_check("split_lock")
+@register_check("split_lock", asked=lambda ctx: ctx.lock is not None, default=False)
 def check_split_lock(ctx: CheckContext) -> list[CheckResult]:
     lock = ctx.lock
     if lock is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from curate.checks.base import CheckContext, CheckResult, register_check, row_names
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,7 +53,7 @@ def _numeric_columns(df: "pd.DataFrame", ctx: CheckContext) -> list[str]:
             if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
 
 
-@register_check("outliers")
+@register_check("outliers", asked=lambda ctx: ctx.rules.dataset.outliers is not None, default=False)
 def check_outliers(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.outliers
     if rule is None:
@@ -89,7 +89,8 @@ def check_outliers(ctx: CheckContext) -> list[CheckResult]:
     fraction = float(mask.mean())
     observed = {"method": rule.method, "threshold": threshold, "columns": columns, "outliers": int(mask.sum()),
                 "fraction": round(fraction, 6), "max_fraction": rule.max_fraction, "per_column": per_column,
-                "rows": [{"id": str(names[i]), "score": round(float(score[i]), 4)} for i in order[:20]]}
+                "rows": [{"id": str(names[i]), "score": round(float(score[i]), 4)} for i in order[:MAX_OFFENDERS]]}
     details = (f"{observed['outliers']} outlier rows by {rule.method} ({fraction:.2%}, "
                f"limit {rule.max_fraction:.2%})")
-    return [CheckResult("outliers", fraction <= rule.max_fraction, rule.severity, None, observed, details)]
+    return [CheckResult("outliers", fraction <= rule.max_fraction, rule.severity, None, observed, details,
+                        [r["id"] for r in observed["rows"]])]

@@ -3,8 +3,9 @@
 A gradient-boosting classifier (scikit-learn's histogram GBM) learns to tell train rows from
 val (or test) rows; its cross-validated ROC AUC is near 0.5 when the two come from one
 distribution and near 1 when they are easy to tell apart. Features it leans on come from
-permutation importance on the held-out folds. Large splits are subsampled (``max_rows``
-per side) so the check stays within seconds at any size.
+permutation importance on the held-out folds. Large splits are subsampled
+(:data:`MAX_ROWS_PER_SIDE`) so the check stays within seconds at any size. It trains models,
+so it runs only when the rules ask for it: ``splits: {max_drift: {domain_auc: 0.75}}``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from curate.checks.base import CheckContext, CheckResult, register_check
 if TYPE_CHECKING:
     import numpy as np
 
-#: AUC over which a split is flagged when the rules give no ``max_drift.domain_auc``.
-DEFAULT_MAX_AUC = 0.75
 MAX_ROWS_PER_SIDE = 5000
 
 
@@ -60,19 +59,22 @@ def _sample(idx: "np.ndarray", n: int, rng) -> "np.ndarray":
     return idx if len(idx) <= n else np.sort(rng.choice(idx, n, replace=False))
 
 
-@register_check("domain_classifier_auc")
+def _asks_domain_auc(ctx: CheckContext) -> bool:
+    splits = ctx.rules.splits
+    return splits is not None and splits.max_drift is not None and splits.max_drift.domain_auc is not None
+
+
+@register_check("domain_classifier_auc", asked=_asks_domain_auc, default=False)
 def check_domain_classifier(ctx: CheckContext) -> list[CheckResult]:
     if not ctx.split_col or ctx.split_col not in ctx.df.columns:
         return []
     import numpy as np
 
-    from curate.checks.features import feature_matrix, model_columns, original_rows
-    from curate.rules.schema import DriftRule
     from curate.checks.base import split_names
+    from curate.checks.features import feature_matrix, model_columns, original_rows
 
-    rules = ctx.rules.splits
-    rule = (rules.max_drift if rules and rules.max_drift else None) or DriftRule()
-    limit = rule.domain_auc or DEFAULT_MAX_AUC
+    rule = ctx.rules.splits.max_drift  # asked for: the rules give the AUC limit
+    limit = rule.domain_auc
     df = original_rows(ctx.df)  # augmented copies differ from val/test by design
     splits = split_names(df, ctx.split_col)
     if "train" not in splits or len(splits) < 2:

@@ -31,7 +31,18 @@ def _active(ctx: CheckContext) -> bool:
     return bool(ctx.split_col) and ctx.split_col in ctx.df.columns
 
 
-@register_check("split_ratios")
+def _declares(*keys: str):
+    """``asked`` for a split check: the rules' ``splits:`` section sets one of ``keys``
+    (``()``: the section is there). Keys left at their default run as default checks."""
+
+    def asked(ctx: CheckContext) -> bool:
+        splits = ctx.rules.splits
+        return splits is not None and (not keys or bool(set(keys) & splits.model_fields_set))
+
+    return asked
+
+
+@register_check("split_ratios", asked=_declares())
 def check_split_ratios(ctx: CheckContext) -> list[CheckResult]:
     if not _active(ctx):
         return []
@@ -55,10 +66,11 @@ def check_split_ratios(ctx: CheckContext) -> list[CheckResult]:
         if extra:
             problems.append(f"unexpected split values: {', '.join(extra)}")
     details = "; ".join(problems) or ", ".join(f"{k} {v:.3f}" for k, v in observed_ratios.items())
-    return [CheckResult("split_ratios", not problems, column=col, observed=observed, details=details)]
+    return [CheckResult("split_ratios", not problems, column=col, observed=observed, details=details,
+                        offenders=ctx.ids(ctx.df[col].isna()))]
 
 
-@register_check("group_overlap")
+@register_check("group_overlap", asked=_declares("no_group_overlap"))
 def check_group_overlap(ctx: CheckContext) -> list[CheckResult]:
     rules = _split_rules(ctx)
     if not _active(ctx) or not ctx.group or not rules.no_group_overlap:
@@ -69,16 +81,17 @@ def check_group_overlap(ctx: CheckContext) -> list[CheckResult]:
     part = ctx.df[[ctx.group, ctx.split_col]].dropna()
     spread = part.groupby(ctx.group, sort=True)[ctx.split_col].nunique()
     leaking = spread[spread > 1]
-    offenders = []
-    for g in leaking.index[:MAX_OFFENDERS]:
-        offenders.append({"group": str(g), "splits": sorted(map(str, part.loc[part[ctx.group] == g, ctx.split_col].unique()))})
-    observed = {"groups": int(len(spread)), "overlapping_groups": int(len(leaking)), "examples": offenders}
+    shown = part[part[ctx.group].isin(leaking.index[:MAX_OFFENDERS])]
+    splits_of = shown.groupby(ctx.group, sort=True)[ctx.split_col].agg(lambda s: sorted(map(str, s.unique())))
+    examples = [{"group": str(g), "splits": splits} for g, splits in splits_of.items()]
+    observed = {"groups": int(len(spread)), "overlapping_groups": int(len(leaking)), "examples": examples}
     details = (f"{len(leaking)} of {len(spread)} groups appear in more than one split"
                if len(leaking) else f"{len(spread)} groups, none in two splits")
-    return [CheckResult("group_overlap", len(leaking) == 0, column=ctx.group, observed=observed, details=details)]
+    return [CheckResult("group_overlap", len(leaking) == 0, column=ctx.group, observed=observed, details=details,
+                        offenders=row_names(shown).head(MAX_OFFENDERS).tolist())]
 
 
-@register_check("classes_in_every_split")
+@register_check("classes_in_every_split", asked=_declares("all_classes_in_each"))
 def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
     """Every class (every label, for multilabel data) has members in every split."""
     import pandas as pd
@@ -104,7 +117,7 @@ def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
                         observed={"classes": classes, "missing": missing}, details=details)]
 
 
-@register_check("duplicates_across_splits")
+@register_check("duplicates_across_splits", asked=_declares("no_duplicates_across", "near_duplicates"))
 def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     """Exact duplicates (content hash or row values) and near duplicates (images, texts,
     audio: :mod:`curate.checks.near_dups`) shared by two splits."""
@@ -158,7 +171,8 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
             problems.append(f"{k} near-duplicate {kind} pairs across splits, e.g. {first['ids'][0]} ({first['splits'][0]}) "
                             f"~ {first['ids'][1]} ({first['splits'][1]}), {first['measure']} {first['distance']}")
     details = "; ".join(problems) or f"no exact (by {by}) or near duplicates across splits"
-    return [CheckResult("duplicates_across_splits", not problems, observed=observed, details=details)]
+    return [CheckResult("duplicates_across_splits", not problems, observed=observed, details=details,
+                        offenders=[" ~ ".join(p["ids"]) for p in observed["pairs"]])]
 
 
 # ------------------------------------------------------------------- drift
@@ -309,7 +323,7 @@ def embedding_components(df: "pd.DataFrame", columns: list[str], k: int = 3) -> 
     return pd.DataFrame(out, index=df.index)
 
 
-@register_check("drift")
+@register_check("drift", asked=_declares("max_drift"))
 def check_drift(ctx: CheckContext) -> list[CheckResult]:
     if not _active(ctx):
         return []

@@ -1,14 +1,26 @@
 """``curaug validate``: column rules on Great Expectations plus the registered dataset checks.
 
-Exit 0 when every error-severity check passes, 1 otherwise. Checks see only usable rows
-(``status`` ok); corrupt files are reported as a warning.
+Which checks decide the result (DESIGN.md, "CLI"):
+
+- without rules (or with rules that declare no check, only roles such as ``label``), the
+  default checks decide: missing values, exact duplicates, class balance, and with a split
+  column split ratios, group overlap, duplicates across splits, classes in every split and
+  drift;
+- with rules that declare checks, the file is the whole contract: exactly the checks it
+  declares decide; the defaults it does not declare still run and are shown as warnings.
+
+``conflicting_labels``, ``label_issues``, ``outliers``, ``bias``, ``min_rows`` and
+``domain_classifier_auc`` run only when the rules ask for them, ``split_lock`` when a lock is
+given. Checks see only usable rows (``status`` ok); corrupt files are reported as a warning.
+Exit 0 when no error-severity check fails, 1 otherwise.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from curate.checks.base import CheckContext, ValidationResult, registered_checks
+from curate.checks.base import CheckContext, CheckResult, ValidationResult, registered_checks
 from curate.errors import CuraugError
 from curate.io.manifest import ok_rows
 
@@ -16,16 +28,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from curate.rules.schema import Rules
-
-
-def _load_checks() -> None:
-    """Import the modules whose checks register themselves."""
-    import curate.checks.dataset  # noqa: F401
-    import curate.checks.labels  # noqa: F401
-    import curate.checks.outliers  # noqa: F401
-    import curate.checks.split  # noqa: F401
-    import curate.checks.shift  # noqa: F401
-    import curate.checks.lock  # noqa: F401
 
 
 def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | None = None,
@@ -37,38 +39,48 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     Parameters
     ----------
     df : DataFrame
-        A manifest or any table.
+        A manifest or any table (at least one row).
     rules : Rules, optional
-        Parsed rules file; without it the default checks run (missing values, exact
-        duplicates, class balance when a label is known, split checks with a split column).
+        Parsed rules file: the checks it declares decide the result (see the module
+        docstring); without it the default checks do.
     label, group, split_col : str, optional
         Column roles; each overrides the rules file's own.
     label_sep : str, optional
         Separator of multilabel cells (``"cat;dog"``); overrides the rules' ``label_sep``.
     lock : dict, optional
         A split lock (:func:`curate.split.lock.read_lock`): fails ``split_lock`` when a
-        locked row changed split or fold.
+        locked row changed split, fold or label, or the roles differ from the lock's.
+    source : str, optional
+        Where ``df`` came from, for messages and the result.
 
     Examples
     --------
     >>> import pandas as pd
     >>> result = validate(pd.DataFrame({"x": [1.0, None], "y": ["a", "b"]}), label="y")
-    >>> [(c.name, c.success) for c in result.checks]
-    [('missing_values', False), ('duplicates', True), ('class_balance', True), ('conflicting_labels', True)]
+    >>> [(c.name, c.success) for c in result.checks], result.success
+    ([('missing_values', False), ('duplicates', True), ('class_balance', True)], False)
+    >>> from curate.rules.schema import parse_rules
+    >>> result = validate(pd.DataFrame({"x": [1.0, None], "y": ["a", "b"]}),
+    ...                   parse_rules({"columns": {"y": {"in_set": ["a", "b"]}}}), label="y")
+    >>> [(c.name, c.success, c.severity) for c in result.checks][:2], result.success
+    ([('in_set', True, 'error'), ('missing_values', False, 'warn')], True)
     """
     from curate.rules.gx import run_column_rules
     from curate.rules.schema import Rules
 
-    _load_checks()
+    if len(df) == 0:
+        raise CuraugError(f"{source or 'df'}: the table has no rows, nothing to validate", param="df")
+    contract = rules is not None and declares_checks(rules)
     rules = rules or Rules()
     label = label or rules.label
     group = group or rules.group
     label_sep = label_sep or rules.label_sep
     if split_col is None and rules.splits is not None:
         split_col = rules.splits.column
-    for role, column in (("label", label), ("group", group), ("split", split_col)):
+    for param, column in (("label", label), ("group", group), ("split_col", split_col)):
         if column is not None and column not in df.columns:
-            raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
+            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, df.columns))})",
+                              param=param)
     if label and not label_sep:
         from curate.io.labels import is_list_column
 
@@ -77,7 +89,25 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     usable = df[ok_rows(df)]
     ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full_df=df,
                        label_sep=label_sep, lock=lock)
-    checks = run_column_rules(usable, rules)
-    for check in registered_checks().values():
-        checks.extend(check(ctx))
-    return ValidationResult(checks, source=source)
+    results = run_column_rules(usable, rules)
+    for check in registered_checks():
+        asked = check.asked(ctx)
+        if not asked and not check.default:
+            continue
+        found = check.run(ctx)
+        if contract and not asked:
+            found = [_as_warning(r) for r in found]
+        results.extend(found)
+    return ValidationResult(results, source=source)
+
+
+def declares_checks(rules: "Rules") -> bool:
+    """True when a rules file declares at least one check (column rules, a ``dataset:`` limit,
+    sensitive attributes or a ``splits:`` section), making it the whole contract."""
+    return bool(rules.columns or rules.sensitive or rules.splits is not None or rules.dataset.model_fields_set)
+
+
+def _as_warning(result: CheckResult) -> CheckResult:
+    """A default check the rules do not declare: shown, never failing the validation."""
+    note = "not declared in the rules: shown as a warning"
+    return replace(result, severity="warn", details=f"{result.details} ({note})" if result.details else note)

@@ -125,6 +125,7 @@ def _to_check(res, df: "pd.DataFrame", index_cols: list[str]) -> CheckResult:
     severity = meta.get("curaug_severity", "error")
     r = res.result or {}
     observed: dict[str, Any] = {}
+    offenders: list[str] = []
     if res.exception_info and res.exception_info.get("raised_exception"):
         message = " ".join(str(res.exception_info.get("exception_message", "")).split())
         return CheckResult(name, False, severity, column, {"unexpected_count": None},
@@ -142,10 +143,11 @@ def _to_check(res, df: "pd.DataFrame", index_cols: list[str]) -> CheckResult:
             observed["unexpected_ids"] = [row.get("id") if isinstance(row, dict) else row for row in rows]
         else:
             observed["unexpected_rows"] = rows
+        offenders = [str(r) for r in observed.get("unexpected_ids", rows)]
     if "observed_value" in r:
         observed["observed_value"] = r["observed_value"]
     details = _details(name, meta.get("curaug_value"), observed)
-    return CheckResult(name, bool(res.success), severity, column, observed, details)
+    return CheckResult(name, bool(res.success), severity, column, observed, details, offenders)
 
 
 def _details(name: str, value: Any, observed: dict) -> str:
