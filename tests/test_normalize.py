@@ -115,3 +115,26 @@ def test_usable_in_a_pipeline():
     y = (X[:, 0] + X[:, 1] > np.median(X[:, 0] + X[:, 1])).astype(int)
     scores = cross_val_score(make_pipeline(ZCAWhitener(), LogisticRegression()), X, y, cv=3)
     assert scores.mean() > 0.9
+
+
+def test_pca_keeps_every_input_column_and_adds_the_components():
+    X = _correlated(3, n=120, d=3)
+    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(id=[f"r{i}" for i in range(120)])
+    res = clean(df, parse_rules({"normalize": {"method": "pca", "columns": ["a", "b", "c"]}}))
+    assert list(res.data.columns) == ["a", "b", "c", "id", "pca_1", "pca_2", "pca_3"]
+    pd.testing.assert_frame_equal(res.data[df.columns], df)  # inputs untouched, row order kept
+    Z = res.data[["pca_1", "pca_2", "pca_3"]].to_numpy()
+    assert np.allclose(np.cov(Z, rowvar=False), np.eye(3), atol=1e-6)
+    clash = df.assign(pca_2=0.0)
+    with pytest.raises(ValueError, match="pca_2 already exist"):
+        clean(clash, parse_rules({"normalize": {"method": "pca", "columns": ["a", "b", "c"]}}))
+
+
+def test_normalisers_come_from_one_registry():
+    from curate.clean.normalize import NORMALIZERS, make_normalizer
+    from curate.errors import CuraugError
+
+    assert NORMALIZERS.names() == ["zscore", "minmax", "pca", "zca"]
+    assert make_normalizer("zca", epsilon=0.5).epsilon == 0.5 and isinstance(make_normalizer("zscore"), ZScore)
+    with pytest.raises(CuraugError, match="unknown normaliser 'zcaa' .did you mean 'zca'"):
+        parse_rules({"normalize": {"method": "zcaa", "columns": ["a"]}})

@@ -78,3 +78,31 @@ def test_cli_rejects_bad_rules_with_exit_2(cli, sample, tmp_path):
     assert "no such rules file" in line
     (tmp_path / "bad.yaml").write_text("columns: [unclosed\n")
     assert "not valid YAML" in one_error_line(cli("validate", sample / "penguins.csv", "--rules", tmp_path / "bad.yaml"))
+
+
+def test_unknown_normaliser_names_file_line_and_hint(tmp_path):
+    msg = str(pytest.raises(CuraugError, load_rules,
+                            _write(tmp_path, "label: y\nnormalize:\n  method: zcaa\n  columns: [a]\n")).value)
+    assert "rules.yaml line 3" in msg and "normalize.method" in msg and "did you mean 'zca'" in msg
+
+
+def test_a_third_party_clean_step_plugs_into_the_registry():
+    import pandas as pd
+
+    from curate.clean.steps import CLEAN_STEPS, CleanStep, clean, clean_step
+
+    @clean_step("test_upper")
+    class Upper(CleanStep):
+        column: str
+
+        def apply(self, df, ctx):
+            changed = df[self.column].str.upper() != df[self.column]
+            df[self.column] = df[self.column].str.upper()
+            return df, [{"action": "upper", "cells_changed": {self.column: int(changed.sum())}}]
+
+    assert CLEAN_STEPS.get("test_upper") is Upper
+    rules = parse_rules({"clean": [{"test_upper": {"column": "name"}}]})
+    out = clean(pd.DataFrame({"name": ["ab", "CD"]}), rules)
+    assert out.data["name"].tolist() == ["AB", "CD"] and out.log[0]["cells_changed"] == {"name": 1}
+    msg = str(pytest.raises(CuraugError, parse_rules, {"clean": [{"test_upper": {"column": "x", "colum": "x"}}]}).value)
+    assert "clean.0.test_upper" in msg and "did you mean 'column'" in msg

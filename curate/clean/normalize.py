@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from curate.errors import CuraugError
+from curate.registry import Registry
 
 #: Eigenvalues below this fraction of the largest make the covariance numerically singular.
 SINGULAR_RTOL = 1e-12
@@ -175,22 +176,31 @@ class PCAWhitener(_Whitener):
         return np.asarray([f"pca_{i + 1}" for i in range(self.n_features_in_)], dtype=object)
 
 
-NORMALIZERS = {"zscore": ZScore, "minmax": MinMax, "pca": PCAWhitener, "zca": ZCAWhitener}
+#: ``normalize: {method: NAME}`` to the transformer class; third parties add theirs through
+#: the ``curaug.normalizers`` entry point group (a scikit-learn transformer with
+#: ``get_params_json`` and ``_fitted``, like the classes here).
+NORMALIZERS: Registry[type[_Normalizer]] = Registry("normaliser", entry_points="curaug.normalizers")
+for _cls in (ZScore, MinMax, PCAWhitener, ZCAWhitener):
+    NORMALIZERS.register(_cls.method, _cls)
 
 
 def make_normalizer(method: str, epsilon: float | None = None) -> _Normalizer:
-    cls = NORMALIZERS[method]
-    if issubclass(cls, _Whitener) and epsilon is not None:
-        return cls(epsilon=epsilon)
-    return cls()
+    """A fresh normaliser by name (``epsilon`` goes to those that take it)."""
+    cls = NORMALIZERS.get(method)
+    est = cls()
+    if epsilon is not None and "epsilon" in est.get_params():
+        est.set_params(epsilon=epsilon)
+    return est
 
 
 def from_params_json(params: dict[str, Any]) -> _Normalizer:
     """Rebuild a fitted normaliser from :meth:`get_params_json` output."""
     method = params.get("method")
-    if method not in NORMALIZERS:
-        raise CuraugError(f"unknown normaliser '{method}' in parameters (known: {', '.join(NORMALIZERS)})")
-    est = NORMALIZERS[method](**params.get("params", {}))
+    try:
+        cls = NORMALIZERS.get(str(method))
+    except CuraugError as exc:
+        raise CuraugError(f"normaliser parameters: {exc}") from None
+    est = cls(**params.get("params", {}))
     try:
         for name in est._fitted:
             setattr(est, name, np.asarray(params[name], dtype=np.float64))

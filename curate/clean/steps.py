@@ -1,18 +1,27 @@
 """``curaug clean``: the rules file's ``clean:`` steps in order, then ``normalize:``.
 
-Every step returns a new DataFrame and log entries saying what it changed and why (rows
-dropped with their ids, cells changed with counts). The caller's DataFrame is never
-modified.
+A clean step is one class (:class:`CleanStep`): its options are the model's fields, checked
+when the rules file is read, and :meth:`CleanStep.apply` is its work. Steps are looked up by
+name in :data:`CLEAN_STEPS` (third parties add theirs through the ``curaug.clean_steps``
+entry point group). Every step returns a new DataFrame and log entries saying what it
+changed and why (rows dropped with their ids, cells changed with counts). The caller's
+DataFrame is never modified.
 """
 
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, Union
+
+from pydantic import Field, model_validator
 
 from curate.errors import CuraugError
 from curate.io.manifest import RESERVED_COLUMNS, ok_rows
+from curate.registry import Registry
+from curate.rules.schema import check_range
+from curate.strict import Strict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,10 +39,38 @@ class CleanResult:
 
 
 @dataclass
-class _Ctx:
+class CleanContext:
+    """What a step sees besides the data: the rules and the label and split columns."""
+
     rules: "Rules"
     label: str | None
     split_col: str | None
+
+
+class CleanStep(Strict):
+    """One clean step: declared, validated options (the fields) and a pure :meth:`apply`."""
+
+    #: The name the rules file gives the step (set by :func:`clean_step`).
+    step_name: ClassVar[str] = ""
+
+    @abstractmethod
+    def apply(self, df: "pd.DataFrame", ctx: CleanContext) -> "tuple[pd.DataFrame, list[dict[str, Any]]]":
+        """Return the cleaned copy of ``df`` and one log entry per change (``df`` is a copy
+        this step may modify)."""
+
+
+CLEAN_STEPS: Registry[type[CleanStep]] = Registry("clean step", entry_points="curaug.clean_steps")
+
+
+def clean_step(name: str) -> Callable[[type[CleanStep]], type[CleanStep]]:
+    """Register a :class:`CleanStep` subclass as the clean step ``name``."""
+
+    def wrap(cls: type[CleanStep]) -> type[CleanStep]:
+        cls.step_name = name
+        CLEAN_STEPS.register(name, cls)
+        return cls
+
+    return wrap
 
 
 def clean(df: "pd.DataFrame", rules: "Rules", *, label: str | None = None,
@@ -49,11 +86,11 @@ def clean(df: "pd.DataFrame", rules: "Rules", *, label: str | None = None,
     >>> out.data["x"].tolist(), out.log[0]["cells_changed"]
     ([1.0, 2.0, 3.0], {'x': 1})
     """
-    ctx = _Ctx(rules, label or rules.label, split_col if split_col in df.columns else None)
+    ctx = CleanContext(rules, label or rules.label, split_col if split_col in df.columns else None)
     out = df.copy()
     log: list[dict[str, Any]] = []
     for i, (name, step) in enumerate(rules.clean_steps()):
-        out, entries = STEPS[name](out, step, ctx)
+        out, entries = step.apply(out, ctx)
         for entry in entries:
             log.append({"step": name, "index": i, **entry})
     params = None
@@ -75,7 +112,7 @@ def _require(df: "pd.DataFrame", columns: list[str], step: str) -> None:
                           f"(columns: {', '.join(map(str, df.columns))})")
 
 
-def _data_columns(df: "pd.DataFrame", spec, ctx: _Ctx) -> list[str]:
+def _data_columns(df: "pd.DataFrame", spec, ctx: CleanContext) -> list[str]:
     if spec == "all":
         return [c for c in df.columns if c not in RESERVED_COLUMNS or c == ctx.label]
     return list(spec)
@@ -84,133 +121,6 @@ def _data_columns(df: "pd.DataFrame", spec, ctx: _Ctx) -> list[str]:
 def _drop(df: "pd.DataFrame", mask: "pd.Series", reason: str) -> tuple["pd.DataFrame", dict[str, Any]]:
     entry = {"action": "drop_rows", "rows_dropped": int(mask.sum()), "ids": _ids(df, mask), "reason": reason}
     return df.loc[~mask], entry
-
-
-# ------------------------------------------------------------------- steps
-
-
-def snake_case(name: str) -> str:
-    """``'Bill Length (mm)'`` -> ``'bill_length_mm'``; ``'bodyMassG'`` -> ``'body_mass_g'``.
-
-    Examples
-    --------
-    >>> snake_case("Bill Length (mm)"), snake_case("bodyMassG"), snake_case(" Sex ")
-    ('bill_length_mm', 'body_mass_g', 'sex')
-    """
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
-    s = re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
-    return s or "column"
-
-
-def _standardize(df, step, ctx):
-    import pandas as pd
-
-    entries = []
-    if step.snake_case:
-        renamed = {c: snake_case(c) for c in df.columns if c not in RESERVED_COLUMNS and snake_case(c) != c}
-        targets = [renamed.get(c, c) for c in df.columns]
-        clash = {t for t in targets if targets.count(t) > 1}
-        if clash:
-            raise CuraugError(f"clean step 'standardize_columns': snake_case names collide: {', '.join(sorted(clash))}")
-        if renamed:
-            df = df.rename(columns=renamed)
-            entries.append({"action": "rename_columns", "renamed": renamed, "reason": "snake_case column names"})
-    text_cols = [c for c in df.columns if c not in RESERVED_COLUMNS
-                 and (pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]))]
-    if step.strip:
-        changed = {}
-        for c in text_cols:
-            values = df[c]
-            is_text = values.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool)
-            stripped = values.where(~is_text, values.astype("string").str.strip())
-            n = int((is_text & (stripped.astype("string") != values.astype("string"))).sum())
-            if n:
-                df[c] = stripped
-                changed[c] = n
-        if changed:
-            entries.append({"action": "strip_whitespace", "cells_changed": changed,
-                            "reason": "leading/trailing whitespace"})
-    for column, table in step.mappings.items():
-        column = snake_case(column) if step.snake_case and column not in df.columns else column
-        _require(df, [column], "standardize_columns")
-        lookup = {}
-        for canonical, variants in table.items():
-            for v in [canonical, *variants]:
-                key = str(v).strip()
-                lookup[key.casefold() if step.case_insensitive else key] = canonical
-        values = df[column]
-        keys = values.astype("string").str.strip()
-        if step.case_insensitive:
-            keys = keys.str.casefold()
-        mapped = keys.map(lookup)
-        hit = mapped.notna() & (mapped.astype("string") != values.astype("string"))
-        if hit.any():
-            df[column] = values.where(~hit, mapped)
-            counts = {str(k): int(v) for k, v in values[hit].astype("string").value_counts().items()}
-            entries.append({"action": "map_values", "column": column, "cells_changed": {column: int(hit.sum())},
-                            "mapped": counts, "reason": "declared spellings"})
-    return df, entries
-
-
-def _drop_duplicates(df, step, ctx):
-    from curate.profile import duplicate_subset
-
-    if step.subset:
-        _require(df, step.subset, "drop_duplicates")
-        by, subset = "columns " + ", ".join(step.subset), step.subset
-    else:
-        by, subset = duplicate_subset(df)
-    if not subset:
-        return df, []
-    dup = df.duplicated(subset=subset, keep=step.keep)
-    if subset == ["sha256"]:  # unhashed (corrupt) files are not duplicates of each other
-        dup &= df["sha256"].notna()
-    df, entry = _drop(df, dup, f"exact duplicate (by {by}), keeping the {step.keep}")
-    return df, [entry]
-
-
-def _missing(df, step, ctx):
-    import pandas as pd
-
-    columns = _data_columns(df, step.columns, ctx)
-    _require(df, columns, "missing")
-    isna = df[columns].isna()
-    if step.strategy == "drop":
-        mask = isna.any(axis=1)
-        df, entry = _drop(df, mask, f"missing value in {', '.join(c for c in columns if isna[c].any())}")
-        entry["per_column"] = {c: int(v) for c, v in isna.sum().items() if v}
-        return df, [entry]
-    if step.strategy == "flag":
-        added = {}
-        for c in columns:
-            if step.columns != "all" or isna[c].any():
-                df[f"{c}_was_missing"] = isna[c].to_numpy()
-                added[f"{c}_was_missing"] = int(isna[c].sum())
-        return df, [{"action": "flag_missing", "columns_added": added, "reason": "flag strategy"}]
-    changed, fills = {}, {}
-    for c in columns:
-        n = int(isna[c].sum())
-        if not n:
-            continue
-        if step.strategy == "impute_median":
-            if not pd.api.types.is_numeric_dtype(df[c]):
-                if step.columns == "all":
-                    continue
-                raise CuraugError(f"clean step 'missing': impute_median needs a numeric column, '{c}' is {df[c].dtype}")
-            fill = _fit_rows(df, ctx.split_col)[c].median()
-        elif step.strategy == "impute_mode":
-            modes = _fit_rows(df, ctx.split_col)[c].mode(dropna=True)
-            if modes.empty:
-                continue
-            fill = modes.iloc[0]
-        else:
-            fill = step.value
-        df[c] = df[c].fillna(fill)
-        changed[c], fills[c] = n, fill
-    entry = {"action": step.strategy, "cells_changed": changed, "fill_values": fills,
-             "reason": f"missing values, {step.strategy.replace('_', ' ')}"
-                       + (" (statistic from the train split)" if ctx.split_col else "")}
-    return df, [entry]
 
 
 def _fit_rows(df: "pd.DataFrame", split_col: str | None, fit_on: str | None = None) -> "pd.DataFrame":
@@ -227,85 +137,293 @@ def _fit_rows(df: "pd.DataFrame", split_col: str | None, fit_on: str | None = No
     return rows
 
 
-def _anonymize(df, step, ctx):
-    from curate.clean.anonymize import pseudonym, scrub
+# ------------------------------------------------------------------- steps
 
-    _require(df, step.columns + step.pseudonymize, "anonymize")
-    if step.backend == "presidio":
-        raise CuraugError("clean step 'anonymize': backend 'presidio' needs presidio-analyzer and "
-                          "presidio-anonymizer installed with a local spaCy model; use backend 'regex'")
-    entries = []
-    for c in step.columns:
-        new, counts, changed = scrub(df[c], list(step.entities), step.replace, step.salt)
-        if changed.any():
-            df[c] = new
-        entries.append({"action": "anonymize", "column": c, "cells_changed": {c: int(changed.sum())},
-                        "entities": dict(counts), "ids": _ids(df, changed), "reason": "PII in free text"})
-    for c in step.pseudonymize:
-        present = df[c].notna()
-        df[c] = df[c].map(lambda v: pseudonym(str(v), step.salt), na_action="ignore")
-        entries.append({"action": "pseudonymize", "column": c, "cells_changed": {c: int(present.sum())},
-                        "reason": "salted-hash pseudonyms for an id column"})
-    return df, entries
+ColumnsSpec = Union[Literal["all"], list[str]]
 
 
-def _clip(df, step, ctx):
-    import pandas as pd
+def snake_case(name: str) -> str:
+    """``'Bill Length (mm)'`` -> ``'bill_length_mm'``; ``'bodyMassG'`` -> ``'body_mass_g'``.
 
-    _require(df, step.columns, "clip")
-    fit = _fit_rows(df, ctx.split_col)
-    changed, bounds = {}, {}
-    for c in step.columns:
-        if not pd.api.types.is_numeric_dtype(df[c]):
-            raise CuraugError(f"clean step 'clip': column '{c}' is not numeric ({df[c].dtype})")
-        if step.method == "iqr":
-            q1, q3 = fit[c].quantile([0.25, 0.75])
-            lo, hi = q1 - step.k * (q3 - q1), q3 + step.k * (q3 - q1)
-        elif step.method == "percentile":
-            lo, hi = fit[c].quantile([step.percentiles[0] / 100, step.percentiles[1] / 100])
+    Examples
+    --------
+    >>> snake_case("Bill Length (mm)"), snake_case("bodyMassG"), snake_case(" Sex ")
+    ('bill_length_mm', 'body_mass_g', 'sex')
+    """
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+    return s or "column"
+
+
+@clean_step("standardize_columns")
+class StandardizeColumns(CleanStep):
+    """snake_case column names, strip whitespace in text cells, map declared spellings."""
+
+    snake_case: bool = True
+    strip: bool = True
+    mappings: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    case_insensitive: bool = True
+
+    def apply(self, df, ctx):
+        import pandas as pd
+
+        entries = []
+        if self.snake_case:
+            renamed = {c: snake_case(c) for c in df.columns if c not in RESERVED_COLUMNS and snake_case(c) != c}
+            targets = [renamed.get(c, c) for c in df.columns]
+            clash = {t for t in targets if targets.count(t) > 1}
+            if clash:
+                raise CuraugError(f"clean step 'standardize_columns': snake_case names collide: {', '.join(sorted(clash))}")
+            if renamed:
+                df = df.rename(columns=renamed)
+                entries.append({"action": "rename_columns", "renamed": renamed, "reason": "snake_case column names"})
+        text_cols = [c for c in df.columns if c not in RESERVED_COLUMNS
+                     and (pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]))]
+        if self.strip:
+            changed = {}
+            for c in text_cols:
+                values = df[c]
+                is_text = values.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool)
+                stripped = values.where(~is_text, values.astype("string").str.strip())
+                n = int((is_text & (stripped.astype("string") != values.astype("string"))).sum())
+                if n:
+                    df[c] = stripped
+                    changed[c] = n
+            if changed:
+                entries.append({"action": "strip_whitespace", "cells_changed": changed,
+                                "reason": "leading/trailing whitespace"})
+        for column, table in self.mappings.items():
+            column = snake_case(column) if self.snake_case and column not in df.columns else column
+            _require(df, [column], "standardize_columns")
+            lookup = {}
+            for canonical, variants in table.items():
+                for v in [canonical, *variants]:
+                    key = str(v).strip()
+                    lookup[key.casefold() if self.case_insensitive else key] = canonical
+            values = df[column]
+            keys = values.astype("string").str.strip()
+            if self.case_insensitive:
+                keys = keys.str.casefold()
+            mapped = keys.map(lookup)
+            hit = mapped.notna() & (mapped.astype("string") != values.astype("string"))
+            if hit.any():
+                df[column] = values.where(~hit, mapped)
+                counts = {str(k): int(v) for k, v in values[hit].astype("string").value_counts().items()}
+                entries.append({"action": "map_values", "column": column, "cells_changed": {column: int(hit.sum())},
+                                "mapped": counts, "reason": "declared spellings"})
+        return df, entries
+
+
+@clean_step("drop_duplicates")
+class DropDuplicates(CleanStep):
+    """Drop exact duplicates: by content hash for media, by row values for tables."""
+
+    subset: Optional[list[str]] = None
+    keep: Literal["first", "last"] = "first"
+
+    def apply(self, df, ctx):
+        from curate.profile import duplicate_subset
+
+        if self.subset:
+            _require(df, self.subset, "drop_duplicates")
+            by, subset = "columns " + ", ".join(self.subset), self.subset
         else:
-            lo, hi = step.values
-        clipped = df[c].clip(lower=lo, upper=hi)
-        n = int((clipped != df[c]).fillna(False).sum())
-        df[c] = clipped
-        changed[c] = n
-        bounds[c] = [None if lo is None else float(lo), None if hi is None else float(hi)]
-    return df, [{"action": "clip", "method": step.method, "cells_changed": changed, "bounds": bounds,
-                 "reason": f"outliers ({step.method})"}]
+            by, subset = duplicate_subset(df)
+        if not subset:
+            return df, []
+        dup = df.duplicated(subset=subset, keep=self.keep)
+        if subset == ["sha256"]:  # unhashed (corrupt) files are not duplicates of each other
+            dup &= df["sha256"].notna()
+        df, entry = _drop(df, dup, f"exact duplicate (by {by}), keeping the {self.keep}")
+        return df, [entry]
 
 
-def _relabel(df, step, ctx):
-    column = step.column or ctx.label or "label"
-    _require(df, [column], "relabel")
-    entries = []
-    if step.mapping:
-        keys = df[column].astype("string")
-        hit = keys.isin([str(k) for k in step.mapping])
-        df[column] = df[column].where(~hit, keys.map({str(k): v for k, v in step.mapping.items()}))
-        entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
-                        "ids": _ids(df, hit), "reason": "declared label mapping"})
-    if step.ids:
-        if "id" not in df.columns:
-            raise CuraugError("clean step 'relabel': 'ids' needs an 'id' column")
-        unknown = sorted(set(map(str, step.ids)) - set(df["id"].astype(str)))
-        if unknown:
-            raise CuraugError(f"clean step 'relabel': unknown id(s) {', '.join(unknown[:5])}")
-        ids = df["id"].astype(str)
-        hit = ids.isin(list(map(str, step.ids)))
-        df[column] = df[column].where(~hit, ids.map({str(k): v for k, v in step.ids.items()}))
-        entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
-                        "ids": _ids(df, hit), "reason": "label corrections by id"})
-    if step.suggestions:
-        if "id" not in df.columns:
-            raise CuraugError("clean step 'relabel': 'suggestions' needs an 'id' column")
-        wanted = read_suggestions(step.suggestions, step.min_confidence)
-        ids = df["id"].astype(str)
-        hit = ids.isin(list(wanted)) & (df[column].astype("string") != ids.map(wanted))
-        df[column] = df[column].where(~hit, ids.map(wanted))
-        entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
-                        "ids": _ids(df, hit), "not_found": len(set(wanted) - set(ids)),
-                        "reason": f"suggested labels from {step.suggestions}"})
-    return df, entries
+@clean_step("missing")
+class Missing(CleanStep):
+    """Drop, impute (statistics from the train split) or flag missing values."""
+
+    strategy: Literal["drop", "impute_median", "impute_mode", "impute_constant", "flag"]
+    columns: ColumnsSpec = "all"
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _constant_needs_value(self) -> "Missing":
+        if self.strategy == "impute_constant" and self.value is None:
+            raise ValueError("strategy impute_constant needs a 'value'")
+        return self
+
+    def apply(self, df, ctx):
+        import pandas as pd
+
+        columns = _data_columns(df, self.columns, ctx)
+        _require(df, columns, "missing")
+        isna = df[columns].isna()
+        if self.strategy == "drop":
+            mask = isna.any(axis=1)
+            df, entry = _drop(df, mask, f"missing value in {', '.join(c for c in columns if isna[c].any())}")
+            entry["per_column"] = {c: int(v) for c, v in isna.sum().items() if v}
+            return df, [entry]
+        if self.strategy == "flag":
+            added = {}
+            for c in columns:
+                if self.columns != "all" or isna[c].any():
+                    df[f"{c}_was_missing"] = isna[c].to_numpy()
+                    added[f"{c}_was_missing"] = int(isna[c].sum())
+            return df, [{"action": "flag_missing", "columns_added": added, "reason": "flag strategy"}]
+        changed, fills = {}, {}
+        for c in columns:
+            n = int(isna[c].sum())
+            if not n:
+                continue
+            if self.strategy == "impute_median":
+                if not pd.api.types.is_numeric_dtype(df[c]):
+                    if self.columns == "all":
+                        continue
+                    raise CuraugError(f"clean step 'missing': impute_median needs a numeric column, '{c}' is {df[c].dtype}")
+                fill = _fit_rows(df, ctx.split_col)[c].median()
+            elif self.strategy == "impute_mode":
+                modes = _fit_rows(df, ctx.split_col)[c].mode(dropna=True)
+                if modes.empty:
+                    continue
+                fill = modes.iloc[0]
+            else:
+                fill = self.value
+            df[c] = df[c].fillna(fill)
+            changed[c], fills[c] = n, fill
+        entry = {"action": self.strategy, "cells_changed": changed, "fill_values": fills,
+                 "reason": f"missing values, {self.strategy.replace('_', ' ')}"
+                           + (" (statistic from the train split)" if ctx.split_col else "")}
+        return df, [entry]
+
+
+PII_ENTITIES = ("email", "phone", "ip", "credit_card", "iban", "url_credentials")
+
+
+@clean_step("anonymize")
+class Anonymize(CleanStep):
+    """Replace PII in free-text columns; pseudonymise id columns (:mod:`curate.clean.anonymize`)."""
+
+    columns: list[str] = Field(min_length=1)
+    entities: list[Literal["email", "phone", "ip", "credit_card", "iban", "url_credentials"]] = \
+        Field(default_factory=lambda: list(PII_ENTITIES))
+    replace: Literal["placeholder", "hash"] = "placeholder"
+    salt: str = ""
+    pseudonymize: list[str] = Field(default_factory=list)
+    backend: Literal["regex", "presidio"] = "regex"
+
+    def apply(self, df, ctx):
+        from curate.clean.anonymize import pseudonym, scrub
+
+        _require(df, self.columns + self.pseudonymize, "anonymize")
+        if self.backend == "presidio":
+            raise CuraugError("clean step 'anonymize': backend 'presidio' needs presidio-analyzer and "
+                              "presidio-anonymizer installed with a local spaCy model; use backend 'regex'")
+        entries = []
+        for c in self.columns:
+            new, counts, changed = scrub(df[c], list(self.entities), self.replace, self.salt)
+            if changed.any():
+                df[c] = new
+            entries.append({"action": "anonymize", "column": c, "cells_changed": {c: int(changed.sum())},
+                            "entities": dict(counts), "ids": _ids(df, changed), "reason": "PII in free text"})
+        for c in self.pseudonymize:
+            present = df[c].notna()
+            df[c] = df[c].map(lambda v: pseudonym(str(v), self.salt), na_action="ignore")
+            entries.append({"action": "pseudonymize", "column": c, "cells_changed": {c: int(present.sum())},
+                            "reason": "salted-hash pseudonyms for an id column"})
+        return df, entries
+
+
+@clean_step("clip")
+class Clip(CleanStep):
+    """Clip numeric columns to IQR fences, percentiles (of the train split) or given values."""
+
+    columns: list[str] = Field(min_length=1)
+    method: Literal["iqr", "percentile", "values"] = "iqr"
+    k: float = Field(1.5, gt=0)
+    percentiles: Optional[tuple[float, float]] = None
+    values: Optional[tuple[Optional[float], Optional[float]]] = None
+
+    @model_validator(mode="after")
+    def _method_args(self) -> "Clip":
+        if self.method == "percentile":
+            if self.percentiles is None:
+                raise ValueError("method percentile needs 'percentiles: [lo, hi]' (0-100)")
+            lo, hi = self.percentiles
+            if not 0 <= lo < hi <= 100:
+                raise ValueError(f"percentiles must satisfy 0 <= lo < hi <= 100, got [{lo}, {hi}]")
+        if self.method == "values":
+            if self.values is None:
+                raise ValueError("method values needs 'values: [lo, hi]'")
+            check_range(list(self.values))
+        return self
+
+    def apply(self, df, ctx):
+        import pandas as pd
+
+        _require(df, self.columns, "clip")
+        fit = _fit_rows(df, ctx.split_col)
+        changed, bounds = {}, {}
+        for c in self.columns:
+            if not pd.api.types.is_numeric_dtype(df[c]):
+                raise CuraugError(f"clean step 'clip': column '{c}' is not numeric ({df[c].dtype})")
+            if self.method == "iqr":
+                q1, q3 = fit[c].quantile([0.25, 0.75])
+                lo, hi = q1 - self.k * (q3 - q1), q3 + self.k * (q3 - q1)
+            elif self.method == "percentile":
+                lo, hi = fit[c].quantile([self.percentiles[0] / 100, self.percentiles[1] / 100])
+            else:
+                lo, hi = self.values
+            clipped = df[c].clip(lower=lo, upper=hi)
+            n = int((clipped != df[c]).fillna(False).sum())
+            df[c] = clipped
+            changed[c] = n
+            bounds[c] = [None if lo is None else float(lo), None if hi is None else float(hi)]
+        return df, [{"action": "clip", "method": self.method, "cells_changed": changed, "bounds": bounds,
+                     "reason": f"outliers ({self.method})"}]
+
+
+@clean_step("relabel")
+class Relabel(CleanStep):
+    """Change labels by a value mapping, by id, or from ``label_issues`` suggestions."""
+
+    mapping: dict[str, Any] = Field(default_factory=dict)
+    ids: dict[str, Any] = Field(default_factory=dict)
+    suggestions: Optional[str] = None  # validate --json result (label_issues suspects) or CSV id,suggested
+    min_confidence: float = Field(0.0, ge=0, le=1)
+    column: Optional[str] = None
+
+    def apply(self, df, ctx):
+        column = self.column or ctx.label or "label"
+        _require(df, [column], "relabel")
+        entries = []
+        if self.mapping:
+            keys = df[column].astype("string")
+            hit = keys.isin([str(k) for k in self.mapping])
+            df[column] = df[column].where(~hit, keys.map({str(k): v for k, v in self.mapping.items()}))
+            entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
+                            "ids": _ids(df, hit), "reason": "declared label mapping"})
+        if self.ids:
+            if "id" not in df.columns:
+                raise CuraugError("clean step 'relabel': 'ids' needs an 'id' column")
+            unknown = sorted(set(map(str, self.ids)) - set(df["id"].astype(str)))
+            if unknown:
+                raise CuraugError(f"clean step 'relabel': unknown id(s) {', '.join(unknown[:5])}")
+            ids = df["id"].astype(str)
+            hit = ids.isin(list(map(str, self.ids)))
+            df[column] = df[column].where(~hit, ids.map({str(k): v for k, v in self.ids.items()}))
+            entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
+                            "ids": _ids(df, hit), "reason": "label corrections by id"})
+        if self.suggestions:
+            if "id" not in df.columns:
+                raise CuraugError("clean step 'relabel': 'suggestions' needs an 'id' column")
+            wanted = read_suggestions(self.suggestions, self.min_confidence)
+            ids = df["id"].astype(str)
+            hit = ids.isin(list(wanted)) & (df[column].astype("string") != ids.map(wanted))
+            df[column] = df[column].where(~hit, ids.map(wanted))
+            entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
+                            "ids": _ids(df, hit), "not_found": len(set(wanted) - set(ids)),
+                            "reason": f"suggested labels from {self.suggestions}"})
+        return df, entries
 
 
 def read_suggestions(path: str, min_confidence: float = 0.0) -> dict[str, str]:
@@ -339,27 +457,23 @@ def read_suggestions(path: str, min_confidence: float = 0.0) -> dict[str, str]:
     return dict(zip(rows["id"].astype(str), rows["suggested"].astype(str)))
 
 
-def _drop_rows(df, step, ctx):
-    try:
-        mask = df.eval(step.query)
-    except Exception as exc:  # pandas raises many types for a bad expression
-        raise CuraugError(f"clean step 'drop_rows': cannot evaluate query '{step.query}': "
-                          f"{' '.join(str(exc).split())}") from None
-    if getattr(mask, "dtype", None) != bool or len(mask) != len(df):
-        raise CuraugError(f"clean step 'drop_rows': query '{step.query}' does not give one true/false per row")
-    df, entry = _drop(df, mask.fillna(False), step.reason or f"query: {step.query}")
-    return df, [entry]
+@clean_step("drop_rows")
+class DropRows(CleanStep):
+    """Drop the rows a pandas query selects, with the reason logged."""
 
+    query: str
+    reason: Optional[str] = None
 
-STEPS: dict[str, Callable] = {
-    "standardize_columns": _standardize,
-    "drop_duplicates": _drop_duplicates,
-    "missing": _missing,
-    "anonymize": _anonymize,
-    "clip": _clip,
-    "relabel": _relabel,
-    "drop_rows": _drop_rows,
-}
+    def apply(self, df, ctx):
+        try:
+            mask = df.eval(self.query)
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise CuraugError(f"clean step 'drop_rows': cannot evaluate query '{self.query}': "
+                              f"{' '.join(str(exc).split())}") from None
+        if getattr(mask, "dtype", None) != bool or len(mask) != len(df):
+            raise CuraugError(f"clean step 'drop_rows': query '{self.query}' does not give one true/false per row")
+        df, entry = _drop(df, mask.fillna(False), self.reason or f"query: {self.query}")
+        return df, [entry]
 
 
 # --------------------------------------------------------------- normalise
@@ -391,13 +505,17 @@ def apply_normalizer(df: "pd.DataFrame", params: dict[str, Any], est=None) -> "p
     est = est or from_params_json(params)
     values = est.transform(_numeric(df, columns))
     out = df.copy()
-    if params["method"] == "pca":
-        out = out.drop(columns=columns)
-        for i in range(values.shape[1]):
-            out[f"pca_{i + 1}"] = values[:, i]
-    else:
-        for i, c in enumerate(columns):
-            out[c] = values[:, i]
+    names = [str(n) for n in est.get_feature_names_out(columns)]
+    if names == list(columns):
+        out[columns] = values
+        return out
+    # new features (PCA components): every input column stays, the components are added
+    clash = [n for n in names if n in out.columns]
+    if clash:
+        raise CuraugError(f"normalize: output column(s) {', '.join(clash)} already exist in the data; "
+                          "rename them first")
+    for i, name in enumerate(names):
+        out[name] = values[:, i]
     return out
 
 

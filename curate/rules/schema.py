@@ -2,8 +2,9 @@
 
 Parsed with pydantic; every key is optional and unknown keys or wrong types are errors
 that name the key, its path in the file, its line and the file. A rule is data: the
-column rules compile to Great Expectations expectations (:mod:`curate.rules.gx`), the
-clean steps to :mod:`curate.clean.steps`, the normaliser to :mod:`curate.clean.normalize`.
+column rules compile to Great Expectations expectations (:mod:`curate.rules.gx`); the
+clean steps and normalisers are looked up by name in their registries
+(:mod:`curate.clean.steps`, :mod:`curate.clean.normalize`), which own their options.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ Severity = Literal["error", "warn"]
 Number = Union[int, float]
 
 
-def _range(value: Any) -> Any:
+def check_range(value: Any) -> Any:
     """``[lo, hi]`` with either end null (open); lo <= hi when both are given."""
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
@@ -60,7 +61,7 @@ class ColumnRules(Strict):
     severity: Severity = "error"
 
     _check_ranges = field_validator("between", "length_between", "mean_between", mode="before")(
-        classmethod(lambda cls, v: _range(v))
+        classmethod(lambda cls, v: check_range(v))
     )
 
     @field_validator("regex")
@@ -202,99 +203,22 @@ class SplitRules(Strict):
         return v
 
 
-# ----------------------------------------------------------------- clean steps
-
-ColumnsSpec = Union[Literal["all"], list[str]]
-
-
-class StandardizeColumnsStep(Strict):
-    snake_case: bool = True
-    strip: bool = True
-    mappings: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
-    case_insensitive: bool = True
-
-
-class DropDuplicatesStep(Strict):
-    subset: Optional[list[str]] = None
-    keep: Literal["first", "last"] = "first"
-
-
-class MissingStep(Strict):
-    strategy: Literal["drop", "impute_median", "impute_mode", "impute_constant", "flag"]
-    columns: ColumnsSpec = "all"
-    value: Any = None
-
-    @model_validator(mode="after")
-    def _constant_needs_value(self) -> "MissingStep":
-        if self.strategy == "impute_constant" and self.value is None:
-            raise ValueError("strategy impute_constant needs a 'value'")
-        return self
-
-
-PII_ENTITIES = ("email", "phone", "ip", "credit_card", "iban", "url_credentials")
-
-
-class AnonymizeStep(Strict):
-    columns: list[str] = Field(min_length=1)
-    entities: list[Literal["email", "phone", "ip", "credit_card", "iban", "url_credentials"]] = \
-        Field(default_factory=lambda: list(PII_ENTITIES))
-    replace: Literal["placeholder", "hash"] = "placeholder"
-    salt: str = ""
-    pseudonymize: list[str] = Field(default_factory=list)
-    backend: Literal["regex", "presidio"] = "regex"
-
-
-class ClipStep(Strict):
-    columns: list[str] = Field(min_length=1)
-    method: Literal["iqr", "percentile", "values"] = "iqr"
-    k: float = Field(1.5, gt=0)
-    percentiles: Optional[tuple[float, float]] = None
-    values: Optional[tuple[Optional[float], Optional[float]]] = None
-
-    @model_validator(mode="after")
-    def _method_args(self) -> "ClipStep":
-        if self.method == "percentile":
-            if self.percentiles is None:
-                raise ValueError("method percentile needs 'percentiles: [lo, hi]' (0-100)")
-            lo, hi = self.percentiles
-            if not 0 <= lo < hi <= 100:
-                raise ValueError(f"percentiles must satisfy 0 <= lo < hi <= 100, got [{lo}, {hi}]")
-        if self.method == "values":
-            if self.values is None:
-                raise ValueError("method values needs 'values: [lo, hi]'")
-            _range(list(self.values))
-        return self
-
-
-class RelabelStep(Strict):
-    mapping: dict[str, Any] = Field(default_factory=dict)
-    ids: dict[str, Any] = Field(default_factory=dict)
-    suggestions: Optional[str] = None  # validate --json result (label_issues suspects) or CSV id,suggested
-    min_confidence: float = Field(0.0, ge=0, le=1)
-    column: Optional[str] = None
-
-
-class DropRowsStep(Strict):
-    query: str
-    reason: Optional[str] = None
-
-
-CLEAN_STEPS: dict[str, type[Strict]] = {
-    "standardize_columns": StandardizeColumnsStep,
-    "drop_duplicates": DropDuplicatesStep,
-    "missing": MissingStep,
-    "anonymize": AnonymizeStep,
-    "clip": ClipStep,
-    "relabel": RelabelStep,
-    "drop_rows": DropRowsStep,
-}
-
-
 class Normalize(Strict):
-    method: Literal["zscore", "minmax", "pca", "zca"]
+    """The normaliser: a name from :data:`curate.clean.normalize.NORMALIZERS` and its columns."""
+
+    method: str
     columns: list[str] = Field(min_length=1)
     fit_on: Optional[str] = None
     epsilon: float = Field(0.0, ge=0)
+
+    @field_validator("method")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from curate.clean.normalize import NORMALIZERS
+
+        if v not in NORMALIZERS:
+            raise ValueError(f"unknown normaliser '{v}'{did_you_mean(v, NORMALIZERS.names())}")
+        return v
 
     @field_validator("columns")
     @classmethod
@@ -316,8 +240,9 @@ class Rules(Strict):
     clean: list[Any] = Field(default_factory=list)
     normalize: Optional[Normalize] = None
 
-    def clean_steps(self) -> list[tuple[str, Strict]]:
-        """The clean steps in file order, as ``(name, validated options)``."""
+    def clean_steps(self) -> list[tuple[str, Any]]:
+        """The clean steps in file order, as ``(name, step)``
+        (:class:`curate.clean.steps.CleanStep` instances)."""
         return [next(iter(step.items())) for step in self.clean]
 
 
@@ -333,6 +258,8 @@ def parse_rules(data: dict[str, Any], source: str = "rules", tree: Any = None) -
         rules = Rules.model_validate(data)
     except ValidationError as exc:
         raise CuraugError(describe_validation_error(exc, source, tree, model=Rules)) from None
+    from curate.clean.steps import CLEAN_STEPS
+
     steps = []
     for i, step in enumerate(rules.clean):
         if isinstance(step, str):
@@ -341,12 +268,13 @@ def parse_rules(data: dict[str, Any], source: str = "rules", tree: Any = None) -
             raise CuraugError(f"{where_in_file(source, tree, ['clean', i])}: clean.{i}: expected one mapping "
                               "'<step>: {...}'")
         (name, args), = step.items()
-        if name not in CLEAN_STEPS:
-            raise CuraugError(f"{where_in_file(source, tree, ['clean', i])}: clean.{i}: unknown clean step "
-                              f"'{name}'{did_you_mean(name, CLEAN_STEPS)}")
         try:
-            steps.append({name: CLEAN_STEPS[name].model_validate(args or {})})
+            step_class = CLEAN_STEPS.get(name)
+        except CuraugError as exc:
+            raise CuraugError(f"{where_in_file(source, tree, ['clean', i])}: clean.{i}: {exc}") from None
+        try:
+            steps.append({name: step_class.model_validate(args or {})})
         except ValidationError as exc:
             raise CuraugError(describe_validation_error(exc, source, tree, ["clean", i, name],
-                                                        CLEAN_STEPS[name])) from None
+                                                        step_class)) from None
     return rules.model_copy(update={"clean": steps})
