@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import one_error_line
-from curate.split.splitters import largest_remainder, split_frame, stable_assign
+from curate.split.assign import largest_remainder, stable_assign
+from curate.split.splitters import split_frame
 
 ratio_sets = st.sampled_from([(0.6, 0.2, 0.2), (0.8, 0.2, 0.0), (0.5, 0.25, 0.25), (0.7, 0.15, 0.15)])
 

@@ -22,9 +22,7 @@ from curate.errors import CuraugError
 
 
 def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence[float] | None = None) -> np.ndarray:
-    from curate.split.assign import assign_by_label, assign_by_size
-    from curate.split.assign import codes
-    from curate.split.splitters import stratified_assign
+    from curate.split.assign import assign_by_label, assign_by_size, codes, stratified_assign
 
     ratios = list(ratios) if ratios is not None else [1.0 / n_parts] * n_parts
     y = np.asarray(y)
