@@ -63,7 +63,7 @@ def grouped(a) -> None:
         sk[test] = k
     t_sk = time.perf_counter() - t
     print(f"[grouped] {a.rows:,} rows, {a.groups:,} groups")
-    print(f"  curaug train/val/test + {a.folds} folds: {t_ours:.2f} s, fold deviation {deviation(y, ours.fold):.5f}, "
+    print(f"  curaug train/val/test + {a.folds} folds: {t_ours:.2f} s, fold deviation {deviation(y, ours.fold.to_numpy(dtype=int)):.5f}, "
           f"split deviation {ours.report['max_class_proportion_deviation']:.5f}")
     print(f"  sklearn StratifiedGroupKFold ({a.folds} folds only): {t_sk:.2f} s, fold deviation {deviation(y, sk):.5f}")
     print(f"  speed ratio sklearn/curaug: {t_sk / t_ours:.1f}x")
@@ -78,7 +78,7 @@ def multilabel(a) -> None:
     ours = split_frame(df, "tags", multilabel_sep=";", ratios=(1.0, 0.0, 0.0), folds=a.folds, seed=0)
     t_ours = time.perf_counter() - t
     Yd = df["tags"].str.get_dummies(sep=";").to_numpy()
-    ld, ed, zero = ld_ed(Yd, ours.fold, a.folds)
+    ld, ed, zero = ld_ed(Yd, ours.fold.to_numpy(dtype=int), a.folds)
     print(f"[multilabel] {n:,} rows, {labels} labels, {a.folds} folds")
     print(f"  curaug: {t_ours:.2f} s, LD {ld:.6f}, ED {ed:.1f}, folds missing a label {zero}")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import one_error_line
-from curate.split.cv import BalancedKFold, LeaveOneOut, RepeatedBalancedKFold, train_val_test_indices
+from curate.errors import CuraugError
+from curate.split.cv import BalancedKFold, LeaveOneGroupOut, LeaveOneOut, RepeatedBalancedKFold
+from curate.split.cv import train_val_test_indices
 from curate.split.splitters import split_frame
 
 
@@ -55,11 +58,16 @@ def test_iterative_stratification_beats_random_and_keeps_groups_whole():
 @given(st.integers(10, 200), st.integers(1, 6), st.integers(0, 2**16), st.sampled_from([None, 5, 30]))
 def test_multilabel_split_is_a_partition_and_deterministic(n, labels, seed, groups):
     df = _multilabel_frame(n, labels, seed, groups)
-    res = split_frame(df, "tags", multilabel_sep=";", group="g" if groups else None, folds=3, seed=seed)
+    res = split_frame(df, "tags", multilabel_sep=";", group="g" if groups else None, folds=3, seed=seed, strict=False)
     assert len(res.split) == n and set(res.split) <= {"train", "val", "test"}
     assert ((res.fold == -1) == (res.split == "test")).all()
-    again = split_frame(df, "tags", multilabel_sep=";", group="g" if groups else None, folds=3, seed=seed)
+    again = split_frame(df, "tags", multilabel_sep=";", group="g" if groups else None, folds=3, seed=seed, strict=False)
     assert (again.split == res.split).all() and (again.fold == res.fold).all()
+    rare = df["tags"].str.get_dummies(sep=";").sum()
+    if (rare < 3).any():  # a label on fewer rows than splits: named, and an error unless accepted
+        assert any(f"{rare.idxmin()}" in note for note in res.notes)
+        with pytest.raises(CuraugError, match="is on .* rows but must appear in 3 splits"):
+            split_frame(df, "tags", multilabel_sep=";", seed=seed)
 
 
 def test_time_split_orders_splits_and_leaves_a_gap(cli, tmp_path):
@@ -70,20 +78,32 @@ def test_time_split_orders_splits_and_leaves_a_gap(cli, tmp_path):
     assert when[res.split == "train"].max() < when[res.split == "val"].min()
     assert when[res.split == "val"].max() < when[res.split == "test"].min()
     assert (res.split == "train").sum() == 180 and (res.split == "test").sum() == 60
-    dev = res.fold >= 0
-    assert (np.diff(res.fold[dev][np.argsort(when[dev].to_numpy(), kind="stable")]) >= 0).all()  # contiguous blocks
-    gapped = split_frame(df, "y", time="day", gap="7D")
-    none = pd.isna(pd.Series(gapped.split, dtype=object))
-    assert none.sum() == 2 * 7 * 3  # a week before val and before test
+    fold = res.fold.to_numpy(dtype=int)
+    dev = fold >= 0
+    assert (np.diff(fold[dev][np.argsort(when[dev].to_numpy(), kind="stable")]) >= 0).all()  # contiguous blocks
+    gapped = split_frame(df, "y", time="day", gap="7D", folds=3)
+    left_out = gapped.split == "gap"
+    assert left_out.sum() == 2 * 7 * 3  # a week before val and before test
     assert (when[gapped.split == "val"].min() - when[gapped.split == "train"].max()).days == 8
+    assert gapped.fold[left_out].isna().all()  # no fold: -1 would mean test
+    assert (gapped.fold[gapped.split == "test"] == -1).all() and (gapped.fold[gapped.split == "train"] >= 0).all()
+    assert gapped.report["sizes"] == {"train": 159, "val": 39, "test": 60, "gap": 42}
     data, out = tmp_path / "t.csv", tmp_path / "o.csv"
     df.to_csv(data, index=False)
-    assert "--gap needs --time" in one_error_line(cli("split", data, "--label", "y", "--gap", "3", "-o", out))
+    assert "needs time" in one_error_line(cli("split", data, "--label", "y", "--gap", "3", "-o", out))
     assert "duration" in one_error_line(cli("split", data, "--label", "y", "--time", "day", "--gap", "soon", "-o", out))
     assert "neither numbers nor dates" in one_error_line(cli("split", data, "--label", "y", "--time", "y", "-o", out))
     assert not out.exists()
-    assert cli("split", data, "--label", "y", "--time", "day", "--gap", "2D", "-o", out).code == 0
-    assert pd.read_csv(out)["split"].isna().sum() == 2 * 2 * 3
+    assert cli("split", data, "--label", "y", "--time", "day", "--gap", "2D", "--folds", "3", "-o", out).code == 0
+    written = pd.read_csv(out)
+    assert (written["split"] == "gap").sum() == 2 * 2 * 3 and written["split"].notna().all()
+    assert written.loc[written["split"] == "gap", "fold"].isna().all()
+    r = cli("validate", out, "--label", "y", "--json", "-")  # gap rows are no split of their own
+    checks = {c["name"]: c for c in json.loads(r.out)["checks"]}
+    assert checks["split_ratios"]["observed"]["counts"]["gap"] == 12
+    assert checks["classes_in_every_split"]["success"]
+    assert {tuple(c["observed"]["pair"]) for c in json.loads(r.out)["checks"] if c["name"] == "drift"} == \
+        {("train", "val"), ("train", "test"), ("val", "test")}
 
 
 def test_split_lock_catches_moved_rows_and_allows_stable_appends(cli, sample, tmp_path):
@@ -175,8 +195,10 @@ def test_near_duplicate_texts_and_audio(sample, tmp_path):
 
 
 def test_scikit_learn_cross_validators(sample):
+    import sklearn
+    from sklearn import model_selection as ms
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_score
+    from sklearn.model_selection import cross_val_score, cross_validate
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -188,21 +210,53 @@ def test_scikit_learn_cross_validators(sample):
     assert len(scores) == 5 and scores.mean() > 0.9
     for train, test in BalancedKFold(5).split(X, y, groups):
         assert not set(groups[train]) & set(groups[test])
-    assert [t.tolist() for _, t in BalancedKFold(4, random_state=3).split(X, y, groups)] == \
-        [t.tolist() for _, t in BalancedKFold(4, random_state=3).split(X, y, groups)]
+        assert set(y[test]) == set(y)  # every fold holds every species
+    first = [t.tolist() for _, t in BalancedKFold(4, random_state=3).split(X, y, groups)]
+    assert sorted(i for t in first for i in t) == list(range(len(y)))  # a partition
+    assert first != [t.tolist() for _, t in BalancedKFold(4, random_state=4).split(X, y, groups)]
     rep = list(RepeatedBalancedKFold(3, 2).split(X, y))
     assert len(rep) == RepeatedBalancedKFold(3, 2).get_n_splits() == 6
     assert rep[0][1].tolist() != rep[3][1].tolist()
-    assert LeaveOneOut().get_n_splits(X[:10]) == 10
-    assert LeaveOneOut().get_n_splits(X, groups=groups) == len(set(groups))
+    # LeaveOneOut means what it means in scikit-learn; the group version has its own name
+    for ours, theirs in ((LeaveOneOut(), ms.LeaveOneOut()), (LeaveOneGroupOut(), ms.LeaveOneGroupOut())):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = [(tr.tolist(), te.tolist()) for tr, te in ours.split(X[:30], y[:30], groups[:30])]
+            want = [(tr.tolist(), te.tolist()) for tr, te in theirs.split(X[:30], y[:30], groups[:30])]
+        assert got == want and len(got) == (30 if isinstance(ours, LeaveOneOut) else len(set(groups[:30])))
+        assert ours.get_n_splits(X[:30], y[:30], groups[:30]) == theirs.get_n_splits(X[:30], y[:30], groups[:30])
+        if isinstance(ours, LeaveOneOut):  # groups given to the sample version: said, not silently dropped
+            assert any("LeaveOneGroupOut leaves one group out" in str(w.message) for w in caught)
+    assert LeaveOneOut().get_n_splits(X[:10], groups=groups[:10]) == 10
     tr, va, te = train_val_test_indices(y, groups)
     assert len(set(tr) | set(va) | set(te)) == len(y)
     assert not set(groups[tr]) & set(groups[te])
     state = np.random.get_state()[1].copy()
     list(BalancedKFold(3).split(X, y, groups))
     assert (np.random.get_state()[1] == state).all()  # the global RNG is left alone
-    with pytest.raises(Exception, match="at least 2"):
-        BalancedKFold(1)
+    with sklearn.config_context(enable_metadata_routing=True):  # groups routed to the splitter
+        out = cross_validate(model, X, y, params={"groups": groups}, cv=BalancedKFold(3), return_indices=True)
+        assert all(not set(groups[a]) & set(groups[b]) for a, b in zip(out["indices"]["train"], out["indices"]["test"]))
+
+
+def test_cross_validators_check_their_parameters_where_data_arrives():
+    X, y = np.zeros((12, 1)), np.array(["a"] * 9 + ["b"] * 3)
+    cv = BalancedKFold(1)  # stored as given, like scikit-learn; checked on use
+    assert repr(cv) == "BalancedKFold(n_splits=1, random_state=0)"
+    with pytest.raises(ValueError, match="n_splits=1: expected an integer of at least 2"):
+        list(cv.split(X, y))
+    with pytest.raises(ValueError) as exc:
+        list(BalancedKFold(4).split(X, y))
+    assert str(exc.value) == ("n_splits=4 cannot be greater than the number of members in each class: "
+                              "class 'b' has 3") and exc.value.param == "n_splits"
+    with pytest.raises(ValueError, match="number of groups: 2"):
+        list(BalancedKFold(3).split(X, None, groups=[0] * 6 + [1] * 6))
+    with pytest.raises(ValueError, match="n_repeats=0"):
+        RepeatedBalancedKFold(2, 0).get_n_splits()
+    with pytest.raises(ValueError, match="groups=None"):
+        list(LeaveOneGroupOut().split(X))
+    with pytest.raises(ValueError, match="n_samples=1"):
+        list(LeaveOneOut().split(X[:1]))
 
 
 def test_list_label_column_is_multilabel_in_split_and_validate(cli, tmp_path):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.io.jsonify import jsonable
-from curate.io.manifest import RESERVED_COLUMNS, SPLITS
+from curate.io.manifest import GAP_SPLIT, RESERVED_COLUMNS, SPLITS
 from curate.registry import Registry
 
 if TYPE_CHECKING:
@@ -151,6 +151,6 @@ def data_columns(df: "pd.DataFrame", keep: tuple[str, ...] = ()) -> list[str]:
 
 
 def split_names(df: "pd.DataFrame", column: str) -> list[str]:
-    """The split values present, train/val/test first."""
-    present = [str(s) for s in df[column].dropna().unique()]
+    """The split values present, train/val/test first (``gap`` rows belong to no split)."""
+    present = [str(s) for s in df[column].dropna().unique() if str(s) != GAP_SPLIT]
     return sorted(present, key=lambda s: (SPLITS.index(s) if s in SPLITS else 9, s))

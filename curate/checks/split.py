@@ -1,7 +1,8 @@
 """Checks on a split column (``curaug validate --split-col split``, the ``splits:`` rules).
 
 ``split_ratios``, ``group_overlap``, ``classes_in_every_split``, ``duplicates_across_splits``
-(exact, by content hash or row values) and ``drift`` between every pair of splits.
+(exact, by content hash or row values) and ``drift`` between every pair of splits. Rows a
+time split's gap left out (split ``gap``) belong to no split: they are counted, not compared.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
 from curate.checks.base import data_columns, split_names
+from curate.io.manifest import GAP_SPLIT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +27,11 @@ def _split_rules(ctx: CheckContext):
 
 def _splits(ctx: CheckContext) -> list[str]:
     return split_names(ctx.df, ctx.split_col)
+
+
+def _assigned(ctx: CheckContext) -> "pd.DataFrame":
+    """The rows in a split (not left out by a time split's gap)."""
+    return ctx.df[ctx.df[ctx.split_col].astype("string") != GAP_SPLIT]
 
 
 def _active(ctx: CheckContext) -> bool:
@@ -48,9 +55,10 @@ def check_split_ratios(ctx: CheckContext) -> list[CheckResult]:
         return []
     rules = _split_rules(ctx)
     col = ctx.split_col
-    n = len(ctx.df)
     counts = ctx.df[col].astype("string").fillna("(missing)").value_counts()
-    observed_ratios = {str(k): round(int(v) / n, 6) for k, v in counts.items()} if n else {}
+    assigned = counts.drop(GAP_SPLIT, errors="ignore")
+    n = int(assigned.sum())
+    observed_ratios = {str(k): round(int(v) / n, 6) for k, v in assigned.items()} if n else {}
     observed: dict[str, Any] = {"counts": {str(k): int(v) for k, v in counts.items()}, "ratios": observed_ratios,
                                 "tolerance": rules.tolerance}
     problems = []
@@ -78,7 +86,7 @@ def check_group_overlap(ctx: CheckContext) -> list[CheckResult]:
     if ctx.group not in ctx.df.columns:
         return [CheckResult("group_overlap", False, column=ctx.group,
                             details=f"group column '{ctx.group}' not found in the data")]
-    part = ctx.df[[ctx.group, ctx.split_col]].dropna()
+    part = _assigned(ctx)[[ctx.group, ctx.split_col]].dropna()
     spread = part.groupby(ctx.group, sort=True)[ctx.split_col].nunique()
     leaking = spread[spread > 1]
     shown = part[part[ctx.group].isin(leaking.index[:MAX_OFFENDERS])]
@@ -101,7 +109,7 @@ def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
         return []
     from curate.io.labels import label_sets
 
-    part = ctx.df[[ctx.label, ctx.split_col]].dropna()
+    part = _assigned(ctx)[[ctx.label, ctx.split_col]].dropna()
     labels = part[ctx.label].astype(str) if not ctx.label_sep else label_sets(part[ctx.label], ctx.label_sep)
     frame = pd.DataFrame({"y": labels, "split": part[ctx.split_col].astype(str)}).explode("y").dropna()
     classes = sorted(map(str, frame["y"].unique()))
@@ -129,7 +137,8 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     from curate.profile import sample_keys
 
     # the leakage unit is who a sample came from, not what it holds
-    by, keyed, key = sample_keys(ctx.df, (ctx.split_col, ctx.group, "fold"))
+    assigned = _assigned(ctx)
+    by, keyed, key = sample_keys(assigned, (ctx.split_col, ctx.group, "fold"))
     pairs, n = [], 0
     if not key.empty:
         repeated = key.duplicated(keep=False).to_numpy()
@@ -155,7 +164,7 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
         exact = {tuple(sorted(p["ids"])) for p in pairs}
         from curate.checks.near_dups import near_duplicate_pairs
 
-        found = [p for p in near_duplicate_pairs(ctx.df, ctx.split_col, near) if tuple(sorted(p["ids"])) not in exact]
+        found = [p for p in near_duplicate_pairs(assigned, ctx.split_col, near) if tuple(sorted(p["ids"])) not in exact]
         observed["near_pairs"] = {k: sum(p["kind"] == k for p in found) for k in ("image", "text", "audio")}
         pairs += found
     else:

@@ -23,6 +23,8 @@ MODALITIES = ("image", "audio", "text", "tabular")
 
 #: The values of the ``split`` column, in their order.
 SPLITS = ("train", "val", "test")
+#: The ``split`` of rows a time split's gap leaves out on purpose (no stage uses them).
+GAP_SPLIT = "gap"
 
 #: Columns whose meaning curaug fixes (DESIGN.md, "The manifest").
 RESERVED_COLUMNS = (

@@ -193,8 +193,32 @@ def largest_remainder(n: int, ratios: Sequence[float]) -> np.ndarray:
     return counts
 
 
+def allocate(n: int, ratios: Sequence[float]) -> np.ndarray:
+    """Counts per part for one class of ``n`` rows: largest remainder, except that when ``n``
+    is at least the number of parts with a ratio above 0, each of them gets a row (taken
+    from the part furthest above its ideal), so a class that can appear everywhere does.
+
+    Examples
+    --------
+    >>> largest_remainder(3, [0.6, 0.2, 0.2]).tolist(), allocate(3, [0.6, 0.2, 0.2]).tolist()
+    ([2, 1, 0], [1, 1, 1])
+    >>> allocate(2, [0.6, 0.2, 0.2]).tolist(), allocate(10, [0.6, 0.2, 0.2]).tolist()
+    ([1, 1, 0], [6, 2, 2])
+    """
+    ratios = np.asarray(ratios, dtype=float)
+    counts = largest_remainder(n, ratios)
+    active = ratios > 0
+    if n >= active.sum():
+        ideal = n * ratios
+        for part in np.flatnonzero(active & (counts == 0)):
+            donor = int(np.argmax(np.where(counts > 1, counts - ideal, -np.inf)))
+            counts[donor] -= 1
+            counts[part] += 1
+    return counts
+
+
 def stratified_assign(y: np.ndarray, ratios: Sequence[float], rng: np.random.Generator) -> np.ndarray:
-    """Part index per row: each class shuffled and cut by largest remainder."""
+    """Part index per row: each class shuffled and cut by :func:`allocate`."""
     out = np.empty(len(y), dtype=int)
     classes, inverse = np.unique(y, return_inverse=True)
     order = rng.permutation(len(y))
@@ -203,7 +227,7 @@ def stratified_assign(y: np.ndarray, ratios: Sequence[float], rng: np.random.Gen
     sizes = np.bincount(inverse, minlength=len(classes))
     starts = np.concatenate([[0], np.cumsum(sizes)])
     for k, size in enumerate(sizes):
-        counts = largest_remainder(int(size), _rotate(ratios, k))
+        counts = allocate(int(size), _rotate(ratios, k))
         out[by_class[starts[k]:starts[k + 1]]] = np.repeat(_rotate_index(len(ratios), k), counts)
     return out
 
@@ -243,10 +267,7 @@ def multilabel_assign(sets: list[list[str]], ratios: Sequence[float], rng: np.ra
     count (:func:`curate.split.assign.assign_by_size`), which measured 2-4x closer to the
     label shares on 300 groups of 10 rows.
     """
-    labels = sorted({t for s in sets for t in s})
-    index = {t: i for i, t in enumerate(labels)}
-    rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
-    cols = np.array([index[t] for s in sets for t in s], dtype=int)
+    labels, rows, cols = label_positions(sets)
     if groups is None:
         Y = np.zeros((len(sets), len(labels)))
         Y[rows, cols] = 1.0
@@ -257,6 +278,23 @@ def multilabel_assign(sets: list[list[str]], ratios: Sequence[float], rng: np.ra
     np.add.at(Y, (gi[rows], cols), 1.0)
     Y[:, -1] = sizes
     return assign_by_size(Y, ratios, rng, sizes=sizes)[gi]
+
+
+def label_positions(sets: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(labels, rows, cols)`` of a multilabel column: the sorted labels and, per (row, label)
+    pair, the row index and the label's index (an indicator matrix's non-zero cells).
+
+    Examples
+    --------
+    >>> labels, rows, cols = label_positions([["b", "a"], [], ["b"]])
+    >>> labels.tolist(), rows.tolist(), cols.tolist()
+    (['a', 'b'], [0, 0, 2], [1, 0, 1])
+    """
+    import pandas as pd
+
+    flat = pd.Series(sets, dtype=object).explode().dropna()
+    cols, labels = pd.factorize(flat.astype(str), sort=True)
+    return np.asarray(labels, dtype=object), flat.index.to_numpy(dtype=int), cols.astype(int)
 
 
 def stable_assign(keys: np.ndarray, ratios: Sequence[float], seed: int) -> np.ndarray:

@@ -1,10 +1,17 @@
 """scikit-learn cross-validators on curaug's splitters: usable in ``cross_val_score``,
 ``GridSearchCV`` and friends.
 
+They follow scikit-learn's protocol: subclasses of ``BaseCrossValidator`` whose ``__init__``
+only stores parameters, checked when data arrives (bad values raise ``ValueError``:
+:class:`curate.errors.CuraugError` is one); those that consume ``groups`` say so with
+``GroupsConsumerMixin``, so metadata routing passes them.
+
 - :class:`BalancedKFold`: K folds stratified on ``y`` (1-D classes, or a 2-D 0/1 indicator
   matrix for multilabel: iterative stratification), with ``groups`` kept whole.
 - :class:`RepeatedBalancedKFold`: the same, repeated with a different seed each time.
-- :class:`LeaveOneOut`: one sample out, or one group out when ``groups`` are given.
+- :class:`LeaveOneOut`: one sample out, exactly scikit-learn's ``LeaveOneOut``.
+- :class:`LeaveOneGroupOut`: one group out (what curaug's ``LeaveOneOut`` with groups once
+  meant), exactly scikit-learn's ``LeaveOneGroupOut``.
 - :func:`train_val_test_indices`: the 60/20/20 (or any ratios) split as index arrays.
 
 Randomness comes only from ``numpy.random.default_rng(random_state)``; the global RNGs are
@@ -13,10 +20,13 @@ never read or written, so the same ``random_state`` gives the same folds everywh
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterator, Sequence
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
+from sklearn.model_selection._split import GroupsConsumerMixin
+from sklearn.utils.validation import _num_samples, check_array
 
 from curate.errors import CuraugError
 
@@ -44,8 +54,43 @@ def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence
     return assign_by_size(C, ratios, rng)[gi]
 
 
-class BalancedKFold(BaseCrossValidator):
+def _check_n_splits(n_splits) -> int:
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise CuraugError(f"n_splits={n_splits!r}: expected an integer of at least 2", param="n_splits")
+    return int(n_splits)
+
+
+def _check_fold_data(n_splits: int, n: int, y, groups) -> None:
+    """Every fold needs a sample, a member of every class and, grouped, a group: name the
+    value and the limit, as scikit-learn does."""
+    from curate.split.assign import codes
+
+    if n_splits > n:
+        raise CuraugError(f"n_splits={n_splits} cannot be greater than the number of samples: n_samples={n}",
+                          param="n_splits")
+    if y is not None and np.ndim(y) == 1:
+        classes, yi = codes(np.asarray(y, dtype=object).astype(str))
+        counts = np.bincount(yi)
+        if counts.min() < n_splits:
+            c = int(np.argmin(counts))
+            raise CuraugError(f"n_splits={n_splits} cannot be greater than the number of members in each class: "
+                              f"class '{classes[c]}' has {counts[c]}", param="n_splits")
+    if groups is not None:
+        n_groups = len(codes(np.asarray(groups, dtype=object).astype(str))[0])
+        if n_groups < n_splits:
+            raise CuraugError(f"n_splits={n_splits} cannot be greater than the number of groups: {n_groups}",
+                              param="n_splits")
+
+
+class BalancedKFold(GroupsConsumerMixin, BaseCrossValidator):
     """Stratified (multilabel-aware) K-fold that never puts one group in two folds.
+
+    Parameters
+    ----------
+    n_splits : int, default 5
+        Number of folds (at least 2, at most the members of the smallest class).
+    random_state : int or None, default 0
+        Seed of the fold assignment (None: fresh entropy; the global RNG is never used).
 
     Examples
     --------
@@ -59,65 +104,107 @@ class BalancedKFold(BaseCrossValidator):
     True
     """
 
-    def __init__(self, n_splits: int = 5, *, random_state: int = 0):
-        if int(n_splits) < 2:
-            raise CuraugError(f"n_splits={n_splits}: at least 2 folds are needed")
-        self.n_splits = int(n_splits)
+    def __init__(self, n_splits: int = 5, *, random_state: int | None = 0):
+        self.n_splits = n_splits
         self.random_state = random_state
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        return self.n_splits
+        return _check_n_splits(self.n_splits)
 
-    def split(self, X, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        n = len(X) if y is None else len(y)
-        y = np.zeros(n) if y is None else y
-        fold = _fold_of(y, groups, self.n_splits, np.random.default_rng(self.random_state))
-        index = np.arange(n)
-        for k in range(self.n_splits):
-            yield index[fold != k], index[fold == k]
-
-    def _iter_test_indices(self, X=None, y=None, groups=None):  # BaseCrossValidator's abstract hook
-        for _, test in self.split(X, y, groups):
-            yield test
+    def _iter_test_masks(self, X, y=None, groups=None) -> Iterator[np.ndarray]:
+        n_splits = _check_n_splits(self.n_splits)
+        n = _num_samples(X)
+        _check_fold_data(n_splits, n, y, groups)
+        fold = _fold_of(np.zeros(n) if y is None else y, groups, n_splits, np.random.default_rng(self.random_state))
+        for k in range(n_splits):
+            yield fold == k
 
 
-class RepeatedBalancedKFold(BaseCrossValidator):
-    """:class:`BalancedKFold` repeated ``n_repeats`` times with seeds ``random_state + r``."""
+class RepeatedBalancedKFold(GroupsConsumerMixin, BaseCrossValidator):
+    """:class:`BalancedKFold` repeated ``n_repeats`` times with seeds ``random_state + r``.
+
+    Examples
+    --------
+    >>> cv = RepeatedBalancedKFold(2, n_repeats=3, random_state=1)
+    >>> cv.get_n_splits(), len(list(cv.split(np.zeros(8), [0, 1] * 4)))
+    (6, 6)
+    """
 
     def __init__(self, n_splits: int = 5, n_repeats: int = 10, *, random_state: int = 0):
-        if int(n_repeats) < 1:
-            raise CuraugError(f"n_repeats={n_repeats}: at least 1 repeat is needed")
-        self.n_splits, self.n_repeats, self.random_state = int(n_splits), int(n_repeats), random_state
+        self.n_splits = n_splits
+        self.n_repeats = n_repeats
+        self.random_state = random_state
+
+    def _repeats(self) -> int:
+        if isinstance(self.n_repeats, bool) or not isinstance(self.n_repeats, (int, np.integer)) or self.n_repeats < 1:
+            raise CuraugError(f"n_repeats={self.n_repeats!r}: expected an integer of at least 1", param="n_repeats")
+        return int(self.n_repeats)
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        return self.n_splits * self.n_repeats
+        return _check_n_splits(self.n_splits) * self._repeats()
 
-    def split(self, X, y=None, groups=None):
-        for r in range(self.n_repeats):
-            yield from BalancedKFold(self.n_splits, random_state=self.random_state + r).split(X, y, groups)
-
-    def _iter_test_indices(self, X=None, y=None, groups=None):
-        for _, test in self.split(X, y, groups):
-            yield test
+    def _iter_test_masks(self, X, y=None, groups=None) -> Iterator[np.ndarray]:
+        for r in range(self._repeats()):
+            yield from BalancedKFold(self.n_splits, random_state=self.random_state + r)._iter_test_masks(X, y, groups)
 
 
 class LeaveOneOut(BaseCrossValidator):
-    """Leave one sample out; with ``groups``, leave one group out (so no group leaks)."""
+    """Leave one sample out: the folds of scikit-learn's ``LeaveOneOut`` (``groups`` are
+    ignored; to leave one group out, use :class:`LeaveOneGroupOut`).
+
+    Examples
+    --------
+    >>> [test.tolist() for _, test in LeaveOneOut().split(np.zeros(3))]
+    [[0], [1], [2]]
+    """
+
+    def split(self, X, y=None, groups=None):
+        if groups is not None:  # curaug's LeaveOneOut once left groups out: say it no longer does
+            warnings.warn("LeaveOneOut ignores groups= and leaves one sample out; LeaveOneGroupOut leaves "
+                          "one group out", UserWarning, stacklevel=2)
+        return super().split(X, y, groups)
+
+    def _iter_test_indices(self, X, y=None, groups=None):
+        n = _num_samples(X)
+        if n <= 1:
+            raise CuraugError(f"cannot leave one out of n_samples={n}: at least 2 samples are needed", param="X")
+        return range(n)
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        if groups is not None:
-            return int(len(np.unique(np.asarray(groups, dtype=object).astype(str))))
-        return len(X)
+        if X is None:
+            raise CuraugError("X=None: LeaveOneOut makes one split per sample of X", param="X")
+        return _num_samples(X)
 
-    def _iter_test_indices(self, X=None, y=None, groups=None):
+
+class LeaveOneGroupOut(GroupsConsumerMixin, BaseCrossValidator):
+    """Leave one group out, groups in sorted order: the folds of scikit-learn's
+    ``LeaveOneGroupOut`` (no group is ever in train and test at once).
+
+    Examples
+    --------
+    >>> groups = ["b", "a", "b", "c"]
+    >>> [test.tolist() for _, test in LeaveOneGroupOut().split(np.zeros(4), groups=groups)]
+    [[1], [0, 2], [3]]
+    """
+
+    def _iter_test_masks(self, X, y=None, groups=None) -> Iterator[np.ndarray]:
+        unique, groups = self._groups(groups)
+        for g in unique:
+            yield groups == g
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        return len(self._groups(groups)[0])
+
+    @staticmethod
+    def _groups(groups) -> tuple[np.ndarray, np.ndarray]:
         if groups is None:
-            yield from (np.array([i]) for i in range(len(X)))
-            return
-        from curate.split.assign import codes
-
-        _, gi = codes(np.asarray(groups, dtype=object).astype(str))
-        for g in range(gi.max() + 1):
-            yield np.flatnonzero(gi == g)
+            raise CuraugError("groups=None: LeaveOneGroupOut needs the group of every sample", param="groups")
+        groups = check_array(groups, input_name="groups", ensure_2d=False, dtype=None)
+        unique = np.unique(groups)
+        if len(unique) < 2:
+            raise CuraugError(f"groups= holds {len(unique)} distinct group(s); leaving one out needs at least 2",
+                              param="groups")
+        return unique, groups
 
 
 def train_val_test_indices(y, groups=None, ratios: Sequence[float] = (0.6, 0.2, 0.2),

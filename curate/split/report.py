@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate.io.manifest import SPLITS
-from curate.split.assign import codes
+from curate.io.manifest import GAP_SPLIT, SPLITS
+from curate.split.assign import codes, label_positions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,19 +20,21 @@ def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
     import pandas as pd
 
     multilabel = isinstance(y, list)
-    ok = np.array([s is not None for s in split])
+    ok = np.isin(split, SPLITS)
     report: dict[str, Any] = {
         "sizes": {s: int((split == s).sum()) for s in SPLITS},
         "ratios_requested": dict(zip(SPLITS, ratios)),
     }
     if not ok.all():
-        report["sizes"]["none"] = int((~ok).sum())
+        report["sizes"][GAP_SPLIT] = int((~ok).sum())
     indicator = _indicator(y) if multilabel else pd.get_dummies(pd.Series(y, dtype=object)).astype(float)
     parts = {"split": pd.Series(np.where(ok, split, "(none)"), dtype=object)}
-    if fold is not None:
-        parts["fold"] = pd.Series(fold).where(pd.Series(fold) >= 0).astype("Int64").astype(str)
+    # gap rows have no fold; like test rows (-1) they are in none of the K folds
+    k = None if fold is None else pd.Series(fold, dtype="Int64").to_numpy(dtype=int, na_value=-1)
+    if k is not None:
+        parts["fold"] = pd.Series(np.where(k >= 0, k.astype(str), "(none)"), dtype=object)
     for kind, assign in parts.items():
-        keep = assign != "(none)" if kind == "split" else assign != "<NA>"
+        keep = assign != "(none)"
         counts = indicator[keep.to_numpy()].groupby(assign[keep].to_numpy()).sum()
         if kind == "split":
             counts = counts.reindex([s for s in SPLITS if s in counts.index])
@@ -49,24 +51,22 @@ def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
             empty = [[str(p), str(c)] for p in counts.index for c in counts.columns if counts.loc[p, c] == 0]
             report[f"{kind}s_with_zero_positives"] = len({p for p, _ in empty})
             report[f"{kind}_zero_positive_cells"] = empty[:50]
-    if fold is not None:
-        report["folds"] = {str(k): int((fold == k).sum()) for k in sorted(set(fold.tolist())) if k >= 0}
+    if k is not None:
+        report["folds"] = {str(f): int((k == f).sum()) for f in range(int(k.max()) + 1)}
     if groups is not None:
         gi = codes(groups)[1]
         report["groups_per_split"] = {s: int(np.unique(gi[split == s]).size) for s in SPLITS}
-        if fold is not None:
-            report["groups_per_fold"] = {str(k): int(np.unique(gi[fold == k]).size) for k in range(int(fold.max()) + 1)}
+        if k is not None:
+            report["groups_per_fold"] = {str(f): int(np.unique(gi[k == f]).size) for f in range(int(k.max()) + 1)}
     return report
 
 
 def _indicator(sets: list[list[str]]) -> "pd.DataFrame":
     import pandas as pd
 
-    labels = sorted({t for s in sets for t in s})
-    index = {t: i for i, t in enumerate(labels)}
+    labels, rows, cols = label_positions(sets)
     m = np.zeros((len(sets), len(labels)))
-    for i, s in enumerate(sets):
-        m[i, [index[t] for t in s]] = 1.0
+    m[rows, cols] = 1.0
     return pd.DataFrame(m, columns=labels)
 
 

@@ -1,11 +1,17 @@
-"""Train/val/test splits and K folds: stratified, grouped, stable, reproducible.
+"""Train/val/test splits and K folds: stratified, grouped, multilabel, stable or by time.
 
-Plain stratification allocates each class by largest remainder, so every split's count of
-every class is within one sample of ideal. Grouped splits place whole groups (patient,
-speaker...), largest first, where they most reduce the distance to the per-class targets.
-Stable splits hash each row's id (or group) with the seed: appending rows never moves an
-existing one, at the price of counts that are only close to the ratios (binomial noise).
-Randomness comes only from ``numpy.random.default_rng(seed)``; no global RNG is touched.
+:func:`split_frame` checks its arguments, picks a strategy (:mod:`curate.split.strategies`),
+places every row, then the train and val rows in folds, and says in ``notes`` what a user
+should know (small classes, classes absent from a split or fold). Plain stratification
+allocates each class by largest remainder, so every split's count of every class is within
+one row of ideal and a class with a row per split reaches every split. Grouped splits place
+whole groups; stable splits hash each row's id (or group) with the seed, so appending rows
+never moves an existing one, at the price of counts only close to the ratios. Randomness
+comes only from ``numpy.random.default_rng(seed)``; no global RNG is touched.
+
+A class with fewer rows (or, grouped, fewer groups) than the splits it must appear in is an
+error; ``strict=False`` sends such classes to train instead, with a note. ``folds`` larger
+than a class's train and val rows is an error, as in scikit-learn.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import numpy as np
 
 from curate.errors import CuraugError
 from curate.io.manifest import SPLITS
-from curate.split.assign import codes, grouped_assign, multilabel_assign, stable_assign, stratified_assign
-from curate.split.assign import largest_remainder
+from curate.io.manifest import GAP_SPLIT
+from curate.split.assign import codes, label_positions
 from curate.split.report import split_report
+from curate.split.strategies import GAP_PART, Grouped, Multilabel, Rows, Stable, Strategy, Stratified, Time
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,34 +42,57 @@ def parse_ratios(text: str | Sequence[float]) -> tuple[float, float, float]:
     parts = text.split(",") if isinstance(text, str) else list(text)
     try:
         values = tuple(float(p) for p in parts)
-    except ValueError:
-        raise CuraugError(f"--ratios '{text}': expected three numbers like 0.6,0.2,0.2") from None
+    except (TypeError, ValueError):
+        raise CuraugError(f"ratios={text!r}: expected three numbers like 0.6,0.2,0.2", param="ratios") from None
     if len(values) != 3 or any(v < 0 for v in values):
-        raise CuraugError(f"--ratios '{text}': expected three non-negative numbers (train,val,test)")
+        raise CuraugError(f"ratios={text!r}: expected three non-negative numbers (train,val,test)", param="ratios")
     if abs(sum(values) - 1) > 1e-6:
-        raise CuraugError(f"--ratios '{text}': the ratios sum to {sum(values):g}, not 1")
+        raise CuraugError(f"ratios={text!r}: the ratios sum to {sum(values):g}, not 1", param="ratios")
     return values  # type: ignore[return-value]
 
 
 @dataclass
 class SplitResult:
+    """``split``: ``train``/``val``/``test`` per row (``gap`` for rows a time split's gap left
+    out); ``fold``: 0..K-1 for train and val rows, -1 for test, missing for gap rows (a
+    nullable ``Int64`` array), or None without folds."""
+
     split: np.ndarray
-    fold: np.ndarray | None
+    fold: "pd.api.extensions.ExtensionArray | None"
     notes: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
 
 
 def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds: int = 0,
                 group: str | None = None, seed: int = 0, stable: bool = False,
-                multilabel_sep: str | None = None, strict: bool = False, time: str | None = None,
+                multilabel_sep: str | None = None, strict: bool = True, time: str | None = None,
                 gap: str | float | None = None) -> SplitResult:
     """Assign ``split`` (and ``fold``) to every row of ``df``.
 
-    ``label`` single-label classes are stratified by largest remainder; with ``group``
-    whole groups are placed (vectorised, :mod:`curate.split.assign`); ``multilabel_sep`` turns on
-    iterative stratification (with or without groups); ``stable`` hashes ids (or groups);
-    ``time`` orders train before val before test, ``gap`` (a duration such as ``"7D"`` for
-    datetimes, a number otherwise) leaves the rows just before each boundary out.
+    Parameters
+    ----------
+    df : DataFrame
+        The rows to split (at least one).
+    label : str
+        Class column to stratify on (multilabel with ``multilabel_sep`` or list cells).
+    ratios : str or three floats
+        train, val and test shares, summing to 1 (``"0.6,0.2,0.2"``).
+    folds : int
+        K folds over the train and val rows (0: none); test rows get fold -1.
+    group : str, optional
+        Leakage unit: a group never straddles two splits or two folds.
+    seed : int
+        The only source of randomness.
+    stable : bool
+        Place rows by a hash of their id (or group) and the seed: appends never move a row.
+    multilabel_sep : str, optional
+        Separator of multilabel cells: iterative stratification.
+    strict : bool
+        True (default): a class with fewer rows (grouped: groups) than the splits it must
+        reach is an error. False: such classes go to train, with a note.
+    time, gap : optional
+        Time column: train before val before test; ``gap`` (``"7D"``, or a number) leaves
+        the rows within it before each later split out, with split ``"gap"`` and no fold.
 
     Examples
     --------
@@ -71,165 +101,167 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     >>> res = split_frame(df, "y", seed=0)
     >>> pd.crosstab(df["y"], res.split).loc[:, ["train", "val", "test"]].values.tolist()
     [[6, 2, 2], [3, 1, 1]]
+    >>> split_frame(pd.DataFrame({"y": ["a"] * 10 + ["b"] * 2}), "y")
+    Traceback (most recent call last):
+    ...
+    curate.errors.CuraugError: class 'b' of label='y' has 2 rows but must appear in 3 splits (train, val, test); add rows, merge or drop the class, or pass strict=False to put classes this small in train
     """
     import pandas as pd
 
-    for role, column in (("label", label), ("group", group), ("time", time)):
+    if len(df) == 0:
+        raise CuraugError("df has no rows: nothing to split", param="df")
+    for param, column in (("label", label), ("group", group), ("time", time)):
         if column is not None and column not in df.columns:
-            raise CuraugError(f"{role} column '{column}' not found (columns: {', '.join(map(str, df.columns))})")
+            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, df.columns))})",
+                              param=param)
     if folds == 1 or folds < 0:
-        raise CuraugError(f"--folds {folds}: use 0 (no folds) or at least 2")
+        raise CuraugError(f"folds={folds}: use 0 (no folds) or at least 2", param="folds")
     if time and (group or stable):
-        raise CuraugError("--time cannot be combined with --group or --stable: a time split orders rows by time alone")
+        raise CuraugError("time= cannot be combined with group= or stable=True: a time split orders rows by "
+                          "time alone", param="time")
     if gap is not None and not time:
-        raise CuraugError("--gap needs --time")
+        raise CuraugError(f"gap={gap!r} needs time= (the time column)", param="gap")
     ratios = parse_ratios(ratios)
-    rng = np.random.default_rng(seed)
-    notes: list[str] = []
+    rows, notes = _rows(df, label, multilabel_sep, group, time)
+    if time:
+        strategy: Strategy = Time(rows, df[time], time, gap)
+    elif stable:
+        strategy = Stable(rows, seed)
+    elif rows.sets is not None:
+        strategy = Multilabel(rows, seed)
+    elif rows.groups is not None:
+        strategy = Grouped(rows, seed)
+    else:
+        strategy = Stratified(rows, seed)
+    train_only = np.zeros(len(df), dtype=bool) if time else _small_classes(rows, ratios, label, strict, notes)
+    parts = np.where(train_only, 0, strategy.parts(np.arange(len(df)), ratios))
+    split = np.where(parts == GAP_PART, GAP_SPLIT, np.asarray(SPLITS, dtype=object)[np.maximum(parts, 0)])
+    fold = None
+    if folds:
+        dev = np.flatnonzero((parts == 0) | (parts == 1))
+        if not time and rows.sets is None:
+            _check_folds(rows, dev, train_only, folds, label, group)
+        fold = pd.array(np.full(len(df), -1), dtype="Int64")
+        fold[parts == GAP_PART] = pd.NA
+        fold[dev] = strategy.folds(dev, folds)
+    notes += strategy.notes + _absent(rows, split, fold, folds, ratios, train_only)
+    report = split_report(rows.y if rows.sets is None else rows.sets, split, fold, rows.groups, ratios)
+    return SplitResult(split, fold, notes, report)
+
+
+def _rows(df: "pd.DataFrame", label: str, multilabel_sep: str | None, group: str | None,
+          time: str | None) -> tuple[Rows, list[str]]:
+    """Each row's class (or label set), group and id; an augmented manifest is grouped by
+    ``source_id`` so that a copy lands in its source's split."""
+    import pandas as pd
+
+    from curate.checks.base import row_names
     from curate.io.labels import is_list_column, label_sets
 
+    notes: list[str] = []
     multilabel = bool(multilabel_sep) or is_list_column(df[label])
     sets = label_sets(df[label], multilabel_sep).tolist() if multilabel else None
-    y = df[label].astype("string").fillna("(missing)").to_numpy(dtype=object) if sets is None \
-        else np.array(["(multilabel)"] * len(df), dtype=object)
-    from curate.checks.base import row_names
-
-    ids = row_names(df).to_numpy()
+    y = np.full(len(df), "(multilabel)", dtype=object) if multilabel \
+        else df[label].astype("string").fillna("(missing)").to_numpy(dtype=object)
+    ids = row_names(df).to_numpy(dtype=object)
     groups = df[group].astype("string").fillna("(missing)").to_numpy(dtype=object) if group else None
     if groups is None and "source_id" in df.columns and df["source_id"].notna().any() and not time:
-        # an augmented manifest: a copy must land in its source's split, or it leaks
         groups = df["source_id"].astype("string").fillna(pd.Series(ids, index=df.index)).to_numpy(dtype=object)
-        group = "source_id"
         notes.append("augmented rows follow their source (grouped by source_id)")
-    if time:
-        return _time_split(df, time, gap, ratios, folds, y, sets, notes)
-    if sets is None:
-        y_eff = _small_classes_to_train(y, ratios, notes, strict, label)
-    else:
-        y_eff = y
-        _small_labels(sets, ratios, notes, strict, label)
-    if stable:
-        keys = groups if group else ids
-        parts = stable_assign(keys, ratios, seed)
-    elif sets is not None:
-        parts = multilabel_assign(sets, ratios, rng, groups)
-    elif group:
-        parts, oversized = grouped_assign(y_eff, groups, ratios, rng)
-        if oversized:
-            notes.append(f"{len(oversized)} groups are larger than their split's share: {', '.join(oversized[:5])}")
-    else:
-        parts = stratified_assign(y_eff, ratios, rng)
-    train_only = y_eff == _TRAIN_ONLY
-    if groups is not None and train_only.any():  # the whole group goes with its tiny class
-        _, gi = codes(groups)
-        train_only = np.isin(gi, gi[train_only])
-    parts = np.where(train_only, 0, parts)
-    split = np.asarray(SPLITS, dtype=object)[parts]
-    fold = None
-    if folds:
-        fold = np.full(len(df), -1, dtype=int)
-        dev = np.flatnonzero(parts != 2)
-        k_ratios = [1.0 / folds] * folds
-        if stable:
-            fold[dev] = stable_assign((groups if group else ids)[dev], k_ratios, seed + 1)
-        elif sets is not None:
-            fold[dev] = multilabel_assign([sets[i] for i in dev], k_ratios, rng,
-                                          groups[dev] if group else None)
-        elif group:
-            fold[dev], _ = grouped_assign(y[dev], groups[dev], k_ratios, rng)
-        else:
-            fold[dev] = stratified_assign(y[dev], k_ratios, rng)
-    return SplitResult(split, fold, notes, split_report(y if sets is None else sets, split, fold, groups, ratios))
+    return Rows(y, sets, groups, ids), notes
 
 
-_TRAIN_ONLY = "\x00train-only"
-
-
-def _small_classes_to_train(y, ratios, notes, strict, label):
-    parts_used = sum(r > 0 for r in ratios)
-    classes, found = codes(y)
-    counts = np.bincount(found)
-    small = [str(c) for c, n in zip(classes, counts) if n < parts_used]
-    if not small:
-        return y
+def _small_classes(rows: Rows, ratios, label: str, strict: bool, notes: list[str]) -> np.ndarray:
+    """Rows of classes too small to appear in every split with a ratio above 0: an error
+    (``strict``), else those rows (and their whole groups) go to train, with a note."""
+    needed = [s for s, r in zip(SPLITS, ratios) if r > 0]
+    none = np.zeros(len(rows.y), dtype=bool)
+    if len(needed) < 2:
+        return none
+    fix = "add rows, merge or drop the class, or pass strict=False to put classes this small in train"
+    if rows.sets is not None:
+        labels, _, cols = label_positions(rows.sets)
+        counts = np.bincount(cols, minlength=len(labels))
+        small = [(str(t), int(n)) for t, n in zip(labels, counts) if n < len(needed)]
+        if small and strict:
+            t, n = small[0]
+            raise CuraugError(f"label '{t}' of label='{label}' is on {n} rows but must appear in {len(needed)} "
+                              f"splits ({', '.join(needed)}){_more(small)}; add rows, merge or drop the label, "
+                              "or pass strict=False to accept splits without it", param="label")
+        if small:
+            notes.append(f"labels on fewer than {len(needed)} rows cannot reach every split: "
+                         f"{', '.join(t for t, _ in small)}")
+        return none
+    classes, ci = codes(rows.y)
+    counts = np.bincount(ci, minlength=len(classes))
+    spread = counts
+    if rows.groups is not None:
+        _, gi = codes(rows.groups)
+        pairs = np.unique(ci.astype(np.int64) * (int(gi.max()) + 1) + gi)
+        spread = np.bincount(pairs // (int(gi.max()) + 1), minlength=len(classes))
+    small = np.flatnonzero(spread < len(needed))
+    if not len(small):
+        return none
+    small = small[np.argsort(spread[small], kind="stable")]  # the smallest first
     if strict:
-        raise CuraugError(f"classes of '{label}' with fewer members than splits ({parts_used}): {', '.join(small)}")
-    notes.append(f"classes with fewer than {parts_used} members all go to train: {', '.join(small)}")
-    return np.where(np.isin(y, small), _TRAIN_ONLY, y)
+        c = small[0]
+        what = (f"is in {spread[c]} groups" if rows.groups is not None and spread[c] < counts[c]
+                else f"has {counts[c]} rows")
+        listed = [(str(classes[k]), int(spread[k])) for k in small]
+        raise CuraugError(f"class '{classes[c]}' of label='{label}' {what} but must appear in {len(needed)} "
+                          f"splits ({', '.join(needed)}){_more(listed)}; {fix}", param="label")
+    names = ", ".join(str(classes[k]) for k in small)
+    notes.append(f"classes with fewer than {len(needed)} rows (or groups) all go to train: {names}")
+    mask = np.isin(ci, small)
+    if rows.groups is not None:  # the whole group goes with its tiny class
+        mask = np.isin(gi, gi[mask])
+    return mask
 
 
-def _small_labels(sets, ratios, notes, strict, label):
-    from collections import Counter
-
-    parts_used = sum(r > 0 for r in ratios)
-    freq = Counter(t for s in sets for t in s)
-    small = sorted(t for t, n in freq.items() if n < parts_used)
-    if small and strict:
-        raise CuraugError(f"labels of '{label}' on fewer rows than splits ({parts_used}): {', '.join(small)}")
-    if small:
-        notes.append(f"labels on fewer than {parts_used} rows cannot reach every split: {', '.join(small)}")
+def _more(small: list) -> str:
+    return f" (and {len(small) - 1} more: {', '.join(n for n, _ in small[1:4])})" if len(small) > 1 else ""
 
 
-def _time_split(df, time, gap, ratios, folds, y, sets, notes) -> SplitResult:
-    """Train before val before test by ``time``; equal timestamps never straddle a boundary."""
+def _check_folds(rows: Rows, dev: np.ndarray, train_only: np.ndarray, folds: int, label: str,
+                 group: str | None) -> None:
+    """Every fold needs a member of every class (but those sent to train for being too small)
+    and, grouped, a group of its own, as in scikit-learn."""
+    classes, ci = codes(rows.y[dev[~train_only[dev]]])
+    counts = np.bincount(ci, minlength=len(classes))
+    if len(counts) and counts.min() < folds:
+        c = int(np.argmin(counts))
+        raise CuraugError(f"folds={folds} cannot be greater than the number of members in each class: class "
+                          f"'{classes[c]}' of label='{label}' has {counts[c]} rows in train and val", param="folds")
+    if rows.groups is not None:
+        n_groups = len(codes(rows.groups[dev])[0])
+        if n_groups < folds:
+            raise CuraugError(f"folds={folds} cannot be greater than the number of groups: "
+                              f"{n_groups} groups{f' of group={group!r}' if group else ''} in train and val",
+                              param="folds")
+
+
+def _absent(rows: Rows, split: np.ndarray, fold, folds: int, ratios, train_only: np.ndarray) -> list[str]:
+    """Notes for classes (labels) with no row in a split or a fold they should reach."""
     import pandas as pd
 
-    t = df[time]
-    if t.isna().any():
-        raise CuraugError(f"time column '{time}' has {int(t.isna().sum())} missing values")
-    if not pd.api.types.is_numeric_dtype(t):
-        parsed = pd.to_datetime(t, errors="coerce", utc=True, format="mixed")
-        if parsed.isna().any():
-            bad = t[parsed.isna()].astype(str).head(3).tolist()
-            raise CuraugError(f"time column '{time}' is neither numbers nor dates (e.g. {', '.join(bad)})")
-        t = parsed.dt.tz_localize(None)  # UTC, as plain datetime64 (fast comparisons)
-    width = _gap(gap, t)
-    order = np.argsort(t.to_numpy(), kind="stable")
-    sorted_t = t.to_numpy()[order]
-    n = len(t)
-    counts = largest_remainder(n, ratios)
-    cuts = [sorted_t[min(c, n - 1)] for c in np.cumsum(counts)[:-1]]
-    values = t.to_numpy()
-    parts = np.full(n, 0)
-    parts[values >= cuts[0]] = 1
-    parts[values >= cuts[1]] = 2
-    if counts[2] == 0:
-        parts[parts == 2] = 1
-    if counts[1] == 0:
-        parts[parts == 1] = 2 if counts[2] else 0
-    split = np.asarray(SPLITS, dtype=object)[parts]
-    if width is not None:
-        in_gap = np.zeros(n, dtype=bool)
-        for k, cut in enumerate(cuts):
-            if counts[k + 1]:
-                in_gap |= (parts == k) & (values >= cut - width)
-        split = np.where(in_gap, None, split)
-        notes.append(f"{int(in_gap.sum())} rows fall in the gap before a later split and get no split")
-    fold = None
-    if folds:
-        fold = np.full(n, -1, dtype=int)
-        dev = np.flatnonzero((split != None) & (split != "test"))  # noqa: E711 (object array)
-        dev = dev[np.argsort(values[dev], kind="stable")]
-        fold[dev] = np.repeat(np.arange(folds), largest_remainder(len(dev), [1.0 / folds] * folds))
-        notes.append("time folds are contiguous blocks, earliest first (fold k validates on block k)")
-    notes.append(f"split by time on '{time}': train until {cuts[0]}, test from {cuts[1]}")
-    return SplitResult(split, fold, notes, split_report(y if sets is None else sets, split, fold, None, ratios))
-
-
-def _gap(gap, t):
-    import pandas as pd
-
-    if gap is None:
-        return None
-    if pd.api.types.is_datetime64_any_dtype(t):
-        try:
-            return pd.Timedelta(str(gap)).to_timedelta64()
-        except ValueError:
-            raise CuraugError(f"--gap '{gap}': expected a duration such as 7D, 12h or 30min") from None
-    try:
-        value = float(gap)
-    except ValueError:
-        raise CuraugError(f"--gap '{gap}': the time column holds numbers, so the gap is a number") from None
-    if value < 0:
-        raise CuraugError(f"--gap '{gap}': must not be negative")
-    return value
+    if rows.sets is not None:
+        labels, at, cols = label_positions(rows.sets)
+        frame = pd.DataFrame({"row": at, "cls": labels[cols]})
+    else:
+        frame = pd.DataFrame({"row": np.arange(len(rows.y)), "cls": rows.y})
+    frame = frame[~train_only[frame["row"].to_numpy()]]
+    notes = []
+    present = pd.crosstab(frame["cls"], split[frame["row"].to_numpy()])
+    for name, r in zip(SPLITS, ratios):
+        have = present[name] if name in present.columns else pd.Series(0, index=present.index)
+        absent = have.index[have.to_numpy() == 0].astype(str).tolist()
+        if r > 0 and absent:
+            notes.append(f"{len(absent)} classes have no rows in {name}: {', '.join(absent[:5])}")
+    if fold is not None:
+        k = fold.to_numpy(dtype=int, na_value=-1)[frame["row"].to_numpy()]
+        dev = k >= 0
+        per_fold = pd.crosstab(frame["cls"].to_numpy()[dev], k[dev]).reindex(columns=range(folds), fill_value=0)
+        short = per_fold.index[(per_fold == 0).any(axis=1)]
+        if len(short):
+            notes.append(f"{len(short)} classes are missing from some fold: {', '.join(map(str, short[:5]))}")
+    return notes
