@@ -194,3 +194,14 @@ def test_cli_split_bad_input(cli, sample, tmp_path):
     empty.write_text("y\n")
     assert "no rows" in one_error_line(cli("split", empty, "--label", "y", "-o", out))
     assert not out.exists()
+
+
+def test_a_class_that_misses_a_split_or_fold_is_said():
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(63)], "y": ["a"] * 60 + ["b"] * 3})
+    res = split_frame(df, "y", stable=True, seed=3)  # hashing ignores classes: b misses test
+    assert sorted(res.split[df["y"] == "b"]) == ["train", "train", "val"]
+    assert res.notes == ["1 classes have no rows in test: b"]
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(66)], "y": ["a"] * 60 + ["b"] * 6})
+    res = split_frame(df, "y", stable=True, seed=0, folds=2)
+    assert set(res.fold[(df["y"] == "b").to_numpy()].tolist()) == {-1, 1}
+    assert res.notes == ["1 classes are missing from some fold: b"]
