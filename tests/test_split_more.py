@@ -135,6 +135,44 @@ def test_split_lock_catches_moved_rows_and_allows_stable_appends(cli, sample, tm
     assert "does not match its hash" in one_error_line(cli("validate", out, "--lock", tmp_path / "bad.lock"))
 
 
+
+def test_split_lock_checks_labels_and_roles(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    raw = pd.DataFrame({"id": [f"r{i}" for i in range(60)], "y": rng.choice(["a", "b"], 60), "x": rng.normal(size=60)})
+    data, out, lock = tmp_path / "d.csv", tmp_path / "s.parquet", tmp_path / "split.lock"
+    raw.to_csv(data, index=False)
+    assert cli("split", data, "--label", "y", "--folds", "2", "-o", out, "--lock", lock).code == 0
+
+    def lock_check(path, *extra):
+        r = cli("validate", path, "--lock", lock, "--json", "-", *extra)
+        return r.code, next(c for c in json.loads(r.out)["checks"] if c["name"] == "split_lock")
+
+    code, check = lock_check(out, "--label", "y")
+    assert code == 0 and check["success"] and "keep their split, fold and label" in check["details"]
+    relabelled = pd.read_parquet(out)
+    relabelled.loc[relabelled["id"] == "r7", "y"] = "c"
+    relabelled.to_parquet(tmp_path / "relabelled.parquet")
+    code, check = lock_check(tmp_path / "relabelled.parquet", "--label", "y")
+    assert code == 1 and check["observed"]["relabelled"] == 1 and check["offenders"] == ["r7"]
+    assert f"1 locked rows changed label (e.g. r7: {raw.loc[7, 'y']} -> c)" in check["details"]
+    code, check = lock_check(out, "--label", "x")
+    assert code == 1 and "the lock was made with label 'y', this validation uses 'x'" in check["details"]
+    edited = json.loads(lock.read_text())
+    edited["labels"]["train"][0] = "zzz"
+    (tmp_path / "bad.lock").write_text(json.dumps(edited))
+    assert "labels do not match their hash" in one_error_line(cli("validate", out, "--lock", tmp_path / "bad.lock"))
+
+
+def test_split_lock_identifies_rows_without_ids_by_content():
+    from curate.split.lock import build_lock, row_identity
+
+    df = pd.DataFrame({"x": [1, 2, 1, 3], "y": ["a", "b", "a", "b"], "split": ["train", "val", "test", "train"]})
+    ids = row_identity(df, "y")
+    assert ids[0] != ids[2] and ids[2] == ids[0] + "-1"  # two equal rows are still two rows
+    assert (row_identity(df.assign(y=["b", "b", "a", "a"]), "y") == ids).all()  # the label is not identity
+    lock = build_lock(df, "split", label="y")
+    assert sorted(i for members in lock["splits"].values() for i in members) == sorted(ids)
+
 def test_near_duplicate_image_across_splits_fails_naming_the_pair(cli, image_tree, tmp_path):
     from PIL import Image
 
