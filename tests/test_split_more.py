@@ -321,9 +321,46 @@ def test_audio_fingerprints_are_cached_by_content_hash(cli, sample, tmp_path):
     assert cli("ingest", sample / "audio", "-o", tmp_path / "a.parquet").code == 0
     m = load_data(tmp_path / "a.parquet")
     modality = m["modality"].astype(str).to_numpy()
-    idx, first = _audio_prints(m, modality)
+    idx, first, unreadable = _audio_prints(m, modality)
     cache = list(__import__("pathlib").Path(os.environ["CURAUG_CACHE_DIR"]).glob("audio-fingerprints-*.parquet"))
     assert len(cache) == 1 and len(idx) >= int((m["status"] == "ok").sum())
-    idx2, again = _audio_prints(m, modality)
+    assert unreadable == []  # libsndfile reads even the truncated clip
+    idx2, again, _ = _audio_prints(m, modality)
     assert (idx2 == idx).all()
     assert all(a[0] == b[0] and (a[1] == b[1]).all() for a, b in zip(first, again))
+
+
+def test_popcount_with_and_without_numpy_bitwise_count(monkeypatch):
+    from curate.checks import near_dups
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 2**63, 5000, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, 5000, dtype=np.uint64)
+    expected = [bin(int(c)).count("1") for c in codes]
+    assert near_dups.popcount_by_table(codes).tolist() == expected
+    split = rng.choice(np.array(["train", "test"]), 5000)
+    near = codes.copy()
+    near[1::2] = codes[0::2] ^ np.uint64(0b1011)  # each odd code 3 bits from its even neighbour
+    found = near_dups.hamming_pairs(near, 4, split)
+    if hasattr(np, "bitwise_count"):
+        assert near_dups.popcount(codes).tolist() == expected
+        monkeypatch.delattr(np, "bitwise_count")  # numpy < 2: the table answers alike
+    assert near_dups.popcount(codes).tolist() == expected
+    again = near_dups.hamming_pairs(near, 4, split)
+    assert all((a == b).all() for a, b in zip(found, again))
+    crossing = int((split[0::2] != split[1::2]).sum())
+    assert len(found[0]) >= crossing and set(found[2].tolist()) <= {0, 1, 2, 3, 4}
+
+
+def test_unreadable_media_are_counted_in_the_near_duplicate_search(cli, image_tree, tmp_path):
+    manifest, out = tmp_path / "m.parquet", tmp_path / "s.parquet"
+    assert cli("ingest", image_tree, "-o", manifest).code == 0
+    df = pd.read_parquet(manifest).drop(columns="phash")  # no stored hashes: files are read
+    df = df[df["status"] == "ok"]
+    df["split"] = np.resize(["train", "val", "test"], len(df))
+    df.to_parquet(out)
+    (image_tree / "0" / "digit_0000.png").unlink()  # gone since ingest
+    r = cli("validate", out, "--json", "-")
+    found = [c for c in json.loads(r.out)["checks"] if c["name"] == "duplicates_across_splits"]
+    warning = next(c for c in found if c["severity"] == "warn")
+    assert warning["observed"]["unreadable_files"] == 1 and warning["offenders"] == ["0/digit_0000.png"]
+    assert "1 media files could not be read" in warning["details"]

@@ -13,6 +13,9 @@ Hamming search uses multi-index hashing: a 64-bit code is cut into ``radius + 1`
 and two codes within ``radius`` bits agree exactly on at least one chunk (pigeonhole), so
 only codes sharing a chunk are compared. 100k images compare in about a second instead of
 5e9 pairs.
+
+Files that cannot be read (moved or damaged since ingest) cannot be compared: they are
+counted, and the check says how many were left out of the search.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from curate.errors import CuraugError
 from curate.io.hashes import audio_fingerprint, minhash, phash, shingles
 
 if TYPE_CHECKING:
@@ -54,6 +58,29 @@ def audio_pairs(fingerprints: list[tuple[int, np.ndarray]], max_ber: float = 0.0
     return i[keep], j[keep], err[keep] if len(err) else np.array([], dtype=float)
 
 
+#: Set bits of every byte value: popcount where numpy < 2 has no ``bitwise_count``.
+_BYTE_BITS = np.array([bin(b).count("1") for b in range(256)], dtype=np.uint8)
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits of each 64-bit value (``np.bitwise_count`` on numpy >= 2, a byte table before).
+
+    >>> popcount(np.array([0, 1, 0xFF, 2**64 - 1], dtype=np.uint64)).tolist()
+    [0, 1, 8, 64]
+    """
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    count = getattr(np, "bitwise_count", None)
+    if count is not None:
+        return count(x).astype(np.int64)
+    return popcount_by_table(x)
+
+
+def popcount_by_table(x: np.ndarray) -> np.ndarray:
+    """:func:`popcount` from a 256-entry table of byte bit counts (any numpy)."""
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    return _BYTE_BITS[x.view(np.uint8)].reshape(x.shape + (8,)).sum(axis=-1, dtype=np.int64)
+
+
 def hamming_pairs(codes: np.ndarray, radius: int, split: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs ``(i, j, distance)``, ``i < j``, of 64-bit codes within ``radius`` bits
@@ -61,8 +88,8 @@ def hamming_pairs(codes: np.ndarray, radius: int, split: np.ndarray | None = Non
     codes = np.asarray(codes, dtype=np.uint64)
     edges = np.linspace(0, 64, radius + 2).astype(int)
     keys = [(codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1) for lo, hi in zip(edges[:-1], edges[1:])]
-    i, j = _bucket_pairs(keys, split, lambda a, b: np.bitwise_count(codes[a] ^ codes[b]) <= radius)
-    return i, j, np.bitwise_count(codes[i] ^ codes[j]).astype(int)
+    i, j = _bucket_pairs(keys, split, lambda a, b: popcount(codes[a] ^ codes[b]) <= radius)
+    return i, j, popcount(codes[i] ^ codes[j]).astype(int)
 
 
 def _sorted_unique(x: np.ndarray) -> np.ndarray:
@@ -117,13 +144,15 @@ def _band_key(block: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------- on a manifest
 
 
-def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[str, Any]]:
-    """Near-duplicate pairs across splits, closest first within each kind."""
+def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> tuple[list[dict[str, Any]], list[str]]:
+    """Near-duplicate pairs across splits, closest first within each kind, and the names of
+    the image and audio rows whose files could not be read (left out of the search)."""
     split = df[split_col].astype(str).to_numpy()
     from curate.checks.base import row_names
 
     names = row_names(df).to_numpy()
     out = []
+    unreadable: list[int] = []
 
     def emit(kind, idx, i, j, value, measure):
         order = np.argsort(value if measure != "similarity" else -value, kind="stable")
@@ -134,7 +163,8 @@ def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[
 
     modality = df["modality"].astype(str).to_numpy() if "modality" in df.columns else np.full(len(df), "")
     if rule.images:
-        idx, codes = _image_codes(df, modality)
+        idx, codes, missed = _image_codes(df, modality)
+        unreadable += missed
         if len(idx) > 1:
             i, j, d = hamming_pairs(codes, rule.image_hamming, split[idx])
             emit("image", idx, i, j, d, "hamming")
@@ -145,11 +175,12 @@ def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> list[dict[
             i, j, sim = text_pairs(texts, rule.text_similarity, split=split[idx])
             emit("text", idx, i, j, sim, "similarity")
     if rule.audio:
-        idx, prints = _audio_prints(df, modality)
+        idx, prints, missed = _audio_prints(df, modality)
+        unreadable += missed
         if len(idx) > 1:
             i, j, err = audio_pairs(prints, rule.audio_ber, split[idx])
             emit("audio", idx, i, j, err, "bit_error_rate")
-    return out
+    return out, [str(names[k]) for k in sorted(unreadable)]
 
 
 def _media_rows(df: "pd.DataFrame", modality, kind: str):
@@ -159,15 +190,16 @@ def _media_rows(df: "pd.DataFrame", modality, kind: str):
 
 
 def _image_codes(df: "pd.DataFrame", modality):
-    """pHash per image row: from the manifest's ``phash`` column (written by ingest), else
-    computed from the file; unreadable files are left out (``corrupt_files`` reports them)."""
+    """``(rows, codes, unreadable rows)``: pHash per image row, from the manifest's ``phash`` column
+    (written by ingest), else computed from the file; files that cannot be read are left out
+    and counted."""
     from PIL import Image
 
     from curate.io.manifest import media_file
 
     idx = _media_rows(df, modality, "image")
     if len(idx) == 0:
-        return idx, np.array([], dtype=np.uint64)
+        return idx, np.array([], dtype=np.uint64), []
     stored = df["phash"].iloc[idx].to_numpy(dtype=object) if "phash" in df.columns else [None] * len(idx)
     roots, paths = df["root"].iloc[idx].to_numpy(dtype=object), df["path"].iloc[idx].to_numpy(dtype=object)
     codes, keep = [], []
@@ -179,19 +211,20 @@ def _image_codes(df: "pd.DataFrame", modality):
                 with Image.open(media_file(root, path)) as im:
                     codes.append(phash(im))
             keep.append(k)
-        except (OSError, ValueError, SyntaxError):
+        except (OSError, ValueError, SyntaxError, CuraugError):
             continue
-    return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64)
+    return np.asarray(keep, dtype=int), np.asarray(codes, dtype=np.uint64), sorted(set(idx.tolist()) - set(keep))
 
 
 def _audio_prints(df: "pd.DataFrame", modality):
-    """Fingerprints of the audio rows, from a cache keyed by the file's sha256 (in curaug's
-    cache folder, next to ingest's) or decoded and computed once and then cached."""
+    """``(rows, fingerprints, unreadable rows)`` of the audio rows, from a cache keyed by the file's
+    sha256 (in curaug's cache folder, next to ingest's) or decoded and computed once and then
+    cached; files that cannot be read are left out and counted."""
     from curate.io.manifest import media_file
 
     idx = _media_rows(df, modality, "audio")
     if len(idx) == 0:
-        return idx, []
+        return idx, [], []
     import soundfile as sf
 
     cache = _FingerprintCache()
@@ -202,14 +235,14 @@ def _audio_prints(df: "pd.DataFrame", modality):
         if found is None:
             try:
                 data, sr = sf.read(str(media_file(row.root, row.path)), dtype="float32", always_2d=True)
-            except (OSError, RuntimeError, ValueError):
+            except (OSError, RuntimeError, ValueError, CuraugError):
                 continue
             found = audio_fingerprint(data.mean(axis=1), sr)
             cache.put(sha, found)
         codes.append(found)
         keep.append(k)
     cache.save()
-    return np.asarray(keep, dtype=int), codes
+    return np.asarray(keep, dtype=int), codes, sorted(set(idx.tolist()) - set(keep))
 
 
 class _FingerprintCache:

@@ -164,11 +164,13 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
         exact = {tuple(sorted(p["ids"])) for p in pairs}
         from curate.checks.near_dups import near_duplicate_pairs
 
-        found = [p for p in near_duplicate_pairs(assigned, ctx.split_col, near) if tuple(sorted(p["ids"])) not in exact]
+        found, unreadable = near_duplicate_pairs(assigned, ctx.split_col, near)
+        found = [p for p in found if tuple(sorted(p["ids"])) not in exact]
         observed["near_pairs"] = {k: sum(p["kind"] == k for p in found) for k in ("image", "text", "audio")}
+        observed["unreadable_files"] = len(unreadable)
         pairs += found
     else:
-        found = []
+        found, unreadable = [], []
     observed["pairs"] = pairs[:MAX_OFFENDERS]
     problems = []
     if n:
@@ -180,8 +182,14 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
             problems.append(f"{k} near-duplicate {kind} pairs across splits, e.g. {first['ids'][0]} ({first['splits'][0]}) "
                             f"~ {first['ids'][1]} ({first['splits'][1]}), {first['measure']} {first['distance']}")
     details = "; ".join(problems) or f"no exact (by {by}) or near duplicates across splits"
-    return [CheckResult("duplicates_across_splits", not problems, observed=observed, details=details,
-                        offenders=[" ~ ".join(p["ids"]) for p in observed["pairs"]])]
+    results = [CheckResult("duplicates_across_splits", not problems, observed=observed, details=details,
+                           offenders=[" ~ ".join(p["ids"]) for p in observed["pairs"]])]
+    if unreadable:  # a search over fewer files than the splits hold must say so
+        results.append(CheckResult(
+            "duplicates_across_splits", False, "warn", observed={"unreadable_files": len(unreadable)},
+            details=f"{len(unreadable)} media files could not be read and were left out of the near-duplicate "
+                    f"search (e.g. {unreadable[0]})", offenders=unreadable[:MAX_OFFENDERS]))
+    return results
 
 
 # ------------------------------------------------------------------- drift
