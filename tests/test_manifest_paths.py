@@ -47,3 +47,10 @@ def test_roots_are_stored_relative_and_resolved_on_load(tmp_path, sample):
     assert loaded["root"].iloc[0] == str((sample / "audio").resolve())
     pd.testing.assert_frame_equal(loaded.drop(columns="root"), manifest.drop(columns="root"),
                                   check_dtype=False)
+
+
+def test_names_with_dots_inside_the_root_load(tmp_path):
+    paths = ["a..b/c.png", "x/../y.png", "v1.2/..hidden.png", "plain/d.png"]
+    pd.DataFrame({"id": paths, "root": ["."] * 4, "path": paths}).to_parquet(tmp_path / "m.parquet")
+    loaded = load_data(tmp_path / "m.parquet")
+    assert loaded["path"].tolist() == paths and (loaded["root"] == str(tmp_path.resolve())).all()

@@ -77,6 +77,8 @@ def unsafe_path_reason(path: str) -> str | None:
 
 def check_paths(df: "pd.DataFrame", source: str | os.PathLike) -> None:
     """Reject rows whose ``path`` is absolute or climbs out of ``root``."""
+    import numpy as np
+
     if "path" not in df.columns:
         return
     paths = df["path"]
@@ -86,9 +88,12 @@ def check_paths(df: "pd.DataFrame", source: str | os.PathLike) -> None:
         if rootless.any():
             i = int(rootless.to_numpy().argmax())
             raise CuraugError(f"{source}: row {i} has a path but no root")
-    for i, value in zip(range(len(df)), paths.where(present, None)):
-        if value is None:
-            continue
+    # only a path that is absolute, empty or holds '..' can escape: look closer at those alone
+    text = paths.astype("string").str.replace("\\", "/", regex=False)
+    suspect = present & (text.str.startswith("/") | text.str.contains("..", regex=False)
+                         | (text.str.slice(1, 2) == ":") | (text.str.strip() == ""))
+    for i in np.flatnonzero(suspect.to_numpy(dtype=bool, na_value=False)):
+        value = paths.iloc[i]
         reason = unsafe_path_reason(str(value))
         if reason:
             where = f" (id '{df['id'].iloc[i]}')" if "id" in df.columns else ""
