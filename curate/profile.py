@@ -37,7 +37,8 @@ def profile(df: "pd.DataFrame", label: str | None = None, source: str | None = N
     (3, 1, 2.0)
     """
     if label is not None and label not in df.columns:
-        raise CuraugError(f"label column '{label}' not found (columns: {', '.join(map(str, df.columns))})")
+        raise CuraugError(f"label='{label}': no such column (columns: {', '.join(map(str, df.columns))})",
+                          param="label")
     if label is None and "label" in df.columns:
         label = "label"
     usable = df[ok_rows(df)]

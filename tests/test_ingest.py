@@ -280,5 +280,6 @@ def test_failed_run_keeps_the_previous_output(cli, sample, tmp_path):
 
 
 def test_python_api_raises_curaug_error(tmp_path):
-    with pytest.raises(CuraugError, match="unknown modality 'video'"):
+    with pytest.raises(CuraugError, match="modality='video': unknown modality") as exc:
         ingest(tmp_path, "video")
+    assert isinstance(exc.value, ValueError) and exc.value.param == "modality"

@@ -65,6 +65,8 @@ def test_json_to_stdout(cli, sample):
 def test_unknown_label_column(cli, sample):
     msg = one_error_line(cli("profile", sample / "penguins.csv", "--label", "genus"))
     assert "'genus'" in msg and "penguins.csv" in msg and "species" in msg
+    with pytest.raises(ValueError, match="label='genus': no such column"):
+        profile(pd.read_csv(sample / "penguins.csv"), label="genus")
 
 
 def test_missing_data_file(cli, tmp_path):

@@ -25,10 +25,6 @@ from curate.registry import Registry
 SINGULAR_RTOL = 1e-12
 
 
-class _FitError(CuraugError, ValueError):
-    """Bad data for fitting: a user error on the CLI, a ValueError for scikit-learn."""
-
-
 class _Normalizer(TransformerMixin, BaseEstimator):
     method = ""
 
@@ -111,7 +107,7 @@ class _Whitener(_Normalizer):
         X = self._fit_input(X)
         complete = X[~np.isnan(X).any(axis=1)]
         if len(complete) < 2:
-            raise _FitError(f"{self.method} whitening needs at least 2 complete rows to fit, "
+            raise CuraugError(f"{self.method} whitening needs at least 2 complete rows to fit, "
                             f"got n_samples={len(complete)}")
         self.mean_ = complete.mean(axis=0)
         cov = np.cov(complete - self.mean_, rowvar=False).reshape(X.shape[1], X.shape[1])

@@ -75,10 +75,11 @@ def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int 
         Called as ``progress(done, total)`` while files are decoded.
     """
     if modality is not None and modality not in MODALITIES:
-        raise CuraugError(f"unknown modality '{modality}' (use one of {', '.join(MODALITIES)})")
+        raise CuraugError(f"modality='{modality}': unknown modality (use one of {', '.join(MODALITIES)})",
+                          param="modality")
     src = Path(src)
     if not src.exists():
-        raise CuraugError(f"{src}: no such file or folder")
+        raise CuraugError(f"{src}: no such file or folder", param="src")
     started = time.perf_counter()
     if src.is_dir():
         result = _ingest_folder(src, modality, workers, use_cache, progress)
@@ -94,7 +95,7 @@ def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int 
 def _ingest_folder(src: Path, modality: str | None, workers: int | None, use_cache: bool,
                    progress: Progress | None) -> IngestResult:
     if modality == "tabular":
-        raise CuraugError(f"{src}: --modality tabular needs a table file, not a folder")
+        raise CuraugError(f"{src}: modality='tabular' needs a table file, not a folder", param="modality")
     entries, skipped, other_ext = _scan_tree(src, modality)
     if not entries:
         raise CuraugError(_nothing_found_message(src, modality, skipped, other_ext))
@@ -293,9 +294,10 @@ def _ingest_table(src: Path, modality: str | None, workers: int | None, encoding
     if modality is None:
         modality = "text" if "text" in df.columns else "tabular"
     if modality == "text" and "text" not in df.columns:
-        raise CuraugError(f"{src}: --modality text needs a 'text' column (columns: {', '.join(df.columns)})")
+        raise CuraugError(f"{src}: modality='text' needs a 'text' column (columns: {', '.join(df.columns)})",
+                          param="modality")
     if modality in ("image", "audio"):
-        raise CuraugError(f"{src}: --modality {modality} needs a 'path' column listing the files")
+        raise CuraugError(f"{src}: modality='{modality}' needs a 'path' column listing the files", param="modality")
     out = df.drop(columns=["id"], errors="ignore")
     out.insert(0, "id", ids)
     if "modality" not in out.columns:
