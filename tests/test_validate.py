@@ -7,6 +7,8 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import one_error_line
 from curate.rules.schema import parse_rules
@@ -258,3 +260,17 @@ def test_manifest_corrupt_files_are_warnings(cli, sample, tmp_path):
     dup = next(c for c in payload["checks"] if c["name"] == "duplicates")
     assert dup["observed"]["by"] == "sha256" and ["7/copy_of_digit.png", "7/digit_0007.png"] in \
         [sorted(g) for g in dup["observed"]["groups"]]
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["x", "y"]), st.one_of(st.none(), st.integers(0, 3))),
+                min_size=2, max_size=30))
+def test_only_declared_checks_decide(rows):
+    df = pd.DataFrame({"kind": [k for k, _ in rows], "n": pd.array([n for _, n in rows], dtype="Int64")})
+    declared = validate(df, parse_rules({"columns": {"kind": {"in_set": ["x", "y"]}}}))
+    assert declared.success  # whatever is missing or repeated elsewhere
+    assert all(c.severity == "warn" for c in declared.checks if c.name != "in_set")
+    defaults = validate(df)
+    has_missing = df["n"].isna().any()
+    has_duplicates = df.duplicated().any()
+    assert defaults.success == (not has_missing and not has_duplicates)
