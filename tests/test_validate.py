@@ -214,14 +214,13 @@ def test_split_defaults_and_asked_checks(sample):
             "drift"} <= plain
     assert not plain & {"conflicting_labels", "domain_classifier_auc", "bias", "outliers", "label_issues"}
     rules = parse_rules({"dataset": {"conflicting_labels": {}},
-                         "splits": {"ratios": {"train": 0.6, "val": 0.2, "test": 0.2},
-                                    "max_drift": {"domain_auc": 0.9}}})
+                         "splits": {"ratios": {"train": 0.6, "val": 0.2, "test": 0.2}, "max_drift": {"psi": 0.2}}})
     result = validate(df, rules, label="species")
     severity = {c.name: c.severity for c in result.checks}
-    assert severity["conflicting_labels"] == severity["split_ratios"] == "error"
-    assert {c.name for c in result.checks if c.name == "domain_classifier_auc"}
-    # asked by the file: ratios and drift; left at their defaults: shown as warnings
+    assert severity["conflicting_labels"] == severity["split_ratios"] == severity["drift"] == "error"
+    # left at their defaults: shown as warnings (domain_classifier_auc is asked by max_drift.domain_auc)
     assert severity["classes_in_every_split"] == severity["missing_values"] == "warn"
+    assert "domain_classifier_auc" not in severity
 
 
 def test_offenders_name_the_rows_and_pairs():
