@@ -273,3 +273,24 @@ def test_only_declared_checks_decide(rows):
     has_missing = df["n"].isna().any()
     has_duplicates = df.duplicated().any()
     assert defaults.success == (not has_missing and not has_duplicates)
+
+
+def test_a_third_party_check_plugs_into_the_registry(monkeypatch):
+    from curate.checks.base import CHECKS, CheckResult, register_check, registered_checks
+
+    monkeypatch.setattr(CHECKS, "_items", dict(CHECKS.items()))  # registrations end with the test
+
+    @register_check("few_columns", asked=lambda ctx: False, default=True)
+    def few_columns(ctx):
+        return [CheckResult("few_columns", ctx.df.shape[1] <= 2, details=f"{ctx.df.shape[1]} columns")]
+
+    def plain(ctx):  # what a bare function behind a curaug.checks entry point looks like
+        return [CheckResult("plain", False, offenders=["row-1"])]
+
+    CHECKS.register("plain", plain)
+    assert [c.name for c in registered_checks()][-2:] == ["few_columns", "plain"]
+    df = pd.DataFrame({"a": [1, 2], "b": [3, 4], "c": [5, 6]})
+    result = validate(df)
+    assert not result.success and {c.name for c in result.checks if not c.success} == {"few_columns", "plain"}
+    with_rules = validate(df, parse_rules({"columns": {"a": {"not_null": True}}}))
+    assert with_rules.success and {c.severity for c in with_rules.checks if c.name in ("few_columns", "plain")} == {"warn"}

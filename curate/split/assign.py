@@ -12,6 +12,10 @@ the items whose columns it needs most. Two batch orders:
   multilabel data (Sechidis, Tsoumakas and Vlahavas 2011), which works on groups too:
   all items holding the rarest still-unplaced label are placed together, by each part's
   demand for that label.
+
+On top of them, the row-level assignments the split strategies use: :func:`stratified_assign`
+(each class cut by :func:`allocate`), :func:`grouped_assign`, :func:`multilabel_assign` and
+:func:`stable_assign` (a hash of seed and key alone).
 """
 
 from __future__ import annotations
