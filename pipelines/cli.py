@@ -202,9 +202,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("-o", "--output", "output", required=True, metavar="MANIFEST",
               help="Manifest to write (.parquet, .csv or .jsonl).")
 @click.option("--modality", type=MODALITY_CHOICE, help="Keep only this modality (folders) or declare a table's.")
-@click.option("--workers", type=click.IntRange(min=1), help="Decoding processes [default: all cores].")
+@click.option("--workers", metavar="N", type=click.IntRange(min=1), help="Decoding processes [default: all cores].")
 @click.option("--no-cache", is_flag=True, help="Decode every file even if unchanged since the last ingest.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def ingest(src: str, output: str, modality: str | None, workers: int | None, no_cache: bool,
            encoding: str | None) -> None:
     """Build a manifest from a class-folder tree SRC/<label>/<file> or a table.
@@ -227,8 +227,8 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
 
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--label", help=LABEL_HELP + " Profiled when the column exists.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--label", metavar="COL", help=LABEL_HELP + " Profiled when the column exists.")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def profile(data: str, label: str | None, encoding: str | None) -> None:
     """Profile a manifest or table: rows, dtypes, missing values, duplicates, classes, media."""
     from curate.io.manifest import load_data
@@ -247,15 +247,15 @@ def profile(data: str, label: str | None, encoding: str | None) -> None:
 @click.argument("data", type=click.Path(path_type=str))
 @click.option("--rules", "rules_path", metavar="RULES.yaml",
               help="Rules file: exactly its checks decide the exit code [default: the default checks].")
-@click.option("--label", help=LABEL_HELP + " Overrides the rules file's; used when the column exists.")
-@click.option("--group", help="Leakage-unit column (overrides the rules file's).")
-@click.option("--split-col", help="Split column: adds the split checks [default: 'split' when present].")
+@click.option("--label", metavar="COL", help=LABEL_HELP + " Overrides the rules file's; used when the column exists.")
+@click.option("--group", metavar="COL", help="Leakage-unit column (overrides the rules file's).")
+@click.option("--split-col", metavar="COL", help="Split column: adds the split checks [default: 'split' when present].")
 @click.option("--multilabel-sep", metavar="SEP", help="Label cells hold several labels joined by SEP (e.g. ';').")
 @click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Fail when a row recorded by `split --lock` moved.")
 @click.option("--report", metavar="OUT.html", help="Write a self-contained HTML report.")
 @click.option("--junit", metavar="OUT.xml", help="Write JUnit XML, one testcase per check.")
 @click.option("--export-gx", metavar="DIR", help="Also write the column rules as a GX expectation suite JSON.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 @click.pass_context
 def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
              split_col: str | None, multilabel_sep: str | None, lock_path: str | None,
@@ -301,9 +301,9 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
 @click.option("--log", "log_path", metavar="LOG.jsonl", help="Write one JSON line per change.")
 @click.option("--apply", "apply_path", metavar="PARAMS.json",
               help="Re-apply fitted normalisation parameters (written by an earlier clean).")
-@click.option("--label", help=LABEL_HELP + " Overrides the rules file's; used when the column exists.")
-@click.option("--split-col", default="split", show_default=True, help="Split column for fit_on.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--label", metavar="COL", help=LABEL_HELP + " Overrides the rules file's; used when the column exists.")
+@click.option("--split-col", metavar="COL", default="split", show_default=True, help="Split column for fit_on.")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def clean(data: str, rules_path: str | None, output: str, log_path: str | None, apply_path: str | None,
           label: str | None, split_col: str, encoding: str | None) -> None:
     """Clean DATA with the rules file's steps (in file order) and normaliser; never touches DATA."""
@@ -332,19 +332,19 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--label", default="label", show_default=True, help="Label column to stratify on.")
-@click.option("--group", help="Leakage unit: no group in two splits or two folds.")
-@click.option("--ratios", default="0.6,0.2,0.2", show_default=True, help="train,val,test ratios.")
-@click.option("--folds", type=int, default=0, show_default=True, help="K folds over train+val rows (fold -1: test).")
-@click.option("--multilabel-sep", help="Separator of multilabel cells: iterative stratification (with --group too).")
+@click.option("--label", metavar="COL", default="label", show_default=True, help="Label column to stratify on.")
+@click.option("--group", metavar="COL", help="Leakage unit: no group in two splits or two folds.")
+@click.option("--ratios", metavar="TRAIN,VAL,TEST", default="0.6,0.2,0.2", show_default=True, help="train,val,test ratios.")
+@click.option("--folds", metavar="K", type=int, default=0, show_default=True, help="K folds over train+val rows (fold -1: test).")
+@click.option("--multilabel-sep", metavar="SEP", help="Separator of multilabel cells: iterative stratification (with --group too).")
 @click.option("--stable", is_flag=True, help="A row's split depends only on a hash of its id (or group) and the seed.")
 @click.option("--time", "time_col", metavar="COL", help="Time column: train before val before test (no shuffling).")
 @click.option("--gap", metavar="GAP", help="With --time: leave out rows within GAP before each boundary (7D, 12h, or a number).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the assignment.")
+@click.option("--seed", metavar="S", type=int, default=0, show_default=True, help="Random seed of the assignment.")
 @click.option("--strict", is_flag=True, help="Fail on classes too small for every split instead of putting them in train.")
 @click.option("-o", "--output", "output", required=True, metavar="OUT", help="Output table with split (and fold).")
 @click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Record the assignment for `validate --lock`.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
           stable: bool, time_col: str | None, gap: str | None, seed: int, strict: bool, output: str,
           lock_path: str | None, encoding: str | None) -> None:
