@@ -37,6 +37,15 @@ OUTPUTS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
     "lock_path": ("split lock", "file", (), True),
     "export_gx": ("GX expectation suite", "folder", (), False),
 }
+#: Which options each command writes to (``validate --lock`` reads a lock; ``split --lock`` writes one).
+COMMAND_OUTPUTS = {
+    "ingest": ("output",),
+    "profile": ("json_out",),
+    "validate": ("json_out", "report", "junit", "export_gx"),
+    "clean": ("output", "json_out", "log_path"),
+    "split": ("output", "json_out", "lock_path"),
+    "augment": ("outdir", "json_out"),
+}
 OUTPUT_NAMES = {"ingest": "manifest", "clean": "cleaned table", "split": "table with split and fold"}
 
 #: Python parameter names whose flag is not ``--<name>`` (library errors name the former).
@@ -60,8 +69,8 @@ class Command(click.Command):
     def invoke(self, ctx: click.Context):
         from pipelines.console import JSON_KEY
 
-        outputs = {name: ctx.params.get(name) for name in OUTPUTS}
-        outputs["json_out"] = ctx.meta.get(JSON_KEY)
+        outputs = {name: ctx.meta.get(JSON_KEY) if name == "json_out" else ctx.params.get(name)
+                   for name in COMMAND_OUTPUTS.get(self.name, ())}
         outputs = {name: value for name, value in outputs.items() if value and value != "-"}
         try:
             for name, path in outputs.items():

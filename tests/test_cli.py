@@ -203,6 +203,8 @@ def test_every_command_says_where_each_output_went(cli, sample, tiny_images, tmp
     r = cli("split", out / "c.parquet", "--label", "species", "-o", out / "s.parquet", "--lock", out / "s.lock")
     assert [line for line in r.out.splitlines() if line.startswith("wrote ")] == [
         f"wrote {out / 's.parquet'} (table with split and fold)", f"wrote {out / 's.lock'} (split lock)"]
+    r = cli("validate", out / "s.parquet", "--label", "species", "--lock", out / "s.lock")
+    assert r.code in (0, 1) and "wrote " not in r.out  # a lock it reads is no output
     manifest, recipe = tiny_images
     r = cli("augment", manifest, "--recipe", recipe, "-o", out / "aug")
     assert r.out.splitlines()[-1] == f"wrote {out / 'aug' / 'manifest.parquet'} (manifest; the new files are in its folder)"
