@@ -205,3 +205,13 @@ def test_report_as_headless_chromium_shows_it(report, raw_penguins, tmp_path):
     top = np.asarray(Image.open(shot).convert("RGB"))[:250].astype(int)
     banner = (np.abs(top - np.array(FAIL_BACKGROUND)).sum(axis=2) < 4).sum()
     assert banner > 5000  # the red-tinted verdict banner is painted above the fold
+
+
+def test_rows_of_a_table_without_ids_are_named_by_their_row_number(cli, sample, tmp_path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("columns:\n  bill_length_mm: {not_null: true}\n")
+    r = cli("validate", sample / "penguins.csv", "--rules", rules, "--report", tmp_path / "r.html")
+    assert r.code == 1, r.err
+    missing = pd.read_csv(sample / "penguins.csv")["bill_length_mm"].isna()
+    rows = [str(i) for i in missing[missing].index]
+    assert _row(_parse((tmp_path / "r.html").read_text()), "not_null", "bill_length_mm")[4] == ", ".join(rows)
