@@ -20,10 +20,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from curate.version import curaug_version
-
-__version__ = curaug_version()
-
 _API = {
     "ingest": ("curate.io.ingest", "ingest"),
     "IngestResult": ("curate.io.ingest", "IngestResult"),
@@ -54,6 +50,10 @@ __all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # reading package metadata costs more than the rest of the import
+        from curate.version import curaug_version
+
+        return curaug_version()
     if name in _API:
         module, attr = _API[name]
         value = getattr(import_module(module), attr)
