@@ -1,26 +1,205 @@
 """The ``curaug`` command line.
 
 Only click is imported at start-up; every command imports what it needs when it runs,
-so ``curaug --help`` stays instant. Exit codes: 0 success, 1 checks failed, 2 bad input
-or usage (one ``error: ...`` line on stderr, no traceback unless ``--debug``).
+so ``curaug --help`` stays instant. The commands are thin: they parse flags, call the
+functions of :mod:`curaug.api` (or the library directly) and print. Exit codes: 0
+success, 1 checks failed, 2 bad input or usage (one ``error: ...`` line on stderr),
+3 an internal error (one ``internal error: ...`` line); ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from pathlib import Path
 
 import click
 
 from curate.errors import CuraugError
 
 MODALITY_CHOICE = click.Choice(["image", "audio", "text", "tabular"])
+LABEL_HELP = "Label column [default: label]."
+
+#: Commands that compute figures: each takes ``--json OUT`` and writes what it printed.
+FIGURE_COMMANDS = ("profile", "validate", "clean", "split", "augment")
+
+#: Output options by parameter name: what they hold, whether a file or a folder, the
+#: accepted suffixes, and whether the footer announces them (the others say it themselves).
+OUTPUTS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
+    "output": ("output table", "file", (), True),
+    "outdir": ("augmented files", "folder", (), False),
+    "json_out": ("JSON figures", "file", (".json",), True),
+    "report": ("HTML report", "file", (".html", ".htm"), True),
+    "junit": ("JUnit XML", "file", (".xml",), True),
+    "log_path": ("change log", "file", (".jsonl",), True),
+    "lock_path": ("split lock", "file", (), True),
+    "export_gx": ("GX expectation suite", "folder", (), False),
+}
+#: Which options each command writes to (``validate --lock`` reads a lock; ``split --lock`` writes one).
+COMMAND_OUTPUTS = {
+    "ingest": ("output",),
+    "profile": ("json_out",),
+    "validate": ("json_out", "report", "junit", "export_gx"),
+    "clean": ("output", "json_out", "log_path"),
+    "split": ("output", "json_out", "lock_path"),
+    "augment": ("outdir", "json_out"),
+}
+OUTPUT_NAMES = {"ingest": "manifest", "clean": "cleaned table", "split": "table with split and fold"}
+
+#: Python parameter names whose flag is not ``--<name>`` (library errors name the former).
+FLAG_ALIASES = {"out": "--output"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Command(click.Command):
+    """Every curaug command: ``--debug`` after the command too, ``--json OUT`` where it
+    computes figures, one check of every output path before any work, library errors
+    rewritten from Python parameters to flags, and one line per output written."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.name in FIGURE_COMMANDS:
+            self.params.append(click.Option(
+                ["--json", "json_out"], metavar="OUT", expose_value=False, callback=_remember_json,
+                help="Write the figures shown as JSON ('-': to stdout instead of the summary)."))
+        self.params.append(click.Option(["--debug"], is_flag=True, expose_value=False,
+                                        help="Show the full traceback of an error."))
+
+    def invoke(self, ctx: click.Context):
+        from pipelines.console import JSON_KEY
+
+        outputs = {name: ctx.meta.get(JSON_KEY) if name == "json_out" else ctx.params.get(name)
+                   for name in COMMAND_OUTPUTS.get(self.name, ())}
+        outputs = {name: value for name, value in outputs.items() if value and value != "-"}
+        try:
+            for name, path in outputs.items():
+                _check_output(self, name, path)
+            try:
+                result = super().invoke(ctx)
+            except click.exceptions.Exit as done:  # exit 1 (checks failed): outputs are written
+                if done.exit_code in (0, 1):
+                    self._finish(ctx, outputs)
+                raise
+        except CuraugError as exc:
+            exc.args = (flag_message(str(exc), exc.param, self),)
+            raise
+        self._finish(ctx, outputs)
+        return result
+
+    def _finish(self, ctx: click.Context, outputs: dict[str, str]) -> None:
+        from pipelines.console import FIGURES_KEY, JSON_KEY, wrote
+
+        figures = ctx.meta.get(FIGURES_KEY)
+        target = ctx.meta.get(JSON_KEY)
+        if target and figures is not None:
+            from curate.io.jsonify import jsonable
+
+            text = json.dumps(jsonable(figures), indent=2) + "\n"
+            if target == "-":
+                click.echo(text, nl=False)
+            else:
+                from curate.io.atomic import write_text_atomic
+
+                write_text_atomic(target, text)
+        elif "json_out" in outputs:
+            del outputs["json_out"]  # this run computed no figures (augment --replay)
+        for name, path in outputs.items():
+            what, _, _, announce = OUTPUTS[name]
+            if announce:
+                wrote(path, OUTPUT_NAMES.get(self.name, what) if name == "output" else what)
+
+
+class Group(click.Group):
+    """The command list in pipeline order, with whole one-sentence summaries."""
+
+    command_class = Command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name, cmd in self.commands.items()
+                if not cmd.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _remember_json(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from pipelines.console import JSON_KEY
+
+    if value is not None:
+        ctx.meta[JSON_KEY] = value
+
+
+def _flag(param: click.Parameter) -> str:
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    longs = [o for o in param.opts if o.startswith("--")]
+    return longs[0] if longs else param.opts[0]
+
+
+def _flag_for(name: str, command: click.Command) -> str | None:
+    """The flag (or argument) of ``command`` that a library parameter ``name`` stands for."""
+    wanted = FLAG_ALIASES.get(name, "--" + name.replace("_", "-"))
+    for param in command.params:
+        if isinstance(param, click.Argument) and param.name == name:
+            return _flag(param)
+        if isinstance(param, click.Option) and wanted in param.opts:
+            return wanted
+    return None
+
+
+def flag_message(message: str, param: str | None, command: click.Command) -> str:
+    """A library message in Python terms (``ratios=(0.5, 0.5) ...``) in the command's terms
+    (``--ratios (0.5, 0.5) ...``). Only errors that say which parameter they are about
+    (``CuraugError.param``) are rewritten, and then every parameter they name that the
+    command has a flag for.
+
+    Examples
+    --------
+    >>> cmd = click.Command("split", params=[click.Option(["--ratios"]), click.Option(["--multilabel-sep"]),
+    ...                                      click.Option(["-o", "--output"])])
+    >>> flag_message("ratios=(0.5, 0.5) must have three values", "ratios", cmd)
+    '--ratios (0.5, 0.5) must have three values'
+    >>> flag_message("out='a.csv/b.csv' is under a file; multilabel_sep=';' ...", "out", cmd)
+    "--output 'a.csv/b.csv' is under a file; --multilabel-sep ';' ..."
+    >>> flag_message("ratios=(1,) is wrong", None, cmd)
+    'ratios=(1,) is wrong'
+    """
+    if not param:
+        return message
+
+    def swap(match: re.Match) -> str:
+        flag = _flag_for(match.group(1), command)
+        return f"{flag} " if flag else match.group(0)
+
+    return re.sub(r"(?<![\w-])([a-z][a-z0-9_]*)=(?!=)", swap, message)
+
+
+def _check_output(command: click.Command, name: str, path: str) -> None:
+    """Refuse an output path that cannot be written before any work is done: one under an
+    existing file (``-o data.csv/out.parquet``), a file where a folder is wanted or the
+    other way round, or the wrong kind of file."""
+    what, kind, suffixes, _ = OUTPUTS[name]
+    flag = next((_flag(p) for p in command.params if p.name == name), name)
+    target = Path(path)
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CuraugError(f"{flag} {path}: {parent} is a file, so nothing can be written under it")
+            break
+    if kind == "file" and target.is_dir():
+        raise CuraugError(f"{flag} {path}: is a folder; give a file name")
+    if kind == "folder" and target.exists() and not target.is_dir():
+        raise CuraugError(f"{flag} {path}: is a file; give a folder")
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise CuraugError(f"{flag} {path}: expected a {' or '.join(suffixes)} file")
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="curaug", prog_name="curaug", message="%(prog)s %(version)s")
-@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error (also accepted after the command).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Curate, split, augment and baseline ML datasets from one manifest."""
@@ -32,9 +211,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("-o", "--output", "output", required=True, metavar="MANIFEST",
               help="Manifest to write (.parquet, .csv or .jsonl).")
 @click.option("--modality", type=MODALITY_CHOICE, help="Keep only this modality (folders) or declare a table's.")
-@click.option("--workers", type=click.IntRange(min=1), help="Decoding processes [default: all cores].")
+@click.option("--workers", metavar="N", type=click.IntRange(min=1), help="Decoding processes [default: all cores].")
 @click.option("--no-cache", is_flag=True, help="Decode every file even if unchanged since the last ingest.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def ingest(src: str, output: str, modality: str | None, workers: int | None, no_cache: bool,
            encoding: str | None) -> None:
     """Build a manifest from a class-folder tree SRC/<label>/<file> or a table.
@@ -52,81 +231,66 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
         result = run_ingest(src, modality, workers=workers, use_cache=not no_cache, encoding=encoding,
                             progress=progress)
     save_manifest(result.manifest, output)
-    print_ingest_summary(result.summary, output)
+    print_ingest_summary(result.summary)
 
 
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--label", help="Label column [default: 'label' when present].")
-@click.option("--json", "json_out", metavar="OUT", help="Write the profile as JSON ('-' for stdout).")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
-def profile(data: str, label: str | None, json_out: str | None, encoding: str | None) -> None:
+@click.option("--label", metavar="COL", help=LABEL_HELP + " Profiled when the column exists.")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+def profile(data: str, label: str | None, encoding: str | None) -> None:
     """Profile a manifest or table: rows, dtypes, missing values, duplicates, classes, media."""
     from curate.io.manifest import load_data
-    from curate.profile import profile as run_profile
+    from curaug.api import profile as run_profile
     from pipelines.console import print_profile
 
     df = load_data(data, encoding=encoding)
     try:
-        result = run_profile(df, label=label, source=data)
+        result = run_profile(df, label=label)
     except CuraugError as exc:
-        raise CuraugError(f"{data}: {exc}") from None
-    if json_out == "-":
-        click.echo(json.dumps(result, indent=2))
-        return
-    if json_out:
-        from curate.io.atomic import write_text_atomic
-
-        write_text_atomic(json_out, json.dumps(result, indent=2) + "\n")
-    print_profile(result)
+        raise CuraugError(f"{data}: {exc}", param=exc.param) from None
+    print_profile({**result, "source": data})
 
 
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--rules", "rules_path", metavar="RULES.yaml", help="Rules file [default: the default checks].")
-@click.option("--label", help="Label column (overrides the rules file's).")
-@click.option("--group", help="Leakage-unit column (overrides the rules file's).")
-@click.option("--split-col", help="Split column: adds the split checks [default: 'split' when present].")
+@click.option("--rules", "rules_path", metavar="RULES.yaml",
+              help="Rules file: exactly its checks decide the exit code [default: the default checks].")
+@click.option("--label", metavar="COL", help=LABEL_HELP + " Overrides the rules file's; used when the column exists.")
+@click.option("--group", metavar="COL", help="Leakage-unit column (overrides the rules file's).")
+@click.option("--split-col", metavar="COL", help="Split column: adds the split checks [default: 'split' when present].")
 @click.option("--multilabel-sep", metavar="SEP", help="Label cells hold several labels joined by SEP (e.g. ';').")
 @click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Fail when a row recorded by `split --lock` moved.")
-@click.option("--json", "json_out", metavar="OUT", help="Write the result as JSON ('-' for stdout).")
 @click.option("--report", metavar="OUT.html", help="Write a self-contained HTML report.")
 @click.option("--junit", metavar="OUT.xml", help="Write JUnit XML, one testcase per check.")
 @click.option("--export-gx", metavar="DIR", help="Also write the column rules as a GX expectation suite JSON.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 @click.pass_context
 def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
-             split_col: str | None, multilabel_sep: str | None, lock_path: str | None, json_out: str | None,
+             split_col: str | None, multilabel_sep: str | None, lock_path: str | None,
              report: str | None, junit: str | None, export_gx: str | None, encoding: str | None) -> None:
     """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails."""
     from curate.io.manifest import load_data
-    from curate.rules.schema import Rules, load_rules
-    from curate.checks.validate import validate as run_validate
-    from pipelines.console import print_validation
+    from curate.rules.schema import load_rules
+    from curaug.api import validate as run_validate
+    from pipelines.console import print_validation, wrote
 
-    rules = load_rules(rules_path) if rules_path else Rules()
-    for path in (json_out, junit):
-        if path and path != "-":
-            _check_output_suffix(path, (".json",) if path == json_out else (".xml",))
-    if report:
-        _check_output_suffix(report, (".html", ".htm"))
+    rules = load_rules(rules_path) if rules_path else None
     lock = None
     if lock_path:
         from curate.split.lock import read_lock
 
         lock = read_lock(lock_path)
     df = load_data(data, encoding=encoding)
-    if split_col is None and rules.splits is None and "split" in df.columns:
-        split_col = "split"
-    if label is None and rules.label is None and "label" in df.columns:
-        label = "label"  # the manifest's own label column (folder datasets)
-    result = run_validate(df, rules, label=label, group=group, split_col=split_col, label_sep=multilabel_sep,
-                          lock=lock, source=data)
+    result = run_validate(df, rules, label=label, group=group, split_col=split_col, multilabel_sep=multilabel_sep,
+                          lock=lock)
+    result.source = data
     payload = result.to_dict()
     if export_gx:
         from curate.rules.gx import export_suite
+        from curate.rules.schema import Rules
 
-        export_suite(rules, export_gx)
+        wrote(export_suite(rules or Rules(), export_gx), "GX expectation suite")
     if junit:
         from pipelines.report.junit import write_junit
 
@@ -135,14 +299,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
         from pipelines.report.html import write_validation_report
 
         write_validation_report(payload, df, report)
-    if json_out == "-":
-        click.echo(json.dumps(payload, indent=2))
-    else:
-        if json_out:
-            from curate.io.atomic import write_text_atomic
-
-            write_text_atomic(json_out, json.dumps(payload, indent=2) + "\n")
-        print_validation(payload)
+    print_validation(payload)
     ctx.exit(0 if result.success else 1)
 
 
@@ -153,88 +310,68 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
 @click.option("--log", "log_path", metavar="LOG.jsonl", help="Write one JSON line per change.")
 @click.option("--apply", "apply_path", metavar="PARAMS.json",
               help="Re-apply fitted normalisation parameters (written by an earlier clean).")
-@click.option("--label", help="Label column (overrides the rules file's).")
-@click.option("--split-col", default="split", show_default=True, help="Split column for fit_on.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--label", metavar="COL", help=LABEL_HELP + " Overrides the rules file's; used when the column exists.")
+@click.option("--split-col", metavar="COL", default="split", show_default=True, help="Split column for fit_on.")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def clean(data: str, rules_path: str | None, output: str, log_path: str | None, apply_path: str | None,
           label: str | None, split_col: str, encoding: str | None) -> None:
     """Clean DATA with the rules file's steps (in file order) and normaliser; never touches DATA."""
-    from curate.io.atomic import write_text_atomic
-    from curate.clean.steps import CleanResult, apply_normalizer, clean as run_clean
+    from curate.io.atomic import write_json_atomic, write_text_atomic
     from curate.io.manifest import load_data, save_manifest
-    from curate.rules.schema import load_rules
     from curate.io.tables import table_format
+    from curate.rules.schema import load_rules
+    from curaug.api import clean as run_clean
     from pipelines.console import print_clean_log
 
     if not rules_path and not apply_path:
         raise CuraugError("clean needs --rules RULES.yaml or --apply PARAMS.json")
     table_format(output)
-    if log_path:
-        _check_output_suffix(log_path, (".jsonl",))
     _refuse_overwrite(data, output)
     rules = load_rules(rules_path) if rules_path else None
-    params = None
-    if apply_path:
-        params = _read_params(apply_path)
     df = load_data(data, encoding=encoding)
-    result = run_clean(df, rules, label=label, split_col=split_col) if rules else CleanResult(df.copy())
-    if params is not None:
-        result.data = apply_normalizer(result.data, params)
-        result.log.append({"step": "normalize", "action": "apply", "method": params["method"],
-                           "columns": params["columns"], "rows_transformed": int(len(result.data)),
-                           "reason": f"parameters from {apply_path}"})
+    result = run_clean(df, rules, label=label, split_col=split_col, apply=apply_path)
     save_manifest(result.data, output)
     if result.normalizer is not None:
-        write_text_atomic(normalizer_params_path(output), json.dumps(result.normalizer, indent=2) + "\n")
+        write_json_atomic(normalizer_params_path(output), result.normalizer)
     if log_path:
         write_text_atomic(log_path, "".join(json.dumps(e, default=str) + "\n" for e in result.log))
-    print_clean_log(result.log, rows_in=len(df), rows_out=len(result.data), output=output,
+    print_clean_log(result.log, rows_in=len(df), rows_out=len(result.data),
                     params=normalizer_params_path(output) if result.normalizer else None)
 
 
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--label", required=True, help="Label column to stratify on.")
-@click.option("--group", help="Leakage unit: no group in two splits or two folds.")
-@click.option("--ratios", default="0.6,0.2,0.2", show_default=True, help="train,val,test ratios.")
-@click.option("--folds", type=int, default=0, show_default=True, help="K folds over train+val rows (fold -1: test).")
-@click.option("--multilabel-sep", help="Separator of multilabel cells: iterative stratification (with --group too).")
+@click.option("--label", metavar="COL", default="label", show_default=True, help="Label column to stratify on.")
+@click.option("--group", metavar="COL", help="Leakage unit: no group in two splits or two folds.")
+@click.option("--ratios", metavar="TRAIN,VAL,TEST", default="0.6,0.2,0.2", show_default=True, help="train,val,test ratios.")
+@click.option("--folds", metavar="K", type=int, default=0, show_default=True, help="K folds over train+val rows (fold -1: test).")
+@click.option("--multilabel-sep", metavar="SEP", help="Separator of multilabel cells: iterative stratification (with --group too).")
 @click.option("--stable", is_flag=True, help="A row's split depends only on a hash of its id (or group) and the seed.")
 @click.option("--time", "time_col", metavar="COL", help="Time column: train before val before test (no shuffling).")
 @click.option("--gap", metavar="GAP", help="With --time: leave out rows within GAP before each boundary (7D, 12h, or a number).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", metavar="S", type=int, default=0, show_default=True, help="Random seed of the assignment.")
 @click.option("--strict", is_flag=True, help="Fail on classes too small for every split instead of putting them in train.")
 @click.option("-o", "--output", "output", required=True, metavar="OUT", help="Output table with split (and fold).")
-@click.option("--json", "json_out", metavar="OUT", help="Write the split report as JSON ('-' for stdout).")
 @click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Record the assignment for `validate --lock`.")
-@click.option("--encoding", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
           stable: bool, time_col: str | None, gap: str | None, seed: int, strict: bool, output: str,
-          json_out: str | None, lock_path: str | None, encoding: str | None) -> None:
+          lock_path: str | None, encoding: str | None) -> None:
     """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA."""
-    from curate.io.manifest import load_data, ok_rows, save_manifest
-    from curate.split.splitters import parse_ratios, split_frame
+    from curate.io.manifest import load_data, save_manifest
     from curate.io.tables import table_format
+    from curate.split.splitters import parse_ratios
+    from curaug.api import split as run_split
     from pipelines.console import print_split_report
 
     table_format(output)
     _refuse_overwrite(data, output)
-    parse_ratios(ratios)
-    df = load_data(data, encoding=encoding)
-    usable = ok_rows(df)
     if lock_path:
         _refuse_overwrite(data, lock_path)
-    result = split_frame(df[usable], label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
-                         multilabel_sep=multilabel_sep, strict=strict, time=time_col, gap=gap)
-    out = df.copy()
-    out["split"] = None
-    out.loc[usable, "split"] = result.split
-    out["split"] = out["split"].astype("string")
-    if result.fold is not None:
-        import pandas as pd
-
-        out["fold"] = pd.array([pd.NA] * len(out), dtype="Int64")
-        out.loc[usable, "fold"] = result.fold
+    parse_ratios(ratios)
+    df = load_data(data, encoding=encoding)
+    out, report = run_split(df, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+                            multilabel_sep=multilabel_sep, strict=strict, time=time_col, gap=gap, return_report=True)
     lock = None
     if lock_path:
         from curate.split.lock import build_lock
@@ -247,15 +384,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         from curate.split.lock import write_lock
 
         write_lock(lock_path, lock)
-    report = {**result.report, "notes": result.notes, "skipped_corrupt": int((~usable).sum())}
-    if json_out == "-":
-        click.echo(json.dumps(report, indent=2))
-        return
-    if json_out:
-        from curate.io.atomic import write_text_atomic
-
-        write_text_atomic(json_out, json.dumps(report, indent=2) + "\n")
-    print_split_report(report, output)
+    print_split_report(report)
 
 
 @cli.command()
@@ -310,39 +439,14 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 
 def normalizer_params_path(output: str) -> str:
     """Where clean writes the fitted normaliser: beside the output, ``<stem>.normalize.json``."""
-    from pathlib import Path
-
     out = Path(output)
     return str(out.with_name(out.stem + ".normalize.json"))
 
 
-def _read_params(path: str) -> dict:
-    from pathlib import Path
-
-    try:
-        params = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CuraugError(f"{path}: no such parameters file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CuraugError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(params, dict) or "method" not in params or "columns" not in params:
-        raise CuraugError(f"{path}: not a normaliser parameters file (needs 'method' and 'columns')")
-    return params
-
-
 def _refuse_overwrite(data: str, output: str) -> None:
     """Raw data on disk is read-only: an output may never replace its input."""
-    from pathlib import Path
-
     if Path(output).resolve() == Path(data).resolve():
         raise CuraugError(f"{output}: refusing to overwrite the input; choose another -o")
-
-
-def _check_output_suffix(path: str, suffixes: tuple[str, ...]) -> None:
-    from pathlib import Path
-
-    if Path(path).suffix.lower() not in suffixes:
-        raise CuraugError(f"{path}: expected a {' or '.join(suffixes)} file")
 
 
 def _not_yet(name: str, issue: int, summary: str) -> None:
@@ -358,11 +462,17 @@ _not_yet("run", 10, "Run a whole pipeline from a YAML file")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: map every failure to an exit code and one ``error:`` line."""
-    from pipelines.console import error_line
+    """Console entry point: map every failure to an exit code and one line on stderr.
+
+    2: bad input or usage (``error: ...``); 3: anything unexpected (``internal error:
+    ...``); 130: interrupted. ``--debug`` (anywhere) or ``CURAUG_DEBUG=1`` also prints
+    the traceback.
+    """
+    from pipelines.console import error_line, internal_error_line
 
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args or os.environ.get("CURAUG_DEBUG") == "1"
+    debug = "--debug" in args[:args.index("--")] if "--" in args else "--debug" in args
+    debug = debug or os.environ.get("CURAUG_DEBUG") == "1"
     try:
         code = cli.main(args=args, prog_name="curaug", standalone_mode=False)
         return int(code or 0)
@@ -376,24 +486,30 @@ def main(argv: list[str] | None = None) -> int:
         error_line(exc.format_message())
         return 2
     except CuraugError as exc:
-        if debug:
-            raise
+        _traceback(debug)
         error_line(str(exc))
         return 2
     except (KeyboardInterrupt, click.Abort):
         error_line("interrupted")
         return 130
     except OSError as exc:
-        if debug:
-            raise
-        target = f"{exc.filename}: " if exc.filename else ""
-        error_line(f"{target}{exc.strerror or exc}")
+        _traceback(debug)
+        if exc.filename is None:  # not about a path the user gave
+            internal_error_line(exc)
+            return 3
+        error_line(f"{exc.filename}: {exc.strerror or exc}")
         return 2
-    except Exception as exc:  # an unexpected failure still answers in one line
-        if debug:
-            raise
-        error_line(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
-        return 2
+    except Exception as exc:
+        _traceback(debug)
+        internal_error_line(exc)
+        return 3
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

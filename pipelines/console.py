@@ -1,10 +1,75 @@
-"""Terminal output: rich tables for summaries and a progress bar that stays quiet off a TTY."""
+"""Terminal output: rich tables for summaries, a progress bar that stays quiet off a TTY,
+one line per output written, and figures rounded for people (the JSON keeps them whole).
+
+Each ``print_*`` summary also hands its figures to the command's ``--json`` option
+(:func:`record_figures`); with ``--json -`` the JSON replaces the summary on stdout and
+the lines saying where outputs went move to stderr.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 import sys
 from typing import Any, Callable, Iterator
+
+#: ``click.Context.meta`` keys: the figures a command computed, and where ``--json`` sends them.
+FIGURES_KEY = "curaug.figures"
+JSON_KEY = "curaug.json"
+
+
+def _meta() -> dict[str, Any]:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta if ctx is not None else {}
+
+
+def record_figures(payload: dict[str, Any]) -> bool:
+    """Keep ``payload`` for ``--json``; True when it goes to stdout instead of the summary."""
+    meta = _meta()
+    meta[FIGURES_KEY] = payload
+    return meta.get(JSON_KEY) == "-"
+
+
+def wrote(path: Any, what: str) -> None:
+    """Say where one output went: ``wrote PATH (what)``."""
+    stderr = _meta().get(JSON_KEY) == "-"  # stdout carries the JSON
+    from rich.console import Console
+
+    console = Console(stderr=True, soft_wrap=True) if stderr else stdout_console()
+    console.print(f"wrote {path} ({what})", highlight=False, markup=False)
+
+
+def figure(x: float) -> str:
+    """A measured value for people: about three significant digits, no exponent unless tiny.
+
+    Examples
+    --------
+    >>> [figure(v) for v in (4199.416909620992, 12.3456, 0.57971, 0.0057971, 3.2e-07, 2.0)]
+    ['4199', '12.3', '0.58', '0.0058', '3.2e-07', '2']
+    """
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    magnitude = math.floor(math.log10(abs(x)))
+    if magnitude >= 2:
+        return f"{x:.0f}"
+    if magnitude >= -3:
+        return f"{x:.{2 - magnitude}f}".rstrip("0").rstrip(".")
+    return f"{x:.3g}"
+
+
+_LONG_DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d{4,}(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def round_figures(text: str) -> str:
+    """Round the long decimals in a message (``observed 4199.416909620992``) with :func:`figure`.
+
+    >>> round_figures("mean_between (3500, 5000): observed 4199.416909620992; p=0.000123456")
+    'mean_between (3500, 5000): observed 4199; p=0.000123'
+    """
+    return _LONG_DECIMAL.sub(lambda m: figure(float(m.group())), text)
 
 
 def stdout_console():
@@ -37,7 +102,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def print_ingest_summary(summary: dict[str, Any], output: str) -> None:
+def print_ingest_summary(summary: dict[str, Any]) -> None:
     console = stdout_console()
     parts = [f"{summary['rows']} rows"]
     if "ok" in summary:
@@ -47,20 +112,21 @@ def print_ingest_summary(summary: dict[str, Any], output: str) -> None:
     if summary.get("unlabelled"):
         parts.append(f"{summary['unlabelled']} unlabelled")
     modalities = ", ".join(f"{k} {v}" for k, v in summary.get("modalities", {}).items())
-    console.print(f"ingested {summary['source']} ({summary['kind']}): {', '.join(parts)} [{modalities}]",
-                  highlight=False)
+    console.print(f"ingested {summary['source']} ({summary['kind']}): {', '.join(parts)} [{modalities}] "
+                  f"in {summary['seconds']:.2f} s", highlight=False, markup=False)
     if summary.get("kind") == "folder":
         skipped = ", ".join(f"{v} {k}" for k, v in summary.get("skipped", {}).items()) or "none"
         console.print(f"  decoded {summary['decoded']}, from cache {summary['cached']}, skipped: {skipped}",
                       highlight=False)
     for row in summary.get("corrupt_examples", [])[:10]:
         console.print(f"  corrupt: {row['id']}: {row['reason']}", highlight=False, markup=False)
-    console.print(f"  manifest -> {output} ({summary['seconds']:.2f} s)", highlight=False)
 
 
 def print_profile(p: dict[str, Any]) -> None:
     from rich.table import Table
 
+    if record_figures(p):
+        return
     console = stdout_console()
     overview = Table(title=f"profile: {p.get('source') or 'data'}", show_header=False)
     overview.add_row("rows", str(p["rows"]))
@@ -130,32 +196,55 @@ def _describe(value: dict[str, Any]) -> str:
 
 
 def error_line(message: str) -> None:
+    """Bad input or usage: ``error: <message>`` on one line of stderr."""
     sys.stderr.write(f"error: {' '.join(str(message).split())}\n")
+
+
+def internal_error_line(exc: BaseException) -> None:
+    """A failure that is not the user's: one line naming it, and how to see more."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    sys.stderr.write(f"internal error: {text} (rerun with --debug for the traceback)\n")
 
 
 def print_validation(result: dict[str, Any]) -> None:
     """Failed checks first, with their figures; one verdict line at the end."""
+    from rich.markup import escape
     from rich.table import Table
 
+    if record_figures(result):
+        return
     console = stdout_console()
     table = Table(title=f"validate: {result.get('source') or 'data'}")
     for name in ("", "check", "column", "severity", "details"):
         table.add_column(name, overflow="fold")
     for c in result["checks"]:
         mark = "[green]pass[/]" if c["success"] else ("[red]FAIL[/]" if c["severity"] == "error" else "[yellow]warn[/]")
-        from rich.markup import escape
-
-        table.add_row(mark, c["name"], c.get("column") or "", c["severity"], escape(c.get("details", "")))
+        table.add_row(mark, escape(c["name"]), escape(c.get("column") or ""), c["severity"],
+                      escape(round_figures(c.get("details", ""))))
     console.print(table)
-    stats = result["statistics"]
     verdict = "[green]PASSED[/]" if result["success"] else "[red]FAILED[/]"
-    console.print(f"{verdict}: {stats['successful']} of {stats['evaluated']} checks passed, "
-                  f"{stats['unsuccessful'] - stats['warnings']} failed, {stats['warnings']} warnings")
+    console.print(f"{verdict}: {verdict_counts(result)}")
 
 
-def print_clean_log(log: list[dict[str, Any]], rows_in: int, rows_out: int, output: str,
-                    params: str | None = None) -> None:
+def verdict_counts(result: dict[str, Any]) -> str:
+    """``12 passed, 5 failed, 1 warning (18 checks)`` for a validation result.
+
+    >>> verdict_counts({"statistics": {"evaluated": 3, "successful": 1, "unsuccessful": 2, "warnings": 1}})
+    '1 passed, 1 failed, 1 warning (3 checks)'
+    """
+    stats = result["statistics"]
+    failed = stats["unsuccessful"] - stats["warnings"]
+    warnings = f"{stats['warnings']} warning" + ("" if stats["warnings"] == 1 else "s")
+    return f"{stats['successful']} passed, {failed} failed, {warnings} ({stats['evaluated']} checks)"
+
+
+def print_clean_log(log: list[dict[str, Any]], rows_in: int, rows_out: int, params: str | None = None) -> None:
     """One line per change: the step, what it did, the counts and why."""
+    if params:
+        wrote(params, "normaliser parameters")
+    if record_figures({"rows_in": rows_in, "rows_out": rows_out, "rows_dropped": rows_in - rows_out,
+                       "normalizer_params": params, "changes": log}):
+        return
     console = stdout_console()
     for e in log:
         what = e.get("action", "")
@@ -175,18 +264,18 @@ def print_clean_log(log: list[dict[str, Any]], rows_in: int, rows_out: int, outp
         if e.get("rows_transformed") is not None:
             what += f": {e['rows_transformed']} rows"
         console.print(f"  {e['step']}: {what} — {e.get('reason', '')}", highlight=False, markup=False)
-    console.print(f"cleaned {rows_in} -> {rows_out} rows -> {output}", highlight=False)
-    if params:
-        console.print(f"  normaliser parameters -> {params}", highlight=False)
+    console.print(f"cleaned {rows_in} -> {rows_out} rows", highlight=False)
 
 
-def print_split_report(report: dict[str, Any], output: str) -> None:
+def print_split_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
+    if record_figures(report):
+        return
     console = stdout_console()
     sizes = {k: v for k, v in report["sizes"].items() if k != "none"}
     total = max(sum(sizes.values()), 1)
-    table = Table(title=f"split -> {output}")
+    table = Table(title="split")
     table.add_column("class")
     for s in sizes:
         table.add_column(s, justify="right")
@@ -194,16 +283,16 @@ def print_split_report(report: dict[str, Any], output: str) -> None:
         table.add_row(cls, *(str(counts.get(s, 0)) for s in sizes))
     table.add_row("[b]all[/]", *(f"{n} ({n / total:.1%})" for n in sizes.values()))
     console.print(table)
-    console.print(f"max class-proportion deviation from the whole: {report['max_class_proportion_deviation']:.4f}",
+    console.print(f"max class-proportion deviation from the whole: {figure(report['max_class_proportion_deviation'])}",
                   highlight=False)
     if report.get("folds"):
         console.print("folds: " + ", ".join(f"{k}: {v}" for k, v in report["folds"].items())
-                      + f"; max class-proportion deviation across folds: {report['max_fold_deviation']:.4f}",
+                      + f"; max class-proportion deviation across folds: {figure(report['max_fold_deviation'])}",
                       highlight=False)
     for kind in ("split", "fold"):
         if f"{kind}_label_distribution" in report:
-            console.print(f"{kind}s: label distribution {report[f'{kind}_label_distribution']:.5f}, examples "
-                          f"distribution {report[f'{kind}_examples_distribution']:.2f}, "
+            console.print(f"{kind}s: label distribution {figure(report[f'{kind}_label_distribution'])}, examples "
+                          f"distribution {figure(report[f'{kind}_examples_distribution'])}, "
                           f"{report[f'{kind}s_with_zero_positives']} {kind}s missing some label", highlight=False)
     for kind in ("split", "fold"):
         if report.get(f"groups_per_{kind}"):
@@ -214,9 +303,15 @@ def print_split_report(report: dict[str, Any], output: str) -> None:
 
 
 def print_augment_summary(summary: dict[str, Any], output: str) -> None:
+    """What augment made, then where its manifest went (the new files are beside it)."""
+    if not record_figures(summary):
+        _print_augment_figures(summary)
+    wrote(output, "manifest; the new files are in its folder")
+
+
+def _print_augment_figures(summary: dict[str, Any]) -> None:
     console = stdout_console()
-    console.print(f"augmented {summary['made']} samples from {summary['train_rows']} train rows -> {output}",
-                  highlight=False)
+    console.print(f"augmented {summary['made']} samples from {summary['train_rows']} train rows", highlight=False)
     if summary.get("made_per_class"):
         console.print("made per class: " + ", ".join(f"{k} {v}" for k, v in summary["made_per_class"].items()),
                       highlight=False, markup=False)

@@ -1,7 +1,9 @@
 """The validation report: one self-contained HTML page (plots embedded as PNG, no network).
 
-Verdict first, failed checks before passed ones, class balance per split, label-rate per
-group of each sensitive attribute, drift per feature, and the offending ids.
+Verdict first (passed / failed / warnings), failed checks before passed ones with what
+they found offending, class balance per split, label-rate per group of each sensitive
+attribute, drift per feature against its no-drift level, and the offending rows.
+Figures are rounded for reading; the raw result at the end keeps them whole.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from pipelines.console import figure, round_figures, verdict_counts
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -21,7 +25,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#
 h1{margin-bottom:.2rem} .verdict{font-size:1.4rem;font-weight:600;padding:.5rem 1rem;border-radius:6px;display:inline-block}
 .pass{background:#e3f6e5;color:#145a1e} .fail{background:#fde4e4;color:#8a1111} .warn{background:#fff4d6;color:#7a5a00}
 table{border-collapse:collapse;margin:1rem 0;width:100%} td,th{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f4f4f4} code{font-size:.85em;word-break:break-all} img{max-width:100%}
+th{background:#f4f4f4} code{font-size:.85em;word-break:break-all} img{max-width:100%} .rows{overflow-x:auto}
 """
 
 
@@ -51,8 +55,10 @@ def _balance_plot(checks: list[dict]) -> str | None:
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 2.8), squeeze=False)
     for ax, c in zip(axes[0], rows):
         counts = c["observed"]["counts"]
+        ratio = c["observed"].get("imbalance_ratio")
         ax.bar(list(counts), list(counts.values()), color="#4c78a8")
-        ax.set_title(f"{c['observed'].get('split', 'all')} (ratio {c['observed'].get('imbalance_ratio')})", fontsize=9)
+        ax.set_title(f"{c['observed'].get('split', 'all')} (ratio {'n/a' if ratio is None else figure(ratio)})",
+                     fontsize=9)
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     fig.tight_layout()
     return _png(fig)
@@ -81,20 +87,38 @@ def _bias_plot(check: dict) -> str | None:
     return _png(fig)
 
 
+#: Drift plot colours: a feature over its limit is red; every other mark is neutral, so a
+#: split without drift draws no alarm colour at all.
+DRIFTED, STEADY, NO_DRIFT = "#e45756", "#4c78a8", "#d9d9d9"
+
+
 def _drift_plot(check: dict) -> str | None:
+    """PSI per feature, drawn over the band PSI reaches with no drift at all (it grows as
+    samples shrink), with the feature's limit dashed; red only for drifted features."""
     features = check["observed"].get("features")
     if not features:
         return None
     plt = _pyplot()
 
     names = list(features)
-    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.3 * len(names)))
-    ax.barh(names, [features[n]["psi"] for n in names], color="#e45756", label="PSI")
-    ax.barh(names, [features[n]["psi_no_drift"] for n in names], color="#bbbbbb", label="no-drift level")
-    if check["observed"].get("psi"):
-        ax.axvline(check["observed"]["psi"], color="black", linestyle="--", linewidth=1)
-    ax.set_title(" vs ".join(check["observed"]["pair"]), fontsize=9)
-    ax.legend(fontsize=7)
+    drifted = set(_drifted_features(check["observed"]))
+    rows = range(len(names))
+    fig, ax = plt.subplots(figsize=(6, 0.9 + 0.3 * len(names)))
+    ax.barh(rows, [features[n]["psi_no_drift"] for n in names], height=0.8, color=NO_DRIFT,
+            label="expected with no drift")
+    ax.barh(rows, [features[n]["psi"] for n in names], height=0.4,
+            color=[DRIFTED if n in drifted else STEADY for n in names], label="PSI")
+    limit = check["observed"].get("psi")
+    if limit:
+        ax.vlines([features[n]["psi_no_drift"] + limit for n in names], [r - 0.45 for r in rows],
+                  [r + 0.45 for r in rows], colors="black", linestyles="--", linewidth=1,
+                  label="limit (no-drift level + psi)")
+    ax.set_yticks(list(rows), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("population stability index", fontsize=8)
+    ax.set_title(" vs ".join(check["observed"]["pair"]) + (f": {len(drifted)} drifted" if drifted else ": no drift"),
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
     ax.tick_params(labelsize=8)
     return _png(fig)
 
@@ -104,20 +128,21 @@ def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" =
     esc = html.escape
     checks = result["checks"]
     ok = result["success"]
-    stats = result["statistics"]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>curaug validation report</title>"
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>Validation report</h1><p>{esc(str(result.get('source') or ''))}"
              + (f" — {len(df)} rows" if df is not None else "") + "</p>",
-             f"<div class='verdict {'pass' if ok else 'fail'}'>{'PASSED' if ok else 'FAILED'}: "
-             f"{stats['successful']} of {stats['evaluated']} checks passed, {stats['warnings']} warnings</div>",
-             "<h2>Checks</h2><table><tr><th></th><th>check</th><th>column</th><th>details</th><th>offending</th></tr>"]
+             f"<div class='verdict {'pass' if ok else 'fail'}' id='verdict'>{'PASSED' if ok else 'FAILED'}: "
+             f"{esc(verdict_counts(result))}</div>",
+             "<h2>Checks</h2><table id='checks'><tr><th></th><th>check</th><th>column</th><th>details</th>"
+             "<th>offending</th></tr>"]
     for c in checks:
         cls = "pass" if c["success"] else ("fail" if c["severity"] == "error" else "warn")
         mark = {"pass": "pass", "fail": "FAIL", "warn": "warn"}[cls]
-        offenders = _offenders(c["observed"])
-        parts.append(f"<tr><td class='{cls}'>{mark}</td><td>{esc(c['name'])}</td><td>{esc(c.get('column') or '')}</td>"
-                     f"<td>{esc(c.get('details', ''))}</td><td><code>{esc(offenders)}</code></td></tr>")
+        shown = "" if c["success"] else offenders_text(c)
+        parts.append(f"<tr class='check'><td class='{cls}'>{mark}</td><td>{esc(c['name'])}</td>"
+                     f"<td>{esc(c.get('column') or '')}</td><td>{esc(round_figures(c.get('details', '')))}</td>"
+                     f"<td><code>{esc(shown)}</code></td></tr>")
     parts.append("</table>")
     balance = _balance_plot(checks)
     if balance:
@@ -147,17 +172,57 @@ def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" =
     return "\n".join(parts)
 
 
-def offending_ids(observed: dict[str, Any]) -> list[str]:
-    """The sample ids a check's result names, in its order."""
+#: Keys of ``observed`` that list what a check found, probed in this order when a result
+#: has no typed ``offenders``: row ids first, then groups, features and pairs.
+_OBSERVED_OFFENDERS = ("unexpected_ids", "unexpected_rows", "suspects", "rows", "violating_groups", "drifted",
+                       "examples", "pairs", "groups")
+
+
+def _listed(check: dict[str, Any]) -> list[Any]:
+    """What a check names as offending: its typed ``offenders``, else what ``observed`` lists."""
+    if check.get("offenders"):
+        return list(check["offenders"])
+    observed = check.get("observed") or {}
+    for key in _OBSERVED_OFFENDERS:
+        value = observed.get(key)
+        if value and isinstance(value, list):
+            return _drifted_features(observed) if key == "drifted" else value
+    return []
+
+
+def _drifted_features(observed: dict[str, Any]) -> list[str]:
+    """The features of a drift result's ``drifted`` lines (``"feature: why"``)."""
+    return [str(line).split(": ", 1)[0] for line in observed.get("drifted") or []]
+
+
+def _item_text(item: Any) -> str:
+    """One offender as people read it: an id, ``a & b`` for a pair, a group's name."""
+    if isinstance(item, list):
+        return " & ".join(_item_text(i) for i in item)
+    if isinstance(item, dict):
+        for key in ("id", "ids", "group", "feature"):
+            if key in item:
+                return _item_text(item[key])
+        return json.dumps(item, default=str)
+    return str(item)
+
+
+def offending_ids(check: dict[str, Any]) -> list[str]:
+    """The row ids a check's result names, in its order (ids inside pairs and groups too)."""
     ids: list[str] = []
-    for key in ("unexpected_ids", "suspects", "rows", "examples", "pairs", "groups"):
-        for item in observed.get(key) or []:
-            if isinstance(item, dict):
-                item = item.get("id", item.get("ids"))
-            ids += [str(i) for i in (item if isinstance(item, list) else [item]) if i is not None]
-        if ids:
-            break
+    for item in _listed(check):
+        if isinstance(item, dict):
+            item = item.get("id", item.get("ids"))
+        ids += [str(i) for i in (item if isinstance(item, list) else [item]) if i is not None]
     return list(dict.fromkeys(ids))
+
+
+def offenders_text(check: dict[str, Any], limit: int = 10) -> str:
+    """The first ``limit`` offenders of a check as one short line, and how many more."""
+    items = _listed(check)
+    shown = [_item_text(item) for item in items[:limit]]
+    more = f" … (+{len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(shown)[:400] + more
 
 
 def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> list[str]:
@@ -170,7 +235,7 @@ def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> 
     for c in checks:
         if c["success"]:
             continue
-        ids = [i for i in offending_ids(c["observed"]) if i in keyed.index][:limit]
+        ids = [i for i in offending_ids(c) if i in keyed.index][:limit]
         if not ids:
             continue
         rows = keyed.loc[ids].head(limit)
@@ -178,18 +243,9 @@ def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> 
             sug = {s["id"]: s["suggested"] for s in c["observed"]["suspects"]}
             rows = rows.assign(suggested_label=[sug.get(i) for i in rows.index])
         title = f"{c['name']}" + (f" ({c['column']})" if c.get("column") else "")
-        parts.append(f"<h3>Offending rows: {html.escape(title)}</h3>"
-                     + rows.astype(str).to_html(index=False, border=0, max_cols=20))
+        parts.append(f"<h3>Offending rows: {html.escape(title)}</h3><div class='rows'>"
+                     + rows.astype(str).to_html(index=False, border=0, max_cols=20) + "</div>")
     return (["<h2>Offending rows</h2>"] + parts) if parts else []
-
-
-def _offenders(observed: dict[str, Any]) -> str:
-    for key in ("unexpected_ids", "violating_groups", "drifted", "suspects", "pairs", "groups", "examples", "rows"):
-        value = observed.get(key)
-        if value:
-            text = json.dumps(value[:10] if isinstance(value, list) else value, default=str)
-            return text[:400]
-    return ""
 
 
 def write_validation_report(result: dict[str, Any], df: "pd.DataFrame", path: str | os.PathLike) -> None:

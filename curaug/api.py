@@ -1,0 +1,370 @@
+"""The stages of curaug as Python functions: ``curaug.profile``, ``validate``, ``clean``,
+``split`` and ``augment``.
+
+Each takes a DataFrame (or the path of a manifest or table) and keyword arguments named
+as in Python, and returns what the CLI prints or writes: figures, a typed validation
+result, a cleaned or split DataFrame, an augmented manifest. The caller's DataFrame is
+never modified. Bad input raises :class:`curaug.CuraugError` (a ``ValueError``) whose
+message names the Python parameter (``ratios=...``); the ``curaug`` commands call these
+same functions and show the flag instead (``--ratios ...``).
+
+Heavy libraries (pandas, scikit-learn, Great Expectations, albumentations) are imported
+when a function runs, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+
+from curate.errors import CuraugError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from augment.recipe import LoadedRecipe
+    from curate.checks.base import ValidationResult
+    from curate.clean.steps import CleanResult
+    from curate.rules.schema import Rules
+
+    Data = Union[pd.DataFrame, str, os.PathLike]        # a DataFrame, or the path of a manifest/table
+    FileOrMapping = Union[str, os.PathLike, Mapping[str, Any]]
+
+def _frame(data: Any, param: str = "data") -> "pd.DataFrame":
+    """A DataFrame as given, or read from a manifest/table path."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        from curate.io.manifest import load_data
+
+        return load_data(data)
+    raise CuraugError(f"{param}={type(data).__name__}: expected a DataFrame or the path of a table", param=param)
+
+
+def _source(data: Any) -> str | None:
+    return os.fspath(data) if isinstance(data, (str, os.PathLike)) else None
+
+
+def _rules(rules: Any) -> "Rules | None":
+    """A rules file path, a mapping in the rules file's shape, a parsed ``Rules`` or None."""
+    from curate.rules.schema import Rules, load_rules, parse_rules
+
+    if rules is None or isinstance(rules, Rules):
+        return rules
+    if isinstance(rules, (str, os.PathLike)):
+        return load_rules(rules)
+    if isinstance(rules, Mapping):
+        return parse_rules(dict(rules), source="rules")
+    raise CuraugError(f"rules={type(rules).__name__}: expected the path of a rules file, a mapping or None",
+                      param="rules")
+
+
+def profile(data: Data, *, label: str | None = None) -> dict[str, Any]:
+    """What a dataset holds: rows, dtypes, missing values, duplicates, classes, media.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        A manifest or any table.
+    label : str, optional
+        Label column; ``label`` when that column exists.
+
+    Returns
+    -------
+    dict
+        The figures of ``curaug profile --json`` (see docs/json.md).
+
+    Examples
+    --------
+    >>> import pandas as pd, curaug
+    >>> p = curaug.profile(pd.DataFrame({"x": [1.0, None, 3.0], "label": ["a", "a", "b"]}))
+    >>> p["rows"], p["label"]["counts"]
+    (3, {'a': 2, 'b': 1})
+    """
+    from curate.profile import profile as run_profile
+
+    return run_profile(_frame(data), label=label, source=_source(data))
+
+
+def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
+             label: str | None = None, group: str | None = None, split_col: str | None = None,
+             multilabel_sep: str | None = None, lock: FileOrMapping | None = None) -> "ValidationResult":
+    """Check a dataset against a rules file, or against the default checks.
+
+    With ``rules``, exactly the checks it declares decide ``success``; without, the
+    default checks run (missing values, exact duplicates, class balance; with a split
+    column the split checks too).
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        A manifest or any table.
+    rules : path, mapping or Rules, optional
+        A rules file (docs/rules.md), or the same keys as a mapping.
+    label, group : str, optional
+        Label and leakage-unit columns; each overrides the rules' own. The label defaults
+        to ``label`` when the rules name none and that column exists.
+    split_col : str, optional
+        Split column, which adds the split checks; ``split`` when present and the rules
+        have no ``splits:`` section.
+    multilabel_sep : str, optional
+        Label cells hold several labels joined by this separator.
+    lock : path or dict, optional
+        A split lock written by ``curaug split --lock``: fails ``split_lock`` when a
+        locked row moved.
+
+    Returns
+    -------
+    ValidationResult
+        ``.success``, ``.checks`` (typed results with ``observed`` figures) and
+        ``.to_dict()`` in the shape of ``curaug validate --json``.
+
+    Examples
+    --------
+    >>> import pandas as pd, curaug
+    >>> df = pd.DataFrame({"id": ["a", "b", "c"], "size": [1.0, None, 3.0]})
+    >>> result = curaug.validate(df, rules={"columns": {"size": {"not_null": True}}})
+    >>> check = next(c for c in result.checks if c.name == "not_null")
+    >>> result.success, check.success, check.observed["unexpected_ids"]
+    (False, False, ['b'])
+    """
+    rules = _rules(rules)
+    if isinstance(lock, (str, os.PathLike)):
+        from curate.split.lock import read_lock
+
+        lock = read_lock(os.fspath(lock))
+    df = _frame(data)
+    from curate.checks.validate import validate as run_validate
+
+    if split_col is None and (rules is None or rules.splits is None) and "split" in df.columns:
+        split_col = "split"
+    if label is None and (rules is None or rules.label is None) and "label" in df.columns:
+        label = "label"  # the manifest's own label column (folder datasets)
+    return run_validate(df, rules, label=label, group=group, split_col=split_col, label_sep=multilabel_sep,
+                        lock=lock, source=_source(data))
+
+
+def _normalizer_params(params: FileOrMapping) -> dict[str, Any]:
+    """Fitted normaliser parameters (written by ``clean`` beside its output), from a file or as given."""
+    import json
+    from pathlib import Path
+
+    if isinstance(params, (str, os.PathLike)):
+        path = os.fspath(params)
+        try:
+            params = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CuraugError(f"{path}: no such parameters file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CuraugError(f"{path}: not valid JSON ({exc})") from None
+        if not _has_params(params):
+            raise CuraugError(f"{path}: not a normaliser parameters file (needs 'method' and 'columns')")
+    elif not _has_params(params):
+        raise CuraugError(f"apply={type(params).__name__}: not normaliser parameters (needs 'method' and 'columns')",
+                          param="apply")
+    return dict(params)
+
+
+def _has_params(value: Any) -> bool:
+    return isinstance(value, Mapping) and "method" in value and "columns" in value
+
+
+def clean(data: Data, rules: FileOrMapping | Rules | None = None, *,
+          label: str | None = None, split_col: str | None = "split",
+          apply: FileOrMapping | None = None) -> "CleanResult":
+    """Run the rules' ``clean:`` steps in order, then its ``normalize:`` section.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        A manifest or any table (never modified).
+    rules : path, mapping or Rules, optional
+        The rules file (docs/rules.md), or the same keys as a mapping.
+    label : str, optional
+        Label column; overrides the rules' own, else ``label`` when that column exists.
+    split_col : str, optional
+        Split column: imputation, clipping and normalisation are fitted on its train rows.
+    apply : path or mapping, optional
+        Fitted normaliser parameters (``<output>.normalize.json`` of an earlier clean) to
+        apply after the steps.
+
+    Returns
+    -------
+    CleanResult
+        ``.data`` (the cleaned DataFrame), ``.log`` (one dict per change: step, action,
+        rows dropped with their ids, cells changed, reason) and ``.normalizer`` (the fitted
+        parameters, or None).
+
+    Examples
+    --------
+    >>> import pandas as pd, curaug
+    >>> df = pd.DataFrame({"x": [1.0, None, 3.0, 3.0]})
+    >>> out = curaug.clean(df, rules={"clean": ["drop_duplicates", {"missing": {"strategy": "impute_median"}}]})
+    >>> out.data["x"].tolist(), [entry["step"] for entry in out.log]
+    ([1.0, 2.0, 3.0], ['drop_duplicates', 'missing'])
+    """
+    rules = _rules(rules)
+    params = _normalizer_params(apply) if apply is not None else None
+    if rules is None and params is None:
+        raise CuraugError("nothing to do: give rules= (clean steps or normalize) or apply= (fitted parameters)",
+                          param="rules")
+    df = _frame(data)
+    from curate.clean.steps import CleanResult, apply_normalizer, clean as run_clean
+
+    if label is None and (rules is None or rules.label is None) and "label" in df.columns:
+        label = "label"
+    result = run_clean(df, rules, label=label, split_col=split_col) if rules is not None else CleanResult(df.copy())
+    if params is not None:
+        result.data = apply_normalizer(result.data, params)
+        source = _source(apply)
+        result.log.append({"step": "normalize", "action": "apply", "method": params["method"],
+                           "columns": params["columns"], "rows_transformed": int(len(result.data)),
+                           "reason": f"parameters from {source}" if source else "fitted parameters given"})
+    return result
+
+
+def split(data: Data, label: str = "label", *,
+          ratios: Sequence[float] | str = (0.6, 0.2, 0.2), folds: int = 0, group: str | None = None,
+          seed: int = 0, stable: bool = False, multilabel_sep: str | None = None, strict: bool = False,
+          time: str | None = None, gap: str | float | None = None, return_report: bool = False):
+    """Add ``split`` (train/val/test) and, with ``folds``, ``fold`` columns.
+
+    Rows are stratified on ``label`` (multilabel with ``multilabel_sep`` or list cells),
+    ``group`` keeps each group in one split and one fold, ``stable`` hashes ids so that
+    appended rows never move the others, ``time`` orders train before val before test.
+    Corrupt rows (``status`` not ok) get no split.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        A manifest or any table (never modified).
+    label : str
+        Label column to stratify on.
+    ratios : three floats or "0.6,0.2,0.2"
+        train, val and test shares, summing to 1.
+    folds : int
+        K folds over the train and val rows (0: none); test rows get fold -1.
+    group, seed, stable, multilabel_sep, strict, time, gap
+        As the ``curaug split`` flags of the same names (docs/cli.md).
+    return_report : bool
+        Also return the split report (sizes, per-class counts, deviations, notes).
+
+    Returns
+    -------
+    DataFrame, or (DataFrame, dict) with ``return_report``
+        Every input column and row, in order, plus ``split`` (and ``fold``).
+
+    Examples
+    --------
+    >>> import pandas as pd, curaug
+    >>> df = pd.DataFrame({"species": ["a"] * 10 + ["b"] * 5})
+    >>> out = curaug.split(df, label="species", ratios=(0.6, 0.2, 0.2), seed=0)
+    >>> out["split"].value_counts()[["train", "val", "test"]].tolist()
+    [9, 3, 3]
+    """
+    df = _frame(data)
+    import pandas as pd
+
+    from curate.io.manifest import ok_rows
+    from curate.split.splitters import split_frame
+
+    usable = ok_rows(df)
+    result = split_frame(df[usable], label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+                         multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap)
+    out = df.copy()
+    out["split"] = pd.array([pd.NA] * len(out), dtype="string")
+    out.loc[usable, "split"] = result.split
+    if result.fold is not None:
+        out["fold"] = pd.array([pd.NA] * len(out), dtype="Int64")
+        out.loc[usable, "fold"] = result.fold
+    if not return_report:
+        return out
+    return out, {**result.report, "notes": result.notes, "skipped_corrupt": int((~usable).sum())}
+
+
+def _recipe(recipe: Any) -> "LoadedRecipe":
+    """A recipe file path, a mapping in the recipe file's shape, or a loaded recipe."""
+    from augment.recipe import LoadedRecipe, load_recipe
+
+    if isinstance(recipe, LoadedRecipe):
+        return recipe
+    if isinstance(recipe, (str, os.PathLike)):
+        return load_recipe(recipe)
+    if not isinstance(recipe, Mapping):
+        raise CuraugError(f"recipe={type(recipe).__name__}: expected the path of a recipe file or a mapping",
+                          param="recipe")
+    import yaml
+    from pydantic import ValidationError
+
+    from augment.recipe import PRESETS, Recipe, parse_steps
+    from curate.strict import describe_validation_error
+
+    data = dict(recipe)
+    try:
+        model = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise CuraugError(describe_validation_error(exc, "recipe", model=Recipe)) from None
+    steps = (parse_steps(PRESETS[model.preset], f"preset {model.preset}") if model.preset else []) \
+        + parse_steps(list(model.transforms))
+    # the text is what provenance hashes and resume compare, as for a file
+    return LoadedRecipe(model, steps, yaml.safe_dump(data, sort_keys=False))
+
+
+def augment(data: Data, recipe: FileOrMapping, out: str | os.PathLike, *,
+            copies: int | None = None, balance: bool = False, seed: int = 0, workers: int = 1,
+            engine: str = "local", scheduler: str | None = None, label: str | None = "label",
+            return_summary: bool = False):
+    """Augment the train split of a manifest into ``out``.
+
+    Each train row gets ``copies`` new samples (or, with ``balance``, each class is
+    brought up to the largest); every sample's seed comes from (``seed``, sample id, copy)
+    alone, so the files are the same for any ``workers`` and either ``engine``. The new
+    files and ``out/manifest.parquet`` (every input row, then one row per new sample with
+    ``source_id``, ``augment`` provenance and ``seed``) are written; a rerun resumes.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        A manifest with ``id``, ``root``, ``path`` (and ``split``) columns.
+    recipe : path or mapping
+        A recipe file (docs/recipes.md) or the same keys as a mapping.
+    out : path
+        Output folder.
+    copies, balance, seed, workers, engine, scheduler, label
+        As the ``curaug augment`` flags of the same names (docs/cli.md).
+    return_summary : bool
+        Also return the summary (counts made per class, resumed, gate rejections).
+
+    Returns
+    -------
+    DataFrame, or (DataFrame, dict) with ``return_summary``
+        The output manifest, as written to ``out/manifest.parquet``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd, curaug
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> root = Path(tempfile.mkdtemp())
+    >>> Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(root / "a.png")
+    >>> df = pd.DataFrame({"id": ["a"], "root": [str(root)], "path": ["a.png"], "split": ["train"]})
+    >>> recipe = {"modality": "image", "copies": 2, "transforms": [{"HorizontalFlip": {}}]}
+    >>> manifest = curaug.augment(df, recipe, root / "out", seed=0)
+    >>> len(manifest), manifest["source_id"].dropna().tolist()
+    (3, ['a', 'a'])
+    """
+    loaded = _recipe(recipe)
+    if isinstance(data, (str, os.PathLike)):
+        from pathlib import Path
+
+        if Path(out, "manifest.parquet").resolve() == Path(data).resolve():
+            raise CuraugError(f"out={os.fspath(out)}: would overwrite the input manifest {os.fspath(data)}",
+                              param="out")
+    df = _frame(data)
+    from augment.runner import augment_manifest
+
+    result = augment_manifest(df, loaded, out, seed=seed, copies=copies, balance=balance, workers=workers,
+                              engine=engine, scheduler=scheduler, label=label)
+    return (result.manifest, result.summary) if return_summary else result.manifest
