@@ -227,7 +227,7 @@ def clean(data: Data, rules: FileOrMapping | Rules | None = None, *,
 
 def split(data: Data, label: str = "label", *,
           ratios: Sequence[float] | str = (0.6, 0.2, 0.2), folds: int = 0, group: str | None = None,
-          seed: int = 0, stable: bool = False, multilabel_sep: str | None = None, strict: bool = False,
+          seed: int = 0, stable: bool = False, multilabel_sep: str | None = None, strict: bool = True,
           time: str | None = None, gap: str | float | None = None, return_report: bool = False):
     """Add ``split`` (train/val/test) and, with ``folds``, ``fold`` columns.
 
@@ -246,8 +246,12 @@ def split(data: Data, label: str = "label", *,
         train, val and test shares, summing to 1.
     folds : int
         K folds over the train and val rows (0: none); test rows get fold -1.
-    group, seed, stable, multilabel_sep, strict, time, gap
+    group, seed, stable, multilabel_sep, time, gap
         As the ``curaug split`` flags of the same names (docs/cli.md).
+    strict : bool
+        A class with fewer rows (or groups) than the splits it must reach is an error
+        (default); ``strict=False`` sends it to train and names it in the report's notes
+        (``--small-classes-to-train``).
     return_report : bool
         Also return the split report (sizes, per-class counts, deviations, notes).
 

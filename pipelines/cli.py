@@ -350,12 +350,13 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @click.option("--time", "time_col", metavar="COL", help="Time column: train before val before test (no shuffling).")
 @click.option("--gap", metavar="GAP", help="With --time: leave out rows within GAP before each boundary (7D, 12h, or a number).")
 @click.option("--seed", metavar="S", type=int, default=0, show_default=True, help="Random seed of the assignment.")
-@click.option("--strict", is_flag=True, help="Fail on classes too small for every split instead of putting them in train.")
+@click.option("--small-classes-to-train", "small_to_train", is_flag=True,
+              help="Send classes too small for every split to train (named in the notes) instead of failing.")
 @click.option("-o", "--output", "output", required=True, metavar="OUT", help="Output table with split (and fold).")
 @click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Record the assignment for `validate --lock`.")
 @click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
-          stable: bool, time_col: str | None, gap: str | None, seed: int, strict: bool, output: str,
+          stable: bool, time_col: str | None, gap: str | None, seed: int, small_to_train: bool, output: str,
           lock_path: str | None, encoding: str | None) -> None:
     """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA."""
     from curate.io.manifest import load_data, save_manifest
@@ -371,7 +372,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     parse_ratios(ratios)
     df = load_data(data, encoding=encoding)
     out, report = run_split(df, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
-                            multilabel_sep=multilabel_sep, strict=strict, time=time_col, gap=gap, return_report=True)
+                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap, return_report=True)
     lock = None
     if lock_path:
         from curate.split.lock import build_lock

@@ -273,7 +273,7 @@ def print_split_report(report: dict[str, Any]) -> None:
     if record_figures(report):
         return
     console = stdout_console()
-    sizes = {k: v for k, v in report["sizes"].items() if k != "none"}
+    sizes = {k: v for k, v in report["sizes"].items() if k != "gap"}
     total = max(sum(sizes.values()), 1)
     table = Table(title="split")
     table.add_column("class")

@@ -89,7 +89,7 @@ def test_label_defaults_to_label_everywhere(cli, tmp_path):
     assert pd.crosstab(split["label"], split["split"]).to_dict() == {"test": {"a": 2, "b": 2}, "train": {"a": 6, "b": 6},
                                                                      "val": {"a": 2, "b": 2}}
     pd.DataFrame({"x": range(4), "y": list("abab")}).to_csv(tmp_path / "y.csv", index=False)
-    assert "label column 'label' not found" in one_error_line(cli("split", tmp_path / "y.csv", "-o", tmp_path / "t.csv"))
+    assert "--label 'label': no such column" in one_error_line(cli("split", tmp_path / "y.csv", "-o", tmp_path / "t.csv"))
 
 
 def test_an_internal_error_exits_3_in_one_line_and_debug_after_the_command_shows_it(cli, sample, monkeypatch):

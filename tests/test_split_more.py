@@ -90,7 +90,7 @@ def test_time_split_orders_splits_and_leaves_a_gap(cli, tmp_path):
     assert gapped.report["sizes"] == {"train": 159, "val": 39, "test": 60, "gap": 42}
     data, out = tmp_path / "t.csv", tmp_path / "o.csv"
     df.to_csv(data, index=False)
-    assert "needs time" in one_error_line(cli("split", data, "--label", "y", "--gap", "3", "-o", out))
+    assert "needs --time" in one_error_line(cli("split", data, "--label", "y", "--gap", "3", "-o", out))
     assert "duration" in one_error_line(cli("split", data, "--label", "y", "--time", "day", "--gap", "soon", "-o", out))
     assert "neither numbers nor dates" in one_error_line(cli("split", data, "--label", "y", "--time", "y", "-o", out))
     assert not out.exists()
