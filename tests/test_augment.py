@@ -151,9 +151,9 @@ def test_recipe_errors_name_the_problem(cli, split_manifest, tmp_path):
     cases = {
         "modality: image\ntransforms:\n  - HorizontalFlp: {}\n": "did you mean 'HorizontalFlip'",
         "modality: image\ntransforms:\n  - Rotate: {limt: 10}\n": "unknown parameter 'limt' for Rotate (did you mean 'limit'?)",
-        "modality: image\ntransforms:\n  - Rotate: {limit: abc}\n": "invalid parameters for Rotate",
+        "modality: image\ntransforms:\n  - Rotate: {limit: abc}\n": "Rotate.limit: 'abc' is not a number",
         "modality: image\ntransforms:\n  - noise: {psnr: [30, 20]}\n": "lo > hi",
-        "modality: image\ntransforms:\n  - noise: {kind: pink}\n": "expected one of gaussian",
+        "modality: image\ntransforms:\n  - noise: {kind: pink}\n": "noise.kind: 'pink' is not one of 'gaussian'",
         "modality: image\ntransforms:\n  - OneOf: {p: 0.5}\n": "needs 'transforms",
         "modality: image\ncopise: 2\n": "unknown key 'copise'",
         "modality: video\n": "modality",

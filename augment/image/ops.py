@@ -1,8 +1,8 @@
-"""curaug's own image transforms: ``noise`` at a target PSNR and ``copy_paste``.
+"""The pixel work of curaug's own image transforms: ``noise`` at a target PSNR and ``copy_paste``.
 
 Both take and return uint8 arrays (H x W or H x W x C) and draw nothing themselves: their
-random choices arrive in the plan (drawn by :meth:`augment.image.plugin.ImagePlugin.draw`) or
-from a seeded ``numpy.random.Generator``, so they replay exactly.
+random choices arrive drawn (by the transforms of :mod:`augment.image.own`) or as a
+seeded ``numpy.random.Generator``, so they replay exactly.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 
 PEAK = 255.0
+
+
+def channels(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 else int(image.shape[2])
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
