@@ -162,18 +162,38 @@ def test_a_third_party_transform_from_an_entry_point_runs_in_a_recipe(cli, tmp_p
         cli("augment", data, "--recipe", tmp_path / "bad.yaml", "-o", tmp_path / "o2"))
 
 
-def test_noise_hits_its_target_psnr_on_real_images(sample):
-    from PIL import Image
+# ------------------------------------------------------------------ noise
 
+
+def test_noise_hits_its_target_psnr_on_real_images():
     from augment.image.ops import add_noise, psnr
 
-    rng = np.random.default_rng(0)
-    for path in sorted((sample / "images" / "0").glob("digit_00*.png"))[:5]:
-        img = np.asarray(Image.open(path).convert("L"))
-        for kind in ("gaussian", "salt_pepper", "speckle"):
-            for target in (20.0, 30.0):
-                got = psnr(img, add_noise(img, kind, target, rng))
-                assert target - 1.0 <= got <= target + 3.0, (path.name, kind, target, got)  # clipping only raises it
+    for path in DIGITS[::15]:
+        img = _grey(path)  # mostly black: half of all Gaussian noise would be clipped away
+        for seed, target in enumerate((15.0, 20.0, 30.0, 40.0)):
+            for kind in ("gaussian", "speckle"):
+                got = psnr(img, add_noise(img, kind, target, np.random.default_rng(seed)))
+                assert abs(got - target) < 0.1, (path.name, kind, target, got)
+            # salt and pepper changes whole pixels: within half the largest change of one pixel
+            out = add_noise(img, "salt_pepper", target, np.random.default_rng(seed))
+            mse = float(np.mean((out.astype(float) - img) ** 2))
+            assert abs(mse - 255.0**2 / 10 ** (target / 10)) <= 255.0**2 / 2 / img.size, (path.name, target)
+
+
+def test_noise_leaves_alpha_alone_and_works_on_16_bit():
+    from augment.image.ops import add_noise, psnr
+
+    grey = _grey(DIGITS[0])
+    rgba = np.dstack([grey, grey, grey, np.where(grey > 100, 255, 0).astype(np.uint8)])
+    out = add_noise(rgba, "gaussian", 25.0, np.random.default_rng(1))
+    assert np.array_equal(out[..., 3], rgba[..., 3]) and abs(psnr(rgba, out) - 25.0) < 0.1
+    deep = grey.astype(np.uint16) * 257
+    out = add_noise(deep, "speckle", 35.0, np.random.default_rng(2))
+    assert out.dtype == np.uint16 and abs(psnr(deep, out) - 35.0) < 0.1
+    assert len(np.unique(out % 257)) > 10  # noise below the 8-bit step: real 16-bit values
+
+
+# ------------------------------------------------------------------ copy_paste
 
 
 def test_copy_paste_moves_the_object_and_inpaints_its_place(sample):
@@ -193,13 +213,129 @@ def test_copy_paste_moves_the_object_and_inpaints_its_place(sample):
     vacated = obj & ~mask
     assert abs(float(np.median(out[vacated])) - background) < 40  # its old place looks like background
     assert float(np.abs(out[mask].astype(float) - background).mean()) > 40  # the object is drawn there
-    donor = np.asarray(Image.open(sample / "images" / "1" / "digit_0003.png").convert("L")) \
-        if (sample / "images" / "1" / "digit_0003.png").exists() else np.asarray(
-            Image.open(sorted((sample / "images" / "1").glob("*.png"))[1]).convert("L"))
-    out2, mask2, info2 = copy_paste(img, None, donor, None, {"target": "other", "x": 1.0, "y": 1.0, "scale": 0.5,
-                                                            "blend": "poisson"})
-    assert mask2.sum() >= foreground_mask(donor).sum() and out2.shape == donor.shape
-    assert not np.array_equal(out2, donor)
+
+
+def _disc_and_background(size: int = 48):
+    """A textured disc on a dark background (the object) and a bright, faintly noisy
+    background with no object (where it goes)."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    src = np.full((size, size), 30, np.uint8)
+    disc = (yy - size // 2) ** 2 + (xx - size // 2) ** 2 <= 64
+    src[disc] = (110 + 40 * np.sin(xx[disc] / 2.0) * np.cos(yy[disc] / 3.0)).astype(np.uint8)
+    dst = (100 + np.random.default_rng(0).integers(-3, 4, (size, size))).astype(np.uint8)
+    return src, disc, dst
+
+
+def _gradient(image: np.ndarray) -> np.ndarray:
+    gy, gx = np.gradient(image.astype(float))
+    return np.hypot(gx, gy)
+
+
+@pytest.mark.parametrize("blend", ["poisson", "alpha"])
+def test_copy_paste_puts_the_object_at_the_drawn_place_and_leaves_the_rest(blend):
+    import cv2
+
+    from augment.image.ops import copy_paste
+
+    src, disc, dst = _disc_and_background()
+    out, mask, info = copy_paste(src, None, dst, None, {"target": "other", "x": 0.2, "y": 0.7, "scale": 1.0,
+                                                        "blend": blend, "feather": 1.0})
+    assert info["blend"] == blend and info["pixels"] == disc.sum() == mask.sum()
+    # the object's box (2 pixels of margin around the disc) sits at x, y of the free room
+    left, top, right, bottom = info["to_box"]
+    w, h = right - left, bottom - top
+    assert (left, top) == (round(0.2 * (48 - w)), round(0.7 * (48 - h)))
+    ys, xs = np.nonzero(mask)
+    assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (left + 2, top + 2, right - 2, bottom - 2)
+    # the disc's own texture is what is drawn there
+    moved = np.roll(np.roll(disc, top - info["from_box"][1], 0), left - info["from_box"][0], 1)
+    assert np.array_equal(moved, mask)
+    texture = np.corrcoef(out[mask].astype(float), src[disc].astype(float))[0, 1]
+    assert texture > (0.999 if blend == "poisson" else 0.95), texture  # alpha: the feathered rim mixes
+    # away from the paste (its blending margin: 2 pixels) the background is untouched, bit for bit
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.array_equal(out[~near], dst[~near]) and not np.array_equal(out[mask], dst[mask])
+    if blend == "poisson":
+        # no seam: across the edge of the blended region the image is as smooth as the
+        # background, where a plain paste of the same region shows a hard edge
+        full = np.zeros_like(dst)
+        full[top:bottom, left:right] = src[info["from_box"][1]:info["from_box"][3],
+                                           info["from_box"][0]:info["from_box"][2]]
+        hard = np.where(near, full, dst)
+        edge = cv2.dilate(near.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & \
+            ~cv2.erode(near.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        seam, plain = _gradient(out)[edge].mean(), _gradient(hard)[edge].mean()
+        assert seam < 0.1 * plain and seam < 2 * _gradient(dst).mean() + 1, (seam, plain)
+
+
+@pytest.mark.parametrize("blend", ["alpha", "poisson"])
+def test_copy_paste_on_rgba_cutouts_moves_colour_and_opacity(blend):
+    from augment.image.ops import copy_paste, foreground_mask
+
+    grey = _grey(SAMPLE / "images" / "1" / "digit_0042.png")
+    opaque = np.where(grey < 128, 255, 0).astype(np.uint8)  # the dark digit as a cut-out on transparency
+    rgba = np.dstack([grey, grey // 2, 255 - grey, opaque])
+    obj = foreground_mask(rgba)
+    assert np.array_equal(obj, foreground_mask(opaque)) and obj.sum() > 20  # the alpha channel is the outline
+    out, mask, info = copy_paste(rgba, None, rgba, None, {"target": "same", "x": 1.0, "y": 1.0, "scale": 0.7,
+                                                          "blend": blend, "feather": 0.5})
+    assert out.shape == rgba.shape and out.dtype == np.uint8 and info["blend"] == blend
+    # the pasted object is opaque where it went (its rim resampled at 0.7 is partly so)
+    assert out[mask, 3].mean() > 200 and (out[mask, 3] >= 128).mean() > 0.85
+    vacated = obj & ~mask
+    assert vacated.sum() > 10 and (out[vacated, 3] < 128).mean() > 0.9  # and its old place transparent again
+    assert float(np.abs(out[mask, 0].astype(float) - out[mask, 2]).mean()) > 50  # its colours came along
+
+
+def test_copy_paste_on_16_bit_keeps_the_depth():
+    from augment.image.ops import copy_paste
+
+    src, disc, dst = _disc_and_background()
+    deep_src, deep_dst = src.astype(np.uint16) * 257 + 7, dst.astype(np.uint16) * 257 + 7
+    out, mask, info = copy_paste(deep_src, None, deep_dst, None, {"target": "other", "x": 0.5, "y": 0.5,
+                                                                  "scale": 1.0, "blend": "poisson"})
+    assert out.dtype == np.uint16 and info["blend"] == "poisson" and mask.sum() == disc.sum()
+    assert np.corrcoef(out[mask].astype(float), deep_src[disc])[0, 1] > 0.999
+    same, moved, _ = copy_paste(deep_src, None, deep_src, None, {"target": "same", "x": 0.0, "y": 0.0,
+                                                                "scale": 1.0, "blend": "alpha"})
+    vacated = disc & ~moved
+    assert same.dtype == np.uint16 and vacated.sum() > 50
+    assert abs(float(np.median(same[vacated])) - (30 * 257 + 7)) < 10 * 257  # inpainted with the dark background
+
+
+def test_rgba_grey_and_16_bit_sources_come_out_in_their_own_mode(cli, tmp_path):
+    digits = [_grey(p) for p in DIGITS[:4]]
+    kinds = {
+        "rgba": {f"d{i}.png": np.dstack([g, g // 2, 255 - g, np.where(g < 128, 255, 0).astype(np.uint8)])
+                 for i, g in enumerate(digits)},
+        "grey": {f"d{i}.png": g for i, g in enumerate(digits)},
+        "deep": {f"d{i}.png": g.astype(np.uint16) * 257 + 3 for i, g in enumerate(digits)},
+    }
+    modes = {"rgba": "RGBA", "grey": "L", "deep": "I;16"}
+    (tmp_path / "r.yaml").write_text("modality: image\ncopies: 3\ntransforms:\n  - Rotate: {limit: [-10, 10]}\n"
+                                     "  - copy_paste: {blend: [alpha, poisson]}\n  - noise: {psnr: 30}\n")
+    for kind, images in kinds.items():
+        data = _manifest(tmp_path / kind, images)
+        r = cli("augment", data, "--recipe", tmp_path / "r.yaml", "-o", tmp_path / f"{kind}-out")
+        assert r.code == 0, r.err
+        outputs = _outputs(tmp_path / f"{kind}-out")
+        assert len(outputs) == 12
+        for row, out, src in outputs:
+            assert out.mode == src.mode == modes[kind] and out.size == src.size
+            applied = json.loads(row["augment"])["applied"]
+            assert [a["name"] for a in applied] == ["Rotate", "copy_paste", "noise"]
+            assert abs(applied[2]["measured_psnr"] - 30) < 0.1
+        if kind == "deep":  # real 16-bit values, not 8-bit ones scaled up
+            assert any(len(np.unique(np.asarray(out) % 257)) > 10 for _, out, _ in outputs)
+    (tmp_path / "flip.yaml").write_text("modality: image\ncopies: 1\ntransforms:\n  - HorizontalFlip: {}\n")
+    assert cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "flip.yaml",
+               "-o", tmp_path / "flipped").code == 0
+    for _, out, src in _outputs(tmp_path / "flipped"):
+        assert np.array_equal(np.asarray(out), np.asarray(src)[:, ::-1])  # 16 bits through albumentations, exact
+    (tmp_path / "gauss.yaml").write_text("modality: image\ncopies: 1\ntransforms:\n  - GaussNoise: {}\n")
+    line = one_error_line(cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "gauss.yaml",
+                              "-o", tmp_path / "gauss"))
+    assert "GaussNoise cannot process 16-bit grey images" in line and not (tmp_path / "gauss").exists()
 
 
 def test_masks_boxes_and_keypoints_stay_aligned(cli, tmp_path):

@@ -109,7 +109,7 @@ def _pick_other(rng: np.random.Generator, donors: Sequence[str], own_id: Any) ->
 
 
 def _like(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``image`` with the channels of ``reference`` (a donor of another mode)."""
+    """``image`` with the channels and bit depth of ``reference`` (a donor of another mode)."""
     import cv2
 
     from augment.image.ops import channels
@@ -119,4 +119,8 @@ def _like(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
         code = {(1, 3): cv2.COLOR_GRAY2RGB, (1, 4): cv2.COLOR_GRAY2RGBA, (3, 1): cv2.COLOR_RGB2GRAY,
                 (3, 4): cv2.COLOR_RGB2RGBA, (4, 1): cv2.COLOR_RGBA2GRAY, (4, 3): cv2.COLOR_RGBA2RGB}[have, want]
         image = cv2.cvtColor(image, code)
+    if image.dtype != reference.dtype:
+        scale = float(np.iinfo(reference.dtype).max) / float(np.iinfo(image.dtype).max)
+        image = np.clip(np.rint(image.astype(np.float64) * scale), 0, np.iinfo(reference.dtype).max)
+        image = image.astype(reference.dtype)
     return image

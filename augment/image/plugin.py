@@ -22,6 +22,7 @@ import numpy as np
 from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
                                       build_albumentations, build_own, check_step, own_transform)
 from augment.plugin import Context, Plugin, register_plugin
+from curate.errors import CuraugError
 from curate.io.jsonify import jsonable
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 #: Compose objects kept per process (one per distinct run of albumentations steps in a plan)
 _MAX_COMPOSES = 512
+_MODES = {"L": "8-bit grey", "RGBA": "RGBA", "I;16": "16-bit grey"}
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP",
                  ".tif": "TIFF", ".tiff": "TIFF"}
 
@@ -94,8 +96,8 @@ class ImagePlugin(Plugin):
         from curate.io.manifest import media_file
 
         with Image.open(media_file(row["root"], row["path"])) as im:
-            mode = im.mode if im.mode in ("L", "RGB", "RGBA") else "RGB"
-            sample: dict[str, Any] = {"image": np.asarray(im.convert(mode)), "mode": mode}
+            image, mode = _pixels(im)
+        sample: dict[str, Any] = {"image": image, "mode": mode}
         t = ctx.recipe.targets
         if t.mask and _present(row.get(t.mask)):
             with Image.open(media_file(row["root"], row[t.mask])) as m:
@@ -139,9 +141,19 @@ class ImagePlugin(Plugin):
         # (albumentations' set_random_state: a fifth of the cost of set_random_seed)
         compose.set_random_state(np.random.default_rng(int(seed)), random.Random(int(seed)))
         inputs = {k: v for k, v in sample.items() if k in ("image", "mask", "bboxes", "bbox_labels", "keypoints")}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = compose(**inputs)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = compose(**inputs)
+        except Exception as exc:
+            if sample["mode"] == "RGB":
+                raise
+            # not every albumentations transform takes every kind of image: that is the
+            # recipe's choice of transform for these images, said in one line
+            names = ", ".join(dict.fromkeys(e["name"] for e in run))
+            reason = " ".join(str(exc).split()).rpartition("error: ")[2][:100]
+            raise CuraugError(f"{names} cannot process {_MODES.get(sample['mode'], sample['mode'])} images: {reason}") \
+                from None
         out = dict(sample)
         for key in ("image", "mask"):
             if key in result:
@@ -203,7 +215,9 @@ class ImagePlugin(Plugin):
         return buf.getvalue()
 
     def gate(self, source: dict, sample: dict, rule, ctx: Context) -> str | None:
-        std = float(sample["image"].std())
+        from augment.image.ops import peak
+
+        std = float(sample["image"].std()) * 255.0 / peak(sample["image"].dtype)  # on the 8-bit scale
         if std < rule.min_std:
             return f"near-constant image (pixel std {std:.2f} < {rule.min_std:g})"
         if source.get("bboxes"):
@@ -213,6 +227,16 @@ class ImagePlugin(Plugin):
             if lost > rule.max_box_area_loss:
                 return f"boxes lost {lost:.0%} of their area (> {rule.max_box_area_loss:.0%})"
         return None
+
+
+def _pixels(im) -> tuple[np.ndarray, str]:
+    """The pixels of an open Pillow image and their mode: grey, RGB and RGBA as they are
+    (no converted copy), 16-bit grey as uint16, anything else (palette, CMYK...) as RGB."""
+    if im.mode in ("L", "RGB", "RGBA"):
+        return np.asarray(im), im.mode
+    if im.mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16), "I;16"
+    return np.asarray(im.convert("RGB")), "RGB"
 
 
 def _box_area(boxes, xywh: bool) -> float:
