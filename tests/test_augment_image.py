@@ -322,7 +322,9 @@ def test_rgba_grey_and_16_bit_sources_come_out_in_their_own_mode(cli, tmp_path):
         assert len(outputs) == 12
         for row, out, src in outputs:
             assert out.mode == src.mode == modes[kind] and out.size == src.size
-            applied = json.loads(row["augment"])["applied"]
+            provenance = json.loads(row["augment"])
+            assert provenance["versions"]["png_encoder"] == "opencv compression=1 filter=sub strategy=rle"
+            applied = provenance["applied"]
             assert [a["name"] for a in applied] == ["Rotate", "copy_paste", "noise"]
             assert abs(applied[2]["measured_psnr"] - 30) < 0.1
         if kind == "deep":  # real 16-bit values, not 8-bit ones scaled up
@@ -332,6 +334,10 @@ def test_rgba_grey_and_16_bit_sources_come_out_in_their_own_mode(cli, tmp_path):
                "-o", tmp_path / "flipped").code == 0
     for _, out, src in _outputs(tmp_path / "flipped"):
         assert np.array_equal(np.asarray(out), np.asarray(src)[:, ::-1])  # 16 bits through albumentations, exact
+    (tmp_path / "jpg.yaml").write_text("modality: image\ncopies: 1\nformat: jpg\ntransforms:\n  - HorizontalFlip: {}\n")
+    line = one_error_line(cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "jpg.yaml",
+                              "-o", tmp_path / "jpg"))
+    assert "16-bit images are written as PNG or TIFF, not JPEG" in line and not (tmp_path / "jpg").exists()
     (tmp_path / "gauss.yaml").write_text("modality: image\ncopies: 1\ntransforms:\n  - GaussNoise: {}\n")
     line = one_error_line(cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "gauss.yaml",
                               "-o", tmp_path / "gauss"))
@@ -371,3 +377,27 @@ def test_masks_boxes_and_keypoints_stay_aligned(cli, tmp_path):
         assert name == "thing" and abs(x1 - xs.min()) <= 1 and abs(x2 - (xs.max() + 1)) <= 1 and abs(y1 - ys.min()) <= 1
         (px, py), = json.loads(row["points"])
         assert abs(px - x2) <= 1.5 and abs(py - y1) <= 1.5  # the top-left corner is top-right after the flip
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def test_png_encoding_is_lossless_deterministic_and_about_as_small_as_pillows():
+    import io
+
+    from PIL import Image
+    from sklearn.datasets import load_sample_image
+
+    from augment.image.encode import encode
+
+    grey = _grey(DIGITS[0])
+    for image in (grey, np.dstack([grey, grey // 2, 255 - grey]), np.dstack([grey, grey, grey, grey // 3]),
+                  grey.astype(np.uint16) * 257 + 1):
+        data = encode(image, "x.png")
+        assert data == encode(image, "x.png")
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), image)
+    for photo in ("china.jpg", "flower.jpg"):
+        image = load_sample_image(photo)
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="PNG")  # Pillow's defaults: zlib level 6, adaptive filters
+        assert len(encode(image, "x.png")) < 1.1 * len(buf.getvalue())

@@ -5,12 +5,12 @@ Consecutive albumentations transforms of a plan run as one ``Compose`` (built on
 distinct plan segment, its random state set from the sample seed on every call) with
 ``save_applied_params=True``, so the values albumentations drew (angles, crops...) go into
 the provenance. Masks, boxes and keypoints named by the recipe's ``targets`` go through
-the same Compose and stay aligned with the image.
+the same Compose and stay aligned with the image. Outputs are encoded by
+:mod:`augment.image.encode`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from augment.image.encode import FORMATS, encode, encode_png
 from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
                                       build_albumentations, build_own, check_step, own_transform)
 from augment.plugin import Context, Plugin, register_plugin
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 #: Compose objects kept per process (one per distinct run of albumentations steps in a plan)
 _MAX_COMPOSES = 512
 _MODES = {"L": "8-bit grey", "RGBA": "RGBA", "I;16": "16-bit grey"}
-_SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP",
-                 ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 @register_plugin
@@ -46,8 +45,10 @@ class ImagePlugin(Plugin):
     def versions(self) -> dict[str, str]:
         import PIL
 
+        from augment.image.encode import settings
+
         return {"albumentations": albumentations().__version__, "pillow": PIL.__version__,
-                "numpy": np.__version__}
+                "numpy": np.__version__, **settings()}
 
     # ------------------------------------------------------------ check
 
@@ -191,28 +192,14 @@ class ImagePlugin(Plugin):
         if fmt and fmt != "same":
             return "." + {"jpg": "jpg", "png": "png", "webp": "webp"}[fmt]
         suffix = os.path.splitext(str(row["path"]))[1].lower()
-        return suffix if suffix in _SAVE_FORMATS else ".png"
+        return suffix if suffix in FORMATS else ".png"
 
     def save(self, sample: dict, path: str, fmt: str | None = None) -> bytes:
-        """Encode deterministically (fixed quality, no timestamps) and return the bytes."""
-        from PIL import Image
-
-        ext = os.path.splitext(path)[1].lower()
-        image = sample["image"]
-        if image.ndim == 3 and image.shape[2] == 1:
-            image = image[..., 0]
-        im = Image.fromarray(image)
-        buf = io.BytesIO()
-        options = {"quality": 95} if _SAVE_FORMATS[ext] in ("JPEG", "WEBP") else {}
-        im.save(buf, format=_SAVE_FORMATS[ext], **options)
-        return buf.getvalue()
+        """Encode deterministically (fixed settings, no timestamps) and return the bytes."""
+        return encode(sample["image"], path)
 
     def encode_mask(self, mask: np.ndarray) -> bytes:
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(mask.astype(np.uint8)).save(buf, format="PNG")
-        return buf.getvalue()
+        return encode_png(mask.astype(np.uint8))
 
     def gate(self, source: dict, sample: dict, rule, ctx: Context) -> str | None:
         from augment.image.ops import peak
