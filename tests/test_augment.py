@@ -209,14 +209,10 @@ def test_every_copy_differs_from_its_source(cli, split_manifest, tmp_path):
     assert not set(added["sha256"]) & set(m.loc[m["source_id"].isna(), "sha256"].dropna())
 
 
-def test_presets_and_plugin_registry(cli, split_manifest, tmp_path):
+def test_plugin_registry():
     from augment.plugin import REGISTRY, get_plugin
     from curate.errors import CuraugError
 
-    for preset in ("light", "medium", "heavy"):
-        recipe = tmp_path / f"{preset}.yaml"
-        recipe.write_text(f"modality: image\ncopies: 1\npreset: {preset}\n")
-        assert cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / preset).code == 0
     assert get_plugin("image").modality == "image" and "image" in REGISTRY
     with pytest.raises(CuraugError, match="no augmentation plugin for modality 'point_cloud'"):
         get_plugin("point_cloud")
