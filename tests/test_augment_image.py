@@ -137,16 +137,18 @@ def test_a_third_party_transform_from_an_entry_point_runs_in_a_recipe(cli, tmp_p
     from augment.image.transforms import TRANSFORMS
 
     class EntryPoint:
-        name, value = "darken", "thirdparty.image:Darken"
+        def __init__(self, name, obj):
+            self.name, self.value, self.obj = name, f"thirdparty.image:{name}", obj
 
         def load(self):
-            return Darken
+            return self.obj
 
     TRANSFORMS.names()  # the built-ins first, as in any run
     monkeypatch.setattr(TRANSFORMS, "_items", dict(TRANSFORMS._items))
     monkeypatch.setattr(TRANSFORMS, "_entry_points_loaded", False)
     monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group=None: [EntryPoint()] if group == "curaug.image_transforms" else [])
+                        lambda group=None: [EntryPoint("darken", Darken), EntryPoint("sharpen", np.sqrt)]
+                        if group == "curaug.image_transforms" else [])
     images = {p.name: _grey(p) for p in DIGITS[:3]}
     data = _manifest(tmp_path / "d", images)
     (tmp_path / "r.yaml").write_text("modality: image\ncopies: 2\ntransforms:\n  - darken: {amount: [0.25, 0.75]}\n")
@@ -162,6 +164,9 @@ def test_a_third_party_transform_from_an_entry_point_runs_in_a_recipe(cli, tmp_p
     (tmp_path / "bad.yaml").write_text("modality: image\ntransforms:\n  - darken: {amount: 2}\n")
     assert "darken.amount: 2 must be <= 1" in one_error_line(
         cli("augment", data, "--recipe", tmp_path / "bad.yaml", "-o", tmp_path / "o2"))
+    (tmp_path / "bad.yaml").write_text("modality: image\ntransforms:\n  - sharpen: {}\n")
+    assert "image transform 'sharpen' is <ufunc 'sqrt'>, not a subclass of augment.image.transforms.ImageTransform" \
+        in one_error_line(cli("augment", data, "--recipe", tmp_path / "bad.yaml", "-o", tmp_path / "o3"))
 
 
 # ------------------------------------------------------------------ noise
@@ -238,11 +243,14 @@ def test_copy_paste_puts_the_object_at_the_drawn_place_and_leaves_the_rest(blend
     import cv2
 
     from augment.image.ops import copy_paste
+    from augment.image.own import CopyPaste
 
     src, disc, dst = _disc_and_background()
     out, mask, info = copy_paste(src, None, dst, None, {"target": "other", "x": 0.2, "y": 0.7, "scale": 1.0,
                                                         "blend": blend, "feather": 1.0})
     assert info["blend"] == blend and info["pixels"] == disc.sum() == mask.sum()
+    drawn = {"target": "other", "x": 0.2, "y": 0.7, "scale": 1.0, "blend": blend, "feather": 1.0, "donor": "d"}
+    assert np.array_equal(CopyPaste.apply(src, donor_image=dst, **drawn), out)  # the transform's pure apply
     # the object's box (2 pixels of margin around the disc) sits at x, y of the free room
     left, top, right, bottom = info["to_box"]
     w, h = right - left, bottom - top

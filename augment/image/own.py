@@ -1,6 +1,8 @@
 """curaug's own image transforms, registered by their recipe names: ``noise`` and
 ``copy_paste`` (the pixel work is in :mod:`augment.image.ops`)."""
 
+# no `from __future__ import annotations` here: pydantic reads the InitSchema annotations,
+# which are values built by number() and choices()
 from typing import Any, Optional, Sequence
 
 import numpy as np

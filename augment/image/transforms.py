@@ -152,7 +152,13 @@ def albumentations_class(name: str) -> type | None:
 
 def own_transform(name: str) -> type[ImageTransform] | None:
     """curaug's (or a third party's) transform registered as ``name``, or None."""
-    return TRANSFORMS.get(name) if name in TRANSFORMS else None
+    if name not in TRANSFORMS:
+        return None
+    cls = TRANSFORMS.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, ImageTransform)):  # a third party's mistake, said plainly
+        raise CuraugError(f"image transform '{name}' is {cls!r}, not a subclass of "
+                          "augment.image.transforms.ImageTransform")
+    return cls
 
 
 def known_names() -> list[str]:
