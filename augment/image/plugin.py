@@ -164,7 +164,7 @@ class ImagePlugin(Plugin):
             out["bbox_labels"] = list(result["bbox_labels"])
         if "keypoints" in sample:
             out["keypoints"] = [list(map(float, k[:2])) for k in np.asarray(result["keypoints"])]
-        info = [{"name": name, "drawn": jsonable({k: v for k, v in params.items() if k != "shape"}, digits=6)}
+        info = [{"name": name, "drawn": {k: _plain(v) for k, v in params.items() if k != "shape"}}
                 for name, params in result.get("applied_transforms", [])]
         return out, info
 
@@ -231,6 +231,14 @@ def _box_area(boxes, xywh: bool) -> float:
     if xywh:
         return float((b[:, 2] * b[:, 3]).sum())
     return float(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).clip(min=0).sum())
+
+
+def _plain(value: Any) -> Any:
+    """A value albumentations drew, JSON-ready to 6 decimals: float arrays (the affine
+    matrices) rounded whole, not number by number."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).all():
+        return np.round(value, 6).tolist()
+    return jsonable(value, digits=6)
 
 
 def _always(step: "Step") -> "Step":
