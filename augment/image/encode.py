@@ -1,7 +1,8 @@
 """Augmented images to bytes, the same bytes every time (so a replay compares equal).
 
 PNG goes through OpenCV at fixed settings written out in full (:data:`PNG`: zlib level 1,
-the ``sub`` row filter, run-length strategy) rather than through Pillow's defaults (level
+the ``sub`` row filter, run-length strategy; OpenCV's own defaults, spelled out so that a
+change of default cannot change the bytes) rather than through Pillow's defaults (level
 6, adaptive filters): on photos and noisy images the files come out within a few percent
 of Pillow's size, 5 to 10 times faster, and encoding was most of the time an augmented
 image cost. The settings go into each output's provenance (:func:`settings`). JPEG and
@@ -32,9 +33,11 @@ _DEEP = ("PNG", "TIFF")
 def _png_flags() -> tuple[int, ...]:
     import cv2
 
-    return (cv2.IMWRITE_PNG_COMPRESSION, PNG["compression"],
-            cv2.IMWRITE_PNG_FILTER, getattr(cv2, f"IMWRITE_PNG_FILTER_{PNG['filter'].upper()}"),
-            cv2.IMWRITE_PNG_STRATEGY, getattr(cv2, f"IMWRITE_PNG_STRATEGY_{PNG['strategy'].upper()}"))
+    flags = (cv2.IMWRITE_PNG_COMPRESSION, PNG["compression"],
+             cv2.IMWRITE_PNG_STRATEGY, getattr(cv2, f"IMWRITE_PNG_STRATEGY_{PNG['strategy'].upper()}"))
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.12 can choose; before, it always wrote "sub"
+        flags += (cv2.IMWRITE_PNG_FILTER, getattr(cv2, f"IMWRITE_PNG_FILTER_{PNG['filter'].upper()}"))
+    return flags
 
 
 def settings() -> dict[str, str]:
