@@ -160,8 +160,8 @@ def copy_paste(img: np.ndarray, mask: np.ndarray | None, dst: np.ndarray, dst_ma
     ``dst`` is ``img`` itself (``plan['target'] == 'same'``: the object's old place is
     inpainted first, so the background it leaves is resampled from around it) or another
     training image of the same class. ``plan`` holds ``scale``, ``x`` and ``y`` (where the
-    object's centre goes, as fractions of the free room) and ``blend`` (``alpha`` with a
-    ``feather`` in pixels, or ``poisson``). Returns the image, its object mask and what was
+    object's box goes, as fractions of the room left around it) and ``blend`` (``alpha``
+    with a ``feather`` in pixels, or ``poisson``). Returns the image, its object mask and what was
     done (object box before and after, pixels pasted).
     """
     import cv2
@@ -236,7 +236,9 @@ def _poisson(out: np.ndarray, patch: np.ndarray, pmask: np.ndarray, region: tupl
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         qy, qx = ys + dy, xs + dx
         # the guidance: the patch's gradient where both ends lie in it, else the background's
-        guide = np.where(inside[qy, qx][:, None], src[ys, xs] - src[qy, qx], dst[ys, xs] - dst[qy, qx])
+        # (the grown object can reach past the patch when it was scaled down)
+        both = (inside[ys, xs] & inside[qy, qx])[:, None]
+        guide = np.where(both, src[ys, xs] - src[qy, qx], dst[ys, xs] - dst[qy, qx])
         rhs += guide
         known = ~domain[qy, qx]
         rhs[known] += dst[qy[known], qx[known]]
