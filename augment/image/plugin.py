@@ -1,18 +1,16 @@
 """The image plugin: albumentations 2.0 (MIT line) transforms by name, plus curaug's own
-``noise`` and ``copy_paste`` (:mod:`augment.image.ops`).
+transforms (:mod:`augment.image.own`), both found through :mod:`augment.image.transforms`.
 
 Consecutive albumentations transforms of a plan run as one ``Compose`` (built once per
 distinct plan segment, its random state set from the sample seed on every call) with
 ``save_applied_params=True``, so the values albumentations drew (angles, crops...) go into
 the provenance. Masks, boxes and keypoints named by the recipe's ``targets`` go through
-the same Compose and stay aligned with the image.
+the same Compose and stay aligned with the image. Outputs are encoded by
+:mod:`augment.image.encode`.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import io
 import json
 import os
 import random
@@ -21,123 +19,45 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from augment.image.encode import FORMATS, encode, encode_png
+from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
+                                      build_albumentations, build_own, check_step, own_transform)
 from augment.plugin import Context, Plugin, register_plugin
-from curate.errors import CuraugError, did_you_mean
+from curate.errors import CuraugError
 from curate.io.jsonify import jsonable
 
 if TYPE_CHECKING:
     from augment.recipe import Step
 
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network: albumentations' version check off
-
-#: curaug's own transforms: parameter -> (default, allowed values or None for a number)
-OWN: dict[str, dict[str, tuple[Any, Any]]] = {
-    "noise": {"kind": ("gaussian", ("gaussian", "salt_pepper", "speckle")), "psnr": (30.0, None)},
-    "copy_paste": {"target": ("any", ("same", "other", "any")), "blend": ("alpha", ("alpha", "poisson")),
-                   "feather": (1.0, None), "scale": (1.0, None)},
-}
-_SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP",
-                 ".tif": "TIFF", ".tiff": "TIFF"}
-
-
-def _albumentations():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import albumentations as A
-    return A
-
-
-@functools.lru_cache(maxsize=None)
-def _transform_class(name: str):
-    A = _albumentations()
-    cls = getattr(A, name, None)
-    if isinstance(cls, type) and issubclass(cls, A.BasicTransform) and not inspect.isabstract(cls) \
-            and name not in ("Compose", "OneOf", "SomeOf", "Sequential"):
-        return cls
-    return None
-
-
-def _known_names() -> list[str]:
-    A = _albumentations()
-    return sorted([n for n in dir(A) if _transform_class(n) is not None] + list(OWN))
-
-
-@functools.lru_cache(maxsize=None)
-def _accepts_range(cls, param: str) -> bool:
-    schema = getattr(cls, "InitSchema", None)
-    fields = getattr(schema, "model_fields", {}) if schema is not None else {}
-    return param in fields and "tuple" in str(fields[param].annotation)
+#: Compose objects kept per process (one per distinct run of albumentations steps in a plan)
+_MAX_COMPOSES = 512
+_MODES = {"L": "8-bit grey", "RGBA": "RGBA", "I;16": "16-bit grey"}
 
 
 @register_plugin
 class ImagePlugin(Plugin):
     modality = "image"
 
+    def __init__(self) -> None:
+        self._composes: dict[tuple, Any] = {}
+        self._own: dict[tuple[str, str], Any] = {}
+
     def versions(self) -> dict[str, str]:
         import PIL
 
-        return {"albumentations": _albumentations().__version__, "pillow": PIL.__version__,
-                "numpy": np.__version__}
+        from augment.image.encode import settings
+
+        return {"albumentations": albumentations().__version__, "pillow": PIL.__version__,
+                "numpy": np.__version__, **settings()}
 
     # ------------------------------------------------------------ check
 
     def check(self, steps: list["Step"], where: str = "transforms") -> None:
         for i, step in enumerate(steps):
-            here = f"{where}.{i}.{step.name}"
             if step.is_group:
-                self.check(step.children, f"{here}.transforms")
-                continue
-            if step.name in OWN:
-                spec = OWN[step.name]
-                for key, value in step.params.items():
-                    if key not in spec:
-                        raise CuraugError(f"{here}: unknown parameter '{key}'{did_you_mean(key, list(spec))} "
-                                          f"(takes: {', '.join(spec)}, p)")
-                    allowed = spec[key][1]
-                    values = value if isinstance(value, list) else [value]
-                    if allowed is not None and any(v not in allowed for v in values):
-                        raise CuraugError(f"{here}.{key}: expected one of {', '.join(allowed)}, got {value!r}")
-                    if allowed is None and not all(isinstance(v, (int, float)) for v in values):
-                        raise CuraugError(f"{here}.{key}: expected a number or [lo, hi], got {value!r}")
-                continue
-            cls = _transform_class(step.name)
-            if cls is None:
-                raise CuraugError(f"{here}: unknown image transform '{step.name}'"
-                                  f"{did_you_mean(step.name, _known_names())}")
-            accepted = [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "args", "kwargs")]
-            for key in step.params:
-                if key not in accepted:
-                    raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}{did_you_mean(key, accepted)}")
-            self._build(cls, self._fixed(cls, step.params, None), here)
-
-    @staticmethod
-    def _fixed(cls, params: dict[str, Any], rng: np.random.Generator | None) -> dict[str, Any]:
-        """Resolve ``[lo, hi]``: a range the transform takes itself is passed through (it
-        draws within it, seeded); any other is drawn here (or its ``lo`` when only checking)."""
-        out = {}
-        for key, value in params.items():
-            if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-                if cls is not None and _accepts_range(cls, key):
-                    out[key] = tuple(value)
-                elif rng is None:
-                    out[key] = value[0]
-                elif all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                    out[key] = int(rng.integers(value[0], value[1] + 1))
-                else:
-                    out[key] = float(rng.uniform(value[0], value[1]))
+                self.check(step.children, f"{where}.{i}.{step.name}.transforms")
             else:
-                out[key] = value
-        return out
-
-    @staticmethod
-    def _build(cls, params: dict[str, Any], here: str = ""):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                return cls(**params, p=1.0)
-        except Exception as exc:  # albumentations raises ValueError/pydantic errors/UserWarning
-            first = " ".join(str(exc).split())[:300]
-            raise CuraugError(f"{here}: invalid parameters for {cls.__name__}: {first}") from None
+                check_step(step.name, step.params, f"{where}.{i}")
 
     # ------------------------------------------------------------- draw
 
@@ -154,31 +74,20 @@ class ImagePlugin(Plugin):
             elif step.name == "SomeOf":
                 idx = rng.choice(len(step.children), size=step.n, replace=step.replace)
                 plan += self.draw([_always(step.children[int(i)]) for i in sorted(idx)], rng, ctx, row)
-            elif step.name in OWN:
-                plan.append(self._draw_own(step, rng, ctx, row))
+            elif own_transform(step.name) is not None:
+                donors = ctx.donors(row.get(ctx.label) if ctx.label else None)
+                plan.append({"name": step.name, "params": self._own_step(step).get_params(rng, row=row, donors=donors)})
             else:
-                cls = _transform_class(step.name)
-                plan.append({"name": step.name, "params": jsonable(self._fixed(cls, step.params, rng), digits=6)})
+                params = albumentations_params(albumentations_class(step.name), step.params, rng)
+                plan.append({"name": step.name, "params": jsonable(params, digits=6)})
         return plan
 
-    def _draw_own(self, step: "Step", rng: np.random.Generator, ctx: Context, row: "dict[str, Any]") -> dict:
-        params = {k: v for k, (v, _) in OWN[step.name].items()}
-        for key, value in step.params.items():
-            if isinstance(value, list) and OWN[step.name][key][1] is not None:
-                params[key] = str(value[int(rng.integers(len(value)))])  # a list of choices
-            else:
-                params.update(self._fixed(None, {key: value}, rng))
-        if step.name == "copy_paste":
-            target = params["target"]
-            donors = [d for d in ctx.donors(row.get(ctx.label) if ctx.label else None) if d != row["id"]]
-            if target == "any":
-                target = "other" if donors and rng.random() < 0.5 else "same"
-            if target == "other" and not donors:
-                target = "same"
-            params["target"] = target
-            params["donor"] = str(donors[int(rng.integers(len(donors)))]) if target == "other" else None
-            params["x"], params["y"] = float(rng.random()), float(rng.random())
-        return {"name": step.name, "params": params}
+    def _own_step(self, step: "Step"):
+        """The validated transform of a recipe step, built once per process."""
+        key = (step.name, json.dumps(step.params, sort_keys=True))
+        if key not in self._own:
+            self._own[key] = build_own(step.name, step.params)
+        return self._own[key]
 
     # ------------------------------------------------------------- load / apply / save
 
@@ -188,8 +97,8 @@ class ImagePlugin(Plugin):
         from curate.io.manifest import media_file
 
         with Image.open(media_file(row["root"], row["path"])) as im:
-            mode = im.mode if im.mode in ("L", "RGB", "RGBA") else "RGB"
-            sample: dict[str, Any] = {"image": np.asarray(im.convert(mode)), "mode": mode}
+            image, mode = _pixels(im)
+        sample: dict[str, Any] = {"image": image, "mode": mode}
         t = ctx.recipe.targets
         if t.mask and _present(row.get(t.mask)):
             with Image.open(media_file(row["root"], row[t.mask])) as m:
@@ -204,11 +113,15 @@ class ImagePlugin(Plugin):
         return sample
 
     def apply(self, sample: dict[str, Any], plan: list[dict], seed: int, ctx: Context) -> tuple[dict, list[dict]]:
-        out = dict(sample)
+        """Run ``plan`` on ``sample`` (left unchanged: one decoded source serves all its
+        copies). Albumentations steps in a row run as one Compose seeded from ``seed``;
+        curaug's own steps carry everything they drew in the plan."""
+        out = sample
         applied: list[dict] = []
         run: list[dict] = []
         for k, entry in enumerate(plan + [None]):
-            if entry is not None and entry["name"] not in OWN:
+            own = own_transform(entry["name"]) if entry is not None else None
+            if entry is not None and own is None:
                 run.append(entry)
                 continue
             if run:
@@ -217,16 +130,10 @@ class ImagePlugin(Plugin):
                 run = []
             if entry is None:
                 break
-            rng = np.random.default_rng([seed, k])
-            if entry["name"] == "noise":
-                before = out["image"]
-                out["image"] = _noise(before, entry["params"], rng)
-                from augment.image.ops import psnr
-
-                applied.append({"name": "noise", "measured_psnr": round(psnr(before, out["image"]), 3)})
-            else:
-                out, info = self._copy_paste(out, entry["params"], ctx)
-                applied.append({"name": "copy_paste", **info})
+            out, info = own.apply_to_sample(out, entry["params"], lambda sid: self.load(ctx.record(sid), ctx))
+            applied.append({"name": entry["name"], **info})
+        if "mask" in out and "mask" not in sample and not ctx.recipe.targets.mask:
+            out = {k: v for k, v in out.items() if k != "mask"}  # a mask made on the way that nobody asked for
         return out, applied
 
     def _compose(self, sample: dict, run: list[dict], seed: int, ctx: Context) -> tuple[dict, list[dict]]:
@@ -234,10 +141,20 @@ class ImagePlugin(Plugin):
         # one numpy and one Python generator from the sample seed, shared by the transforms
         # (albumentations' set_random_state: a fifth of the cost of set_random_seed)
         compose.set_random_state(np.random.default_rng(int(seed)), random.Random(int(seed)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            inputs = {k: v for k, v in sample.items() if k in ("image", "mask", "bboxes", "bbox_labels", "keypoints")}
-            result = compose(**inputs)
+        inputs = {k: v for k, v in sample.items() if k in ("image", "mask", "bboxes", "bbox_labels", "keypoints")}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = compose(**inputs)
+        except Exception as exc:
+            if sample["mode"] == "RGB":
+                raise
+            # not every albumentations transform takes every kind of image: that is the
+            # recipe's choice of transform for these images, said in one line
+            names = ", ".join(dict.fromkeys(e["name"] for e in run))
+            reason = " ".join(str(exc).split()).rpartition("error: ")[2][:100]
+            raise CuraugError(f"{names} cannot process {_MODES.get(sample['mode'], sample['mode'])} images: {reason}") \
+                from None
         out = dict(sample)
         for key in ("image", "mask"):
             if key in result:
@@ -247,7 +164,7 @@ class ImagePlugin(Plugin):
             out["bbox_labels"] = list(result["bbox_labels"])
         if "keypoints" in sample:
             out["keypoints"] = [list(map(float, k[:2])) for k in np.asarray(result["keypoints"])]
-        info = [{"name": name, "drawn": jsonable({k: v for k, v in params.items() if k != "shape"}, digits=6)}
+        info = [{"name": name, "drawn": {k: _plain(v) for k, v in params.items() if k != "shape"}}
                 for name, params in result.get("applied_transforms", [])]
         return out, info
 
@@ -255,74 +172,39 @@ class ImagePlugin(Plugin):
         """A Compose per distinct plan segment, built once: building one validates every
         transform, which costs more than running it on a small image."""
         key = (json.dumps(run, sort_keys=True), boxes, points, ctx.recipe.targets.bbox_format)
-        cache = self.__dict__.setdefault("_composes", {})
-        if key not in cache:
-            A = _albumentations()
-            transforms = [self._build(_transform_class(e["name"]), _restore(e["params"]), e["name"]) for e in run]
+        if key not in self._composes:
+            A = albumentations()
+            transforms = [build_albumentations(albumentations_class(e["name"]), _restore(e["params"])) for e in run]
             kwargs: dict[str, Any] = {"save_applied_params": True}
             if boxes:
                 kwargs["bbox_params"] = A.BboxParams(format=ctx.recipe.targets.bbox_format,
                                                      label_fields=["bbox_labels"])
             if points:
                 kwargs["keypoint_params"] = A.KeypointParams(format="xy", remove_invisible=False)
-            if len(cache) >= 512:
-                cache.pop(next(iter(cache)))
+            if len(self._composes) >= _MAX_COMPOSES:
+                self._composes.pop(next(iter(self._composes)))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                cache[key] = A.Compose(transforms, **kwargs)
-        return cache[key]
-
-    def _copy_paste(self, sample: dict, params: dict, ctx: Context) -> tuple[dict, dict]:
-        from augment.image.ops import copy_paste
-
-        if params["target"] == "other" and params.get("donor") is not None:
-            donor = self.load(ctx.record(params["donor"]), ctx)
-            dst, dst_mask = donor["image"], donor.get("mask")
-            if dst.ndim != sample["image"].ndim:
-                from PIL import Image
-
-                dst = np.asarray(Image.fromarray(dst).convert(sample["mode"]))
-        else:
-            dst, dst_mask = sample["image"], sample.get("mask")
-        image, mask, info = copy_paste(sample["image"], sample.get("mask"), dst, dst_mask, params)
-        out = dict(sample)
-        out["image"] = image
-        if "mask" in sample or ctx.recipe.targets.mask:
-            out["mask"] = (mask.astype(np.uint8) * 255)
-        if params["target"] == "other":  # the donor's boxes are not known to line up: drop them
-            out.pop("bboxes", None)
-            out.pop("bbox_labels", None)
-        return out, {"target": params["target"], "donor": params.get("donor"), **info}
+                self._composes[key] = A.Compose(transforms, **kwargs)
+        return self._composes[key]
 
     def extension(self, row: "dict[str, Any]", fmt: str | None) -> str:
         if fmt and fmt != "same":
             return "." + {"jpg": "jpg", "png": "png", "webp": "webp"}[fmt]
         suffix = os.path.splitext(str(row["path"]))[1].lower()
-        return suffix if suffix in _SAVE_FORMATS else ".png"
+        return suffix if suffix in FORMATS else ".png"
 
     def save(self, sample: dict, path: str, fmt: str | None = None) -> bytes:
-        """Encode deterministically (fixed quality, no timestamps) and return the bytes."""
-        from PIL import Image
-
-        ext = os.path.splitext(path)[1].lower()
-        image = sample["image"]
-        if image.ndim == 3 and image.shape[2] == 1:
-            image = image[..., 0]
-        im = Image.fromarray(image)
-        buf = io.BytesIO()
-        options = {"quality": 95} if _SAVE_FORMATS[ext] in ("JPEG", "WEBP") else {}
-        im.save(buf, format=_SAVE_FORMATS[ext], **options)
-        return buf.getvalue()
+        """Encode deterministically (fixed settings, no timestamps) and return the bytes."""
+        return encode(sample["image"], path)
 
     def encode_mask(self, mask: np.ndarray) -> bytes:
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(mask.astype(np.uint8)).save(buf, format="PNG")
-        return buf.getvalue()
+        return encode_png(mask.astype(np.uint8))
 
     def gate(self, source: dict, sample: dict, rule, ctx: Context) -> str | None:
-        std = float(sample["image"].std())
+        from augment.image.ops import peak
+
+        std = float(sample["image"].std()) * 255.0 / peak(sample["image"].dtype)  # on the 8-bit scale
         if std < rule.min_std:
             return f"near-constant image (pixel std {std:.2f} < {rule.min_std:g})"
         if source.get("bboxes"):
@@ -334,6 +216,16 @@ class ImagePlugin(Plugin):
         return None
 
 
+def _pixels(im) -> tuple[np.ndarray, str]:
+    """The pixels of an open Pillow image and their mode: grey, RGB and RGBA as they are
+    (no converted copy), 16-bit grey as uint16, anything else (palette, CMYK...) as RGB."""
+    if im.mode in ("L", "RGB", "RGBA"):
+        return np.asarray(im), im.mode
+    if im.mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16), "I;16"
+    return np.asarray(im.convert("RGB")), "RGB"
+
+
 def _box_area(boxes, xywh: bool) -> float:
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)
     if xywh:
@@ -341,10 +233,12 @@ def _box_area(boxes, xywh: bool) -> float:
     return float(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).clip(min=0).sum())
 
 
-def _noise(image: np.ndarray, params: dict, rng: np.random.Generator) -> np.ndarray:
-    from augment.image.ops import add_noise
-
-    return add_noise(image, params["kind"], float(params["psnr"]), rng)
+def _plain(value: Any) -> Any:
+    """A value albumentations drew, JSON-ready to 6 decimals: float arrays (the affine
+    matrices) rounded whole, not number by number."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).all():
+        return np.round(value, 6).tolist()
+    return jsonable(value, digits=6)
 
 
 def _always(step: "Step") -> "Step":
