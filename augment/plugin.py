@@ -11,8 +11,8 @@ every output can be replayed from its provenance:
 4. ``save(sample, path)`` -- encode the sample to bytes at ``path``.
 
 ``load(row, ctx)`` reads a source sample. Plugins are found by modality name in
-:data:`REGISTRY`, filled by :func:`register_plugin` and by the ``curaug.plugins`` entry
-point group, so a third-party package can add one::
+:data:`REGISTRY`: the built-in ones register themselves with :func:`register_plugin`, and a
+third-party package adds one through the ``curaug.plugins`` entry point group::
 
     [project.entry-points."curaug.plugins"]
     point_cloud = "mypkg.plugin:PointCloudPlugin"
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import CuraugError
+from curate.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -90,36 +91,20 @@ class Plugin:
         return None
 
 
-REGISTRY: dict[str, type[Plugin]] = {}
-_ENTRY_POINTS_LOADED = False
+#: Modality name -> plugin class: built-ins, then the ``curaug.plugins`` entry points.
+REGISTRY: Registry[type[Plugin]] = Registry("augmentation plugin", entry_points="curaug.plugins",
+                                            builtins=("augment.image.plugin",))
 
 
 def register_plugin(cls: type[Plugin]) -> type[Plugin]:
-    REGISTRY[cls.modality] = cls
+    """Class decorator: register ``cls`` under its ``modality``."""
+    REGISTRY.register(cls.modality, cls)
     return cls
 
 
 def get_plugin(modality: str) -> Plugin:
-    """The plugin for ``modality``: built-ins first, then the ``curaug.plugins`` entry points."""
-    global _ENTRY_POINTS_LOADED
-    _builtins()
-    if modality not in REGISTRY and not _ENTRY_POINTS_LOADED:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="curaug.plugins"):
-            try:
-                cls = ep.load()
-            except Exception as exc:  # a broken third-party plugin must not break the others
-                raise CuraugError(f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from None
-            REGISTRY.setdefault(getattr(cls, "modality", ep.name) or ep.name, cls)
-        _ENTRY_POINTS_LOADED = True
+    """A new instance of the plugin for ``modality``."""
     if modality not in REGISTRY:
-        known = ", ".join(sorted(REGISTRY)) or "none"
-        raise CuraugError(f"no augmentation plugin for modality '{modality}' (available: {known})")
-    return REGISTRY[modality]()
-
-
-def _builtins() -> None:
-    import augment.image.plugin  # noqa: F401  (registers itself)
-
-
+        raise CuraugError(f"no augmentation plugin for modality '{modality}' "
+                          f"(available: {', '.join(REGISTRY.names()) or 'none'})")
+    return REGISTRY.get(modality)()

@@ -116,24 +116,35 @@ def test_resume_after_interruption_and_refuse_other_settings(cli, split_manifest
     assert "other settings" in one_error_line(cli(*args[:-1], "6"))
 
 
-def test_recipe_errors_name_the_problem(cli, split_manifest, tmp_path):
+def test_recipe_errors_name_file_line_and_key(cli, split_manifest, tmp_path):
     src = split_manifest / "split.parquet"
     bad = tmp_path / "bad.yaml"
     cases = {
-        "modality: image\ntransforms:\n  - HorizontalFlp: {}\n": "did you mean 'HorizontalFlip'",
-        "modality: image\ntransforms:\n  - Rotate: {limt: 10}\n": "unknown parameter 'limt' for Rotate (did you mean 'limit'?)",
-        "modality: image\ntransforms:\n  - Rotate: {limit: abc}\n": "invalid parameters for Rotate",
-        "modality: image\ntransforms:\n  - noise: {psnr: [30, 20]}\n": "lo > hi",
-        "modality: image\ntransforms:\n  - noise: {kind: pink}\n": "expected one of gaussian",
-        "modality: image\ntransforms:\n  - OneOf: {p: 0.5}\n": "needs 'transforms",
-        "modality: image\ncopise: 2\n": "unknown key 'copise'",
-        "modality: video\n": "modality",
-        "modality: image\ncopies: 1\nbalance: {target: max}\n": "not both",
+        "modality: image\ntransforms:\n  - HorizontalFlp: {}\n":
+            "line 3: transforms.0.HorizontalFlp: unknown image transform 'HorizontalFlp' (did you mean 'HorizontalFlip'",
+        "modality: image\ntransforms:\n  - Rotate: {limt: 10}\n":
+            "line 3: transforms.0.Rotate: unknown parameter 'limt' for Rotate (did you mean 'limit'?)",
+        "modality: image\ntransforms:\n  - HorizontalFlip: {}\n  - OneOf:\n      transforms:\n"
+        "        - GaussianBlur: {}\n        - noise: {kind: pink}\n":
+            "line 7: transforms.1.OneOf.transforms.1.noise.kind: expected one of gaussian",
+        "modality: image\ntransforms:\n  - noise:\n      psnr: [30, 20]\n": "line 4: transforms.0.noise.psnr: range",
+        "modality: image\ntransforms:\n  - OneOf: {p: 0.5}\n": "line 3: transforms.0.OneOf: needs 'transforms",
+        "modality: image\ncopise: 2\n": "line 2: unknown key 'copise'",
+        "modality: imgae\ntransforms: [HorizontalFlip]\n": "line 1: modality: no augmentation plugin for 'imgae' "
+                                                            "(did you mean 'image'?)",
+        "modality: image\ncopies: 1\nbalance: {target: max}\ntransforms: [HorizontalFlip]\n": "not both",
+        "modality: image\ncopies: 2\ntransforms: []\n": "line 3: transforms: empty; list at least one transform "
+                                                          "or choose a preset",
+        "modality: image\ncopies: 2\n": "transforms: empty",
     }
     for text, expected in cases.items():
         bad.write_text(text)
         line = one_error_line(cli("augment", src, "--recipe", bad, "-o", tmp_path / "never"))
-        assert expected in line, (text, line)
+        assert f"{bad}" in line and expected in line, (text, line)
+    # a bad value of a backend parameter: the backend's words about it, at the transform in the file
+    bad.write_text("modality: image\ntransforms:\n  - HorizontalFlip: {}\n  - Rotate:\n      p: 0.5\n      limit: abc\n")
+    line = one_error_line(cli("augment", src, "--recipe", bad, "-o", tmp_path / "never"))
+    assert line.startswith(f"error: {bad} line ") and "transforms.1.Rotate" in line and "limit" in line, line
     assert not (tmp_path / "never").exists()
     assert "--copies or --balance" in one_error_line(
         cli("augment", src, "--recipe", split_manifest / "recipe.yaml", "-o", tmp_path / "x", "--copies", "1",
@@ -163,30 +174,6 @@ def test_every_copy_differs_from_its_source(cli, split_manifest, tmp_path):
     assert not set(added["sha256"]) & set(m.loc[m["source_id"].isna(), "sha256"].dropna())
 
 
-def test_third_party_plugin_found_through_entry_points(monkeypatch):
-    import importlib.metadata
-
-    import augment.plugin as plugin
-
-    class PointCloud(plugin.Plugin):
-        modality = "point_cloud"
-
-    class FakeEntryPoint:
-        name, value = "point_cloud", "thirdparty.plugin:PointCloud"
-
-        def load(self):
-            return PointCloud
-
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group=None: [FakeEntryPoint()] if group == "curaug.plugins" else [])
-    monkeypatch.setattr(plugin, "_ENTRY_POINTS_LOADED", False)
-    monkeypatch.setitem(plugin.REGISTRY, "image", plugin.REGISTRY.get("image"))
-    try:
-        assert isinstance(plugin.get_plugin("point_cloud"), PointCloud)
-    finally:
-        plugin.REGISTRY.pop("point_cloud", None)
-
-
 def test_unreachable_dask_scheduler_is_one_line_and_leaves_nothing(cli, split_manifest, tmp_path):
     line = one_error_line(cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml",
                               "-o", tmp_path / "o", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"))
@@ -203,7 +190,7 @@ def test_bad_manifests_are_one_line_errors(cli, sample, split_manifest, tmp_path
     audio = tmp_path / "audio.parquet"
     assert cli("ingest", sample / "audio", "-o", audio).code == 0
     assert "no usable image rows" in one_error_line(cli("augment", audio, "--recipe", recipe, "-o", tmp_path / "b"))
-    (tmp_path / "sound.yaml").write_text("modality: audio\n")
-    assert "no augmentation plugin for modality 'audio'" in one_error_line(
+    (tmp_path / "sound.yaml").write_text("modality: audio\ntransforms: [gain]\n")
+    assert "no augmentation plugin for 'audio'" in one_error_line(
         cli("augment", audio, "--recipe", tmp_path / "sound.yaml", "-o", tmp_path / "c"))
     assert not any((tmp_path / d).exists() for d in "abc")
