@@ -285,11 +285,13 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 
         from augment.runner import replay
 
-        fresh, stored = replay(outdir, replay_id)
-        same = fresh == stored
+        files = replay(outdir, replay_id)
+        same = all(fresh == stored for fresh, stored in files.values())
+        fresh, stored = next(iter(files.values()))  # the sample's own file; side files count in `same`
+        stored_sha = hashlib.sha256(stored).hexdigest()[:16] if stored is not None else "missing"
         stdout_console().print(f"replay {replay_id}: {'identical' if same else 'DIFFERENT'} "
-                               f"(sha256 {hashlib.sha256(fresh).hexdigest()[:16]}, stored "
-                               f"{hashlib.sha256(stored).hexdigest()[:16]})", highlight=False, markup=False)
+                               f"(sha256 {hashlib.sha256(fresh).hexdigest()[:16]}, stored {stored_sha})",
+                               highlight=False, markup=False)
         ctx.exit(0 if same else 1)
     if recipe_path is None:
         raise click.UsageError("Missing option '--recipe'")

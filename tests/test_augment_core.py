@@ -97,22 +97,26 @@ def test_balance_equalises_train_classes(cli, split_manifest, tmp_path):
     assert counts.nunique() == 1
 
 
-def test_resume_after_interruption_and_refuse_other_settings(cli, split_manifest, tmp_path):
+def test_resume_redoes_only_what_is_missing_and_refuses_other_settings(cli, split_manifest, tmp_path):
     args = ["augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o",
             tmp_path / "o", "--seed", "5"]
     assert cli(*args).code == 0
     full = _files(tmp_path / "o")
-    # an interruption: some files never written, the progress log cut mid-line
+    # damage as a crash would leave it: files gone, a worker's log cut mid-line
     gone = sorted(full)[::3]
     for rel in gone:
         (tmp_path / "o" / rel).unlink()
-    log = tmp_path / "o" / ".curaug" / "progress.jsonl"
+    log, = (tmp_path / "o" / ".curaug" / "progress").glob("*.jsonl")
     lines = log.read_text().splitlines()
-    log.write_text("\n".join(lines[: len(lines) // 2]) + "\n" + lines[len(lines) // 2][:40])
+    cut = len(lines) // 2
+    log.write_text("\n".join(lines[:cut]) + "\n" + lines[cut][:40])
+    lost = {json.loads(line)["job"]["path"] for line in lines[cut:]} | set(gone)
+    untouched = {rel: _stamp(tmp_path / "o" / rel) for rel in full if rel not in lost}
     (tmp_path / "o" / "manifest.parquet").unlink()
     r = cli(*args)
-    assert r.code == 0 and "already done (resumed)" in r.out
+    assert r.code == 0 and f"{len(full) - len(lost)} already done (resumed)" in r.out
     assert _files(tmp_path / "o") == full
+    assert {rel: _stamp(tmp_path / "o" / rel) for rel in untouched} == untouched  # not rewritten
     assert "other settings" in one_error_line(cli(*args[:-1], "6"))
 
 
@@ -194,3 +198,188 @@ def test_bad_manifests_are_one_line_errors(cli, sample, split_manifest, tmp_path
     assert "no augmentation plugin for 'audio'" in one_error_line(
         cli("augment", audio, "--recipe", tmp_path / "sound.yaml", "-o", tmp_path / "c"))
     assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns
+
+
+# ------------------------------------------------------------------ a plugin that is not about images
+
+LINES_PLUGIN = '''
+"""A third party's plugin for text files (modality "lines"), installed with an entry point."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from augment.plugin import Output, Plugin
+from curate.errors import CuraugError
+
+TRANSFORMS = {"reverse": (), "shout": (), "repeat": ("times",)}
+
+
+class LinesPlugin(Plugin):
+    modality = "lines"
+    loads = 0  # sources read by this process
+
+    def versions(self):
+        return {"lines_plugin": "0.1"}
+
+    def check(self, steps):
+        for step in steps:
+            if step.name not in TRANSFORMS:
+                raise CuraugError(f"{step.name}: unknown lines transform")
+            for key, value in step.params.items():
+                if key not in TRANSFORMS[step.name]:
+                    raise CuraugError(f"{step.name}.{key}: unknown parameter")
+                if not all(isinstance(v, int) and v > 0 for v in (value if isinstance(value, list) else [value])):
+                    raise CuraugError(f"{step.name}.{key}: value {value!r} is not a positive integer")
+
+    def draw(self, steps, rng, ctx, row):
+        plan = []
+        for step in steps:
+            if rng.random() < step.p:
+                params = {k: int(rng.integers(v[0], v[1] + 1)) if isinstance(v, list) else v
+                          for k, v in step.params.items()}
+                plan.append({"name": step.name, "params": params})
+        return plan
+
+    def load(self, row, ctx):
+        type(self).loads += 1
+        return (Path(row["root"]) / row["path"]).read_text(encoding="utf-8").split()
+
+    def apply(self, words, plan, seed, ctx):
+        rng = np.random.default_rng(seed)
+        out, applied = list(words), []
+        for step in plan:
+            if step["name"] == "reverse":
+                out = out[::-1]
+            elif step["name"] == "shout":
+                k = int(rng.integers(len(out)))  # drawn by the "backend": recorded as applied
+                out[k] = out[k].upper()
+                applied.append({"name": "shout", "word": k})
+            else:
+                out = out * step["params"]["times"]
+        return out, applied
+
+    def extension(self, row, fmt):
+        return ".txt"
+
+    def output(self, words, applied, path, ctx):
+        counts = os.path.splitext(path)[0] + ".counts.json"
+        return Output({path: (" ".join(words) + "\\n").encode(), counts: json.dumps({"words": len(words)}).encode()},
+                      {"words": len(words), "counts_path": counts}, applied)
+'''
+LINES_RECIPE = "modality: lines\ncopies: 3\ntransforms:\n  - reverse: {p: 0.5}\n  - shout: {p: 0.7}\n" \
+               "  - repeat: {times: [1, 3], p: 0.5}\n"
+WORDS = "the quick brown fox jumps over a lazy dog again".split()
+
+
+@pytest.fixture(scope="module")
+def lines(tmp_path_factory):
+    """The plugin installed as a package would be (module + dist-info with its entry point),
+    a manifest of eight text files (six in train) and a recipe; the plugin also registered
+    in this process, for the tests that run the CLI in-process."""
+    import importlib
+    import sys
+
+    from augment.plugin import REGISTRY, register_plugin
+
+    root = tmp_path_factory.mktemp("lines")
+    (root / "site" / "lines_plugin").mkdir(parents=True)
+    (root / "site" / "lines_plugin" / "__init__.py").write_text(LINES_PLUGIN)
+    info = root / "site" / "lines_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lines-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[curaug.plugins]\nlines = lines_plugin:LinesPlugin\n")
+    rows = []
+    for i in range(8):
+        rel = f"{'ab'[i % 2]}/t{i}.txt"
+        (root / "data" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "data" / rel).write_text(" ".join(random.Random(i).sample(WORDS, 5)) + "\n")
+        rows.append({"id": rel, "label": "ab"[i % 2], "root": str(root / "data"), "path": rel, "modality": "lines",
+                     "status": "ok", "split": "train" if i < 6 else "val"})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    (root / "recipe.yaml").write_text(LINES_RECIPE)
+    sys.path.insert(0, str(root / "site"))  # spawned Dask workers start with this process's sys.path
+    plugin = importlib.import_module("lines_plugin")
+    if "lines" not in REGISTRY:
+        register_plugin(plugin.LinesPlugin)
+    yield root
+    sys.path.remove(str(root / "site"))
+
+
+@pytest.fixture(scope="module")
+def lines_reference(lines, tmp_path_factory):
+    """One uninterrupted run on one process: what every other run must reproduce."""
+    from augment.recipe import load_recipe
+    from augment.runner import augment_manifest
+    from curate.io.manifest import load_data
+
+    out = tmp_path_factory.mktemp("lines_ref") / "o"
+    augment_manifest(load_data(lines / "manifest.csv"), load_recipe(lines / "recipe.yaml"), out, seed=3)
+    return out
+
+
+def _corpus(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".curaug" not in p.parts and p.name != "manifest.parquet"}
+
+
+def test_a_third_party_plugin_runs_through_its_entry_point_on_every_engine(lines, tmp_path):
+    """A fresh `curaug augment` process finds the plugin by its entry point, and so do the
+    pool's forked workers and the Dask workers; the runner knows nothing of text."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(lines / "site"), str(Path(__file__).parent.parent)])}
+    corpora = {}
+    for name, extra in {"serial": [], "pool": ["--workers", "2"], "dask": ["--engine", "dask", "--workers", "2"]}.items():
+        r = subprocess.run([sys.executable, "-m", "pipelines.cli", "augment", str(lines / "manifest.csv"), "--recipe",
+                            str(lines / "recipe.yaml"), "-o", str(tmp_path / name), "--seed", "3", *extra],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        assert "augmented 18 samples from 6 train rows" in r.stdout
+        corpora[name] = _corpus(tmp_path / name)
+    assert corpora["serial"] == corpora["pool"] == corpora["dask"]
+    texts = {rel: data for rel, data in corpora["serial"].items() if rel.endswith(".txt")}
+    assert len(texts) == 18 and len(corpora["serial"]) == 36  # each copy wrote its side file too
+    m = pd.read_parquet(tmp_path / "dask" / "manifest.parquet")
+    added = m[m["source_id"].notna()]
+    assert len(m) == 8 + 18 and (added["source_id"].value_counts() == 3).all()
+    assert set(added["source_id"]) == {f"{'ab'[i % 2]}/t{i}.txt" for i in range(6)}
+    for _, row in added.iterrows():
+        text = (tmp_path / "dask" / row["path"]).read_text()
+        assert row["words"] == len(text.split()) == json.loads((tmp_path / "dask" / row["counts_path"]).read_text())["words"]
+        assert row["sha256"] == hashlib.sha256(text.encode()).hexdigest() and row["modality"] == "lines"
+        prov = json.loads(row["augment"])
+        assert prov["plugin"] == "lines" and prov["versions"]["lines_plugin"] == "0.1" and prov["plan"]
+        assert [a["name"] for a in prov["applied"]] == [p["name"] for p in prov["plan"] if p["name"] == "shout"]
+    assert (m.loc[m["source_id"].isna(), "words"].isna()).all()  # the input rows pass through unchanged
+    some = added["id"].iloc[4]
+    r = subprocess.run([sys.executable, "-m", "pipelines.cli", "augment", str(lines / "manifest.csv"), "-o",
+                        str(tmp_path / "pool"), "--replay", some], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "identical" in r.stdout, r.stdout + r.stderr
+
+
+def test_each_source_is_loaded_once_for_all_its_copies(cli, lines, tmp_path):
+    import lines_plugin
+
+    before = lines_plugin.LinesPlugin.loads
+    assert cli("augment", lines / "manifest.csv", "--recipe", lines / "recipe.yaml", "-o", tmp_path / "o").code == 0
+    assert lines_plugin.LinesPlugin.loads - before == 6  # six train rows, three copies each
+
+
+def test_a_parameter_error_of_any_plugin_points_at_its_line(cli, lines, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("modality: lines\ntransforms:\n  - shout: {}\n  - repeat:\n      p: 0.5\n      times: x\n")
+    line = one_error_line(cli("augment", lines / "manifest.csv", "--recipe", recipe, "-o", tmp_path / "o"))
+    assert line == f"error: {recipe} line 6: transforms.1.repeat.times: value 'x' is not a positive integer"
+    recipe.write_text("modality: lines\ntransforms:\n  - whisper: {p: 1}\n")
+    line = one_error_line(cli("augment", lines / "manifest.csv", "--recipe", recipe, "-o", tmp_path / "o"))
+    assert line == f"error: {recipe} line 3: transforms.0.whisper: unknown lines transform"
