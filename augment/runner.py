@@ -1,7 +1,7 @@
 """The corpus runner: rows of a manifest -> augmented files + OUTDIR/manifest.parquet.
 
-What: usable rows of the recipe's modality in the train split (all usable rows when
-there is no split column); every input row passes through unchanged. How: jobs are ``(source id,
+What: usable rows of the recipe's modality in the train split (every usable row with
+``all_rows=True``); every input row passes through unchanged. How: jobs are ``(source id,
 copy index)`` pairs, each drawing from its own seed (:func:`augment.seeds.sample_seed`),
 so the output is the same with any number of workers, in any order, on any engine of
 :mod:`augment.engines`. A source is loaded once for all its copies. The plugin encodes each
@@ -52,22 +52,26 @@ class AugmentResult:
 # ------------------------------------------------------------------ planning
 
 
-def select_rows(df: "pd.DataFrame", modality: str) -> "pd.DataFrame":
+def select_rows(df: "pd.DataFrame", modality: str, *, all_rows: bool = False) -> "pd.DataFrame":
     """The rows to augment, indexed by id: usable rows of ``modality`` in the train split
-    (all usable rows when there is no split column)."""
+    (every usable row with ``all_rows``)."""
     from curate.io.manifest import ok_rows
 
     if not {"root", "path"} <= set(df.columns):
         raise CuraugError("augment needs a manifest with root and path columns (run curaug ingest first)")
+    if not all_rows and "split" not in df.columns:
+        raise CuraugError("the manifest has no 'split' column: only the train split is augmented; split it first "
+                          "(curaug split), or set all_rows=True to augment every row", param="all_rows")
     usable = ok_rows(df)
     if "modality" in df.columns:
         usable &= df["modality"].astype(str) == modality
-    rows = df[usable & (df["split"].astype(str) == "train") if "split" in df.columns else usable].copy()
+    rows = df[usable if all_rows else usable & (df["split"].astype(str) == "train")].copy()
     if rows.empty:
         found = ", ".join(sorted(map(str, df["modality"].dropna().unique()))) if "modality" in df.columns else "?"
         splits = ", ".join(sorted(map(str, df["split"].dropna().unique()))) if "split" in df.columns else "none"
-        raise CuraugError(f"no usable {modality} rows in the train split to augment ({len(df)} rows; "
-                          f"modalities: {found}; splits: {splits})")
+        where = "rows" if all_rows else "rows in the train split"
+        raise CuraugError(f"no usable {modality} {where} to augment ({len(df)} rows; modalities: {found}; "
+                          f"splits: {splits})")
     if "id" not in rows.columns or rows["id"].duplicated().any():
         raise CuraugError("augment needs a unique 'id' column in the manifest")
     rows.index = rows["id"].astype(str)
@@ -215,22 +219,24 @@ def _frozen_heap() -> Iterator[None]:
 
 def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | os.PathLike, *, seed: int = 0,
                      copies: int | None = None, balance: bool = False, workers: int = 1, engine: str = "local",
-                     scheduler: str | None = None, label: str | None = "label",
+                     scheduler: str | None = None, label: str | None = "label", all_rows: bool = False,
                      progress: Progress | None = None) -> AugmentResult:
-    """Augment the train rows of ``df`` into ``outdir`` (see the module docstring)."""
+    """Augment the train rows of ``df`` (every row with ``all_rows``) into ``outdir``; see
+    the module docstring."""
     recipe = loaded.recipe
     plugin = get_plugin(recipe.modality)
     out = Path(outdir)
+    _check_outdir(out)
     if label is not None and label not in df.columns:
         label = None
-    rows = select_rows(df, recipe.modality)
+    rows = select_rows(df, recipe.modality, all_rows=all_rows)
     if balance or (copies is None and recipe.balance is not None):
         copies, target = None, recipe.balance.target if recipe.balance else "max"
     else:
         copies, target = recipe.copies if copies is None else copies, None
     jobs, made = plan_jobs(rows, copies=copies, balance_target=target, label=label, seed=seed,
                            extension=lambda row: plugin.extension(row, recipe.format))
-    settings = {"seed": int(seed), "copies": copies, "balance": target, "label": label}
+    settings = {"seed": int(seed), "copies": copies, "balance": target, "label": label, "all_rows": all_rows}
     run = RunState(out, settings_key(loaded, settings, rows.index))
     done = run.finished()
     todo = [job for job in jobs if job.path not in done]
@@ -266,6 +272,16 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     summary = _summary(df, rows, jobs, todo, done, made, elapsed, gate=recipe.gate is not None)
     run.write_summary(summary)
     return AugmentResult(manifest, summary)
+
+
+def _check_outdir(out: Path) -> None:
+    """The output folder, or the first of its parents that exists, must be a folder."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise CuraugError(f"{out}: {folder} is a file, not a folder; choose another output folder",
+                                  param="outdir")
+            return
 
 
 def _summary(df, rows, jobs: list[Job], todo: list[Job], done: dict[str, dict], made: dict[str, int],

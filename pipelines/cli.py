@@ -264,6 +264,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 @click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR", help="Folder for the new files and manifest.parquet.")
 @click.option("--copies", type=click.IntRange(min=0), help="Augmented copies per train sample [default: the recipe's, else 1].")
 @click.option("--balance", is_flag=True, help="Augment minority classes up to the largest (or the recipe's balance.target).")
+@click.option("--all-rows", is_flag=True, help="Augment every usable row, whatever its split (needed when there is no split column).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed (with sample id and copy: each sample's seed).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
@@ -272,7 +273,8 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 @click.option("--replay", "replay_id", metavar="ID", help="Regenerate one augmented sample of OUTDIR and compare bytes.")
 @click.pass_context
 def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: str, copies: int | None, balance: bool,
-            seed: int, workers: int, engine: str, scheduler: str | None, label: str, replay_id: str | None) -> None:
+            all_rows: bool, seed: int, workers: int, engine: str, scheduler: str | None, label: str,
+            replay_id: str | None) -> None:
     """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged)."""
     from pathlib import Path
 
@@ -304,9 +306,17 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
     df = load_data(manifest)
     from augment.runner import augment_manifest
 
-    with progress_bar("augmenting") as progress:
-        result = augment_manifest(df, loaded, outdir, seed=seed, copies=copies, balance=balance, workers=workers,
-                                  engine=engine, scheduler=scheduler, label=label, progress=progress)
+    try:
+        with progress_bar("augmenting") as progress:
+            result = augment_manifest(df, loaded, outdir, seed=seed, copies=copies, balance=balance, workers=workers,
+                                      engine=engine, scheduler=scheduler, label=label, all_rows=all_rows,
+                                      progress=progress)
+    except CuraugError as exc:
+        if exc.param != "all_rows":
+            raise
+        # the library's message names its parameter (all_rows=True); this one names the flag
+        raise CuraugError(f"{manifest}: no 'split' column, and only the train split is augmented; split it first "
+                          "(curaug split), or pass --all-rows to augment every row") from None
     print_augment_summary(result.summary, str(Path(outdir) / "manifest.parquet"))
 
 

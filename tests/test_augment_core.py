@@ -187,17 +187,36 @@ def test_unreachable_dask_scheduler_is_one_line_and_leaves_nothing(cli, split_ma
             tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9"))
 
 
-def test_bad_manifests_are_one_line_errors(cli, sample, split_manifest, tmp_path):
+def test_bad_manifests_are_one_line_errors_and_write_nothing(cli, sample, split_manifest, tmp_path):
     recipe = split_manifest / "recipe.yaml"
     assert "root and path columns" in one_error_line(cli("augment", sample / "penguins.csv", "--recipe", recipe,
                                                          "-o", tmp_path / "a"))
     audio = tmp_path / "audio.parquet"
     assert cli("ingest", sample / "audio", "-o", audio).code == 0
-    assert "no usable image rows" in one_error_line(cli("augment", audio, "--recipe", recipe, "-o", tmp_path / "b"))
+    assert "no usable image rows to augment" in one_error_line(
+        cli("augment", audio, "--recipe", recipe, "-o", tmp_path / "b", "--all-rows"))
     (tmp_path / "sound.yaml").write_text("modality: audio\ntransforms: [gain]\n")
     assert "no augmentation plugin for 'audio'" in one_error_line(
         cli("augment", audio, "--recipe", tmp_path / "sound.yaml", "-o", tmp_path / "c"))
+    assert f"{recipe} is a file" in one_error_line(  # -o inside a file
+        cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", recipe / "out"))
     assert not any((tmp_path / d).exists() for d in "abc")
+    assert recipe.is_file()
+
+
+def test_a_manifest_without_splits_needs_all_rows(cli, split_manifest, tmp_path):
+    from curate.io.manifest import load_data, save_manifest
+
+    df = load_data(split_manifest / "split.parquet")
+    save_manifest(df.drop(columns="split"), tmp_path / "nosplit.parquet")
+    args = ["augment", tmp_path / "nosplit.parquet", "--recipe", split_manifest / "recipe.yaml", "-o", tmp_path / "o",
+            "--copies", "1"]
+    line = one_error_line(cli(*args))
+    assert "no 'split' column" in line and "--all-rows" in line and not (tmp_path / "o").exists()
+    r = cli(*args, "--all-rows")
+    assert r.code == 0, r.err
+    added = pd.read_parquet(tmp_path / "o" / "manifest.parquet").query("source_id.notna()")
+    assert set(added["source_id"]) == set(df.loc[df["status"] == "ok", "id"])  # val and test rows too
 
 
 def _stamp(path: Path) -> tuple[int, int]:
