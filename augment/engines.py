@@ -5,7 +5,7 @@ A :class:`Worker` renders jobs on one thread: it loads each source once for all 
 draws and applies each copy's plan from the copy's own seed, and has the plugin's
 :class:`augment.plugin.Output` write the files, after appending the job's record to the
 worker's own log (so a file in place always has its record). Engines only move chunks of
-jobs and records.
+jobs and records; on any exception, Ctrl-C included, they stop everything at once.
 """
 
 from __future__ import annotations
@@ -117,6 +117,15 @@ def start_worker(state: dict[str, Any]) -> Worker:
     return _local.worker
 
 
+def _pool_worker(state: dict[str, Any]) -> None:
+    """Pool process start: Ctrl-C reaches the whole process group, but only the parent acts
+    on it (it stops the pool); a worker that raised too would print its own traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start_worker(state)
+
+
 def render_chunk(jobs: list[Job], state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Render ``jobs`` on this thread's worker (started from ``state`` when it is new here)."""
     worker = getattr(_local, "worker", None)
@@ -142,7 +151,8 @@ class InProcess:
 
 
 class LocalPool:
-    """Jobs run on ``workers`` processes forked from this one."""
+    """Jobs run on ``workers`` processes forked from this one. On any exception here,
+    Ctrl-C included, pending chunks are cancelled and the workers end at once."""
 
     def __init__(self, workers: int):
         self.workers = workers
@@ -152,17 +162,37 @@ class LocalPool:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=start_worker,
-                                 initargs=(state,)) as pool:
+        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_pool_worker, initargs=(state,))
+        try:
             futures = [pool.submit(render_chunk, chunk) for chunk in chunks]
             for future in as_completed(futures):
                 for record in future.result():
                     collect(record)
+        except BaseException:
+            _terminate(pool)
+            raise
+        pool.shutdown()
+
+
+def _terminate(pool) -> None:
+    """Cancel the chunks not started and end the running ones now (a long sample must not
+    keep a stopped run alive). Python 3.14 has this as ``terminate_workers()``; before, the
+    executor's process table is the only handle on its workers."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
 
 
 class DaskEngine:
     """Jobs run as tasks on a Dask cluster: the one at ``scheduler``, or a LocalCluster of
-    ``workers`` processes."""
+    ``workers`` processes. On any exception here, Ctrl-C included, pending tasks are
+    cancelled, and a LocalCluster's workers end at once, running tasks and all."""
 
     def __init__(self, workers: int, scheduler: str | None):
         self.workers, self.scheduler = workers, scheduler
@@ -176,21 +206,53 @@ class DaskEngine:
         with contextlib.ExitStack() as stack:  # closed in reverse: client, cluster, log level
             stack.callback(quiet.setLevel, quiet.level)
             quiet.setLevel(logging.ERROR)
+            cluster = None
             try:
                 if self.scheduler:
                     client = stack.enter_context(Client(self.scheduler, timeout="5s"))
                 else:
                     cluster = stack.enter_context(LocalCluster(
                         n_workers=max(1, self.workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                        silence_logs=logging.ERROR))
+                        silence_logs=logging.CRITICAL, preload=[__name__]))
                     client = stack.enter_context(Client(cluster))
             except (OSError, TimeoutError) as exc:
                 raise CuraugError(f"cannot reach the Dask scheduler {self.scheduler}: {exc}") from None
-            shared = client.scatter(state, broadcast=True)
-            tasks = [client.submit(render_chunk, chunk, shared, pure=False) for chunk in chunks]
-            for future in as_completed(tasks):
-                for record in future.result():
-                    collect(record)
+            submitted = []  # every future of this run, the shared state too: all cancelled on a stop
+            try:
+                shared = client.scatter(state, broadcast=True)
+                submitted.append(shared)
+                tasks = [client.submit(render_chunk, chunk, shared, pure=False) for chunk in chunks]
+                submitted += tasks
+                for future in as_completed(tasks):
+                    for record in future.result():
+                        collect(record)
+            except BaseException:
+                client.cancel(submitted)
+                if cluster is not None:
+                    quiet.setLevel(logging.CRITICAL)  # the scheduler's alarm at losing the workers we stop
+                    _stop_workers(cluster)
+                raise
+
+
+def _stop_workers(cluster) -> None:
+    """End a LocalCluster's worker processes now: closing the cluster would first wait
+    seconds for their running tasks."""
+    import asyncio
+
+    async def close_all() -> None:
+        await asyncio.gather(*(nanny.close(timeout=0.2) for nanny in list(cluster.workers.values())))
+
+    with contextlib.suppress(Exception):  # a quick stop only: the cluster's own close follows and ends them
+        cluster.sync(close_all)
+
+
+def dask_setup(worker) -> None:
+    """Dask preload of the LocalCluster's workers (Dask calls it by this name as each
+    starts). Ctrl-C in a terminal reaches the whole process group, but only the client acts
+    on it (it stops the workers), as in the local pool."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def make_engine(engine: str, workers: int, scheduler: str | None, jobs: int) -> InProcess | LocalPool | DaskEngine:

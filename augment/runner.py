@@ -12,7 +12,8 @@ looks inside.
 (one append-only log per worker; a job's record is written before its files are renamed
 into place, so every file on disk has its record) and ``staging/`` (bytes being written).
 A rerun with the same settings skips every job whose record and files exist (resume); a
-rerun with other settings is refused.
+rerun with other settings is refused. Ctrl-C stops the workers at once and raises
+:class:`Interrupted` with the count of samples finished.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ Progress = Callable[[int, int], None]
 class AugmentResult:
     manifest: "pd.DataFrame"
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; what it finished stays in OUTDIR and a rerun resumes from it."""
+
+    def __init__(self, finished: int, total: int, outdir: Path):
+        super().__init__(f"interrupted: {finished} of {total} samples written to {outdir}; "
+                         "rerun the same command to resume")
+        self.finished, self.total, self.outdir = finished, total, outdir
 
 
 # ------------------------------------------------------------------ planning
@@ -222,7 +232,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
                      scheduler: str | None = None, label: str | None = "label", all_rows: bool = False,
                      progress: Progress | None = None) -> AugmentResult:
     """Augment the train rows of ``df`` (every row with ``all_rows``) into ``outdir``; see
-    the module docstring."""
+    the module docstring. Raises :class:`Interrupted` on Ctrl-C."""
     recipe = loaded.recipe
     plugin = get_plugin(recipe.modality)
     out = Path(outdir)
@@ -256,6 +266,9 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     try:
         with _frozen_heap():
             make_engine(engine, workers, scheduler, len(todo)).run(chunk_jobs(todo, workers), state, collect)
+    except KeyboardInterrupt:
+        # the workers' logs, not what reached this process, say what is finished
+        raise Interrupted(len(run.finished()), len(jobs), out) from None
     except CuraugError:
         if fresh and not done:  # nothing was made: leave no output folder behind
             import shutil

@@ -275,7 +275,11 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: str, copies: int | None, balance: bool,
             all_rows: bool, seed: int, workers: int, engine: str, scheduler: str | None, label: str,
             replay_id: str | None) -> None:
-    """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged)."""
+    """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged).
+
+    Ctrl-C stops at once (exit 130) and says how many samples were written; rerunning the
+    same command resumes without redoing them.
+    """
     from pathlib import Path
 
     from augment.recipe import load_recipe
@@ -304,13 +308,16 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
     loaded = load_recipe(recipe_path)
     _refuse_overwrite(manifest, str(Path(outdir) / "manifest.parquet"))
     df = load_data(manifest)
-    from augment.runner import augment_manifest
+    from augment.runner import Interrupted, augment_manifest
 
     try:
         with progress_bar("augmenting") as progress:
             result = augment_manifest(df, loaded, outdir, seed=seed, copies=copies, balance=balance, workers=workers,
                                       engine=engine, scheduler=scheduler, label=label, all_rows=all_rows,
                                       progress=progress)
+    except Interrupted as stop:
+        click.echo(str(stop), err=True)
+        ctx.exit(130)
     except CuraugError as exc:
         if exc.param != "all_rows":
             raise

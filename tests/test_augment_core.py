@@ -230,7 +230,10 @@ LINES_PLUGIN = '''
 """A third party's plugin for text files (modality "lines"), installed with an entry point."""
 
 import json
+import multiprocessing
 import os
+import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +271,11 @@ class LinesPlugin(Plugin):
         return plan
 
     def load(self, row, ctx):
+        if row["id"] == os.environ.get("LINES_INTERRUPT_AT"):  # Ctrl-C while this source is read
+            parent = multiprocessing.parent_process()
+            os.kill(parent.pid if parent else os.getpid(), signal.SIGINT)
+            threading.Event().wait(60)  # a long job: a stopped run ends it rather than wait for it
+            raise RuntimeError("still running a minute after Ctrl-C")
         type(self).loads += 1
         return (Path(row["root"]) / row["path"]).read_text(encoding="utf-8").split()
 
@@ -392,6 +400,41 @@ def test_each_source_is_loaded_once_for_all_its_copies(cli, lines, tmp_path):
     before = lines_plugin.LinesPlugin.loads
     assert cli("augment", lines / "manifest.csv", "--recipe", lines / "recipe.yaml", "-o", tmp_path / "o").code == 0
     assert lines_plugin.LinesPlugin.loads - before == 6  # six train rows, three copies each
+
+
+@pytest.mark.parametrize("engine", [["--workers", "1"], ["--workers", "2"], ["--engine", "dask", "--workers", "2"]],
+                         ids=["serial", "pool", "dask"])
+def test_ctrl_c_stops_keeps_whole_files_and_a_rerun_redoes_nothing(cli, lines, lines_reference, tmp_path, monkeypatch,
+                                                                    engine):
+    """Ctrl-C arrives while a source is being read (and that job would run for a minute):
+    the run stops, says what it wrote, leaves only whole files; the rerun finishes the
+    corpus without touching them, byte for byte as an uninterrupted run."""
+    import gc
+
+    args = ["augment", lines / "manifest.csv", "--recipe", lines / "recipe.yaml", "-o", tmp_path / "o", "--seed", "3",
+            *engine]
+    frozen = gc.get_freeze_count()
+    monkeypatch.setenv("LINES_INTERRUPT_AT", "b/t3.txt")  # the fourth of six train sources
+    r = cli(*args)
+    monkeypatch.delenv("LINES_INTERRUPT_AT")
+    assert r.code == 130, r.err
+    written = _corpus(tmp_path / "o")
+    reference = _corpus(lines_reference)
+    texts = [rel for rel in written if rel.endswith(".txt")]
+    assert r.err.strip() == f"interrupted: {len(texts)} of 18 samples written to {tmp_path / 'o'}; " \
+                            "rerun the same command to resume"
+    assert not any(rel.startswith("b/t3__") for rel in written)  # the job that was stopped left nothing
+    assert all(reference[rel] == data for rel, data in written.items())  # whole files only
+    assert not list((tmp_path / "o").rglob("*tmp*")) and not (tmp_path / "o" / ".curaug" / "staging").exists()
+    assert gc.get_freeze_count() == frozen
+    stamps = {rel: _stamp(tmp_path / "o" / rel) for rel in written}
+    r = cli(*args)
+    assert r.code == 0 and f"{len(texts)} already done (resumed)" in r.out, r.err
+    assert {rel: _stamp(tmp_path / "o" / rel) for rel in written} == stamps  # not rewritten
+    assert _corpus(tmp_path / "o") == reference
+    columns = ["id", "source_id", "sha256", "augment", "words", "counts_path"]
+    assert pd.read_parquet(tmp_path / "o" / "manifest.parquet")[columns].equals(
+        pd.read_parquet(lines_reference / "manifest.parquet")[columns])
 
 
 def test_a_parameter_error_of_any_plugin_points_at_its_line(cli, lines, tmp_path):
