@@ -81,6 +81,19 @@ class Output:
     ``files`` maps paths relative to the output folder to bytes; the first is the sample's
     own file (its row's ``path``), any others are side files that a column in ``columns``
     names. ``applied`` is what the backend drew while applying the plan (provenance).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Output({"a/t0__aug0.txt": b"fox the", "a/t0__aug0.json": b'{"words": 2}'},
+    ...              {"words": 2, "counts": "a/t0__aug0.json"})
+    >>> out.describe()["files"]["a/t0__aug0.txt"]["size_bytes"]
+    7
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "staging").mkdir()
+    >>> out.save(folder, folder / "staging")
+    >>> sorted(str(p.relative_to(folder)) for p in folder.rglob("*.*")), list((folder / "staging").iterdir())
+    (['a/t0__aug0.json', 'a/t0__aug0.txt'], [])
     """
 
     files: dict[str, bytes]
