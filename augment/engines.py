@@ -211,8 +211,11 @@ class DaskEngine:
                 if self.scheduler:
                     client = stack.enter_context(Client(self.scheduler, timeout="5s"))
                 else:
+                    # no dashboard, and the scheduler's HTTP routes on a free local port: the
+                    # default 8787 may be taken (another cluster), which prints a warning
                     cluster = stack.enter_context(LocalCluster(
                         n_workers=max(1, self.workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                         silence_logs=logging.CRITICAL, preload=[__name__]))
                     client = stack.enter_context(Client(cluster))
             except (OSError, TimeoutError) as exc:
