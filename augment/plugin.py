@@ -23,9 +23,9 @@ themselves with :func:`register_plugin`; a third-party package adds one through 
     [project.entry-points."curaug.plugins"]
     point_cloud = "mypkg.plugin:PointCloudPlugin"
 
-An entry point is also what makes a plugin usable by every worker: ``--workers`` forks the
-running process, but Dask workers are fresh processes (possibly on other machines) that
-find the plugin the same way, through the installed package's entry point.
+Workers get the plugin class from the run: ``--workers`` forks the running process, and
+Dask workers, fresh processes possibly on other machines, import the class's module. So a
+plugin must be installed wherever the workers run, as a package with its entry point is.
 """
 
 from __future__ import annotations
