@@ -115,9 +115,11 @@ class Output:
     def save(self, outdir: str | os.PathLike, staging: str | os.PathLike) -> None:
         """Write every file under ``outdir`` atomically: bytes go to ``staging`` (a folder on
         the same file system) first, then are renamed into place, so an interruption leaves
-        either the whole file or none of it."""
+        either the whole file or none of it. The sample's own file comes last: once it is
+        in place, so are its side files."""
         outdir, staging = Path(outdir), Path(staging)
-        for rel, data in self.files.items():
+        own, *side = self.files.items()
+        for rel, data in [*side, own]:
             target = outdir / rel
             tmp = staging / f"{os.getpid()}-{threading.get_ident()}-{target.name}"
             tmp.write_bytes(data)

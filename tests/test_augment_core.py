@@ -429,10 +429,11 @@ def test_ctrl_c_stops_keeps_whole_files_and_a_rerun_redoes_nothing(cli, lines, l
     assert all(reference[rel] == data for rel, data in written.items())  # whole files only
     assert not list((tmp_path / "o").rglob("*tmp*")) and not (tmp_path / "o" / ".curaug" / "staging").exists()
     assert gc.get_freeze_count() == frozen
-    stamps = {rel: _stamp(tmp_path / "o" / rel) for rel in written}
+    samples = texts + [rel.removesuffix(".txt") + ".counts.json" for rel in texts]  # a sample's file comes last
+    stamps = {rel: _stamp(tmp_path / "o" / rel) for rel in samples}
     r = cli(*args)
     assert r.code == 0 and f"{len(texts)} already done (resumed)" in r.out, r.err
-    assert {rel: _stamp(tmp_path / "o" / rel) for rel in written} == stamps  # not rewritten
+    assert {rel: _stamp(tmp_path / "o" / rel) for rel in samples} == stamps  # not rewritten
     assert _corpus(tmp_path / "o") == reference
     columns = ["id", "source_id", "sha256", "augment", "words", "counts_path"]
     assert pd.read_parquet(tmp_path / "o" / "manifest.parquet")[columns].equals(
