@@ -1,29 +1,44 @@
 """The modality plugin contract and its registry.
 
-A plugin turns one manifest row into augmented copies in four separate steps, so that
-every output can be replayed from its provenance:
+A plugin turns one manifest row into augmented copies in separate steps, so that every
+output can be replayed from its provenance and the runner never needs to know what a
+sample is:
 
 1. ``check(steps)`` -- refuse unknown transforms or parameters before any work starts;
-2. ``draw(steps, rng, ctx)`` -- decide, from a per-sample ``numpy.random.Generator``
+2. ``load(row, ctx)`` -- read the source sample, once for all its copies;
+3. ``draw(steps, rng, ctx, row)`` -- decide, from a per-sample ``numpy.random.Generator``
    alone, which transforms apply and with which parameters (the *plan*, plain JSON);
-3. ``apply(sample, plan, seed, ctx)`` -- run the plan (backend randomness seeded by
-   ``seed``) and return the new sample and what the backend drew;
-4. ``save(sample, path)`` -- encode the sample to bytes at ``path``.
+4. ``apply(sample, plan, seed, ctx)`` -- run the plan (backend randomness seeded by
+   ``seed``) and return the new sample and what the backend drew; it must not change
+   ``sample``, which the next copy starts from again;
+5. ``output(sample, applied, path, ctx)`` -- encode the new sample as an :class:`Output`:
+   its files (the one at ``path``, relative to the output folder, plus any side files such
+   as a mask), the manifest columns it sets and its provenance. The default writes the
+   bytes of ``save(sample, path, fmt)`` and sets no column.
 
-``load(row, ctx)`` reads a source sample. Plugins are found by modality name in
-:data:`REGISTRY`, filled by :func:`register_plugin` and by the ``curaug.plugins`` entry
-point group, so a third-party package can add one::
+Plugins are found by modality name in :data:`REGISTRY`. The built-in ones register
+themselves with :func:`register_plugin`; a third-party package adds one through the
+``curaug.plugins`` entry point group::
 
     [project.entry-points."curaug.plugins"]
     point_cloud = "mypkg.plugin:PointCloudPlugin"
+
+Workers get the plugin class from the run: ``--workers`` forks the running process, and
+Dask workers, fresh processes possibly on other machines, import the class's module. So a
+plugin must be installed wherever the workers run, as a package with its entry point is.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import CuraugError
+from curate.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,29 +49,85 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    """What a plugin may consult: the recipe, the train rows (for transforms that mix two
-    samples, such as copy_paste) and where files live."""
+    """What a plugin may consult: the recipe, the rows being augmented (for transforms that
+    mix two samples, such as copy_paste) and where files live."""
 
     recipe: "Recipe"
-    rows: "pd.DataFrame"          # usable train rows of the modality, indexed by id
+    rows: "pd.DataFrame"          # usable rows of the modality being augmented, indexed by id
     label: str | None = "label"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def record(self, sample_id: str) -> dict[str, Any]:
-        """One train row as a plain dict (with its ``id``): far cheaper than a pandas row."""
+        """One row as a plain dict (with its ``id``): far cheaper than a pandas row."""
         records = self.extra.get("records")
         if records is None:
             records = self.extra["records"] = {str(k): {**v, "id": str(k)} for k, v in self.rows.to_dict("index").items()}
         return records[sample_id]
 
     def donors(self, label_value: Any) -> list[str]:
-        """Ids of train rows with the same label (candidates to blend with)."""
+        """Ids of rows with the same label (candidates to blend with)."""
         if self.label is None or self.label not in self.rows.columns:
             return list(self.rows.index)
         cache = self.extra.setdefault("donors", {})
         if label_value not in cache:
             cache[label_value] = list(self.rows.index[self.rows[self.label].astype(str) == str(label_value)])
         return cache[label_value]
+
+
+@dataclass
+class Output:
+    """One augmented sample, encoded: what it writes, what its manifest row says, what was drawn.
+
+    ``files`` maps paths relative to the output folder to bytes; the first is the sample's
+    own file (its row's ``path``), any others are side files that a column in ``columns``
+    names. ``applied`` is what the backend drew while applying the plan (provenance).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Output({"a/t0__aug0.txt": b"fox the", "a/t0__aug0.json": b'{"words": 2}'},
+    ...              {"words": 2, "counts": "a/t0__aug0.json"})
+    >>> out.describe()["files"]["a/t0__aug0.txt"]["size_bytes"]
+    7
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "staging").mkdir()
+    >>> out.save(folder, folder / "staging")
+    >>> sorted(str(p.relative_to(folder)) for p in folder.rglob("*.*")), list((folder / "staging").iterdir())
+    (['a/t0__aug0.json', 'a/t0__aug0.txt'], [])
+    """
+
+    files: dict[str, bytes]
+    columns: dict[str, Any] = field(default_factory=dict)
+    applied: list[dict] = field(default_factory=list)
+
+    @property
+    def data(self) -> bytes:
+        """The bytes of the sample's own file."""
+        return next(iter(self.files.values()))
+
+    def describe(self) -> dict[str, Any]:
+        """The record of this output a manifest row and a resumed run need: every file's
+        hash and size (the first is the sample's own) and the columns it sets."""
+        return {"files": {rel: {"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
+                          for rel, data in self.files.items()},
+                "columns": self.columns}
+
+    def save(self, outdir: str | os.PathLike, staging: str | os.PathLike) -> None:
+        """Write every file under ``outdir`` atomically: bytes go to ``staging`` (a folder on
+        the same file system) first, then are renamed into place, so an interruption leaves
+        either the whole file or none of it. The sample's own file comes last: once it is
+        in place, so are its side files."""
+        outdir, staging = Path(outdir), Path(staging)
+        own, *side = self.files.items()
+        for rel, data in [*side, own]:
+            target = outdir / rel
+            tmp = staging / f"{os.getpid()}-{threading.get_ident()}-{target.name}"
+            tmp.write_bytes(data)
+            try:
+                os.replace(tmp, target)
+            except FileNotFoundError:  # the first file of its folder: make the folder only then
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
 
 
 class Plugin:
@@ -79,8 +150,12 @@ class Plugin:
     def apply(self, sample: Any, plan: list[dict], seed: int, ctx: Context) -> tuple[Any, list[dict]]:
         raise NotImplementedError
 
-    def save(self, sample: Any, path: str, fmt: str) -> bytes:
+    def save(self, sample: Any, path: str, fmt: str | None = None) -> bytes:
         raise NotImplementedError
+
+    def output(self, sample: Any, applied: list[dict], path: str, ctx: Context) -> Output:
+        """The sample encoded at ``path``; override to add side files or manifest columns."""
+        return Output({path: self.save(sample, path, ctx.recipe.format)}, applied=applied)
 
     def extension(self, row: "dict[str, Any]", fmt: str | None) -> str:
         raise NotImplementedError
@@ -90,36 +165,20 @@ class Plugin:
         return None
 
 
-REGISTRY: dict[str, type[Plugin]] = {}
-_ENTRY_POINTS_LOADED = False
+#: Modality name -> plugin class: built-ins, then the ``curaug.plugins`` entry points.
+REGISTRY: Registry[type[Plugin]] = Registry("augmentation plugin", entry_points="curaug.plugins",
+                                            builtins=("augment.image.plugin",))
 
 
 def register_plugin(cls: type[Plugin]) -> type[Plugin]:
-    REGISTRY[cls.modality] = cls
+    """Class decorator: register ``cls`` under its ``modality``."""
+    REGISTRY.register(cls.modality, cls)
     return cls
 
 
 def get_plugin(modality: str) -> Plugin:
-    """The plugin for ``modality``: built-ins first, then the ``curaug.plugins`` entry points."""
-    global _ENTRY_POINTS_LOADED
-    _builtins()
-    if modality not in REGISTRY and not _ENTRY_POINTS_LOADED:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="curaug.plugins"):
-            try:
-                cls = ep.load()
-            except Exception as exc:  # a broken third-party plugin must not break the others
-                raise CuraugError(f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from None
-            REGISTRY.setdefault(getattr(cls, "modality", ep.name) or ep.name, cls)
-        _ENTRY_POINTS_LOADED = True
+    """A new instance of the plugin for ``modality``."""
     if modality not in REGISTRY:
-        known = ", ".join(sorted(REGISTRY)) or "none"
-        raise CuraugError(f"no augmentation plugin for modality '{modality}' (available: {known})")
-    return REGISTRY[modality]()
-
-
-def _builtins() -> None:
-    import augment.image.plugin  # noqa: F401  (registers itself)
-
-
+        raise CuraugError(f"no augmentation plugin for modality '{modality}' "
+                          f"(available: {', '.join(REGISTRY.names()) or 'none'})")
+    return REGISTRY.get(modality)()

@@ -5,19 +5,27 @@ two-element list ``[lo, hi]`` is drawn per sample (where the backend takes a ran
 itself, e.g. albumentations' ``Rotate.limit``, the range is passed through and the value
 it drew is recorded). ``OneOf: {transforms: [...], p}`` applies one of its children
 (weighted by their ``p``); ``SomeOf: {n: 2, transforms: [...], p}`` applies ``n`` of them.
-``preset: light | medium | heavy`` starts from a tested list that ``transforms`` extends.
+``preset: light | medium | heavy`` starts from a tested list that ``transforms`` extends;
+one of the two must name at least one transform.
+
+Every error names the file, the line, the dotted key and what is wrong with it, like the
+rules file's: ``recipe.yaml line 4: transforms.0.Rotate.limit: ...``. The transform names
+and parameters are the plugin's to judge (:meth:`augment.plugin.Plugin.check`); this module
+puts its answer at its place in the file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from typing import Any, Iterator, Literal, Mapping, Optional, Union
 
 from pydantic import Field, ValidationError, model_validator
 
-from curate.errors import CuraugError
-from curate.strict import Strict, describe_validation_error, read_yaml_mapping
+from augment.plugin import REGISTRY, Plugin
+from curate.errors import CuraugError, did_you_mean
+from curate.strict import Strict, describe_validation_error, read_yaml_mapping, where_in_file
 
 
 class Balance(Strict):
@@ -42,7 +50,7 @@ class Targets(Strict):
 
 
 class Recipe(Strict):
-    modality: Literal["image", "text", "audio"]
+    modality: str  # a registered plugin's name: image, text, audio or a third party's
     copies: Optional[int] = Field(None, ge=0)
     balance: Optional[Balance] = None
     preset: Optional[Literal["light", "medium", "heavy"]] = None
@@ -68,48 +76,67 @@ class Step:
     children: list["Step"] = field(default_factory=list)
     n: int = 1
     replace: bool = False
+    loc: tuple = ()  # where the entry sits in the recipe: ("transforms", 0, "Rotate")
 
     @property
     def is_group(self) -> bool:
         return self.name in ("OneOf", "SomeOf")
 
 
-def parse_steps(entries: list[Any], where: str = "transforms") -> list[Step]:
+class StepError(CuraugError):
+    """A transform entry that cannot be parsed; ``loc`` is its key path in the recipe."""
+
+    def __init__(self, loc: list, message: str):
+        super().__init__(f"{'.'.join(map(str, loc))}: {message}")
+        self.loc = loc
+
+
+def parse_steps(entries: list[Any], where: tuple = ("transforms",)) -> list[Step]:
     """Parse transform entries into :class:`Step` trees (names are checked by the plugin)."""
     steps = []
     for i, entry in enumerate(entries):
-        here = f"{where}.{i}"
+        here = [*where, i]
         if isinstance(entry, str):
             entry = {entry: {}}
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise CuraugError(f"{here}: expected one mapping 'Name: {{params}}'")
+            raise StepError(here, "expected one mapping 'Name: {params}'")
         (name, params), = entry.items()
+        here.append(str(name))
+        if not isinstance(params or {}, dict):
+            raise StepError(here, "parameters must be a mapping")
         params = dict(params or {})
-        if not isinstance(params, dict):
-            raise CuraugError(f"{here}.{name}: parameters must be a mapping")
         p = params.pop("p", 1.0)
-        if not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            raise CuraugError(f"{here}.{name}.p: must be a number in [0, 1], got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise StepError([*here, "p"], f"must be a number in [0, 1], got {p!r}")
         if name in ("OneOf", "SomeOf"):
             children = params.pop("transforms", None)
             if not isinstance(children, list) or not children:
-                raise CuraugError(f"{here}.{name}: needs 'transforms: [...]'")
+                raise StepError(here, "needs 'transforms: [...]'")
             n = params.pop("n", 1)
             replace = params.pop("replace", False)
             if params:
-                raise CuraugError(f"{here}.{name}: unknown key(s) {', '.join(map(str, params))} "
-                                  "(a group takes transforms, p, and for SomeOf n and replace)")
-            kids = parse_steps(children, f"{here}.{name}.transforms")
+                raise StepError(here, f"unknown key(s) {', '.join(map(str, params))} "
+                                      "(a group takes transforms, p, and for SomeOf n and replace)")
+            kids = parse_steps(children, (*here, "transforms"))
             if name == "SomeOf" and (not isinstance(n, int) or not 1 <= n <= (len(kids) if not replace else 10**6)):
-                raise CuraugError(f"{here}.SomeOf.n: must be an integer from 1 to {len(kids)}, got {n!r}")
-            steps.append(Step(name, {}, float(p), kids, int(n) if name == "SomeOf" else 1, bool(replace)))
+                raise StepError([*here, "n"], f"must be an integer from 1 to {len(kids)}, got {n!r}")
+            steps.append(Step(name, {}, float(p), kids, int(n) if name == "SomeOf" else 1, bool(replace), tuple(here)))
         else:
             for key, value in params.items():
                 if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value) \
                         and value[0] > value[1]:
-                    raise CuraugError(f"{here}.{name}.{key}: range [{value[0]}, {value[1]}] has lo > hi")
-            steps.append(Step(str(name), params, float(p)))
+                    raise StepError([*here, key], f"range [{value[0]}, {value[1]}] has lo > hi")
+            steps.append(Step(str(name), params, float(p), loc=tuple(here)))
     return steps
+
+
+def leaves(steps: list[Step]) -> Iterator[Step]:
+    """Every transform of ``steps``, groups opened, in file order."""
+    for step in steps:
+        if step.is_group:
+            yield from leaves(step.children)
+        else:
+            yield step
 
 
 PRESETS: dict[str, list[Any]] = {
@@ -141,18 +168,77 @@ class LoadedRecipe:
     recipe: Recipe
     steps: list[Step]
     text: str  # the file as written (goes into provenance hashes)
+    source: str = "recipe"  # the file it came from, for messages
 
 
-def load_recipe(path: str | os.PathLike) -> LoadedRecipe:
-    """Read and check a recipe file (keys and types; transform names are the plugin's job)."""
-    text, data, tree = read_yaml_mapping(path, "recipe file", "modality, copies, transforms, ...")
+def load_recipe(source: str | os.PathLike | Mapping[str, Any]) -> LoadedRecipe:
+    """Read a recipe file (or take a mapping) and check it all: keys and types here, the
+    transform names and parameters by the modality's plugin. Errors name file and line.
+
+    Examples
+    --------
+    >>> loaded = load_recipe({"modality": "image", "copies": 2, "transforms": [{"HorizontalFlip": {"p": 0.5}}]})
+    >>> loaded.recipe.copies, [(s.name, s.p) for s in loaded.steps]
+    (2, [('HorizontalFlip', 0.5)])
+    >>> load_recipe({"modality": "image", "transforms": []})
+    Traceback (most recent call last):
+    ...
+    curate.errors.CuraugError: recipe: transforms: empty; list at least one transform or choose a preset (light, medium, heavy)
+    """
+    import yaml
+
+    if isinstance(source, Mapping):
+        name, data, tree = "recipe", dict(source), None
+        text = yaml.safe_dump(data, sort_keys=False)
+    else:
+        name = str(source)
+        text, data, tree = read_yaml_mapping(source, "recipe file", "modality, copies, transforms, ...")
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise CuraugError(describe_validation_error(exc, str(path), tree, model=Recipe)) from None
+        raise CuraugError(describe_validation_error(exc, name, tree, model=Recipe)) from None
+    if recipe.modality not in REGISTRY:
+        known = REGISTRY.names()
+        raise CuraugError(f"{where_in_file(name, tree, ['modality'])}: modality: no augmentation plugin for "
+                          f"'{recipe.modality}'{did_you_mean(recipe.modality, known)}")
     try:
-        steps = (parse_steps(PRESETS[recipe.preset], f"preset {recipe.preset}") if recipe.preset else []) \
+        steps = (parse_steps(PRESETS[recipe.preset], ("preset",)) if recipe.preset else []) \
             + parse_steps(list(recipe.transforms))
+    except StepError as exc:
+        raise CuraugError(f"{where_in_file(name, tree, exc.loc)}: {exc}") from None
+    if not steps:
+        raise CuraugError(f"{where_in_file(name, tree, ['transforms'])}: transforms: empty; list at least one "
+                          f"transform or choose a preset ({', '.join(PRESETS)})")
+    _check_steps(REGISTRY.get(recipe.modality)(), steps, name, tree)
+    return LoadedRecipe(recipe, steps, text, name)
+
+
+def _check_steps(plugin: Plugin, steps: list[Step], source: str, tree: Any) -> None:
+    """Let the plugin judge each transform on its own first, so that an error can be put
+    at its line, then the whole list (for rules across transforms)."""
+    for leaf in leaves(steps):
+        try:
+            plugin.check([leaf])
+        except CuraugError as exc:
+            raise CuraugError(_at_step(str(exc), leaf, source, tree)) from None
+    try:
+        plugin.check(steps)
     except CuraugError as exc:
-        raise CuraugError(f"{path}: {exc}") from None
-    return LoadedRecipe(recipe, steps, text)
+        raise CuraugError(f"{source}: {exc}") from None
+
+
+def _at_step(message: str, leaf: Step, source: str, tree: Any) -> str:
+    """The plugin's message about ``leaf`` at the leaf's place in the file.
+
+    The plugin saw a list holding only this transform, so a position it names
+    (``transforms.0.``) is dropped for the real one; a parameter it names
+    (``Rotate.limit``) takes the line of that parameter."""
+    message = " ".join(re.sub(r"^transforms\.\d+\.", "", message).split())
+    loc = list(leaf.loc)
+    named = re.search(rf"(?<![\w.]){re.escape(leaf.name)}\.(\w+)", message)
+    if named and named.group(1) in leaf.params:
+        loc.append(named.group(1))
+    where = where_in_file(source, tree, loc)
+    if re.match(rf"{re.escape(leaf.name)}[.:]", message):
+        return f"{where}: {'.'.join(map(str, leaf.loc[:-1]))}.{message}"
+    return f"{where}: {'.'.join(map(str, leaf.loc))}: {message}"

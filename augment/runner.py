@@ -1,28 +1,35 @@
-"""The corpus runner: the train split of a manifest -> augmented files + OUTDIR/manifest.parquet.
+"""The corpus runner: rows of a manifest -> augmented files + OUTDIR/manifest.parquet.
 
-Only usable rows with ``split == train`` (all usable rows when there is no split column)
-of the recipe's modality are augmented; every input row passes through unchanged.
-Jobs are ``(source id, copy index)`` pairs; each draws from its own seed
-(:func:`augment.seeds.sample_seed`), so the output is the same with any number of
-workers, in any order, on the local pool or on Dask. Finished jobs are appended to
-``OUTDIR/.curaug/progress.jsonl``; a rerun with the same settings skips them (resume), a
-rerun with other settings is refused. Files are written atomically.
+What: usable rows of the recipe's modality in the train split (every usable row with
+``all_rows=True``); every input row passes through unchanged. How: jobs are ``(source id,
+copy index)`` pairs, each drawing from its own seed (:func:`augment.seeds.sample_seed`),
+so the output is the same with any number of workers, in any order, on any engine of
+:mod:`augment.engines`. A source is loaded once for all its copies. The plugin encodes each
+copy as an :class:`augment.plugin.Output` that writes its own files: the runner never
+looks inside.
+
+``OUTDIR/.curaug`` holds the run's state: ``run.json`` (its settings), ``progress/``
+(one append-only log per worker; a job's record is written before its files are renamed
+into place, so every file on disk has its record) and ``staging/`` (bytes being written).
+A rerun with the same settings skips every job whose record and files exist (resume); a
+rerun with other settings is refused. Ctrl-C stops the workers at once and raises
+:class:`Interrupted` with the count of samples finished.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-import numpy as np
-
+from augment.engines import Job, make_engine
 from augment.plugin import Context, get_plugin
-from augment.seeds import sample_seed
 from curate.errors import CuraugError
 from curate.version import curaug_version
 
@@ -32,16 +39,9 @@ if TYPE_CHECKING:
     from augment.recipe import LoadedRecipe
 
 STATE_DIR = ".curaug"
-#: Draws in a row that may apply no transform at all before a plain copy is accepted.
-EMPTY_REDRAWS = 20
+#: Bumped when the layout of OUTDIR/.curaug changes, so an older run is not resumed.
+STATE_VERSION = 2
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Job:
-    source_id: str
-    copy: int
-    path: str  # relative to OUTDIR
 
 
 @dataclass
@@ -50,16 +50,54 @@ class AugmentResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; what it finished stays in OUTDIR and a rerun resumes from it."""
+
+    def __init__(self, finished: int, total: int, outdir: Path):
+        super().__init__(f"interrupted: {finished} of {total} samples written to {outdir}; "
+                         "rerun the same command to resume")
+        self.finished, self.total, self.outdir = finished, total, outdir
+
+
+# ------------------------------------------------------------------ planning
+
+
+def select_rows(df: "pd.DataFrame", modality: str, *, all_rows: bool = False) -> "pd.DataFrame":
+    """The rows to augment, indexed by id: usable rows of ``modality`` in the train split
+    (every usable row with ``all_rows``)."""
+    from curate.io.manifest import ok_rows
+
+    if not {"root", "path"} <= set(df.columns):
+        raise CuraugError("augment needs a manifest with root and path columns (run curaug ingest first)")
+    if not all_rows and "split" not in df.columns:
+        raise CuraugError("the manifest has no 'split' column: only the train split is augmented; split it first "
+                          "(curaug split), or set all_rows=True to augment every row", param="all_rows")
+    usable = ok_rows(df)
+    if "modality" in df.columns:
+        usable &= df["modality"].astype(str) == modality
+    rows = df[usable if all_rows else usable & (df["split"].astype(str) == "train")].copy()
+    if rows.empty:
+        found = ", ".join(sorted(map(str, df["modality"].dropna().unique()))) if "modality" in df.columns else "?"
+        splits = ", ".join(sorted(map(str, df["split"].dropna().unique()))) if "split" in df.columns else "none"
+        where = "rows" if all_rows else "rows in the train split"
+        raise CuraugError(f"no usable {modality} {where} to augment ({len(df)} rows; modalities: {found}; "
+                          f"splits: {splits})")
+    if "id" not in rows.columns or rows["id"].duplicated().any():
+        raise CuraugError("augment needs a unique 'id' column in the manifest")
+    rows.index = rows["id"].astype(str)
+    return rows
+
+
 def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int | str | None, label: str | None,
               seed: int, extension: Callable[[dict], str]) -> tuple[list[Job], dict[str, int]]:
-    """Jobs for every train row: ``copies`` each, or as many per class as bring every class
-    to ``balance_target`` (``'max'``: the largest class). Returns the jobs and the number
-    made per class."""
+    """Jobs for every row: ``copies`` each, or as many per class as bring every class to
+    ``balance_target`` (``'max'``: the largest class). A source's jobs are consecutive.
+    Returns the jobs and the number made per class."""
     per_source: dict[str, int] = {}
     made: dict[str, int] = {}
     if balance_target is not None:
         if not label or label not in rows.columns:
-            raise CuraugError("--balance needs a label column (--label)")
+            raise CuraugError("balancing needs a label column", param="label")
         counts = rows[label].astype(str).value_counts()
         target = int(counts.max()) if balance_target == "max" else int(balance_target)
         for cls, n in counts.items():
@@ -86,285 +124,223 @@ def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int |
     return jobs, made
 
 
-# ------------------------------------------------------------------ the work of one job
-
-_STATE: dict[str, Any] = {}
-_MADE_DIRS: set[str] = set()  # folders this process made already (one mkdir each)
-
-
-def _init_worker(state: dict[str, Any]) -> None:
-    _MADE_DIRS.clear()
-    _STATE.clear()
-    _STATE.update(state)
-    _STATE["plugin"] = get_plugin(state["loaded"].recipe.modality)
-    _STATE["ctx"] = Context(state["loaded"].recipe, state["rows"], state["label"])
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    parent = str(path.parent)
-    if parent not in _MADE_DIRS:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _MADE_DIRS.add(parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
+    """Jobs in chunks of up to 32 (about four per worker on small runs), never splitting a
+    source's copies: a chunk loads each of its sources once."""
+    size = max(1, min(32, len(jobs) // (workers * 4)))
+    chunks: list[list[Job]] = []
+    current: list[Job] = []
+    for _, copies in groupby(jobs, key=lambda job: job.source_id):
+        copies = list(copies)
+        if current and len(current) + len(copies) > size:
+            chunks.append(current)
+            current = []
+        current.extend(copies)
+    if current:
+        chunks.append(current)
+    return chunks
 
 
-def render(job: Job) -> dict[str, Any]:
-    """Draw, apply and write one job; return its manifest record."""
-    plugin, ctx, loaded = _STATE["plugin"], _STATE["ctx"], _STATE["loaded"]
-    row = ctx.record(job.source_id)
-    source = plugin.load(row, ctx)
-    gate = loaded.recipe.gate
-    rejected: list[str] = []
-    empty = 0
-    attempt = 0
-    while True:
-        seed = sample_seed(_STATE["run_seed"], job.source_id, job.copy, attempt)
-        attempt += 1
-        plan = plugin.draw(_STATE["steps"], np.random.default_rng(seed), ctx, row)
-        if not plan and _STATE["steps"] and empty < EMPTY_REDRAWS:
-            empty += 1  # no transform drawn: the copy would equal its source, so draw again
-            continue
-        out, applied = plugin.apply(source, plan, seed, ctx)
-        reason = plugin.gate(source, out, gate, ctx) if gate else None
-        if reason is None:
-            break
-        rejected.append(reason)
-        if len(rejected) >= gate.max_tries:
-            return {"job": asdict(job), "skipped": f"quality gate: {rejected[-1]}", "rejected": len(rejected)}
-    attempt -= 1
-    data = plugin.save(out, job.path)
-    record = {"job": asdict(job), "seed": seed, "attempt": attempt, "rejected": len(rejected), "empty_draws": empty,
-              "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data),
-              "provenance": {"plugin": plugin.modality, "seed": seed, "run_seed": _STATE["run_seed"],
-                             "copy": job.copy, "attempt": attempt, "plan": plan, "applied": applied,
-                             "recipe_sha256": _STATE["recipe_sha256"], "versions": _STATE["versions"]},
-              "shape": list(np.asarray(out["image"]).shape) if isinstance(out, dict) and "image" in out else None}
-    targets = loaded.recipe.targets
-    if isinstance(out, dict) and "mask" in out and targets.mask:
-        record["mask_path"] = os.path.splitext(job.path)[0] + "_mask.png"
-        _write_atomic(Path(_STATE["outdir"]) / record["mask_path"], plugin.encode_mask(out["mask"]))
-    if isinstance(out, dict) and targets.bboxes and "bboxes" in out:
-        record["bboxes"] = json.dumps([list(map(lambda v: round(v, 3), b)) + [lab]
-                                       for b, lab in zip(out["bboxes"], out.get("bbox_labels", []))])
-    if isinstance(out, dict) and targets.keypoints and "keypoints" in out:
-        record["keypoints"] = json.dumps([[round(x, 3), round(y, 3)] for x, y in out["keypoints"]])
-    _write_atomic(Path(_STATE["outdir"]) / job.path, data)
-    return record
+# ------------------------------------------------------------------ resume state
 
 
-def _render_chunk(jobs: list[Job], state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    if state is not None and _STATE.get("key") != state["key"]:
-        _init_worker(state)
-    return [render(j) for j in jobs]
+class RunState:
+    """``OUTDIR/.curaug``: the settings of the run that writes OUTDIR and what it finished."""
+
+    def __init__(self, outdir: Path, key: str):
+        self.outdir, self.key = outdir, key
+        self.folder = outdir / STATE_DIR
+        self.logs = self.folder / "progress"
+        self.staging = self.folder / "staging"
+
+    def finished(self) -> dict[str, dict]:
+        """Records of the jobs whose files are all in place, from every worker's log, by path.
+
+        A folder written with other settings is refused; a log line cut short by an
+        interruption is skipped (its job is simply done again)."""
+        run = self.folder / "run.json"
+        if not run.is_file():
+            return {}
+        try:
+            previous = json.loads(run.read_text(encoding="utf-8"))
+        except ValueError:
+            previous = {}
+        if previous.get("key") != self.key:
+            raise CuraugError(f"{self.outdir} holds an augmentation run with other settings "
+                              "(recipe, seed, copies, label or rows); use a new output folder")
+        records: dict[str, dict] = {}
+        for log in sorted(self.logs.glob("*.jsonl")):
+            for line in log.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                records[record["job"]["path"]] = record
+        return {path: record for path, record in records.items()
+                if all((self.outdir / rel).is_file() for rel in record.get("files", ()))}
+
+    def start(self, settings: dict[str, Any]) -> None:
+        from curate.io.atomic import write_json_atomic
+
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.clear_staging()
+        self.staging.mkdir()
+        write_json_atomic(self.folder / "run.json", {"key": self.key, **settings})
+
+    def clear_staging(self) -> None:
+        """Bytes of files that never reached their place (a worker stopped mid-write)."""
+        import shutil
+
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        from curate.io.atomic import write_json_atomic
+
+        write_json_atomic(self.folder / "summary.json", summary)
 
 
-# ------------------------------------------------------------------ the run
-
-
-def _settings_key(loaded: "LoadedRecipe", seed: int, copies, balance, ids: Iterable[str]) -> str:
+def settings_key(loaded: "LoadedRecipe", settings: dict[str, Any], ids: Iterable[str]) -> str:
+    """A hash of everything the corpus depends on: a resumed run must have the same."""
     h = hashlib.sha256()
     h.update(loaded.text.encode("utf-8"))
-    h.update(json.dumps([seed, copies, balance]).encode())
+    h.update(json.dumps([STATE_VERSION, settings], sort_keys=True).encode())
     for i in ids:
         h.update(str(i).encode("utf-8") + b"\n")
     return h.hexdigest()
 
 
-def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | os.PathLike, *, seed: int = 0,
-                     copies: int | None = None, balance: bool = False, workers: int = 1, engine: str = "local",
-                     scheduler: str | None = None, label: str | None = "label",
-                     progress: Progress | None = None) -> AugmentResult:
-    """Augment the train rows of ``df`` into ``outdir`` (see the module docstring)."""
-    from curate.io.manifest import ok_rows
-
-    recipe = loaded.recipe
-    plugin = get_plugin(recipe.modality)
-    plugin.check(loaded.steps)
-    if not {"root", "path"} <= set(df.columns):
-        raise CuraugError("augment needs a manifest with root and path columns (run curaug ingest first)")
-    if label is not None and label not in df.columns:
-        label = None
-    usable = ok_rows(df)
-    if "modality" in df.columns:
-        usable &= df["modality"].astype(str) == recipe.modality
-    train = usable & (df["split"].astype(str) == "train") if "split" in df.columns else usable
-    rows = df[train].copy()
-    if rows.empty:
-        found = ", ".join(sorted(map(str, df["modality"].dropna().unique()))) if "modality" in df.columns else "?"
-        raise CuraugError(f"no usable {recipe.modality} rows in the train split to augment "
-                          f"({len(df)} rows; modalities: {found}; splits: "
-                          f"{', '.join(sorted(map(str, df['split'].dropna().unique()))) if 'split' in df.columns else 'none'})")
-    if "id" not in rows.columns or rows["id"].duplicated().any():
-        raise CuraugError("augment needs a unique 'id' column in the manifest")
-    rows.index = rows["id"].astype(str)
-    copies = recipe.copies if copies is None and not balance and recipe.balance is None else copies
-    target = (recipe.balance.target if recipe.balance else "max") if balance or recipe.balance else None
-    jobs, made = plan_jobs(rows, copies=copies, balance_target=target, label=label, seed=seed,
-                           extension=lambda r: plugin.extension(r, recipe.format))
-    out = Path(outdir)
-    state_dir = out / STATE_DIR
-    key = _settings_key(loaded, seed, copies, target, rows.index)
-    done = _resume(state_dir, key)
-    todo = [j for j in jobs if j.path not in done or not (out / j.path).is_file()]
-    state = {"loaded": loaded, "steps": loaded.steps, "rows": rows, "label": label, "run_seed": int(seed),
-             "outdir": str(out), "recipe_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
-             "versions": {"curaug": curaug_version(), **plugin.versions()}, "key": key}
-    fresh = not out.exists()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / "run.json").write_text(json.dumps({"key": key, "recipe": loaded.text, "seed": seed,
-                                                    "copies": copies, "balance": target, "label": label}))
-    started = time.perf_counter()
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The long-lived heap (pandas, the backend...) leaves the collector's scans for the
+    run, and forked workers do not copy its pages by touching them. No collection first:
+    it costs a fifth of a second on a big heap, and what garbage is frozen with the heap is
+    collected after the run, once unfrozen."""
     import gc
 
-    gc.collect()
-    gc.freeze()  # the long-lived heap (pandas, albumentations...) leaves the collector's scans
-    with open(state_dir / "progress.jsonl", "a", encoding="utf-8") as log:
-        last_flush = [time.monotonic()]
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
-        def record(rec: dict) -> None:
-            done[rec["job"]["path"]] = rec
-            log.write(json.dumps(rec) + "\n")
-            if time.monotonic() - last_flush[0] > 0.5:  # an interruption loses at most 0.5 s of records,
-                log.flush()                              # whose files are then redrawn identically
-                last_flush[0] = time.monotonic()
-            if progress:
-                progress(len(done), len(jobs))
 
-        try:
-            if engine == "dask":
-                _run_dask(todo, state, workers, scheduler, record)
-            elif workers > 1 and len(todo) > 1:
-                _run_pool(todo, state, workers, record)
-            else:
-                _init_worker(state)
-                for job in todo:
-                    record(render(job))
-        except CuraugError:
-            if fresh and not done:  # nothing was made: leave no output folder behind
-                import shutil
+# ------------------------------------------------------------------ the run
 
-                log.close()
-                shutil.rmtree(out, ignore_errors=True)
-            raise
-    gc.unfreeze()
+
+def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | os.PathLike, *, seed: int = 0,
+                     copies: int | None = None, balance: bool = False, workers: int = 1, engine: str = "local",
+                     scheduler: str | None = None, label: str | None = "label", all_rows: bool = False,
+                     progress: Progress | None = None) -> AugmentResult:
+    """Augment the train rows of ``df`` (every row with ``all_rows``) into ``outdir``; see
+    the module docstring. Raises :class:`Interrupted` on Ctrl-C."""
+    recipe = loaded.recipe
+    plugin = get_plugin(recipe.modality)
+    out = Path(outdir)
+    _check_outdir(out)
+    if label is not None and label not in df.columns:
+        label = None
+    rows = select_rows(df, recipe.modality, all_rows=all_rows)
+    if balance or (copies is None and recipe.balance is not None):
+        copies, target = None, recipe.balance.target if recipe.balance else "max"
+    else:
+        copies, target = recipe.copies if copies is None else copies, None
+    jobs, made = plan_jobs(rows, copies=copies, balance_target=target, label=label, seed=seed,
+                           extension=lambda row: plugin.extension(row, recipe.format))
+    settings = {"seed": int(seed), "copies": copies, "balance": target, "label": label, "all_rows": all_rows}
+    run = RunState(out, settings_key(loaded, settings, rows.index))
+    done = run.finished()
+    todo = [job for job in jobs if job.path not in done]
+    fresh = not out.exists()
+    run.start({"recipe": loaded.text, **settings})
+    state = {"loaded": loaded, "rows": rows, "label": label, "run_seed": int(seed), "plugin": type(plugin),
+             "outdir": str(out), "logs": str(run.logs), "staging": str(run.staging), "key": run.key,
+             "recipe_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
+             "versions": {"curaug": curaug_version(), **plugin.versions()}}
+
+    def collect(record: dict) -> None:
+        done[record["job"]["path"]] = record
+        if progress:
+            progress(len(done), len(jobs))
+
+    started = time.perf_counter()
+    try:
+        with _frozen_heap():
+            make_engine(engine, workers, scheduler, len(todo)).run(chunk_jobs(todo, workers), state, collect)
+    except KeyboardInterrupt:
+        # the workers' logs, not what reached this process, say what is finished
+        raise Interrupted(len(run.finished()), len(jobs), out) from None
+    except CuraugError:
+        if fresh and not done:  # nothing was made: leave no output folder behind
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        run.clear_staging()
     elapsed = time.perf_counter() - started
-    manifest = _output_manifest(df, rows, jobs, done, out, recipe.targets)
+    manifest = output_manifest(df, rows, jobs, done, out)
     from curate.io.manifest import save_manifest
 
     save_manifest(manifest, out / "manifest.parquet")
-    skipped = [r for r in done.values() if "skipped" in r]
-    summary = {"train_rows": int(len(rows)), "jobs": len(jobs), "made": len(jobs) - len(skipped),
-               "resumed": len(jobs) - len(todo), "made_per_class": made,
-               "passed_through": int(len(df) - len(rows)), "corrupt_skipped": int((~ok_rows(df)).sum()),
-               "gate_rejections": int(sum(r.get("rejected", 0) for r in done.values())),
-               "gate_gave_up": len(skipped), "seconds": round(elapsed, 3),
-               "per_second": round(len(todo) / elapsed, 2) if elapsed > 0 and todo else None}
-    if recipe.gate:
-        tries = summary["made"] + summary["gate_rejections"]
-        summary["gate_rejection_rate"] = round(summary["gate_rejections"] / tries, 4) if tries else 0.0
-    (state_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    summary = _summary(df, rows, jobs, todo, done, made, elapsed, gate=recipe.gate is not None)
+    run.write_summary(summary)
     return AugmentResult(manifest, summary)
 
 
-def _resume(state_dir: Path, key: str) -> dict[str, dict]:
-    """Records of finished jobs from an earlier run with the same settings."""
-    run = state_dir / "run.json"
-    if not run.is_file():
-        return {}
-    try:
-        previous = json.loads(run.read_text())
-    except ValueError:
-        previous = {}
-    if previous.get("key") != key:
-        raise CuraugError(f"{state_dir.parent} holds an augmentation run with other settings "
-                          "(recipe, seed, copies or rows); use a new output folder")
-    done = {}
-    progress = state_dir / "progress.jsonl"
-    if progress.is_file():
-        for line in progress.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by an interruption
-            done[rec["job"]["path"]] = rec
-    return done
+def _check_outdir(out: Path) -> None:
+    """The output folder, or the first of its parents that exists, must be a folder."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise CuraugError(f"{out}: {folder} is a file, not a folder; choose another output folder",
+                                  param="outdir")
+            return
 
 
-def _chunks(jobs: list[Job], n: int) -> list[list[Job]]:
-    size = max(1, min(32, len(jobs) // (n * 4) or 1))
-    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+def _summary(df, rows, jobs: list[Job], todo: list[Job], done: dict[str, dict], made: dict[str, int],
+             elapsed: float, *, gate: bool) -> dict[str, Any]:
+    from curate.io.manifest import ok_rows
+
+    records = [done[job.path] for job in jobs if job.path in done]
+    skipped = sum("skipped" in r for r in records)
+    summary = {"train_rows": int(len(rows)), "jobs": len(jobs), "made": len(jobs) - skipped,
+               "resumed": len(jobs) - len(todo), "made_per_class": made,
+               "passed_through": int(len(df) - len(rows)), "corrupt_skipped": int((~ok_rows(df)).sum()),
+               "gate_rejections": int(sum(r.get("rejected", 0) for r in records)),
+               "gate_gave_up": skipped, "seconds": round(elapsed, 3),
+               "per_second": round(len(todo) / elapsed, 2) if elapsed > 0 and todo else None}
+    if gate:
+        tries = summary["made"] + summary["gate_rejections"]
+        summary["gate_rejection_rate"] = round(summary["gate_rejections"] / tries, 4) if tries else 0.0
+    return summary
 
 
-def _run_pool(jobs: list[Job], state: dict, workers: int, record: Callable[[dict], None]) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(state,)) as pool:
-        futures = [pool.submit(_render_chunk, chunk) for chunk in _chunks(jobs, workers)]
-        for fut in as_completed(futures):
-            for rec in fut.result():
-                record(rec)
-
-
-def _run_dask(jobs: list[Job], state: dict, workers: int, scheduler: str | None,
-              record: Callable[[dict], None]) -> None:
-    import logging
-
-    from distributed import Client, LocalCluster, as_completed
-
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="5s")
-        else:
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            client = Client(cluster)
-    except (OSError, TimeoutError) as exc:
-        raise CuraugError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-    try:
-        shared = client.scatter(state, broadcast=True)
-        futures = [client.submit(_render_chunk, chunk, shared, pure=False) for chunk in _chunks(jobs, workers)]
-        for fut in as_completed(futures):
-            for rec in fut.result():
-                record(rec)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def _output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], done: dict[str, dict],
-                     out: Path, targets) -> "pd.DataFrame":
-    """Every input row unchanged, then one row per augmented sample in job order; an
-    augmented row keeps its source's columns (label, split, group...) but the per-file ones."""
+def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], done: dict[str, dict],
+                    out: Path) -> "pd.DataFrame":
+    """Every input row unchanged, then one row per augmented sample in job order. An
+    augmented row keeps its source's columns (label, split, group...) except those that
+    describe the source's file; its own file's hash and size and the columns its output
+    set take their place."""
     import pandas as pd
+
+    from curate.io.ingest import PROBE_FIELDS
 
     kept = [(job, done[job.path]) for job in jobs if job.path in done and "skipped" not in done[job.path]]
     if not kept:
         return df.copy()
-    per_file = ["sha256", "size_bytes", "phash", "format", "width", "height", "channels", "reason"]
-    added = rows.loc[[job.source_id for job, _ in kept]].drop(columns=per_file, errors="ignore")
+    added = rows.loc[[job.source_id for job, _ in kept]].drop(columns=list(PROBE_FIELDS), errors="ignore")
     added = added.reset_index(drop=True)
     paths = [job.path for job, _ in kept]
+    own = [next(iter(record["files"].values())) for _, record in kept]
     added["id"], added["path"], added["root"], added["status"] = paths, paths, str(out.resolve()), "ok"
-    added["sha256"] = [rec["sha256"] for _, rec in kept]
-    added["size_bytes"] = [rec["size_bytes"] for _, rec in kept]
+    added["sha256"] = [f["sha256"] for f in own]
+    added["size_bytes"] = [f["size_bytes"] for f in own]
     added["source_id"] = [job.source_id for job, _ in kept]
-    added["augment"] = [json.dumps(rec["provenance"], sort_keys=True) for _, rec in kept]
-    added["seed"] = [rec["seed"] for _, rec in kept]
-    shapes = [rec.get("shape") or [None, None] for _, rec in kept]
-    if any(s[0] is not None for s in shapes):
-        added["height"] = [s[0] for s in shapes]
-        added["width"] = [s[1] for s in shapes]
-        added["channels"] = [(s[2] if len(s) > 2 else 1) if s[0] is not None else None for s in shapes]
-    for key, column in (("mask_path", targets.mask), ("bboxes", targets.bboxes), ("keypoints", targets.keypoints)):
-        if column:
-            added[column] = [rec.get(key) for _, rec in kept]
+    added["augment"] = [json.dumps(record["provenance"], sort_keys=True) for _, record in kept]
+    added["seed"] = [record["seed"] for _, record in kept]
+    columns = pd.DataFrame([record["columns"] for _, record in kept])
+    for name in columns.columns:
+        added[name] = columns[name].to_numpy()
     out_df = pd.concat([df, added], ignore_index=True)
     for c in ("id", "path", "root", "status", "source_id", "augment") + (("split",) if "split" in df.columns else ()):
         out_df[c] = out_df[c].astype("string")
@@ -372,8 +348,9 @@ def _output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], 
     return out_df
 
 
-def replay(outdir: str | os.PathLike, sample_id: str) -> tuple[bytes, bytes]:
-    """Regenerate one augmented sample from its provenance; return ``(new bytes, stored bytes)``."""
+def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, bytes | None]]:
+    """Regenerate one augmented sample from its provenance: for each of its files (its own
+    first), ``(new bytes, stored bytes or None when missing)``."""
     import pandas as pd
 
     from augment.recipe import Recipe
@@ -385,21 +362,21 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> tuple[bytes, bytes]:
         raise CuraugError(f"{out}: no manifest.parquet (not an augmentation output folder)")
     df = load_data(manifest_path)
     hit = df[df["id"].astype(str) == sample_id]
-    if hit.empty or pd.isna(hit["augment"].iloc[0]):
+    if hit.empty or "augment" not in df.columns or pd.isna(hit["augment"].iloc[0]):
         raise CuraugError(f"{sample_id}: not an augmented sample of {manifest_path}")
     row = hit.iloc[0]
     prov = json.loads(row["augment"])
-    run = json.loads((out / STATE_DIR / "run.json").read_text())
+    run = json.loads((out / STATE_DIR / "run.json").read_text(encoding="utf-8"))
     import yaml
 
-    data = yaml.safe_load(run["recipe"])
-    recipe = Recipe.model_validate(data)
-    sources = df[df["augment"].isna() & (df["id"].astype(str) != "")].copy()
+    recipe = Recipe.model_validate(yaml.safe_load(run["recipe"]))
+    sources = df[df["augment"].isna()].copy()
     sources.index = sources["id"].astype(str)
     plugin = get_plugin(prov["plugin"])
     ctx = Context(recipe, sources, run.get("label"))
     sample = plugin.load(ctx.record(str(row["source_id"])), ctx)
-    result, _ = plugin.apply(sample, prov["plan"], int(prov["seed"]), ctx)
-    fresh = plugin.save(result, str(row["path"]))
-    stored = (out / str(row["path"])).read_bytes()
-    return fresh, stored
+    result, applied = plugin.apply(sample, prov["plan"], int(prov["seed"]), ctx)
+    output = plugin.output(result, applied, str(row["path"]), ctx)
+    return {rel: (data, (out / rel).read_bytes() if (out / rel).is_file() else None)
+            for rel, data in output.files.items()}
+

@@ -13,10 +13,15 @@ import hashlib
 def sample_seed(run_seed: int, sample_id: str, copy: int, attempt: int = 0) -> int:
     """A 32-bit seed from a hash of its inputs (``attempt`` > 0 for quality-gate redraws).
 
+    The values are part of the contract: a corpus made today is remade, byte for byte, by a
+    later version from the same run seed.
+
     Examples
     --------
-    >>> sample_seed(0, "cat/1.png", 0) == sample_seed(0, "cat/1.png", 0)
-    True
+    >>> sample_seed(0, "cat/1.png", 0)
+    3242057894
+    >>> sample_seed(1, "cat/1.png", 0), sample_seed(0, "cat/2.png", 0), sample_seed(0, "cat/1.png", 1)
+    (2992353102, 1009638724, 270640287)
     >>> len({sample_seed(0, "cat/1.png", c) for c in range(100)})
     100
     """

@@ -394,6 +394,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 @click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR", help="Folder for the new files and manifest.parquet.")
 @click.option("--copies", type=click.IntRange(min=0), help="Augmented copies per train sample [default: the recipe's, else 1].")
 @click.option("--balance", is_flag=True, help="Augment minority classes up to the largest (or the recipe's balance.target).")
+@click.option("--all-rows", is_flag=True, help="Augment every usable row, whatever its split (needed when there is no split column).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed (with sample id and copy: each sample's seed).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
@@ -402,8 +403,13 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 @click.option("--replay", "replay_id", metavar="ID", help="Regenerate one augmented sample of OUTDIR and compare bytes.")
 @click.pass_context
 def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: str, copies: int | None, balance: bool,
-            seed: int, workers: int, engine: str, scheduler: str | None, label: str, replay_id: str | None) -> None:
-    """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged)."""
+            all_rows: bool, seed: int, workers: int, engine: str, scheduler: str | None, label: str,
+            replay_id: str | None) -> None:
+    """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged).
+
+    Ctrl-C stops at once (exit 130) and says how many samples were written; rerunning the
+    same command resumes without redoing them.
+    """
     from pathlib import Path
 
     from augment.recipe import load_recipe
@@ -415,11 +421,13 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 
         from augment.runner import replay
 
-        fresh, stored = replay(outdir, replay_id)
-        same = fresh == stored
+        files = replay(outdir, replay_id)
+        same = all(fresh == stored for fresh, stored in files.values())
+        fresh, stored = next(iter(files.values()))  # the sample's own file; side files count in `same`
+        stored_sha = hashlib.sha256(stored).hexdigest()[:16] if stored is not None else "missing"
         stdout_console().print(f"replay {replay_id}: {'identical' if same else 'DIFFERENT'} "
-                               f"(sha256 {hashlib.sha256(fresh).hexdigest()[:16]}, stored "
-                               f"{hashlib.sha256(stored).hexdigest()[:16]})", highlight=False, markup=False)
+                               f"(sha256 {hashlib.sha256(fresh).hexdigest()[:16]}, stored {stored_sha})",
+                               highlight=False, markup=False)
         ctx.exit(0 if same else 1)
     if recipe_path is None:
         raise click.UsageError("Missing option '--recipe'")
@@ -430,11 +438,22 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
     loaded = load_recipe(recipe_path)
     _refuse_overwrite(manifest, str(Path(outdir) / "manifest.parquet"))
     df = load_data(manifest)
-    from augment.runner import augment_manifest
+    from augment.runner import Interrupted, augment_manifest
 
-    with progress_bar("augmenting") as progress:
-        result = augment_manifest(df, loaded, outdir, seed=seed, copies=copies, balance=balance, workers=workers,
-                                  engine=engine, scheduler=scheduler, label=label, progress=progress)
+    try:
+        with progress_bar("augmenting") as progress:
+            result = augment_manifest(df, loaded, outdir, seed=seed, copies=copies, balance=balance, workers=workers,
+                                      engine=engine, scheduler=scheduler, label=label, all_rows=all_rows,
+                                      progress=progress)
+    except Interrupted as stop:
+        click.echo(str(stop), err=True)
+        ctx.exit(130)
+    except CuraugError as exc:
+        if exc.param != "all_rows":
+            raise
+        # the library's message names its parameter (all_rows=True); this one names the flag
+        raise CuraugError(f"{manifest}: no 'split' column, and only the train split is augmented; split it first "
+                          "(curaug split), or pass --all-rows to augment every row") from None
     print_augment_summary(result.summary, str(Path(outdir) / "manifest.parquet"))
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from augment.image.encode import FORMATS, encode, encode_png
 from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
                                       build_albumentations, build_own, check_step, own_transform)
-from augment.plugin import Context, Plugin, register_plugin
+from augment.plugin import Context, Output, Plugin, register_plugin
 from curate.errors import CuraugError
 from curate.io.jsonify import jsonable
 
@@ -200,6 +200,25 @@ class ImagePlugin(Plugin):
 
     def encode_mask(self, mask: np.ndarray) -> bytes:
         return encode_png(mask.astype(np.uint8))
+
+    def output(self, sample: dict, applied: list[dict], path: str, ctx: Context) -> Output:
+        """The image at ``path`` with its size; the mask beside it (``<stem>_mask.png``), the
+        boxes and points in the columns the recipe's ``targets`` name."""
+        image = np.asarray(sample["image"])
+        files = {path: self.save(sample, path)}
+        columns: dict[str, Any] = {"height": image.shape[0], "width": image.shape[1],
+                                   "channels": image.shape[2] if image.ndim > 2 else 1}
+        targets = ctx.recipe.targets
+        if targets.mask and "mask" in sample:
+            mask_path = os.path.splitext(path)[0] + "_mask.png"
+            files[mask_path] = self.encode_mask(sample["mask"])
+            columns[targets.mask] = mask_path
+        if targets.bboxes and "bboxes" in sample:
+            columns[targets.bboxes] = json.dumps([[round(v, 3) for v in box] + [name] for box, name
+                                                  in zip(sample["bboxes"], sample.get("bbox_labels", []))])
+        if targets.keypoints and "keypoints" in sample:
+            columns[targets.keypoints] = json.dumps([[round(x, 3), round(y, 3)] for x, y in sample["keypoints"]])
+        return Output(files, columns, applied)
 
     def gate(self, source: dict, sample: dict, rule, ctx: Context) -> str | None:
         from augment.image.ops import peak
