@@ -294,32 +294,16 @@ def _recipe(recipe: Any) -> "LoadedRecipe":
 
     if isinstance(recipe, LoadedRecipe):
         return recipe
-    if isinstance(recipe, (str, os.PathLike)):
-        return load_recipe(recipe)
-    if not isinstance(recipe, Mapping):
+    if not isinstance(recipe, (str, os.PathLike, Mapping)):
         raise CuraugError(f"recipe={type(recipe).__name__}: expected the path of a recipe file or a mapping",
                           param="recipe")
-    import yaml
-    from pydantic import ValidationError
-
-    from augment.recipe import PRESETS, Recipe, parse_steps
-    from curate.strict import describe_validation_error
-
-    data = dict(recipe)
-    try:
-        model = Recipe.model_validate(data)
-    except ValidationError as exc:
-        raise CuraugError(describe_validation_error(exc, "recipe", model=Recipe)) from None
-    steps = (parse_steps(PRESETS[model.preset], f"preset {model.preset}") if model.preset else []) \
-        + parse_steps(list(model.transforms))
-    # the text is what provenance hashes and resume compare, as for a file
-    return LoadedRecipe(model, steps, yaml.safe_dump(data, sort_keys=False))
+    return load_recipe(recipe)
 
 
 def augment(data: Data, recipe: FileOrMapping, out: str | os.PathLike, *,
             copies: int | None = None, balance: bool = False, seed: int = 0, workers: int = 1,
             engine: str = "local", scheduler: str | None = None, label: str | None = "label",
-            return_summary: bool = False):
+            all_rows: bool = False, return_summary: bool = False):
     """Augment the train split of a manifest into ``out``.
 
     Each train row gets ``copies`` new samples (or, with ``balance``, each class is
@@ -338,6 +322,9 @@ def augment(data: Data, recipe: FileOrMapping, out: str | os.PathLike, *,
         Output folder.
     copies, balance, seed, workers, engine, scheduler, label
         As the ``curaug augment`` flags of the same names (docs/cli.md).
+    all_rows : bool
+        Augment every usable row, not only ``split == "train"`` (needed when ``data``
+        has no split column: ``--all-rows``).
     return_summary : bool
         Also return the summary (counts made per class, resumed, gate rejections).
 
@@ -370,5 +357,5 @@ def augment(data: Data, recipe: FileOrMapping, out: str | os.PathLike, *,
     from augment.runner import augment_manifest
 
     result = augment_manifest(df, loaded, out, seed=seed, copies=copies, balance=balance, workers=workers,
-                              engine=engine, scheduler=scheduler, label=label)
+                              engine=engine, scheduler=scheduler, label=label, all_rows=all_rows)
     return (result.manifest, result.summary) if return_summary else result.manifest

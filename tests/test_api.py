@@ -138,6 +138,12 @@ def test_augment_with_a_recipe_mapping_writes_the_corpus(sample, tmp_path):
     with pytest.raises(curaug.CuraugError, match="^recipe=int") as caught:
         curaug.augment(out, 3, tmp_path / "bad")
     assert caught.value.param == "recipe" and not (tmp_path / "bad").exists()
+    unsplit = digits.drop(columns=["split"], errors="ignore")
+    with pytest.raises(curaug.CuraugError, match="all_rows") as caught:
+        curaug.augment(unsplit, recipe, tmp_path / "unsplit")
+    assert not (tmp_path / "unsplit").exists()
+    every = curaug.augment(unsplit, recipe, tmp_path / "unsplit", all_rows=True)
+    assert every["source_id"].notna().sum() == 12
 
 
 def test_profile_of_a_path_and_of_its_frame_agree(sample):
