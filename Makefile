@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_checks.py --rows 1000000
 	$(BIN)/python benchmarks/bench_split.py
 	$(BIN)/python benchmarks/bench_augment.py
+	$(BIN)/python benchmarks/bench_interrupt.py
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.
 sample-data: install

@@ -470,15 +470,17 @@ def _refuse_overwrite(data: str, output: str) -> None:
 
 
 def _not_yet(name: str, issue: int, summary: str) -> None:
-    @cli.command(name=name, help=f"{summary} (not available yet: issue {issue}).",
+    # hidden: a command that is not built is not listed in --help, but a user who tries it
+    # is told where it stands instead of "No such command"
+    @cli.command(name=name, hidden=True, help=f"{summary} (not available yet: issue {issue}).",
                  context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def command(args: tuple[str, ...]) -> None:
         raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
 
 
-_not_yet("train", 9, "Train a baseline model with hard-example mining")
-_not_yet("run", 10, "Run a whole pipeline from a YAML file")
+_not_yet("train", 14, "Train a baseline model with hard-example mining")
+_not_yet("run", 15, "Run a whole pipeline from a YAML file")
 
 
 def main(argv: list[str] | None = None) -> int:
