@@ -134,3 +134,14 @@ def _model_names() -> set[str]:
             names.add(sub.__name__)
             todo.append(sub)
     return names
+
+
+def check_range(value: Any) -> Any:
+    """``[lo, hi]`` with either end null (open); lo <= hi when both are given."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"expected [lo, hi], got {len(value)} values")
+        lo, hi = value
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"lo {lo} is greater than hi {hi}")
+    return value

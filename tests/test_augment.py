@@ -3,41 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import one_error_line
-
-RECIPE = """modality: image
-copies: 2
-transforms:
-  - HorizontalFlip: {p: 0.5}
-  - Rotate: {limit: [-20, 20], p: 0.8}
-  - RandomBrightnessContrast: {brightness_limit: 0.2, p: 0.5}
-  - OneOf: {transforms: [{GaussianBlur: {blur_limit: [3, 5]}}, {noise: {psnr: [25, 35], kind: [gaussian, speckle]}}], p: 0.5}
-  - copy_paste: {p: 0.4, blend: [alpha, poisson]}
-"""
-
-
-@pytest.fixture(scope="module")
-def split_manifest(tmp_path_factory):
-    """The sample digits, ingested and split 60/20/20 (module-wide: ingest is the slow part)."""
-    from curate.io.ingest import ingest
-    from curate.io.manifest import save_manifest
-    from curate.split.splitters import split_frame
-
-    root = tmp_path_factory.mktemp("aug")
-    m = ingest(str(Path(__file__).resolve().parent.parent / "sample_data" / "images"), use_cache=False).manifest
-    ok = m["status"] == "ok"
-    m["split"] = pd.Series(pd.NA, index=m.index, dtype="string")
-    m.loc[ok, "split"] = split_frame(m[ok], "label", seed=0).split
-    save_manifest(m, root / "split.parquet")
-    (root / "recipe.yaml").write_text(RECIPE)
-    return root
-
 
 def test_provenance_and_replay(cli, split_manifest, tmp_path):
     out = tmp_path / "o"

@@ -20,8 +20,7 @@ from pydantic import Field, model_validator
 from curate.errors import CuraugError
 from curate.io.manifest import RESERVED_COLUMNS, ok_rows
 from curate.registry import Registry
-from curate.rules.schema import check_range
-from curate.strict import Strict
+from curate.strict import Strict, check_range
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,21 +15,10 @@ from typing import Any, Literal, Optional, Union
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curate.errors import CuraugError, did_you_mean
-from curate.strict import Strict, describe_validation_error, read_yaml_mapping, where_in_file
+from curate.strict import Strict, check_range, describe_validation_error, read_yaml_mapping, where_in_file
 
 Severity = Literal["error", "warn"]
 Number = Union[int, float]
-
-
-def check_range(value: Any) -> Any:
-    """``[lo, hi]`` with either end null (open); lo <= hi when both are given."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise ValueError(f"expected [lo, hi], got {len(value)} values")
-        lo, hi = value
-        if lo is not None and hi is not None and lo > hi:
-            raise ValueError(f"lo {lo} is greater than hi {hi}")
-    return value
 
 
 class RuleOptions(Strict):
