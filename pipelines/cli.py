@@ -50,6 +50,10 @@ OUTPUT_NAMES = {"ingest": "manifest", "clean": "cleaned table", "split": "table 
 
 #: Python parameter names whose flag is not ``--<name>`` (library errors name the former).
 FLAG_ALIASES = {"out": "--output"}
+#: Python settings that are a flag of their own on the command line.
+FLAG_PHRASES = {"strict=False": "--small-classes-to-train"}
+#: Library parameters that hold the command's input table: the CLI names its file instead.
+DATA_PARAMS = ("df", "data")
 
 
 class Command(click.Command):
@@ -82,7 +86,11 @@ class Command(click.Command):
                     self._finish(ctx, outputs)
                 raise
         except CuraugError as exc:
-            exc.args = (flag_message(str(exc), exc.param, self),)
+            message = str(exc)
+            data = ctx.params.get("data")
+            if exc.param in DATA_PARAMS and data:
+                message = re.sub(rf"^({'|'.join(DATA_PARAMS)})\b:?", f"{data}:", message)
+            exc.args = (flag_message(message, exc.param, self),)
             raise
         self._finish(ctx, outputs)
         return result
@@ -164,11 +172,17 @@ def flag_message(message: str, param: str | None, command: click.Command) -> str
     '--ratios (0.5, 0.5) must have three values'
     >>> flag_message("out='a.csv/b.csv' is under a file; multilabel_sep=';' ...", "out", cmd)
     "--output 'a.csv/b.csv' is under a file; --multilabel-sep ';' ..."
+    >>> flag_message("or pass strict=False", "label",
+    ...              click.Command("split", params=[click.Option(["--small-classes-to-train"])]))
+    'or pass --small-classes-to-train'
     >>> flag_message("ratios=(1,) is wrong", None, cmd)
     'ratios=(1,) is wrong'
     """
     if not param:
         return message
+    for phrase, flag in FLAG_PHRASES.items():
+        if flag in {o for p in command.params for o in getattr(p, "opts", ())}:
+            message = message.replace(phrase, flag)
 
     def swap(match: re.Match) -> str:
         flag = _flag_for(match.group(1), command)

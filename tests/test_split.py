@@ -190,13 +190,14 @@ def test_cli_split_bad_input(cli, sample, tmp_path):
     pd.DataFrame({"y": ["a"] * 10 + ["b"] * 2}).to_csv(tiny, index=False)
     line = one_error_line(cli("split", tiny, "--label", "y", "-o", out))
     assert "class 'b'" in line and "has 2 rows but must appear in 3 splits" in line
+    assert "pass --small-classes-to-train" in line and "strict" not in line  # the flag, not the Python name
     assert not out.exists()
     opted = tmp_path / "opted.csv"
     assert cli("split", tiny, "--label", "y", "--small-classes-to-train", "-o", opted).code == 0
     assert pd.read_csv(opted).query("y == 'b'")["split"].tolist() == ["train", "train"]
     empty = tmp_path / "empty.csv"
     empty.write_text("y\n")
-    assert "no rows" in one_error_line(cli("split", empty, "--label", "y", "-o", out))
+    assert f"error: {empty}: the table has no rows" in one_error_line(cli("split", empty, "--label", "y", "-o", out))
     assert not out.exists()
 
 

@@ -109,7 +109,7 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     import pandas as pd
 
     if len(df) == 0:
-        raise CuraugError("df has no rows: nothing to split", param="df")
+        raise CuraugError("df: the table has no rows, nothing to split", param="df")
     for param, column in (("label", label), ("group", group), ("time", time)):
         if column is not None and column not in df.columns:
             raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, df.columns))})",
