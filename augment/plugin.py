@@ -96,7 +96,7 @@ class Output:
     (['a/t0__aug0.json', 'a/t0__aug0.txt'], [])
     """
 
-    files: dict[str, bytes]
+    files: dict[str, bytes]  # empty for a sample held inline in its row (``columns``), e.g. a text cell
     columns: dict[str, Any] = field(default_factory=dict)
     applied: list[dict] = field(default_factory=list)
 
@@ -118,8 +118,8 @@ class Output:
         either the whole file or none of it. The sample's own file comes last: once it is
         in place, so are its side files."""
         outdir, staging = Path(outdir), Path(staging)
-        own, *side = self.files.items()
-        for rel, data in [*side, own]:
+        items = list(self.files.items())
+        for rel, data in items[1:] + items[:1]:
             target = outdir / rel
             tmp = staging / f"{os.getpid()}-{threading.get_ident()}-{target.name}"
             tmp.write_bytes(data)
@@ -134,6 +134,9 @@ class Plugin:
     """Base class: subclasses set ``modality`` and implement the steps."""
 
     modality: str = ""
+    #: The column that may hold a sample inline instead of a file (``text``); rows with no
+    #: ``path`` are then usable, and their outputs set that column instead of writing a file.
+    inline: str | None = None
 
     def versions(self) -> dict[str, str]:
         return {}
@@ -167,7 +170,7 @@ class Plugin:
 
 #: Modality name -> plugin class: built-ins, then the ``curaug.plugins`` entry points.
 REGISTRY: Registry[type[Plugin]] = Registry("augmentation plugin", entry_points="curaug.plugins",
-                                            builtins=("augment.image.plugin",))
+                                            builtins=("augment.image.plugin", "augment.text.plugin"))
 
 
 def register_plugin(cls: type[Plugin]) -> type[Plugin]:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Mapping, Optional, Union
+from typing import Annotated, Any, Iterator, Literal, Mapping, Optional, Union
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from augment.plugin import REGISTRY, Plugin
 from curate.errors import CuraugError, did_you_mean
@@ -38,6 +38,16 @@ class Gate(Strict):
     min_std: float = Field(1.0, ge=0)             # near-constant images (pixel std, 0-255 scale)
     max_box_area_loss: float = Field(0.5, ge=0, le=1)  # share of box area lost to crops/moves
     max_tries: int = Field(5, ge=1, le=50)
+    # bounds on an output's similarity to its source (text: character 3-gram Jaccard), e.g.
+    # min 0.5 drops copies too garbled to keep their label, max 0.98 drops near-copies
+    min_similarity: float = Field(0.0, ge=0, le=1)
+    max_similarity: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Gate":
+        if self.min_similarity > self.max_similarity:
+            raise ValueError(f"min_similarity {self.min_similarity:g} > max_similarity {self.max_similarity:g}")
+        return self
 
 
 class Targets(Strict):
@@ -49,6 +59,15 @@ class Targets(Strict):
     keypoints: Optional[str] = None   # column holding points as JSON [[x, y], ...]
 
 
+def _regex(pattern: str) -> str:
+    """A ``protect:`` entry: a regular expression whose matches no transform may change."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from None
+    return pattern
+
+
 class Recipe(Strict):
     modality: str  # a registered plugin's name: image, text, audio or a third party's
     copies: Optional[int] = Field(None, ge=0)
@@ -58,6 +77,7 @@ class Recipe(Strict):
     gate: Optional[Gate] = None
     targets: Targets = Field(default_factory=Targets)
     format: Optional[Literal["png", "jpg", "webp", "same"]] = "same"
+    protect: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)  # never changed
 
     @model_validator(mode="after")
     def _one_mode(self) -> "Recipe":

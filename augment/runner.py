@@ -62,13 +62,16 @@ class Interrupted(KeyboardInterrupt):
 # ------------------------------------------------------------------ planning
 
 
-def select_rows(df: "pd.DataFrame", modality: str, *, all_rows: bool = False) -> "pd.DataFrame":
+def select_rows(df: "pd.DataFrame", modality: str, *, all_rows: bool = False,
+                inline: str | None = None) -> "pd.DataFrame":
     """The rows to augment, indexed by id: usable rows of ``modality`` in the train split
-    (every usable row with ``all_rows``)."""
+    (every usable row with ``all_rows``). With ``inline`` (the plugin's column that can hold
+    a sample itself, such as ``text``), a table with that column needs no root and path."""
     from curate.io.manifest import ok_rows
 
-    if not {"root", "path"} <= set(df.columns):
-        raise CuraugError("augment needs a manifest with root and path columns (run curaug ingest first)")
+    if not {"root", "path"} <= set(df.columns) and not (inline and inline in df.columns):
+        raise CuraugError("augment needs a manifest with root and path columns (run curaug ingest first)"
+                          + (f", or a '{inline}' column holding each sample" if inline else ""))
     if not all_rows and "split" not in df.columns:
         raise CuraugError("the manifest has no 'split' column: only the train split is augmented; split it first "
                           "(curaug split), or set all_rows=True to augment every row", param="all_rows")
@@ -117,11 +120,25 @@ def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int |
             made = {str(k): int(v) * n for k, v in rows[label].astype(str).value_counts().items()}
     jobs = []
     for source_id, row in zip(rows.index, rows.to_dict("records")):
-        stem, _ = os.path.splitext(str(row["path"]))
+        # a sample held inline has no file name: its id names its outputs
+        stem = os.path.splitext(str(row["path"]))[0] if _has_path(row) else str(source_id)
         ext = extension(row)
         for c in range(per_source.get(source_id, 0)):
             jobs.append(Job(str(source_id), c, f"{stem}__aug{c}{ext}"))
     return jobs, made
+
+
+def _has_path(row: dict[str, Any]) -> bool:
+    path = row.get("path")
+    return isinstance(path, str) and path != ""
+
+
+def with_ids(df: "pd.DataFrame") -> "pd.DataFrame":
+    """A table without an ``id`` column (a plain text table) gets ``row<N>``, its position,
+    so that every output row can name its source."""
+    if "id" in df.columns:
+        return df
+    return df.assign(id=[f"row{i}" for i in range(len(df))])
 
 
 def chunk_jobs(jobs: list[Job], workers: int) -> list[list[Job]]:
@@ -239,7 +256,9 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     _check_outdir(out)
     if label is not None and label not in df.columns:
         label = None
-    rows = select_rows(df, recipe.modality, all_rows=all_rows)
+    if plugin.inline and plugin.inline in df.columns:
+        df = with_ids(df)
+    rows = select_rows(df, recipe.modality, all_rows=all_rows, inline=plugin.inline)
     if balance or (copies is None and recipe.balance is not None):
         copies, target = None, recipe.balance.target if recipe.balance else "max"
     else:
@@ -330,11 +349,20 @@ def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], d
         return df.copy()
     added = rows.loc[[job.source_id for job, _ in kept]].drop(columns=list(PROBE_FIELDS), errors="ignore")
     added = added.reset_index(drop=True)
-    paths = [job.path for job, _ in kept]
-    own = [next(iter(record["files"].values())) for _, record in kept]
-    added["id"], added["path"], added["root"], added["status"] = paths, paths, str(out.resolve()), "ok"
-    added["sha256"] = [f["sha256"] for f in own]
-    added["size_bytes"] = [f["size_bytes"] for f in own]
+    # an output held inline (no file) has no path, root, hash or size: its columns hold it
+    own = [next(iter(record["files"].values()), None) for _, record in kept]
+    root = str(out.resolve())
+    added["id"] = [job.path for job, _ in kept]
+    # a table of inline samples (no path column) gets none: its output rows have no file
+    files = any(own) or "path" in df.columns
+    if files:
+        added["path"] = [job.path if f else None for (job, _), f in zip(kept, own)]
+        added["root"] = [root if f else None for f in own]
+    added["status"] = "ok"
+    if any(own):
+        added["sha256"] = [f["sha256"] if f else None for f in own]
+        sizes = [f["size_bytes"] if f else None for f in own]
+        added["size_bytes"] = sizes if all(own) else pd.array(sizes, dtype="Int64")
     added["source_id"] = [job.source_id for job, _ in kept]
     added["augment"] = [json.dumps(record["provenance"], sort_keys=True) for _, record in kept]
     added["seed"] = [record["seed"] for _, record in kept]
@@ -342,7 +370,8 @@ def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], d
     for name in columns.columns:
         added[name] = columns[name].to_numpy()
     out_df = pd.concat([df, added], ignore_index=True)
-    for c in ("id", "path", "root", "status", "source_id", "augment") + (("split",) if "split" in df.columns else ()):
+    for c in ("id", "status", "source_id", "augment") + (("path", "root") if files else ()) \
+            + (("split",) if "split" in df.columns else ()):
         out_df[c] = out_df[c].astype("string")
     out_df["seed"] = pd.array(out_df["seed"], dtype="Int64")
     return out_df
@@ -350,7 +379,8 @@ def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], d
 
 def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, bytes | None]]:
     """Regenerate one augmented sample from its provenance: for each of its files (its own
-    first), ``(new bytes, stored bytes or None when missing)``."""
+    first), ``(new bytes, stored bytes or None when missing)``. A sample held inline has no
+    file: its columns, as JSON, take the file's place under the key ``columns``."""
     import pandas as pd
 
     from augment.recipe import Recipe
@@ -376,7 +406,23 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, 
     ctx = Context(recipe, sources, run.get("label"))
     sample = plugin.load(ctx.record(str(row["source_id"])), ctx)
     result, applied = plugin.apply(sample, prov["plan"], int(prov["seed"]), ctx)
-    output = plugin.output(result, applied, str(row["path"]), ctx)
+    path = row.get("path")
+    output = plugin.output(result, applied, str(row["id"] if path is None or pd.isna(path) else path), ctx)
+    if not output.files:
+        from curate.io.jsonify import jsonable
+
+        stored = {name: None if name not in row.index or _missing(row[name]) else row[name] for name in output.columns}
+        return {"columns": (_json_bytes(jsonable(output.columns)), _json_bytes(jsonable(stored)))}
     return {rel: (data, (out / rel).read_bytes() if (out / rel).is_file() else None)
             for rel, data in output.files.items()}
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return not isinstance(value, (list, dict)) and bool(pd.isna(value))
 
