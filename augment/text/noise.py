@@ -25,7 +25,11 @@ from augment.params import choices, number
 from augment.text.edits import Edit, Span
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 
+# parameter types are module-level values, as in augment/image/own.py: a call inside an
+# annotation would be read as a forward reference under `from __future__ import annotations`
 Probability = number(ge=0, le=1)
+CharAction = choices("insert", "substitute", "swap", "delete")
+WordAction = choices("swap", "delete", "crop")
 Count = Optional[int]
 
 
@@ -200,7 +204,7 @@ class CharNoise(WordSelection):
     name = "char_noise"
 
     class InitSchema(WordSelection.InitSchema):
-        action: choices("insert", "substitute", "swap", "delete") = "substitute"
+        action: CharAction = "substitute"
         include_upper_case: bool = True
         include_lower_case: bool = True
         include_numeric: bool = True
@@ -258,7 +262,7 @@ class WordNoise(TextTransform):
     name = "word_noise"
 
     class InitSchema(TextTransform.InitSchema):
-        action: choices("swap", "delete", "crop") = "delete"
+        action: WordAction = "delete"
         aug_p: Probability = 0.3
         aug_min: Count = Field(1, ge=0)
         aug_max: Count = Field(10, ge=0)
