@@ -141,7 +141,8 @@ def keyboard_table(special_char: bool = True, numeric: bool = True, upper_case: 
         for k in {key, key.upper()} if upper_case else {key}:
             result.setdefault(k, set())
         for value in values:
-            if not allowed(value):
+            # one key per key: nlpaug's en.json lists ' t' among u's neighbours, a typo
+            if len(value) != 1 or not allowed(value):
                 continue
             result[key].add(value)
             if upper_case:
