@@ -144,6 +144,10 @@ class Plugin:
     def check(self, steps: list["Step"]) -> None:
         raise NotImplementedError
 
+    def check_rows(self, rows: "pd.DataFrame") -> None:
+        """Refuse rows a run would fail on (bad input, before any output is written); the
+        default trusts them and lets :meth:`load` find out."""
+
     def draw(self, steps: list["Step"], rng: "np.random.Generator", ctx: Context, row: "dict[str, Any]") -> list[dict]:
         raise NotImplementedError
 

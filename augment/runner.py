@@ -259,6 +259,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     if plugin.inline and plugin.inline in df.columns:
         df = with_ids(df)
     rows = select_rows(df, recipe.modality, all_rows=all_rows, inline=plugin.inline)
+    plugin.check_rows(rows)
     if balance or (copies is None and recipe.balance is not None):
         copies, target = None, recipe.balance.target if recipe.balance else "max"
     else:

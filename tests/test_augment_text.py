@@ -159,7 +159,9 @@ def test_entity_spans_are_shifted_and_still_point_at_their_mentions(tmp_path, cl
     assert shifted > len(made) / 2  # the edits before the mentions moved them, and the spans followed
 
 
-def test_noise_leaves_the_global_random_state_alone(augmented):
+def test_noise_leaves_the_global_random_state_alone(fortunes, tmp_path):
+    from augment.recipe import load_recipe
+    from augment.runner import augment_manifest
     from augment.text.noise import CharNoise, Keyboard, Ocr, WordNoise
 
     random.seed(1234)
@@ -168,8 +170,21 @@ def test_noise_leaves_the_global_random_state_alone(augmented):
     sample = TextSample("Keyboards and optical readers make 10 kinds of errors in long words.")
     for transform in (Keyboard(), Ocr(), CharNoise(action="swap"), WordNoise(action="crop")):
         assert transform.draw(sample, np.random.default_rng(0), None)
+    result = augment_manifest(pd.read_csv(fortunes), load_recipe(RECIPE), tmp_path / "out")
+    assert result.summary["made"] == 190
     assert random.getstate() == before[0]
     assert (np.random.get_state()[1] == before[1]).all()
+
+
+def test_bad_entities_are_one_line_naming_the_row(tmp_path, cli):
+    text = "Alice met Bob."
+    pd.DataFrame({"id": ["s0", "s1"], "text": [text, text], "entities": ["[[0, 5, \"PER\"]]", "[[10, 40, \"PER\"]]"]}) \
+        .to_json(tmp_path / "e.jsonl", orient="records", lines=True)
+    (tmp_path / "r.yaml").write_text("modality: text\ntransforms: [keyboard]\n")
+    line = one_error_line(cli("augment", tmp_path / "e.jsonl", "--recipe", tmp_path / "r.yaml", "-o", tmp_path / "o",
+                              "--all-rows"))
+    assert line == "error: row s1: entity [10, 40, 'PER'] is outside its text (14 characters)"
+    assert not (tmp_path / "o").exists()
 
 
 def test_keyboard_and_ocr_substitute_from_nlpaugs_tables():

@@ -31,6 +31,8 @@ from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 from curate.errors import CuraugError, did_you_mean
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from augment.recipe import Step
 
 #: Seeds tried in a row when a plan's steps find nothing to change (a text of stopwords,
@@ -124,6 +126,21 @@ class TextPlugin(Plugin):
         entities = _entities(row.get("entities"), text, row.get("id"))
         return TextSample(text, entities, protected_spans(text, self._patterns(ctx)), row)
 
+    def check_rows(self, rows: "pd.DataFrame") -> None:
+        """Every inline row has its text, and every ``entities`` cell is well formed (and
+        within its text, where the text is inline): found before the run, not half-way."""
+        texts = rows["text"] if "text" in rows.columns else None
+        paths = rows["path"] if "path" in rows.columns else None
+        for i, row_id in enumerate(rows.index):
+            path = paths.iloc[i] if paths is not None else None
+            text = texts.iloc[i] if texts is not None else None
+            if _has_path({"path": path}):
+                text = None  # read from the file by load()
+            elif not isinstance(text, str):
+                raise CuraugError(f"row {row_id}: no text (the 'text' cell is empty and there is no path)")
+            if "entities" in rows.columns:
+                _entities(rows["entities"].iloc[i], text, row_id)
+
     def _patterns(self, ctx: Context) -> list[re.Pattern]:
         wanted = list(ctx.recipe.protect)
         if self._protect is None or self._protect[0] != wanted:
@@ -206,8 +223,9 @@ def _resolve(name: str, params: dict[str, Any], rng: np.random.Generator | None)
     return out
 
 
-def _entities(value: Any, text: str, row_id: Any) -> list[tuple[int, int, str]]:
-    """The ``entities`` cell: JSON ``[[start, end, type], ...]`` within the text."""
+def _entities(value: Any, text: str | None, row_id: Any) -> list[tuple[int, int, str]]:
+    """The ``entities`` cell: JSON ``[[start, end, type], ...]`` within the text (only
+    their order checked when the text is not known yet, ``text=None``)."""
     if value is None or _missing(value) or value == "":
         return []
     try:
@@ -217,7 +235,9 @@ def _entities(value: Any, text: str, row_id: Any) -> list[tuple[int, int, str]]:
         raise CuraugError(f"row {row_id}: entities {str(value)[:60]!r} is not a JSON list of "
                           "[start, end, type]") from None
     for a, b, t in out:
-        if not 0 <= a < b <= len(text):
+        if not 0 <= a < b:
+            raise CuraugError(f"row {row_id}: entity [{a}, {b}, {t!r}] needs 0 <= start < end")
+        if text is not None and b > len(text):
             raise CuraugError(f"row {row_id}: entity [{a}, {b}, {t!r}] is outside its text "
                               f"({len(text)} characters)")
     return out
