@@ -253,6 +253,9 @@ def test_gate_rejects_outputs_outside_the_similarity_bounds(fortunes, tmp_path):
     ("  - char_noise: {aug_char_p: 2}\n", r"line 4: transforms\.0\.char_noise\.aug_char_p: 2 must be <= 1"),
     ("  - char_noise: {action: scramble}\n",
      r"line 4: transforms\.0\.char_noise\.action: .*'scramble' is not one of 'insert', 'substitute', 'swap' or 'delete'"),
+    ("  - char_noise: {action: [swap, scramble]}\n",
+     r"line 4: transforms\.0\.char_noise\.action: .*'scramble' is not one of"),
+    ("  - keyboard: {aug_word_p: [0.5, 1.5]}\n", r"line 4: transforms\.0\.keyboard\.aug_word_p: 1\.5 must be <= 1"),
     ("  - word_noise: {aug_pp: 0.1}\n", r"line 4: transforms\.0\.word_noise: unknown parameter 'aug_pp' for "
                                          r"word_noise \(did you mean 'aug_p'\?\)"),
     ("  - ocr: {}\nprotect: ['\\d+', '(unclosed']\n",

@@ -72,7 +72,8 @@ class TextPlugin(Plugin):
                     raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}"
                                       f"{did_you_mean(key, accepted)} (takes: {', '.join(accepted)}, p)")
             try:
-                self._transform(step.name, _resolve(step.name, step.params, None))
+                for params in _variants(step.name, step.params):
+                    self._transform(step.name, params)
             except CuraugError as exc:
                 raise CuraugError(f"{where}.{i}.{exc}") from None
 
@@ -220,6 +221,17 @@ def _resolve(name: str, params: dict[str, Any], rng: np.random.Generator | None)
                 out[key] = round(float(rng.uniform(value[0], value[1])), 6)
         else:
             out[key] = value
+    return out
+
+
+def _variants(name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Parameter sets to validate so that every value a sample may draw is checked: the
+    ``lo`` ends, then each ``[lo, hi]``'s ``hi`` and each other choice in turn."""
+    base = _resolve(name, params, None)
+    out = [base]
+    for key, value in params.items():
+        if isinstance(value, list) and base[key] is not value:  # drawn per sample: a range or choices
+            out += [{**base, key: v} for v in value[1:]]
     return out
 
 
