@@ -75,6 +75,14 @@ def test_kneser_ney_beats_a_unigram_model_on_held_out_glosses_and_fortunes():
     assert lm.perplexity(held) < 0.35 * unigram
 
 
+def test_kneser_ney_probabilities_sum_to_one_in_every_context():
+    lm = NgramLM.train(list(pd.read_csv(SAMPLE)["text"]))
+    every = np.arange(lm.V)
+    for u, v in [("<s>", "<s>"), ("<s>", "a"), ("a", "bug"), ("in", "the"), ("never", "seen"), ("the", "zzz")]:
+        u_id, v_id = lm.ids([u, v])
+        assert np.exp(lm.logprob(u_id, v_id, every)).sum() == pytest.approx(1.0, abs=1e-9), (u, v)
+
+
 def test_scores_prefer_the_word_that_fits_the_context():
     lm = ngram_lm([])  # WordNet's glosses alone
     scores = lm.score(["he", "drove", "the"], ["car", "idea", "the"], ["to", "work"])
@@ -184,6 +192,8 @@ def test_contextual_parameters_are_validated():
         ContextualSwap(pos=["noun"])
     with pytest.raises(ValidationError):
         ContextualSwap(top_k=0)
+    with pytest.raises(ValidationError, match="aug_min=3 cannot be greater than aug_max=2"):
+        ContextualSwap(aug_min=3, aug_max=2)
 
 
 def test_rare_word_places_a_rare_training_word_and_keeps_entities_and_label(ctx):

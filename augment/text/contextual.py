@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional, Union
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from augment.text.edits import WORD, Edit, Span
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
@@ -161,8 +161,9 @@ class Resources:
             counts = np.array([self.ngram.count(w) for w in words], dtype=np.float64)
             keep = np.flatnonzero(counts >= self.MIN_COUNT)
             keep = keep[np.argsort(-counts[keep], kind="stable")[:self.MAX_CANDIDATES]]
-            chosen = [words[i] for i in sorted(keep)]
-            self._candidates[key] = Candidates(chosen, self.ngram.ids(chosen))
+            ids = self.ngram.ids([words[i] for i in keep])
+            order = np.argsort(ids)  # increasing ids make the LM's count look-ups sequential
+            self._candidates[key] = Candidates([words[keep[i]] for i in order], ids[order])
         return self._candidates[key]
 
     def score(self, left: list[str], cands: Candidates, right: list[str]) -> np.ndarray:
@@ -226,6 +227,12 @@ class ContextualSwap(TextTransform):
         top_k: int = Field(20, ge=1)
         pos: list[POS] = Field(default_factory=lambda: ["n"], min_length=1)
 
+        @model_validator(mode="after")
+        def _min_below_max(self):
+            if self.aug_min > self.aug_max:
+                raise ValueError(f"aug_min={self.aug_min} cannot be greater than aug_max={self.aug_max}")
+            return self
+
     def draw(self, sample: TextSample, rng: np.random.Generator, ctx: Any) -> list[Edit]:
         p = self.params
         region = sample.between_entities()
@@ -243,11 +250,12 @@ class ContextualSwap(TextTransform):
             old = sample.text[start:end]
             left, right = _context(sample, start, end)
             scores = res.score(left, cands, right)
-            scores[np.asarray([w == old.lower() for w in cands.words])] = -np.inf
+            scores[cands.ids == res.ngram.ids([old])[0]] = -np.inf  # never the word itself
             k = min(p.top_k, int(np.isfinite(scores).sum()))
             if k == 0:
                 continue
-            best = np.argsort(-scores, kind="stable")[:k]
+            top = np.argpartition(-scores, k - 1)[:k]
+            best = top[np.lexsort((top, -scores[top]))]  # ties in id order: a draw depends on the seed alone
             edits.append(Edit(start, end, match_case(old, cands.words[best[rng.integers(k)]]), self.name))
         return edits
 

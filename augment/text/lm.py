@@ -74,6 +74,8 @@ class NgramLM:
         for key, value in arrays.items():
             setattr(self, key, value)
         self._arrays = arrays
+        self._uni_total = float(self.uni_cont.sum())
+        self._uni_types = float(np.count_nonzero(self.uni_cont))
 
     # -- training -------------------------------------------------------------------------
     @classmethod
@@ -134,16 +136,22 @@ class NgramLM:
 
     @staticmethod
     def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-        at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-        return np.where(keys[at] == query, values[at], 0.0)
+        # search only the stretch of keys the queries span: with a fixed context that is
+        # the context's own block of n-grams, a few hundred keys instead of a million
+        lo, hi = np.searchsorted(keys, [query.min(), query.max()], side="left")
+        block = keys[lo:hi + 1]
+        if len(block) == 0:
+            return np.zeros(query.shape)
+        at = np.minimum(np.searchsorted(block, query), len(block) - 1)
+        return np.where(block[at] == query, values[lo:hi + 1][at], 0.0)
 
     def logprob(self, u: Any, v: Any, w: Any) -> np.ndarray:
-        """``log P(w | u v)`` for id arrays (broadcast together)."""
+        """``log P(w | u v)`` for id arrays (broadcast together). Lookups are fastest when
+        the keys come in increasing order, as candidate ids sorted by id give."""
         u, v, w = np.broadcast_arrays(np.asarray(u, np.int64), np.asarray(v, np.int64), np.asarray(w, np.int64))
         V, d = self.V, DISCOUNT
-        seen_types = np.count_nonzero(self.uni_cont)
-        total = self.uni_cont.sum()
-        p1 = np.maximum(self.uni_cont[w] - d, 0) / total + d * seen_types / total / V
+        total = self._uni_total
+        p1 = np.maximum(self.uni_cont[w] - d, 0) / total + d * self._uni_types / total / V
         mid = self.mid_cont[v]
         safe_mid = np.where(mid > 0, mid, 1.0)
         p2 = np.where(mid > 0, (np.maximum(self._lookup(self.bi, self.bi_cont, v * V + w) - d, 0)
