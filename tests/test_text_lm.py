@@ -232,3 +232,18 @@ def test_the_fallback_tagger_gives_wordnet_parts_of_speech_with_offsets():
     assert tags == {"The": None, "quick": "a", "foxes": "n", "ran": "v", "over": None, "lazy": "a",
                     "dogs": "n", "in": None, "Paris": None}
     assert {"car", "dog", "idea"} <= _wordnet_lemmas("n")
+
+
+def test_contextual_draws_its_words_from_the_corpus_the_recipe_names(tmp_path):
+    corpus = tmp_path / "reference.txt"
+    corpus.write_text("the violin and the cello played in the hall\nthe piano and the drum\n" * 5)
+    rows = pd.DataFrame({"text": ["The guitar and the flute played in the garden."]})
+    ctx = Context(recipe=None, rows=rows)
+    sample = TextSample(rows["text"][0])
+    seen = set(tokens(corpus.read_text())) | set(tokens(rows["text"][0]))
+    news = set()
+    for seed in range(10):
+        records = _run(ContextualSwap(aug_p=1.0, corpus=str(corpus)), sample, seed, ctx)[2]
+        news |= {r["new"].lower() for r in records}
+    assert news and news <= seen
+    assert news & {"violin", "cello", "piano", "drum", "hall"}
