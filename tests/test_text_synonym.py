@@ -228,3 +228,17 @@ def test_bad_parameters_are_rejected():
     for bad in ({"aug_p": 1.5}, {"pos": ["x"]}, {"aug_max": 0}, {"top_n": 3}, {"pos": []}):
         with pytest.raises(ValidationError):
             Synonym(**bad)
+
+
+def test_threads_give_the_same_text_as_one(fortunes):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from augment.text.inflect import inflect as inflect_cached
+
+    one = [augment(t, i)[0] for i, t in enumerate(fortunes)]
+    # cold caches, so the threads read WordNet's data files at the same time
+    synonyms.cache_clear()
+    inflect_cached.cache_clear()
+    with ThreadPoolExecutor(4) as pool:
+        many = list(pool.map(lambda i: augment(fortunes[i], i)[0], range(len(fortunes))))
+    assert many == one

@@ -34,7 +34,7 @@ from augment.text.edits import Edit, words
 from augment.text.inflect import BASE_TAGS, inflect
 from augment.text.tagger import tag, wordnet_pos
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
-from augment.text.wordnet import reader
+from augment.text.wordnet import LOCK, reader
 
 #: English function words (NLTK's English list, with the contractions' halves), never replaced.
 ENGLISH_STOPWORDS = tuple("""
@@ -110,7 +110,9 @@ def synonyms(word: str, penn: str) -> tuple[str, ...]:
     if lemma is None or (penn in BASE_TAGS and lemma != word):
         return ()
     found: dict[str, None] = {}
-    for synset in wn.synsets(lemma, pos):
+    with LOCK:
+        senses = wn.synsets(lemma, pos)
+    for synset in senses:
         for name in synset.lemma_names():
             # single words only, and no proper names ("Ford") for a common word
             if "_" in name or name == lemma or name != name.lower():

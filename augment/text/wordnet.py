@@ -21,6 +21,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from curate.errors import CuraugError
@@ -114,6 +115,11 @@ def open_reader(root: Path):
         return WordNetCorpusReader(str(root / "corpora" / "wordnet"), None)
 
 
+#: Held while the reader is built or reads its data files: NLTK seeks and reads shared file
+#: handles, which threads (the thread engine, Dask's threaded workers) would interleave.
+LOCK = threading.RLock()
+
+
 @functools.lru_cache(maxsize=None)
 def _reader_for(source: Path):  # keyed by the WordNet folder it reads
     return open_reader(nltk_data_dir())
@@ -126,4 +132,6 @@ def reader():
     >>> sorted(l.name() for l in reader().synsets("car", "n")[0].lemmas())[:3]
     ['auto', 'automobile', 'car']
     """
-    return _reader_for(wordnet_dir().resolve())
+    source = wordnet_dir().resolve()
+    with LOCK:
+        return _reader_for(source)
