@@ -112,8 +112,8 @@ def test_tags_cover_curaug_words_only():
 
 
 def test_penn_tags_map_to_wordnet_pos():
-    assert [wordnet_pos(t) for t in ("NN", "NNS", "VBD", "VBG", "JJ", "RB")] == ["n", "n", "v", "v", "a", "r"]
-    assert [wordnet_pos(t) for t in ("NNP", "JJR", "RBS", "DT", "MD")] == [None] * 5
+    assert [wordnet_pos(t) for t in ("NN", "NNS", "VBD", "VBG", "JJ", "JJR", "RB")] == ["n", "n", "v", "v", "a", "a", "r"]
+    assert [wordnet_pos(t) for t in ("NNP", "RBR", "RBS", "DT", "MD")] == [None] * 5
 
 
 # --- inflection ---------------------------------------------------------------------------
@@ -124,7 +124,8 @@ def test_penn_tags_map_to_wordnet_pos():
     ("eat", "VBN", "eaten"), ("eat", "VBD", "ate"), ("run", "VBG", "running"),
     ("make", "VBG", "making"), ("die", "VBG", "dying"), ("go", "VBZ", "goes"),
     ("try", "VBZ", "tries"), ("abet", "VBD", "abetted"), ("split", "VBD", "split"),
-    ("teach", "VBN", "taught"), ("car", "NN", "car"),
+    ("teach", "VBN", "taught"), ("car", "NN", "car"), ("glad", "JJR", "gladder"),
+    ("happy", "JJR", "happier"), ("big", "JJS", "biggest"), ("large", "JJR", "larger"),
 ])
 def test_inflect(lemma, penn, form):
     assert inflect(lemma, penn) == form
@@ -132,7 +133,7 @@ def test_inflect(lemma, penn, form):
 
 def test_inflect_refuses_what_it_cannot_know():
     assert inflect("run", "VBN") is None  # "run", not "ran": the exception list cannot tell
-    assert inflect("happy", "JJR") is None
+    assert inflect("felicitous", "JJR") is None  # "more felicitous": two words
 
 
 def test_synonyms_keep_the_inflection():
@@ -146,6 +147,9 @@ def test_synonyms_keep_the_inflection():
     running = synonyms("running", "VBG")
     assert "racing" in running and all(w.endswith("ing") for w in running)
     assert synonyms("cars", "NN") == ()  # a base tag on an inflected word: form unknown
+    assert "bigger" in synonyms("larger", "JJR")  # "larger" is a lemma too; graded, it is "large"
+    saw = synonyms("saw", "VBD")  # "see" in the past, not the verb "saw"
+    assert "understood" in saw and "cut" not in saw
     assert "Ford" not in synonyms("car", "NN") and all("_" not in w for w in synonyms("car", "NN"))
 
 
@@ -164,6 +168,9 @@ def test_synonym_changes_most_fortunes_with_wordnet_synonyms(fortunes):
         tags = {(a, b): t for a, b, t in tag(text)}
         for r in records:
             assert r["transform"] == "synonym"
+            if r["old"].lower() in ("a", "an"):  # the article before a replaced word
+                assert {r["old"].lower(), r["new"].lower()} == {"a", "an"}
+                continue
             assert r["old"].lower() not in ENGLISH_STOPWORDS
             pos = wordnet_pos(tags[(r["start"], r["end"])])
             old, new_word = wn.morphy(r["old"].lower(), pos), wn.morphy(r["new"].lower(), pos)
@@ -186,10 +193,27 @@ def _edit(record):
 
 def test_replacements_follow_aug_p_min_and_max(fortunes):
     text = fortunes[5]  # "A complex system that works is invariably found to have evolved ..."
-    assert len(augment(text, 0, aug_p=0.0, aug_min=0)[2]) == 0
-    assert len(augment(text, 0, aug_p=0.0)[2]) == 1
-    assert len(augment(text, 0, aug_p=1.0, aug_max=2)[2]) == 2
-    assert len(augment(text, 0, aug_p=0.3)[2]) == 6  # ceil(0.3 * 17 words)
+
+    def replaced(**params):
+        return [r for r in augment(text, 0, **params)[2] if r["old"] != "A"]
+
+    assert len(replaced(aug_p=0.0, aug_min=0)) == 0
+    assert len(replaced(aug_p=0.0)) == 1
+    assert len(replaced(aug_p=1.0, aug_max=2)) == 2
+    assert len(replaced(aug_p=0.3)) == 6  # ceil(0.3 * 17 words)
+
+
+def test_article_follows_the_new_word(fortunes):
+    assert augment("An adequate bootstrap.", 0, pos=["a"])[0] == "A tolerable bootstrap."
+    assert augment("An adequate bootstrap.", 1, pos=["a"])[0] == "An enough bootstrap."
+    # "an hour" disagrees by spelling, so its article is the writer's business
+    assert augment("It is an hour.", 0)[0] == "It is an minute."
+    for i, text in enumerate(fortunes):
+        if not re.search(r"\ban? (?!hour|honest|uni|use|one)", text, re.I):
+            continue
+        new = augment(text, i, aug_p=1.0)[0]
+        for article, first in re.findall(r"\b(an?) (\w)", new, re.I):
+            assert (article.lower() == "an") == (first.lower() in "aeiou"), new
 
 
 def test_entities_and_protected_spans_untouched():

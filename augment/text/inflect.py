@@ -2,20 +2,24 @@
 "sprint", VBD -> "sprinted"), so a synonym keeps its word's inflection.
 
 WordNet's morphy goes one way (inflected form -> lemma) with suffix rules plus the
-exception lists ``noun.exc`` and ``verb.exc`` (``mice mouse``, ``ran run``,
-``running run``). The way back here is those lists reversed, then the regular rules;
-every form made is checked by running morphy on it, so a form WordNet would not read
-back as the lemma is never produced (:func:`inflect` returns None and the caller skips
-that synonym). Comparatives and superlatives are not inflected (see
-:data:`augment.text.tagger.PENN_TO_WORDNET`).
+exception lists ``noun.exc``, ``verb.exc`` and ``adj.exc`` (``mice mouse``, ``ran run``,
+``running run``, ``bigger big``). The way back here is those lists reversed, then the
+regular rules; every form made is checked by running morphy on it, so a form WordNet would
+not read back as the lemma is never produced (:func:`inflect` returns None and the caller
+skips that synonym). Adjectives get -er/-est only when listed or short (one syllable, or
+two ending in -y: "quicker", "happier"); longer ones take "more", which is two words, so
+they are skipped. Adverbs are replaced in their base form only.
 
 >>> inflect("automobile", "NNS"), inflect("sprint", "VBD"), inflect("dash", "VBG")
 ('automobiles', 'sprinted', 'dashing')
+>>> inflect("glad", "JJR"), inflect("felicitous", "JJR")
+('gladder', None)
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 
 from augment.text.wordnet import reader, wordnet_dir
@@ -30,7 +34,7 @@ _VOWELS = "aeiou"
 def irregular(pos: str) -> dict[str, tuple[str, ...]]:
     """lemma -> its irregular forms, from ``<pos>.exc`` reversed (``run`` -> ``ran``,
     ``running``)."""
-    name = {"n": "noun", "v": "verb"}[pos]
+    name = {"n": "noun", "v": "verb", "a": "adj"}[pos]
     forms: dict[str, list[str]] = defaultdict(list)
     with open(wordnet_dir() / f"{name}.exc", encoding="utf-8") as fh:
         for line in fh:
@@ -63,6 +67,20 @@ def _gerund(lemma: str) -> str:
     if lemma.endswith("e") and not lemma.endswith(("ee", "ye", "oe")) and len(lemma) > 2:
         return lemma[:-1] + "ing"
     return lemma + "ing"
+
+
+def _graded(lemma: str, penn: str) -> str | None:
+    """The comparative (JJR) or superlative (JJS) of a short adjective, else None."""
+    listed = [f for f in irregular("a").get(lemma, ()) if f.endswith("r" if penn == "JJR" else "st")]
+    if listed:
+        return listed[0]
+    syllables = len(re.findall(r"[aeiouy]+", lemma[:-1] if lemma.endswith("e") else lemma))
+    if syllables == 2 and lemma.endswith("y") and lemma[-2] not in _VOWELS:
+        return lemma[:-1] + ("ier" if penn == "JJR" else "iest")
+    if syllables == 1 and "-" not in lemma:
+        stem = lemma[:-1] if lemma.endswith("e") else lemma
+        return stem + ("er" if penn == "JJR" else "est")
+    return None
 
 
 def _irregular_verb(lemma: str, penn: str, forms: tuple[str, ...]) -> str | None:
@@ -104,18 +122,21 @@ def _form(lemma: str, penn: str) -> str | None:
         return forms[0] if forms else _plural(lemma)
     if penn in ("VBD", "VBN", "VBG", "VBZ"):
         return _irregular_verb(lemma, penn, irregular("v").get(lemma, ()))
+    if penn in ("JJR", "JJS"):
+        return _graded(lemma, penn)
     return None
 
 
 @functools.lru_cache(maxsize=65536)
 def inflect(lemma: str, penn: str) -> str | None:
     """``lemma`` in the form of Penn tag ``penn``, or None when curaug cannot be sure of
-    it (the form WordNet's morphy reads back must be ``lemma``)."""
+    it (WordNet's morphy must read the form back as ``lemma``)."""
     form = _form(lemma, penn)
     if form is None:
         return None
     if form != lemma:
-        pos = "n" if penn.startswith("N") else "v"
-        if reader().morphy(form, pos) != lemma:
+        pos = {"N": "n", "V": "v", "J": "a"}[penn[0]]
+        # every lemma morphy finds, not just its first: "larger" is a lemma of its own
+        if lemma not in reader()._morphy(form, pos):
             return None
     return form

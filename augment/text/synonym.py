@@ -11,7 +11,8 @@ part of speech gives candidate lemmas, and :func:`augment.text.inflect.inflect` 
 in the word's form; capitalisation follows the word ("Cars" -> "Automobiles"). Candidates
 are single words (hyphenated ones included): WordNet's multiword lemmas ("motor_car") are
 left out, so one word always becomes one word and the words around it keep their tags.
-Proper nouns, comparatives and superlatives are never replaced. No word sense
+Proper nouns and graded adverbs are never replaced, nor graded adjectives that would
+need "more" ("more felicitous" is two words). No word sense
 disambiguation: like nlpaug, every sense of the lemma contributes.
 
 >>> from augment.text.edits import apply_edits
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -94,8 +96,11 @@ class Synonym(TextTransform):
         edits = []
         for i in picked:
             a, b, options = candidates[i]
-            new = options[int(rng.integers(len(options)))]
-            edits.append(Edit(a, b, match_case(text[a:b], new), self.name))
+            new = match_case(text[a:b], options[int(rng.integers(len(options)))])
+            article = _article_before(text, a, new, free)
+            if article:
+                edits.append(article)
+            edits.append(Edit(a, b, new, self.name))
         return edits
 
 
@@ -104,8 +109,16 @@ def synonyms(word: str, penn: str) -> tuple[str, ...]:
     """WordNet synonyms of lower-case ``word`` (tagged ``penn``) in the word's own form,
     in WordNet's order (senses by frequency, then lemmas), without repeats."""
     pos = wordnet_pos(penn)
+    if pos is None:
+        return ()
     wn = reader()
-    lemma = wn.morphy(word, pos) if pos else None
+    lemmas = wn._morphy(word, pos)  # every reading, not just morphy's first
+    others = [lemma for lemma in lemmas if lemma != word]
+    if penn in ("JJR", "JJS") or (penn not in BASE_TAGS and others):
+        # an inflected word's lemma is the other reading: "saw"/VBD is "see", not "saw";
+        # "larger" and "better" are lemmas too, but graded ones stand for "large", "good"
+        lemmas = others
+    lemma = lemmas[0] if lemmas else None
     # a base tag on an inflected word ("cars"/NN) is a tagging slip: its form is unknown
     if lemma is None or (penn in BASE_TAGS and lemma != word):
         return ()
@@ -124,6 +137,29 @@ def synonyms(word: str, penn: str) -> tuple[str, ...]:
             if form and form != word:
                 found[form] = None
     return tuple(found)
+
+
+_ARTICLE = re.compile(r"\b(an?)\s+$", re.IGNORECASE)
+
+
+def _article_before(text: str, start: int, new: str, free: set) -> Edit | None:
+    """The edit turning "a" into "an" (or back) before a replaced word, so "an adequate"
+    becomes "a decent", not "an decent"; None when nothing changes. Only an article that
+    agreed with the old word by spelling is touched ("an hour" is left to the writer)."""
+    m = _ARTICLE.search(text, 0, start)
+    if not m or m.span(1) not in free:
+        return None
+    article = m.group(1)
+    if (article.lower() == "an") != _vowel(text[start]):
+        return None
+    want = "an" if _vowel(new[0]) else "a"
+    if article.lower() == want:
+        return None
+    return Edit(m.start(1), m.end(1), match_case(article, want), Synonym.name)
+
+
+def _vowel(char: str) -> bool:
+    return char.lower() in "aeiou"
 
 
 def match_case(word: str, new: str) -> str:

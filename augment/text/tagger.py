@@ -20,11 +20,11 @@ from augment.text.edits import WORD
 #: A token: a word, or one character that is neither a word character nor a space.
 TOKEN = re.compile(WORD.pattern + r"|[^\w\s]")
 
-#: Penn Treebank tag -> WordNet part of speech (n, v, a, r). Proper nouns (NNP*),
-#: comparatives and superlatives (JJR, JJS, RBR, RBS) map to none: a WordNet synonym
-#: would not keep a name a name, nor a comparative a comparative.
+#: Penn Treebank tag -> WordNet part of speech (n, v, a, r). Proper nouns (NNP*) and
+#: graded adverbs (RBR, RBS: "faster", "most") map to none: a WordNet synonym would not
+#: keep a name a name, and graded adverbs are few and mostly function words.
 PENN_TO_WORDNET = {"NN": "n", "NNS": "n", "VB": "v", "VBD": "v", "VBG": "v", "VBN": "v",
-                   "VBP": "v", "VBZ": "v", "JJ": "a", "RB": "r"}
+                   "VBP": "v", "VBZ": "v", "JJ": "a", "JJR": "a", "JJS": "a", "RB": "r"}
 
 
 @functools.lru_cache(maxsize=1)
