@@ -249,7 +249,8 @@ def test_seeded_only_by_the_sample_generator(fortunes):
 
 
 def test_bad_parameters_are_rejected():
-    for bad in ({"aug_p": 1.5}, {"pos": ["x"]}, {"aug_max": 0}, {"top_n": 3}, {"pos": []}):
+    for bad in ({"aug_p": 1.5}, {"pos": ["x"]}, {"aug_max": 0}, {"top_n": 3}, {"pos": []},
+                {"aug_min": 5, "aug_max": 2}):
         with pytest.raises(ValidationError):
             Synonym(**bad)
 

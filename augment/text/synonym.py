@@ -30,7 +30,7 @@ import math
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from augment.text.edits import Edit, words
 from augment.text.inflect import BASE_TAGS, inflect
@@ -70,6 +70,12 @@ class Synonym(TextTransform):
         stopwords: tuple[str, ...] = Field(ENGLISH_STOPWORDS, description="never replaced (case-blind)")
         pos: tuple[PartOfSpeech, ...] = Field(("n", "v", "a", "r"), min_length=1,
                                                description="WordNet parts of speech to replace")
+
+        @model_validator(mode="after")
+        def _min_below_max(self):
+            if self.aug_min > self.aug_max:
+                raise ValueError(f"aug_min={self.aug_min} cannot be greater than aug_max={self.aug_max}")
+            return self
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -147,6 +153,7 @@ def _article_before(text: str, start: int, new: str, free: set) -> Edit | None:
     becomes "a decent", not "an decent"; None when nothing changes. Only an article that
     agreed with the old word by spelling is touched ("an hour" is left to the writer)."""
     m = _ARTICLE.search(text, 0, start)
+    # the tagger tags "a"/"an" DT, so an article is never a replaced word itself
     if not m or m.span(1) not in free:
         return None
     article = m.group(1)
