@@ -7,9 +7,17 @@ OUT    ?= runs/demo
 # GPU users: make install TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test bench clean sample-data
+.PHONY: install wordnet demo test bench clean sample-data
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed wordnet
+
+# WordNet 3.0 for text synonyms comes from Debian (curaug never downloads it). Without
+# root this only prints the fix, so `make test` and `make demo` still run.
+wordnet:
+	@test -f /usr/share/wordnet/data.noun || test -n "$$CURAUG_WORDNET_DIR" || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index; \
+	else echo "WordNet 3.0 missing (text synonyms need it): sudo apt-get install wordnet-base wordnet-sense-index"; fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,48 @@
+"""Part-of-speech tags offline: textblob's pattern tagger (MIT) over curaug's own words.
+
+The tagger's lexicon ships inside the textblob wheel, so nothing is downloaded; its
+``TextBlob(...).tags`` path would want NLTK's punkt data, so curaug calls the pattern
+parser's ``find_tags`` on tokens it cuts itself: the words of
+:data:`augment.text.edits.WORD` and each punctuation mark (punctuation helps the tagger's
+context rules, and only words get a tag back).
+
+>>> [(text[a:b], t) for text in ["The cars ran fast."] for a, b, t in tag(text)]
+[('The', 'DT'), ('cars', 'NNS'), ('ran', 'VBD'), ('fast', 'RB')]
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from augment.text.edits import WORD
+
+#: A token: a word, or one character that is neither a word character nor a space.
+TOKEN = re.compile(WORD.pattern + r"|[^\w\s]")
+
+#: Penn Treebank tag -> WordNet part of speech (n, v, a, r). Proper nouns (NNP*) and
+#: graded adverbs (RBR, RBS: "faster", "most") map to none: a WordNet synonym would not
+#: keep a name a name, and graded adverbs are few and mostly function words.
+PENN_TO_WORDNET = {"NN": "n", "NNS": "n", "VB": "v", "VBD": "v", "VBG": "v", "VBN": "v",
+                   "VBP": "v", "VBZ": "v", "JJ": "a", "JJR": "a", "JJS": "a", "RB": "r"}
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    from textblob.en import parser
+
+    return parser
+
+
+def tag(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, Penn tag)`` for each word of ``text`` (punctuation left out)."""
+    tokens = [m for m in TOKEN.finditer(text)]
+    if not tokens:
+        return []
+    tagged = _parser().find_tags([m.group() for m in tokens])
+    return [(m.start(), m.end(), t) for m, (_, t) in zip(tokens, tagged) if WORD.fullmatch(m.group())]
+
+
+def wordnet_pos(penn: str) -> str | None:
+    """The WordNet part of speech of a Penn tag, or None where curaug replaces nothing."""
+    return PENN_TO_WORDNET.get(penn)
