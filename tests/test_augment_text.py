@@ -14,7 +14,7 @@ from augment.text.edits import Edit, apply_edits, overlaps
 from augment.text.noise import keyboard_table, ocr_table
 from augment.text.plugin import jaccard
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample
-from tests.conftest import SAMPLE, one_error_line
+from conftest import SAMPLE, one_error_line
 
 RECIPE = SAMPLE / "text.recipe.yaml"
 NUMBERS = re.compile(r"\d+")  # the sample recipe's protect: regex
@@ -268,3 +268,45 @@ def test_bad_recipes_are_one_line_with_file_and_line(fortunes, tmp_path, cli, en
     line = one_error_line(cli("augment", fortunes, "--recipe", recipe, "-o", out))
     assert re.search(str(recipe).replace(".", r"\.") + " " + expected, line), line
     assert not out.exists()
+
+
+def test_language_transforms_run_on_every_engine_and_keep_entities_labels_and_numbers(tmp_path, cli):
+    """synonym, contextual and rare_word through `curaug augment`: the same text with one
+    process, two workers and Dask; mentions, labels and protected numbers untouched; the
+    contextual swaps land between the first two mentions only."""
+    _entity_table(tmp_path / "ents.jsonl")
+    table = pd.read_json(tmp_path / "ents.jsonl", lines=True)
+    fortunes = pd.read_csv(SAMPLE / "text.csv").head(40).assign(id=lambda d: [f"f{i}" for i in range(len(d))],
+                                                                entities="[]")
+    pd.concat([table, fortunes]).to_json(tmp_path / "mixed.jsonl", orient="records", lines=True)
+    (tmp_path / "r.yaml").write_text(
+        "modality: text\ncopies: 3\nprotect: ['\\d+']\ntransforms:\n"
+        "  - synonym: {aug_p: 0.3, p: 0.5}\n"
+        "  - contextual: {aug_p: 0.5, top_k: 10}\n"
+        "  - rare_word: {p: 0.5}\n")
+    outs = {}
+    for name, extra in (("one", []), ("two", ["--workers", "2"]), ("dask", ["--engine", "dask", "--workers", "2"])):
+        assert cli("augment", tmp_path / "mixed.jsonl", "--recipe", tmp_path / "r.yaml", "-o", tmp_path / name,
+                   "--all-rows", *extra).code == 0
+        outs[name] = _outputs(tmp_path / name)[1].reset_index(drop=True)
+    for name in ("two", "dask"):
+        pd.testing.assert_frame_equal(outs[name][["id", "text", "entities", "augment"]],
+                                      outs["one"][["id", "text", "entities", "augment"]])
+    made = outs["one"]
+    assert len(made) == 3 * 43 and (made["label"].iloc[:9] == "rel").all()
+    sources = pd.concat([table, fortunes]).set_index("id")
+    changed = 0
+    for _, row in made.iterrows():
+        source = sources.loc[row["source_id"]]
+        assert row["label"] == source["label"]
+        assert NUMBERS.findall(row["text"]) == NUMBERS.findall(source["text"])
+        changed += row["text"] != source["text"]
+        if row["source_id"].startswith("s"):
+            text, mentions = ENTITY_ROWS[int(row["source_id"][1:])]
+            assert [(row["text"][a:b], t) for a, b, t in json.loads(row["entities"])] == mentions
+            first, second = sorted(json.loads(source["entities"]))[:2]
+            for step in json.loads(row["augment"])["applied"]:
+                for change in step["changes"]:
+                    if change["transform"] == "contextual" and step is json.loads(row["augment"])["applied"][0]:
+                        assert first[1] <= change["start"] and change["end"] <= second[0]
+    assert changed > 0.8 * len(made)

@@ -3,8 +3,8 @@
 
 Both score words in context with :mod:`augment.text.lm` (by default curaug's own
 Kneser-Ney trigram model over the rows being augmented plus WordNet's glosses), find
-parts of speech with the shared tagger (``augment.text.tagger.tag``; textblob's offline
-pattern tagger when that module is absent), and draw only from the sample's generator.
+parts of speech with the shared offline tagger (``augment.text.tagger``), and draw only
+from the sample's generator.
 
 Inflection: a plural noun is replaced by plural nouns only (the WordNet lemma's regular
 plural, kept when the LM corpus contains it) and a singular one by singular nouns; a verb,
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Literal, Optional, Union
 
@@ -24,12 +23,10 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from augment.text.edits import WORD, Edit, Span
+from augment.text.tagger import PENN_TO_WORDNET
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 
 POS = Literal["n", "v", "a", "r"]
-_PENN = {"NN": "n", "NNS": "n", "VB": "v", "VBP": "v", "VBZ": "v", "VBD": "v", "VBN": "v", "VBG": "v",
-         "JJ": "a", "JJR": "a", "JJS": "a", "RB": "r", "RBR": "r", "RBS": "r"}
-_TOKEN = re.compile(WORD.pattern + r"|[^\w\s]")
 _INDEX_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 
 
@@ -45,26 +42,13 @@ def corpus_texts(ctx: Any) -> list[str]:
             for r, p in zip(rows["root"], rows["path"])]
 
 
-def _pattern_tag(text: str) -> list[tuple[int, int, str | None]]:
-    """``(start, end, WordNet POS or None)`` per word, by textblob's pattern tagger (its
-    lexicon ships in the wheel: no NLTK data). Proper nouns get None: swapping a name for a
-    common noun is not a paraphrase."""
-    from textblob.en import tag
-
-    found = list(_TOKEN.finditer(text))
-    tagged = tag(" ".join(m.group() for m in found), tokenize=False) if found else []
-    if len(tagged) != len(found):  # the tagger split a token its own way: tag nothing
-        return [(m.start(), m.end(), None) for m in found if WORD.fullmatch(m.group())]
-    return [(m.start(), m.end(), _PENN.get(t)) for m, (_, t) in zip(found, tagged) if WORD.fullmatch(m.group())]
-
-
 def tag(text: str) -> list[tuple[int, int, str | None]]:
-    """Parts of speech of the words of ``text``: the shared tagger, or the fallback."""
-    try:
-        from augment.text.tagger import tag as shared
-    except ImportError:
-        return _pattern_tag(text)
-    return shared(text)
+    """``(start, end, WordNet POS or None)`` per word, by the shared offline tagger
+    (:mod:`augment.text.tagger`). Proper nouns get None: swapping a name for a common noun
+    is not a paraphrase."""
+    from augment.text.tagger import tag as penn_tags, wordnet_pos
+
+    return [(start, end, wordnet_pos(penn)) for start, end, penn in penn_tags(text)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -157,7 +141,7 @@ class Resources:
             # "talks" is a WordNet lemma but reads as a plural: the lexicon's tag decides the form
             usual = {("n", "base"): "NN", ("n", "plural"): "NNS"}.get(key)
             words = [w for w in words if w not in lexicon
-                     or (lexicon[w] == usual if usual else _PENN.get(lexicon[w]) == pos)]
+                     or (lexicon[w] == usual if usual else PENN_TO_WORDNET.get(lexicon[w]) == pos)]
             counts = np.array([self.ngram.count(w) for w in words], dtype=np.float64)
             keep = np.flatnonzero(counts >= self.MIN_COUNT)
             keep = keep[np.argsort(-counts[keep], kind="stable")[:self.MAX_CANDIDATES]]

@@ -133,8 +133,9 @@ def synonyms(word: str, penn: str) -> tuple[str, ...]:
         senses = wn.synsets(lemma, pos)
     for synset in senses:
         for name in synset.lemma_names():
-            # single words only, and no proper names ("Ford") for a common word
-            if "_" in name or name == lemma or name != name.lower():
+            # single words only, no proper names ("Ford") for a common word, no digits
+            # ("seven" has "7" among its lemmas: only letters read as words)
+            if "_" in name or name == lemma or name != name.lower() or not name.replace("-", "").isalpha():
                 continue
             form = inflect(name, penn)
             # a noun in -ing ("locating") stands for a verb: its plural never reads right

@@ -16,7 +16,6 @@ package adds one through the ``curaug.text_transforms`` entry point group::
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -73,6 +72,4 @@ class TextTransform:
 #: Text transform name -> class: built-ins, then the ``curaug.text_transforms`` entry points.
 TEXT_TRANSFORMS: Registry[type[TextTransform]] = Registry(
     "text transform", entry_points="curaug.text_transforms",
-    # a module not in this installation (a partial checkout, a slimmed build) offers nothing
-    builtins=tuple(m for m in ("augment.text.noise", "augment.text.synonym", "augment.text.contextual")
-                   if importlib.util.find_spec(m) is not None))
+    builtins=("augment.text.noise", "augment.text.synonym", "augment.text.contextual"))
