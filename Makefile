@@ -57,6 +57,10 @@ demo: install
 	    -o $(OUT)/digits_aug --workers 2
 	$(BIN)/curaug augment $(OUT)/images.split.parquet --recipe sample_data/digits.recipe.yaml \
 	    -o $(OUT)/digits_aug --replay 0/digit_0000__aug1.png
+	@# the fortunes: split, then typo/OCR noise and language-aware swaps (WordNet, n-gram LM), offline
+	$(BIN)/curaug split sample_data/text.csv -o $(OUT)/text.split.parquet
+	$(BIN)/curaug augment $(OUT)/text.split.parquet --recipe sample_data/text.recipe.yaml -o $(OUT)/text_noise --workers 2
+	$(BIN)/curaug augment $(OUT)/text.split.parquet --recipe sample_data/text.language.recipe.yaml -o $(OUT)/text_language
 	@echo "demo outputs in $(OUT)/"
 
 test: install
@@ -69,6 +73,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_split.py
 	$(BIN)/python benchmarks/bench_augment.py
 	$(BIN)/python benchmarks/bench_interrupt.py
+	$(BIN)/python benchmarks/bench_text.py
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.
 sample-data: install
