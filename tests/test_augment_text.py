@@ -310,3 +310,11 @@ def test_language_transforms_run_on_every_engine_and_keep_entities_labels_and_nu
                     if change["transform"] == "contextual" and step is json.loads(row["augment"])["applied"][0]:
                         assert first[1] <= change["start"] and change["end"] <= second[0]
     assert changed > 0.8 * len(made)
+
+
+def test_missing_wordnet_is_one_line_naming_the_fix_and_writes_nothing(fortunes, tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("CURAUG_WORDNET_DIR", str(tmp_path / "empty"))
+    (tmp_path / "r.yaml").write_text("modality: text\ncopies: 1\ntransforms:\n  - synonym: {}\n")
+    line = one_error_line(cli("augment", fortunes, "--recipe", tmp_path / "r.yaml", "-o", tmp_path / "out"))
+    assert "WordNet 3.0 not found" in line and "apt-get install wordnet-base wordnet-sense-index" in line
+    assert not (tmp_path / "out").exists()
