@@ -203,6 +203,7 @@ class ContextualSwap(TextTransform):
     """
 
     name = "contextual"
+    needs_wordnet = True
 
     class InitSchema(_LMParams):
         aug_p: float = Field(0.3, ge=0, le=1)
@@ -263,6 +264,7 @@ class RareWordSubstitution(TextTransform):
     """
 
     name = "rare_word"
+    needs_wordnet = True
 
     class InitSchema(_LMParams):
         max_count: int = Field(2, ge=1)

@@ -66,6 +66,10 @@ class TextPlugin(Plugin):
                 raise CuraugError(f"{here}: unknown text transform '{step.name}'"
                                   f"{did_you_mean(step.name, TEXT_TRANSFORMS.names())}"
                                   f" (available: {', '.join(TEXT_TRANSFORMS.names())})")
+            if TEXT_TRANSFORMS.get(step.name).needs_wordnet:
+                from augment.text.wordnet import wordnet_dir
+
+                wordnet_dir()
             accepted = list(TEXT_TRANSFORMS.get(step.name).InitSchema.model_fields)
             for key in step.params:
                 if key not in accepted:

@@ -61,6 +61,8 @@ PartOfSpeech = Literal["n", "v", "a", "r"]
 class Synonym(TextTransform):
     """Replace words by WordNet synonyms of the same part of speech and inflection."""
 
+    needs_wordnet = True
+
     name: ClassVar[str] = "synonym"
 
     class InitSchema(TextTransform.InitSchema):

@@ -57,6 +57,9 @@ class TextTransform:
     """Base of text transforms: set ``name``, declare ``InitSchema``, implement ``draw``."""
 
     name: ClassVar[str] = ""
+    #: True when the transform reads WordNet: the recipe check then finds it (or names the
+    #: fix) before any work starts.
+    needs_wordnet: ClassVar[bool] = False
 
     class InitSchema(Strict):
         pass
