@@ -19,13 +19,16 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Iterator, Literal, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Literal, Mapping, Optional, Union
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from augment.plugin import REGISTRY, Plugin
 from curate.errors import CuraugError, did_you_mean
 from curate.strict import Strict, describe_validation_error, read_yaml_mapping, where_in_file
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Balance(Strict):
@@ -101,6 +104,36 @@ class Step:
     @property
     def is_group(self) -> bool:
         return self.name in ("OneOf", "SomeOf")
+
+
+def draw_plan(steps: list[Step], rng: "np.random.Generator", draw_leaf: "Callable[[Step], dict]") -> list[dict]:
+    """The plan of one sample: each step runs with its ``p``; a ``OneOf`` group runs one
+    child (weighted by the children's ``p``), a ``SomeOf`` group ``n`` of them; a leaf's
+    plan entry is ``draw_leaf(step)``. Draws come from ``rng`` alone, in recipe order."""
+    import numpy as np
+
+    plan: list[dict] = []
+    for step in steps:
+        if rng.random() >= step.p:
+            continue
+        if step.name == "OneOf":
+            weights = np.array([c.p for c in step.children], dtype=float)
+            weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1 / len(weights))
+            chosen = [step.children[int(rng.choice(len(step.children), p=weights))]]
+            plan += draw_plan([_always(c) for c in chosen], rng, draw_leaf)
+        elif step.name == "SomeOf":
+            idx = rng.choice(len(step.children), size=step.n, replace=step.replace)
+            plan += draw_plan([_always(step.children[int(i)]) for i in sorted(idx)], rng, draw_leaf)
+        else:
+            plan.append(draw_leaf(step))
+    return plan
+
+
+def _always(step: Step) -> Step:
+    """A group's chosen child runs for sure (the group's own p was already drawn)."""
+    from dataclasses import replace
+
+    return replace(step, p=1.0)
 
 
 class StepError(CuraugError):

@@ -23,6 +23,7 @@ from augment.image.encode import FORMATS, encode, encode_png
 from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
                                       build_albumentations, build_own, check_step, own_transform)
 from augment.plugin import Context, Output, Plugin, register_plugin
+from augment.recipe import draw_plan
 from curate.errors import CuraugError
 from curate.io.jsonify import jsonable
 
@@ -62,25 +63,14 @@ class ImagePlugin(Plugin):
     # ------------------------------------------------------------- draw
 
     def draw(self, steps: list["Step"], rng: np.random.Generator, ctx: Context, row: "dict[str, Any]") -> list[dict]:
-        plan: list[dict] = []
-        for step in steps:
-            if rng.random() >= step.p:
-                continue
-            if step.name == "OneOf":
-                weights = np.array([c.p for c in step.children], dtype=float)
-                weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1 / len(weights))
-                chosen = [step.children[int(rng.choice(len(step.children), p=weights))]]
-                plan += self.draw([_always(c) for c in chosen], rng, ctx, row)
-            elif step.name == "SomeOf":
-                idx = rng.choice(len(step.children), size=step.n, replace=step.replace)
-                plan += self.draw([_always(step.children[int(i)]) for i in sorted(idx)], rng, ctx, row)
-            elif own_transform(step.name) is not None:
+        def leaf(step: "Step") -> dict:
+            if own_transform(step.name) is not None:
                 donors = ctx.donors(row.get(ctx.label) if ctx.label else None)
-                plan.append({"name": step.name, "params": self._own_step(step).get_params(rng, row=row, donors=donors)})
-            else:
-                params = albumentations_params(albumentations_class(step.name), step.params, rng)
-                plan.append({"name": step.name, "params": jsonable(params, digits=6)})
-        return plan
+                return {"name": step.name, "params": self._own_step(step).get_params(rng, row=row, donors=donors)}
+            params = albumentations_params(albumentations_class(step.name), step.params, rng)
+            return {"name": step.name, "params": jsonable(params, digits=6)}
+
+        return draw_plan(steps, rng, leaf)
 
     def _own_step(self, step: "Step"):
         """The validated transform of a recipe step, built once per process."""
@@ -258,13 +248,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).all():
         return np.round(value, 6).tolist()
     return jsonable(value, digits=6)
-
-
-def _always(step: "Step") -> "Step":
-    """A group's chosen child runs for sure (the group's own p was already drawn)."""
-    from dataclasses import replace
-
-    return replace(step, p=1.0)
 
 
 def _present(value: Any) -> bool:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from augment.params import describe_invalid
 from augment.plugin import Context, Output, Plugin, register_plugin
+from augment.recipe import draw_plan
 from augment.text.edits import apply_edits, protected_spans
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 from curate.errors import CuraugError, did_you_mean
@@ -97,21 +98,8 @@ class TextPlugin(Plugin):
     # ------------------------------------------------------------- draw
 
     def draw(self, steps: list["Step"], rng: np.random.Generator, ctx: Context, row: "dict[str, Any]") -> list[dict]:
-        plan: list[dict] = []
-        for step in steps:
-            if rng.random() >= step.p:
-                continue
-            if step.name == "OneOf":
-                weights = np.array([c.p for c in step.children], dtype=float)
-                weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1 / len(weights))
-                chosen = [step.children[int(rng.choice(len(step.children), p=weights))]]
-                plan += self.draw([_always(c) for c in chosen], rng, ctx, row)
-            elif step.name == "SomeOf":
-                idx = rng.choice(len(step.children), size=step.n, replace=step.replace)
-                plan += self.draw([_always(step.children[int(i)]) for i in sorted(idx)], rng, ctx, row)
-            else:
-                plan.append({"name": step.name, "params": _resolve(step.name, step.params, rng)})
-        return plan
+        return draw_plan(steps, rng, lambda step: {"name": step.name,
+                                                   "params": _resolve(step.name, step.params, rng)})
 
     # ------------------------------------------------------------- load / apply / output
 
@@ -268,8 +256,3 @@ def _missing(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
 
-def _always(step: "Step") -> "Step":
-    """A group's chosen child runs for sure (the group's own p was already drawn)."""
-    from dataclasses import replace
-
-    return replace(step, p=1.0)
