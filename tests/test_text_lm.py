@@ -121,6 +121,39 @@ def test_a_masked_lm_folder_without_transformers_names_the_package(ctx, tmp_path
     assert err.value.param == "lm" and "\n" not in str(err.value)
 
 
+def test_a_local_masked_lm_folder_scores_the_swap(ctx, tmp_path):
+    """``lm: {path: DIR}`` with a masked LM saved on disk (a tiny BERT built here: nothing
+    is downloaded): the swap stays between the mentions, draws per seed, and the LM's
+    scores decide (a model that prefers one noun everywhere makes it the usual choice)."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    words = sorted({w for t in ctx.rows["text"] for w in tokens(t)})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = transformers.BertTokenizer(str(tmp_path / "vocab.txt"), do_lower_case=True)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=128)
+    torch.manual_seed(0)
+    model = transformers.BertForMaskedLM(config)
+    with torch.no_grad():  # every slot predicts "house" far above the rest
+        model.cls.predictions.decoder.bias.zero_()
+        model.cls.predictions.decoder.bias[vocab.index("house")] = 50.0
+    model.save_pretrained(tmp_path / "mlm")
+    tokenizer.save_pretrained(tmp_path / "mlm")
+    swap = ContextualSwap(aug_p=1.0, top_k=1, lm={"path": str(tmp_path / "mlm")})
+    sample = _sample(*RELATIONS[0])
+    lo, hi = sample.between_entities()
+    before = (random.getstate(), np.random.get_state()[1].copy(), torch.random.get_rng_state().clone())
+    runs = [_run(swap, sample, seed, ctx) for seed in range(3)]
+    assert random.getstate() == before[0] and (np.random.get_state()[1] == before[1]).all()
+    assert torch.equal(torch.random.get_rng_state(), before[2])
+    for new, spans, records in runs:
+        assert records and all(lo <= r["start"] and r["end"] <= hi for r in records)
+        assert {r["new"].lower() for r in records} == {"house"}
+    assert _run(swap, sample, 0, ctx) == runs[0]
+
+
 def test_contextual_changes_only_words_between_the_two_mentions(ctx):
     swap = ContextualSwap(aug_p=1.0, aug_max=10)
     changed = 0

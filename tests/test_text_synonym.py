@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 import socket
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -267,3 +268,27 @@ def test_threads_give_the_same_text_as_one(fortunes):
     with ThreadPoolExecutor(4) as pool:
         many = list(pool.map(lambda i: augment(fortunes[i], i)[0], range(len(fortunes))))
     assert many == one
+
+
+def test_first_use_in_a_fresh_process_leaves_the_global_rngs_alone():
+    """Loading WordNet, textblob's tagger lexicon and the LM happens on a transform's first
+    use; none of it may move Python's or numpy's global random state."""
+    import subprocess
+    import sys
+
+    code = """
+import random, numpy as np, pandas as pd
+from augment.plugin import Context
+from augment.text.contextual import ContextualSwap
+from augment.text.synonym import Synonym
+from augment.text.transforms import TextSample
+before = random.getstate(), np.random.get_state()[1].copy()
+sample = TextSample("Yesterday the old board approved the merger after long talks.")
+ctx = Context(recipe=None, rows=pd.DataFrame({"text": [sample.text]}))
+for transform in (Synonym(aug_p=1.0), ContextualSwap(aug_p=1.0)):
+    assert transform.draw(sample, np.random.default_rng(0), ctx)
+print(random.getstate() == before[0] and bool((np.random.get_state()[1] == before[1]).all()))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "True"

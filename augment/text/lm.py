@@ -232,8 +232,11 @@ class MaskedLM:
                               "or use lm: ngram", param="lm") from None
         if not Path(folder).is_dir():
             raise CuraugError(f"masked-LM folder {folder} not found", param="lm")
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModelForMaskedLM.from_pretrained(folder, local_files_only=True).eval()
+        from augment.seeds import global_rngs_kept
+
+        with global_rngs_kept():  # loading may draw from the global RNGs: the seed contract forbids it
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            self.model = AutoModelForMaskedLM.from_pretrained(folder, local_files_only=True).eval()
 
     def score(self, left: Sequence[str], candidates: Sequence[str], right: Sequence[str]) -> np.ndarray:
         import torch

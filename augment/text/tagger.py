@@ -29,8 +29,12 @@ PENN_TO_WORDNET = {"NN": "n", "NNS": "n", "VB": "v", "VBD": "v", "VBG": "v", "VB
 
 @functools.lru_cache(maxsize=1)
 def _parser():
-    from textblob.en import parser
+    from augment.seeds import global_rngs_kept
 
+    with global_rngs_kept():  # textblob's lexicon loading draws from Python's global RNG
+        from textblob.en import parser
+
+        parser.find_tags(["warm", "up"])  # loads the lexicon now, under the guard
     return parser
 
 
