@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from augment.plugin import Context, Plugin
+from augment.plugin import Context, Plugin, SkipSample
 from augment.seeds import sample_seed
 from curate.errors import CuraugError
 
@@ -72,7 +72,10 @@ class Worker:
             if not plan and empty < EMPTY_REDRAWS:
                 empty += 1  # no transform drawn: the copy would equal its source, so draw again
                 continue
-            sample, applied = plugin.apply(source, plan, seed, ctx)
+            try:
+                sample, applied = plugin.apply(source, plan, seed, ctx)
+            except SkipSample as exc:
+                return self._log_record({"job": asdict(job), "skipped": str(exc), "rejected": 0, "files": {}})
             reason = plugin.gate(source, sample, self.gate, ctx) if self.gate else None
             if reason is None:
                 break

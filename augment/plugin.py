@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from augment.recipe import Recipe, Step
+    from augment.recipe import LoadedRecipe, Recipe, Step
 
 
 @dataclass
@@ -130,6 +130,12 @@ class Output:
                 os.replace(tmp, target)
 
 
+class SkipSample(Exception):
+    """Raised by :meth:`Plugin.apply` when a sample cannot be augmented as the recipe asks
+    (a silent clip for a transform that sets an SNR): the job is skipped and its reason
+    counted in the run summary, instead of failing the run."""
+
+
 class Plugin:
     """Base class: subclasses set ``modality`` and implement the steps."""
 
@@ -143,6 +149,10 @@ class Plugin:
 
     def check(self, steps: list["Step"]) -> None:
         raise NotImplementedError
+
+    def prepare(self, loaded: "LoadedRecipe") -> None:
+        """Called once per run, before :meth:`extension`, with the whole recipe (the audio
+        plugin writes ``.npy`` when a step works on spectrograms); the default needs nothing."""
 
     def check_rows(self, rows: "pd.DataFrame") -> None:
         """Refuse rows a run would fail on (bad input, before any output is written); the
@@ -174,7 +184,8 @@ class Plugin:
 
 #: Modality name -> plugin class: built-ins, then the ``curaug.plugins`` entry points.
 REGISTRY: Registry[type[Plugin]] = Registry("augmentation plugin", entry_points="curaug.plugins",
-                                            builtins=("augment.image.plugin", "augment.text.plugin"))
+                                            builtins=("augment.image.plugin", "augment.text.plugin",
+                                                      "augment.audio.plugin"))
 
 
 def register_plugin(cls: type[Plugin]) -> type[Plugin]:

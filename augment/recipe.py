@@ -71,6 +71,14 @@ def _regex(pattern: str) -> str:
     return pattern
 
 
+class LogMel(Strict):
+    """Log-mel spectrogram parameters (``augment.audio.spectrogram.log_mel``)."""
+
+    n_mels: int = Field(64, ge=1, le=512)
+    n_fft: int = Field(1024, ge=16, le=65536)
+    hop_length: int = Field(256, ge=1, le=65536)
+
+
 class Recipe(Strict):
     modality: str  # a registered plugin's name: image, text, audio or a third party's
     copies: Optional[int] = Field(None, ge=0)
@@ -79,13 +87,24 @@ class Recipe(Strict):
     transforms: list[Any] = Field(default_factory=list)
     gate: Optional[Gate] = None
     targets: Targets = Field(default_factory=Targets)
-    format: Optional[Literal["png", "jpg", "webp", "same"]] = "same"
+    format: Optional[Literal["png", "jpg", "webp", "wav", "flac", "same"]] = "same"
+    # audio: what to write (a waveform, or a .npy log-mel array computed with ``log_mel``),
+    # and the sample rate to resample to (kept when not given)
+    output: Optional[Literal["waveform", "spectrogram"]] = None
+    log_mel: Optional[LogMel] = None
+    resample: Optional[int] = Field(None, gt=0, le=384000)
     protect: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)  # never changed
 
     @model_validator(mode="after")
     def _one_mode(self) -> "Recipe":
         if self.copies is not None and self.balance is not None:
             raise ValueError("give either 'copies' or 'balance', not both")
+        audio_only = {"wav": self.format in ("wav", "flac"), "output": self.output is not None,
+                      "log_mel": self.log_mel is not None, "resample": self.resample is not None}
+        if self.modality != "audio" and any(audio_only.values()):
+            key = next(k for k, v in audio_only.items() if v)
+            raise ValueError(f"'{'format: ' + str(self.format) if key == 'wav' else key}' is for audio recipes "
+                             f"(this one is {self.modality})")
         return self
 
 

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -260,6 +261,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
         df = with_ids(df)
     rows = select_rows(df, recipe.modality, all_rows=all_rows, inline=plugin.inline)
     plugin.check_rows(rows)
+    plugin.prepare(loaded)
     if balance or (copies is None and recipe.balance is not None):
         copies, target = None, recipe.balance.target if recipe.balance else "max"
     else:
@@ -323,11 +325,13 @@ def _summary(df, rows, jobs: list[Job], todo: list[Job], done: dict[str, dict], 
 
     records = [done[job.path] for job in jobs if job.path in done]
     skipped = sum("skipped" in r for r in records)
+    # jobs the plugin could not augment (a silent clip for an SNR-based transform), by reason
+    reasons = Counter(r["skipped"] for r in records if "skipped" in r and not r["skipped"].startswith("quality gate"))
     summary = {"train_rows": int(len(rows)), "jobs": len(jobs), "made": len(jobs) - skipped,
                "resumed": len(jobs) - len(todo), "made_per_class": made,
                "passed_through": int(len(df) - len(rows)), "corrupt_skipped": int((~ok_rows(df)).sum()),
                "gate_rejections": int(sum(r.get("rejected", 0) for r in records)),
-               "gate_gave_up": skipped, "seconds": round(elapsed, 3),
+               "gate_gave_up": skipped - sum(reasons.values()), "skipped": dict(reasons), "seconds": round(elapsed, 3),
                "per_second": round(len(todo) / elapsed, 2) if elapsed > 0 and todo else None}
     if gate:
         tries = summary["made"] + summary["gate_rejections"]

@@ -321,6 +321,8 @@ def _print_augment_figures(summary: dict[str, Any]) -> None:
     if "gate_rejection_rate" in summary:
         extra.append(f"quality gate rejected {summary['gate_rejections']} draws "
                      f"({summary['gate_rejection_rate']:.1%}), gave up on {summary['gate_gave_up']}")
+    for reason, count in summary.get("skipped", {}).items():
+        extra.append(f"{count} skipped: {reason}")
     if summary.get("per_second"):
         extra.append(f"{summary['per_second']} samples/s")
     console.print("; ".join(extra), highlight=False, markup=False)
