@@ -1,0 +1,1 @@
+"""The audio plugin: waveform and log-mel spectrogram transforms on librosa + soundfile."""

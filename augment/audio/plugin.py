@@ -1,0 +1,219 @@
+"""The audio plugin: audio transforms by name (:data:`~augment.audio.transforms.AUDIO_TRANSFORMS`)
+on the modality-blind runner, decoding and encoding with soundfile.
+
+:meth:`AudioPlugin.load` decodes a row's file to float32 ``(channels, samples)`` and keeps
+its sample rate, format and subtype. The plan (:meth:`AudioPlugin.draw`) names the steps
+that apply; :meth:`AudioPlugin.apply` runs them in order, each drawing its values with
+``get_params`` on the data the previous step produced, from a generator seeded by the
+sample seed and the step's place in the plan, and records them (provenance; replay redoes
+them). Before the first spectrogram step, or at the end with ``output: spectrogram``, the
+waveform becomes a log-mel array (``augment.audio.spectrogram.log_mel`` with the recipe's
+``log_mel:`` parameters), written as ``.npy``. A waveform is written in the input's format
+(wav or flac; ogg and mp3 inputs as flac; the recipe's ``format:`` overrides) with its
+subtype where that format has it, its channels, and its sample rate unless ``resample:``
+asks for another. A waveform whose peak passes 1.0 is scaled down to 0.999 instead of
+clipping, and the factor is recorded.
+
+SNR-based transforms (``noise``, ``background``) are undefined on silence: a sample whose
+RMS is below :data:`SILENCE_DBFS` is skipped, with the reason in the run summary.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform
+from augment.params import describe_invalid
+from augment.plugin import Context, Output, Plugin, SkipSample, register_plugin
+from augment.recipe import LogMel, draw_plan
+from curate.errors import CuraugError, did_you_mean
+
+if TYPE_CHECKING:
+    from augment.recipe import LoadedRecipe, Step
+
+#: RMS (dBFS) below which a sample counts as silent for SNR-based transforms.
+SILENCE_DBFS = -60.0
+#: Peak a waveform is scaled to when the steps pushed it past full scale.
+PEAK = 0.999
+#: soundfile format name per output suffix.
+_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+#: Built transforms kept per process (one per distinct set of parameter values).
+_MAX_TRANSFORMS = 512
+
+
+@dataclass
+class AudioSample:
+    """Decoded audio: a waveform ``(channels, samples)`` or, once converted, a log-mel
+    array ``(channels, n_mels, frames)`` (``kind``), with what encoding it needs."""
+
+    data: np.ndarray
+    sr: int
+    format: str = "WAV"
+    subtype: str = "PCM_16"
+    kind: str = "waveform"
+    log_mel: dict[str, int] = field(default_factory=dict)
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+def rms_dbfs(data: np.ndarray) -> float:
+    """Root-mean-square level in dB relative to full scale (-inf for digital silence)."""
+    level = float(np.sqrt(np.mean(np.square(data, dtype=np.float64)))) if data.size else 0.0
+    return 20 * np.log10(level) if level > 0 else float("-inf")
+
+
+@register_plugin
+class AudioPlugin(Plugin):
+    modality = "audio"
+
+    def __init__(self) -> None:
+        self._transforms: dict[tuple[str, str], AudioTransform] = {}
+        self._spectrogram_output = False
+
+    def versions(self) -> dict[str, str]:
+        import librosa
+        import soundfile
+
+        return {"numpy": np.__version__, "librosa": librosa.__version__, "soundfile": soundfile.__version__,
+                "libsndfile": soundfile.__libsndfile_version__}
+
+    # ------------------------------------------------------------ check
+
+    def check(self, steps: list["Step"], where: str = "transforms") -> None:
+        for i, step in enumerate(steps):
+            if step.is_group:
+                self.check(step.children, f"{where}.{i}.{step.name}.transforms")
+                continue
+            here = f"{where}.{i}.{step.name}"
+            if step.name not in AUDIO_TRANSFORMS:
+                raise CuraugError(f"{here}: unknown audio transform '{step.name}'"
+                                  f"{did_you_mean(step.name, AUDIO_TRANSFORMS.names())}"
+                                  f" (available: {', '.join(AUDIO_TRANSFORMS.names())})")
+            accepted = list(AUDIO_TRANSFORMS.get(step.name).InitSchema.model_fields)
+            for key in step.params:
+                if key not in accepted:
+                    raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}"
+                                      f"{did_you_mean(key, accepted)} (takes: {', '.join(accepted)}, p)")
+            try:
+                self._transform(step.name, step.params)
+            except CuraugError as exc:
+                raise CuraugError(f"{where}.{i}.{exc}") from None
+
+    def _transform(self, name: str, params: dict[str, Any]) -> AudioTransform:
+        """The transform ``name`` with ``params`` validated, built once per process."""
+        key = (name, json.dumps(params, sort_keys=True))
+        if key not in self._transforms:
+            if len(self._transforms) >= _MAX_TRANSFORMS:
+                self._transforms.pop(next(iter(self._transforms)))
+            try:
+                self._transforms[key] = AUDIO_TRANSFORMS.get(name)(**params)
+            except ValidationError as exc:
+                raise CuraugError(describe_invalid(name, exc)) from None
+        return self._transforms[key]
+
+    def prepare(self, loaded: "LoadedRecipe") -> None:
+        """Outputs are ``.npy`` log-mel arrays when the recipe asks or a step needs one."""
+        leaves, todo = [], list(loaded.steps)
+        while todo:
+            step = todo.pop()
+            todo += step.children
+            leaves += [] if step.is_group else [step]
+        self._spectrogram_output = loaded.recipe.output == "spectrogram" or any(
+            AUDIO_TRANSFORMS.get(s.name).domain == "spectrogram" for s in leaves)
+
+    # ------------------------------------------------------------- draw / load / apply
+
+    def draw(self, steps: list["Step"], rng: np.random.Generator, ctx: Context, row: "dict[str, Any]") -> list[dict]:
+        """Which steps run; their values are drawn in :meth:`apply`, on the data they see."""
+        return draw_plan(steps, rng, lambda step: {"name": step.name, "params": step.params})
+
+    def load(self, row: "dict[str, Any]", ctx: Context) -> AudioSample:
+        import soundfile as sf
+
+        from curate.io.manifest import media_file
+
+        file = media_file(row["root"], row["path"])
+        try:
+            with sf.SoundFile(file) as f:
+                fmt, subtype, sr = f.format, f.subtype, f.samplerate
+                data = f.read(dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise CuraugError(f"{file}: cannot decode audio ({exc})") from None
+        return AudioSample(np.ascontiguousarray(data.T), int(sr), fmt, subtype, row=row)
+
+    def apply(self, sample: AudioSample, plan: list[dict], seed: int, ctx: Context) -> tuple[AudioSample, list[dict]]:
+        """Run ``plan`` step by step (``sample`` is left as it is); a silent sample meeting an
+        SNR-based step raises :class:`~augment.plugin.SkipSample`."""
+        recipe = ctx.recipe
+        out, applied = sample, []
+        for k, entry in enumerate(plan):
+            transform = self._transform(entry["name"], entry["params"])
+            if transform.needs_signal and out.kind == "waveform" and rms_dbfs(out.data) < SILENCE_DBFS:
+                raise SkipSample(f"silent or near-silent input (RMS below {SILENCE_DBFS:g} dBFS): "
+                                 f"{entry['name']} needs a signal to set an SNR")
+            if transform.domain == "spectrogram" and out.kind == "waveform":
+                out = self._to_log_mel(out, recipe)
+            drawn = transform.get_params(out.data, out.sr, np.random.default_rng([int(seed), k]))
+            data = transform.apply(out.data, out.sr, **drawn)
+            applied.append({"name": entry["name"], "drawn": drawn})
+            out = replace(out, data=np.ascontiguousarray(data, dtype=np.float32))
+        if out.kind == "waveform":
+            if recipe.resample and recipe.resample != out.sr:
+                import librosa
+
+                data = librosa.resample(out.data, orig_sr=out.sr, target_sr=recipe.resample)
+                applied.append({"name": "resample", "drawn": {"from": out.sr, "to": recipe.resample}})
+                out = replace(out, data=data.astype(np.float32), sr=int(recipe.resample))
+            peak = float(np.max(np.abs(out.data))) if out.data.size else 0.0
+            if peak > 1.0:
+                applied.append({"name": "peak_normalize", "drawn": {"peak": round(peak, 6), "factor": PEAK / peak}})
+                out = replace(out, data=(out.data * np.float32(PEAK / peak)).astype(np.float32))
+        return out, applied
+
+    def _to_log_mel(self, sample: AudioSample, recipe) -> AudioSample:
+        from augment.audio.spectrogram import log_mel
+
+        params = (recipe.log_mel or LogMel()).model_dump()
+        return replace(sample, data=log_mel(sample.data, sample.sr, **params), kind="spectrogram", log_mel=params)
+
+    # ------------------------------------------------------------- output
+
+    def extension(self, row: "dict[str, Any]", fmt: str | None) -> str:
+        if self._spectrogram_output:
+            return ".npy"
+        if fmt in ("wav", "flac"):
+            return "." + fmt
+        suffix = os.path.splitext(str(row["path"]))[1].lower()
+        return suffix if suffix in _FORMATS else ".flac"
+
+    def save(self, sample: AudioSample, path: str, fmt: str | None = None) -> bytes:
+        buf = io.BytesIO()
+        if sample.kind == "spectrogram":
+            np.save(buf, sample.data, allow_pickle=False)
+            return buf.getvalue()
+        import soundfile as sf
+
+        container = _FORMATS[os.path.splitext(path)[1].lower()]
+        subtype = sample.subtype if sf.check_format(container, sample.subtype) else None
+        sf.write(buf, sample.data.T, sample.sr, format=container, subtype=subtype)
+        return buf.getvalue()
+
+    def output(self, sample: AudioSample, applied: list[dict], path: str, ctx: Context) -> Output:
+        """The file at ``path`` and its manifest columns; a log-mel output records the
+        parameters it was computed with (the training harness needs them)."""
+        if path.endswith(".npy") and sample.kind == "waveform":  # output: spectrogram, or a plan without its spectrogram steps
+            sample = self._to_log_mel(sample, ctx.recipe)
+        columns: dict[str, Any] = {"sample_rate": sample.sr, "channels": int(sample.data.shape[0])}
+        if sample.kind == "waveform":
+            columns["duration_s"] = round(sample.data.shape[-1] / sample.sr, 6)
+            columns["format"] = _FORMATS[os.path.splitext(path)[1].lower()]
+        else:
+            columns["format"] = "NPY"
+            applied = applied + [{"name": "log_mel", "drawn": {"sample_rate": sample.sr, **sample.log_mel}}]
+        return Output({path: self.save(sample, path)}, columns, applied)

@@ -1,0 +1,225 @@
+"""Waveform transforms: noise, background, gain, shift, time_stretch, pitch_shift, crop.
+
+Each works on a float32 ``(channels, samples)`` array and is exact where the recipe gives
+a number: ``noise``/``background`` are scaled so the measured SNR equals ``snr_db``,
+``gain`` multiplies by ``10 ** (db / 20)``, ``shift`` moves by ``round(seconds * sr)``
+samples, ``time_stretch`` returns ``round(samples / rate)`` samples, ``pitch_shift``
+keeps the length.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from pydantic import Field
+
+from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform
+from augment.params import choices, number
+from curate.errors import CuraugError
+
+Color = choices("white", "pink", "brown")
+#: Audio files a ``background`` folder may hold.
+_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def power(y: np.ndarray) -> float:
+    """Mean power over all channels, in float64 (float32 sums drift on long clips)."""
+    return float(np.mean(np.square(y, dtype=np.float64)))
+
+
+def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``y`` plus ``noise`` scaled so that ``10 log10(P(y) / P(scaled noise)) == snr_db``."""
+    scale = np.sqrt(power(y) / (power(noise) * 10 ** (snr_db / 10)))
+    return (y.astype(np.float64) + scale * noise).astype(np.float32)
+
+
+def colored_noise(color: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """White, pink (power ~ 1/f) or brown (power ~ 1/f^2) noise: white Gaussian noise shaped
+    in the frequency domain, so every color is stationary over the whole clip."""
+    white = rng.standard_normal(shape)
+    if color == "white":
+        return white
+    spectrum = np.fft.rfft(white, axis=-1)
+    freqs = np.fft.rfftfreq(shape[-1])
+    freqs[0] = freqs[1] if len(freqs) > 1 else 1.0  # no infinite DC gain
+    spectrum *= freqs ** (-0.5 if color == "pink" else -1.0)
+    return np.fft.irfft(spectrum, n=shape[-1], axis=-1)
+
+
+@AUDIO_TRANSFORMS.register("noise")
+class Noise(AudioTransform):
+    """Additive white, pink or brown noise at ``snr_db`` (measured SNR equals it)."""
+
+    name = "noise"
+    needs_signal = True
+
+    class InitSchema(AudioTransform.InitSchema):
+        snr_db: number(ge=-20, le=80) = 20.0
+        color: Color = "white"
+
+    def get_params(self, data, sr, rng):
+        return {**super().get_params(data, sr, rng), "noise_seed": int(rng.integers(2 ** 32))}
+
+    def apply(self, data, sr, *, snr_db, color, noise_seed):
+        noise = colored_noise(color, data.shape, np.random.default_rng(noise_seed))
+        return mix_at_snr(data, noise, snr_db)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_mono(path: str, sr: int) -> np.ndarray:
+    """A background file as mono float32 at ``sr`` (cached: one decode per file and rate)."""
+    import soundfile as sf
+
+    y, file_sr = sf.read(path, dtype="float32", always_2d=True)
+    y = y.mean(axis=1)
+    if file_sr != sr:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=file_sr, target_sr=sr)
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+@AUDIO_TRANSFORMS.register("background")
+class Background(AudioTransform):
+    """A file from ``files`` (a folder or a list of files) mixed in at ``snr_db``: looped
+    when shorter than the sample, a random stretch of it when longer."""
+
+    name = "background"
+    needs_signal = True
+
+    class InitSchema(AudioTransform.InitSchema):
+        files: Union[str, list[str]]
+        snr_db: number(ge=-20, le=80) = 10.0
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        given = self.params.files
+        if isinstance(given, str) and Path(given).is_dir():
+            found = sorted(str(p) for p in Path(given).rglob("*") if p.suffix.lower() in _AUDIO_SUFFIXES)
+        else:
+            found = [given] if isinstance(given, str) else list(given)
+            missing = [f for f in found if not Path(f).is_file()]
+            if missing:
+                raise CuraugError(f"background.files: {missing[0]!r} is not a file or folder")
+        if not found:
+            raise CuraugError(f"background.files: no audio files ({', '.join(_AUDIO_SUFFIXES)}) in {given!r}")
+        self.files = found
+
+    def get_params(self, data, sr, rng):
+        snr = super().get_params(data, sr, rng)["snr_db"]
+        return {"file": self.files[int(rng.integers(len(self.files)))], "snr_db": snr,
+                "offset": float(rng.random())}
+
+    def apply(self, data, sr, *, file, snr_db, offset):
+        bg = _read_mono(file, sr)
+        n = data.shape[-1]
+        if len(bg) < n:
+            bg = np.tile(bg, -(-n // len(bg)))[:n]
+        else:
+            start = int(offset * (len(bg) - n + 1))
+            bg = bg[start:start + n]
+        if power(bg) == 0:
+            raise CuraugError(f"background: {file} is silent, so it cannot be mixed at an SNR")
+        return mix_at_snr(data, np.broadcast_to(bg, data.shape), snr_db)
+
+
+@AUDIO_TRANSFORMS.register("gain")
+class Gain(AudioTransform):
+    """Gain in dB (vertical jitter); ``envelope_db`` > 0 adds a slow random envelope of up
+    to that many dB, interpolated between ``envelope_points`` drawn points."""
+
+    name = "gain"
+
+    class InitSchema(AudioTransform.InitSchema):
+        db: number(ge=-60, le=60) = 0.0
+        envelope_db: float = Field(0.0, ge=0, le=24)
+        envelope_points: int = Field(4, ge=2, le=64)
+
+    def get_params(self, data, sr, rng):
+        db = super().get_params(data, sr, rng)["db"]
+        env = self.params.envelope_db
+        points = [round(float(v), 6) for v in rng.uniform(-env, env, self.params.envelope_points)] if env else []
+        return {"db": db, "envelope": points}
+
+    def apply(self, data, sr, *, db, envelope):
+        curve = np.full(data.shape[-1], db, dtype=np.float64)
+        if envelope:
+            curve += np.interp(np.linspace(0, 1, data.shape[-1]), np.linspace(0, 1, len(envelope)), envelope)
+        return (data * 10 ** (curve / 20)).astype(np.float32)
+
+
+@AUDIO_TRANSFORMS.register("shift")
+class Shift(AudioTransform):
+    """A time shift by ``seconds`` (negative: earlier), exact to the sample; the gap is
+    zeros, or the samples pushed out at the other end with ``rollover``."""
+
+    name = "shift"
+
+    class InitSchema(AudioTransform.InitSchema):
+        seconds: number(ge=-3600, le=3600) = 0.0
+        rollover: bool = False
+
+    def get_params(self, data, sr, rng):
+        drawn = super().get_params(data, sr, rng)
+        return {"samples": int(round(drawn["seconds"] * sr)), "rollover": drawn["rollover"]}
+
+    def apply(self, data, sr, *, samples, rollover):
+        if rollover:
+            return np.roll(data, samples, axis=-1)
+        out = np.zeros_like(data)
+        n = data.shape[-1]
+        if samples >= 0:
+            out[:, samples:] = data[:, :max(n - samples, 0)]
+        else:
+            out[:, :max(n + samples, 0)] = data[:, -samples:]
+        return out
+
+
+@AUDIO_TRANSFORMS.register("time_stretch")
+class TimeStretch(AudioTransform):
+    """Duration times ``1 / rate``, pitch kept (librosa's phase vocoder)."""
+
+    name = "time_stretch"
+
+    class InitSchema(AudioTransform.InitSchema):
+        rate: number(gt=0.05, le=20) = 1.0
+
+    def apply(self, data, sr, *, rate):
+        import librosa
+
+        return librosa.effects.time_stretch(data, rate=rate).astype(np.float32)
+
+
+@AUDIO_TRANSFORMS.register("pitch_shift")
+class PitchShift(AudioTransform):
+    """Pitch moved by ``semitones`` (frequencies times ``2 ** (semitones / 12)``), duration kept."""
+
+    name = "pitch_shift"
+
+    class InitSchema(AudioTransform.InitSchema):
+        semitones: number(ge=-48, le=48) = 0.0
+
+    def apply(self, data, sr, *, semitones):
+        import librosa
+
+        return librosa.effects.pitch_shift(data, sr=sr, n_steps=semitones).astype(np.float32)
+
+
+@AUDIO_TRANSFORMS.register("crop")
+class Crop(AudioTransform):
+    """A random window of ``seconds`` (the whole clip when it is shorter)."""
+
+    name = "crop"
+
+    class InitSchema(AudioTransform.InitSchema):
+        seconds: number(gt=0) = 1.0
+
+    def get_params(self, data, sr, rng):
+        n = min(max(int(round(super().get_params(data, sr, rng)["seconds"] * sr)), 1), data.shape[-1])
+        return {"start": int(rng.integers(data.shape[-1] - n + 1)), "samples": n}
+
+    def apply(self, data, sr, *, start, samples):
+        return data[:, start:start + samples].copy()
