@@ -170,8 +170,8 @@ def test_bad_manifests_are_one_line_errors_and_write_nothing(cli, sample, split_
     assert cli("ingest", sample / "audio", "-o", audio).code == 0
     assert "no usable image rows to augment" in one_error_line(
         cli("augment", audio, "--recipe", recipe, "-o", tmp_path / "b", "--all-rows"))
-    (tmp_path / "sound.yaml").write_text("modality: audio\ntransforms: [gain]\n")
-    assert "no augmentation plugin for 'audio'" in one_error_line(
+    (tmp_path / "sound.yaml").write_text("modality: tabular\ntransforms: [gain]\n")
+    assert "no augmentation plugin for 'tabular'" in one_error_line(
         cli("augment", audio, "--recipe", tmp_path / "sound.yaml", "-o", tmp_path / "c"))
     assert f"{recipe} is a file" in one_error_line(  # -o inside a file
         cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", recipe / "out"))
