@@ -319,3 +319,25 @@ def test_an_image_recipe_may_not_ask_for_an_audio_format(tmp_path, cli):
     recipe.write_text("modality: image\ncopies: 1\nformat: wav\ntransforms:\n  - HorizontalFlip: {}\n")
     line = one_error_line(cli("augment", SAMPLE / "penguins.csv", "--recipe", recipe, "-o", tmp_path / "o"))
     assert "audio recipes" in line
+
+
+@pytest.mark.parametrize("name, params", [("time_stretch", {"rate": 0.8}), ("pitch_shift", {"semitones": 4}),
+                                          ("noise", {"snr_db": 20}), ("shift", {"seconds": 0.01})])
+def test_stereo_stays_stereo_and_each_channel_keeps_its_own_content(name, params):
+    stereo = np.concatenate([tone(440), tone(660, amp=0.25)])
+    out, _ = run(name, stereo, SR, **params)
+    assert out.shape[0] == 2 and out.dtype == np.float32
+    ratio = 1.25 if name == "time_stretch" else 1.0
+    assert abs(out.shape[-1] / stereo.shape[-1] - ratio) < 0.01
+    assert np.std(out[1]) < 0.7 * np.std(out[0])  # the quiet channel stays the quiet one
+
+
+def test_background_files_that_do_not_exist_are_one_line(tmp_path, cli):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"modality: audio\ncopies: 1\ntransforms:\n  - background: {{files: [{tmp_path / 'nope.wav'}]}}\n")
+    line = one_error_line(cli("augment", SAMPLE / "penguins.csv", "--recipe", recipe, "-o", tmp_path / "o"))
+    assert "nope.wav' is not a file or folder" in line
+    (tmp_path / "empty").mkdir()
+    recipe.write_text(f"modality: audio\ncopies: 1\ntransforms:\n  - background: {{files: {tmp_path / 'empty'}}}\n")
+    assert "no audio files" in one_error_line(cli("augment", SAMPLE / "penguins.csv", "--recipe", recipe,
+                                                  "-o", tmp_path / "o"))
