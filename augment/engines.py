@@ -202,11 +202,15 @@ class DaskEngine:
 
     def run(self, chunks: list[list[Job]], state: dict[str, Any], collect: Collect) -> None:
         import logging
+        import random
 
         from distributed import Client, LocalCluster, as_completed
 
         quiet = logging.getLogger("distributed")
         with contextlib.ExitStack() as stack:  # closed in reverse: client, cluster, log level
+            # distributed draws from Python's global random (ports, worker choice): the
+            # seed contract leaves the caller's global RNGs as they were
+            stack.callback(random.setstate, random.getstate())
             stack.callback(quiet.setLevel, quiet.level)
             quiet.setLevel(logging.ERROR)
             cluster = None

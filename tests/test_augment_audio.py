@@ -256,7 +256,7 @@ def test_the_same_seed_gives_the_same_files_with_1_or_2_workers_and_on_dask(augm
             assert (out / path).read_bytes() == (augmented / path).read_bytes(), path
 
 
-@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"], ["--engine", "dask", "--workers", "2"]])
 def test_a_run_leaves_the_global_rngs_as_they_were(words, tmp_path, cli, extra):
     random.seed(1234)
     np.random.seed(1234)
