@@ -1,0 +1,1 @@
+"""The audio plugin and its transforms: waveform and log-mel spectrogram."""
