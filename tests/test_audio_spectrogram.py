@@ -131,6 +131,10 @@ def test_spec_mask_scalar_width_draws_from_zero_and_never_exceeds_the_axis():
         assert all(w == 0 for _, w in drawn["freq_masks"])
         widths.update(w for _, w in drawn["time_masks"])
     assert widths == set(range(0, s.shape[2] + 1))
+    # YAML's .inf is a valid width: the whole axis at most
+    endless = SpecMask(time=float("inf"), n_freq=0)
+    drawn = endless.get_params(s, SR, np.random.default_rng(3))
+    assert 0 <= drawn["time_masks"][0][1] <= s.shape[2]
     none = SpecMask(n_time=0, n_freq=0)
     drawn = none.get_params(s, SR, np.random.default_rng(0))
     assert drawn == {"time_masks": [], "freq_masks": []}

@@ -27,6 +27,13 @@ def log_mel(y: np.ndarray, sr: int, n_mels: int = 64, n_fft: int = 1024,
     The dB reference is fixed (``ref=1.0``, i.e. a full-scale power of 1 is 0 dB, floor
     ``amin=1e-10`` = -100 dB) and nothing is clipped (``top_db=None``): values mean the
     same thing in every sample, which a per-sample ``ref=np.max`` would not give.
+
+    Examples
+    --------
+    >>> y = np.zeros((2, 16000), dtype=np.float32)
+    >>> s = log_mel(y, 16000)
+    >>> s.shape, s.dtype, round(float(s.max()), 3)
+    ((2, 64, 63), dtype('float32'), -100.0)
     """
     import librosa
 
@@ -111,6 +118,16 @@ class SpecMask:
     ``T`` and ``F``), ``[lo, hi]`` from ``lo..hi``; fractions are dropped and a width never
     exceeds the axis. Each band's start is uniform over the positions where it fits; bands
     may overlap.
+
+    Examples
+    --------
+    >>> spec = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
+    >>> mask = SpecMask(time=[2, 2], freq=0, n_freq=0)
+    >>> drawn = mask.get_params(spec, 16000, np.random.default_rng(0))
+    >>> drawn
+    {'time_masks': [[4, 2]], 'freq_masks': []}
+    >>> mask.apply(spec, 16000, **drawn)[0, 0]
+    array([ 0. ,  1. ,  2. ,  3. , 11.5, 11.5], dtype=float32)
     """
 
     name: ClassVar[str] = "spec_mask"
@@ -129,9 +146,10 @@ class SpecMask:
     def _bands(width: float | tuple[float, float], count: int, size: int,
                rng: np.random.Generator) -> list[list[int]]:
         lo, hi = (0, width) if not isinstance(width, tuple) else width
+        lo, hi = int(min(lo, size)), int(min(hi, size))  # capped first: a YAML .inf is a valid width
         bands = []
         for _ in range(count):
-            w = min(size, int(rng.integers(int(lo), int(hi) + 1)))
+            w = int(rng.integers(lo, hi + 1))
             bands.append([int(rng.integers(0, size - w + 1)), w])
         return bands
 
