@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -341,3 +342,30 @@ def test_background_files_that_do_not_exist_are_one_line(tmp_path, cli):
     recipe.write_text(f"modality: audio\ncopies: 1\ntransforms:\n  - background: {{files: {tmp_path / 'empty'}}}\n")
     assert "no audio files" in one_error_line(cli("augment", SAMPLE / "penguins.csv", "--recipe", recipe,
                                                   "-o", tmp_path / "o"))
+
+
+def test_spectrogram_transforms_write_log_mel_arrays_that_replay(words, tmp_path, cli):
+    """crop_resize and spec_mask through `curaug augment`: .npy log-mel arrays of the
+    recipe's shape, the log-mel settings in the provenance, the same bytes with 2 workers,
+    and --replay identical."""
+    from augment.audio.spectrogram import log_mel
+
+    (tmp_path / "r.yaml").write_text(
+        "modality: audio\ncopies: 2\nlog_mel: {n_mels: 48}\ntransforms:\n"
+        "  - crop_resize: {freq_scale: [0.6, 1.0], time_scale: [0.6, 1.0]}\n"
+        "  - spec_mask: {time: 10, freq: 6}\n")
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert cli("augment", words, "--recipe", tmp_path / "r.yaml", "-o", one).code == 0
+    assert cli("augment", words, "--recipe", tmp_path / "r.yaml", "-o", two, "--workers", "2").code == 0
+    made = _made(one)
+    assert len(made) and made["path"].str.endswith(".npy").all()
+    for _, row in made.head(4).iterrows():
+        array = np.load(one / row["path"])
+        source = pd.read_parquet(words).set_index("id").loc[row["source_id"]]
+        data, sr = sf.read(Path(source["root"]) / source["path"], dtype="float32", always_2d=True)
+        assert array.dtype == np.float32 and array.shape == log_mel(data.T, sr, n_mels=48).shape
+        assert (one / row["path"]).read_bytes() == (two / row["path"]).read_bytes()
+        steps = [s["name"] for s in json.loads(row["augment"])["applied"]]
+        assert "log_mel" in steps and [s for s in steps if s != "log_mel"] == ["crop_resize", "spec_mask"]
+    replay = cli("augment", one / "manifest.parquet", "--replay", made["id"].iloc[0], "-o", one)
+    assert replay.code == 0 and "identical" in replay.out

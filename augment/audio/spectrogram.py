@@ -10,13 +10,13 @@ parameters, ``get_params(data, sr, rng)`` draws this sample's values from ``rng`
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
+from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform
 from augment.params import number
-from curate.strict import Strict
 
 
 def log_mel(y: np.ndarray, sr: int, n_mels: int = 64, n_fft: int = 1024,
@@ -72,7 +72,8 @@ def resize_bilinear(data: np.ndarray, height: int, width: int) -> np.ndarray:
     return (rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx).astype(data.dtype, copy=False)
 
 
-class CropResize:
+@AUDIO_TRANSFORMS.register("crop_resize")
+class CropResize(AudioTransform):
     """A random time-frequency crop of the log-mel spectrogram, rescaled bilinearly back to
     the input's shape (BYOL-A's RandomResizeCrop).
 
@@ -88,12 +89,9 @@ class CropResize:
     name: ClassVar[str] = "crop_resize"
     domain: ClassVar[str] = "spectrogram"
 
-    class InitSchema(Strict):
+    class InitSchema(AudioTransform.InitSchema):
         freq_scale: number(gt=0, le=1) = (0.6, 1.0)
         time_scale: number(gt=0, le=1) = (0.6, 1.0)
-
-    def __init__(self, **params: Any):
-        self.params = self.InitSchema.model_validate(params)
 
     def get_params(self, data: np.ndarray, sr: int, rng: np.random.Generator) -> dict[str, int]:
         n_mels, frames = data.shape[-2:]
@@ -109,7 +107,8 @@ class CropResize:
         return resize_bilinear(crop, data.shape[1], data.shape[2])
 
 
-class SpecMask:
+@AUDIO_TRANSFORMS.register("spec_mask")
+class SpecMask(AudioTransform):
     """SpecAugment's masks: ``n_time`` bands of whole frames and ``n_freq`` bands of mel bins
     set to the channel's mean (of the unmasked input), which leaves the spectrogram's
     average level where it was, unlike a 0 that means 0 dB (full scale) here.
@@ -133,14 +132,11 @@ class SpecMask:
     name: ClassVar[str] = "spec_mask"
     domain: ClassVar[str] = "spectrogram"
 
-    class InitSchema(Strict):
+    class InitSchema(AudioTransform.InitSchema):
         time: number(ge=0) = 20
         freq: number(ge=0) = 8
         n_time: int = Field(1, ge=0)
         n_freq: int = Field(1, ge=0)
-
-    def __init__(self, **params: Any):
-        self.params = self.InitSchema.model_validate(params)
 
     @staticmethod
     def _bands(width: float | tuple[float, float], count: int, size: int,
@@ -172,4 +168,3 @@ class SpecMask:
 
 
 #: The spectrogram transforms by recipe name (registered in ``AUDIO_TRANSFORMS`` at merge).
-SPECTROGRAM_TRANSFORMS = {"crop_resize": CropResize, "spec_mask": SpecMask}

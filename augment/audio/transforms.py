@@ -67,4 +67,4 @@ def draw_value(rng: np.random.Generator, value: Any) -> Any:
 
 #: Audio transform name -> class: built-ins, then the ``curaug.audio_transforms`` entry points.
 AUDIO_TRANSFORMS: Registry[type[AudioTransform]] = Registry(
-    "audio transform", entry_points="curaug.audio_transforms", builtins=("augment.audio.waveform",))
+    "audio transform", entry_points="curaug.audio_transforms", builtins=("augment.audio.waveform", "augment.audio.spectrogram"))
