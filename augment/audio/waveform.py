@@ -145,9 +145,9 @@ class Gain(AudioTransform):
         return {"db": db, "envelope": points}
 
     def apply(self, data, sr, *, db, envelope):
-        curve = np.full(data.shape[-1], db, dtype=np.float64)
-        if envelope:
-            curve += np.interp(np.linspace(0, 1, data.shape[-1]), np.linspace(0, 1, len(envelope)), envelope)
+        if not envelope:  # one factor for the whole clip: no per-sample curve to build
+            return data * np.float32(10 ** (db / 20))
+        curve = db + np.interp(np.linspace(0, 1, data.shape[-1]), np.linspace(0, 1, len(envelope)), envelope)
         return (data * 10 ** (curve / 20)).astype(np.float32)
 
 
