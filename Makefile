@@ -61,6 +61,9 @@ demo: install
 	$(BIN)/curaug split sample_data/text.csv -o $(OUT)/text.split.parquet
 	$(BIN)/curaug augment $(OUT)/text.split.parquet --recipe sample_data/text.recipe.yaml -o $(OUT)/text_noise --workers 2
 	$(BIN)/curaug augment $(OUT)/text.split.parquet --recipe sample_data/text.language.recipe.yaml -o $(OUT)/text_language
+	@# the spoken words: split (small classes to train), then gain, shift, stretch/pitch and coloured noise
+	$(BIN)/curaug split $(OUT)/audio.parquet --small-classes-to-train -o $(OUT)/audio.split.parquet
+	$(BIN)/curaug augment $(OUT)/audio.split.parquet --recipe sample_data/audio.recipe.yaml -o $(OUT)/audio_aug --workers 2
 	@echo "demo outputs in $(OUT)/"
 
 test: install
@@ -74,6 +77,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_augment.py
 	$(BIN)/python benchmarks/bench_interrupt.py
 	$(BIN)/python benchmarks/bench_text.py
+	$(BIN)/python benchmarks/bench_audio.py
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.
 sample-data: install
