@@ -349,6 +349,7 @@ def test_spectrogram_transforms_write_log_mel_arrays_that_replay(words, tmp_path
     recipe's shape, the log-mel settings in the provenance, the same bytes with 2 workers,
     and --replay identical."""
     from augment.audio.spectrogram import log_mel
+    from curate.io.manifest import load_data
 
     (tmp_path / "r.yaml").write_text(
         "modality: audio\ncopies: 2\nlog_mel: {n_mels: 48}\ntransforms:\n"
@@ -361,7 +362,7 @@ def test_spectrogram_transforms_write_log_mel_arrays_that_replay(words, tmp_path
     assert len(made) and made["path"].str.endswith(".npy").all()
     for _, row in made.head(4).iterrows():
         array = np.load(one / row["path"])
-        source = pd.read_parquet(words).set_index("id").loc[row["source_id"]]
+        source = load_data(words).set_index("id").loc[row["source_id"]]  # roots resolved
         data, sr = sf.read(Path(source["root"]) / source["path"], dtype="float32", always_2d=True)
         assert array.dtype == np.float32 and array.shape == log_mel(data.T, sr, n_mels=48).shape
         assert (one / row["path"]).read_bytes() == (two / row["path"]).read_bytes()
