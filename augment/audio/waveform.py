@@ -32,14 +32,14 @@ def power(y: np.ndarray) -> float:
 
 def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     """``y`` plus ``noise`` scaled so that ``10 log10(P(y) / P(scaled noise)) == snr_db``."""
-    scale = np.sqrt(power(y) / (power(noise) * 10 ** (snr_db / 10)))
-    return (y.astype(np.float64) + scale * noise).astype(np.float32)
+    scale = np.sqrt(power(y) / (power(noise) * 10 ** (snr_db / 10)))  # powers summed in float64
+    return y + np.float32(scale) * noise.astype(np.float32, copy=False)
 
 
 def colored_noise(color: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """White, pink (power ~ 1/f) or brown (power ~ 1/f^2) noise: white Gaussian noise shaped
     in the frequency domain, so every color is stationary over the whole clip."""
-    white = rng.standard_normal(shape)
+    white = rng.standard_normal(shape, dtype=np.float32)
     if color == "white":
         return white
     spectrum = np.fft.rfft(white, axis=-1)
