@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.errors import CuraugError
+from curate.errors import CuraugError, did_you_mean
 from curate.registry import Registry
 
 if TYPE_CHECKING:
@@ -180,6 +180,70 @@ class Plugin:
     def gate(self, source: Any, sample: Any, rule, ctx: Context) -> str | None:
         """A reason to reject ``sample`` (then redrawn), or None."""
         return None
+
+
+class RegistryPlugin(Plugin):
+    """A plugin whose recipe steps name transforms in one :class:`~curate.registry.Registry`
+    (``transforms``): the check of names and parameters, and the built transforms cached
+    per process, written once for every such plugin (text, audio).
+
+    Hooks: :meth:`variants` (the parameter sets to validate, so every value a sample may
+    draw is checked) and :meth:`check_resources` (what a transform needs on this machine).
+    """
+
+    transforms: "Registry"
+    #: transforms kept per process ([lo, hi] parameters can make one per sample)
+    max_cached = 512
+
+    def __init__(self) -> None:
+        self._transforms: dict[tuple[str, str], Any] = {}
+
+    def variants(self, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [params]
+
+    def check_resources(self, cls: type) -> None:
+        """Raise :class:`CuraugError` when ``cls`` cannot run here (data it needs is missing)."""
+
+    def check(self, steps: list["Step"], where: str = "transforms") -> None:
+        for i, step in enumerate(steps):
+            if step.is_group:
+                self.check(step.children, f"{where}.{i}.{step.name}.transforms")
+                continue
+            here = f"{where}.{i}.{step.name}"
+            if step.name not in self.transforms:
+                names = self.transforms.names()
+                raise CuraugError(f"{here}: unknown {self.transforms.kind} '{step.name}'"
+                                  f"{did_you_mean(step.name, names)} (available: {', '.join(names)})")
+            cls = self.transforms.get(step.name)
+            self.check_resources(cls)
+            accepted = list(cls.InitSchema.model_fields)
+            for key in step.params:
+                if key not in accepted:
+                    raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}"
+                                      f"{did_you_mean(key, accepted)} (takes: {', '.join(accepted)}, p)")
+            try:
+                for params in self.variants(step.name, step.params):
+                    self.transform(step.name, params)
+            except CuraugError as exc:
+                raise CuraugError(f"{where}.{i}.{exc}") from None
+
+    def transform(self, name: str, params: dict[str, Any]) -> Any:
+        """The transform ``name`` with ``params`` validated, built once per process."""
+        import json
+
+        from pydantic import ValidationError
+
+        from augment.params import describe_invalid
+
+        key = (name, json.dumps(params, sort_keys=True))
+        if key not in self._transforms:
+            if len(self._transforms) >= self.max_cached:
+                self._transforms.pop(next(iter(self._transforms)))
+            try:
+                self._transforms[key] = self.transforms.get(name)(**params)
+            except ValidationError as exc:
+                raise CuraugError(describe_invalid(name, exc)) from None
+        return self._transforms[key]
 
 
 #: Modality name -> plugin class: built-ins, then the ``curaug.plugins`` entry points.

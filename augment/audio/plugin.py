@@ -21,19 +21,16 @@ RMS is below :data:`SILENCE_DBFS` is skipped, with the reason in the run summary
 from __future__ import annotations
 
 import io
-import json
 import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import ValidationError
 
-from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform
-from augment.params import describe_invalid
-from augment.plugin import Context, Output, Plugin, SkipSample, register_plugin
+from augment.audio.transforms import AUDIO_TRANSFORMS
+from augment.plugin import Context, Output, RegistryPlugin, SkipSample, register_plugin
 from augment.recipe import LogMel, draw_plan
-from curate.errors import CuraugError, did_you_mean
+from curate.errors import CuraugError
 
 if TYPE_CHECKING:
     from augment.recipe import LoadedRecipe, Step
@@ -45,7 +42,6 @@ PEAK = 0.999
 #: soundfile format name per output suffix.
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 #: Built transforms kept per process (one per distinct set of parameter values).
-_MAX_TRANSFORMS = 512
 
 
 @dataclass
@@ -69,11 +65,12 @@ def rms_dbfs(data: np.ndarray) -> float:
 
 
 @register_plugin
-class AudioPlugin(Plugin):
+class AudioPlugin(RegistryPlugin):
     modality = "audio"
+    transforms = AUDIO_TRANSFORMS
 
     def __init__(self) -> None:
-        self._transforms: dict[tuple[str, str], AudioTransform] = {}
+        super().__init__()
         self._spectrogram_output = False
 
     def versions(self) -> dict[str, str]:
@@ -82,40 +79,6 @@ class AudioPlugin(Plugin):
 
         return {"numpy": np.__version__, "librosa": librosa.__version__, "soundfile": soundfile.__version__,
                 "libsndfile": soundfile.__libsndfile_version__}
-
-    # ------------------------------------------------------------ check
-
-    def check(self, steps: list["Step"], where: str = "transforms") -> None:
-        for i, step in enumerate(steps):
-            if step.is_group:
-                self.check(step.children, f"{where}.{i}.{step.name}.transforms")
-                continue
-            here = f"{where}.{i}.{step.name}"
-            if step.name not in AUDIO_TRANSFORMS:
-                raise CuraugError(f"{here}: unknown audio transform '{step.name}'"
-                                  f"{did_you_mean(step.name, AUDIO_TRANSFORMS.names())}"
-                                  f" (available: {', '.join(AUDIO_TRANSFORMS.names())})")
-            accepted = list(AUDIO_TRANSFORMS.get(step.name).InitSchema.model_fields)
-            for key in step.params:
-                if key not in accepted:
-                    raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}"
-                                      f"{did_you_mean(key, accepted)} (takes: {', '.join(accepted)}, p)")
-            try:
-                self._transform(step.name, step.params)
-            except CuraugError as exc:
-                raise CuraugError(f"{where}.{i}.{exc}") from None
-
-    def _transform(self, name: str, params: dict[str, Any]) -> AudioTransform:
-        """The transform ``name`` with ``params`` validated, built once per process."""
-        key = (name, json.dumps(params, sort_keys=True))
-        if key not in self._transforms:
-            if len(self._transforms) >= _MAX_TRANSFORMS:
-                self._transforms.pop(next(iter(self._transforms)))
-            try:
-                self._transforms[key] = AUDIO_TRANSFORMS.get(name)(**params)
-            except ValidationError as exc:
-                raise CuraugError(describe_invalid(name, exc)) from None
-        return self._transforms[key]
 
     def prepare(self, loaded: "LoadedRecipe") -> None:
         """Outputs are ``.npy`` log-mel arrays when the recipe asks or a step needs one."""
@@ -153,7 +116,7 @@ class AudioPlugin(Plugin):
         recipe = ctx.recipe
         out, applied = sample, []
         for k, entry in enumerate(plan):
-            transform = self._transform(entry["name"], entry["params"])
+            transform = self.transform(entry["name"], entry["params"])
             if transform.needs_signal and out.kind == "waveform" and rms_dbfs(out.data) < SILENCE_DBFS:
                 raise SkipSample(f"silent or near-silent input (RMS below {SILENCE_DBFS:g} dBFS): "
                                  f"{entry['name']} needs a signal to set an SNR")

@@ -22,14 +22,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import ValidationError
 
-from augment.params import describe_invalid
-from augment.plugin import Context, Output, Plugin, register_plugin
+from augment.plugin import Context, Output, RegistryPlugin, register_plugin
 from augment.recipe import draw_plan
 from augment.text.edits import apply_edits, protected_spans
-from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
-from curate.errors import CuraugError, did_you_mean
+from augment.text.transforms import TEXT_TRANSFORMS, TextSample
+from curate.errors import CuraugError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,16 +38,16 @@ if TYPE_CHECKING:
 #: a word too short for ocr...), before the unchanged copy is accepted.
 EMPTY_RETRIES = 20
 #: Built transforms kept per process (one per distinct set of parameter values)
-_MAX_TRANSFORMS = 512
 
 
 @register_plugin
-class TextPlugin(Plugin):
+class TextPlugin(RegistryPlugin):
     modality = "text"
+    transforms = TEXT_TRANSFORMS
     inline = "text"
 
     def __init__(self) -> None:
-        self._transforms: dict[tuple[str, str], TextTransform] = {}
+        super().__init__()
         self._protect: tuple[list[str], list[re.Pattern]] | None = None
 
     def versions(self) -> dict[str, str]:
@@ -57,43 +55,14 @@ class TextPlugin(Plugin):
 
     # ------------------------------------------------------------ check
 
-    def check(self, steps: list["Step"], where: str = "transforms") -> None:
-        for i, step in enumerate(steps):
-            if step.is_group:
-                self.check(step.children, f"{where}.{i}.{step.name}.transforms")
-                continue
-            here = f"{where}.{i}.{step.name}"
-            if step.name not in TEXT_TRANSFORMS:
-                raise CuraugError(f"{here}: unknown text transform '{step.name}'"
-                                  f"{did_you_mean(step.name, TEXT_TRANSFORMS.names())}"
-                                  f" (available: {', '.join(TEXT_TRANSFORMS.names())})")
-            if TEXT_TRANSFORMS.get(step.name).needs_wordnet:
-                from augment.text.wordnet import wordnet_dir
+    def variants(self, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return _variants(name, params)
 
-                wordnet_dir()
-            accepted = list(TEXT_TRANSFORMS.get(step.name).InitSchema.model_fields)
-            for key in step.params:
-                if key not in accepted:
-                    raise CuraugError(f"{here}: unknown parameter '{key}' for {step.name}"
-                                      f"{did_you_mean(key, accepted)} (takes: {', '.join(accepted)}, p)")
-            try:
-                for params in _variants(step.name, step.params):
-                    self._transform(step.name, params)
-            except CuraugError as exc:
-                raise CuraugError(f"{where}.{i}.{exc}") from None
+    def check_resources(self, cls: type) -> None:
+        if cls.needs_wordnet:
+            from augment.text.wordnet import wordnet_dir
 
-    def _transform(self, name: str, params: dict[str, Any]) -> TextTransform:
-        """The transform ``name`` with ``params`` validated, built once per process."""
-        key = (name, json.dumps(params, sort_keys=True))
-        if key not in self._transforms:
-            cls = TEXT_TRANSFORMS.get(name)
-            if len(self._transforms) >= _MAX_TRANSFORMS:  # [lo, hi] parameters make one per sample
-                self._transforms.pop(next(iter(self._transforms)))
-            try:
-                self._transforms[key] = cls(**params)
-            except ValidationError as exc:
-                raise CuraugError(describe_invalid(name, exc)) from None
-        return self._transforms[key]
+            wordnet_dir()
 
     # ------------------------------------------------------------- draw
 
@@ -149,7 +118,7 @@ class TextPlugin(Plugin):
             out, applied = sample, []
             for k, entry in enumerate(plan):
                 rng = np.random.default_rng([int(seed), k, retry])
-                edits = self._transform(entry["name"], entry["params"]).draw(out, rng, ctx)
+                edits = self.transform(entry["name"], entry["params"]).draw(out, rng, ctx)
                 text, entities, changes = apply_edits(out.text, edits, out.entities, out.protected)
                 applied.append({"name": entry["name"], "changes": changes})
                 out = TextSample(text, entities, protected_spans(text, patterns), sample.row)
