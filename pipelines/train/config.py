@@ -1,0 +1,83 @@
+"""Every setting of a training run, validated once, saved in ``RUNDIR/config.json``.
+
+The flags of ``curaug train`` and the ``train:`` key of a pipeline file map one-to-one to
+the fields of :class:`TrainConfig` (``--hard-mining`` is ``hard_mining``). A checkpoint
+resumes only under the same :meth:`TrainConfig.fingerprint`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from curate.strict import Strict
+
+ModelName = Literal["auto", "mlp", "cnn", "rnn", "bow"]
+MiningName = Literal["none", "ohem", "replay", "triplet"]
+
+
+class TrainConfig(Strict):
+    """The settings of one training run (defaults are what ``curaug train`` uses)."""
+
+    label: str = "label"
+    model: ModelName = "auto"
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    #: base learning rate; None: 1e-3 for AdamW, 0.05 for SGD
+    lr: Optional[float] = Field(None, gt=0)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    weight_decay: float = Field(1e-4, ge=0)
+    schedule: Literal["cosine", "step", "none"] = "cosine"
+    balanced: bool = False
+    patience: int = Field(5, ge=1)
+    #: relative improvement the monitored value must make to count (0.01: 1 %)
+    min_delta: float = Field(0.01, ge=0, lt=1)
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    hard_mining: MiningName = "none"
+    #: OHEM: the share of each batch (highest losses) that is backpropagated
+    ohem_fraction: float = Field(0.5, gt=0, le=1)
+    #: replay: the share of each training batch drawn from last epoch's mined examples
+    replay_fraction: float = Field(0.25, gt=0, lt=1)
+    #: triplet: identities per batch (P), samples per identity (K), margin
+    identities_per_batch: int = Field(8, ge=2)
+    samples_per_identity: int = Field(4, ge=2)
+    margin: float = Field(0.2, gt=0)
+    #: triplet: the identity column (default: the group column if any, else the label)
+    identity: Optional[str] = None
+    search: int = Field(0, ge=0)
+    folds: bool = False
+    init: Optional[str] = None
+    freeze: int = Field(0, ge=0)
+    sanity: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: mixed precision on CUDA (auto: bf16 where supported, else fp16); CPU runs float32
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    seed: int = 0
+    width: int = Field(64, ge=4)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    #: images are resized to image_size x image_size (None: the median train size, at most 64)
+    image_size: Optional[int] = Field(None, ge=8)
+    n_mels: int = Field(64, ge=8)
+    #: text: tokens kept per sample
+    max_tokens: int = Field(128, ge=4)
+    #: DataLoader workers for data that is decoded on the fly (0: in the main process)
+    workers: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _triplet_batches(self) -> "TrainConfig":
+        if self.hard_mining == "triplet" and self.balanced:
+            raise ValueError("hard_mining='triplet' draws its own P x K batches; drop balanced=True")
+        return self
+
+    @property
+    def base_lr(self) -> float:
+        return self.lr if self.lr is not None else (1e-3 if self.optimizer == "adamw" else 0.05)
+
+    def fingerprint(self, *extra: object) -> str:
+        """A hash of every setting (and of ``extra``, e.g. the data's hashes): a checkpoint
+        written under another fingerprint is never resumed."""
+        blob = json.dumps([self.model_dump(mode="json"), [str(e) for e in extra]], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
