@@ -48,6 +48,8 @@ class TrainConfig(Strict):
     #: triplet: the identity column (default: the group column if any, else the label)
     identity: Optional[str] = None
     search: int = Field(0, ge=0)
+    #: search trials run at once (Optuna threads)
+    search_workers: int = Field(1, ge=1)
     folds: bool = False
     init: Optional[str] = None
     freeze: int = Field(0, ge=0)
@@ -58,6 +60,7 @@ class TrainConfig(Strict):
     seed: int = 0
     width: int = Field(64, ge=4)
     dropout: float = Field(0.2, ge=0, lt=1)
+    activation: Literal["relu", "leaky_relu"] = "relu"
     #: images are resized to image_size x image_size (None: the median train size, at most 64)
     image_size: Optional[int] = Field(None, ge=8)
     n_mels: int = Field(64, ge=8)
