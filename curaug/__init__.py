@@ -9,6 +9,7 @@ scikit-learn, torch or albumentations until a function or class is used)::
     result = curaug.validate(manifest)                 # result.success, result.to_dict()
     splits = curaug.split(manifest, label="label", ratios=(0.6, 0.2, 0.2), folds=5)
     augmented = curaug.augment(splits, "sample_data/digits.recipe.yaml", "runs/aug")
+    metrics = curaug.train("runs/digits.split.parquet", label="label", out="runs/cnn", epochs=20)
 
 Functions take DataFrames (or paths) and keyword arguments named as in Python; bad input
 raises :class:`CuraugError`, a ``ValueError`` naming the Python parameter. The
@@ -28,6 +29,9 @@ _API = {
     "clean": ("curaug.api", "clean"),
     "split": ("curaug.api", "split"),
     "augment": ("curaug.api", "augment"),
+    "train": ("pipelines.train.run", "train"),
+    "ManifestDataset": ("pipelines.train.data", "ManifestDataset"),
+    "TrainConfig": ("pipelines.train.config", "TrainConfig"),
     "load_data": ("curate.io.manifest", "load_data"),
     "save_manifest": ("curate.io.manifest", "save_manifest"),
     "CuraugError": ("curate.errors", "CuraugError"),

@@ -30,6 +30,7 @@ FIGURE_COMMANDS = ("profile", "validate", "clean", "split", "augment")
 OUTPUTS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
     "output": ("output table", "file", (), True),
     "outdir": ("augmented files", "folder", (), False),
+    "rundir": ("training run", "folder", (), False),
     "json_out": ("JSON figures", "file", (".json",), True),
     "report": ("HTML report", "file", (".html", ".htm"), True),
     "junit": ("JUnit XML", "file", (".xml",), True),
@@ -45,6 +46,7 @@ COMMAND_OUTPUTS = {
     "clean": ("output", "json_out", "log_path"),
     "split": ("output", "json_out", "lock_path"),
     "augment": ("outdir", "json_out"),
+    "train": ("rundir",),
 }
 OUTPUT_NAMES = {"ingest": "manifest", "clean": "cleaned table", "split": "table with split and fold"}
 
@@ -470,6 +472,66 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
                           "(curaug split), or pass --all-rows to augment every row") from None
     print_augment_summary(result.summary, str(Path(outdir) / "manifest.parquet"))
 
+@cli.command()
+@click.argument("manifest", type=click.Path(path_type=str))
+@click.option("--label", default="label", show_default=True, metavar="COL", help="Label column.")
+@click.option("-o", "--output", "rundir", required=True, metavar="RUNDIR",
+              help="Run folder: metrics.json, model.pt, config.json, curves.png, errors.csv...")
+@click.option("--model", type=click.Choice(["auto", "mlp", "cnn", "rnn", "bow"]), default="auto", show_default=True,
+              help="Baseline; auto picks by modality (tabular mlp, image cnn, audio 1-D cnn, text bag of n-grams).")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, help="Most epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=float, help="Base learning rate [default: 1e-3 AdamW, 0.05 SGD].")
+@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True,
+              help="AdamW, or SGD with Nesterov momentum 0.9.")
+@click.option("--weight-decay", type=float, default=1e-4, show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "step", "none"]), default="cosine", show_default=True)
+@click.option("--balanced", is_flag=True, help="Class-balanced mini-batches.")
+@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Epochs without relative improvement before stopping.")
+@click.option("--min-delta", type=float, default=0.01, show_default=True,
+              help="Relative improvement that counts (0.01: 1 %% of the best value, whatever its sign).")
+@click.option("--monitor", type=click.Choice(["val_loss", "val_accuracy"]), default="val_loss", show_default=True)
+@click.option("--hard-mining", type=click.Choice(["none", "ohem", "replay", "triplet"]), default="none",
+              show_default=True, help="Hard-example mining (see docs/training.md).")
+@click.option("--search", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Random search of N settings (coarse, then fine), scored by K-fold CV over the fold column.")
+@click.option("--search-workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Search trials run at once.")
+@click.option("--folds", is_flag=True, help="Write out-of-fold class probabilities (oof_probs.parquet) "
+              "for the label_issues check.")
+@click.option("--init", metavar="CHECKPOINT", help="Start from these weights (fine-tuning: lower rates for early layers).")
+@click.option("--freeze", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Freeze the first N layer groups.")
+@click.option("--sanity", is_flag=True, help="First check that the model can overfit a small subset (exit 1 if not).")
+@click.option("--width", type=click.IntRange(min=4), default=64, show_default=True, help="Model width.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option("--image-size", type=click.IntRange(min=8), help="Resize images to this square size "
+              "[default: the median train size, at most 64].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.pass_context
+def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings) -> None:
+    """Train a baseline on the train split of MANIFEST, select on val, test once at the end.
+
+    Ctrl-C keeps the last epoch's checkpoint: rerunning the same command resumes it.
+    """
+    from pipelines.console import print_training_summary, training_progress
+    from pipelines.train.monitor import SanityError
+    from pipelines.train.run import train as run_train
+
+    try:
+        with training_progress() as progress:
+            metrics = run_train(manifest, label=label, out=rundir, progress=progress, **settings)
+    except SanityError as exc:
+        click.echo(f"sanity check failed: {exc}", err=True)
+        ctx.exit(1)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the last finished epoch is checkpointed in {rundir}; "
+                   "rerun the same command to resume", err=True)
+        ctx.exit(130)
+    print_training_summary(metrics, rundir)
+
 
 def normalizer_params_path(output: str) -> str:
     """Where clean writes the fitted normaliser: beside the output, ``<stem>.normalize.json``."""
@@ -493,7 +555,6 @@ def _not_yet(name: str, issue: int, summary: str) -> None:
         raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
 
 
-_not_yet("train", 14, "Train a baseline model with hard-example mining")
 _not_yet("run", 15, "Run a whole pipeline from a YAML file")
 
 

@@ -326,3 +326,59 @@ def _print_augment_figures(summary: dict[str, Any]) -> None:
     if summary.get("per_second"):
         extra.append(f"{summary['per_second']} samples/s")
     console.print("; ".join(extra), highlight=False, markup=False)
+
+
+class EpochLines:
+    """A training callback printing one line per epoch on a terminal (quiet in logs)."""
+
+    def __init__(self, console):
+        self.console = console
+
+    def on_epoch_end(self, epoch: int, model: Any, row: dict[str, Any]) -> None:
+        parts = [f"epoch {epoch}"] + [f"{key} {figure(row[key])}" for key in
+                                      ("train_loss", "val_loss", "val_accuracy", "lr", "seconds")
+                                      if row.get(key) is not None]
+        self.console.print("  ".join(parts), highlight=False, markup=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def training_progress() -> Iterator[EpochLines | None]:
+    """Yield the epoch-line callback on a terminal, None elsewhere."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    yield EpochLines(console) if console.is_terminal else None
+
+
+def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
+    """Model, rows per split, where it stopped, val and test figures, then the run folder."""
+    console = stdout_console()
+    rows = ", ".join(f"{name} {count}" for name, count in metrics.get("rows", {}).items())
+    console.print(f"trained {metrics['model']} on {metrics['device']} ({rows}) in {figure(metrics['seconds'])} s; "
+                  f"best epoch {metrics['best_epoch']} of {metrics['stopped_epoch']}", highlight=False, markup=False)
+    if "sanity" in metrics:
+        sanity = metrics["sanity"]
+        console.print(f"sanity: the model overfit {sanity['samples']} training samples in {sanity['steps']} steps",
+                      highlight=False, markup=False)
+    if "search" in metrics:
+        best = metrics["search"]["best"]
+        params = ", ".join(f"{k}={figure(v) if isinstance(v, float) else v}" for k, v in best["params"].items())
+        console.print(f"search: {len(metrics['search']['trials'])} trials; best {params} "
+                      f"(cv {figure(best['cv_mean'])} ± {figure(best['cv_std'])})", highlight=False, markup=False)
+    for split in ("val", "test"):
+        if split in metrics:
+            worst = min(metrics[split]["per_class"].items(), key=lambda kv: kv[1]["f1"], default=None)
+            extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
+            console.print(f"{split} accuracy {figure(metrics[split]['accuracy'])}{extra}", highlight=False,
+                          markup=False)
+    for layer in metrics.get("histograms", {}).get("flagged", []):
+        console.print(f"warning: {layer}: more than half of its units are dead (see histograms/)", highlight=False,
+                      markup=False)
+    wrote(rundir, "training run: metrics.json, model.pt, config.json, curves.png, errors.csv")
+

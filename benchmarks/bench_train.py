@@ -1,0 +1,123 @@
+"""Training harness against a plain hand-written torch loop, on the 1,797 digits.
+
+Builds scikit-learn's 8x8 digits as a class-folder image set (grey PNGs), ingests and
+splits it (60/20/20), then measures in one run:
+
+1. the harness (``curaug.train``, CNN baseline): time to its result, test accuracy,
+   training samples per second;
+2. a plain torch loop over the same prepared tensors, the same model and optimizer,
+   the same batch size and number of epochs, with a validation pass per epoch as any
+   loop would have: samples per second;
+3. the ratio harness / plain (aim: >= 0.95), and the seconds the harness needs to reach
+   the target accuracy on val.
+
+    python benchmarks/bench_train.py [--epochs 20] [--target 0.97] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def write_digits(folder: Path) -> int:
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels = (digits.images * (255 / 16)).round().astype(np.uint8)
+    for i, (image, label) in enumerate(zip(pixels, digits.target)):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, mode="L").save(folder / str(label) / f"digit_{i:04d}.png")
+    return len(pixels)
+
+
+def plain_loop(prepared, config, epochs: int, device) -> tuple[float, int]:
+    """The loop an engineer writes by hand: shuffled index batches, AdamW, a val pass per epoch."""
+    import torch
+
+    from pipelines.train.models import build_model
+
+    torch.manual_seed(config.seed)
+    model = build_model(prepared.spec, config).to(device)
+    x, y = (t.to(device) for t in prepared.splits["train"].tensors())
+    vx, vy = (t.to(device) for t in prepared.splits["val"].tensors())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.base_lr, weight_decay=config.weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(config.seed)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(x), generator=generator).to(device)
+        for start in range(0, len(x), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            (model(vx).argmax(1) == vy).float().mean().item()
+    return time.perf_counter() - started, epochs * len(x)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--target", type=float, default=0.97)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    import torch
+
+    import curaug
+    from pipelines.train.data import prepare_data
+    from pipelines.train.device import resolve_device
+    from pipelines.train.run import make_config
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
+          f"device {args.device}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        n = write_digits(tmp / "digits")
+        manifest = curaug.ingest(str(tmp / "digits")).manifest
+        split = curaug.split(manifest, label="label", ratios=(0.6, 0.2, 0.2), seed=0)
+        curaug.save_manifest(split, str(tmp / "digits.parquet"))
+        settings = dict(epochs=args.epochs, patience=args.epochs, device=args.device, seed=0)
+
+        started = time.perf_counter()
+        metrics = curaug.train(str(tmp / "digits.parquet"), label="label", out=str(tmp / "run"), **settings)
+        harness_total = time.perf_counter() - started
+        fit_seconds = sum(row["seconds"] for row in metrics["history"])
+        trained = metrics["rows"]["train"] * len(metrics["history"])
+        reached = next((row for row in metrics["history"] if row["val_accuracy"] >= args.target), None)
+        time_to_target = (sum(r["seconds"] for r in metrics["history"][:reached["epoch"]]) if reached else None)
+
+        config = make_config(label="label", **settings)
+        prepared = prepare_data(split, config, base_dir=tmp)
+        plain_seconds, plain_samples = plain_loop(prepared, config, len(metrics["history"]),
+                                                  resolve_device(args.device))
+
+    harness_rate = trained / fit_seconds
+    plain_rate = plain_samples / plain_seconds
+    print(f"digits: {n} images 8x8, model {metrics['model']}, {len(metrics['history'])} epochs, "
+          f"batch {config.batch_size}")
+    print(f"harness: {harness_rate:8.0f} train samples/s (fit {fit_seconds:.1f} s, whole run {harness_total:.1f} s "
+          f"with data preparation, test and files); test accuracy {metrics['test']['accuracy']:.4f}")
+    print(f"plain torch loop: {plain_rate:8.0f} train samples/s ({plain_seconds:.1f} s)")
+    print(f"ratio harness/plain: {harness_rate / plain_rate:.2f}x (aim >= 0.95)")
+    if time_to_target is not None:
+        print(f"val accuracy >= {args.target}: epoch {reached['epoch']}, {time_to_target:.1f} s of training")
+    else:
+        print(f"val accuracy never reached {args.target} in {len(metrics['history'])} epochs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""One training run: manifest in, ``RUNDIR`` out (DESIGN.md, "Training run").
+
+The order is the course's: prepare the data (encoders fitted on train only), optionally
+check that the model can overfit a small subset (``sanity``), optionally select the
+setting by cross-validation (``search``, never looking at test), fit with early stopping
+on val (or retrain the selected setting on train+val), and only then evaluate the test
+split, once, on the best weights. Every file of the run folder is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from curate.errors import CuraugError
+
+#: Files a run writes; a folder holding any of them and no checkpoint is a finished run.
+RUN_FILES = ("metrics.json", "model.pt", "config.json")
+CHECKPOINT = "checkpoint.pt"
+#: Training samples the activation/gradient histograms are recorded on.
+PROBE_SIZE = 64
+
+
+def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=None, **settings: Any) -> dict[str, Any]:
+    """Train a baseline on the ``split`` column of ``data`` and write ``out`` (RUNDIR).
+
+    ``data`` is a manifest DataFrame or a path to one; ``settings`` are the fields of
+    :class:`~pipelines.train.config.TrainConfig` (``epochs=``, ``hard_mining=``,
+    ``search=``...). Returns what ``metrics.json`` holds. A folder holding the checkpoint
+    of an interrupted run with the same settings resumes it.
+    """
+    from curate.io.manifest import load_data
+
+    config = make_config(label=label, **settings)
+    rundir = Path(out)
+    _check_rundir(rundir)
+    base_dir = Path(data).resolve().parent if isinstance(data, (str, os.PathLike)) else Path.cwd()
+    df = load_data(data) if isinstance(data, (str, os.PathLike)) else data
+    return TrainingRun(config, rundir, progress=progress).run(df, base_dir)
+
+
+def make_config(**settings: Any):
+    """:class:`TrainConfig` from keyword settings; a bad value is a :class:`CuraugError`
+    naming the parameter."""
+    from pydantic import ValidationError
+
+    from pipelines.train.config import TrainConfig
+
+    unknown = sorted(set(settings) - set(TrainConfig.model_fields))
+    if unknown:
+        from curate.errors import did_you_mean
+
+        raise CuraugError(f"unknown training setting {unknown[0]}={settings[unknown[0]]!r}"
+                          f"{did_you_mean(unknown[0], TrainConfig.model_fields)}", param=unknown[0])
+    try:
+        return TrainConfig(**{k: v for k, v in settings.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else None
+        value = settings.get(name) if name else None
+        message = err["msg"].removeprefix("Value error, ")
+        if name:
+            raise CuraugError(f"{name}={value!r}: {message}", param=name) from None
+        raise CuraugError(message) from None
+
+
+def _check_rundir(rundir: Path) -> None:
+    if rundir.exists() and not rundir.is_dir():
+        raise CuraugError(f"out={str(rundir)!r} is a file; give a folder", param="out")
+    if rundir.is_dir() and not (rundir / CHECKPOINT).exists() and any((rundir / f).exists() for f in RUN_FILES):
+        raise CuraugError(f"out={str(rundir)!r} already holds a finished run; give a new folder", param="out")
+
+
+class TrainingRun:
+    """The steps of one run, sharing the config, the device and the run folder."""
+
+    def __init__(self, config, rundir: Path, *, progress=None):
+        from pipelines.train.device import resolve_device
+
+        self.config = config
+        self.rundir = rundir
+        self.device = resolve_device(config.device)
+        self.progress = progress
+        self.test_evaluations = 0
+
+    # ------------------------------------------------------------------ the run
+    def run(self, df, base_dir: Path) -> dict[str, Any]:
+        from pipelines.train.data import prepare_data
+
+        started = time.perf_counter()
+        prepared = prepare_data(df, self.config, base_dir=base_dir)
+        train_set = prepared.splits["train"]
+        val_set = prepared.splits.get("val")
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
+                                   "rows": {name: len(ds) for name, ds in prepared.splits.items()},
+                                   "dropped": prepared.dropped}
+        if self.config.sanity:
+            metrics["sanity"] = self._sanity(prepared)
+        config = self.config
+        if config.search:
+            from pipelines.train.search import search
+
+            metrics["search"] = search(prepared, config, fit_fn=self.fit_fn, n_trials=config.search)
+            best = metrics["search"]["best"]
+            config = config.model_copy(update=best["params"])
+        if config.folds:
+            from curate.io.atomic import atomic_path
+            from pipelines.train.search import out_of_fold_probs
+
+            oof = out_of_fold_probs(prepared, config, fit_fn=self.fit_fn, evaluate_fn=self.evaluate_fn)
+            with atomic_path(self.rundir / "oof_probs.parquet") as tmp:
+                oof.to_parquet(tmp, index=False)
+        histograms = self._histograms(train_set)
+        model = self._build(prepared.spec, config)
+        from pipelines.train.loop import fit
+
+        if config.search:
+            from pipelines.train.data import concat
+
+            # the selected setting is retrained on train+val for the epochs the folds chose;
+            # no data is left to stop on, so the epoch count comes from cross-validation
+            trainval = concat(train_set, val_set) if val_set is not None else train_set
+            result = fit(model, trainval, None, config, rundir=self.rundir, callbacks=self._callbacks(histograms),
+                         epochs=max(1, int(metrics["search"]["best"]["epochs"])), device=self.device)
+        else:
+            result = fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=self._callbacks(histograms),
+                         device=self.device)
+        metrics.update(best_epoch=result.best_epoch, stopped_epoch=result.stopped_epoch, history=result.history)
+        if histograms is not None:
+            metrics["histograms"] = histograms.summary()
+        self._write_outputs(model, prepared, config, result, metrics)
+        if val_set is not None:
+            from pipelines.train.metrics import classification_metrics
+            from pipelines.train.monitor import write_errors
+
+            val_pred = self.evaluate_fn(model, val_set)
+            metrics["val"] = classification_metrics(val_pred, prepared.spec.classes)
+            metrics["errors"] = write_errors(val_pred, val_set, prepared.spec.classes, self.rundir / "errors.csv")
+        if "test" in prepared.splits:
+            metrics["test"] = self._test_once(model, prepared)
+        metrics["seconds"] = round(time.perf_counter() - started, 3)
+        from curate.io.atomic import write_json_atomic
+        from curate.io.jsonify import jsonable
+
+        write_json_atomic(self.rundir / "metrics.json", jsonable(metrics, digits=6))
+        (self.rundir / CHECKPOINT).unlink(missing_ok=True)
+        return metrics
+
+    # ------------------------------------------------------------------ pieces
+    def fit_fn(self, config, train_set, val_set):
+        """Fit a fresh model on ``train_set`` selecting on ``val_set`` (search and folds call
+        this; those fits keep no checkpoint)."""
+        from pipelines.train.loop import fit
+
+        model = self._build(train_set.spec, config)
+        return model, fit(model, train_set, val_set, config, device=self.device)
+
+    def evaluate_fn(self, model, dataset):
+        from pipelines.train.loop import evaluate
+
+        return evaluate(model, dataset, device=self.device)
+
+    def _model_name(self, spec) -> str:
+        from pipelines.train.models import resolve_model_name
+
+        return resolve_model_name(spec, self.config.model)
+
+    def _build(self, spec, config):
+        from pipelines.train.models import build_model, load_init
+
+        model = build_model(spec, config)
+        if config.init:
+            self.init_report = load_init(model, config.init)
+        return model
+
+    def _sanity(self, prepared) -> dict[str, Any]:
+        from pipelines.train.monitor import sanity_check
+
+        x, y = prepared.splits["train"].tensors()
+        result = sanity_check(self._build(prepared.spec, self.config), x[:PROBE_SIZE], y[:PROBE_SIZE])
+        return {**result, "samples": int(min(len(x), PROBE_SIZE))}
+
+    def _histograms(self, train_set):
+        from pipelines.train.monitor import ActivationHistograms
+
+        x, y = train_set.tensors()
+        return ActivationHistograms(x[:PROBE_SIZE], y[:PROBE_SIZE], self.rundir / "histograms")
+
+    def _callbacks(self, histograms) -> list:
+        callbacks = [histograms] if histograms is not None else []
+        if self.progress is not None:
+            callbacks.append(self.progress)
+        return callbacks
+
+    def _test_once(self, model, prepared) -> dict[str, Any]:
+        """The test split, evaluated once, after every decision was made."""
+        from pipelines.train.metrics import classification_metrics
+
+        if self.test_evaluations:
+            raise RuntimeError("the test split was about to be evaluated a second time")
+        self.test_evaluations += 1
+        return classification_metrics(self.evaluate_fn(model, prepared.splits["test"]), prepared.spec.classes)
+
+    def _write_outputs(self, model, prepared, config, result, metrics) -> None:
+        import io
+
+        import torch
+
+        from curate.io.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+        from curate.version import curaug_version
+        from pipelines.train.monitor import write_curves
+
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+        write_bytes_atomic(self.rundir / "model.pt", buffer.getvalue())
+        write_json_atomic(self.rundir / "config.json", {
+            "config": config.model_dump(mode="json"), "model": metrics["model"], "spec": prepared.spec.to_json(),
+            "encoder": prepared.encoder, "curaug": curaug_version(), "torch": torch.__version__})
+        write_curves(result.history, self.rundir / "curves.png")
+        if config.hard_mining != "none":
+            import pandas as pd
+
+            mined = pd.DataFrame(result.mined, columns=None if result.mined else ["epoch", "id", "label", "loss"])
+            write_text_atomic(self.rundir / "hard_examples.csv", mined.to_csv(index=False))
