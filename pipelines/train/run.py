@@ -103,14 +103,19 @@ class TrainingRun:
         if config.search:
             from pipelines.train.search import search
 
-            metrics["search"] = search(prepared, config, fit_fn=self.fit_fn, n_trials=config.search)
+            from pipelines.train.data import concat
+
+            metrics["search"] = search(prepared, config, fit_fn=self.fit_fn, evaluate_fn=self.evaluate_fn,
+                                       concat=concat, n_trials=config.search)
             best = metrics["search"]["best"]
             config = config.model_copy(update=best["params"])
         if config.folds:
             from curate.io.atomic import atomic_path
             from pipelines.train.search import out_of_fold_probs
 
-            oof = out_of_fold_probs(prepared, config, fit_fn=self.fit_fn, evaluate_fn=self.evaluate_fn)
+            from pipelines.train.data import concat
+
+            oof = out_of_fold_probs(prepared, config, fit_fn=self.fit_fn, evaluate_fn=self.evaluate_fn, concat=concat)
             with atomic_path(self.rundir / "oof_probs.parquet") as tmp:
                 oof.to_parquet(tmp, index=False)
         histograms = self._histograms(train_set)
@@ -124,10 +129,9 @@ class TrainingRun:
             # no data is left to stop on, so the epoch count comes from cross-validation
             trainval = concat(train_set, val_set) if val_set is not None else train_set
             result = fit(model, trainval, None, config, rundir=self.rundir, callbacks=self._callbacks(histograms),
-                         epochs=max(1, int(metrics["search"]["best"]["epochs"])), device=self.device)
+                         epochs=max(1, int(metrics["search"]["best"]["epochs"])))
         else:
-            result = fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=self._callbacks(histograms),
-                         device=self.device)
+            result = fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=self._callbacks(histograms))
         metrics.update(best_epoch=result.best_epoch, stopped_epoch=result.stopped_epoch, history=result.history)
         if histograms is not None:
             metrics["histograms"] = histograms.summary()
@@ -156,7 +160,7 @@ class TrainingRun:
         from pipelines.train.loop import fit
 
         model = self._build(train_set.spec, config)
-        return model, fit(model, train_set, val_set, config, device=self.device)
+        return model, fit(model, train_set, val_set, config)
 
     def evaluate_fn(self, model, dataset):
         from pipelines.train.loop import evaluate
