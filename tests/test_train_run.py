@@ -1,0 +1,216 @@
+"""``curaug train`` end to end: real manifests in, a run folder out (DESIGN "Training run")."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import SAMPLE, one_error_line
+
+torch = pytest.importorskip("torch")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory) -> Path:
+    """The sample penguins split 60/20/20 with 5 folds, no penguin in two splits."""
+    import curaug
+
+    folder = tmp_path_factory.mktemp("penguins")
+    df = pd.read_csv(SAMPLE / "penguins.csv")
+    out = curaug.split(df, label="species", group="individual_id", folds=5, seed=0)
+    out.to_parquet(folder / "split.parquet", index=False)
+    return folder / "split.parquet"
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> Path:
+    """scikit-learn's 1,797 8x8 digits as a class-folder image set, ingested and split."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    import curaug
+
+    folder = tmp_path_factory.mktemp("digits")
+    data = load_digits()
+    pixels = (data.images * (255 / 16)).round().astype(np.uint8)
+    for i, (image, label) in enumerate(zip(pixels, data.target)):
+        (folder / "images" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, mode="L").save(folder / "images" / str(label) / f"d{i:04d}.png")
+    manifest = curaug.ingest(str(folder / "images"), use_cache=False).manifest
+    curaug.save_manifest(curaug.split(manifest, label="label", seed=0), str(folder / "split.parquet"))
+    return folder / "split.parquet"
+
+
+def _state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_penguins_mlp_reaches_97_percent_and_writes_every_file(cli, penguins, tmp_path):
+    run = tmp_path / "run"
+    r = cli("train", penguins, "--label", "species", "-o", run, "--epochs", "60", "--patience", "10")
+    assert r.code == 0, r.err
+    assert f"wrote {run}" in r.out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.97
+    assert metrics["model"] == "mlp" and metrics["device"] == "cpu"
+    assert metrics["test"]["labels"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert np.asarray(metrics["test"]["confusion"]).sum() == metrics["rows"]["test"]
+    assert set(metrics["test"]["per_class"]["Gentoo"]) >= {"precision", "recall", "f1"}
+    assert 1 <= metrics["best_epoch"] <= metrics["stopped_epoch"] <= 60
+    assert len(metrics["history"]) == metrics["stopped_epoch"]
+    assert {"epoch", "train_loss", "val_loss", "val_accuracy", "lr"} <= set(metrics["history"][0])
+    # model.pt is plain weights; config.json rebuilds the model from them
+    from pipelines.train.config import TrainConfig
+    from pipelines.train.models import build_model
+    from pipelines.train.types import DataSpec
+
+    saved = json.loads((run / "config.json").read_text())
+    model = build_model(DataSpec.from_json(saved["spec"]), TrainConfig(**saved["config"]))
+    model.load_state_dict(_state(run / "model.pt"))
+    features = saved["encoder"]
+    assert "individual_id" not in json.dumps(features.get("features", features))
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    errors = pd.read_csv(run / "errors.csv")
+    assert list(errors.columns[:4]) == ["id", "label", "prediction", "loss"]
+    assert (errors["label"] != errors["prediction"]).all()
+    assert (run / "histograms" / "histograms.json").is_file()
+    assert not (run / "checkpoint.pt").exists()
+
+
+def test_the_test_split_is_evaluated_exactly_once_and_never_trained_or_searched_on(penguins, tmp_path, monkeypatch):
+    import pipelines.train.loop as loop
+    from pipelines.train.run import train
+
+    seen = {"fit": [], "evaluate": []}
+    real_fit, real_evaluate = loop.fit, loop.evaluate
+
+    def fit(model, train_set, val_set, *args, **kwargs):
+        seen["fit"].append(set(train_set.ids) | set(val_set.ids if val_set is not None else []))
+        return real_fit(model, train_set, val_set, *args, **kwargs)
+
+    def evaluate(model, dataset, **kwargs):
+        seen["evaluate"].append(set(dataset.ids))
+        return real_evaluate(model, dataset, **kwargs)
+
+    monkeypatch.setattr(loop, "fit", fit)
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+    metrics = train(str(penguins), label="species", out=tmp_path / "run", epochs=4, search=2)
+    from pipelines.train.data import prepare_data
+    from pipelines.train.run import make_config
+
+    prepared = prepare_data(pd.read_parquet(penguins), make_config(label="species"), base_dir=penguins.parent)
+    test_ids = set(prepared.splits["test"].ids)
+    assert len(metrics["search"]["trials"]) == 2
+    assert all(not (ids & test_ids) for ids in seen["fit"])
+    assert sum(ids == test_ids for ids in seen["evaluate"]) == 1
+    assert len(metrics["test"]["confusion"]) == 3
+
+
+def test_digits_cnn_with_replay_mining_learns_and_lists_what_it_mined(cli, digits, tmp_path):
+    run = tmp_path / "run"
+    r = cli("train", digits, "-o", run, "--epochs", "6", "--width", "16", "--hard-mining", "replay")
+    assert r.code == 0, r.err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model"] == "cnn"
+    assert metrics["test"]["accuracy"] >= 0.9
+    mined = pd.read_csv(run / "hard_examples.csv")
+    assert {"epoch", "id", "label", "loss"} <= set(mined.columns)
+    split = pd.read_parquet(digits)
+    train_ids = set(split.loc[split["split"] == "train", "id"].astype(str))
+    assert len(mined) and set(mined["id"].astype(str)) <= train_ids
+    assert (run / "gallery.html").is_file()
+
+
+def test_same_seed_same_weights_and_the_global_rng_is_left_alone(penguins, tmp_path):
+    from pipelines.train.run import train
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state().clone()
+    state = np.random.get_state()[1].copy()
+    train(str(penguins), label="species", out=tmp_path / "a", epochs=3, seed=7)
+    train(str(penguins), label="species", out=tmp_path / "b", epochs=3, seed=7)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert np.array_equal(np.random.get_state()[1], state)
+    a, b = _state(tmp_path / "a" / "model.pt"), _state(tmp_path / "b" / "model.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(penguins, tmp_path):
+    args = [sys.executable, "-m", "pipelines.cli", "train", str(penguins), "--label", "species",
+            "--epochs", "40", "--patience", "40", "--width", "256"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(args + ["-o", str(tmp_path / "whole")], check=True, capture_output=True, env=env, cwd=ROOT)
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(args + ["-o", str(run)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    checkpoint = run / "checkpoint.pt"
+    while proc.poll() is None and not checkpoint.exists():
+        time.sleep(0.01)  # waiting for the process under test, not for a result
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists() and not (run / "metrics.json").exists(), "killed too late to test a resume"
+    done = subprocess.run(args + ["-o", str(run)], capture_output=True, env=env, cwd=ROOT, text=True)
+    assert done.returncode == 0, done.stderr
+    a, b = _state(tmp_path / "whole" / "model.pt"), _state(run / "model.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_folds_write_out_of_fold_probabilities_that_find_the_mislabelled_digit(cli, tmp_path):
+    split = tmp_path / "split.parquet"
+    assert cli("ingest", SAMPLE / "images", "-o", tmp_path / "m.parquet").code in (0, 1)
+    assert cli("split", tmp_path / "m.parquet", "--folds", "3", "-o", split).code == 0
+    run = tmp_path / "run"
+    r = cli("train", split, "-o", run, "--epochs", "12", "--width", "16", "--folds")
+    assert r.code == 0, r.err
+    probs = pd.read_parquet(run / "oof_probs.parquet")
+    assert {"id", "label", "fold", "prob_0", "prob_1", "prob_7", "prob_8"} <= set(probs.columns)
+    assert np.allclose(probs.filter(like="prob_").sum(axis=1), 1, atol=1e-5)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"label: label\ndataset:\n  label_issues: {{probs: {run / 'oof_probs.parquet'}, max_fraction: 0.5}}\n")
+    r = cli("validate", split, "--rules", rules, "--json", tmp_path / "v.json")
+    result = json.loads((tmp_path / "v.json").read_text())
+    check = next(c for c in result["checks"] if c["name"] == "label_issues")
+    suspects = [s["id"] for s in check["observed"]["suspects"]]
+    assert "7/mislabelled_one.png" in suspects
+
+
+@pytest.mark.parametrize("args, says", [
+    (("--device", "cuda"), "--device cuda"),
+    (("--model", "cnn"), "--model"),
+    (("--init", "no/such/model.pt"), "--init"),
+])
+def test_bad_settings_are_one_line_and_write_nothing(cli, penguins, tmp_path, args, says):
+    if args[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    line = one_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "run", *args))
+    assert says in line
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_manifest_without_split_and_a_finished_run_are_refused(cli, penguins, tmp_path):
+    line = one_error_line(cli("train", SAMPLE / "penguins.csv", "--label", "species", "-o", tmp_path / "run"))
+    assert "curaug split" in line
+    assert cli("train", penguins, "--label", "species", "-o", tmp_path / "done", "--epochs", "1").code == 0
+    line = one_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "done", "--epochs", "1"))
+    assert "finished run" in line and "--output" in line
+
+
+def test_sanity_fails_loudly_on_data_that_cannot_be_learned(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": np.zeros(120), "y": rng.choice(["a", "b", "c"], 120),
+                       "split": ["train"] * 80 + ["val"] * 20 + ["test"] * 20})
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    r = cli("train", tmp_path / "t.parquet", "--label", "y", "-o", tmp_path / "run", "--sanity")
+    assert r.code == 1
+    assert r.err.strip().startswith("sanity check failed:") and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "metrics.json").exists()
