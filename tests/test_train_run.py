@@ -185,7 +185,7 @@ def test_folds_write_out_of_fold_probabilities_that_find_the_mislabelled_digit(c
 
 
 @pytest.mark.parametrize("args, says", [
-    (("--device", "cuda"), "--device cuda"),
+    (("--device", "cuda"), "--device 'cuda': no CUDA device"),
     (("--model", "cnn"), "--model"),
     (("--init", "no/such/model.pt"), "--init"),
 ])
