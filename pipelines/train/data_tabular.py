@@ -113,7 +113,8 @@ class TabularEncoder(Encoder):
                 if col["missing_indicator"]:
                     blocks.append(nan[:, None].astype(np.float64))
             else:
-                codes = pd.Categorical(_strings(values), categories=col["categories"]).codes
+                strings = _strings(values).to_numpy(dtype=object, na_value=None)
+                codes = pd.Index(col["categories"], dtype=object).get_indexer(strings)  # -1: unseen or missing
                 onehot = np.zeros((len(frame), len(col["categories"])))
                 known = codes >= 0
                 onehot[np.flatnonzero(known), codes[known]] = 1.0
