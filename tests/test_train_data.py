@@ -236,6 +236,9 @@ def test_from_manifest_fits_on_the_split_asked(penguins):
     assert err.value.param == "image_sise"
     with pytest.raises(CuraugError, match="split='dev' is not one of train, val, test"):
         ManifestDataset.from_manifest(penguins, label="species", split="dev")
+    with pytest.raises(CuraugError, match="unknown modality 'audi' .did you mean 'audio'") as err:
+        ManifestDataset.from_manifest(penguins, label="species", modality="audi")
+    assert err.value.param == "modality"
 
 
 def test_subset_and_concat_keep_the_encoded_rows(penguins):
@@ -289,7 +292,8 @@ def test_a_split_without_rows_is_absent_but_train_must_have_rows(penguins):
      r"^no identity column 'islands' \(did you mean 'island'\?\)$", "identity"),
     (lambda df: df.assign(modality=["tabular", "text"] * (len(df) // 2) + ["text"] * (len(df) % 2)),
      {"label": "species"}, r"^the manifest mixes modalities \(tabular, text\): train on one at a time$", "data"),
-    (lambda df: df.assign(modality="video"), {"label": "species"}, r"^unknown modality 'video'", None),
+    (lambda df: df.assign(modality="imag"), {"label": "species"},
+     r"^unknown modality 'imag' \(did you mean 'image'\?\)$", "data"),
 ])
 def test_bad_input_is_one_clear_error(penguins, change, settings, message, param):
     with pytest.raises(CuraugError, match=message) as err:

@@ -46,7 +46,9 @@ class ManifestDataset(Dataset):
 
     ``x`` has ``spec.input_shape`` (float32; int64 token ids for text) and ``y`` is the
     index of the row's label in ``spec.classes``. The whole split is encoded on first use
-    and kept (:meth:`tensors`), so media are decoded once.
+    and kept (:meth:`tensors`), so media are decoded once. ``frame`` holds the split's
+    manifest rows (roots absolute) and ``encoder`` the fitted
+    :class:`~pipelines.train.data_encoder.Encoder`, shared by every split.
     """
 
     ids: list[str]
@@ -209,7 +211,12 @@ def label_strings(values: "pd.Series") -> "pd.Series":
 def _prepare(df: "pd.DataFrame", config: TrainConfig, *, base_dir: Path, modality: str | None,
              fit_split: str) -> Prepared:
     rows, labels, dropped = _usable_rows(df, config, base_dir)
-    modality = modality or _modality(rows, config)
+    if modality is None:
+        modality, param = _modality(rows, config), "data"
+    else:
+        param = "modality"
+    if modality not in ENCODERS:
+        raise CuraugError(f"unknown modality '{modality}'{did_you_mean(modality, ENCODERS.names())}", param=param)
     classes = tuple(sorted(labels.unique().tolist()))
     frames = {s: rows[rows["split"] == s] for s in TRAIN_SPLITS}
     if frames[fit_split].empty:
@@ -277,7 +284,6 @@ def _modality(rows: "pd.DataFrame", config: TrainConfig) -> str:
             raise CuraugError(f"the manifest mixes modalities ({', '.join(values)}): train on one at a time",
                               param="data")
         if values:
-            ENCODERS.get(values[0])
             return values[0]
     others = [c for c in rows.columns if c not in RESERVED_COLUMNS and c not in (config.label, config.identity)]
     return "text" if "text" in rows.columns and not others else "tabular"

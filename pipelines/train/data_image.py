@@ -80,7 +80,8 @@ def decode_image(file: str, channels: int, size: int) -> np.ndarray:
 class ImageEncoder(Encoder):
     """Decode with Pillow, resize to ``size`` x ``size``, standardise per channel.
 
-    ``channels`` is 1 when every training image is grey, else 3; ``size`` is
+    ``channels`` is 1 when every training image is grey (a palette image counts as colour),
+    else 3; ``size`` is
     ``config.image_size`` or the median side of the training images (within
     :data:`AUTO_SIZE`).
     """
