@@ -231,9 +231,11 @@ def test_from_manifest_fits_on_the_split_asked(penguins):
     x, _ = on_val.tensors()
     year = on_val.encoder.features.index("year")
     assert abs(float(x[:, year].mean())) < 1e-5
-    with pytest.raises(CuraugError, match="image_sise.*did you mean 'image_size'") as err:
+    with pytest.raises(CuraugError, match="^unknown setting 'image_sise' .did you mean 'image_size'") as err:
         ManifestDataset.from_manifest(penguins, label="species", image_sise=16)
     assert err.value.param == "image_sise"
+    with pytest.raises(CuraugError, match="^image_size=2: Input should be greater than or equal to 8$"):
+        ManifestDataset.from_manifest(penguins, label="species", image_size=2)
     with pytest.raises(CuraugError, match="split='dev' is not one of train, val, test"):
         ManifestDataset.from_manifest(penguins, label="species", split="dev")
     with pytest.raises(CuraugError, match="unknown modality 'audi' .did you mean 'audio'") as err:

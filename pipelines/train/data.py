@@ -152,9 +152,12 @@ class ManifestDataset(Dataset):
             config = TrainConfig(label=label, **settings)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"]))
-            raise CuraugError(f"{where}: {first['msg']}{did_you_mean(where, TrainConfig.model_fields)}",
-                              param=str(first["loc"][0])) from None
+            name = str(first["loc"][0])
+            if first["type"] == "extra_forbidden":
+                message = f"unknown setting '{name}'{did_you_mean(name, TrainConfig.model_fields)}"
+            else:
+                message = f"{name}={first['input']!r}: {first['msg']}"
+            raise CuraugError(message, param=name) from None
         if isinstance(data, pd.DataFrame):
             df, base = data, Path.cwd()
         else:
