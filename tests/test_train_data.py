@@ -226,6 +226,15 @@ def test_from_manifest_resolves_roots_against_the_manifest(split_manifest, tmp_p
     assert xb.shape == (8, 1, 8, 8) and yb.dtype == torch.int64
 
 
+def test_relative_roots_resolve_against_base_dir(split_manifest):
+    raw = pd.read_parquet(split_manifest / "split.parquet")  # roots as stored: relative
+    assert not raw["root"].str.startswith("/").any()
+    p = prepare(raw, split_manifest, image_size=8)
+    assert all(s.startswith(str(SAMPLE / "images")) for s in p.splits["test"].sources)
+    assert p.splits["test"].tensors()[0].shape[1:] == (1, 8, 8)
+    assert not raw["root"].str.startswith("/").any()  # the caller's frame is left as it was
+
+
 def test_from_manifest_fits_on_the_split_asked(penguins):
     on_val = ManifestDataset.from_manifest(penguins, label="species", split="val", fit_split="val")
     x, _ = on_val.tensors()

@@ -238,7 +238,7 @@ def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):
     count of rows left out per reason (each row counted under its first reason)."""
     import pandas as pd
 
-    from curate.io.manifest import check_paths, ok_rows
+    from curate.io.manifest import absolute_roots, check_paths, ok_rows
 
     label = config.label
     if label not in df.columns:
@@ -269,9 +269,7 @@ def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):
                   AUGMENTED_OUTSIDE_TRAIN)
     rows = df[keep].copy()
     if "root" in rows.columns:
-        base = Path(base_dir).resolve()
-        absolute = {r: str((base / str(r)).resolve()) for r in rows["root"].dropna().unique()}
-        rows["root"] = rows["root"].map(absolute)
+        rows["root"] = absolute_roots(rows["root"], base_dir)
         check_paths(rows, "data")
     return rows, label_strings(rows[label]), dropped
 
