@@ -3,6 +3,8 @@ fitted on the train split only, which rows and columns take part, and the errors
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -139,6 +141,8 @@ def test_images_decoded_resized_and_standardised(split_manifest):
     assert p.dropped == {"corrupt": 1}
     assert sum(len(d) for d in p.splits.values()) == (df["status"] == "ok").sum()
     assert train.tensors() is train.tensors()  # decoded once
+    rebuilt = encoder_from_state(json.loads(json.dumps(p.encoder)))  # new data, same transform
+    assert np.allclose(rebuilt.transform(val.frame), val.tensors()[0].numpy(), atol=1e-6)
     small = prepare(df, split_manifest, image_size=16)
     assert small.splits["test"].tensors()[0].shape[1:] == (1, 16, 16)
 
