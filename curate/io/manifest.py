@@ -133,10 +133,15 @@ def load_data(path: str | os.PathLike, encoding: str | None = None) -> "pd.DataF
     path = Path(path)
     df = read_table(path, encoding=encoding)
     if "root" in df.columns:
-        base = path.resolve().parent
-        df["root"] = _map_unique(df["root"], lambda r: str((base / r).resolve()))
+        df["root"] = absolute_roots(df["root"], path.resolve().parent)
     check_paths(df, path)
     return df
+
+
+def absolute_roots(roots: "pd.Series", base: str | os.PathLike) -> "pd.Series":
+    """``roots`` relative to ``base`` made absolute (absolute ones stay as they are)."""
+    base = Path(base).resolve()
+    return _map_unique(roots, lambda r: str((base / r).resolve()))
 
 
 def save_manifest(df: "pd.DataFrame", path: str | os.PathLike) -> None:

@@ -1,0 +1,130 @@
+"""Images → ``(C, size, size)`` float32, standardised per channel with the training split's
+mean and standard deviation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from curate.errors import CuraugError
+from pipelines.train.data_encoder import ENCODERS, Encoder, channel_stats, media_files, parallel_map
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipelines.train.config import TrainConfig
+
+#: Modes with one colour channel (``LA`` too: its alpha is flattened away)
+GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+#: A size chosen from the data (``image_size=None``) stays within these bounds
+AUTO_SIZE = (8, 64)
+
+
+def _header(file: str) -> tuple[str, int, int]:
+    """Mode, width and height: Pillow reads only the header until pixels are asked for."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as im:
+            return im.mode, im.width, im.height
+    except (OSError, UnidentifiedImageError) as exc:
+        raise CuraugError(f"{file}: cannot read image ({exc})", param="data") from None
+
+
+def _flatten(im):
+    """``im`` as ``L``, ``RGB`` or, for more than 8 bits of grey, ``F`` scaled to [0, 1];
+    transparency is composited on white, palettes are expanded."""
+    from PIL import Image
+
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        scale = 1.0 if im.mode == "F" else 65535.0
+        return Image.fromarray(np.clip(np.asarray(im, dtype=np.float32) / scale, 0.0, 1.0), mode="F")
+    if im.mode in ("1", "L"):
+        return im.convert("L")
+    if im.mode in ("LA", "La"):
+        white = Image.new("L", im.size, 255)
+        white.paste(im.convert("L"), mask=im.getchannel("A"))
+        return white
+    if im.mode in ("RGBA", "RGBa", "P", "PA") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGB", im.size, (255, 255, 255))
+        white.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
+        return white
+    return im.convert("RGB")
+
+
+def decode_image(file: str, channels: int, size: int) -> np.ndarray:
+    """One file as ``(channels, size, size)`` float32 in [0, 1], resized bilinearly."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as raw:
+            im = _flatten(raw)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise CuraugError(f"{file}: cannot decode image ({exc})", param="data") from None
+    if channels == 1 and im.mode == "RGB":
+        im = im.convert("L")
+    if channels == 3 and im.mode == "L":
+        im = im.convert("RGB")
+    im = im.resize((size, size), Image.Resampling.BILINEAR)
+    a = np.asarray(im, dtype=np.float32)
+    if im.mode != "F":
+        a = a / np.float32(255.0)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    # a 16-bit grey image among colour ones: the same grey on all three channels
+    return np.ascontiguousarray(np.repeat(a, channels, axis=0) if a.shape[0] != channels else a)
+
+
+@ENCODERS.register("image")
+class ImageEncoder(Encoder):
+    """Decode with Pillow, resize to ``size`` x ``size``, standardise per channel.
+
+    ``channels`` is 1 when every training image is grey (a palette image counts as colour),
+    else 3; ``size`` is
+    ``config.image_size`` or the median side of the training images (within
+    :data:`AUTO_SIZE`).
+    """
+
+    modality: ClassVar[str] = "image"
+
+    def __init__(self, size: int, channels: int, mean: list[float], std: list[float]):
+        self.size, self.channels = int(size), int(channels)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+        self.input_shape = (self.channels, self.size, self.size)
+
+    @classmethod
+    def fit(cls, train: "pd.DataFrame", config: "TrainConfig") -> tuple["ImageEncoder", np.ndarray]:
+        files = media_files(train)
+        headers = parallel_map(_header, files)
+        channels = 1 if all(mode in GREY_MODES for mode, _, _ in headers) else 3
+        size = config.image_size
+        if size is None:
+            sides = [side for _, w, h in headers for side in (w, h)]
+            size = int(np.clip(round(float(np.median(sides))), *AUTO_SIZE))
+        x = cls._decode(files, channels, size)
+        mean, std = channel_stats(x, (0, 2, 3))
+        enc = cls(size, channels, mean.tolist(), std.tolist())
+        return enc, enc._standardise(x)
+
+    def transform(self, frame: "pd.DataFrame") -> np.ndarray:
+        return self._standardise(self._decode(media_files(frame), self.channels, self.size))
+
+    @staticmethod
+    def _decode(files: list[str], channels: int, size: int) -> np.ndarray:
+        arrays = parallel_map(lambda f: decode_image(f, channels, size), files)
+        return np.stack(arrays) if arrays else np.zeros((0, channels, size, size), np.float32)
+
+    def _standardise(self, x: np.ndarray) -> np.ndarray:
+        x -= self.mean.astype(np.float32)[None, :, None, None]
+        x /= self.std.astype(np.float32)[None, :, None, None]
+        return x
+
+    def state(self) -> dict[str, Any]:
+        return {"modality": "image", "size": self.size, "channels": self.channels,
+                "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "ImageEncoder":
+        return cls(state["size"], state["channels"], state["mean"], state["std"])
