@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import torch
@@ -70,7 +71,7 @@ def _token_lengths(ids: torch.Tensor) -> torch.Tensor:
     return (positions * (ids != 0)).amax(dim=1).clamp(min=1)
 
 
-class Baseline(nn.Module):
+class Baseline(nn.Module, ABC):
     """A classifier whose last layer is ``self.head`` (``nn.Linear``: features → logits).
 
     Subclasses build ``self.head`` and implement :meth:`embed` and :meth:`body_groups`.
@@ -83,13 +84,13 @@ class Baseline(nn.Module):
         self.spec = spec
         self.activation = config.activation
 
+    @abstractmethod
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The features right before the head, ``[B, D]``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def body_groups(self) -> list[list[nn.Module]]:
         """The layers before the head, grouped from input onwards."""
-        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
@@ -135,14 +136,14 @@ class MLP(Baseline):
         super().__init__(spec, config)
         width = config.width
         n_in = math.prod(spec.input_shape)
-        if spec.modality == "text":
-            self.tokens = nn.Embedding(_vocab_size(spec), width, padding_idx=0)
+        self.tokens = nn.Embedding(_vocab_size(spec), width, padding_idx=0) if spec.modality == "text" else None
+        if self.tokens is not None:
             n_in *= width
         self.hidden = nn.ModuleList([_dense_block(n_in, width, config), _dense_block(width, width, config)])
         self.head = nn.Linear(width, spec.n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        if hasattr(self, "tokens"):
+        if self.tokens is not None:
             x = self.tokens(x)
         x = x.flatten(1).float()
         for block in self.hidden:
@@ -150,7 +151,7 @@ class MLP(Baseline):
         return x
 
     def body_groups(self) -> list[list[nn.Module]]:
-        first = [[self.tokens]] if hasattr(self, "tokens") else []
+        first = [[self.tokens]] if self.tokens is not None else []
         return first + [[block] for block in self.hidden]
 
 
@@ -206,7 +207,7 @@ class AudioCNN(Baseline):
         self.head = nn.Linear(n_in, spec.n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1, 2) if x.dim() == 4 else x     # (B, 1, mels, frames) → (B, mels, frames)
+        x = x.flatten(1, 2)                             # (B, 1, mels, frames) → (B, mels, frames)
         for block in self.blocks:
             x = block(x)
         return self.pool(x)
@@ -232,7 +233,7 @@ class AudioGRU(Baseline):
         self.head = nn.Linear(2 * config.width, spec.n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1, 2) if x.dim() == 4 else x     # (B, mels, frames)
+        x = x.flatten(1, 2)                             # (B, mels, frames)
         _, hidden = self.gru(self.norm(x).transpose(1, 2))
         return self.dropout(torch.cat([hidden[0], hidden[1]], dim=1))
 
