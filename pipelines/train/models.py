@@ -81,7 +81,7 @@ class Baseline(nn.Module, ABC):
 
     def __init__(self, spec: DataSpec, config: TrainConfig):
         super().__init__()
-        self.spec = spec
+        self.spec = spec                  # the data it was built for: spec.classes names the logits
         self.activation = config.activation
 
     @abstractmethod
