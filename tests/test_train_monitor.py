@@ -345,5 +345,35 @@ def test_sanity_fails_loudly_when_labels_cannot_be_learned():
 
 
 def test_sanity_refuses_a_large_batch():
-    with pytest.raises(CuraugError, match="1 to 64 samples"):
+    with pytest.raises(CuraugError, match="2 to 64 samples"):
         sanity_check(_mlp(), torch.zeros(65, 3), torch.zeros(65, dtype=torch.long))
+
+
+class Tokens(nn.Module):
+    """A text baseline's shape: token ids -> embedding -> GRU (with dropout) -> head."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.gru = nn.GRU(8, 8, num_layers=2, dropout=0.3, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+
+    def forward(self, x):
+        out, _ = self.gru(self.embed(x))
+        return self.head(out)[:, -1]
+
+
+def test_a_sequence_model_is_probed_per_feature_and_sanity_checked(tmp_path):
+    torch.manual_seed(0)
+    model = Tokens()
+    x = torch.randint(1, 20, (16, 6), generator=torch.Generator().manual_seed(0))
+    y = (x[:, -1] > 10).long()
+    assert sanity_check(model, x, y)["accuracy"] == 1.0
+    with torch.no_grad():
+        model.head[0].bias[:3] = -1e3
+    hist = ActivationHistograms(x, y, tmp_path)
+    hist.on_epoch_end(1, model, {})
+    assert list(_records(tmp_path)["1"]) == ["head.0", "head.1", "head.2"]
+    # the ReLU's units are its 8 features (3 dead), not the 6 time steps in dimension 1
+    assert hist.summary()["dead_relu"] == {"head.1": 3 / 8}
+    assert model.gru.dropout == 0.3

@@ -26,13 +26,13 @@ class SanityError(RuntimeError):
 def sanity_check(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 300,
                  lr: float = 1e-2, seed: int = 0) -> dict[str, Any]:
     """Train a copy of ``model``, dropout disabled, with Adam on the batch ``(x, y)``
-    (at most 64 samples) until it classifies every sample right, for at most ``steps``
+    (2 to 64 samples) until it classifies every sample right, for at most ``steps``
     steps. Returns ``{"steps", "accuracy", "loss"}`` (the updates it took to reach 100 %);
     raises :class:`SanityError` when it cannot. The caller's model, its gradients and the
     global RNG are left as they were.
     """
-    if not 1 <= len(x) <= MAX_SAMPLES or len(x) != len(y):
-        raise CuraugError(f"the sanity batch must hold 1 to {MAX_SAMPLES} samples with one label each "
+    if not 2 <= len(x) <= MAX_SAMPLES or len(x) != len(y):
+        raise CuraugError(f"the sanity batch must hold 2 to {MAX_SAMPLES} samples with one label each "
                           f"(got {len(x)} inputs, {len(y)} labels)", param="x")
     if steps < 1 or not lr > 0:
         raise CuraugError(f"steps={steps} and lr={lr} must be positive", param="steps")
