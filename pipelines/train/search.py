@@ -225,7 +225,8 @@ class _Validation:
         pool = concat(train, val) if val is not None and len(val) else train
         folds = None
         if pool.folds is not None:
-            present = sorted({int(f) for f in np.asarray(pool.folds) if f >= 0})
+            values = np.asarray(pool.folds)
+            present = np.unique(values[values >= 0]).tolist()
             folds = present if len(present) >= 2 else None
         if folds is None and need == "--search" and (val is None or len(val) == 0):
             raise CuraugError(f"--search needs a val split or a fold column to score trials on: {FOLDS_HINT}",
