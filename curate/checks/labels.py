@@ -2,7 +2,8 @@
 
 ``conflicting_labels`` finds samples that are the same (identical feature values, or the
 same file bytes for media) yet carry different labels. ``label_issues`` gets out-of-fold
-predicted probabilities from a cross-validated scikit-learn model and flags, as
+predicted probabilities from a cross-validated scikit-learn model (or, with ``probs:``,
+from a file such as ``curaug train --folds`` writes for media) and flags, as
 confident learning does (Northcutt et al. 2021), each sample that the model confidently
 puts in another class than its given one: ``p[i, j] >= t_j`` for a class ``j`` other than
 its label, where ``t_j`` is the mean probability of class ``j`` among samples labelled
@@ -15,9 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
+from curate.errors import CuraugError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
+
+    from curate.rules.schema import LabelIssuesRule
 
 #: Suspects kept in the result (all of them up to this many, worst first).
 MAX_SUSPECTS = 1000
@@ -115,6 +120,45 @@ def confident_learning(probs: "np.ndarray", y: "np.ndarray") -> tuple["np.ndarra
     return confident & (suggested != y), suggested, thresholds
 
 
+def probabilities_from_file(path: str, names: "pd.Series",
+                            labels: "np.ndarray") -> tuple["np.ndarray", list[str], "np.ndarray"]:
+    """``(has_probs, classes, probs)`` for the rows named ``names`` (labelled ``labels``) from
+    a table with an ``id`` column and one ``prob_<class>`` column per class; ``probs`` has a
+    row per row with probabilities, ``has_probs`` marks them. Bad tables raise CuraugError."""
+    import numpy as np
+    import pandas as pd
+
+    from curate.io.tables import read_table
+
+    where = f"label_issues: probs file {path}"
+    try:
+        table = read_table(path)
+    except CuraugError as exc:
+        raise CuraugError(f"label_issues: probs file {exc}") from None
+    columns = [c for c in table.columns if str(c).startswith("prob_")]
+    if "id" not in table.columns or not columns:
+        raise CuraugError(f"{where} needs an 'id' column and one 'prob_<class>' column per class "
+                          "(as `curaug train --folds` writes in oof_probs.parquet)")
+    ids = table["id"].astype(str)
+    if ids.duplicated().any():
+        raise CuraugError(f"{where}: id '{ids[ids.duplicated()].iloc[0]}' appears more than once")
+    probs = table[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(probs).all() or (probs < 0).any():
+        raise CuraugError(f"{where}: probabilities must be numbers >= 0 (found a missing, non-numeric or "
+                          "negative one)")
+    at = pd.Index(ids).get_indexer(names.to_numpy())
+    found = at >= 0
+    if not found.any():
+        raise CuraugError(f"{where}: no id matches a labelled row (the file has ids like "
+                          f"{', '.join(map(repr, ids.head(2)))}; the data {', '.join(map(repr, names.head(2)))})")
+    classes = [str(c)[len("prob_"):] for c in columns]
+    uncovered = sorted(set(labels[found]) - set(classes))
+    if uncovered:
+        raise CuraugError(f"{where} has no probabilities for label(s) {', '.join(uncovered[:5])} "
+                          f"(its classes: {', '.join(classes)})")
+    return found, classes, probs[at[found]]
+
+
 @register_check("label_issues", asked=lambda ctx: ctx.rules.dataset.label_issues is not None,
                 default=False)
 def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
@@ -129,6 +173,18 @@ def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
         return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "multilabel"},
                             "label_issues skipped: confident learning needs one label per row")]
     df = ctx.df[ctx.df[ctx.label].notna()]
+    names = row_names(df)
+    if rule.probs:
+        import pandas as pd
+
+        labels = df[ctx.label].astype(str).to_numpy()
+        found, classes, probs = probabilities_from_file(rule.probs, names, labels)
+        y = pd.Index(classes).get_indexer(labels[found])
+        unjudged = int((~found).sum())
+        source = {"probs": rule.probs, "judged": int(found.sum()), "without_probs": unjudged}
+        note = f"; {unjudged} labelled rows had no probabilities (not judged)" if unjudged else ""
+        return [_label_issues_result(rule, ctx.label, names.to_numpy()[found], np.array(classes), y, probs,
+                                     source, note)]
     columns = rule.features or model_columns(df, (ctx.label, ctx.split_col, ctx.group, "id"))
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -142,22 +198,32 @@ def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
                             f"at least {2 * rule.folds} labelled rows")]
     probs = out_of_fold_probabilities(feats.X, y, feats.categorical, folds=rule.folds, model=rule.model,
                                       seed=rule.seed)
+    source = {"model": rule.model, "folds": rule.folds, "features": feats.names}
+    return [_label_issues_result(rule, ctx.label, names.to_numpy(), classes, y, probs, source)]
+
+
+def _label_issues_result(rule: "LabelIssuesRule", label: str, names: "np.ndarray", classes: "np.ndarray",
+                         y: "np.ndarray", probs: "np.ndarray", source: dict[str, Any],
+                         note: str = "") -> CheckResult:
+    """Confident learning on out-of-fold ``probs`` (a row per name, a column per class);
+    ``source`` says where they came from."""
+    import numpy as np
+
     issue, suggested, thresholds = confident_learning(probs, y)
     self_conf = probs[np.arange(len(y)), y]
     order = np.flatnonzero(issue)[np.argsort(self_conf[issue], kind="stable")]
-    names = row_names(df).to_numpy()
     suspects = [{"id": str(names[i]), "given": str(classes[y[i]]), "suggested": str(classes[suggested[i]]),
                  "self_confidence": round(float(self_conf[i]), 6),
                  "suggested_confidence": round(float(probs[i, suggested[i]]), 6)} for i in order[:MAX_SUSPECTS]]
     fraction = float(issue.mean())
     observed: dict[str, Any] = {
         "issues": int(issue.sum()), "fraction": round(fraction, 6), "max_fraction": rule.max_fraction,
-        "model": rule.model, "folds": rule.folds, "features": feats.names,
+        **source,
         "out_of_fold_accuracy": round(float((probs.argmax(axis=1) == y).mean()), 6),
         "thresholds": {str(c): round(float(t), 6) for c, t in zip(classes, thresholds)},
         "suspects": suspects,
     }
     details = (f"{observed['issues']} likely label errors ({fraction:.2%}, limit {rule.max_fraction:.2%}); "
-               f"out-of-fold accuracy {observed['out_of_fold_accuracy']:.3f}")
-    return [CheckResult("label_issues", fraction <= rule.max_fraction, rule.severity, ctx.label, observed, details,
-                        [s["id"] for s in suspects[:MAX_OFFENDERS]])]
+               f"out-of-fold accuracy {observed['out_of_fold_accuracy']:.3f}{note}")
+    return CheckResult("label_issues", fraction <= rule.max_fraction, rule.severity, label, observed, details,
+                       [s["id"] for s in suspects[:MAX_OFFENDERS]])

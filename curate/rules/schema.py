@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from curate.errors import CuraugError, did_you_mean
 from curate.strict import Strict, check_range, describe_validation_error, read_yaml_mapping, where_in_file
@@ -127,6 +127,17 @@ class LabelIssuesRule(Strict):
     features: Optional[list[str]] = None
     seed: int = 0
     severity: Severity = "warn"
+    #: a Parquet/CSV table (id, prob_<class>...) of out-of-fold probabilities, e.g.
+    #: ``curaug train --folds``'s oof_probs.parquet, used instead of fitting a model here
+    probs: Optional[str] = Field(None, min_length=1)
+
+    @field_validator("probs")
+    @classmethod
+    def _relative_to_rules_file(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        base = (info.context or {}).get("base_dir")
+        if value is None or base is None or os.path.isabs(value):
+            return value
+        return os.path.join(base, value)
 
 
 class OutlierRule(Strict):
@@ -236,15 +247,18 @@ class Rules(Strict):
 
 
 def load_rules(path: str | os.PathLike) -> Rules:
-    """Read and validate a rules file; raise :class:`CuraugError` naming the key, line and file."""
+    """Read and validate a rules file; raise :class:`CuraugError` naming the key, line and file.
+    Relative file paths in it (``label_issues: {probs: ...}``) are relative to its folder."""
     _, data, tree = read_yaml_mapping(path, "rules file", "label, columns, dataset, ...")
-    return parse_rules(data, source=str(path), tree=tree)
+    return parse_rules(data, source=str(path), tree=tree, base_dir=os.path.dirname(os.fspath(path)))
 
 
-def parse_rules(data: dict[str, Any], source: str = "rules", tree: Any = None) -> Rules:
-    """Validate a rules mapping (as loaded from YAML) into :class:`Rules`."""
+def parse_rules(data: dict[str, Any], source: str = "rules", tree: Any = None,
+                base_dir: str | None = None) -> Rules:
+    """Validate a rules mapping (as loaded from YAML) into :class:`Rules`; relative file
+    paths in it are joined to ``base_dir`` (none: left relative to the working folder)."""
     try:
-        rules = Rules.model_validate(data)
+        rules = Rules.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise CuraugError(describe_validation_error(exc, source, tree, model=Rules)) from None
     from curate.clean.steps import CLEAN_STEPS

@@ -1,0 +1,254 @@
+"""Model selection (``--search N``) and out-of-fold probabilities (``--folds``).
+
+:func:`search` is an Optuna study over a declared space (learning rate, weight decay,
+dropout, width): the first half of the trials draw at random over the whole space
+(*coarse*), the rest at random inside a box around the best coarse trial (*fine*). Each
+trial is scored by K-fold cross-validation over the manifest's ``fold`` column (fold k
+validates, the other folds train), or on ``val`` when there are no folds. The test split
+is never read. :func:`out_of_fold_probs` predicts every fold from a model trained on the
+other folds, the probabilities the ``label_issues`` check reads (``label_issues: {probs: PATH}``).
+
+Neither function fits anything itself: the caller passes ``fit_fn(config, train, val) ->
+(model, FitResult)``, ``evaluate_fn(model, dataset) -> Predictions`` and ``concat(a, b)``
+(train + val rows as one dataset), so this module stays independent of the loop and data code.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import zlib
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import optuna
+
+from curate.errors import CuraugError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipelines.train.config import TrainConfig
+    from pipelines.train.types import Predictions, Prepared
+
+FitFn = Callable[["TrainConfig", Any, Any], tuple[Any, Any]]
+EvaluateFn = Callable[[Any, Any], "Predictions"]
+ConcatFn = Callable[[Any, Any], Any]
+
+#: The declared search space: (low, high, log scale); width is an integer.
+SPACE: dict[str, tuple[float, float, bool]] = {
+    "lr": (1e-4, 1e-1, True),
+    "weight_decay": (1e-6, 1e-2, True),
+    "dropout": (0.0, 0.5, False),
+    "width": (16, 256, True),
+}
+#: Half-widths of the fine box around the best coarse trial: decades for log-scale
+#: floats, absolute for dropout, a factor for width.
+FINE_STEP = {"lr": 0.5, "weight_decay": 0.5, "dropout": 0.1, "width": 2}
+
+FOLDS_HINT = "split with `curaug split --folds K`"
+
+
+def derived_seed(seed: int, *keys: int | str) -> int:
+    """A 32-bit seed for one trial (or one of its parameters) from the run's seed.
+
+    >>> derived_seed(0, 3) == derived_seed(0, 3), derived_seed(0, 3) == derived_seed(0, 4)
+    (True, False)
+    """
+    words = [seed] + [k if isinstance(k, int) else zlib.crc32(k.encode()) for k in keys]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def fine_box(best: dict[str, Any]) -> dict[str, tuple[float, float, bool]]:
+    """The fine stage's space: the coarse space narrowed around ``best``, clipped to it.
+
+    >>> box = fine_box({"lr": 1e-3, "weight_decay": 1e-6, "dropout": 0.45, "width": 200})
+    >>> [round(v, 6) for v in box["lr"][:2]], box["weight_decay"][0], box["dropout"][:2], box["width"][:2]
+    ([0.000316, 0.003162], 1e-06, (0.35, 0.5), (100, 256))
+    """
+    box = {}
+    for name, (low, high, log) in SPACE.items():
+        value, step = best[name], FINE_STEP[name]
+        if name == "width":
+            lo, hi = math.ceil(value / step), value * step
+        elif log:
+            lo, hi = value * 10 ** -step, value * 10 ** step
+        else:
+            lo, hi = value - step, value + step
+        box[name] = (max(low, lo), min(high, hi), log)
+    return box
+
+
+def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evaluate_fn: EvaluateFn,
+           concat: ConcatFn, n_trials: int) -> dict[str, Any]:
+    """Random search, coarse then fine, scored by cross-validation; DESIGN.md's ``search`` record.
+
+    Trials run ``config.search_workers`` at a time. A trial's parameters depend only on
+    ``config.seed`` and its number, and its fits are seeded from both, so the result does
+    not depend on how many run at once (as long as ``fit_fn`` draws from its own seeded
+    generators). Returns ``{"trials": [...], "best": {"trial", "params", "cv_mean",
+    "cv_std", "epochs"}}``; ``epochs`` is the median best epoch over the best trial's folds,
+    the length of the retraining on train + val.
+    """
+    if n_trials < 1:
+        raise CuraugError(f"search={n_trials}: needs at least one trial", param="search")
+    plan = _Validation.plan(prepared, concat, need="--search")
+    n_coarse = math.ceil(n_trials / 2)
+    failures: dict[int, BaseException] = {}
+    lock = threading.Lock()
+
+    def run_stage(study: optuna.Study, stage: str, box: dict, n: int) -> None:
+        def objective(trial: optuna.Trial) -> float:
+            params = {name: (trial.suggest_int(name, int(lo), int(hi), log=log) if name == "width"
+                             else trial.suggest_float(name, lo, hi, log=log))
+                      for name, (lo, hi, log) in box.items()}
+            trial_config = config.model_copy(update={**params, "seed": derived_seed(config.seed, trial.number)})
+            try:
+                scores, epochs = plan.cross_validate(trial_config, fit_fn, evaluate_fn)
+            except Exception as exc:
+                # Optuna would log the failure with a traceback; stop the study and raise
+                # the error (the lowest failing trial's) once the running trials are done.
+                with lock:
+                    failures[trial.number] = exc
+                study.stop()
+                raise optuna.TrialPruned() from None
+            trial.set_user_attr("stage", stage)
+            trial.set_user_attr("fold_scores", scores)
+            trial.set_user_attr("fold_best_epochs", epochs)
+            return float(np.mean(scores))
+
+        study.optimize(objective, n_trials=n, n_jobs=config.search_workers)
+        if failures:
+            raise failures[min(failures)]
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(direction="maximize", sampler=TrialSeededSampler(config.seed))
+        run_stage(study, "coarse", SPACE, n_coarse)
+        if n_trials > n_coarse:
+            run_stage(study, "fine", fine_box(_best(_records(study))["params"]), n_trials - n_coarse)
+    finally:
+        optuna.logging.set_verbosity(previous)
+    trials = _records(study)
+    best = _best(trials)
+    return {"trials": trials,
+            "best": {"trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"],
+                     "cv_std": best["cv_std"], "epochs": int(np.median(best["fold_best_epochs"]) + 0.5)}}
+
+
+def out_of_fold_probs(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evaluate_fn: EvaluateFn,
+                      concat: ConcatFn) -> "pd.DataFrame":
+    """Class probabilities for every train/val row with a fold, each from a model trained on
+    the other folds only (its early stopping watches the fold's own original rows, which it
+    never trains on).
+
+    Columns: ``id``, ``label``, ``fold``, then ``prob_<class>`` in sorted class order;
+    rows in manifest order (train, then val).
+    """
+    import pandas as pd
+
+    plan = _Validation.plan(prepared, concat, need="--folds")
+    if plan.pool.folds is None:
+        raise CuraugError(f"--folds needs a fold column: {FOLDS_HINT}", param="folds")
+    if plan.folds is None:
+        raise CuraugError(f"--folds needs at least two folds in the fold column of the train and val rows: "
+                          f"{FOLDS_HINT}", param="folds")
+    pool = plan.pool
+    parts = []
+    for k in plan.folds:
+        model, _ = fit_fn(config, *plan.fold_datasets(k))
+        rows = np.flatnonzero(pool.folds == k)
+        pred = evaluate_fn(model, pool.subset(rows))
+        parts.append((rows, pred.probs))
+    rows = np.concatenate([r for r, _ in parts])
+    probs = np.concatenate([p for _, p in parts])
+    order = np.argsort(rows, kind="stable")
+    rows, probs = rows[order], probs[order]
+    classes = list(prepared.spec.classes)
+    frame = pd.DataFrame({"id": [pool.ids[i] for i in rows],
+                          "label": [classes[t] for t in np.asarray(pool.targets)[rows]],
+                          "fold": np.asarray(pool.folds)[rows].astype(int)})
+    for j in sorted(range(len(classes)), key=lambda j: classes[j]):
+        frame[f"prob_{classes[j]}"] = probs[:, j]
+    return frame
+
+
+class TrialSeededSampler(optuna.samplers.RandomSampler):
+    """Optuna's random sampler with one generator per trial and parameter, seeded from
+    (seed, trial number, name): Optuna reseeds a shared sampler from the OS in every worker
+    thread, so a plain seeded ``RandomSampler`` is not reproducible with ``n_jobs > 1``."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.seed = seed
+
+    def reseed_rng(self) -> None:
+        """Nothing to reseed: each draw makes its own generator."""
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        own = optuna.samplers.RandomSampler(seed=derived_seed(self.seed, trial.number, param_name))
+        return own.sample_independent(study, trial, param_name, param_distribution)
+
+
+def _records(study: optuna.Study) -> list[dict[str, Any]]:
+    """One record per finished trial, in trial order."""
+    records = []
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    for trial in sorted(done, key=lambda t: t.number):
+        scores = trial.user_attrs["fold_scores"]
+        epochs = trial.user_attrs["fold_best_epochs"]
+        records.append({"number": trial.number, "stage": trial.user_attrs["stage"],
+                        "params": {name: trial.params[name] for name in SPACE},
+                        "cv_mean": float(np.mean(scores)), "cv_std": float(np.std(scores)),
+                        "fold_scores": scores, "fold_best_epochs": epochs,
+                        "mean_best_epoch": float(np.mean(epochs))})
+    return records
+
+
+def _best(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The highest cv_mean; ties go to the earlier trial."""
+    return max(records, key=lambda r: (r["cv_mean"], -r["number"]))
+
+
+class _Validation:
+    """How a setting is scored: K folds over train + val rows, or a fit on train scored on val."""
+
+    def __init__(self, pool: Any, folds: list[int] | None, train: Any, val: Any):
+        self.pool, self.folds, self.train, self.val = pool, folds, train, val
+
+    @classmethod
+    def plan(cls, prepared: "Prepared", concat: ConcatFn, *, need: str) -> "_Validation":
+        train, val = prepared.splits.get("train"), prepared.splits.get("val")
+        if train is None or len(train) == 0:
+            raise CuraugError(f"{need} needs rows in the train split", param=need.lstrip("-"))
+        pool = concat(train, val) if val is not None and len(val) else train
+        folds = None
+        if pool.folds is not None:
+            values = np.asarray(pool.folds)
+            present = np.unique(values[values >= 0]).tolist()
+            folds = present if len(present) >= 2 else None
+        if folds is None and need == "--search" and (val is None or len(val) == 0):
+            raise CuraugError(f"--search needs a val split or a fold column to score trials on: {FOLDS_HINT}",
+                              param="search")
+        return cls(pool, folds, train, val)
+
+    def fold_datasets(self, k: int) -> tuple[Any, Any]:
+        """(train, val) for fold k: the other folds train; fold k's original rows validate
+        (augmented rows carry their source's fold, so none of them trains while it validates)."""
+        folds = np.asarray(self.pool.folds)
+        augmented = np.asarray(self.pool.augmented, dtype=bool)
+        return (self.pool.subset(np.flatnonzero((folds >= 0) & (folds != k))),
+                self.pool.subset(np.flatnonzero((folds == k) & ~augmented)))
+
+    def cross_validate(self, config: "TrainConfig", fit_fn: FitFn,
+                       evaluate_fn: EvaluateFn) -> tuple[list[float], list[int]]:
+        """(accuracy, best epoch) per fold, or of the one train → val fit without folds."""
+        pairs = [self.fold_datasets(k) for k in self.folds] if self.folds else [(self.train, self.val)]
+        scores, epochs = [], []
+        for train, val in pairs:
+            model, result = fit_fn(config, train, val)
+            pred = evaluate_fn(model, val)
+            scores.append(float(np.mean(pred.preds == np.asarray(pred.targets))))
+            epochs.append(int(result.best_epoch))
+        return scores, epochs
