@@ -21,6 +21,8 @@ RUN_FILES = ("metrics.json", "model.pt", "config.json")
 CHECKPOINT = "checkpoint.pt"
 #: Training samples the activation/gradient histograms are recorded on.
 PROBE_SIZE = 64
+#: Epochs the histograms are recorded at (spread evenly over the run).
+HISTOGRAM_EPOCHS = 6
 
 
 def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=None, **settings: Any) -> dict[str, Any]:
@@ -133,8 +135,7 @@ class TrainingRun:
         else:
             result = fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=self._callbacks(histograms))
         metrics.update(best_epoch=result.best_epoch, stopped_epoch=result.stopped_epoch, history=result.history)
-        if histograms is not None:
-            metrics["histograms"] = histograms.summary()
+        metrics["histograms"] = histograms.summary()
         self._write_outputs(model, prepared, config, result, metrics)
         if val_set is not None:
             from pipelines.train.metrics import classification_metrics
@@ -191,10 +192,12 @@ class TrainingRun:
         from pipelines.train.monitor import ActivationHistograms
 
         x, y = train_set.tensors()
-        return ActivationHistograms(x[:PROBE_SIZE], y[:PROBE_SIZE], self.rundir / "histograms")
+        # about six recorded epochs: each costs a forward/backward pass and a drawn figure
+        every = max(1, self.config.epochs // HISTOGRAM_EPOCHS)
+        return ActivationHistograms(x[:PROBE_SIZE], y[:PROBE_SIZE], self.rundir / "histograms", every=every)
 
     def _callbacks(self, histograms) -> list:
-        callbacks = [histograms] if histograms is not None else []
+        callbacks = [histograms]
         if self.progress is not None:
             callbacks.append(self.progress)
         return callbacks
@@ -223,7 +226,7 @@ class TrainingRun:
         write_json_atomic(self.rundir / "config.json", {
             "config": config.model_dump(mode="json"), "model": metrics["model"], "spec": prepared.spec.to_json(),
             "encoder": prepared.encoder, "curaug": curaug_version(), "torch": torch.__version__})
-        write_curves(result.history, self.rundir / "curves.png")
+        write_curves(result.history, self.rundir / "curves.png", best_epoch=result.best_epoch)
         if config.hard_mining != "none":
             import pandas as pd
 
