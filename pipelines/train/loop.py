@@ -161,10 +161,13 @@ class _Fit:
             began = time.perf_counter()
             lr = self.optimizer.param_groups[-1]["lr"]
             train_loss, train_accuracy = self.train_epoch(epoch)
-            with warnings.catch_warnings():
-                # the schedule is per epoch and advances even when the miner skipped every
-                # step of this one; torch would warn that the optimizer has not stepped yet
-                warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
+            if train_loss is None:
+                with warnings.catch_warnings():
+                    # the schedule is per epoch and advances even when the miner skipped every
+                    # step of this one; torch would warn that the optimizer has not stepped yet
+                    warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
+                    self.scheduler.step()
+            else:
                 self.scheduler.step()
             val_loss = val_accuracy = None
             if self.val is not None:

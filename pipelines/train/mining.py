@@ -178,15 +178,17 @@ class Triplet(Miner):
         losses = F.cross_entropy(logits.float(), yb, reduction="none")
         anchor_loss, negative, valid = batch_hard_triplet(model.embed(xb).float(), self._identities_dev[idx],
                                                           self.config.margin)
-        self._mined.append((idx[valid], anchor_loss.detach(), idx[negative[valid]]))
-        return losses.mean() + anchor_loss.mean(), logits, losses
+        # masked sums, not boolean indexing: indexing would wait for the device every batch
+        triplet = (anchor_loss * valid).sum() / valid.sum().clamp_min(1)
+        self._mined.append((idx, (anchor_loss * valid).detach(), idx[negative]))
+        return losses.mean() + triplet, logits, losses
 
     def end_epoch(self, model, epoch, predict):
         if not self._mined:
             return []
         index, losses, negative = (torch.cat(parts).cpu().numpy() for parts in zip(*self._mined))
         self._mined = []
-        active = losses > 0
+        active = losses > 0  # invalid anchors carry a loss of 0
         negative_ids = self.ids[negative[active]]
         return self._rows(epoch, index[active], losses[active].astype(float), negative=negative_ids)
 
@@ -194,9 +196,9 @@ class Triplet(Miner):
 def batch_hard_triplet(embeddings: torch.Tensor, identities: torch.Tensor, margin: float):
     """Batch-hard triplet loss.
 
-    Returns (loss of each valid anchor, index of each anchor's hardest negative, valid
-    mask); an anchor is valid when the batch holds another sample of its identity and a
-    sample of another identity.
+    Returns (loss of each anchor, index of each anchor's hardest negative, valid mask); an
+    anchor is valid when the batch holds another sample of its identity and a sample of
+    another identity; only valid anchors' losses and negatives mean anything.
     """
     z = F.normalize(embeddings, dim=1)
     # unit vectors: |a - b|^2 = 2 - 2 a.b; the clamp keeps sqrt's gradient finite at 0
@@ -207,8 +209,7 @@ def batch_hard_triplet(embeddings: torch.Tensor, identities: torch.Tensor, margi
     valid = positive.any(dim=1) & (~same).any(dim=1)
     hardest_positive = dist.masked_fill(~positive, -1.0).max(dim=1).values
     hardest_negative, negative = dist.masked_fill(same, math.inf).min(dim=1)
-    losses = F.relu(hardest_positive - hardest_negative + margin)
-    return losses[valid], negative, valid
+    return F.relu(hardest_positive - hardest_negative + margin), negative, valid
 
 
 MINERS: dict[str, type[Miner]] = {"none": Miner, "ohem": OHEM, "replay": Replay, "triplet": Triplet}
