@@ -24,6 +24,16 @@ from train_loop_standins import Points, blobs, same_weights, tiny_net, weights
 CONFIG = dict(epochs=6, batch_size=32, lr=0.01, device="cpu")
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on these tiny tensors two threads' hand-offs cost far more than
+    the work (15x slower on a busy 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def relabelled(points: Points, shift: int = 1) -> Points:
     """The same points with every label moved to the next class: a validation set the
     model gets worse on the better it fits the training set."""
