@@ -51,12 +51,13 @@ def build_optimizer(model: nn.Module, config: TrainConfig, epochs: int):
     for params in groups[:config.freeze]:
         for p in params:
             p.requires_grad_(False)
-    param_groups = []
+    # one optimizer group per (rate, decay): each group costs its own update kernels, which
+    # shows on small models; dicts keep insertion order, so the head's rate comes last
+    merged: dict[tuple[float, float], list[nn.Parameter]] = {}
     for params, lr in list(zip(groups, group_rates(len(groups), config)))[config.freeze:]:
-        decay = [p for p in params if p.ndim > 1]
-        no_decay = [p for p in params if p.ndim <= 1]
-        param_groups += [{"params": ps, "lr": lr, "weight_decay": wd}
-                         for ps, wd in ((decay, config.weight_decay), (no_decay, 0.0)) if ps]
+        for p in params:
+            merged.setdefault((lr, config.weight_decay if p.ndim > 1 else 0.0), []).append(p)
+    param_groups = [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in merged.items()]
     if config.optimizer == "sgd":
         optimizer = torch.optim.SGD(param_groups, lr=config.base_lr, momentum=0.9, nesterov=True)
     else:
