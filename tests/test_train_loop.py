@@ -9,6 +9,8 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curate.errors import CuraugError
 from pipelines.train.batches import balanced_batches, shuffled_batches
@@ -91,6 +93,18 @@ def test_relative_threshold_is_right_for_either_sign(monitor, values, best_epoch
     for epoch, value in enumerate(values, 1):
         stop.step(value, epoch, None)
     assert stop.best_epoch == best_epoch
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(-1e6, 1e6).filter(lambda b: abs(b) > 1e-9), st.floats(0.001, 0.5), st.booleans())
+def test_the_threshold_lies_beyond_best_whatever_its_sign(best, delta, maximise):
+    stop = EarlyStopping("val_accuracy" if maximise else "val_loss", patience=1, min_delta=delta)
+    stop.step(best, 1, None)
+    direction = 1 if maximise else -1
+    assert not stop.improved(best)
+    assert not stop.improved(best + direction * 0.5 * delta * abs(best))
+    assert stop.improved(best + direction * 2 * delta * abs(best))
+    assert not stop.improved(best - direction * abs(best))  # a worse value never counts
 
 
 def test_early_stopping_restores_the_best_epochs_weights():
@@ -208,6 +222,17 @@ def test_balanced_batches_have_equal_class_counts_on_an_imbalanced_set():
     assert len([i for i in seen if targets[i] == 2]) == 10  # the minority rows are all used, repeated
     again = balanced_batches(np.random.default_rng(0), targets, 32)
     assert all(np.array_equal(a, b) for a, b in zip(batches, again))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 60), min_size=2, max_size=6), st.integers(2, 70), st.integers(0, 2**16))
+def test_balanced_batches_are_balanced_for_any_class_sizes(sizes, batch_size, seed):
+    targets = np.repeat(np.arange(len(sizes)), sizes)
+    batches = balanced_batches(np.random.default_rng(seed), targets, batch_size)
+    assert len(targets) - 1 <= sum(len(b) for b in batches) <= len(targets)
+    for batch in batches:
+        counts = np.bincount(targets[batch], minlength=len(sizes))
+        assert counts.max() - counts.min() <= 1
 
 
 def test_shuffled_batches_cover_every_row_once_per_epoch():
@@ -340,3 +365,22 @@ def test_metrics_agree_with_scikit_learn():
             {"precision": p[i], "recall": r[i], "f1": f[i], "support": s[i]})
     assert metrics["per_class"]["b"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
     assert metrics["per_class"]["d"]["support"] == 0
+
+
+def test_a_callback_without_state_methods_is_accepted(tmp_path):
+    class Epochs:
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, epoch, model, history_row):
+            self.seen.append((epoch, history_row["epoch"]))
+
+    plain = Epochs()
+    fit(tiny_net(), blobs(), None, TrainConfig(**CONFIG | {"epochs": 3}), rundir=tmp_path, callbacks=[plain])
+    assert plain.seen == [(1, 1), (2, 2), (3, 3)]
+
+
+def test_zero_epochs_is_refused():
+    with pytest.raises(CuraugError, match="epochs=0 must be at least 1") as err:
+        fit(tiny_net(), blobs(), None, TrainConfig(**CONFIG), epochs=0)
+    assert err.value.param == "epochs"

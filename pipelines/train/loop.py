@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from curate.errors import CuraugError
 from pipelines.train.checkpoint import load_checkpoint, save_checkpoint
 from pipelines.train.config import TrainConfig
 from pipelines.train.device import Precision, autocast_context, resolve_device
@@ -48,7 +49,9 @@ class Callback:
     """A hook called after every epoch (after validation, before the checkpoint).
 
     ``state_dict`` must return tensors, numbers, strings and containers of them: it is
-    saved in the checkpoint and given back to ``load_state_dict`` when a run resumes.
+    saved in the checkpoint and given back to ``load_state_dict`` when a run resumes. Any
+    object with ``on_epoch_end`` is accepted; one without the two state methods is
+    resumed with the state it was built with.
     """
 
     def on_epoch_end(self, epoch: int, model: torch.nn.Module, history_row: dict[str, Any]) -> None:
@@ -76,7 +79,9 @@ def fit(model: torch.nn.Module, train, val, config: TrainConfig, *, rundir: Opti
     with the same seed give identical weights on CPU, and the caller's torch, numpy and
     ``random`` states are as they were.
     """
-    epochs = epochs or config.epochs
+    epochs = config.epochs if epochs is None else epochs
+    if epochs < 1:
+        raise CuraugError(f"epochs={epochs} must be at least 1", param="epochs")
     device = resolve_device(config.device)
     precision = autocast_context(device, config.amp)
     fingerprint = config.fingerprint(epochs, len(train), len(val) if val is not None else None)
@@ -122,7 +127,8 @@ class _Fit:
                 "early_stopping": self.stopper.state_dict() if self.stopper else None,
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-                "miner": self.miner.state_dict(), "callbacks": [cb.state_dict() for cb in self.callbacks],
+                "miner": self.miner.state_dict(),
+                "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else {} for cb in self.callbacks],
                 "history": self.history, "mined": self.mined}
 
     def load(self, saved: dict[str, Any]) -> None:
@@ -139,7 +145,8 @@ class _Fit:
             torch.cuda.set_rng_state_all(saved["cuda_rng"])
         self.miner.load_state_dict(saved["miner"])
         for cb, state in zip(self.callbacks, saved["callbacks"]):
-            cb.load_state_dict(state)
+            if hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(state)
         self.history, self.mined = saved["history"], saved["mined"]
 
     def result(self) -> FitResult:
