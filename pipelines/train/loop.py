@@ -1,0 +1,258 @@
+"""Fitting a model: :func:`fit` (epochs, early stopping, checkpoints, mining) and
+:func:`evaluate` (a model's predictions on a dataset).
+
+The whole split is one tensor (``dataset.tensors()``), moved to the device once; batches
+are index tensors drawn from a seeded numpy Generator, and the loop reads one figure back
+from the device per epoch, so it runs as fast as a hand-written torch loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from curate.errors import CuraugError
+from pipelines.train.checkpoint import load_checkpoint, save_checkpoint
+from pipelines.train.config import TrainConfig
+from pipelines.train.device import Precision, autocast_context, resolve_device
+from pipelines.train.early_stopping import EarlyStopping
+from pipelines.train.mining import Miner, make_miner
+from pipelines.train.optim import build_optimizer
+from pipelines.train.types import Predictions
+
+EVAL_BATCH = 512
+
+
+@dataclass
+class FitResult:
+    """What a fit did: one history row per epoch, the epoch whose weights the model holds
+    now (``best_epoch``), the last epoch run, the mined examples and the time taken."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    stopped_epoch: int
+    mined: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Callback:
+    """A hook called after every epoch (after validation, before the checkpoint).
+
+    ``state_dict`` must return tensors, numbers, strings and containers of them: it is
+    saved in the checkpoint and given back to ``load_state_dict`` when a run resumes. Any
+    object with ``on_epoch_end`` is accepted; one without the two state methods is
+    resumed with the state it was built with.
+    """
+
+    def on_epoch_end(self, epoch: int, model: torch.nn.Module, history_row: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def fit(model: torch.nn.Module, train, val, config: TrainConfig, *, rundir: Optional[Path] = None,
+        callbacks: Sequence[Callback] = (), epochs: Optional[int] = None) -> FitResult:
+    """Train ``model`` in place on ``train``, selecting the epoch on ``val``.
+
+    With ``val`` the model ends with the weights of its best epoch on ``config.monitor``
+    (early stopping after ``config.patience`` epochs without a relative improvement of
+    ``config.min_delta``); with ``val=None`` it trains all ``epochs`` (default
+    ``config.epochs``) and keeps the last. With ``rundir`` every epoch is checkpointed to
+    ``rundir/checkpoint.pt`` and a later call with the same settings resumes from it,
+    ending with the same weights as an uninterrupted run.
+
+    Runs under its own torch RNG seeded with ``config.seed``: two fits of the same model
+    with the same seed give identical weights on CPU, and the caller's torch, numpy and
+    ``random`` states are as they were.
+    """
+    epochs = config.epochs if epochs is None else epochs
+    if epochs < 1:
+        raise CuraugError(f"epochs={epochs} must be at least 1", param="epochs")
+    device = resolve_device(config.device)
+    precision = autocast_context(device, config.amp)
+    fingerprint = config.fingerprint(epochs, len(train), len(val) if val is not None else None)
+    saved = load_checkpoint(rundir, fingerprint)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    benchmark = torch.backends.cudnn.benchmark
+    devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            # cudnn picks the fastest kernels for fixed shapes; CPU runs stay deterministic
+            torch.backends.cudnn.benchmark = device.type == "cuda"
+            torch.manual_seed(config.seed)
+            run = _Fit(model, train, val, config, device, precision, epochs, rundir, callbacks, fingerprint)
+            return run.resume(saved) if saved is not None and saved["done"] else run.run(saved)
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+        torch.backends.cudnn.benchmark = benchmark
+
+
+class _Fit:
+    """The state of one fit: what the checkpoint saves and the epoch loop over it."""
+
+    def __init__(self, model, train, val, config, device, precision: Precision, epochs, rundir, callbacks,
+                 fingerprint):
+        self.model = model.to(device)
+        self.config, self.device, self.precision, self.epochs = config, device, precision, epochs
+        self.rundir, self.callbacks, self.fingerprint = rundir, list(callbacks), fingerprint
+        self.optimizer, self.scheduler = build_optimizer(self.model, config, epochs)
+        self.miner: Miner = make_miner(config, train, device)
+        self.stopper = EarlyStopping(config.monitor, config.patience, config.min_delta) if val is not None else None
+        self.rng = np.random.default_rng(config.seed)
+        self.X, self.y = (t.to(device) for t in train.tensors())
+        self.val = tuple(t.to(device) for t in val.tensors()) if val is not None else None
+        self.history: list[dict] = []
+        self.mined: list[dict] = []
+
+    def state(self, epoch: int, done: bool) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "epoch": epoch, "done": done,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
+                "early_stopping": self.stopper.state_dict() if self.stopper else None,
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+                "miner": self.miner.state_dict(),
+                "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else {} for cb in self.callbacks],
+                "history": self.history, "mined": self.mined}
+
+    def load(self, saved: dict[str, Any]) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        if self.precision.scaler and saved["scaler"]:
+            self.precision.scaler.load_state_dict(saved["scaler"])
+        if self.stopper:
+            self.stopper.load_state_dict(saved["early_stopping"])
+        self.rng.bit_generator.state = saved["rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        if self.device.type == "cuda" and saved["cuda_rng"] is not None:
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        self.miner.load_state_dict(saved["miner"])
+        for cb, state in zip(self.callbacks, saved["callbacks"]):
+            if hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(state)
+        self.history, self.mined = saved["history"], saved["mined"]
+
+    def result(self) -> FitResult:
+        last = self.history[-1]["epoch"] if self.history else 0
+        best = self.stopper.best_epoch if self.stopper and self.stopper.best_epoch else last
+        return FitResult(self.history, best, last, self.mined, sum(r["seconds"] for r in self.history))
+
+    def resume(self, saved: dict[str, Any]) -> FitResult:
+        """A finished run: its final weights and record, nothing trained again."""
+        self.load(saved)
+        return self.result()
+
+    def run(self, saved: Optional[dict[str, Any]]) -> FitResult:
+        start = 1
+        if saved is not None:
+            self.load(saved)
+            start = saved["epoch"] + 1
+        for epoch in range(start, self.epochs + 1):
+            began = time.perf_counter()
+            lr = self.optimizer.param_groups[-1]["lr"]
+            train_loss, train_accuracy = self.train_epoch(epoch)
+            if train_loss is None:
+                with warnings.catch_warnings():
+                    # the schedule is per epoch and advances even when the miner skipped every
+                    # step of this one; torch would warn that the optimizer has not stepped yet
+                    warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
+                    self.scheduler.step()
+            else:
+                self.scheduler.step()
+            val_loss = val_accuracy = None
+            if self.val is not None:
+                probs, losses = predict(self.model, *self.val, precision=self.precision)
+                total, right = torch.stack([losses.double().sum(), (probs.argmax(1) == self.val[1]).sum().double()]
+                                           ).tolist()
+                val_loss, val_accuracy = total / len(losses), right / len(losses)
+            self.mined += self.miner.end_epoch(self.model, epoch, self.predict_train)
+            row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                   "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr,
+                   "seconds": time.perf_counter() - began}
+            self.history.append(row)
+            stop = self.stopper.step(row[self.config.monitor], epoch, self.model) if self.stopper else False
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, self.model, row)
+            done = stop or epoch == self.epochs
+            if done and self.stopper:
+                self.stopper.restore(self.model)
+            if self.rundir is not None:
+                save_checkpoint(self.rundir, self.state(epoch, done))
+            if done:
+                break
+        return self.result()
+
+    def predict_train(self, model) -> tuple[torch.Tensor, torch.Tensor]:
+        return predict(model, self.X, self.y, precision=self.precision)
+
+    def train_epoch(self, epoch: int) -> tuple[Optional[float], Optional[float]]:
+        batches = self.miner.plan(self.rng, epoch)
+        if not batches:  # every batch was unusable (the miner said why): no step this epoch
+            return None, None
+        self.model.train()
+        sizes = [len(b) for b in batches]
+        order = torch.from_numpy(np.concatenate(batches)).to(self.device, non_blocking=True)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        scaler = self.precision.scaler
+        for idx in order.split(sizes):
+            xb, yb = self.X[idx], self.y[idx]
+            with self.precision.autocast():
+                loss, logits, losses = self.miner.loss(self.model, xb, yb, idx)
+            self.optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(self.optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+            loss_sum += losses.detach().sum()
+            correct += (logits.detach().argmax(1) == yb).sum()
+        total, right = torch.stack([loss_sum, correct.float()]).tolist()  # the epoch's one sync
+        return total / sum(sizes), right / sum(sizes)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, precision: Optional[Precision] = None,
+            batch_size: int = EVAL_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
+    """(class probabilities, per-sample cross-entropy) of ``model`` in eval mode; X may sit
+    on another device than the model (each batch is moved)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    autocast = precision.autocast if precision is not None else contextlib.nullcontext
+    logits = []
+    for start in range(0, len(X), batch_size):
+        with autocast():
+            logits.append(model(X[start:start + batch_size].to(device, non_blocking=True)).float())
+    model.train(was_training)
+    logits = torch.cat(logits)
+    y = y.to(device)
+    return logits.softmax(dim=1), F.cross_entropy(logits, y, reduction="none")
+
+
+def evaluate(model: torch.nn.Module, dataset, *, device, batch_size: int = EVAL_BATCH) -> Predictions:
+    """``model``'s predictions on every row of ``dataset`` (eval mode, no gradients, float32),
+    in the dataset's order; the model's train/eval mode is left as it was."""
+    model.to(torch.device(device))
+    X, y = dataset.tensors()
+    probs, losses = predict(model, X, y, batch_size=batch_size)
+    return Predictions(list(dataset.ids), y.numpy().astype(np.int64), probs.cpu().numpy(), losses.cpu().numpy())
