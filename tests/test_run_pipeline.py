@@ -313,3 +313,47 @@ def test_the_sample_pipeline_file_is_valid():
     assert loaded.config.split.ratios == (0.6, 0.2, 0.2)
     assert loaded.config.ablation.seeds == 3 and loaded.config.train.model == "auto"
     assert [s.name for s in loaded.recipe.steps] == ["Affine", "RandomBrightnessContrast", "OneOf", "copy_paste"]
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def ci_commands() -> dict[str, list[str]]:
+    """The curaug command each CI example runs, as arguments."""
+    import shlex
+
+    import yaml
+
+    workflow = yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())
+    steps = workflow["jobs"]["validate-splits"]["steps"]
+    (action,) = [s["run"] for s in steps if "curaug validate" in s.get("run", "")]
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") and s["with"]["path"] == "reports/splits.xml"
+               and s["if"] == "always()" for s in steps)
+    hooks = yaml.safe_load((EXAMPLES / "pre-commit-hooks.yaml").read_text())
+    (hook,) = hooks["repos"][0]["hooks"]
+    assert hooks["repos"][0]["repo"] == "local" and hook["pass_filenames"] is False
+    return {"github-actions": shlex.split(action), "pre-commit": shlex.split(hook["entry"])}
+
+
+@pytest.mark.parametrize("example", ["github-actions", "pre-commit"])
+def test_the_ci_examples_pass_a_good_split_and_fail_a_violated_lock(cli, tmp_path, monkeypatch, example):
+    args = ci_commands()[example]
+    assert args[:2] == ["curaug", "validate"] and "--lock" in args and "--junit" in args
+    monkeypatch.chdir(tmp_path)
+    columns = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    curated = pd.read_csv(SAMPLE / "penguins.csv")[columns].dropna().drop_duplicates()
+    curated.to_csv("curated.csv", index=False)
+    made = cli("split", "curated.csv", "--label", "species", "-o", "data/split.parquet", "--lock", "split.lock")
+    assert made.code == 0, made.err
+    good = cli(*args[1:])
+    assert good.code == 0, good.out
+    junit = (tmp_path / "reports" / "splits.xml").read_text()
+    assert 'name="split_lock[split]"' in junit and 'failures="0"' in junit
+    df = pd.read_parquet("data/split.parquet")
+    moved = df.index[df["split"] == "test"][0]
+    df.loc[moved, "split"] = "train"
+    df.to_parquet("data/split.parquet")
+    bad = cli(*args[1:])
+    assert bad.code == 1
+    junit = (tmp_path / "reports" / "splits.xml").read_text()
+    assert re.search(r'<testcase[^>]*name="split_lock\[split\]"[^>]*>\s*<failure', junit)
