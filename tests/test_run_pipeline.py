@@ -357,3 +357,17 @@ def test_the_ci_examples_pass_a_good_split_and_fail_a_violated_lock(cli, tmp_pat
     assert bad.code == 1
     junit = (tmp_path / "reports" / "splits.xml").read_text()
     assert re.search(r'<testcase[^>]*name="split_lock\[split\]"[^>]*>\s*<failure', junit)
+
+
+def test_a_file_a_source_table_lists_is_an_input_of_ingest(cli, tmp_path, digits, elsewhere):
+    files = sorted(digits.glob("*/*.png"))
+    pd.DataFrame({"path": [f.relative_to(digits).as_posix() for f in files],
+                  "label": [f.parent.name for f in files]}).to_csv(digits / "table.csv", index=False)
+    path = write_pipeline(tmp_path, "out: runs/table\nsource: data/digits/table.csv\n")
+    assert cli("run", path).code == 0
+    assert cli("run", path).out.count("skip") == 2  # ingest, and the report (not built)
+    shutil.copy(files[-1], files[0])
+    rerun = cli("run", path)
+    assert plan(rerun)["ingest"] == ("run", "input changed: files the source lists")
+    manifest = pd.read_parquet(tmp_path / "runs" / "table" / "manifest.parquet")
+    assert manifest["sha256"].iloc[0] == manifest["sha256"].iloc[-1]

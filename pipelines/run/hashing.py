@@ -64,6 +64,13 @@ class FileHashes:
         self._forget_under(str(path) + os.sep, seen)
         return h.hexdigest()
 
+    def digest_files(self, paths: list[str]) -> str:
+        """The digest of a list of files (a missing one counts as missing, not as an error)."""
+        h = hashlib.sha256()
+        for path in paths:
+            h.update(f"{path}\0{self.file(path) if os.path.isfile(path) else 'missing'}\n".encode("utf-8"))
+        return h.hexdigest()
+
     def _forget_under(self, prefix: str, seen: set[str]) -> None:
         """Drop the entries of files that left a folder, so the cache does not grow forever."""
         gone = [key for key in self.entries if key.startswith(prefix) and key not in seen]

@@ -22,6 +22,8 @@ from pipelines.run.stages import STAGES, Display, Stage, StageContext, clear_out
 
 #: The run's own state (stage records, the file hash cache), hidden from every digest.
 STATE_DIR = ".curaug"
+#: The input name of the files a stage could only name by running (Stage.listed_files).
+LISTED = "files the source lists"
 
 
 class PipelineInterrupted(KeyboardInterrupt):
@@ -181,9 +183,9 @@ def _plan(p, stages: list[Stage], present: list[str], forced: set[str], held: se
         else:
             inputs = stage.inputs(p, present)
             unknown = [name for name in inputs if name in pending]
-            digests = None if unknown else {name: hashes.digest(path) for name, path in inputs.items()}
-            outputs = {name: hashes.digest(path) for name, path in stage.outputs(p).items()}
             record = state.stages.get(stage.name)
+            digests = None if unknown else _input_digests(stage, p, present, hashes, record)
+            outputs = {name: hashes.digest(path) for name, path in stage.outputs(p).items()}
             reason = reason_to_run(record, stage.settings(p), version, outputs, digests, state.running, stage.name)
             if reason:
                 verdict = Verdict(stage.name, "run", reason)
@@ -218,7 +220,7 @@ def _step(stage: Stage, verdict: Verdict, ctx: StageContext, state: State, hashe
         result.skipped.append(stage.name)
         return
     settings = stage.settings(p)
-    inputs = {name: hashes.digest(path) for name, path in stage.inputs(p, ctx.present).items()}
+    inputs = _input_digests(stage, p, ctx.present, hashes, record)
     key = stage_key(stage.name, settings, inputs, version)
     if verdict.action == "maybe":
         outputs = {name: hashes.digest(path) for name, path in stage.outputs(p).items()}
@@ -249,6 +251,10 @@ def _step(stage: Stage, verdict: Verdict, ctx: StageContext, state: State, hashe
         raise RuntimeError(f"the {stage.name} stage did not write {', '.join(missing)}")
     record = {"key": key, "version": version, "settings": settings, "inputs": inputs, "outputs": outputs,
               "success": outcome.success, "summary": outcome.summary, "seconds": seconds}
+    listed = stage.listed_files(p)
+    if listed is not None:
+        record["listed"] = [str(path) for path in listed]
+        inputs[LISTED] = hashes.digest_files(record["listed"])
     state.finish(stage.name, record)
     hashes.save()
     _done(stage, ctx, record, ran=True)
@@ -259,6 +265,13 @@ def _step(stage: Stage, verdict: Verdict, ctx: StageContext, state: State, hashe
     else:
         echo(f"{stage.name}: FAILED in {seconds:.1f} s{what}")
         result.failed = result.failed or stage.name
+
+
+def _input_digests(stage: Stage, p, present: list[str], hashes, record: dict[str, Any] | None) -> dict[str, Any]:
+    digests = {name: hashes.digest(path) for name, path in stage.inputs(p, present).items()}
+    if record is not None and "listed" in record:
+        digests[LISTED] = hashes.digest_files(record["listed"])
+    return digests
 
 
 def _done(stage: Stage, ctx: StageContext, record: dict[str, Any], *, ran: bool) -> None:

@@ -91,6 +91,11 @@ class Stage:
     def outputs(self, p: "LoadedPipeline") -> dict[str, Path]:
         return {}
 
+    def listed_files(self, p: "LoadedPipeline") -> list[Path] | None:
+        """Files the stage read that only its run could name (the media a source table
+        lists): hashed after the run and keyed from then on."""
+        return None
+
     def run(self, ctx: StageContext) -> Outcome:
         raise NotImplementedError
 
@@ -128,6 +133,17 @@ class Ingest(Stage):
 
     def outputs(self, p):
         return _under(p, "manifest.parquet", "ingest.json")
+
+    def listed_files(self, p):
+        if not p.source.is_file():
+            return None  # a folder's files are all hashed as its input
+        from curate.io.manifest import media_file
+
+        df = _load(p.out / "manifest.parquet")
+        if "path" not in df.columns or "root" not in df.columns:
+            return []
+        rows = df[df["path"].notna() & df["root"].notna()]
+        return [media_file(root, path) for root, path in zip(rows["root"], rows["path"])]
 
     def run(self, ctx):
         from curate.io.ingest import ingest
