@@ -390,7 +390,7 @@ class Report(Stage):
     def run(self, ctx):
         from importlib import import_module
 
-        path = import_module(REPORT_MODULE).write_pipeline_report(ctx.out, ctx.done)
+        path = import_module(REPORT_MODULE).write_pipeline_report(ctx.out, dict(ctx.done))
         return Outcome(True, str(path))
 
 
