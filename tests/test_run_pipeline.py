@@ -441,3 +441,9 @@ def test_the_train_stage_trains_for_real(cli, tmp_path, elsewhere):
     metrics = json.loads((tmp_path / "runs" / "t" / "train" / "metrics.json").read_text())
     assert 0 <= metrics["test"]["accuracy"] <= 1
     assert plan(cli("run", path))["train"] == ("skip", "unchanged")
+
+
+def test_a_stage_that_cannot_use_the_data_names_the_pipeline_key(cli, pipeline, elsewhere):
+    pipeline.write_text(pipeline.read_text() + "label: lable\n")
+    line = one_error_line(cli("run", pipeline))
+    assert re.search(r"pipeline.yaml line 9: split stage: label='lable': no such column", line), line

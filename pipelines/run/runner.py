@@ -243,7 +243,7 @@ def _step(stage: Stage, verdict: Verdict, ctx: StageContext, state: State, hashe
     except KeyboardInterrupt:
         raise PipelineInterrupted(stage.name) from None
     except CuraugError as exc:
-        raise CuraugError(f"{p.path}: {stage.name} stage: {exc}") from None
+        raise CuraugError(f"{_where_param(p, stage, exc.param)}: {stage.name} stage: {exc}") from None
     seconds = round(time.perf_counter() - started, 3)
     outputs = {name: hashes.digest(path) for name, path in stage.outputs(p).items()}
     missing = [name for name, digest in outputs.items() if digest is None]
@@ -265,6 +265,17 @@ def _step(stage: Stage, verdict: Verdict, ctx: StageContext, state: State, hashe
     else:
         echo(f"{stage.name}: FAILED in {seconds:.1f} s{what}")
         result.failed = result.failed or stage.name
+
+
+def _where_param(p, stage: Stage, param: str | None) -> str:
+    """The file and line of the pipeline key a stage's error is about (``label``, ``split.group``...)."""
+    from pipelines.run.schema import Pipeline
+
+    if param in Pipeline.model_fields:
+        return p.where(param)
+    if param and param in (getattr(getattr(p.config, stage.name, None), "model_fields", None) or {}):
+        return p.where(stage.name, param)
+    return str(p.path)
 
 
 def _input_digests(stage: Stage, p, present: list[str], hashes, record: dict[str, Any] | None) -> dict[str, Any]:
