@@ -174,7 +174,7 @@ def test_a_changed_source_file_reruns_ingest_and_everything_after(cli, pipeline,
 def test_from_only_and_force(cli, pipeline, elsewhere):
     only_first = cli("run", pipeline, "--only", "augment")
     assert "run the split stage first" in one_error_line(only_first)
-    assert not (pipeline.parent / "runs" / "digits" / "split.parquet").exists()
+    assert not (pipeline.parent / "runs").exists()
     assert cli("run", pipeline).code == 0
 
     from_split = cli("run", pipeline, "--from", "split")
@@ -204,6 +204,10 @@ def test_from_only_and_force(cli, pipeline, elsewhere):
     (("Affine:", "Afine:"), r"pipeline.yaml line 8: augment.transforms.0.Afine: .*did you mean 'Affine'"),
     (("[0.6, 0.2, 0.2]", "[0.6, 0.2, 0.3]"), r"pipeline.yaml line 3: split.ratios: .*sum to 1.1, not 1"),
     (("source: data/digits", "source: data/digts"), r"pipeline.yaml line 2: source: no such file or folder"),
+    (("split:", "train: {epoch: 3}\nsplit:"), r"pipeline.yaml line 3: unknown key 'epoch' at train.epoch "
+                                              r"\(did you mean 'epochs'\?\)"),
+    (("split:", "engine: {name: local, scheduler: tcp://h:1}\nsplit:"),
+     r"pipeline.yaml line 3: engine: a scheduler needs name: dask"),
 ])
 def test_a_bad_key_or_value_names_file_line_and_key_and_writes_nothing(cli, pipeline, elsewhere, edit, message):
     pipeline.write_text(pipeline.read_text().replace(*edit))

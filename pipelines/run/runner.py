@@ -87,7 +87,6 @@ def run_pipeline(pipeline: str | os.PathLike, *, from_stage: str | None = None, 
     stages = [stage for stage in STAGES if stage.applies(p)]
     present = [stage.name for stage in stages]
     forced, held, why = _selection(present, from_stage, only, force)
-    p.out.mkdir(parents=True, exist_ok=True)
     hashes = FileHashes(p.out / STATE_DIR / "hashes.json")
     state = State(p.out / STATE_DIR / "stages.json")
     version = curaug_version()
@@ -235,6 +234,7 @@ def _step(stage: Stage, verdict: Verdict, ctx: StageContext, state: State, hashe
     resume = state.running == {"stage": stage.name, "key": key} and stage.name not in forced
     if not resume:
         clear_outputs(stage, p)
+    p.out.mkdir(parents=True, exist_ok=True)
     state.start(stage.name, key)
     echo(f"{stage.name}: {'resuming' if resume else 'running'}")
     started = time.perf_counter()
