@@ -273,6 +273,9 @@ def test_a_failing_validation_stops_the_pipeline_with_exit_1_every_time(cli, tmp
     assert again.code == 1
     assert plan(again)["validate"] == ("skip", "unchanged (its checks failed)")
     assert plan(again)["split"] == ("skip", "not run: validate failed")
+    asked = cli("run", path, "--only", "clean")  # asked for by name: runs on the data as it is
+    assert asked.code == 0, asked.err
+    assert "ran clean;" in asked.out and (out / "clean.parquet").is_file()
 
 
 def test_the_penguins_pipeline_cleans_before_it_splits(cli, tmp_path, elsewhere):

@@ -66,6 +66,7 @@ class Verdict:
     stage: str
     action: str
     reason: str
+    held: bool = False  # not run because --only/--from chose other stages
 
     def line(self) -> str:
         return f"  {self.action:<5}  {self.stage:<16} {self.reason}"

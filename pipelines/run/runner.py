@@ -175,7 +175,7 @@ def _plan(p, stages: list[Stage], present: list[str], forced: set[str], held: se
             plan.append(Verdict(stage.name, "skip", f"not run: {blocked} failed"))
             continue
         if stage.name in held:
-            plan.append(Verdict(stage.name, "skip", f"not asked ({why.removeprefix('forced (')}"))
+            plan.append(Verdict(stage.name, "skip", f"not asked ({why.removeprefix('forced (')}", held=True))
             continue
         if stage.name in forced:
             verdict = Verdict(stage.name, "run", why)
@@ -214,7 +214,7 @@ def _step(stage: Stage, verdict: Verdict, ctx: StageContext, state: State, hashe
     if verdict.action == "skip":
         if record is not None:
             _done(stage, ctx, record, ran=False)
-            if not record.get("success", True):
+            if not record.get("success", True) and not verdict.held:  # a stage asked for by name still runs
                 result.failed = result.failed or stage.name
         result.skipped.append(stage.name)
         return
