@@ -242,7 +242,35 @@ def test_ctrl_c_in_a_stage_exits_130_and_the_rerun_resumes_at_that_stage(cli, pi
     steps = plan(resumed)
     assert steps["augment"] == ("run", "did not finish last time")
     assert {steps[s][0] for s in ("ingest", "split", "validate_splits")} == {"skip"}
+    assert "augment: resuming" in resumed.out  # what it had written is kept, not wiped
     assert "ran augment;" in resumed.out
+
+
+def test_an_interrupted_training_keeps_its_checkpoint_for_the_rerun(cli, pipeline, elsewhere, monkeypatch):
+    import pipelines.train.run as run_module
+
+    seen = []
+
+    def train(data, *, label, out, progress=None, **settings):
+        checkpoint = Path(out) / "checkpoint.pt"
+        seen.append(checkpoint.is_file())
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        if len(seen) == 1:  # Ctrl-C after the first epoch's checkpoint
+            checkpoint.write_bytes(b"epoch 1")
+            raise KeyboardInterrupt
+        (Path(out) / "metrics.json").write_text("{}")
+        return {}
+
+    monkeypatch.setattr(run_module, "train", train)
+    pipeline.write_text(pipeline.read_text() + "train: {epochs: 2}\n")
+    stopped = cli("run", pipeline)
+    assert stopped.code == 130 and "resume at train" in stopped.err
+    resumed = cli("run", pipeline)
+    assert resumed.code == 0, resumed.err
+    assert "train: resuming" in resumed.out
+    assert seen == [False, True]
+    assert cli("run", pipeline, "--only", "train").code == 0  # forced: starts over
+    assert seen == [False, True, False]
 
 
 RULES = """label: species
