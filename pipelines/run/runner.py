@@ -76,6 +76,19 @@ def run_pipeline(pipeline: str | os.PathLike, *, from_stage: str | None = None, 
     Returns
     -------
     PipelineResult
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"x": range(40), "label": ["a", "b"] * 20}).to_csv(folder / "t.csv", index=False)
+    >>> _ = (folder / "p.yaml").write_text("out: run\\nsource: t.csv\\nsplit: {ratios: [0.6, 0.2, 0.2]}\\n")
+    >>> first = run_pipeline(folder / "p.yaml")
+    >>> first.success, first.ran
+    (True, ['ingest', 'split', 'validate_splits'])
+    >>> again = run_pipeline(folder / "p.yaml")
+    >>> again.ran, [v.action for v in again.plan]
+    ([], ['skip', 'skip', 'skip', 'skip'])
     """
     from pipelines.run.hashing import FileHashes
     from pipelines.run.schema import load_pipeline
