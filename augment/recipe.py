@@ -243,9 +243,13 @@ class LoadedRecipe:
     source: str = "recipe"  # the file it came from, for messages
 
 
-def load_recipe(source: str | os.PathLike | Mapping[str, Any]) -> LoadedRecipe:
+def load_recipe(source: str | os.PathLike | Mapping[str, Any], *,
+                within: tuple[str, Any, list] | None = None) -> LoadedRecipe:
     """Read a recipe file (or take a mapping) and check it all: keys and types here, the
     transform names and parameters by the modality's plugin. Errors name file and line.
+
+    ``within=(file, yaml_tree, key_path)`` says that a mapping sits inside another file
+    (a pipeline file's ``augment:``), so that errors name that file, line and full key.
 
     Examples
     --------
@@ -259,27 +263,31 @@ def load_recipe(source: str | os.PathLike | Mapping[str, Any]) -> LoadedRecipe:
     """
     import yaml
 
+    prefix: list = []
     if isinstance(source, Mapping):
         name, data, tree = "recipe", dict(source), None
         text = yaml.safe_dump(data, sort_keys=False)
+        if within is not None:
+            name, tree, prefix = within[0], within[1], list(within[2])
     else:
         name = str(source)
         text, data, tree = read_yaml_mapping(source, "recipe file", "modality, copies, transforms, ...")
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise CuraugError(describe_validation_error(exc, name, tree, model=Recipe)) from None
+        raise CuraugError(describe_validation_error(exc, name, tree, prefix, model=Recipe)) from None
     if recipe.modality not in REGISTRY:
         known = REGISTRY.names()
-        raise CuraugError(f"{where_in_file(name, tree, ['modality'])}: modality: no augmentation plugin for "
-                          f"'{recipe.modality}'{did_you_mean(recipe.modality, known)}")
+        raise CuraugError(f"{where_in_file(name, tree, [*prefix, 'modality'])}: {'.'.join([*prefix, 'modality'])}: "
+                          f"no augmentation plugin for '{recipe.modality}'{did_you_mean(recipe.modality, known)}")
     try:
-        steps = (parse_steps(PRESETS[recipe.preset], ("preset",)) if recipe.preset else []) \
-            + parse_steps(list(recipe.transforms))
+        steps = (parse_steps(PRESETS[recipe.preset], (*prefix, "preset")) if recipe.preset else []) \
+            + parse_steps(list(recipe.transforms), (*prefix, "transforms"))
     except StepError as exc:
         raise CuraugError(f"{where_in_file(name, tree, exc.loc)}: {exc}") from None
     if not steps:
-        raise CuraugError(f"{where_in_file(name, tree, ['transforms'])}: transforms: empty; list at least one "
+        raise CuraugError(f"{where_in_file(name, tree, [*prefix, 'transforms'])}: "
+                          f"{'.'.join([*prefix, 'transforms'])}: empty; list at least one "
                           f"transform or choose a preset ({', '.join(PRESETS)})")
     _check_steps(REGISTRY.get(recipe.modality)(), steps, name, tree)
     return LoadedRecipe(recipe, steps, text, name)

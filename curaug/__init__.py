@@ -30,6 +30,7 @@ _API = {
     "split": ("curaug.api", "split"),
     "augment": ("curaug.api", "augment"),
     "train": ("pipelines.train.run", "train"),
+    "run": ("pipelines.run.runner", "run_pipeline"),
     "ManifestDataset": ("pipelines.train.data", "ManifestDataset"),
     "TrainConfig": ("pipelines.train.config", "TrainConfig"),
     "load_data": ("curate.io.manifest", "load_data"),

@@ -51,7 +51,7 @@ COMMAND_OUTPUTS = {
 OUTPUT_NAMES = {"ingest": "manifest", "clean": "cleaned table", "split": "table with split and fold"}
 
 #: Python parameter names whose flag is not ``--<name>`` (library errors name the former).
-FLAG_ALIASES = {"out": "--output"}
+FLAG_ALIASES = {"out": "--output", "from_stage": "--from"}
 #: Python settings that are a flag of their own on the command line.
 FLAG_PHRASES = {"strict=False": "--small-classes-to-train"}
 #: Library parameters that hold the command's input table: the CLI names its file instead.
@@ -545,17 +545,38 @@ def _refuse_overwrite(data: str, output: str) -> None:
         raise CuraugError(f"{output}: refusing to overwrite the input; choose another -o")
 
 
-def _not_yet(name: str, issue: int, summary: str) -> None:
-    # hidden: a command that is not built is not listed in --help, but a user who tries it
-    # is told where it stands instead of "No such command"
-    @cli.command(name=name, hidden=True, help=f"{summary} (not available yet: issue {issue}).",
-                 context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args: tuple[str, ...]) -> None:
-        raise CuraugError(f"'curaug {name}' is not available yet in this version (planned in issue {issue})")
+@cli.command()
+@click.argument("pipeline", metavar="PIPELINE.yaml", type=click.Path(path_type=str))
+@click.option("--from", "from_stage", metavar="STAGE",
+              help="Run this stage and every one after it, changed or not (the ones before are not run).")
+@click.option("--only", metavar="STAGE", help="Run just this stage (what it reads must exist).")
+@click.option("--force", is_flag=True, help="Run every stage, changed or not.")
+@click.option("--engine", type=click.Choice(["local", "dask"]),
+              help="Where augmentation runs [default: the file's engine:, else local].")
+@click.option("--scheduler", metavar="ADDR", help="Dask scheduler tcp://HOST:PORT [default: the file's, else a LocalCluster].")
+@click.pass_context
+def run(ctx: click.Context, pipeline: str, from_stage: str | None, only: str | None, force: bool,
+        engine: str | None, scheduler: str | None) -> None:
+    """Run a pipeline file's stages in order, skipping every stage whose settings and inputs are unchanged.
 
+    The stages: ingest, validate, clean, split, validate_splits, augment, train, report.
+    The plan (which stages run, and why) comes first. Exit 1 when a validation stage fails;
+    Ctrl-C (exit 130) keeps what finished and the same command resumes.
+    """
+    from pipelines.console import progress_bar, stdout_console, training_progress
+    from pipelines.run.runner import PipelineInterrupted, run_pipeline
+    from pipelines.run.stages import Display
 
-_not_yet("run", 15, "Run a whole pipeline from a YAML file")
+    console = stdout_console()
+    display = Display(echo=lambda line: console.print(line, highlight=False, markup=False),
+                      bar=progress_bar, epochs=training_progress)
+    try:
+        result = run_pipeline(pipeline, from_stage=from_stage, only=only, force=force, engine=engine,
+                              scheduler=scheduler, display=display)
+    except PipelineInterrupted as stop:
+        click.echo(str(stop), err=True)
+        ctx.exit(130)
+    ctx.exit(0 if result.success else 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,198 @@
+"""The pipeline file (DESIGN.md, "Pipeline file"), parsed and checked before anything runs.
+
+Every key is a :class:`~curate.strict.Strict` model, like the rules and recipe files: an
+unknown key or a bad value is one line naming the file, the line, the dotted key and,
+for an unknown key, the closest known one. The ``augment:`` block is an inline recipe
+(the recipe file's keys, checked by the same code and reported at their lines here) plus
+the run's ``seed`` and ``workers``; ``train:`` takes the fields of
+:class:`~pipelines.train.config.TrainConfig`. Relative paths resolve against the folder
+of the pipeline file, so a pipeline runs the same from any working folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Optional
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from augment.recipe import Recipe
+from curate.errors import CuraugError
+from curate.strict import Strict, describe_validation_error, read_yaml_mapping, where_in_file
+from pipelines.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from augment.recipe import LoadedRecipe
+    from curate.rules.schema import Rules
+
+
+class SplitSection(Strict):
+    """``curaug split``'s settings: ratios train,val,test; K folds over train+val (0: none)."""
+
+    ratios: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    folds: int = Field(0, ge=0)
+    seed: int = 0
+    group: Optional[str] = None
+    stable: bool = False
+    multilabel_sep: Optional[str] = Field(None, min_length=1)
+
+    @field_validator("ratios")
+    @classmethod
+    def _sum_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(r < 0 for r in v):
+            raise ValueError(f"ratios {list(v)} must be non-negative")
+        if abs(sum(v) - 1) > 1e-6:
+            raise ValueError(f"ratios {list(v)} sum to {sum(v):g}, not 1")
+        return v
+
+    @field_validator("folds")
+    @classmethod
+    def _not_one(cls, v: int) -> int:
+        if v == 1:
+            raise ValueError("1 fold is no cross-validation; give 0 (none) or at least 2")
+        return v
+
+
+class AugmentSection(Recipe):
+    """An inline recipe plus the run seed (each sample's seed derives from it) and the
+    worker count (which never changes the files)."""
+
+    seed: int = 0
+    workers: int = Field(1, ge=1)
+
+    def recipe_mapping(self) -> dict[str, Any]:
+        """The recipe part, as a recipe file would hold it (keys as written)."""
+        return self.model_dump(mode="json", exclude={"seed", "workers"}, exclude_unset=True)
+
+
+class AblationSection(Strict):
+    """Train with and without the augmentation stage over ``seeds`` seeds."""
+
+    seeds: int = Field(3, ge=1)
+
+
+class EngineSection(Strict):
+    name: Literal["local", "dask"] = "local"
+    scheduler: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> "EngineSection":
+        if self.scheduler and self.name != "dask":
+            raise ValueError("a scheduler needs name: dask")
+        return self
+
+
+class Pipeline(Strict):
+    out: str
+    source: str
+    label: str = "label"
+    modality: Optional[Literal["image", "audio", "text", "tabular"]] = None
+    rules: Optional[str] = None
+    split: Optional[SplitSection] = None
+    augment: Optional[AugmentSection] = None
+    train: Optional[TrainConfig] = None
+    ablation: Optional[AblationSection] = None
+    engine: EngineSection = Field(default_factory=EngineSection)
+
+
+@dataclass
+class LoadedPipeline:
+    """A checked pipeline file with its paths resolved and its rules and recipe loaded."""
+
+    path: Path
+    config: Pipeline
+    tree: Any
+    out: Path
+    source: Path
+    rules: "Rules | None" = None
+    rules_data: "dict[str, Any] | None" = None   # the rules file's keys, as written (comments aside)
+    recipe: "LoadedRecipe | None" = None
+    init: "Path | None" = None                   # train.init, resolved
+
+    def where(self, *loc: Any) -> str:
+        """``FILE line N`` of a key path, for messages."""
+        return where_in_file(str(self.path), self.tree, list(loc))
+
+    def train_settings(self) -> dict[str, Any]:
+        """The ``train:`` fields for :func:`pipelines.train.run.train` (label and paths resolved)."""
+        settings = self.config.train.model_dump(mode="json", exclude={"label"})
+        if self.init is not None:
+            settings["init"] = str(self.init)
+        return settings
+
+
+def load_pipeline(path: str | os.PathLike) -> LoadedPipeline:
+    """Read and check a pipeline file; every error is a :class:`CuraugError` naming the
+    file, the line and the key.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "p.yaml").write_text("out: runs/x\\nsource: data.csv\\nsplit: {ratio: [0.5, 0.5, 0]}\\n")
+    >>> load_pipeline(folder / "p.yaml")
+    Traceback (most recent call last):
+    ...
+    curate.errors.CuraugError: .../p.yaml line 3: unknown key 'ratio' at split.ratio (did you mean 'ratios'?)
+    """
+    source_name = str(path)
+    _, data, tree = read_yaml_mapping(path, "pipeline file", "out, source, label, rules, split, augment, train, ...")
+    try:
+        config = Pipeline.model_validate(data)
+    except ValidationError as exc:
+        raise CuraugError(describe_validation_error(exc, source_name, tree, model=Pipeline)) from None
+    base = Path(path).resolve().parent
+    loaded = LoadedPipeline(Path(path), config, tree, out=(base / config.out).resolve(),
+                            source=(base / config.source).resolve())
+    _check_sections(loaded)
+    _check_paths(loaded)
+    if config.rules is not None:
+        _load_rules(loaded, base)
+    if config.augment is not None:
+        from augment.recipe import load_recipe
+
+        loaded.recipe = load_recipe(config.augment.recipe_mapping(), within=(source_name, tree, ["augment"]))
+    if config.train is not None and config.train.init is not None:
+        loaded.init = (base / config.train.init).resolve()
+        if not loaded.init.is_file():
+            raise CuraugError(f"{loaded.where('train', 'init')}: train.init: no such checkpoint {loaded.init}")
+    return loaded
+
+
+def _check_sections(loaded: LoadedPipeline) -> None:
+    """Sections that need another one: only the train split is augmented and trained on."""
+    config = loaded.config
+    for key in ("augment", "train"):
+        if getattr(config, key) is not None and config.split is None:
+            raise CuraugError(f"{loaded.where(key)}: {key}: needs a split: section (only the train split is "
+                              f"{'augmented' if key == 'augment' else 'trained on'})")
+    if config.ablation is not None and (config.train is None or config.augment is None):
+        raise CuraugError(f"{loaded.where('ablation')}: ablation: compares training with and without "
+                          "augmentation, so it needs both train: and augment:")
+    if config.train is not None and "label" in config.train.model_fields_set:
+        raise CuraugError(f"{loaded.where('train', 'label')}: train.label: the pipeline's label: is the "
+                          "training label; remove train.label")
+
+
+def _check_paths(loaded: LoadedPipeline) -> None:
+    if not loaded.source.exists():
+        raise CuraugError(f"{loaded.where('source')}: source: no such file or folder {loaded.source}")
+    if loaded.out.exists() and not loaded.out.is_dir():
+        raise CuraugError(f"{loaded.where('out')}: out: {loaded.out} is a file; give a folder")
+    if loaded.source.is_dir() and (loaded.out == loaded.source or loaded.source in loaded.out.parents):
+        # ingest would read the run's own outputs as new samples on the next run
+        raise CuraugError(f"{loaded.where('out')}: out: {loaded.out} is inside the source folder; "
+                          "write the run elsewhere")
+
+
+def _load_rules(loaded: LoadedPipeline, base: Path) -> None:
+    from curate.rules.schema import parse_rules
+
+    rules_path = base / loaded.config.rules
+    if not rules_path.is_file():
+        raise CuraugError(f"{loaded.where('rules')}: rules: no such rules file {rules_path}")
+    _, data, tree = read_yaml_mapping(rules_path, "rules file", "label, columns, dataset, ...")
+    loaded.rules = parse_rules(data, source=str(rules_path), tree=tree)
+    loaded.rules_data = data

@@ -1,0 +1,405 @@
+"""The stages of a pipeline, in order: one small class each.
+
+A stage says whether the pipeline file asks for it (:meth:`Stage.applies`), which
+settings decide its output (:meth:`Stage.settings`: keyed, so changing one reruns it),
+which files it reads (:meth:`Stage.inputs`: another stage's outputs, or the source) and
+writes (:meth:`Stage.outputs`, under ``out/``), and how it runs. Settings that never
+change the output (workers, the engine) are not keyed. Figures go to a JSON beside the
+data (``validation.json``, ``split.json``...) without timings, so that a rerun writing the
+same data writes the same bytes and nothing downstream reruns for nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager
+
+from curate.errors import CuraugError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipelines.run.schema import LoadedPipeline
+
+#: Where the report stage's code lives; until it exists the stage is listed as not built.
+REPORT_MODULE = "pipelines.report.pipeline"
+
+
+def _quiet(*args: Any) -> ContextManager[None]:
+    import contextlib
+
+    return contextlib.nullcontext(None)
+
+
+@dataclass
+class Display:
+    """How a run talks: one line at a time, a progress bar for media work, epoch lines
+    for training. The defaults are silent (the Python API); the CLI draws on the terminal."""
+
+    echo: Callable[[str], None] = lambda line: None
+    bar: Callable[[str], ContextManager[Any]] = _quiet
+    epochs: Callable[[], ContextManager[Any]] = _quiet
+
+
+@dataclass
+class StageContext:
+    pipeline: "LoadedPipeline"
+    present: list[str]            # the names of this pipeline's stages, in order
+    engine: str = "local"
+    scheduler: str | None = None
+    display: Display = field(default_factory=Display)
+    done: dict[str, dict] = field(default_factory=dict)  # stage name -> what the report gets
+
+    @property
+    def out(self) -> Path:
+        return self.pipeline.out
+
+    @property
+    def label(self) -> str:
+        return self.pipeline.config.label
+
+
+@dataclass
+class Outcome:
+    """``success`` False: a check failed (the stages after it but the report do not run; exit 1)."""
+
+    success: bool = True
+    summary: str = ""
+
+
+class Stage:
+    name: ClassVar[str]
+    #: the stage's figures (JSON, relative to ``out/``), handed to the report
+    figures: ClassVar[str | None] = None
+
+    def applies(self, p: "LoadedPipeline") -> bool:
+        return True
+
+    def built(self) -> bool:
+        return True
+
+    def settings(self, p: "LoadedPipeline") -> dict[str, Any]:
+        return {}
+
+    def inputs(self, p: "LoadedPipeline", present: list[str]) -> dict[str, Path]:
+        """Files read, by the name the plan shows (relative to ``out/``, or the source as written)."""
+        return {}
+
+    def outputs(self, p: "LoadedPipeline") -> dict[str, Path]:
+        return {}
+
+    def listed_files(self, p: "LoadedPipeline") -> list[Path] | None:
+        """Files the stage read that only its run could name (the media a source table
+        lists): hashed after the run and keyed from then on."""
+        return None
+
+    def run(self, ctx: StageContext) -> Outcome:
+        raise NotImplementedError
+
+
+def _under(p: "LoadedPipeline", *names: str) -> dict[str, Path]:
+    return {name: p.out / name.rstrip("/") for name in names}
+
+
+def _load(path: Path) -> "pd.DataFrame":
+    from curate.io.manifest import load_data
+
+    return load_data(path)
+
+
+def _write_figures(path: Path, figures: dict[str, Any], drop: tuple[str, ...] = ()) -> None:
+    from curate.io.atomic import write_json_atomic
+
+    write_json_atomic(path, {k: v for k, v in figures.items() if k not in drop})
+
+
+def _label_or_none(df: "pd.DataFrame", label: str) -> str | None:
+    return label if label in df.columns else None
+
+
+class Ingest(Stage):
+    name = "ingest"
+    figures = "ingest.json"
+
+    def settings(self, p):
+        # the resolved source path is keyed: the manifest's roots point at it
+        return {"source": str(p.source), "modality": p.config.modality}
+
+    def inputs(self, p, present):
+        return {p.config.source: p.source}
+
+    def outputs(self, p):
+        return _under(p, "manifest.parquet", "ingest.json")
+
+    def listed_files(self, p):
+        if not p.source.is_file():
+            return None  # a folder's files are all hashed as its input
+        from curate.io.manifest import media_file
+
+        df = _load(p.out / "manifest.parquet")
+        if "path" not in df.columns or "root" not in df.columns:
+            return []
+        rows = df[df["path"].notna() & df["root"].notna()]
+        return [media_file(root, path) for root, path in zip(rows["root"], rows["path"])]
+
+    def run(self, ctx):
+        from curate.io.ingest import ingest
+        from curate.io.manifest import save_manifest
+
+        with ctx.display.bar("decoding") as progress:
+            result = ingest(ctx.pipeline.source, ctx.pipeline.config.modality, progress=progress)
+        save_manifest(result.manifest, ctx.out / "manifest.parquet")
+        # cache hits and timings differ between identical runs: not figures of the data
+        _write_figures(ctx.out / "ingest.json", result.summary, drop=("seconds", "per_second", "decoded", "cached"))
+        return Outcome(True, f"{result.summary['rows']} rows")
+
+
+class Validate(Stage):
+    """The rules' column and dataset checks on the ingested manifest (the ``splits:``
+    section waits for :class:`ValidateSplits`)."""
+
+    name = "validate"
+    figures = "validation.json"
+
+    def applies(self, p):
+        return p.rules is not None
+
+    def settings(self, p):
+        rules = {k: v for k, v in (p.rules_data or {}).items() if k not in ("splits", "clean", "normalize")}
+        return {"rules": rules, "label": p.config.label}
+
+    def inputs(self, p, present):
+        return _under(p, "manifest.parquet")
+
+    def outputs(self, p):
+        return _under(p, "validation.json")
+
+    def run(self, ctx):
+        rules = ctx.pipeline.rules.model_copy(update={"splits": None, "clean": [], "normalize": None})
+        return _validate(ctx, ctx.out / "manifest.parquet", rules, ctx.out / "validation.json")
+
+
+def _validate(ctx: StageContext, data: Path, rules, target: Path) -> Outcome:
+    from curaug.api import validate
+
+    df = _load(data)
+    result = validate(df, rules, label=_label_or_none(df, ctx.label))
+    result.source = data.name
+    payload = result.to_dict()
+    _write_figures(target, payload)
+    stats = payload["statistics"]
+    return Outcome(result.success, f"{stats['successful']} of {stats['evaluated']} checks passed")
+
+
+class Clean(Stage):
+    name = "clean"
+    figures = "clean.json"
+
+    def applies(self, p):
+        return p.rules is not None and bool(p.rules.clean or p.rules.normalize)
+
+    def settings(self, p):
+        data = p.rules_data or {}
+        return {"rules": {k: data.get(k) for k in ("label", "clean", "normalize")}, "label": p.config.label}
+
+    def inputs(self, p, present):
+        return _under(p, "manifest.parquet")
+
+    def outputs(self, p):
+        names = ["clean.parquet", "clean.json"] + (["clean.normalize.json"] if p.rules.normalize else [])
+        return _under(p, *names)
+
+    def run(self, ctx):
+        from curate.io.atomic import write_json_atomic
+        from curate.io.manifest import save_manifest
+        from curaug.api import clean
+
+        df = _load(ctx.out / "manifest.parquet")
+        rules = ctx.pipeline.rules.model_copy(update={"splits": None})
+        result = clean(df, rules, label=_label_or_none(df, ctx.label), split_col=None)
+        save_manifest(result.data, ctx.out / "clean.parquet")
+        if result.normalizer is not None:
+            write_json_atomic(ctx.out / "clean.normalize.json", result.normalizer)
+        _write_figures(ctx.out / "clean.json", {"rows_in": len(df), "rows_out": len(result.data), "log": result.log})
+        return Outcome(True, f"{len(df)} rows in, {len(result.data)} out")
+
+
+class Split(Stage):
+    name = "split"
+    figures = "split.json"
+
+    def applies(self, p):
+        return p.config.split is not None
+
+    def settings(self, p):
+        return {"split": p.config.split.model_dump(mode="json"), "group": self._group(p), "label": p.config.label}
+
+    @staticmethod
+    def _group(p) -> str | None:
+        """The split's own group, else the rules' leakage unit."""
+        return p.config.split.group or (p.rules.group if p.rules is not None else None)
+
+    def inputs(self, p, present):
+        return _under(p, "clean.parquet" if "clean" in present else "manifest.parquet")
+
+    def outputs(self, p):
+        return _under(p, "split.parquet", "split.json")
+
+    def run(self, ctx):
+        from curate.io.manifest import save_manifest
+        from curaug.api import split
+
+        (source,) = self.inputs(ctx.pipeline, ctx.present).values()
+        section = ctx.pipeline.config.split
+        df, report = split(_load(source), ctx.label, ratios=section.ratios, folds=section.folds,
+                           group=self._group(ctx.pipeline), seed=section.seed, stable=section.stable,
+                           multilabel_sep=section.multilabel_sep, return_report=True)
+        save_manifest(df, ctx.out / "split.parquet")
+        _write_figures(ctx.out / "split.json", report)
+        sizes = df["split"].value_counts()
+        return Outcome(True, ", ".join(f"{name} {int(sizes.get(name, 0))}" for name in ("train", "val", "test")))
+
+
+class ValidateSplits(Stage):
+    """The split checks: the rules' ``splits:`` section, else ratios as the split asked,
+    no group in two splits, no duplicates across splits, every class in every split."""
+
+    name = "validate_splits"
+    figures = "splits.validation.json"
+
+    def applies(self, p):
+        return p.config.split is not None
+
+    def settings(self, p):
+        data = p.rules_data or {}
+        return {"rules": {k: data.get(k) for k in ("label", "label_sep", "group", "splits")},
+                "ratios": list(p.config.split.ratios), "group": Split._group(p), "label": p.config.label}
+
+    def inputs(self, p, present):
+        return _under(p, "split.parquet")
+
+    def outputs(self, p):
+        return _under(p, "splits.validation.json")
+
+    def run(self, ctx):
+        from curate.rules.schema import Rules, SplitRules
+
+        p = ctx.pipeline
+        own = p.rules or Rules()
+        splits = own.splits or SplitRules(ratios=dict(zip(("train", "val", "test"), p.config.split.ratios)))
+        rules = Rules(label=own.label, label_sep=own.label_sep, group=Split._group(p), splits=splits)
+        return _validate(ctx, ctx.out / "split.parquet", rules, ctx.out / "splits.validation.json")
+
+
+class Augment(Stage):
+    name = "augment"
+    figures = "augment.json"
+
+    def applies(self, p):
+        return p.config.augment is not None
+
+    def settings(self, p):
+        return {"augment": p.config.augment.model_dump(mode="json", exclude={"workers"}), "label": p.config.label}
+
+    def inputs(self, p, present):
+        return _under(p, "split.parquet")
+
+    def outputs(self, p):
+        return _under(p, "augmented/", "augment.json")
+
+    def run(self, ctx):
+        from augment.runner import augment_manifest
+
+        section = ctx.pipeline.config.augment
+        df = _load(ctx.out / "split.parquet")
+        with ctx.display.bar("augmenting") as progress:
+            result = augment_manifest(df, ctx.pipeline.recipe, ctx.out / "augmented", seed=section.seed,
+                                      workers=section.workers, engine=ctx.engine, scheduler=ctx.scheduler,
+                                      label=ctx.label, progress=progress)
+        _write_figures(ctx.out / "augment.json", result.summary, drop=("seconds", "per_second", "resumed"))
+        return Outcome(True, f"{result.summary['made']} samples from {result.summary['train_rows']} train rows")
+
+
+class Train(Stage):
+    name = "train"
+    figures = "train/metrics.json"
+
+    def applies(self, p):
+        return p.config.train is not None
+
+    def settings(self, p):
+        settings = p.config.train.model_dump(mode="json", exclude={"label", "init"})
+        return {"train": settings, "label": p.config.label}
+
+    def inputs(self, p, present):
+        found = _under(p, "augmented/" if "augment" in present else "split.parquet")
+        if p.init is not None:
+            found["train.init"] = p.init
+        return found
+
+    def outputs(self, p):
+        return _under(p, "train/")
+
+    def run(self, ctx):
+        from pipelines.train.run import train
+
+        data = ctx.out / ("augmented/manifest.parquet" if "augment" in ctx.present else "split.parquet")
+        try:
+            with ctx.display.epochs() as callback:
+                metrics = train(str(data), label=ctx.label, out=ctx.out / "train", progress=callback,
+                                **ctx.pipeline.train_settings())
+        except CuraugError:
+            raise
+        except Exception as exc:
+            from pipelines.train.monitor import SanityError  # imported only once training raised
+
+            if isinstance(exc, SanityError):  # the model could not overfit a small subset: a failed check
+                return Outcome(False, f"sanity check failed: {exc}")
+            raise
+        return Outcome(True, f"test accuracy {metrics['test']['accuracy']:.3f}" if "test" in metrics else "")
+
+
+class Report(Stage):
+    """``out/report.html`` from every stage that finished, by
+    ``pipelines.report.pipeline.write_pipeline_report(out, stages)`` (see docs/pipelines.md)."""
+
+    name = "report"
+
+    def built(self) -> bool:
+        try:
+            return importlib.util.find_spec(REPORT_MODULE) is not None
+        except ModuleNotFoundError:
+            return False
+
+    def settings(self, p):
+        return {"ablation": p.config.ablation.model_dump(mode="json") if p.config.ablation else None}
+
+    def inputs(self, p, present):
+        found: dict[str, Path] = {}
+        for stage in STAGES:
+            if stage.name in present and stage.name != self.name:
+                found.update(stage.outputs(p))
+        return found
+
+    def outputs(self, p):
+        return _under(p, "report.html")
+
+    def run(self, ctx):
+        from importlib import import_module
+
+        path = import_module(REPORT_MODULE).write_pipeline_report(ctx.out, dict(ctx.done))
+        return Outcome(True, str(path))
+
+
+STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), ValidateSplits(), Augment(), Train(), Report())
+
+
+def clear_outputs(stage: Stage, p: "LoadedPipeline") -> None:
+    """Remove a stage's output folders before it reruns from scratch (files are replaced
+    atomically when written; a folder would mix the old run's files with the new)."""
+    for name, path in stage.outputs(p).items():
+        if name.endswith("/"):
+            shutil.rmtree(path, ignore_errors=True)
