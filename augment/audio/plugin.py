@@ -16,6 +16,8 @@ clipping, and the factor is recorded.
 
 SNR-based transforms (``noise``, ``background``) are undefined on silence: a sample whose
 RMS is below :data:`SILENCE_DBFS` is skipped, with the reason in the run summary.
+:meth:`AudioPlugin.load` refuses a file that no longer decodes or whose size is not the
+manifest's ``size_bytes`` (changed since ingest); the runner then skips its copies.
 """
 
 from __future__ import annotations
@@ -64,6 +66,18 @@ def rms_dbfs(data: np.ndarray) -> float:
     return 20 * np.log10(level) if level > 0 else float("-inf")
 
 
+def _check_unchanged(file: "os.PathLike", size_bytes: Any) -> None:
+    """Refuse a file whose size is no longer the one ingest recorded: libsndfile reads a
+    WAV cut short as a shorter, valid clip, so a truncation since ingest shows only here."""
+    try:
+        expected = int(size_bytes)
+    except (TypeError, ValueError):  # no size recorded (a manifest built by hand)
+        return
+    size = os.path.getsize(file)
+    if size != expected:
+        raise CuraugError(f"{file}: {size} bytes, the manifest says {expected} (changed since ingest)")
+
+
 @register_plugin
 class AudioPlugin(RegistryPlugin):
     modality = "audio"
@@ -102,6 +116,7 @@ class AudioPlugin(RegistryPlugin):
         from curate.io.manifest import media_file
 
         file = media_file(row["root"], row["path"])
+        _check_unchanged(file, row.get("size_bytes"))
         try:
             with sf.SoundFile(file) as f:
                 fmt, subtype, sr = f.format, f.subtype, f.samplerate
