@@ -11,8 +11,10 @@ waveform becomes a log-mel array (``augment.audio.spectrogram.log_mel`` with the
 ``log_mel:`` parameters), written as ``.npy``. A waveform is written in the input's format
 (wav or flac; ogg and mp3 inputs as flac; the recipe's ``format:`` overrides) with its
 subtype where that format has it, its channels, and its sample rate unless ``resample:``
-asks for another. A waveform whose peak passes 1.0 is scaled down to 0.999 instead of
-clipping, and the factor is recorded.
+asks for another. A waveform whose peak passes 1.0 does not clip: by default
+(``clip_guard: peak``) it is scaled down to a 0.999 peak; with ``clip_guard: limit`` only
+its samples above -1 dBFS are bent by a soft limiter (:func:`~augment.audio.waveform.soft_limit`),
+the rest kept as they are. Either is recorded (``peak_normalize`` or ``limit``).
 
 SNR-based transforms (``noise``, ``background``) are undefined on silence: a sample whose
 RMS is below :data:`SILENCE_DBFS` is skipped, with the reason in the run summary.
@@ -39,8 +41,11 @@ if TYPE_CHECKING:
 
 #: RMS (dBFS) below which a sample counts as silent for SNR-based transforms.
 SILENCE_DBFS = -60.0
-#: Peak a waveform is scaled to when the steps pushed it past full scale.
+#: Peak a waveform is scaled to when the steps pushed it past full scale (``clip_guard:
+#: peak``), and the ceiling the limiter bends loud samples towards (``clip_guard: limit``).
 PEAK = 0.999
+#: Level (dBFS) above which ``clip_guard: limit`` bends samples; everything below is kept.
+LIMIT_DBFS = -1.0
 #: soundfile format name per output suffix.
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 #: Built transforms kept per process (one per distinct set of parameter values).
@@ -148,8 +153,14 @@ class AudioPlugin(RegistryPlugin):
                 data = librosa.resample(out.data, orig_sr=out.sr, target_sr=recipe.resample)
                 applied.append({"name": "resample", "drawn": {"from": out.sr, "to": recipe.resample}})
                 out = replace(out, data=data.astype(np.float32), sr=int(recipe.resample))
-            peak = float(np.max(np.abs(out.data))) if out.data.size else 0.0
-            if peak > 1.0:
+            peak = float(max(out.data.max(), -out.data.min())) if out.data.size else 0.0
+            if peak > 1.0 and recipe.clip_guard == "limit":
+                from augment.audio.waveform import soft_limit
+
+                applied.append({"name": "limit", "drawn": {"peak": round(peak, 6), "threshold_dbfs": LIMIT_DBFS,
+                                                           "ceiling": PEAK}})
+                out = replace(out, data=soft_limit(out.data, 10 ** (LIMIT_DBFS / 20), PEAK))
+            elif peak > 1.0:
                 applied.append({"name": "peak_normalize", "drawn": {"peak": round(peak, 6), "factor": PEAK / peak}})
                 out = replace(out, data=(out.data * np.float32(PEAK / peak)).astype(np.float32))
         return out, applied

@@ -49,6 +49,27 @@ def colored_noise(color: str, shape: tuple[int, int], rng: np.random.Generator) 
     return np.fft.irfft(spectrum, n=shape[-1], axis=-1)
 
 
+def soft_limit(y: np.ndarray, threshold: float, ceiling: float) -> np.ndarray:
+    """A new array: every sample within ``threshold`` as it is (bit for bit), each one past
+    it bent by a tanh knee towards ``ceiling``, which it never reaches. The knee leaves the
+    threshold with slope 1 (no kink to hear) and keeps the order of magnitudes.
+
+    Examples
+    --------
+    >>> limited = soft_limit(np.array([[0.5, -0.88, 0.95, 1.5]], np.float32), 0.891, 0.999)
+    >>> limited.round(4), bool(limited.max() < 0.999)
+    (array([[ 0.5   , -0.88  ,  0.9448,  0.999 ]], dtype=float32), True)
+    """
+    out = y.copy()
+    loud = np.abs(y) > threshold
+    over = np.abs(y[loud]).astype(np.float64) - threshold
+    room = ceiling - threshold
+    # below ceiling in float64 (tanh < 1), then rounded down in float32 so the cast cannot reach it
+    bent = threshold + room * np.tanh(over / room)
+    out[loud] = np.copysign(np.minimum(bent, np.nextafter(np.float32(ceiling), 0, dtype=np.float32)), y[loud])
+    return out
+
+
 @AUDIO_TRANSFORMS.register("noise")
 class Noise(AudioTransform):
     """Additive white, pink or brown noise at ``snr_db`` (measured SNR equals it)."""
