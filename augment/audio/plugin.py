@@ -67,8 +67,10 @@ class AudioSample:
 
 def rms_dbfs(data: np.ndarray) -> float:
     """Root-mean-square level in dB relative to full scale (-inf for digital silence)."""
-    level = float(np.sqrt(np.mean(np.square(data, dtype=np.float64)))) if data.size else 0.0
-    return 20 * np.log10(level) if level > 0 else float("-inf")
+    from augment.audio.waveform import power
+
+    mean_square = power(data)
+    return 10 * float(np.log10(mean_square)) if mean_square > 0 else float("-inf")
 
 
 def _check_unchanged(file: "os.PathLike", size_bytes: Any) -> None:
@@ -91,6 +93,19 @@ class AudioPlugin(RegistryPlugin):
     def __init__(self) -> None:
         super().__init__()
         self._spectrogram_output = False
+        self._by_step: dict[tuple[str, int], tuple[dict, Any]] = {}
+
+    def transform(self, name: str, params: dict[str, Any]) -> Any:
+        """The built transform, found by the identity of ``params`` first: a plan's params
+        are its recipe step's own dict for every sample (:meth:`draw`), and this skips the
+        per-call key of the shared cache (a JSON dump), a fixed cost per step and sample."""
+        key = (name, id(params))
+        hit = self._by_step.get(key)
+        if hit is None or hit[0] is not params:  # the dict is held, so its id is not reused
+            if len(self._by_step) >= self.max_cached:
+                self._by_step.clear()
+            hit = self._by_step[key] = (params, super().transform(name, params))
+        return hit[1]
 
     def versions(self) -> dict[str, str]:
         import librosa

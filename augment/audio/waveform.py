@@ -16,7 +16,7 @@ from typing import Any, Union
 import numpy as np
 from pydantic import Field
 
-from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform
+from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform, draw_value
 from augment.params import choices, number
 from curate.errors import CuraugError
 
@@ -25,15 +25,34 @@ Color = choices("white", "pink", "brown")
 _AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
+#: Samples per float32 dot product in :func:`power` (their sums are added in float64).
+_POWER_BLOCK = 8192
+
+
 def power(y: np.ndarray) -> float:
-    """Mean power over all channels, in float64 (float32 sums drift on long clips)."""
-    return float(np.mean(np.square(y, dtype=np.float64)))
+    """Mean power over all channels: float32 dot products (BLAS, no temporary array) of
+    blocks short enough that float32 sums stay exact to ~1e-7, added in float64, so a long
+    clip does not drift."""
+    flat = np.ravel(y)
+    if flat.dtype != np.float32:
+        flat = flat.astype(np.float32)
+    total = 0.0
+    for start in range(0, flat.size, _POWER_BLOCK):
+        block = flat[start:start + _POWER_BLOCK]
+        total += float(np.dot(block, block))
+    return total / flat.size if flat.size else 0.0
 
 
-def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """``y`` plus ``noise`` scaled so that ``10 log10(P(y) / P(scaled noise)) == snr_db``."""
-    scale = np.sqrt(power(y) / (power(noise) * 10 ** (snr_db / 10)))  # powers summed in float64
-    return y + np.float32(scale) * noise.astype(np.float32, copy=False)
+def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float, *, owned: bool = False) -> np.ndarray:
+    """``y`` plus ``noise`` scaled so that ``10 log10(P(y) / P(scaled noise)) == snr_db``;
+    ``owned``: ``noise`` is a float32 array of ``y``'s shape the caller gives up, so the
+    mix is written into it instead of new arrays."""
+    scale = np.float32(np.sqrt(power(y) / (power(noise) * 10 ** (snr_db / 10))))
+    if owned:
+        noise *= scale
+        noise += y
+        return noise
+    return y + scale * noise.astype(np.float32, copy=False)
 
 
 def colored_noise(color: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -86,7 +105,7 @@ class Noise(AudioTransform):
 
     def apply(self, data, sr, *, snr_db, color, noise_seed):
         noise = colored_noise(color, data.shape, np.random.default_rng(noise_seed))
-        return mix_at_snr(data, noise, snr_db)
+        return mix_at_snr(data, noise.astype(np.float32, copy=False), snr_db, owned=True)
 
 
 @functools.lru_cache(maxsize=32)
@@ -160,7 +179,7 @@ class Gain(AudioTransform):
         envelope_points: int = Field(4, ge=2, le=64)
 
     def get_params(self, data, sr, rng):
-        db = super().get_params(data, sr, rng)["db"]
+        db = draw_value(rng, self.params.db)
         env = self.params.envelope_db
         points = [round(float(v), 6) for v in rng.uniform(-env, env, self.params.envelope_points)] if env else []
         return {"db": db, "envelope": points}
@@ -184,18 +203,22 @@ class Shift(AudioTransform):
         rollover: bool = False
 
     def get_params(self, data, sr, rng):
-        drawn = super().get_params(data, sr, rng)
-        return {"samples": int(round(drawn["seconds"] * sr)), "rollover": drawn["rollover"]}
+        return {"samples": int(round(draw_value(rng, self.params.seconds) * sr)), "rollover": self.params.rollover}
 
     def apply(self, data, sr, *, samples, rollover):
         if rollover:
             return np.roll(data, samples, axis=-1)
-        out = np.zeros_like(data)
+        # one copy of what stays and zeros only in the gap: less memory traffic than
+        # zeroing the whole output first, or than rolling and zeroing
         n = data.shape[-1]
+        k = min(abs(samples), n)
+        out = np.empty_like(data)
         if samples >= 0:
-            out[:, samples:] = data[:, :max(n - samples, 0)]
+            out[:, k:] = data[:, :n - k]
+            out[:, :k] = 0
         else:
-            out[:, :max(n + samples, 0)] = data[:, -samples:]
+            out[:, :n - k] = data[:, k:]
+            out[:, n - k:] = 0
         return out
 
 
