@@ -370,27 +370,31 @@ def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], d
     if not kept:
         return df.copy()
     added = rows.loc[[job.source_id for job, _ in kept]].drop(columns=list(PROBE_FIELDS), errors="ignore")
-    added = added.reset_index(drop=True)
+    # the new columns in one dict and one DataFrame: a column set at a time costs pandas a
+    # block insert each, which made this the largest fixed cost of a small run
+    cols: dict[str, Any] = {name: values.reset_index(drop=True) for name, values in added.items()}
     # an output held inline (no file) has no path, root, hash or size: its columns hold it
     own = [next(iter(record["files"].values()), None) for _, record in kept]
     root = str(out.resolve())
-    added["id"] = [job.path for job, _ in kept]
+    cols["id"] = [job.path for job, _ in kept]
     # a table of inline samples (no path column) gets none: its output rows have no file
     files = any(own) or "path" in df.columns
     if files:
-        added["path"] = [job.path if f else None for (job, _), f in zip(kept, own)]
-        added["root"] = [root if f else None for f in own]
-    added["status"] = "ok"
+        cols["path"] = [job.path if f else None for (job, _), f in zip(kept, own)]
+        cols["root"] = [root if f else None for f in own]
+    cols["status"] = "ok"
     if any(own):
-        added["sha256"] = [f["sha256"] if f else None for f in own]
+        cols["sha256"] = [f["sha256"] if f else None for f in own]
         sizes = [f["size_bytes"] if f else None for f in own]
-        added["size_bytes"] = sizes if all(own) else pd.array(sizes, dtype="Int64")
-    added["source_id"] = [job.source_id for job, _ in kept]
-    added["augment"] = [json.dumps(record["provenance"], sort_keys=True) for _, record in kept]
-    added["seed"] = [record["seed"] for _, record in kept]
+        cols["size_bytes"] = sizes if all(own) else pd.array(sizes, dtype="Int64")
+    cols["source_id"] = [job.source_id for job, _ in kept]
+    encode = json.JSONEncoder(sort_keys=True).encode  # one encoder for every row
+    cols["augment"] = [encode(record["provenance"]) for _, record in kept]
+    cols["seed"] = [record["seed"] for _, record in kept]
     columns = pd.DataFrame([record["columns"] for _, record in kept])
     for name in columns.columns:
-        added[name] = columns[name].to_numpy()
+        cols[name] = columns[name].to_numpy()
+    added = pd.DataFrame(cols, index=pd.RangeIndex(len(kept)))
     out_df = pd.concat([df, added], ignore_index=True)
     for c in ("id", "status", "source_id", "augment") + (("path", "root") if files else ()) \
             + (("split",) if "split" in df.columns else ()):
