@@ -48,6 +48,8 @@ PEAK = 0.999
 LIMIT_DBFS = -1.0
 #: soundfile format name per output suffix.
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+#: libsndfile's command (sndfile.h) that turns off the PEAK chunk soundfile does not name.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
 #: Built transforms kept per process (one per distinct set of parameter values).
 
 
@@ -205,7 +207,11 @@ class AudioPlugin(RegistryPlugin):
 
         container = _FORMATS[os.path.splitext(path)[1].lower()]
         subtype = sample.subtype if sf.check_format(container, sample.subtype) else None
-        sf.write(buf, sample.data.T, sample.sr, format=container, subtype=subtype)
+        with sf.SoundFile(buf, "w", sample.sr, sample.data.shape[0], subtype, format=container) as f:
+            # libsndfile stamps a float WAV's PEAK chunk with the wall clock: without the
+            # chunk, the same sample encodes to the same bytes in any second (replay, resume)
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)
+            f.write(sample.data.T)
         return buf.getvalue()
 
     def output(self, sample: AudioSample, applied: list[dict], path: str, ctx: Context) -> Output:
