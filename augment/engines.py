@@ -1,8 +1,9 @@
 """Where the jobs of a run are done: the work of one job, and the engines that share the
 jobs out (this process, a pool of forked processes, a Dask cluster).
 
-A :class:`Worker` renders jobs on one thread: it loads each source once for all its copies,
-draws and applies each copy's plan from the copy's own seed, and has the plugin's
+A :class:`Worker` renders jobs on one thread: it loads each source once for all its copies
+(a source that no longer loads has its copies skipped, the error in their records), draws
+and applies each copy's plan from the copy's own seed, and has the plugin's
 :class:`augment.plugin.Output` write the files, after appending the job's record to the
 worker's own log (so a file in place always has its record). Engines only move chunks of
 jobs and records; on any exception, Ctrl-C included, they stop everything at once.
@@ -27,6 +28,11 @@ from curate.errors import CuraugError
 
 #: Draws in a row that may apply no transform at all before a plain copy is accepted.
 EMPTY_REDRAWS = 20
+#: What a plugin's ``load`` raises on a source it cannot read (a CuraugError of its own, or
+#: the decoder's OSError, e.g. PIL's "image file is truncated"): the source is skipped.
+UNREADABLE_ERRORS = (CuraugError, OSError)
+#: The skip reason of every copy of such a source.
+UNREADABLE = "source unreadable since ingest (changed, truncated or removed)"
 Collect = Callable[[dict], None]
 
 
@@ -55,7 +61,14 @@ class Worker:
         records = []
         for source_id, copies in groupby(jobs, key=lambda job: job.source_id):
             row = self.ctx.record(source_id)
-            source = self.plugin.load(row, self.ctx)  # once for all its copies
+            try:
+                source = self.plugin.load(row, self.ctx)  # once for all its copies
+            except UNREADABLE_ERRORS as exc:
+                # changed or truncated since ingest checked it: its copies are skipped, the run goes on
+                error = " ".join(str(exc).split()) or type(exc).__name__
+                records += [self._log_record({"job": asdict(job), "skipped": UNREADABLE, "unreadable": error,
+                                              "rejected": 0, "files": {}}) for job in copies]
+                continue
             records += [self.render(job, row, source) for job in copies]
         return records
 

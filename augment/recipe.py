@@ -89,10 +89,12 @@ class Recipe(Strict):
     targets: Targets = Field(default_factory=Targets)
     format: Optional[Literal["png", "jpg", "webp", "wav", "flac", "same"]] = "same"
     # audio: what to write (a waveform, or a .npy log-mel array computed with ``log_mel``),
-    # and the sample rate to resample to (kept when not given)
+    # the sample rate to resample to (kept when not given), and how a copy past full scale
+    # is kept from clipping (scaled to a 0.999 peak, or a soft limiter above -1 dBFS)
     output: Optional[Literal["waveform", "spectrogram"]] = None
     log_mel: Optional[LogMel] = None
     resample: Optional[int] = Field(None, gt=0, le=384000)
+    clip_guard: Optional[Literal["peak", "limit"]] = None
     protect: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)  # never changed
 
     @model_validator(mode="after")
@@ -100,7 +102,8 @@ class Recipe(Strict):
         if self.copies is not None and self.balance is not None:
             raise ValueError("give either 'copies' or 'balance', not both")
         audio_only = {"wav": self.format in ("wav", "flac"), "output": self.output is not None,
-                      "log_mel": self.log_mel is not None, "resample": self.resample is not None}
+                      "log_mel": self.log_mel is not None, "resample": self.resample is not None,
+                      "clip_guard": self.clip_guard is not None}
         if self.modality != "audio" and any(audio_only.values()):
             key = next(k for k, v in audio_only.items() if v)
             raise ValueError(f"'{'format: ' + str(self.format) if key == 'wav' else key}' is for audio recipes "

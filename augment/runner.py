@@ -12,7 +12,10 @@ looks inside.
 (one append-only log per worker; a job's record is written before its files are renamed
 into place, so every file on disk has its record) and ``staging/`` (bytes being written).
 A rerun with the same settings skips every job whose record and files exist (resume); a
-rerun with other settings is refused. Ctrl-C stops the workers at once and raises
+rerun with other settings is refused. A source that no longer loads (changed, cut short or
+removed since ingest) has its copies skipped and is named in the summary
+(``unreadable_sources``); a rerun tries it again. When no source loads, the run is a
+:class:`CuraugError`. Ctrl-C stops the workers at once and raises
 :class:`Interrupted` with the count of samples finished.
 """
 
@@ -193,7 +196,8 @@ class RunState:
                     record = json.loads(line)
                 except ValueError:
                     continue
-                records[record["job"]["path"]] = record
+                if "unreadable" not in record:  # a source that did not load is tried again
+                    records[record["job"]["path"]] = record
         return {path: record for path, record in records.items()
                 if all((self.outdir / rel).is_file() for rel in record.get("files", ()))}
 
@@ -288,11 +292,16 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     try:
         with _frozen_heap():
             make_engine(engine, workers, scheduler, len(todo)).run(chunk_jobs(todo, workers), state, collect)
+        unreadable = _unreadable(jobs, done)
+        if unreadable and len(unreadable) == len({job.source_id for job in jobs}):
+            source_id, error = next(iter(unreadable.items()))
+            raise CuraugError(f"none of the {len(unreadable)} sources to augment could be read "
+                              f"(first: {source_id}: {error}); run curaug ingest again on the changed files")
     except KeyboardInterrupt:
         # the workers' logs, not what reached this process, say what is finished
         raise Interrupted(len(run.finished()), len(jobs), out) from None
     except CuraugError:
-        if fresh and not done:  # nothing was made: leave no output folder behind
+        if fresh and all("skipped" in r for r in done.values()):  # nothing was made: leave no output folder
             import shutil
 
             shutil.rmtree(out, ignore_errors=True)
@@ -305,8 +314,16 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
 
     save_manifest(manifest, out / "manifest.parquet")
     summary = _summary(df, rows, jobs, todo, done, made, elapsed, gate=recipe.gate is not None)
+    summary["unreadable_sources"] = unreadable
     run.write_summary(summary)
     return AugmentResult(manifest, summary)
+
+
+def _unreadable(jobs: list[Job], done: dict[str, dict]) -> dict[str, str]:
+    """Sources that did not load in this run (skipped with all their copies), in job order,
+    with their error."""
+    return {job.source_id: done[job.path]["unreadable"] for job in jobs
+            if job.path in done and "unreadable" in done[job.path]}
 
 
 def _check_outdir(out: Path) -> None:
@@ -353,27 +370,31 @@ def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], d
     if not kept:
         return df.copy()
     added = rows.loc[[job.source_id for job, _ in kept]].drop(columns=list(PROBE_FIELDS), errors="ignore")
-    added = added.reset_index(drop=True)
+    # the new columns in one dict and one DataFrame: a column set at a time costs pandas a
+    # block insert each, which made this the largest fixed cost of a small run
+    cols: dict[str, Any] = {name: values.reset_index(drop=True) for name, values in added.items()}
     # an output held inline (no file) has no path, root, hash or size: its columns hold it
     own = [next(iter(record["files"].values()), None) for _, record in kept]
     root = str(out.resolve())
-    added["id"] = [job.path for job, _ in kept]
+    cols["id"] = [job.path for job, _ in kept]
     # a table of inline samples (no path column) gets none: its output rows have no file
     files = any(own) or "path" in df.columns
     if files:
-        added["path"] = [job.path if f else None for (job, _), f in zip(kept, own)]
-        added["root"] = [root if f else None for f in own]
-    added["status"] = "ok"
+        cols["path"] = [job.path if f else None for (job, _), f in zip(kept, own)]
+        cols["root"] = [root if f else None for f in own]
+    cols["status"] = "ok"
     if any(own):
-        added["sha256"] = [f["sha256"] if f else None for f in own]
+        cols["sha256"] = [f["sha256"] if f else None for f in own]
         sizes = [f["size_bytes"] if f else None for f in own]
-        added["size_bytes"] = sizes if all(own) else pd.array(sizes, dtype="Int64")
-    added["source_id"] = [job.source_id for job, _ in kept]
-    added["augment"] = [json.dumps(record["provenance"], sort_keys=True) for _, record in kept]
-    added["seed"] = [record["seed"] for _, record in kept]
+        cols["size_bytes"] = sizes if all(own) else pd.array(sizes, dtype="Int64")
+    cols["source_id"] = [job.source_id for job, _ in kept]
+    encode = json.JSONEncoder(sort_keys=True).encode  # one encoder for every row
+    cols["augment"] = [encode(record["provenance"]) for _, record in kept]
+    cols["seed"] = [record["seed"] for _, record in kept]
     columns = pd.DataFrame([record["columns"] for _, record in kept])
     for name in columns.columns:
-        added[name] = columns[name].to_numpy()
+        cols[name] = columns[name].to_numpy()
+    added = pd.DataFrame(cols, index=pd.RangeIndex(len(kept)))
     out_df = pd.concat([df, added], ignore_index=True)
     for c in ("id", "status", "source_id", "augment") + (("path", "root") if files else ()) \
             + (("split",) if "split" in df.columns else ()):

@@ -194,6 +194,31 @@ def test_a_manifest_without_splits_needs_all_rows(cli, split_manifest, tmp_path)
     assert set(added["source_id"]) == set(df.loc[df["status"] == "ok", "id"])  # val and test rows too
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_image_truncated_after_ingest_is_skipped_and_named_and_the_run_goes_on(cli, sample, tmp_path, workers):
+    import shutil
+
+    for rel in ("0/digit_0000.png", "0/digit_0010.png", "1/digit_0001.png"):
+        (tmp_path / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample / "images" / rel, tmp_path / "src" / rel)
+    assert cli("ingest", tmp_path / "src", "-o", tmp_path / "m.parquet").code == 0
+    cut = tmp_path / "src" / "0" / "digit_0010.png"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # PIL: "image file is truncated"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("modality: image\ncopies: 2\ntransforms:\n  - Rotate: {limit: [5, 10]}\n")
+    r = cli("augment", tmp_path / "m.parquet", "--recipe", recipe, "-o", tmp_path / "o", "--all-rows",
+            "--workers", workers)
+    assert r.code == 0, r.err
+    assert "augmented 4 samples" in r.out and "2 skipped: source unreadable since ingest" in r.out
+    summary = json.loads((tmp_path / "o" / ".curaug" / "summary.json").read_text())
+    assert list(summary["unreadable_sources"]) == ["0/digit_0010.png"]
+    assert "truncated" in summary["unreadable_sources"]["0/digit_0010.png"]
+    added = pd.read_parquet(tmp_path / "o" / "manifest.parquet").query("source_id.notna()")
+    assert sorted(added["source_id"]) == ["0/digit_0000.png"] * 2 + ["1/digit_0001.png"] * 2
+    assert sorted(p.name for p in (tmp_path / "o").rglob("*.png")) == [
+        "digit_0000__aug0.png", "digit_0000__aug1.png", "digit_0001__aug0.png", "digit_0001__aug1.png"]
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_ino, st.st_mtime_ns

@@ -11,11 +11,15 @@ waveform becomes a log-mel array (``augment.audio.spectrogram.log_mel`` with the
 ``log_mel:`` parameters), written as ``.npy``. A waveform is written in the input's format
 (wav or flac; ogg and mp3 inputs as flac; the recipe's ``format:`` overrides) with its
 subtype where that format has it, its channels, and its sample rate unless ``resample:``
-asks for another. A waveform whose peak passes 1.0 is scaled down to 0.999 instead of
-clipping, and the factor is recorded.
+asks for another. A waveform whose peak passes 1.0 does not clip: by default
+(``clip_guard: peak``) it is scaled down to a 0.999 peak; with ``clip_guard: limit`` only
+its samples above -1 dBFS are bent by a soft limiter (:func:`~augment.audio.waveform.soft_limit`),
+the rest kept as they are. Either is recorded (``peak_normalize`` or ``limit``).
 
 SNR-based transforms (``noise``, ``background``) are undefined on silence: a sample whose
 RMS is below :data:`SILENCE_DBFS` is skipped, with the reason in the run summary.
+:meth:`AudioPlugin.load` refuses a file that no longer decodes or whose size is not the
+manifest's ``size_bytes`` (changed since ingest); the runner then skips its copies.
 """
 
 from __future__ import annotations
@@ -37,10 +41,15 @@ if TYPE_CHECKING:
 
 #: RMS (dBFS) below which a sample counts as silent for SNR-based transforms.
 SILENCE_DBFS = -60.0
-#: Peak a waveform is scaled to when the steps pushed it past full scale.
+#: Peak a waveform is scaled to when the steps pushed it past full scale (``clip_guard:
+#: peak``), and the ceiling the limiter bends loud samples towards (``clip_guard: limit``).
 PEAK = 0.999
+#: Level (dBFS) above which ``clip_guard: limit`` bends samples; everything below is kept.
+LIMIT_DBFS = -1.0
 #: soundfile format name per output suffix.
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+#: libsndfile's command (sndfile.h) that turns off the PEAK chunk soundfile does not name.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
 #: Built transforms kept per process (one per distinct set of parameter values).
 
 
@@ -60,8 +69,22 @@ class AudioSample:
 
 def rms_dbfs(data: np.ndarray) -> float:
     """Root-mean-square level in dB relative to full scale (-inf for digital silence)."""
-    level = float(np.sqrt(np.mean(np.square(data, dtype=np.float64)))) if data.size else 0.0
-    return 20 * np.log10(level) if level > 0 else float("-inf")
+    from augment.audio.waveform import power
+
+    mean_square = power(data)
+    return 10 * float(np.log10(mean_square)) if mean_square > 0 else float("-inf")
+
+
+def _check_unchanged(file: "os.PathLike", size_bytes: Any) -> None:
+    """Refuse a file whose size is no longer the one ingest recorded: libsndfile reads a
+    WAV cut short as a shorter, valid clip, so a truncation since ingest shows only here."""
+    try:
+        expected = int(size_bytes)
+    except (TypeError, ValueError):  # no size recorded (a manifest built by hand)
+        return
+    size = os.path.getsize(file)
+    if size != expected:
+        raise CuraugError(f"{file}: {size} bytes, the manifest says {expected} (changed since ingest)")
 
 
 @register_plugin
@@ -72,6 +95,19 @@ class AudioPlugin(RegistryPlugin):
     def __init__(self) -> None:
         super().__init__()
         self._spectrogram_output = False
+        self._by_step: dict[tuple[str, int], tuple[dict, Any]] = {}
+
+    def transform(self, name: str, params: dict[str, Any]) -> Any:
+        """The built transform, found by the identity of ``params`` first: a plan's params
+        are its recipe step's own dict for every sample (:meth:`draw`), and this skips the
+        per-call key of the shared cache (a JSON dump), a fixed cost per step and sample."""
+        key = (name, id(params))
+        hit = self._by_step.get(key)
+        if hit is None or hit[0] is not params:  # the dict is held, so its id is not reused
+            if len(self._by_step) >= self.max_cached:
+                self._by_step.clear()
+            hit = self._by_step[key] = (params, super().transform(name, params))
+        return hit[1]
 
     def versions(self) -> dict[str, str]:
         import librosa
@@ -102,6 +138,7 @@ class AudioPlugin(RegistryPlugin):
         from curate.io.manifest import media_file
 
         file = media_file(row["root"], row["path"])
+        _check_unchanged(file, row.get("size_bytes"))
         try:
             with sf.SoundFile(file) as f:
                 fmt, subtype, sr = f.format, f.subtype, f.samplerate
@@ -133,8 +170,14 @@ class AudioPlugin(RegistryPlugin):
                 data = librosa.resample(out.data, orig_sr=out.sr, target_sr=recipe.resample)
                 applied.append({"name": "resample", "drawn": {"from": out.sr, "to": recipe.resample}})
                 out = replace(out, data=data.astype(np.float32), sr=int(recipe.resample))
-            peak = float(np.max(np.abs(out.data))) if out.data.size else 0.0
-            if peak > 1.0:
+            peak = float(max(out.data.max(), -out.data.min())) if out.data.size else 0.0
+            if peak > 1.0 and recipe.clip_guard == "limit":
+                from augment.audio.waveform import soft_limit
+
+                applied.append({"name": "limit", "drawn": {"peak": round(peak, 6), "threshold_dbfs": LIMIT_DBFS,
+                                                           "ceiling": PEAK}})
+                out = replace(out, data=soft_limit(out.data, 10 ** (LIMIT_DBFS / 20), PEAK))
+            elif peak > 1.0:
                 applied.append({"name": "peak_normalize", "drawn": {"peak": round(peak, 6), "factor": PEAK / peak}})
                 out = replace(out, data=(out.data * np.float32(PEAK / peak)).astype(np.float32))
         return out, applied
@@ -164,7 +207,11 @@ class AudioPlugin(RegistryPlugin):
 
         container = _FORMATS[os.path.splitext(path)[1].lower()]
         subtype = sample.subtype if sf.check_format(container, sample.subtype) else None
-        sf.write(buf, sample.data.T, sample.sr, format=container, subtype=subtype)
+        with sf.SoundFile(buf, "w", sample.sr, sample.data.shape[0], subtype, format=container) as f:
+            # libsndfile stamps a float WAV's PEAK chunk with the wall clock: without the
+            # chunk, the same sample encodes to the same bytes in any second (replay, resume)
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)
+            f.write(sample.data.T)
         return buf.getvalue()
 
     def output(self, sample: AudioSample, applied: list[dict], path: str, ctx: Context) -> Output:

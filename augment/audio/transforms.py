@@ -42,11 +42,13 @@ class AudioTransform:
 
     def __init__(self, **params: Any):
         self.params = self.InitSchema.model_validate(params)
+        # read once: iterating the pydantic model for every sample costs more than a gain
+        self._items = tuple(self.params)
 
     def get_params(self, data: np.ndarray, sr: int, rng: np.random.Generator) -> dict[str, Any]:
         """This sample's values: each ``[lo, hi]`` drawn uniformly, each list of choices
         drawn once, every other value as given."""
-        return {key: draw_value(rng, value) for key, value in self.params}
+        return {key: draw_value(rng, value) for key, value in self._items}
 
     def apply(self, data: np.ndarray, sr: int, **drawn: Any) -> np.ndarray:
         raise NotImplementedError

@@ -16,7 +16,7 @@ from typing import Any, Union
 import numpy as np
 from pydantic import Field
 
-from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform
+from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform, draw_value
 from augment.params import choices, number
 from curate.errors import CuraugError
 
@@ -25,15 +25,34 @@ Color = choices("white", "pink", "brown")
 _AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
+#: Samples per float32 dot product in :func:`power` (their sums are added in float64).
+_POWER_BLOCK = 8192
+
+
 def power(y: np.ndarray) -> float:
-    """Mean power over all channels, in float64 (float32 sums drift on long clips)."""
-    return float(np.mean(np.square(y, dtype=np.float64)))
+    """Mean power over all channels: float32 dot products (BLAS, no temporary array) of
+    blocks short enough that float32 sums stay exact to ~1e-7, added in float64, so a long
+    clip does not drift."""
+    flat = np.ravel(y)
+    if flat.dtype != np.float32:
+        flat = flat.astype(np.float32)
+    total = 0.0
+    for start in range(0, flat.size, _POWER_BLOCK):
+        block = flat[start:start + _POWER_BLOCK]
+        total += float(np.dot(block, block))
+    return total / flat.size if flat.size else 0.0
 
 
-def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """``y`` plus ``noise`` scaled so that ``10 log10(P(y) / P(scaled noise)) == snr_db``."""
-    scale = np.sqrt(power(y) / (power(noise) * 10 ** (snr_db / 10)))  # powers summed in float64
-    return y + np.float32(scale) * noise.astype(np.float32, copy=False)
+def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float, *, owned: bool = False) -> np.ndarray:
+    """``y`` plus ``noise`` scaled so that ``10 log10(P(y) / P(scaled noise)) == snr_db``;
+    ``owned``: ``noise`` is a float32 array of ``y``'s shape the caller gives up, so the
+    mix is written into it instead of new arrays."""
+    scale = np.float32(np.sqrt(power(y) / (power(noise) * 10 ** (snr_db / 10))))
+    if owned:
+        noise *= scale
+        noise += y
+        return noise
+    return y + scale * noise.astype(np.float32, copy=False)
 
 
 def colored_noise(color: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -47,6 +66,27 @@ def colored_noise(color: str, shape: tuple[int, int], rng: np.random.Generator) 
     freqs[0] = freqs[1] if len(freqs) > 1 else 1.0  # no infinite DC gain
     spectrum *= freqs ** (-0.5 if color == "pink" else -1.0)
     return np.fft.irfft(spectrum, n=shape[-1], axis=-1)
+
+
+def soft_limit(y: np.ndarray, threshold: float, ceiling: float) -> np.ndarray:
+    """A new array: every sample within ``threshold`` as it is (bit for bit), each one past
+    it bent by a tanh knee towards ``ceiling``, which it never reaches. The knee leaves the
+    threshold with slope 1 (no kink to hear) and keeps the order of magnitudes.
+
+    Examples
+    --------
+    >>> limited = soft_limit(np.array([[0.5, -0.88, 0.95, 1.5]], np.float32), 0.891, 0.999)
+    >>> limited.round(4), bool(limited.max() < 0.999)
+    (array([[ 0.5   , -0.88  ,  0.9448,  0.999 ]], dtype=float32), True)
+    """
+    out = y.copy()
+    loud = np.abs(y) > threshold
+    over = np.abs(y[loud]).astype(np.float64) - threshold
+    room = ceiling - threshold
+    # below ceiling in float64 (tanh < 1), then rounded down in float32 so the cast cannot reach it
+    bent = threshold + room * np.tanh(over / room)
+    out[loud] = np.copysign(np.minimum(bent, np.nextafter(np.float32(ceiling), 0, dtype=np.float32)), y[loud])
+    return out
 
 
 @AUDIO_TRANSFORMS.register("noise")
@@ -65,7 +105,7 @@ class Noise(AudioTransform):
 
     def apply(self, data, sr, *, snr_db, color, noise_seed):
         noise = colored_noise(color, data.shape, np.random.default_rng(noise_seed))
-        return mix_at_snr(data, noise, snr_db)
+        return mix_at_snr(data, noise.astype(np.float32, copy=False), snr_db, owned=True)
 
 
 @functools.lru_cache(maxsize=32)
@@ -139,7 +179,7 @@ class Gain(AudioTransform):
         envelope_points: int = Field(4, ge=2, le=64)
 
     def get_params(self, data, sr, rng):
-        db = super().get_params(data, sr, rng)["db"]
+        db = draw_value(rng, self.params.db)
         env = self.params.envelope_db
         points = [round(float(v), 6) for v in rng.uniform(-env, env, self.params.envelope_points)] if env else []
         return {"db": db, "envelope": points}
@@ -163,19 +203,71 @@ class Shift(AudioTransform):
         rollover: bool = False
 
     def get_params(self, data, sr, rng):
-        drawn = super().get_params(data, sr, rng)
-        return {"samples": int(round(drawn["seconds"] * sr)), "rollover": drawn["rollover"]}
+        return {"samples": int(round(draw_value(rng, self.params.seconds) * sr)), "rollover": self.params.rollover}
 
     def apply(self, data, sr, *, samples, rollover):
         if rollover:
             return np.roll(data, samples, axis=-1)
-        out = np.zeros_like(data)
+        # one copy of what stays and zeros only in the gap: less memory traffic than
+        # zeroing the whole output first, or than rolling and zeroing
         n = data.shape[-1]
+        k = min(abs(samples), n)
+        out = np.empty_like(data)
         if samples >= 0:
-            out[:, samples:] = data[:, :max(n - samples, 0)]
+            out[:, k:] = data[:, :n - k]
+            out[:, :k] = 0
         else:
-            out[:, :max(n + samples, 0)] = data[:, -samples:]
+            out[:, :n - k] = data[:, k:]
+            out[:, n - k:] = 0
         return out
+
+
+#: STFT size and hop of the phase vocoder (librosa's defaults for time_stretch).
+_N_FFT, _HOP = 2048, 512
+
+
+def phase_vocoder(spec: np.ndarray, rate: float, hop_length: int) -> np.ndarray:
+    """``spec`` (complex ``(..., bins, frames)``) stretched in time by ``1 / rate``:
+    librosa's phase vocoder (magnitudes interpolated between neighbouring frames, phases
+    advanced by each bin's measured frequency), computed for all frames at once instead of
+    in a Python loop over them, with the phase summed in float64 from steps below 3 pi
+    (librosa's float32 accumulator reaches 1e5 to 1e6 rad, where a float32 step is 0.01 to
+    0.06 rad)."""
+    bins, frames = spec.shape[-2], spec.shape[-1]
+    steps = np.arange(0, frames, rate, dtype=np.float64)
+    left = steps.astype(np.intp)
+    alpha = (steps - left).astype(np.float32)
+    # each bin's expected phase step per hop, wrapped: adding whole turns changes no phase,
+    # and it keeps every float32 below 2 pi
+    advance = np.mod(hop_length * np.linspace(0, np.pi, bins), 2 * np.pi).astype(np.float32)[:, None]
+    pad = [(0, 0)] * (spec.ndim - 1) + [(0, 2)]  # the last steps read two frames past the end: zeros
+    mags = np.pad(np.abs(spec), pad)
+    angles = np.pad(np.angle(spec), pad)
+    mag = mags[..., left] * (1 - alpha) + mags[..., left + 1] * alpha
+    step = angles[..., left + 1] - angles[..., left] - advance
+    step -= np.float32(2 * np.pi) * np.rint(step * np.float32(1 / (2 * np.pi)))  # the deviation, in [-pi, pi]
+    step += advance
+    # the phase of output frame t: frame 0's plus every earlier step's (summed in float64)
+    phase = np.empty(mag.shape, np.float64)
+    phase[..., 0] = angles[..., 0]
+    phase[..., 1:] = step[..., :-1]
+    phase32 = np.cumsum(phase, axis=-1, out=phase).astype(np.float32)
+    out = np.empty(mag.shape, np.complex64)
+    np.multiply(mag, np.cos(phase32), out=out.real)
+    np.multiply(mag, np.sin(phase32), out=out.imag)
+    return out
+
+
+def time_stretch(y: np.ndarray, rate: float) -> np.ndarray:
+    """``y`` (float32 ``(..., samples)``) lasting ``1 / rate`` times as long, pitch kept:
+    librosa.effects.time_stretch's STFT, phase vocoder and inverse STFT, with
+    :func:`phase_vocoder`; ``round(samples / rate)`` samples."""
+    import librosa
+
+    spec = librosa.stft(y, n_fft=_N_FFT, hop_length=_HOP)
+    stretched = phase_vocoder(spec, rate, _HOP)
+    return librosa.istft(stretched, n_fft=_N_FFT, hop_length=_HOP, dtype=np.float32,
+                         length=int(round(y.shape[-1] / rate)))
 
 
 @AUDIO_TRANSFORMS.register("time_stretch")
@@ -188,9 +280,7 @@ class TimeStretch(AudioTransform):
         rate: number(gt=0.05, le=20) = 1.0
 
     def apply(self, data, sr, *, rate):
-        import librosa
-
-        return librosa.effects.time_stretch(data, rate=rate).astype(np.float32)
+        return time_stretch(data, rate)
 
 
 @AUDIO_TRANSFORMS.register("pitch_shift")
@@ -205,7 +295,11 @@ class PitchShift(AudioTransform):
     def apply(self, data, sr, *, semitones):
         import librosa
 
-        return librosa.effects.pitch_shift(data, sr=sr, n_steps=semitones).astype(np.float32)
+        # librosa.effects.pitch_shift's steps (stretch by 1/ratio, resample back, same
+        # length) on this module's phase vocoder
+        rate = 2.0 ** (-semitones / 12)
+        shifted = librosa.resample(time_stretch(data, rate), orig_sr=sr / rate, target_sr=sr, res_type="soxr_hq")
+        return np.ascontiguousarray(librosa.util.fix_length(shifted, size=data.shape[-1]), dtype=np.float32)
 
 
 @AUDIO_TRANSFORMS.register("crop")
