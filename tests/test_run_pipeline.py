@@ -345,7 +345,7 @@ def test_the_sample_pipeline_file_is_valid():
 
     loaded = load_pipeline(SAMPLE / "pipeline.yaml")
     assert loaded.source == (SAMPLE / "images").resolve()
-    assert loaded.config.split.ratios == (0.6, 0.2, 0.2)
+    assert loaded.config.split.ratios == (0.15, 0.45, 0.4)  # a small training set: augmentation has work to do
     assert loaded.config.ablation.seeds == 3 and loaded.config.train.model == "auto"
     assert [s.name for s in loaded.recipe.steps] == ["Affine", "RandomBrightnessContrast", "OneOf", "copy_paste"]
 
@@ -459,13 +459,6 @@ def test_the_report_reruns_after_what_it_reads_changes(cli, pipeline, elsewhere,
     assert fake_report[-1]["split"]["ran"] is False
 
 
-def _training_harness_merged() -> bool:
-    import importlib.util
-
-    return all(importlib.util.find_spec(f"pipelines.train.{m}") is not None for m in ("data", "loop", "monitor"))
-
-
-@pytest.mark.skipif(not _training_harness_merged(), reason="the training harness (issue 14) is not in this branch yet")
 def test_the_train_stage_trains_for_real(cli, tmp_path, elsewhere):
     columns = ["species", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
     pd.read_csv(SAMPLE / "penguins.csv")[columns].dropna().drop_duplicates().to_csv(tmp_path / "p.csv", index=False)
@@ -476,6 +469,31 @@ def test_the_train_stage_trains_for_real(cli, tmp_path, elsewhere):
     metrics = json.loads((tmp_path / "runs" / "t" / "train" / "metrics.json").read_text())
     assert 0 <= metrics["test"]["accuracy"] <= 1
     assert plan(cli("run", path))["train"] == ("skip", "unchanged")
+
+
+def test_the_ablation_trains_with_and_without_augmentation_and_one_recipe_change_reruns_only_what_follows(
+        cli, pipeline, elsewhere):
+    pipeline.write_text(pipeline.read_text() + "train: {epochs: 3, width: 8, image_size: 8, device: cpu}\n"
+                        "ablation: {seeds: 2}\n")
+    first = cli("run", pipeline)
+    assert first.code == 0, first.err
+    out = pipeline.parent / "runs" / "digits"
+    result = json.loads((out / "ablation.json").read_text())
+    assert result["metric"] == "val" and result["seeds"] == [0, 1]
+    assert len(result["with"]["accuracy"]) == len(result["without"]["accuracy"]) == 2
+    assert result["difference"]["per_seed"] == pytest.approx(
+        [a - b for a, b in zip(result["with"]["accuracy"], result["without"]["accuracy"])])
+    assert result["verdict"] in ("helps", "hurts", "no clear difference")
+    # the pipeline's own training run is the first "with" run; the other three were trained
+    assert sorted(p.name for p in (out / "ablation").iterdir()) == ["with_seed1", "without_seed0", "without_seed1"]
+    without = pd.read_parquet(out / "split.parquet")
+    assert json.loads((out / "ablation" / "without_seed0" / "metrics.json").read_text())["rows"]["train"] == \
+        int((without["split"] == "train").sum())
+    pipeline.write_text(pipeline.read_text().replace("rotate: [-10, 10]", "rotate: [-15, 15]"))
+    rerun = cli("run", pipeline)
+    assert rerun.code == 0, rerun.err
+    ran = re.search(r"^ran (.*?);", rerun.out, flags=re.M).group(1).split(", ")
+    assert ran[:3] == ["augment", "train", "ablation"] and set(ran) <= {"augment", "train", "ablation", "report"}
 
 
 def test_a_stage_that_cannot_use_the_data_names_the_pipeline_key(cli, pipeline, elsewhere):

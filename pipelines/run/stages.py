@@ -362,6 +362,42 @@ class Train(Stage):
         return Outcome(True, f"test accuracy {metrics['test']['accuracy']:.3f}" if "test" in metrics else "")
 
 
+class Ablation(Stage):
+    """The training again, with and without the augmented rows, over ``ablation.seeds``
+    seeds; compared on val (pipelines.run.ablation)."""
+
+    name = "ablation"
+    figures = "ablation.json"
+
+    def applies(self, p):
+        return p.config.ablation is not None
+
+    def settings(self, p):
+        return {"ablation": p.config.ablation.model_dump(mode="json"), **Train().settings(p)}
+
+    def inputs(self, p, present):
+        found = _under(p, "augmented/", "split.parquet", "train/")
+        if p.init is not None:
+            found["train.init"] = p.init
+        return found
+
+    def outputs(self, p):
+        return _under(p, "ablation/", "ablation.json")
+
+    def run(self, ctx):
+        from pipelines.run.ablation import run_ablation
+
+        p = ctx.pipeline
+        result = run_ablation(ctx.out / "augmented" / "manifest.parquet", ctx.out / "split.parquet",
+                              ctx.out / "ablation", label=ctx.label, settings=p.train_settings(),
+                              seeds=p.config.ablation.seeds, trained=ctx.out / "train", progress=ctx.display.echo)
+        _write_figures(ctx.out / "ablation.json", result)
+        diff, test = result["difference"], result["paired_test"]
+        p_value = f", p = {test['pvalue']:.3g}" if test["pvalue"] is not None else ""
+        return Outcome(True, f"augmentation {result['verdict']}: val accuracy {result['with']['mean']:.3f} with, "
+                             f"{result['without']['mean']:.3f} without ({diff['mean']:+.3f}{p_value})")
+
+
 class Report(Stage):
     """``out/report.html`` from every stage that finished, by
     ``pipelines.report.pipeline.write_pipeline_report(out, stages)`` (see docs/pipelines.md)."""
@@ -375,7 +411,7 @@ class Report(Stage):
             return False
 
     def settings(self, p):
-        return {"ablation": p.config.ablation.model_dump(mode="json") if p.config.ablation else None}
+        return {}
 
     def inputs(self, p, present):
         found: dict[str, Path] = {}
@@ -394,7 +430,8 @@ class Report(Stage):
         return Outcome(True, str(path))
 
 
-STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), ValidateSplits(), Augment(), Train(), Report())
+STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), ValidateSplits(), Augment(), Train(), Ablation(),
+                             Report())
 
 
 def clear_outputs(stage: Stage, p: "LoadedPipeline") -> None:
