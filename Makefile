@@ -64,7 +64,12 @@ demo: install
 	@# the spoken words: split (small classes to train), then gain, shift, stretch/pitch and coloured noise
 	$(BIN)/curaug split $(OUT)/audio.parquet --small-classes-to-train -o $(OUT)/audio.split.parquet
 	$(BIN)/curaug augment $(OUT)/audio.split.parquet --recipe sample_data/audio.recipe.yaml -o $(OUT)/audio_aug --workers 2
-	@echo "demo outputs in $(OUT)/"
+	@# a baseline: the penguins MLP on the locked split (test evaluated once, at the end)
+	rm -rf $(OUT)/penguins_mlp
+	$(BIN)/curaug train $(OUT)/penguins.split.parquet --label species -o $(OUT)/penguins_mlp --epochs 60 --patience 10
+	@# the whole path in one file: ingest, validate, clean, split, gate, augment, train, ablation, report
+	$(BIN)/curaug run sample_data/pipeline.yaml
+	@echo "demo outputs in $(OUT)/ and runs/digits/; the pipeline report: runs/digits/report.html"
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -78,6 +83,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_interrupt.py
 	$(BIN)/python benchmarks/bench_text.py
 	$(BIN)/python benchmarks/bench_audio.py
+	$(BIN)/python benchmarks/bench_train.py
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.
 sample-data: install
