@@ -21,19 +21,10 @@ from pipelines.train.loop import Callback, evaluate, fit
 from pipelines.train.metrics import classification_metrics
 from pipelines.train.optim import build_optimizer
 from pipelines.train.types import Predictions
-from train_loop_standins import Points, blobs, same_weights, tiny_net, weights
+from train_loop_standins import Points, blobs, same_weights, tiny_net, weights, single_torch_thread
 
+one_thread = pytest.fixture(autouse=True)(single_torch_thread)
 CONFIG = dict(epochs=6, batch_size=32, lr=0.01, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on these tiny tensors two threads' hand-offs cost far more than
-    the work (15x slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def relabelled(points: Points, shift: int = 1) -> Points:

@@ -15,20 +15,11 @@ from pipelines.train.batches import identity_batches
 from pipelines.train.config import TrainConfig
 from pipelines.train.loop import evaluate, fit, predict
 from pipelines.train.mining import OHEM, Replay, Triplet, batch_hard_triplet, ohem_loss
-from train_loop_standins import Points, blobs, same_weights, tiny_net, weights
+from train_loop_standins import Points, blobs, same_weights, tiny_net, weights, single_torch_thread
 
+one_thread = pytest.fixture(autouse=True)(single_torch_thread)
 CONFIG = dict(epochs=4, batch_size=32, lr=0.01, device="cpu")
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on these tiny tensors two threads' hand-offs cost far more than
-    the work (15x slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # OHEM ------------------------------------------------------------------------------------

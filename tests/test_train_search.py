@@ -100,6 +100,10 @@ class Recorder:
             score = model.score(val.X, val.targets)
             if score > best_score:
                 best, best_epoch, best_score = copy.deepcopy(model), epoch, score
+        return self.record(config, train, val, best, best_epoch)
+
+    def record(self, config: TrainConfig, train: TableSet, val: TableSet, best, best_epoch: int):
+        """Keep what a fit saw; the model remembers its training ids."""
         best.trained_on = frozenset(train.ids)
         with self.lock:
             self.fits.append({"train": list(train.ids), "val": list(val.ids), "config": config})
@@ -161,10 +165,7 @@ class TorchRecorder(Recorder):
                 score = float((model(Xv).argmax(1) == yv).float().mean())
             if score > best_score:
                 best, best_epoch, best_score = copy.deepcopy(model), epoch, score
-        best.trained_on = frozenset(train.ids)
-        with self.lock:
-            self.fits.append({"train": list(train.ids), "val": list(val.ids), "config": config})
-        return best, FitResult(best_epoch)
+        return self.record(config, train, val, best, best_epoch)
 
     def evaluate(self, model, dataset: TableSet) -> Predictions:
         import torch

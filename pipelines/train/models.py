@@ -176,14 +176,10 @@ class ImageCNN(Baseline):
         self.head = nn.Linear(n_in, spec.n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return self.pool(x)
+        return _through_blocks(self, x)
 
     def body_groups(self) -> list[list[nn.Module]]:
-        groups = [[block] for block in self.blocks]
-        groups[-1].append(self.pool)
-        return groups
+        return _block_groups(self)
 
 
 class AudioCNN(Baseline):
@@ -207,15 +203,24 @@ class AudioCNN(Baseline):
         self.head = nn.Linear(n_in, spec.n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1, 2)                             # (B, 1, mels, frames) → (B, mels, frames)
-        for block in self.blocks:
-            x = block(x)
-        return self.pool(x)
+        return _through_blocks(self, x.flatten(1, 2))   # (B, 1, mels, frames) → (B, mels, frames)
 
     def body_groups(self) -> list[list[nn.Module]]:
-        groups = [[block] for block in self.blocks]
-        groups[-1].append(self.pool)
-        return groups
+        return _block_groups(self)
+
+
+def _through_blocks(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A convolutional stack's features: its blocks in order, then the pooling."""
+    for block in model.blocks:
+        x = block(x)
+    return model.pool(x)
+
+
+def _block_groups(model: nn.Module) -> list[list[nn.Module]]:
+    """One layer group per convolutional block, the pooling with the last."""
+    groups = [[block] for block in model.blocks]
+    groups[-1].append(model.pool)
+    return groups
 
 
 class AudioGRU(Baseline):
