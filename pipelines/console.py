@@ -375,7 +375,9 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
         if split in metrics:
             worst = min(metrics[split]["per_class"].items(), key=lambda kv: kv[1]["f1"], default=None)
             extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
-            console.print(f"{split} accuracy {figure(metrics[split]['accuracy'])}{extra}", highlight=False,
+            seen = (" (the final model was retrained on train+val: optimistic; the search's cross-validated "
+                    "score above is the estimate)" if metrics[split].get("seen_in_training") else "")
+            console.print(f"{split} accuracy {figure(metrics[split]['accuracy'])}{extra}{seen}", highlight=False,
                           markup=False)
     for layer in metrics.get("histograms", {}).get("flagged", []):
         console.print(f"warning: {layer}: more than half of its units are dead (see histograms/)", highlight=False,

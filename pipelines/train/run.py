@@ -143,6 +143,8 @@ class TrainingRun:
 
             val_pred = self.evaluate_fn(model, val_set)
             metrics["val"] = classification_metrics(val_pred, prepared.spec.classes)
+            if config.search:
+                metrics["val"]["seen_in_training"] = True  # retrained on train+val: optimistic
             metrics["errors"] = write_errors(val_pred, val_set, prepared.spec.classes, self.rundir / "errors.csv")
         if "test" in prepared.splits:
             metrics["test"] = self._test_once(model, prepared)
