@@ -66,8 +66,6 @@ class TrainConfig(Strict):
     n_mels: int = Field(64, ge=8)
     #: text: tokens kept per sample
     max_tokens: int = Field(128, ge=4)
-    #: DataLoader workers for data that is decoded on the fly (0: in the main process)
-    workers: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _triplet_batches(self) -> "TrainConfig":
