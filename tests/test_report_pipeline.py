@@ -38,8 +38,7 @@ def _run(path: Path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    """The sample digits through ingest, validate, clean, split, validate_splits, augment and
-    report (no training: that has its own figures, built by hand below)."""
+    """The sample digits through every stage but the ablation, with a tiny training run."""
     folder = tmp_path_factory.mktemp("digits")
     path = _pipeline(folder, f"""out: out
 source: {SAMPLE / 'images'}
@@ -50,6 +49,7 @@ augment:
   modality: image
   copies: 1
   transforms: [{{HorizontalFlip: {{p: 0.5}}}}, {{Affine: {{rotate: [-10, 10], fill: 255, p: 0.8}}}}]
+train: {{epochs: 2, width: 8, image_size: 16, device: cpu}}
 """)
     result = _run(path, tmp_path_factory)
     assert result.success, result.failed
@@ -69,7 +69,7 @@ def test_the_run_writes_one_page_with_profile_checks_and_augmented_pairs(digits)
     assert "PASSED: every check passed (2 warnings)" in page  # the truncated digit, and missing_values undeclared
     stages = re.search(r"<table id='stages'>.*?</table>", page, re.S).group()
     assert stages.count("<tr>") == len(STAGES)  # a header, then every stage but the report itself
-    assert "<td>train</td><td>not run</td>" in stages
+    assert "<td>train</td><td>ran</td><td>ok</td>" in stages
     assert "<b>144</b> rows, 4 classes" in page and "1 corrupt" in page and "8/truncated_digit.png" in page
     assert "144 rows in, 141 out." in page and "near-duplicate of 0/digit_0010.png" in page
     split = json.loads((digits.out / "split.json").read_text())
@@ -84,8 +84,21 @@ def test_the_run_writes_one_page_with_profile_checks_and_augmented_pairs(digits)
         assert table.count("<tr class='check'>") == len(checks)
     assert len(_imgs(page, "pair-img")) == 12  # up to 12 pairs, one strip (source | augmented) each
     assert "id='split-balance'" in page and page.count("alt='drift per feature'") == 3
-    assert "Not shown: the train stage did not run." in page
     assert "Not shown: the ablation stage did not run." in page
+
+
+def test_a_real_training_run_gives_its_curves_confusion_and_per_class_figures(digits):
+    metrics = json.loads((digits.out / "train" / "metrics.json").read_text())
+    page = (digits.out / "report.html").read_text(encoding="utf-8")
+    assert f"test accuracy <b>{metrics['test']['accuracy']:.3f}</b>" in page
+    assert "<img id='curves'" in page
+    for split in ("test", "val"):
+        assert f"<img id='confusion-{split}'" in page
+        table = re.search(f"<table id='per-class-{split}'>.*?</table>", page, re.S).group()
+        assert table.count("<tr>") == 1 + len(metrics[split]["labels"])
+        support = re.findall(r"<td class='num'>(\d+)</td></tr>", table)
+        assert sum(map(int, support)) == sum(map(sum, metrics[split]["confusion"]))
+    assert f"<h3>Activations (epoch {metrics['histograms']['epoch']})</h3>" in page
 
 
 def test_each_pair_shows_its_source_and_the_drawn_parameters(digits):
@@ -320,3 +333,11 @@ def test_report_renders_in_headless_chromium(full, tmp_path):
     bottom = pixels[drawn.max() - 1500:drawn.max()]
     orange = (bottom[..., 0] > 200) & (bottom[..., 1] > 150) & (bottom[..., 1] < 220) & (bottom[..., 2] < 190)
     assert orange.sum() > 300  # the ablation plot, the page's last figure, is painted from its PNG
+
+
+def test_a_word_diff_marks_what_went_and_came_and_escapes_every_word():
+    from pipelines.report.pipeline_samples import _text_diff
+
+    assert _text_diff("keep <b>this</b> and that <i>", "keep <b>this</b> or that <i> & more") == (
+        "<p class='diff'>keep &lt;b&gt;this&lt;/b&gt; <del>and</del> <ins>or</ins> that &lt;i&gt; "
+        "<ins>&amp; more</ins></p>")
