@@ -10,7 +10,6 @@ report). Every image is a data: URI and the style is inline, so the page needs n
 from __future__ import annotations
 
 import html
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -233,17 +232,3 @@ def _split_balance_plot(split: dict[str, Any]) -> str:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)
-
-
-def provenance(augment_json: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """The transforms applied to a sample and what each drew, from its ``augment`` column."""
-    if not augment_json:
-        return []
-    record = json.loads(augment_json)
-    applied = []
-    for step in record.get("applied") or []:
-        drawn = step.get("drawn")
-        if drawn is None:  # transforms that record their figures beside the name (copy_paste, text edits)
-            drawn = {k: v for k, v in step.items() if k != "name"}
-        applied.append((str(step.get("name")), drawn))
-    return applied

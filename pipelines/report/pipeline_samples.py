@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.report.pipeline import figures_of, missing, provenance
+from pipelines.report.pipeline import figures_of, missing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,10 +101,24 @@ def _pair(row: "pd.Series", sources: "pd.DataFrame") -> str:
         body = missing(f"could not read the sample: {exc}")
     lost = "" if source is not None else missing(f"source {row['source_id']} is not in the manifests")
     steps = "".join(f"<li><b>{esc(name)}</b> {esc(_params_text(drawn))}</li>"
-                    for name, drawn in provenance(row.get("augment")))
+                    for name, drawn in _provenance(row.get("augment")))
     return (f"<div class='pair'><p>{esc(str(row['source_id']))} → <b>{esc(str(row['id']))}</b> "
             f"(label {esc(str(row.get('label')))})</p>{body}{lost}<ul>{steps or '<li>no transform applied</li>'}"
             "</ul></div>")
+
+
+def _provenance(augment_json: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """The transforms applied to a sample and what each drew, from its ``augment`` column."""
+    if not augment_json:
+        return []
+    record = json.loads(augment_json)
+    applied = []
+    for step in record.get("applied") or []:
+        drawn = step.get("drawn")
+        if drawn is None:  # transforms that record their figures beside the name (copy_paste, text edits)
+            drawn = {k: v for k, v in step.items() if k != "name"}
+        applied.append((str(step.get("name")), drawn))
+    return applied
 
 
 def _params_text(drawn: Any, limit: int = 240) -> str:
