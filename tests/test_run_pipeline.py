@@ -68,7 +68,7 @@ def test_first_run_runs_every_stage_and_a_second_run_has_nothing_to_do(cli, pipe
     assert first.code == 0, first.err
     assert plan(first) == {"ingest": ("run", "no previous run"), "split": ("run", "no previous run"),
                            "validate_splits": ("run", "no previous run"), "augment": ("run", "no previous run"),
-                           "report": ("skip", "not built in this version")}
+                           "report": ("run", "no previous run")}
     assert re.search(r"^augment: done in \d+\.\d s \(18 samples from 18 train rows\)$", first.out, re.M)
     out = pipeline.parent / "runs" / "digits"
     assert not (elsewhere / "runs").exists()
@@ -108,7 +108,7 @@ def test_changing_one_augment_parameter_reruns_augment_then_what_reads_it(cli, p
     assert {steps[s][0] for s in ("ingest", "split", "validate_splits")} == {"skip"}
     assert re.search(r"^train: done in", rerun.out, re.M)  # other rotations: other files
     assert len(trained) == 2
-    assert "ran augment, train;" in rerun.out
+    assert "ran augment, train, report;" in rerun.out
 
 
 def fake_training(monkeypatch) -> list[dict]:
@@ -168,7 +168,7 @@ def test_a_changed_source_file_reruns_ingest_and_everything_after(cli, pipeline,
     rerun = cli("run", pipeline)
     assert rerun.code == 0, rerun.err
     assert plan(rerun)["ingest"] == ("run", "input changed: data/digits")
-    assert "ran ingest, split, validate_splits, augment;" in rerun.out
+    assert "ran ingest, split, validate_splits, augment, report;" in rerun.out
 
 
 def test_from_only_and_force(cli, pipeline, elsewhere):
@@ -181,7 +181,7 @@ def test_from_only_and_force(cli, pipeline, elsewhere):
     assert from_split.code == 0, from_split.err
     assert plan(from_split)["ingest"] == ("skip", "not asked (from split)")
     assert {plan(from_split)[s] for s in ("split", "validate_splits", "augment")} == {("run", "forced (from split)")}
-    assert "ran split, validate_splits, augment;" in from_split.out
+    assert "ran split, validate_splits, augment, report;" in from_split.out
 
     only = cli("run", pipeline, "--only", "validate_splits")
     assert only.code == 0
@@ -243,7 +243,7 @@ def test_ctrl_c_in_a_stage_exits_130_and_the_rerun_resumes_at_that_stage(cli, pi
     assert steps["augment"] == ("run", "did not finish last time")
     assert {steps[s][0] for s in ("ingest", "split", "validate_splits")} == {"skip"}
     assert "augment: resuming" in resumed.out  # what it had written is kept, not wiped
-    assert "ran augment;" in resumed.out
+    assert "ran augment, report;" in resumed.out
 
 
 def test_an_interrupted_training_keeps_its_checkpoint_for_the_rerun(cli, pipeline, elsewhere, monkeypatch):
@@ -400,7 +400,7 @@ def test_a_file_a_source_table_lists_is_an_input_of_ingest(cli, tmp_path, digits
                   "label": [f.parent.name for f in files]}).to_csv(digits / "table.csv", index=False)
     path = write_pipeline(tmp_path, "out: runs/table\nsource: data/digits/table.csv\n")
     assert cli("run", path).code == 0
-    assert cli("run", path).out.count("skip") == 2  # ingest, and the report (not built)
+    assert cli("run", path).out.count("skip") == 2  # ingest, and the report (unchanged)
     shutil.copy(files[-1], files[0])
     rerun = cli("run", path)
     assert plan(rerun)["ingest"] == ("run", "input changed: files the source lists")

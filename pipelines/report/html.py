@@ -134,42 +134,60 @@ def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" =
              + (f" — {len(df)} rows" if df is not None else "") + "</p>",
              f"<div class='verdict {'pass' if ok else 'fail'}' id='verdict'>{'PASSED' if ok else 'FAILED'}: "
              f"{esc(verdict_counts(result))}</div>",
-             "<h2>Checks</h2><table id='checks'><tr><th></th><th>check</th><th>column</th><th>details</th>"
-             "<th>offending</th></tr>"]
-    for c in checks:
-        cls = "pass" if c["success"] else ("fail" if c["severity"] == "error" else "warn")
-        mark = {"pass": "pass", "fail": "FAIL", "warn": "warn"}[cls]
-        shown = "" if c["success"] else offenders_text(c)
-        parts.append(f"<tr class='check'><td class='{cls}'>{mark}</td><td>{esc(c['name'])}</td>"
-                     f"<td>{esc(c.get('column') or '')}</td><td>{esc(round_figures(c.get('details', '')))}</td>"
-                     f"<td><code>{esc(shown)}</code></td></tr>")
-    parts.append("</table>")
-    balance = _balance_plot(checks)
-    if balance:
-        parts.append(f"<h2>Class balance</h2><img alt='class balance per split' src='{balance}'>")
-    for c in checks:
-        if c["name"] == "bias":
-            img = _bias_plot(c)
-            if img:
-                parts.append(f"<h2>Bias: {esc(c['column'] or '')}</h2><img alt='label rate by group' src='{img}'>")
-    for c in checks:
-        if c["name"] == "drift":
-            img = _drift_plot(c)
-            if img:
-                parts.append(f"<h2>Drift: {esc(' vs '.join(c['observed']['pair']))}</h2>"
-                             f"<img alt='drift per feature' src='{img}'>")
-    for c in checks:
-        if c["name"] == "domain_classifier_auc":
-            top = c["observed"].get("top_features") or []
-            lean = "".join(f"<li>{esc(t['feature'])}: AUC drop {t['importance']:.3f}</li>" for t in top)
-            parts.append(f"<h2>Adversarial validation: {esc(' vs '.join(c['observed']['pair']))}</h2>"
-                         f"<p>AUC {c['observed']['auc']:.3f} (no shift: 0.5 ± {c['observed']['auc_null_sd']:.3f}; "
-                         f"limit {c['observed']['max_auc']:g})</p>" + (f"<ul>{lean}</ul>" if lean else ""))
+             "<h2>Checks</h2>" + checks_table(checks)]
+    parts += check_figures(checks)
     if df is not None:
         parts += _offending_rows(checks, df)
     parts.append("<h2>Raw result</h2><details><summary>JSON</summary><pre>"
                  + esc(json.dumps(result, indent=1, default=str)[:200000]) + "</pre></details></body></html>")
     return "\n".join(parts)
+
+
+def checks_table(checks: list[dict], table_id: str = "checks") -> str:
+    """One row per check: its mark (pass, FAIL or warn), name, column, details and what
+    it found offending when it failed."""
+    esc = html.escape
+    rows = [f"<table id='{esc(table_id)}'><tr><th></th><th>check</th><th>column</th><th>details</th>"
+            "<th>offending</th></tr>"]
+    for c in checks:
+        cls = "pass" if c["success"] else ("fail" if c["severity"] == "error" else "warn")
+        mark = {"pass": "pass", "fail": "FAIL", "warn": "warn"}[cls]
+        shown = "" if c["success"] else offenders_text(c)
+        rows.append(f"<tr class='check'><td class='{cls}'>{mark}</td><td>{esc(c['name'])}</td>"
+                    f"<td>{esc(c.get('column') or '')}</td><td>{esc(round_figures(c.get('details', '')))}</td>"
+                    f"<td><code>{esc(shown)}</code></td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def check_figures(checks: list[dict], level: int = 2, balance: bool = True) -> list[str]:
+    """The figures the checks have, each under a heading of ``level``: class balance per
+    split (unless ``balance`` is False), label rate per group, drift per feature and the
+    adversarial validation."""
+    esc, h = html.escape, f"h{level}"
+    parts = []
+    img = _balance_plot(checks) if balance else None
+    if img:
+        parts.append(f"<{h}>Class balance</{h}><img alt='class balance per split' src='{img}'>")
+    for c in checks:
+        if c["name"] == "bias":
+            img = _bias_plot(c)
+            if img:
+                parts.append(f"<{h}>Bias: {esc(c['column'] or '')}</{h}><img alt='label rate by group' src='{img}'>")
+    for c in checks:
+        if c["name"] == "drift":
+            img = _drift_plot(c)
+            if img:
+                parts.append(f"<{h}>Drift: {esc(' vs '.join(c['observed']['pair']))}</{h}>"
+                             f"<img alt='drift per feature' src='{img}'>")
+    for c in checks:
+        if c["name"] == "domain_classifier_auc":
+            top = c["observed"].get("top_features") or []
+            lean = "".join(f"<li>{esc(t['feature'])}: AUC drop {t['importance']:.3f}</li>" for t in top)
+            parts.append(f"<{h}>Adversarial validation: {esc(' vs '.join(c['observed']['pair']))}</{h}>"
+                         f"<p>AUC {c['observed']['auc']:.3f} (no shift: 0.5 ± {c['observed']['auc_null_sd']:.3f}; "
+                         f"limit {c['observed']['max_auc']:g})</p>" + (f"<ul>{lean}</ul>" if lean else ""))
+    return parts
 
 
 #: Keys of ``observed`` that list what a check found, probed in this order when a result

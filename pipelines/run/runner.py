@@ -85,7 +85,7 @@ def run_pipeline(pipeline: str | os.PathLike, *, from_stage: str | None = None, 
     >>> _ = (folder / "p.yaml").write_text("out: run\\nsource: t.csv\\nsplit: {ratios: [0.6, 0.2, 0.2]}\\n")
     >>> first = run_pipeline(folder / "p.yaml")
     >>> first.success, first.ran
-    (True, ['ingest', 'split', 'validate_splits'])
+    (True, ['ingest', 'split', 'validate_splits', 'report'])
     >>> again = run_pipeline(folder / "p.yaml")
     >>> again.ran, [v.action for v in again.plan]
     ([], ['skip', 'skip', 'skip', 'skip'])
