@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from pipelines.cli import main
+
+# Property tests draw the same examples on every run, so CI never fails on a case nobody
+# saw before; HYPOTHESIS_PROFILE=explore draws new ones (and keeps failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
