@@ -19,6 +19,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """The tests train tiny models: one torch thread. Two threads' hand-offs cost more than
+    the work, and on a busy 2-core machine they make a one-second fit take a minute."""
+    try:
+        import torch
+    except ImportError:  # the suite without the train extra
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     """Each test gets its own ingest cache, so cache hits never leak between tests."""

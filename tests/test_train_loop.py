@@ -21,9 +21,8 @@ from pipelines.train.loop import Callback, evaluate, fit
 from pipelines.train.metrics import classification_metrics
 from pipelines.train.optim import build_optimizer
 from pipelines.train.types import Predictions
-from train_loop_standins import Points, blobs, same_weights, tiny_net, weights, single_torch_thread
+from train_loop_standins import Points, blobs, same_weights, tiny_net, weights
 
-one_thread = pytest.fixture(autouse=True)(single_torch_thread)
 CONFIG = dict(epochs=6, batch_size=32, lr=0.01, device="cpu")
 
 

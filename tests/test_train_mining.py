@@ -15,9 +15,8 @@ from pipelines.train.batches import identity_batches
 from pipelines.train.config import TrainConfig
 from pipelines.train.loop import evaluate, fit, predict
 from pipelines.train.mining import OHEM, Replay, Triplet, batch_hard_triplet, ohem_loss
-from train_loop_standins import Points, blobs, same_weights, tiny_net, weights, single_torch_thread
+from train_loop_standins import Points, blobs, same_weights, tiny_net, weights
 
-one_thread = pytest.fixture(autouse=True)(single_torch_thread)
 CONFIG = dict(epochs=4, batch_size=32, lr=0.01, device="cpu")
 CPU = torch.device("cpu")
 

@@ -148,7 +148,7 @@ def test_same_seed_same_weights_and_the_global_rng_is_left_alone(penguins, tmp_p
 def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(penguins, tmp_path):
     args = [sys.executable, "-m", "pipelines.cli", "train", str(penguins), "--label", "species",
             "--epochs", "40", "--patience", "40", "--width", "256"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # tiny model: one thread is fastest
     subprocess.run(args + ["-o", str(tmp_path / "whole")], check=True, capture_output=True, env=env, cwd=ROOT)
     run = tmp_path / "killed"
     proc = subprocess.Popen(args + ["-o", str(run)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,

@@ -177,19 +177,7 @@ class TorchRecorder(Recorder):
         return Predictions(list(dataset.ids), dataset.targets, probs, np.zeros(len(dataset)))
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Matrices this small gain nothing from intra-op threads, which only spin against the
-    trial threads on a busy 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_torch_trials_in_threads_give_the_same_scores_as_one_at_a_time(one_torch_thread):
+def test_torch_trials_in_threads_give_the_same_scores_as_one_at_a_time():
     data = prepared(folds=2)
     one = run_search(data, n_trials=4, workers=1, recorder=TorchRecorder())
     three = run_search(data, n_trials=4, workers=3, recorder=TorchRecorder())

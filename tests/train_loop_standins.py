@@ -79,11 +79,3 @@ def weights(model) -> dict[str, torch.Tensor]:
 def same_weights(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
-
-def single_torch_thread():
-    """(A fixture body.) One torch thread: on these tiny tensors two threads' hand-offs cost far more than
-    the work (15x slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
