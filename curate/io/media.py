@@ -45,6 +45,12 @@ def probe_file(full_path: str, modality: str) -> dict[str, Any]:
     return {**fields, "status": "ok", "reason": None}
 
 
+def probe_batch(jobs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """:func:`probe_file` over ``(full_path, modality)`` pairs, in order: one task of a
+    distributed ingest, so that a hand-off carries many files."""
+    return [probe_file(path, modality) for path, modality in jobs]
+
+
 class _Corrupt(Exception):
     pass
 
