@@ -106,3 +106,13 @@ def test_ctrl_c_while_gathering_exits_130_with_one_line(cli, sample, tmp_path, s
     assert r.code == 130
     assert r.err.strip().splitlines() == ["error: interrupted"]
     assert not out.exists()
+
+
+def test_python_api_refuses_an_unknown_engine_and_a_scheduler_without_dask(sample):
+    from curate.errors import CuraugError
+
+    with pytest.raises(CuraugError, match="unknown engine \\(local or dask\\)") as exc:
+        ingest(sample / "images", engine="spark")
+    assert exc.value.param == "engine"
+    with pytest.raises(CuraugError, match="scheduler needs engine='dask'"):
+        ingest(sample / "images", scheduler="tcp://127.0.0.1:9")
