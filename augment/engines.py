@@ -11,7 +11,6 @@ jobs and records; on any exception, Ctrl-C included, they stop everything at onc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -24,6 +23,7 @@ import numpy as np
 
 from augment.plugin import Context, Plugin, SkipSample
 from augment.seeds import sample_seed
+from curate.engine import dask_client, stop_dask
 from curate.errors import CuraugError
 
 #: Draws in a row that may apply no transform at all before a plain copy is accepted.
@@ -214,32 +214,9 @@ class DaskEngine:
         self.workers, self.scheduler = workers, scheduler
 
     def run(self, chunks: list[list[Job]], state: dict[str, Any], collect: Collect) -> None:
-        import logging
-        import random
+        from distributed import as_completed
 
-        from distributed import Client, LocalCluster, as_completed
-
-        quiet = logging.getLogger("distributed")
-        with contextlib.ExitStack() as stack:  # closed in reverse: client, cluster, log level
-            # distributed draws from Python's global random (ports, worker choice): the
-            # seed contract leaves the caller's global RNGs as they were
-            stack.callback(random.setstate, random.getstate())
-            stack.callback(quiet.setLevel, quiet.level)
-            quiet.setLevel(logging.ERROR)
-            cluster = None
-            try:
-                if self.scheduler:
-                    client = stack.enter_context(Client(self.scheduler, timeout="5s"))
-                else:
-                    # no dashboard, and the scheduler's HTTP routes on a free local port: the
-                    # default 8787 may be taken (another cluster), which prints a warning
-                    cluster = stack.enter_context(LocalCluster(
-                        n_workers=max(1, self.workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                        silence_logs=logging.CRITICAL, preload=[__name__]))
-                    client = stack.enter_context(Client(cluster))
-            except (OSError, TimeoutError) as exc:
-                raise CuraugError(f"cannot reach the Dask scheduler {self.scheduler}: {exc}") from None
+        with dask_client(self.workers, self.scheduler) as (client, cluster):
             submitted = []  # every future of this run, the shared state too: all cancelled on a stop
             try:
                 shared = client.scatter(state, broadcast=True)
@@ -250,32 +227,8 @@ class DaskEngine:
                     for record in future.result():
                         collect(record)
             except BaseException:
-                client.cancel(submitted)
-                if cluster is not None:
-                    quiet.setLevel(logging.CRITICAL)  # the scheduler's alarm at losing the workers we stop
-                    _stop_workers(cluster)
+                stop_dask(client, submitted, cluster)
                 raise
-
-
-def _stop_workers(cluster) -> None:
-    """End a LocalCluster's worker processes now: closing the cluster would first wait
-    seconds for their running tasks."""
-    import asyncio
-
-    async def close_all() -> None:
-        await asyncio.gather(*(nanny.close(timeout=0.2) for nanny in list(cluster.workers.values())))
-
-    with contextlib.suppress(Exception):  # a quick stop only: the cluster's own close follows and ends them
-        cluster.sync(close_all)
-
-
-def dask_setup(worker) -> None:
-    """Dask preload of the LocalCluster's workers (Dask calls it by this name as each
-    starts). Ctrl-C in a terminal reaches the whole process group, but only the client acts
-    on it (it stops the workers), as in the local pool."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def make_engine(engine: str, workers: int, scheduler: str | None, jobs: int) -> InProcess | LocalPool | DaskEngine:

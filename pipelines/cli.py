@@ -230,13 +230,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--workers", metavar="N", type=click.IntRange(min=1), help="Decoding processes [default: all cores].")
 @click.option("--no-cache", is_flag=True, help="Decode every file even if unchanged since the last ingest.")
 @click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where files are decoded: this machine's cores, or tasks on a Dask cluster.")
+@click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
 def ingest(src: str, output: str, modality: str | None, workers: int | None, no_cache: bool,
-           encoding: str | None) -> None:
+           encoding: str | None, engine: str, scheduler: str | None) -> None:
     """Build a manifest from a class-folder tree SRC/<label>/<file> or a table.
 
     Every media file is hashed and fully decoded (image size and channels, audio sample
     rate, duration and channels); damaged files get status=corrupt and a reason.
     """
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
     from curate.io.ingest import ingest as run_ingest
     from curate.io.manifest import save_manifest
     from curate.io.tables import table_format
@@ -245,7 +250,7 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
     table_format(output)
     with progress_bar("decoding") as progress:
         result = run_ingest(src, modality, workers=workers, use_cache=not no_cache, encoding=encoding,
-                            progress=progress)
+                            progress=progress, engine=engine, scheduler=scheduler)
     save_manifest(result.manifest, output)
     print_ingest_summary(result.summary)
 
