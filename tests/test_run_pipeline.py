@@ -320,23 +320,29 @@ def test_the_penguins_pipeline_cleans_before_it_splits(cli, tmp_path, elsewhere)
     assert plan(rerun)["clean"] == ("skip", "unchanged")
 
 
-def test_the_engine_flags_reach_the_augment_stage(cli, pipeline, elsewhere, monkeypatch):
+def test_the_engine_flags_reach_the_ingest_and_augment_stages(cli, pipeline, elsewhere, monkeypatch):
     import augment.runner
+    import curate.io.ingest
 
-    seen = {}
-    real = augment.runner.augment_manifest
+    seen, ingested = {}, {}
+    real, real_ingest = augment.runner.augment_manifest, curate.io.ingest.ingest
 
     def spy(*args, **kwargs):
         seen.update(engine=kwargs["engine"], scheduler=kwargs["scheduler"])
         return real(*args, **{**kwargs, "engine": "local", "scheduler": None})
 
+    def spy_ingest(*args, **kwargs):
+        ingested.update(engine=kwargs["engine"], scheduler=kwargs["scheduler"])
+        return real_ingest(*args, **{**kwargs, "engine": "local", "scheduler": None})
+
     monkeypatch.setattr(augment.runner, "augment_manifest", spy)
+    monkeypatch.setattr(curate.io.ingest, "ingest", spy_ingest)
     pipeline.write_text(pipeline.read_text() + "engine: {name: dask, scheduler: tcp://127.0.0.1:1}\n")
     assert cli("run", pipeline, "--engine", "local").code == 0
     assert seen == {"engine": "local", "scheduler": None}
     second = cli("run", pipeline, "--engine", "dask", "--force")
     assert second.code == 0
-    assert seen == {"engine": "dask", "scheduler": "tcp://127.0.0.1:1"}
+    assert seen == ingested == {"engine": "dask", "scheduler": "tcp://127.0.0.1:1"}
     assert "scheduler" in one_error_line(cli("run", pipeline, "--engine", "local", "--scheduler", "tcp://h:1"))
 
 
