@@ -95,6 +95,8 @@ def test_a_relu_with_a_very_negative_bias_is_all_dead_and_flagged(tmp_path):
     relu = _records(tmp_path)["1"]["1"]
     assert relu["type"] == "ReLU" and relu["dead_fraction"] == 1.0 and relu["flagged"]
     assert hist.summary() == {"epoch": 1, "dead_relu": {"1": 1.0}, "flagged": ["1"]}
+    assert not list(tmp_path.glob("*.png"))  # figures are drawn once, at the end
+    assert hist.write_figures() == [tmp_path / "epoch_001.png"]
     assert (tmp_path / "epoch_001.png").read_bytes()[:8] == PNG_MAGIC
 
 
@@ -184,9 +186,11 @@ def test_every_and_resume_keep_what_was_recorded(tmp_path):
     resumed = ActivationHistograms(x, y, tmp_path, every=2)
     resumed.load_state_dict(first.state_dict())
     resumed.on_epoch_end(3, model, {})
-    assert list(_records(tmp_path)) == ["1", "3"]
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["epoch_001.png", "epoch_003.png"]
-    assert resumed.summary()["epoch"] == 3
+    resumed.on_epoch_end(5, model, {})
+    assert list(_records(tmp_path)) == ["1", "3", "5"]
+    resumed.write_figures()  # the first and the last recorded epochs
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["epoch_001.png", "epoch_005.png"]
+    assert resumed.summary()["epoch"] == 5
 
 
 def test_histogram_settings_are_checked():

@@ -135,6 +135,7 @@ class TrainingRun:
         else:
             result = fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=self._callbacks(histograms))
         metrics.update(best_epoch=result.best_epoch, stopped_epoch=result.stopped_epoch, history=result.history)
+        histograms.write_figures()
         metrics["histograms"] = histograms.summary()
         self._write_outputs(model, prepared, config, result, metrics)
         if val_set is not None:

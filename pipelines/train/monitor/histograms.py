@@ -101,7 +101,8 @@ class _Recorder:
 
 class ActivationHistograms:
     """Record per-layer histograms on a fixed probe batch after every ``every``-th epoch
-    (epochs 1, 1 + every, ...), into ``outdir/histograms.json`` and ``outdir/epoch_NNN.png``.
+    (epochs 1, 1 + every, ...) into ``outdir/histograms.json``; :meth:`write_figures`
+    draws the first and last of them as ``outdir/epoch_NNN.png``.
 
     Parameters
     ----------
@@ -127,7 +128,7 @@ class ActivationHistograms:
     # ------------------------------------------------------------------ callback
 
     def on_epoch_end(self, epoch: int, model: nn.Module, history_row: dict | None = None) -> None:
-        """Probe ``model`` if ``epoch`` is one to record; write the JSON and this epoch's PNG."""
+        """Probe ``model`` if ``epoch`` is one to record; write the JSON."""
         if (epoch - 1) % self.every:
             return
         layers = self.probe(model)
@@ -135,7 +136,18 @@ class ActivationHistograms:
         # compact: 40 edges and 40 counts per histogram, three per layer, every epoch
         write_json_atomic(self.outdir / "histograms.json",
                           {"bins": BINS, "dead_limit": DEAD_LIMIT, "epochs": self.epochs}, indent=None)
-        write_grid(layers, self.outdir / f"epoch_{epoch:03d}.png", title=f"epoch {epoch}")
+
+    def write_figures(self) -> list[Path]:
+        """Draw the first and the last recorded epochs (``epoch_NNN.png``): where the
+        layers started and where they ended. Drawing is the costly part (about 0.3 s a
+        figure), so it waits for the end of training; every epoch stays in the JSON."""
+        if not self.epochs:
+            return []
+        epochs = sorted({min(self.epochs, key=int), max(self.epochs, key=int)}, key=int)
+        paths = [self.outdir / f"epoch_{int(epoch):03d}.png" for epoch in epochs]
+        for epoch, path in zip(epochs, paths):
+            write_grid(self.epochs[epoch], path, title=f"epoch {epoch}")
+        return paths
 
     def state_dict(self) -> dict[str, Any]:
         return {"epochs": copy.deepcopy(self.epochs)}
