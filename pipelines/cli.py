@@ -515,6 +515,9 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
               "[default: the median train size, at most 64].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where --search runs its trials: threads here, or one Dask task per trial.")
+@click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
 @click.pass_context
 def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings) -> None:
     """Train a baseline on the train split of MANIFEST, select on val, test once at the end.

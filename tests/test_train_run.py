@@ -214,3 +214,24 @@ def test_sanity_fails_loudly_on_data_that_cannot_be_learned(cli, tmp_path):
     assert r.code == 1
     assert r.err.strip().startswith("sanity check failed:") and len(r.err.strip().splitlines()) == 1
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_search_trials_on_a_dask_cluster_are_the_local_search(penguins, tmp_path):
+    from pipelines.train.run import train
+
+    settings = dict(label="species", epochs=3, search=3, seed=3)
+    local = train(str(penguins), out=tmp_path / "local", **settings)  # one trial at a time
+    # two trials at once, each in its own worker process of a LocalCluster
+    dask = train(str(penguins), out=tmp_path / "dask", engine="dask", **{**settings, "search_workers": 2})
+    assert [t["params"] for t in dask["search"]["trials"]] == [t["params"] for t in local["search"]["trials"]]
+    assert [t["fold_scores"] for t in dask["search"]["trials"]] == [t["fold_scores"] for t in local["search"]["trials"]]
+    assert dask["search"]["best"] == local["search"]["best"]
+    assert dask["test"]["accuracy"] == local["test"]["accuracy"]
+
+
+def test_train_engine_flags_are_checked(cli, penguins, tmp_path):
+    line = one_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "r", "--scheduler", "tcp://h:1"))
+    assert "--scheduler" in line and "--engine dask" in line
+    line = one_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "r", "--search", "2",
+                              "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"))
+    assert "cannot reach the Dask scheduler" in line

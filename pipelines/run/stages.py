@@ -351,7 +351,7 @@ class Train(Stage):
         try:
             with ctx.display.epochs() as callback:
                 metrics = train(str(data), label=ctx.label, out=ctx.out / "train", progress=callback,
-                                **ctx.pipeline.train_settings())
+                                engine=ctx.engine, scheduler=ctx.scheduler, **ctx.pipeline.train_settings())
         except CuraugError:
             raise
         except Exception as exc:

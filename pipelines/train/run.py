@@ -25,14 +25,21 @@ PROBE_SIZE = 64
 HISTOGRAM_EPOCHS = 6
 
 
-def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=None, **settings: Any) -> dict[str, Any]:
+def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=None, engine: str = "local",
+          scheduler: str | None = None, **settings: Any) -> dict[str, Any]:
     """Train a baseline on the ``split`` column of ``data`` and write ``out`` (RUNDIR).
 
     ``data`` is a manifest DataFrame or a path to one; ``settings`` are the fields of
     :class:`~pipelines.train.config.TrainConfig` (``epochs=``, ``hard_mining=``,
     ``search=``...). Returns what ``metrics.json`` holds. A folder holding the checkpoint
-    of an interrupted run with the same settings resumes it.
+    of an interrupted run with the same settings resumes it. ``engine="dask"`` runs the
+    search's trials as Dask tasks, one worker process each (on ``scheduler``, else a
+    LocalCluster of ``search_workers`` processes); the result is the local one.
     """
+    if engine not in ("local", "dask"):
+        raise CuraugError(f"engine={engine!r}: choose 'local' or 'dask'", param="engine")
+    if scheduler and engine != "dask":
+        raise CuraugError(f"scheduler={scheduler!r} needs engine=dask", param="scheduler")
     from curate.io.manifest import load_data
 
     config = make_config(label=label, **settings)
@@ -40,7 +47,7 @@ def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=N
     _check_rundir(rundir)
     base_dir = Path(data).resolve().parent if isinstance(data, (str, os.PathLike)) else Path.cwd()
     df = load_data(data) if isinstance(data, (str, os.PathLike)) else data
-    return TrainingRun(config, rundir, progress=progress).run(df, base_dir)
+    return TrainingRun(config, rundir, progress=progress, engine=engine, scheduler=scheduler).run(df, base_dir)
 
 
 def make_config(**settings: Any):
@@ -78,13 +85,14 @@ def _check_rundir(rundir: Path) -> None:
 class TrainingRun:
     """The steps of one run, sharing the config, the device and the run folder."""
 
-    def __init__(self, config, rundir: Path, *, progress=None):
+    def __init__(self, config, rundir: Path, *, progress=None, engine: str = "local", scheduler: str | None = None):
         from pipelines.train.device import resolve_device
 
         self.config = config
         self.rundir = rundir
         self.device = resolve_device(config.device)
         self.progress = progress
+        self.engine, self.scheduler = engine, scheduler
         self.test_evaluations = 0
 
     # ------------------------------------------------------------------ the run
@@ -103,12 +111,9 @@ class TrainingRun:
             metrics["sanity"] = self._sanity(prepared)
         config = self.config
         if config.search:
-            from pipelines.train.search import search
-
             from pipelines.train.data import concat
 
-            metrics["search"] = search(prepared, config, fit_fn=self.fit_fn, evaluate_fn=self.evaluate_fn,
-                                       concat=concat, n_trials=config.search)
+            metrics["search"] = self._search(prepared, config, concat)
             best = metrics["search"]["best"]
             config = config.model_copy(update=best["params"])
         if config.folds:
@@ -117,7 +122,8 @@ class TrainingRun:
 
             from pipelines.train.data import concat
 
-            oof = out_of_fold_probs(prepared, config, fit_fn=self.fit_fn, evaluate_fn=self.evaluate_fn, concat=concat)
+            oof = out_of_fold_probs(prepared, config, fit_fn=fit_fresh, evaluate_fn=evaluate_on_model_device,
+                                    concat=concat)
             with atomic_path(self.rundir / "oof_probs.parquet") as tmp:
                 oof.to_parquet(tmp, index=False)
         histograms = self._histograms(train_set)
@@ -142,7 +148,7 @@ class TrainingRun:
             from pipelines.train.metrics import classification_metrics
             from pipelines.train.monitor import write_errors
 
-            val_pred = self.evaluate_fn(model, val_set)
+            val_pred = evaluate_on_model_device(model, val_set)
             metrics["val"] = classification_metrics(val_pred, prepared.spec.classes)
             if config.search:
                 metrics["val"]["seen_in_training"] = True  # retrained on train+val: optimistic
@@ -158,18 +164,19 @@ class TrainingRun:
         return metrics
 
     # ------------------------------------------------------------------ pieces
-    def fit_fn(self, config, train_set, val_set):
-        """Fit a fresh model on ``train_set`` selecting on ``val_set`` (search and folds call
-        this; those fits keep no checkpoint)."""
-        from pipelines.train.loop import fit
+    def _search(self, prepared, config, concat) -> dict[str, Any]:
+        from pipelines.train.search import search
 
-        model = self._build(train_set.spec, config)
-        return model, fit(model, train_set, val_set, config)
+        def run(map_trials=None):
+            return search(prepared, config, fit_fn=fit_fresh, evaluate_fn=evaluate_on_model_device, concat=concat,
+                          n_trials=config.search, map_trials=map_trials)
 
-    def evaluate_fn(self, model, dataset):
-        from pipelines.train.loop import evaluate
+        if self.engine != "dask":
+            return run()
+        from curate.engine import dask_client
 
-        return evaluate(model, dataset, device=self.device)
+        with dask_client(config.search_workers, self.scheduler) as (client, _):
+            return run(lambda fn, items: client.gather(client.map(fn, items, pure=False)))
 
     def _model_name(self, spec) -> str:
         from pipelines.train.models import resolve_model_name
@@ -177,12 +184,7 @@ class TrainingRun:
         return resolve_model_name(spec, self.config.model)
 
     def _build(self, spec, config):
-        from pipelines.train.models import build_model, load_init
-
-        model = build_model(spec, config)
-        if config.init:
-            self.init_report = load_init(model, config.init)
-        return model
+        return build(spec, config)
 
     def _sanity(self, prepared) -> dict[str, Any]:
         from pipelines.train.monitor import sanity_check
@@ -212,7 +214,7 @@ class TrainingRun:
         if self.test_evaluations:
             raise RuntimeError("the test split was about to be evaluated a second time")
         self.test_evaluations += 1
-        return classification_metrics(self.evaluate_fn(model, prepared.splits["test"]), prepared.spec.classes)
+        return classification_metrics(evaluate_on_model_device(model, prepared.splits["test"]), prepared.spec.classes)
 
     def _write_outputs(self, model, prepared, config, result, metrics) -> None:
         import io
@@ -235,3 +237,28 @@ class TrainingRun:
 
             mined = pd.DataFrame(result.mined, columns=None if result.mined else ["epoch", "id", "label", "loss"])
             write_text_atomic(self.rundir / "hard_examples.csv", mined.to_csv(index=False))
+
+
+def build(spec, config):
+    """The model of ``config`` for data of ``spec``, started from ``config.init`` if given."""
+    from pipelines.train.models import build_model, load_init
+
+    model = build_model(spec, config)
+    if config.init:
+        load_init(model, config.init)
+    return model
+
+
+def fit_fresh(config, train_set, val_set):
+    """Fit a fresh model on ``train_set`` selecting on ``val_set``: what the search and
+    ``--folds`` run per fold (no checkpoint). Module-level, so Dask can ship it."""
+    from pipelines.train.loop import fit
+
+    model = build(train_set.spec, config)
+    return model, fit(model, train_set, val_set, config)
+
+
+def evaluate_on_model_device(model, dataset):
+    from pipelines.train.loop import evaluate
+
+    return evaluate(model, dataset, device=next(model.parameters()).device)

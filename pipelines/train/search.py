@@ -15,6 +15,7 @@ Neither function fits anything itself: the caller passes ``fit_fn(config, train,
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import zlib
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 FitFn = Callable[["TrainConfig", Any, Any], tuple[Any, Any]]
 EvaluateFn = Callable[[Any, Any], "Predictions"]
 ConcatFn = Callable[[Any, Any], Any]
+MapFn = Callable[[Callable[[Any], Any], list], list]
 
 #: The declared search space: (low, high, log scale); width is an integer.
 SPACE: dict[str, tuple[float, float, bool]] = {
@@ -80,7 +82,7 @@ def fine_box(best: dict[str, Any]) -> dict[str, tuple[float, float, bool]]:
 
 
 def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evaluate_fn: EvaluateFn,
-           concat: ConcatFn, n_trials: int) -> dict[str, Any]:
+           concat: ConcatFn, n_trials: int, map_trials: MapFn | None = None) -> dict[str, Any]:
     """Random search, coarse then fine, scored by cross-validation; DESIGN.md's ``search`` record.
 
     Trials run ``config.search_workers`` at a time. A trial's parameters depend only on
@@ -89,6 +91,10 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
     generators). Returns ``{"trials": [...], "best": {"trial", "params", "cv_mean",
     "cv_std", "epochs"}}``; ``epochs`` is the median best epoch over the best trial's folds,
     the length of the retraining on train + val.
+
+    ``map_trials(fn, configs) -> results`` runs a stage's trials elsewhere (``curaug train
+    --engine dask``: one task per trial, each in its own worker process); ``fn`` and
+    ``fit_fn``/``evaluate_fn`` must then be picklable.
     """
     if n_trials < 1:
         raise CuraugError(f"search={n_trials}: needs at least one trial", param="search")
@@ -97,14 +103,31 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
     failures: dict[int, BaseException] = {}
     lock = threading.Lock()
 
+    def trial_config(trial: optuna.Trial, box: dict) -> "TrainConfig":
+        params = {name: (trial.suggest_int(name, int(lo), int(hi), log=log) if name == "width"
+                         else trial.suggest_float(name, lo, hi, log=log))
+                  for name, (lo, hi, log) in box.items()}
+        return config.model_copy(update={**params, "seed": derived_seed(config.seed, trial.number)})
+
     def run_stage(study: optuna.Study, stage: str, box: dict, n: int) -> None:
+        if map_trials is not None:
+            # ask, run every trial of the stage elsewhere, tell: a trial's parameters come
+            # from its number alone, so this is the same search as the one below
+            trials = [study.ask() for _ in range(n)]
+            configs = [trial_config(trial, box) for trial in trials]
+            results = map_trials(functools.partial(plan.cross_validate, fit_fn=fit_fn, evaluate_fn=evaluate_fn),
+                                 configs)
+            for trial, (scores, epochs) in zip(trials, results):
+                trial.set_user_attr("stage", stage)
+                trial.set_user_attr("fold_scores", scores)
+                trial.set_user_attr("fold_best_epochs", epochs)
+                study.tell(trial, float(np.mean(scores)))
+            return
+
         def objective(trial: optuna.Trial) -> float:
-            params = {name: (trial.suggest_int(name, int(lo), int(hi), log=log) if name == "width"
-                             else trial.suggest_float(name, lo, hi, log=log))
-                      for name, (lo, hi, log) in box.items()}
-            trial_config = config.model_copy(update={**params, "seed": derived_seed(config.seed, trial.number)})
+            trial_config_ = trial_config(trial, box)
             try:
-                scores, epochs = plan.cross_validate(trial_config, fit_fn, evaluate_fn)
+                scores, epochs = plan.cross_validate(trial_config_, fit_fn, evaluate_fn)
             except Exception as exc:
                 # Optuna would log the failure with a traceback; stop the study and raise
                 # the error (the lowest failing trial's) once the running trials are done.
