@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager
 
-from curate.errors import CuraugError
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -352,8 +350,6 @@ class Train(Stage):
             with ctx.display.epochs() as callback:
                 metrics = train(str(data), label=ctx.label, out=ctx.out / "train", progress=callback,
                                 engine=ctx.engine, scheduler=ctx.scheduler, **ctx.pipeline.train_settings())
-        except CuraugError:
-            raise
         except Exception as exc:
             from pipelines.train.monitor import SanityError  # imported only once training raised
 

@@ -101,8 +101,6 @@ class TrainingRun:
 
         started = time.perf_counter()
         prepared = prepare_data(df, self.config, base_dir=base_dir)
-        train_set = prepared.splits["train"]
-        val_set = prepared.splits.get("val")
         self.rundir.mkdir(parents=True, exist_ok=True)
         metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
                                    "rows": {name: len(ds) for name, ds in prepared.splits.items()},
@@ -111,39 +109,18 @@ class TrainingRun:
             metrics["sanity"] = self._sanity(prepared)
         config = self.config
         if config.search:
-            from pipelines.train.data import concat
-
-            metrics["search"] = self._search(prepared, config, concat)
-            best = metrics["search"]["best"]
-            config = config.model_copy(update=best["params"])
+            metrics["search"] = self._search(prepared, config)
+            config = config.model_copy(update=metrics["search"]["best"]["params"])
         if config.folds:
-            from curate.io.atomic import atomic_path
-            from pipelines.train.search import out_of_fold_probs
-
-            from pipelines.train.data import concat
-
-            oof = out_of_fold_probs(prepared, config, fit_fn=fit_fresh, evaluate_fn=evaluate_on_model_device,
-                                    concat=concat)
-            with atomic_path(self.rundir / "oof_probs.parquet") as tmp:
-                oof.to_parquet(tmp, index=False)
-        histograms = self._histograms(train_set)
-        model = self._build(prepared.spec, config)
-        from pipelines.train.loop import fit
-
-        if config.search:
-            from pipelines.train.data import concat
-
-            # the selected setting is retrained on train+val for the epochs the folds chose;
-            # no data is left to stop on, so the epoch count comes from cross-validation
-            trainval = concat(train_set, val_set) if val_set is not None else train_set
-            result = fit(model, trainval, None, config, rundir=self.rundir, callbacks=self._callbacks(histograms),
-                         epochs=max(1, int(metrics["search"]["best"]["epochs"])))
-        else:
-            result = fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=self._callbacks(histograms))
+            self._write_oof(prepared, config)
+        histograms = self._histograms(prepared.splits["train"])
+        model = build(prepared.spec, config)
+        result = self._fit_final(model, prepared, config, histograms, metrics.get("search"))
         metrics.update(best_epoch=result.best_epoch, stopped_epoch=result.stopped_epoch, history=result.history)
         histograms.write_figures()
         metrics["histograms"] = histograms.summary()
         self._write_outputs(model, prepared, config, result, metrics)
+        val_set = prepared.splits.get("val")
         if val_set is not None:
             from pipelines.train.metrics import classification_metrics
             from pipelines.train.monitor import write_errors
@@ -163,8 +140,34 @@ class TrainingRun:
         (self.rundir / CHECKPOINT).unlink(missing_ok=True)
         return metrics
 
+    def _fit_final(self, model, prepared, config, histograms, searched: dict[str, Any] | None):
+        """The model that is tested: early-stopped on val, or, after a search, the selected
+        setting retrained on train+val for the epochs the folds chose (no data is left to
+        stop on)."""
+        from pipelines.train.data import concat
+        from pipelines.train.loop import fit
+
+        train_set, val_set = prepared.splits["train"], prepared.splits.get("val")
+        callbacks = self._callbacks(histograms)
+        if searched is None:
+            return fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=callbacks)
+        trainval = concat(train_set, val_set) if val_set is not None else train_set
+        return fit(model, trainval, None, config, rundir=self.rundir, callbacks=callbacks,
+                   epochs=max(1, int(searched["best"]["epochs"])))
+
+    def _write_oof(self, prepared, config) -> None:
+        from curate.io.atomic import atomic_path
+        from pipelines.train.data import concat
+        from pipelines.train.search import out_of_fold_probs
+
+        oof = out_of_fold_probs(prepared, config, fit_fn=fit_fresh, evaluate_fn=evaluate_on_model_device,
+                                concat=concat)
+        with atomic_path(self.rundir / "oof_probs.parquet") as tmp:
+            oof.to_parquet(tmp, index=False)
+
     # ------------------------------------------------------------------ pieces
-    def _search(self, prepared, config, concat) -> dict[str, Any]:
+    def _search(self, prepared, config) -> dict[str, Any]:
+        from pipelines.train.data import concat
         from pipelines.train.search import search
 
         def run(map_trials=None):
@@ -183,14 +186,11 @@ class TrainingRun:
 
         return resolve_model_name(spec, self.config.model)
 
-    def _build(self, spec, config):
-        return build(spec, config)
-
     def _sanity(self, prepared) -> dict[str, Any]:
         from pipelines.train.monitor import sanity_check
 
         x, y = prepared.splits["train"].tensors()
-        result = sanity_check(self._build(prepared.spec, self.config), x[:PROBE_SIZE], y[:PROBE_SIZE])
+        result = sanity_check(build(prepared.spec, self.config), x[:PROBE_SIZE], y[:PROBE_SIZE])
         return {**result, "samples": int(min(len(x), PROBE_SIZE))}
 
     def _histograms(self, train_set):
