@@ -1,0 +1,125 @@
+"""Opening a table as ``dask.dataframe`` partitions, naming its rows, and choosing where the
+graphs run.
+
+Rows are named as the in-memory path names them: by the ``id`` column, else by their
+position in the whole table (``0 .. n-1`` in file order, then row order), which is what
+:func:`with_positions` puts in the index, whatever the partitioning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob as globlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from curate.errors import CuraugError
+from curate.io.tables import TABLE_FORMATS
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+#: Rows per partition when a single CSV file is cut into partitions (about 64 MB of text).
+CSV_BLOCKSIZE = "64MB"
+
+
+def is_partitioned(path: str | os.PathLike) -> bool:
+    """True for a Parquet dataset folder or a glob: inputs only the partitioned path reads."""
+    text = str(path)
+    return globlib.has_magic(text) or Path(text).is_dir()
+
+
+def table_files(path: str | os.PathLike) -> tuple[list[str], str]:
+    """``(files, format)`` behind a folder, a glob or one file, files sorted by name (the
+    order rows are numbered in); one error line when there are none or formats mix."""
+    text = str(path)
+    if globlib.has_magic(text):
+        files = sorted(f for f in globlib.glob(text) if Path(f).is_file())
+        if not files:
+            raise CuraugError(f"{text}: no file matches this pattern")
+    elif Path(text).is_dir():
+        files = sorted(str(f) for f in Path(text).iterdir()
+                       if f.is_file() and f.suffix.lower() in TABLE_FORMATS and not f.name.startswith((".", "_")))
+        if not files:
+            raise CuraugError(f"{text}: the folder holds no .parquet, .csv or .jsonl file")
+    elif Path(text).is_file():
+        files = [text]
+    else:
+        raise CuraugError(f"{text}: no such file or folder")
+    formats = {TABLE_FORMATS.get(Path(f).suffix.lower()) for f in files}
+    if None in formats:
+        odd = next(f for f in files if Path(f).suffix.lower() not in TABLE_FORMATS)
+        raise CuraugError(f"{odd}: unknown table extension '{Path(odd).suffix or '(none)'}' "
+                          f"(use one of {', '.join(sorted(set(TABLE_FORMATS)))})")
+    if len(formats) > 1:
+        raise CuraugError(f"{text}: mixes {' and '.join(sorted(formats))} files; use one format")
+    return files, formats.pop()
+
+
+def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, encoding: str | None = None,
+               blocksize: str | int = CSV_BLOCKSIZE) -> "dd.DataFrame":
+    """``path`` (a Parquet dataset folder, a glob, or one file) as a lazy dask DataFrame
+    with :func:`with_positions` in its index. Parquet is read one row group per partition
+    at most, so a partition stays small whatever the files' sizes."""
+    import dask.dataframe as dd
+
+    files, fmt = table_files(path)
+    try:
+        if fmt == "parquet":
+            ddf = dd.read_parquet(files, columns=columns, split_row_groups="adaptive", index=False)
+        elif fmt == "csv":
+            ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",
+                              assume_missing=True, low_memory=False)
+        else:
+            raise CuraugError(f"{path}: JSON lines cannot be read in partitions; convert to Parquet "
+                              "(curaug clean or pandas) or use --engine local on one file")
+        return with_positions(ddf)
+    except CuraugError:
+        raise
+    except Exception as exc:  # pyarrow and dask raise their own types on damaged or odd files
+        raise CuraugError(f"{path}: cannot read as {fmt}: {' '.join(str(exc).split())[:300]}") from None
+
+
+def partition_lengths(ddf: "dd.DataFrame") -> list[int]:
+    """Rows in each partition (reads one column only)."""
+    import dask
+
+    column = ddf[ddf.columns[0]] if len(ddf.columns) else ddf
+    return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in column.to_delayed()])]
+
+
+def with_positions(ddf: "dd.DataFrame") -> "dd.DataFrame":
+    """``ddf`` with each row's position in the whole table as its index."""
+    import numpy as np
+    import pandas as pd
+
+    lengths = partition_lengths(ddf)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(int)
+
+    def place(part: "pd.DataFrame", partition_info=None) -> "pd.DataFrame":
+        start = int(starts[partition_info["number"]]) if partition_info else 0
+        return part.set_axis(pd.RangeIndex(start, start + len(part)), axis=0)
+
+    meta = ddf._meta.set_axis(pd.RangeIndex(0, 0), axis=0)
+    return ddf.map_partitions(place, meta=meta, align_dataframes=False)
+
+
+@contextlib.contextmanager
+def engine_scope(engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> Iterator[None]:
+    """Where every ``compute`` inside runs: ``local``, this process's threads (one per core
+    unless ``workers``); ``dask``, the cluster at ``scheduler`` or a LocalCluster of
+    ``workers`` processes. The graphs, and so the results, are the same."""
+    import dask
+
+    if engine == "local":
+        with dask.config.set(scheduler="threads", num_workers=workers or os.cpu_count() or 1):
+            yield
+        return
+    if engine != "dask":
+        raise CuraugError(f"engine='{engine}': use 'local' or 'dask'", param="engine")
+    from curate.engine import dask_client
+
+    with dask_client(workers or os.cpu_count() or 1, scheduler) as (client, _):
+        with dask.config.set(scheduler=client.get):
+            yield
