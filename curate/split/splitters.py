@@ -51,6 +51,23 @@ def parse_ratios(text: str | Sequence[float]) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def check_split_args(columns, label: str, *, group: str | None, time: str | None, gap, folds: int, stable: bool,
+                     ratios) -> tuple[float, float, float]:
+    """One error line for arguments no table could satisfy; the parsed ratios."""
+    for param, column in (("label", label), ("group", group), ("time", time)):
+        if column is not None and column not in columns:
+            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, columns))})",
+                              param=param)
+    if folds == 1 or folds < 0:
+        raise CuraugError(f"folds={folds}: use 0 (no folds) or at least 2", param="folds")
+    if time and (group or stable):
+        raise CuraugError("time= cannot be combined with group= or stable=True: a time split orders rows by "
+                          "time alone", param="time")
+    if gap is not None and not time:
+        raise CuraugError(f"gap={gap!r} needs time= (the time column)", param="gap")
+    return parse_ratios(ratios)
+
+
 @dataclass
 class SplitResult:
     """``split``: ``train``/``val``/``test`` per row (``gap`` for rows a time split's gap left
@@ -110,18 +127,8 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
 
     if len(df) == 0:
         raise CuraugError("df: the table has no rows, nothing to split", param="df")
-    for param, column in (("label", label), ("group", group), ("time", time)):
-        if column is not None and column not in df.columns:
-            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, df.columns))})",
-                              param=param)
-    if folds == 1 or folds < 0:
-        raise CuraugError(f"folds={folds}: use 0 (no folds) or at least 2", param="folds")
-    if time and (group or stable):
-        raise CuraugError("time= cannot be combined with group= or stable=True: a time split orders rows by "
-                          "time alone", param="time")
-    if gap is not None and not time:
-        raise CuraugError(f"gap={gap!r} needs time= (the time column)", param="gap")
-    ratios = parse_ratios(ratios)
+    ratios = check_split_args(df.columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
+                              ratios=ratios)
     rows, notes = _rows(df, label, multilabel_sep, group, time)
     if time:
         strategy: Strategy = Time(rows, df[time], time, gap)
