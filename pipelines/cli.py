@@ -237,11 +237,16 @@ def _check_scheduler(engine: str, scheduler: str | None) -> None:
         raise click.UsageError("--scheduler needs --engine dask")
 
 
-def _partitioned(data: str, engine: str) -> bool:
-    """A Parquet dataset folder, a glob, or any table with --engine dask: the partitioned path."""
+def _partitioned(data: str, engine: str, encoding: str | None = None) -> bool:
+    """A Parquet dataset folder, a glob, or any table with --engine dask: the partitioned path
+    (which reads CSV as UTF-8 only)."""
     from curate.partitioned.table import is_partitioned
 
-    return engine == "dask" or is_partitioned(data)
+    partitioned = engine == "dask" or is_partitioned(data)
+    if partitioned and encoding and encoding.lower().replace("-", "") not in ("utf8", "utf8sig"):
+        raise CuraugError(f"--encoding {encoding}: a table read in partitions must be UTF-8 (or Parquet); "
+                          "convert it first, or use --engine local on one file")
+    return partitioned
 
 
 @cli.command()
@@ -331,16 +336,12 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     rules = load_rules(rules_path) if rules_path else None
     lock = None
     df = None
-    if _partitioned(data, engine):
-        from curate.partitioned.table import engine_scope, open_table
-        from curate.partitioned.validate import validate_partitioned
-
+    if _partitioned(data, engine, encoding):
         if lock_path:
             raise CuraugError("--lock compares every row with the lock in one process and does not run on a "
                               "partitioned table; validate one file with --engine local")
-        with engine_scope(engine, scheduler, workers):
-            result = validate_partitioned(open_table(data, encoding=encoding), rules, label=label, group=group,
-                                          split_col=split_col, label_sep=multilabel_sep, source=data)
+        result = run_validate(data, rules, label=label, group=group, split_col=split_col,
+                              multilabel_sep=multilabel_sep, engine=engine, scheduler=scheduler, workers=workers)
     else:
         if lock_path:
             from curate.split.lock import read_lock
@@ -442,20 +443,15 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     from pipelines.console import print_split_report
 
     _check_scheduler(engine, scheduler)
-    if _partitioned(data, engine):
-        from curate.partitioned.split import split_partitioned
-        from curate.partitioned.table import engine_scope, open_table
-
+    if _partitioned(data, engine, encoding):
         if lock_path:
             raise CuraugError("--lock records every row in one file and does not run on a partitioned table; "
                               "split one file with --engine local")
         _refuse_overwrite_inputs(data, output)
         parse_ratios(ratios)
-        with engine_scope(engine, scheduler, workers):
-            report = split_partitioned(open_table(data, encoding=encoding), label, output, ratios=ratios,
-                                       folds=folds, group=group, seed=seed, stable=stable,
-                                       multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col,
-                                       gap=gap)
+        report = run_split(data, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+                           multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
+                           output=output, engine=engine, scheduler=scheduler, workers=workers)
         print_split_report(report)
         return
     table_format(output)
