@@ -96,8 +96,9 @@ def check_group_overlap(ctx: CheckContext) -> list[CheckResult]:
     leaking = spread[spread > 1]
     shown = part[part[ctx.group].isin(leaking.index[:MAX_OFFENDERS])]
     splits_of = shown.groupby(ctx.group, sort=True)[ctx.split_col].agg(lambda s: sorted(map(str, s.unique())))
+    # named from the whole rows: ``shown`` lacks the id column
     return [group_overlap_result(ctx.group, len(spread), len(leaking), splits_of,
-                                 row_names(shown).head(MAX_OFFENDERS).tolist())]
+                                 row_names(ctx.df.loc[shown.index]).head(MAX_OFFENDERS).tolist())]
 
 
 def group_overlap_result(group: str, n_groups: int, n_leaking: int, splits_of: "pd.Series",
