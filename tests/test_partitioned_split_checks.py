@@ -197,7 +197,15 @@ def cluster():
         yield
 
 
-def test_on_a_two_worker_cluster(tmp_path, cluster):
+def test_on_a_two_worker_cluster(tmp_path, cluster, monkeypatch):
     df = make_table(drift=True)
-    for name, (memory, parts) in both(df, write_parts(df, tmp_path / "t", 3), rules_for()).items():
+    path = write_parts(df, tmp_path / "t", 3)
+    for name, (memory, parts) in both(df, path, rules_for()).items():
         assert parts == memory, name
+    # the histogram passes too: their partials run in the workers, the refining here
+    monkeypatch.setattr(partitioned, "GRID", 4)
+    monkeypatch.setattr(partitioned, "COLLECT_VALUES", 40)
+    monkeypatch.setattr(partitioned, "KS_EXACT_MAX", 0)
+    monkeypatch.setattr(split_checks, "ks_from_sorted", _asymptotic_ks)
+    memory, parts = both(df, path, rules_for(), names=("drift",))["drift"]
+    assert parts == memory

@@ -21,7 +21,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import MAX_OFFENDERS, CheckResult, data_columns, row_names, split_names
+from curate.checks.base import MAX_OFFENDERS, CheckResult, data_columns, split_names
 from curate.checks.split import (classes_result, drift_figures, drift_results, duplicates_results, feature_drift,
                                  group_overlap_result, ks_pvalue_from_statistic, quantile_ranks, split_ratios_result)
 from curate.errors import CuraugError
@@ -77,6 +77,20 @@ def _split_names(ddf: "dd.DataFrame", col: str) -> list[str]:
     return reduce_partitions(ddf[[col]], partial, combine)
 
 
+def _named(ddf: "dd.DataFrame", *columns: str) -> "dd.DataFrame":
+    """``columns`` of ``ddf`` and the ``id`` column that names rows, where there is one
+    (at least one column: rows are named by position where there is no id)."""
+    named = list(dict.fromkeys([*(["id"] if "id" in ddf.columns else []), *columns]))
+    return ddf[named or [ddf.columns[0]]]
+
+
+def _names_at(ddf: "dd.DataFrame", positions: list[int]) -> dict[int, str]:
+    """The names of the rows at a few ``positions``: the shuffles carry positions only."""
+    wanted = sorted(set(positions))
+    names = first_names(_named(ddf), lambda part: part.index.isin(wanted), limit=len(wanted))
+    return dict(zip(wanted, names))
+
+
 def _hash_partitions(frame: "dd.DataFrame", on: str, npartitions: int) -> "dd.DataFrame":
     """``frame`` reshuffled so that equal ``on`` values share a partition."""
     return frame.shuffle(on=on, npartitions=max(1, npartitions))
@@ -98,7 +112,7 @@ def split_ratios(ctx: PartitionedContext) -> list[CheckResult]:
         return pd.concat(pieces).groupby(level=0, sort=False).sum().sort_values(ascending=False)
 
     counts = reduce_partitions(ctx.ddf[[col]], partial, combine)
-    offenders = first_names(ctx.ddf, lambda part: part[col].isna())
+    offenders = first_names(_named(ctx.ddf, col), lambda part: part[col].isna())
     return [split_ratios_result(_split_rules(ctx), col, counts, offenders)]
 
 
@@ -116,10 +130,10 @@ def group_overlap(ctx: PartitionedContext) -> list[CheckResult]:
 
     def rows(part: "pd.DataFrame") -> "pd.DataFrame":
         kept = _assigned(part, split_col).dropna(subset=[group, split_col])
-        return pd.DataFrame({"g": kept[group], "s": kept[split_col], "pos": kept.index.to_numpy(dtype="int64"),
-                             "name": row_names(kept)})
+        return pd.DataFrame({"g": kept[group], "s": kept[split_col], "pos": kept.index.to_numpy(dtype="int64")})
 
-    keyed = ctx.ddf.map_partitions(rows, meta=rows(ctx.ddf._meta))
+    columns = ctx.ddf[list(dict.fromkeys([group, split_col]))]
+    keyed = columns.map_partitions(rows, meta=rows(columns._meta))
 
     def partial(part: "pd.DataFrame") -> tuple[int, int, "pd.Series", "pd.DataFrame"]:
         spread = part.groupby("g", sort=True)["s"].nunique()
@@ -127,16 +141,19 @@ def group_overlap(ctx: PartitionedContext) -> list[CheckResult]:
         shown = part[part["g"].isin(leaking.index[:MAX_OFFENDERS])]
         splits_of = shown.groupby("g", sort=True)["s"].agg(lambda s: sorted(map(str, s.unique())))
         first_rows = shown.sort_values("pos").groupby("g", sort=False).head(MAX_OFFENDERS)
-        return len(spread), len(leaking), splits_of, first_rows[["g", "pos", "name"]]
+        return len(spread), len(leaking), splits_of, first_rows[["g", "pos"]]
 
-    def combine(pieces: list) -> CheckResult:
+    def combine(pieces: list) -> tuple[int, int, "pd.Series", list[int]]:
         splits_of = pd.concat([p[2] for p in pieces]).sort_index().iloc[:MAX_OFFENDERS]
         shown = pd.concat([p[3] for p in pieces])
         shown = shown[shown["g"].isin(splits_of.index)].sort_values("pos")
-        return group_overlap_result(group, sum(p[0] for p in pieces), sum(p[1] for p in pieces), splits_of,
-                                    shown["name"].head(MAX_OFFENDERS).astype(str).tolist())
+        return (sum(p[0] for p in pieces), sum(p[1] for p in pieces), splits_of,
+                shown["pos"].head(MAX_OFFENDERS).tolist())
 
-    return [reduce_partitions(_hash_partitions(keyed, "g", ctx.ddf.npartitions), partial, combine)]
+    n_groups, n_leaking, splits_of, positions = reduce_partitions(
+        _hash_partitions(keyed, "g", ctx.ddf.npartitions), partial, combine)
+    names = _names_at(ctx.ddf, positions)
+    return [group_overlap_result(group, n_groups, n_leaking, splits_of, [names[p] for p in positions])]
 
 
 @register_partitioned("classes_in_every_split")
@@ -203,14 +220,15 @@ def duplicates_across_splits(ctx: PartitionedContext) -> list[CheckResult]:
         else:
             key = pd.util.hash_pandas_object(rows[columns], index=False).to_numpy()
         return pd.DataFrame({"key": key, "split": rows[split_col].astype(str).to_numpy(dtype=object),
-                             "pos": rows.index.to_numpy(dtype="int64"), "name": row_names(rows).to_numpy(dtype=object)})
+                             "pos": rows.index.to_numpy(dtype="int64")})
 
     pairs: list[dict[str, Any]] = []
     n = 0
     if columns:
         frame = ctx.ddf.map_partitions(keyed, meta=keyed(ctx.ddf._meta))
-        n, pairs = reduce_partitions(_hash_partitions(frame, "key", ctx.ddf.npartitions), _shared_keys,
-                                     _exact_pairs)
+        n, rows = reduce_partitions(_hash_partitions(frame, "key", ctx.ddf.npartitions), _shared_keys,
+                                    _first_shared)
+        pairs = _exact_pairs(rows, _names_at(ctx.ddf, rows["pos"].tolist()))
     assigned = ctx.ddf.map_partitions(_assigned, split_col, meta=ctx.ddf._meta)
 
     def near_search(rule):
@@ -233,23 +251,30 @@ def _shared_keys(part: "pd.DataFrame") -> tuple[int, "pd.Series", "pd.DataFrame"
     return int((spread > 1).sum()), first, rows.groupby(["key", "split"], sort=False).head(MAX_OFFENDERS)
 
 
-def _exact_pairs(pieces: list) -> tuple[int, list[dict[str, Any]]]:
-    """The in-memory check's first pairs: keys in order of their first row, rows in table
-    order, every two rows of different splits."""
+def _first_shared(pieces: list) -> tuple[int, "pd.DataFrame"]:
+    """The number of keys in several splits, and the rows kept of the first
+    :data:`MAX_OFFENDERS` of them (by first row), in table order."""
     import pandas as pd
 
     first = pd.concat([p[1] for p in pieces]).nsmallest(MAX_OFFENDERS)
     rows = pd.concat([p[2] for p in pieces]).sort_values("pos")
-    by_key = {key: group for key, group in rows[rows["key"].isin(first.index)].groupby("key", sort=False)}
+    order = pd.Series(range(len(first)), index=first.index)
+    rows = rows[rows["key"].isin(first.index)]
+    return sum(p[0] for p in pieces), rows.assign(rank=order.loc[rows["key"]].to_numpy())
+
+
+def _exact_pairs(rows: "pd.DataFrame", names: dict[int, str]) -> list[dict[str, Any]]:
+    """The in-memory check's first pairs: keys in order of their first row, rows in table
+    order, every two rows of different splits."""
     pairs: list[dict[str, Any]] = []
-    for key in first.index:
-        group = by_key[key]
-        for (i1, s1), (i2, s2) in combinations(zip(group["name"].astype(str), group["split"]), 2):
+    for _, group in rows.sort_values(["rank", "pos"]).groupby("rank", sort=True):
+        members = [(names[p], s) for p, s in zip(group["pos"], group["split"])]
+        for (i1, s1), (i2, s2) in combinations(members, 2):
             if s1 != s2:
                 pairs.append({"ids": [i1, i2], "splits": [s1, s2], "kind": "exact", "distance": 0})
         if len(pairs) >= MAX_OFFENDERS:
             break
-    return sum(p[0] for p in pieces), pairs
+    return pairs
 
 
 # ------------------------------------------------------------------- drift
