@@ -178,18 +178,17 @@ def _unexpected(rule: _Rule, values: "pd.Series") -> "pd.Series":
     """Where GX's pandas condition for ``rule`` fails, on the non-missing ``values``."""
     name, value = rule.name, rule.value
     if name == "between":
-        return ~_gx_condition("column_values_between", "ColumnValuesBetween")(
-            values, min_value=value[0], max_value=value[1], strict_min=None, strict_max=None)
+        return ~_between(values, *value)
     if name == "in_set":
         return ~values.isin(list(value))
     if name == "not_in_set":
         import pandas as pd
 
         value_set = list(value)
-        if pd.api.types.is_datetime64_any_dtype(values):
-            from great_expectations.expectations.metrics.util import parse_value_set
+        if pd.api.types.is_datetime64_any_dtype(values):  # GX's parse_value_set: text is parsed as dates
+            from dateutil.parser import parse
 
-            value_set = parse_value_set(value_set)
+            value_set = [parse(v) if isinstance(v, str) else v for v in value_set]
         return values.isin(value_set)
     if name == "regex":
         return ~values.astype(str).str.contains(value)
@@ -209,6 +208,30 @@ def _unexpected(rule: _Rule, values: "pd.Series") -> "pd.Series":
                 values, type_list=DTYPE_ALIASES[value])
         return ~_gx_condition("column_values_of_type", "ColumnValuesOfType")(values, type_=value)
     raise ValueError(f"unknown column rule '{name}'")
+
+
+def _between(values: "pd.Series", low: Any, high: Any) -> "pd.Series":
+    """GX's ``ColumnValuesBetween`` pandas condition (inclusive bounds, which GX holds as
+    floats): vectorised on int64, float64 and nanosecond dates, value by value otherwise,
+    where a text value against a number bound raises, as it does in GX."""
+    import pandas as pd
+
+    low = None if low is None else float(low)
+    high = None if high is None else float(high)
+    if values.dtype in [int, float] or isinstance(values.dtype, pd.DatetimeTZDtype) \
+            or pd.api.types.is_datetime64_ns_dtype(values.dtype):
+        if low is None:
+            return values <= high
+        if high is None:
+            return low <= values
+        return (low <= values) & (values <= high)
+
+    def is_between(value: Any) -> bool:
+        if any(bound is not None and isinstance(value, str) != isinstance(bound, str) for bound in (low, high)):
+            raise TypeError("Column values, min_value, and max_value must either be None or of the same type.")
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    return values.map(is_between)
 
 
 def _gx_condition(module: str, metric: str) -> Callable[..., "pd.Series"]:
