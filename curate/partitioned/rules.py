@@ -97,8 +97,6 @@ def column_rules(ddf: "dd.DataFrame", rules: "Rules") -> list[CheckResult]:
     >>> [(r.name, r.success, r.observed["unexpected_rows"]) for r in column_rules(ddf, rules)]
     [('between', False, [3]), ('unique', False, [1, 2])]
     """
-    import dask
-
     if not rules.columns:
         return []
     columns = [str(c) for c in ddf.columns]
@@ -111,40 +109,49 @@ def column_rules(ddf: "dd.DataFrame", rules: "Rules") -> list[CheckResult]:
     if not plan:
         return results
     has_id = "id" in columns
-    dtypes = {c: ddf._meta[c].dtype for c in columns}
-    verdicts = {rule: _dtype_verdict(rule, dtypes[rule.column]) for rule in plan if rule.name == "dtype"}
-    by_type = {rule: verdict for rule, verdict in verdicts.items() if verdict is not None}
-    mapped = [r for r in plan if r.name not in ("unique", "mean_between") and r not in by_type]
+    by_type = {}
+    for rule in plan:
+        verdict = _dtype_verdict(rule, ddf._meta[rule.column].dtype) if rule.name == "dtype" else None
+        if verdict is not None:
+            by_type[rule] = verdict
+    tallies, means = _summarise(ddf, [r for r in plan if r not in by_type], has_id)
+    found = []
+    for r in plan:
+        if r in by_type:
+            found.append((False, _aggregate_result(r, *by_type[r])))
+        elif r in means:
+            found.append((not means[r][0], _mean_result(r, means[r])))
+        else:
+            found.append((tallies[r].failed, _map_result(r, tallies[r], has_id)))
+    # GX reports the rules whose metrics could not be computed first, in the suite's order
+    return results + [c for failed, c in found if failed] + [c for failed, c in found if not failed]
+
+
+def _summarise(ddf: "dd.DataFrame", plan: list[_Rule], has_id: bool) -> tuple[dict, dict]:
+    """``(tallies, means)`` of the rules in ``plan``, in one computation: one pass over the
+    partitions for the map rules and the means, one shuffle per ``unique`` rule."""
+    import dask
+
+    mapped = [r for r in plan if r.name not in ("unique", "mean_between")]
     means = [r for r in plan if r.name == "mean_between"]
     uniques = [r for r in plan if r.name == "unique"]
-    needed = list(dict.fromkeys([r.column for r in plan] + (["id"] if has_id else [])))
-    frame = ddf[needed]
+    counted = list(dict.fromkeys(r.column for r in uniques))
+    frame = ddf[list(dict.fromkeys([r.column for r in plan] + (["id"] if has_id else [])))]
 
-    def partial(part: "pd.DataFrame"):
-        nulls = {c: int(part[c].isnull().sum()) for c in needed}
-        return (len(part), nulls, [_map_tally(part, r, has_id) for r in mapped],
-                [_mean_partial(part[r.column]) for r in means])
+    def partial(part: "pd.DataFrame") -> tuple:
+        return (len(part), [int(part[c].isnull().sum()) for c in counted],
+                [_map_tally(part, r, has_id) for r in mapped], [_mean_partial(part[r.column]) for r in means])
 
     main = [dask.delayed(partial)(p) for p in frame.to_delayed()]
     shuffles = [[dask.delayed(_duplicates_partial)(p, r.column, has_id) for p in _shuffled(frame, r.column, has_id)]
                 for r in uniques]
     pieces, dup_pieces = dask.compute(main, shuffles)
     rows = sum(p[0] for p in pieces)
-    nulls = {c: sum(p[1][c] for p in pieces) for c in needed}
+    nulls = {c: sum(p[1][i] for p in pieces) for i, c in enumerate(counted)}
     tallies = {r: _Tally.combine([p[2][i] for p in pieces]) for i, r in enumerate(mapped)}
-    mean_of = {r: _combine_means([p[3][i] for p in pieces]) for i, r in enumerate(means)}
     for r, parts in zip(uniques, dup_pieces):
         tallies[r] = _combine_duplicates(parts, rows, nulls[r.column])
-    found = []
-    for r in plan:
-        if r in by_type:
-            found.append((False, _aggregate_result(r, *by_type[r])))
-        elif r in mean_of:
-            found.append((mean_of[r][0] is False, _mean_result(r, mean_of[r])))
-        else:
-            found.append((tallies[r].failed, _map_result(r, tallies[r], has_id)))
-    # GX reports the rules whose metrics could not be computed first, in the suite's order
-    return results + [c for failed, c in found if failed] + [c for failed, c in found if not failed]
+    return tallies, {r: _combine_means([p[3][i] for p in pieces]) for i, r in enumerate(means)}
 
 
 # --- map rules ----------------------------------------------------------------------------
