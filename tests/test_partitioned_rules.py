@@ -80,8 +80,9 @@ def expected(tmp_path_factory) -> dict[bool, list[dict]]:
             for with_id in (True, False)}
 
 
-@pytest.mark.parametrize("with_id", [True, False], ids=["ids", "row positions"])
-@pytest.mark.parametrize("cuts", list(CUTS.values()), ids=list(CUTS))
+@pytest.mark.parametrize(("cuts", "with_id"), [(cuts, True) for cuts in CUTS.values()]
+                         + [(CUTS["one file"], False), (CUTS["six files, one empty"], False)],
+                         ids=[f"{name}, ids" for name in CUTS] + ["one file, positions", "six files, positions"])
 def test_every_rule_equals_great_expectations_on_the_whole_table(tmp_path, expected, cuts, with_id):
     df = table() if with_id else table().drop(columns="id")
     folder = write_files(df, tmp_path, cuts)
@@ -155,7 +156,7 @@ PROPERTY_RULES = parse_rules({"columns": {
 }})
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(tables())
 def test_any_table_any_partitioning_equals_great_expectations(tmp_path_factory, drawn):
     df, cuts = drawn
@@ -173,3 +174,19 @@ def dask_cluster():
 def test_on_a_dask_cluster_the_results_are_the_same(tmp_path, expected, dask_cluster):
     folder = write_files(table(), tmp_path, [5, 11, 30])
     assert partitioned(folder) == expected[True]
+
+
+def test_dtype_on_an_object_column_is_judged_value_by_value_as_in_great_expectations(tmp_path):
+    """Parquet bytes read back as an ``object`` column, where GX checks each value's type."""
+    blobs = [b"ab", None, b"abc", b"x", None, b"zz", b"ab"]
+    df = pd.DataFrame({"blob": pd.Series(blobs, dtype=object), "n": range(7)})
+    rules = parse_rules({"columns": {"blob": {"dtype": "str", "unique": True, "length_between": [4, 5]},
+                                     "n": {"dtype": "object"}}})
+    folder = write_files(df, tmp_path, [2, 5])
+    assert open_table(folder)["blob"].dtype == object
+    results = partitioned(folder, rules)
+    assert results == in_memory(folder, rules)
+    by_rule = {(r["column"], r["name"]): r for r in results}
+    assert by_rule[("blob", "dtype")]["offenders"] == ["0", "2", "3", "5", "6"]  # bytes, not str
+    assert by_rule[("blob", "unique")]["offenders"] == ["0", "6"]
+    assert by_rule[("n", "dtype")]["observed"] == {"observed_value": "int64"}
