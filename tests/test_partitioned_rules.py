@@ -25,8 +25,8 @@ RULES = parse_rules({"columns": {
               "dtype": "float", "length_between": [1, 3], "not_null": {"value": True, "mostly": 0.8}},
     "count": {"between": [None, 40], "in_set": {"value": list(range(30)), "mostly": 0.95},
               "unique": {"value": True, "severity": "warn"}, "mean_between": [10, None], "dtype": "int64"},
-    "flag": {"mean_between": [0.5, 1], "dtype": "bool", "in_set": [True]},
-    "when": {"not_null": True, "unique": True, "not_in_set": ["2024-01-03"], "regex": "-0[12]-",
+    "flag": {"mean_between": [0.5, 1], "dtype": "bool", "in_set": [True], "between": [0, 0.5]},
+    "when": {"between": [0, 1], "not_null": True, "unique": True, "not_in_set": ["2024-01-03"], "regex": "-0[12]-",
              "dtype": "datetime", "mean_between": [0, 1]},
     "absent": {"not_null": True, "unique": True},
 }})
@@ -164,9 +164,11 @@ def test_any_table_any_partitioning_equals_great_expectations(tmp_path_factory, 
     assert partitioned(folder, PROPERTY_RULES) == in_memory(folder, PROPERTY_RULES)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dask_cluster():
-    """Two worker processes: the partitions and the unique shuffle really leave this process."""
+    """Two worker processes: the partitions and the unique shuffle really leave this process.
+    One test uses it, so it lives for that test only: the scope's scheduler holds for every
+    compute while it is open, and must not carry over into the tests after it."""
     with engine_scope("dask", workers=2):
         yield
 

@@ -219,14 +219,15 @@ def _unexpected(rule: _Rule, values: "pd.Series") -> "pd.Series":
 
 def _between(values: "pd.Series", low: Any, high: Any) -> "pd.Series":
     """GX's ``ColumnValuesBetween`` pandas condition (inclusive bounds, which GX holds as
-    floats): vectorised on int64, float64 and nanosecond dates, value by value otherwise,
-    where a text value against a number bound raises, as it does in GX."""
+    floats). GX compares value by value unless the dtype is int64, float64 or nanosecond
+    dates; on other numbers and dates (int32, booleans, microsecond dates) both ways give
+    the same answers, or raise alike, so only text and objects go value by value here, where
+    text against a number bound raises, as it does in GX."""
     import pandas as pd
 
     low = None if low is None else float(low)
     high = None if high is None else float(high)
-    if values.dtype in [int, float] or isinstance(values.dtype, pd.DatetimeTZDtype) \
-            or pd.api.types.is_datetime64_ns_dtype(values.dtype):
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
         if low is None:
             return values <= high
         if high is None:
