@@ -146,13 +146,18 @@ def absolute_roots(roots: "pd.Series", base: str | os.PathLike) -> "pd.Series":
 
 def save_manifest(df: "pd.DataFrame", path: str | os.PathLike) -> None:
     """Write a manifest atomically, storing roots relative to its folder where possible."""
-    path = Path(path)
     out = df
     if "root" in df.columns:
-        base = path.resolve().parent
         out = df.copy()
-        out["root"] = _map_unique(df["root"], lambda r: _relative_root(r, base))
+        out["root"] = stored_roots(df["root"], path)
     write_table(out, path)
+
+
+def stored_roots(roots: "pd.Series", path: str | os.PathLike) -> "pd.Series":
+    """``roots`` as a manifest written to ``path`` stores them: relative to its folder
+    where possible."""
+    base = Path(path).resolve().parent
+    return _map_unique(roots, lambda r: _relative_root(r, base))
 
 
 def _map_unique(values: "pd.Series", fn) -> "pd.Series":
