@@ -62,12 +62,16 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
     """``path`` (a Parquet dataset folder, a glob, or one file) as a lazy dask DataFrame
     with :func:`with_positions` in its index. Parquet is read one row group per partition
     at most, so a partition stays small whatever the files' sizes."""
+    import dask
     import dask.dataframe as dd
 
     files, fmt = table_files(path)
     try:
         if fmt == "parquet":
-            ddf = dd.read_parquet(files, columns=columns, split_row_groups="adaptive", index=False)
+            # strings as pandas reads them (``str``, NaN for missing), not dask's ``string[NA]``:
+            # the rules and checks must see the dtypes the in-memory path sees
+            with dask.config.set({"dataframe.convert-string": False}):
+                ddf = dd.read_parquet(files, columns=columns, split_row_groups="adaptive", index=False)
         elif fmt == "csv":
             ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",
                               assume_missing=True, low_memory=False)
@@ -82,11 +86,12 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
 
 
 def partition_lengths(ddf: "dd.DataFrame") -> list[int]:
-    """Rows in each partition (reads one column only)."""
+    """Rows in each partition."""
     import dask
 
-    column = ddf[ddf.columns[0]] if len(ddf.columns) else ddf
-    return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in column.to_delayed()])]
+    # the whole frame, not one column: dask fuses the partitions of a Parquet read that
+    # projects columns, so one column's pieces are not ``ddf``'s partitions
+    return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in ddf.to_delayed()])]
 
 
 def with_positions(ddf: "dd.DataFrame") -> "dd.DataFrame":
