@@ -136,19 +136,27 @@ def text_pairs(texts: list[str], threshold: float = 0.8, bands: int = 16, split:
     (share of equal MinHash values) is at least ``threshold``; only across splits when
     ``split`` is given."""
     sig = minhash(shingles(t) for t in texts)
-    rows = sig.shape[1] // bands
-    i, j = bucket_pairs([_band_key(sig[:, b * rows:(b + 1) * rows]) for b in range(bands)], split)
-    sim = np.concatenate([(sig[i[s:s + 100_000]] == sig[j[s:s + 100_000]]).mean(axis=1)
-                          for s in range(0, len(i), 100_000)]) if len(i) else np.array([], dtype=float)
+    i, j = bucket_pairs(band_keys(sig, bands), split)
+    sim = signature_similarity(sig[i], sig[j])
     keep = sim >= threshold
     return i[keep], j[keep], sim[keep]
 
 
-def _band_key(block: np.ndarray) -> np.ndarray:
-    """One 64-bit key per row of a signature band."""
+def signature_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of equal values of each pair of MinHash signatures (rows of ``a`` and ``b``),
+    100,000 pairs at a time."""
+    return np.concatenate([(a[s:s + 100_000] == b[s:s + 100_000]).mean(axis=1)
+                           for s in range(0, len(a), 100_000)]) if len(a) else np.array([], dtype=float)
+
+
+def band_keys(sig: np.ndarray, bands: int) -> list[np.ndarray]:
+    """One 64-bit key per signature (row) and band: the LSH buckets. A row's keys depend
+    on that row only."""
     import pandas as pd
 
-    return pd.util.hash_pandas_object(pd.DataFrame(block), index=False).to_numpy()
+    rows = sig.shape[1] // bands
+    return [pd.util.hash_pandas_object(pd.DataFrame(sig[:, b * rows:(b + 1) * rows]), index=False).to_numpy()
+            for b in range(bands)]
 
 
 # ------------------------------------------------------------- on a manifest
