@@ -89,6 +89,8 @@ def _named(ddf: "dd.DataFrame", *columns: str) -> "dd.DataFrame":
 def _names_at(ddf: "dd.DataFrame", positions: list[int]) -> dict[int, str]:
     """The names of the rows at a few ``positions``: the shuffles carry positions only."""
     wanted = sorted(set(positions))
+    if not wanted:
+        return {}
     names = first_names(_named(ddf), lambda part: part.index.isin(wanted), limit=len(wanted))
     return dict(zip(wanted, names))
 
