@@ -4,10 +4,12 @@ Each returns exactly the results of its in-memory twin, from per-partition summa
 
 - ``split_ratios`` and ``classes_in_every_split``: rows per split value, (class, split)
   pairs present.
-- ``group_overlap`` and ``duplicates_across_splits``: rows are shuffled by group (or sample
-  key) into as many hash partitions as the table has, so each group's rows meet in one
-  partition and no process holds every group; each partition gives its counts and its
-  first offenders.
+- ``group_overlap`` and ``duplicates_across_splits``: the (group, split) pairs of each
+  partition, or each row's (sample key, split, position), are shuffled by group or key into
+  as many hash partitions as the table has, so each group meets in one partition and no
+  process holds every group (the local engine's disk shuffle keeps up to about 1 GB in
+  memory before it spills, partd's buffer); each hash partition gives its counts and its
+  first offenders, whose rows are named by one more pass.
 - ``drift``: categorical features as counts per (split, level). Numeric features are
   collected when the whole feature has at most :data:`COLLECT_VALUES` values; otherwise
   the PSI quantiles, the counts per bin and the KS statistic come from histogram passes
@@ -87,6 +89,8 @@ def _named(ddf: "dd.DataFrame", *columns: str) -> "dd.DataFrame":
 def _names_at(ddf: "dd.DataFrame", positions: list[int]) -> dict[int, str]:
     """The names of the rows at a few ``positions``: the shuffles carry positions only."""
     wanted = sorted(set(positions))
+    if not wanted:
+        return {}
     names = first_names(_named(ddf), lambda part: part.index.isin(wanted), limit=len(wanted))
     return dict(zip(wanted, names))
 
@@ -128,32 +132,37 @@ def group_overlap(ctx: PartitionedContext) -> list[CheckResult]:
 
     group, split_col = ctx.group, ctx.split_col
 
-    def rows(part: "pd.DataFrame") -> "pd.DataFrame":
-        kept = _assigned(part, split_col).dropna(subset=[group, split_col])
-        return pd.DataFrame({"g": kept[group], "s": kept[split_col], "pos": kept.index.to_numpy(dtype="int64")})
+    def kept(part: "pd.DataFrame") -> "pd.DataFrame":
+        return _assigned(part, split_col).dropna(subset=[group, split_col])
+
+    def pairs(part: "pd.DataFrame") -> "pd.DataFrame":
+        found = kept(part)
+        return pd.DataFrame({"g": found[group], "s": found[split_col]}).drop_duplicates()
 
     columns = ctx.ddf[list(dict.fromkeys([group, split_col]))]
-    keyed = columns.map_partitions(rows, meta=rows(columns._meta))
+    present = columns.map_partitions(pairs, meta=pairs(columns._meta))
 
-    def partial(part: "pd.DataFrame") -> tuple[int, int, "pd.Series", "pd.DataFrame"]:
+    def partial(part: "pd.DataFrame") -> tuple[int, int, "pd.Series"]:
         spread = part.groupby("g", sort=True)["s"].nunique()
         leaking = spread[spread > 1]
         shown = part[part["g"].isin(leaking.index[:MAX_OFFENDERS])]
-        splits_of = shown.groupby("g", sort=True)["s"].agg(lambda s: sorted(map(str, s.unique())))
-        first_rows = shown.sort_values("pos").groupby("g", sort=False).head(MAX_OFFENDERS)
-        return len(spread), len(leaking), splits_of, first_rows[["g", "pos"]]
+        return len(spread), len(leaking), shown.groupby("g", sort=True)["s"].agg(lambda s: sorted(map(str, s.unique())))
 
-    def combine(pieces: list) -> tuple[int, int, "pd.Series", list[int]]:
+    def combine(pieces: list) -> tuple[int, int, "pd.Series"]:
         splits_of = pd.concat([p[2] for p in pieces]).sort_index().iloc[:MAX_OFFENDERS]
-        shown = pd.concat([p[3] for p in pieces])
-        shown = shown[shown["g"].isin(splits_of.index)].sort_values("pos")
-        return (sum(p[0] for p in pieces), sum(p[1] for p in pieces), splits_of,
-                shown["pos"].head(MAX_OFFENDERS).tolist())
+        return sum(p[0] for p in pieces), sum(p[1] for p in pieces), splits_of
 
-    n_groups, n_leaking, splits_of, positions = reduce_partitions(
-        _hash_partitions(keyed, "g", ctx.ddf.npartitions), partial, combine)
-    names = _names_at(ctx.ddf, positions)
-    return [group_overlap_result(group, n_groups, n_leaking, splits_of, [names[p] for p in positions])]
+    # one row per (group, split) and partition travels; the offending rows are read afterwards
+    n_groups, n_leaking, splits_of = reduce_partitions(_hash_partitions(present, "g", ctx.ddf.npartitions),
+                                                       partial, combine)
+    shown = list(splits_of.index)
+
+    def shown_rows(part: "pd.DataFrame") -> "np.ndarray":
+        found = kept(part)
+        return part.index.isin(found.index[found[group].isin(shown)])
+
+    offenders = first_names(_named(ctx.ddf, group, split_col), shown_rows)
+    return [group_overlap_result(group, n_groups, n_leaking, splits_of, offenders)]
 
 
 @register_partitioned("classes_in_every_split")
@@ -453,8 +462,8 @@ def _numeric_figures(ddf: "dd.DataFrame", split_col: str, splits: list[str], pai
     collect = {f: s for f, s in collect.items() if s and usable[f]}
     values = {}
     if collect:
-        values = reduce_partitions(ddf[[split_col, *collect]], lambda part: _values(part, split_col, collect),
-                                   _concat_values)
+        values = _tree_reduce(ddf[[split_col, *collect]], lambda part: _values(part, split_col, collect),
+                              _concat_values)
     figures = {}
     large: dict[str, list[tuple[str, str]]] = {}
     for f, fpairs in usable.items():
@@ -468,13 +477,13 @@ def _numeric_figures(ddf: "dd.DataFrame", split_col: str, splits: list[str], pai
     while states:
         plans = {st.feature: st.edges for st in states}
         wanted = {st.feature: st.splits for st in states}
-        hists = reduce_partitions(ddf[[split_col, *plans]],
-                                  lambda part: _histograms(_values(part, split_col, wanted), plans), _add_histograms)
+        hists = _tree_reduce(ddf[[split_col, *plans]],
+                             lambda part: _histograms(_values(part, split_col, wanted), plans), _add_histograms)
         for st in states:
             st.take_histograms({s: hists[(s, st.feature)] for s in st.splits})
         asking = {st.feature: (st.edges, st.needed) for st in states if st.collect_now()}
         if asking:
-            picked = reduce_partitions(
+            picked = _tree_reduce(
                 ddf[[split_col, *asking]],
                 lambda part: _in_bins(_values(part, split_col, {f: wanted[f] for f in asking}), asking),
                 _concat_values)
@@ -486,6 +495,17 @@ def _numeric_figures(ddf: "dd.DataFrame", split_col: str, splits: list[str], pai
             figures.update({(s1, s2, st.feature): fig for (s1, s2), fig in st.figures.items()})
         states = [st for st in states if not st.done]
     return figures
+
+
+def _tree_reduce(ddf: "dd.DataFrame", partial, add, fan_in: int = 8):
+    """``add`` over ``partial`` of every partition, ``fan_in`` at a time in a tree where the
+    partitions are, so that only a few partials exist at once (a histogram's can be large)."""
+    import dask
+
+    level = [dask.delayed(partial)(p) for p in ddf.to_delayed()]
+    while len(level) > 1:
+        level = [dask.delayed(add)(level[i:i + fan_in]) for i in range(0, len(level), fan_in)]
+    return dask.compute(level[0])[0]
 
 
 def _concat_values(pieces: list[dict]) -> dict[tuple[str, str], "np.ndarray"]:
