@@ -142,7 +142,8 @@ def _hashability_sample(ddf: "dd.DataFrame") -> "pd.DataFrame":
     import pandas as pd
 
     meta = ddf._meta
-    read = [c for c in meta.columns if c == "sha256" or meta[c].dtype == object or isinstance(meta[c].dtype, pd.ArrowDtype)]
+    read = [c for c in meta.columns
+            if c == "sha256" or meta[c].dtype == object or isinstance(meta[c].dtype, pd.ArrowDtype)]
 
     def partial(part: "pd.DataFrame") -> dict[str, "pd.Series"]:
         return {c: part[c].dropna().head(_HASHABLE_SAMPLE) for c in read}
