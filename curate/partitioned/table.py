@@ -73,10 +73,13 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
         if fmt == "parquet":
             # strings as pandas reads them (``str``, NaN for missing), not dask's ``string[NA]``:
             # the rules and checks must see the dtypes the in-memory path sees
-            lengths, schema = _parquet_footers(files)
+            lengths, schema, gappy = _parquet_footers(files)
             with dask.config.set({"dataframe.convert-string": False}):
                 ddf = dd.read_parquet(files, columns=columns, split_row_groups=True, index=False,
                                       **({"dataset": {"schema": schema}} if schema is not None else {}))
+            gappy = [c for c in gappy if c in ddf.columns and ddf[c].dtype.kind in "iu"]
+            if gappy:  # pandas reads the whole table's column as float when any row is missing
+                ddf = ddf.astype({c: "float64" for c in gappy})
         elif fmt == "csv":
             ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",
                               assume_missing=True, low_memory=False)
@@ -107,22 +110,35 @@ def partition_lengths(ddf: "dd.DataFrame") -> list[int]:
     return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in ddf.to_delayed(optimize_graph=False)])]
 
 
-def _parquet_footers(files: list[str]) -> tuple[list[int], "object | None"]:
-    """Rows per row group, files in order (the partitions of ``split_row_groups=True``), and
-    the files' common schema when they differ (a column all missing in one file is stored
-    as nulls there): read from the footers, without the data."""
+def _parquet_footers(files: list[str]) -> tuple[list[int], "object | None", list[str]]:
+    """From the files' footers, without the data: rows per row group, files in order (the
+    partitions of ``split_row_groups=True``); the files' common schema when they differ (a
+    column all missing in one file is stored as nulls there); and the integer columns with
+    a missing value somewhere (its partitions alone would read as integers)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     metas = [pq.ParquetFile(f).metadata for f in files]
     lengths = [m.row_group(i).num_rows for m in metas for i in range(m.num_row_groups)]
     schemas = [m.schema.to_arrow_schema() for m in metas]
-    if all(s.equals(schemas[0]) for s in schemas[1:]):
-        return lengths, None
-    try:
-        return lengths, pa.unify_schemas(schemas, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise CuraugError(f"{files[0]} and the others: the files' columns do not agree ({exc})") from None
+    gappy = set()
+    for m, schema in zip(metas, schemas):
+        for i in range(m.num_row_groups):
+            group = m.row_group(i)
+            for j in range(group.num_columns):
+                column = group.column(j)
+                stats = column.statistics
+                name = column.path_in_schema
+                if stats is not None and stats.has_null_count and stats.null_count and \
+                        name in schema.names and pa.types.is_integer(schema.field(name).type):
+                    gappy.add(name)
+    common = None
+    if not all(s.equals(schemas[0]) for s in schemas[1:]):
+        try:
+            common = pa.unify_schemas(schemas, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise CuraugError(f"{files[0]} and the others: the files' columns do not agree ({exc})") from None
+    return lengths, common, sorted(gappy)
 
 
 def with_positions(ddf: "dd.DataFrame", lengths: list[int] | None = None) -> "dd.DataFrame":

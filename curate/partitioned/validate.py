@@ -44,6 +44,11 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
     for param, column in (("label", label), ("group", group), ("split_col", split_col)):
         if column is not None and column not in columns:
             raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(columns)})", param=param)
+    if label and not label_sep:
+        from curate.io.labels import is_list_column
+
+        if is_list_column(ddf[label].head(1000, npartitions=-1)):
+            label_sep = "\x1f"  # list cells: multilabel, nothing to split on
     usable = ddf.map_partitions(lambda part: part[ok_rows(part)], meta=ddf._meta) if "status" in columns else ddf
     ctx = PartitionedContext(usable, rules, label=label, group=group, split_col=split_col, full=ddf,
                              label_sep=label_sep)
