@@ -335,14 +335,25 @@ def test_the_engine_flags_reach_the_ingest_and_augment_stages(cli, pipeline, els
         ingested.update(engine=kwargs["engine"], scheduler=kwargs["scheduler"])
         return real_ingest(*args, **{**kwargs, "engine": "local", "scheduler": None})
 
+    import curate.partitioned.table
+
+    scopes = []  # validate and split work in partitions on the dask engine
+    real_scope = curate.partitioned.table.engine_scope
+
+    def spy_scope(engine="local", scheduler=None, workers=None):
+        scopes.append((engine, scheduler))
+        return real_scope("local", None, workers)
+
     monkeypatch.setattr(augment.runner, "augment_manifest", spy)
     monkeypatch.setattr(curate.io.ingest, "ingest", spy_ingest)
+    monkeypatch.setattr(curate.partitioned.table, "engine_scope", spy_scope)
     pipeline.write_text(pipeline.read_text() + "engine: {name: dask, scheduler: tcp://127.0.0.1:1}\n")
     assert cli("run", pipeline, "--engine", "local").code == 0
-    assert seen == {"engine": "local", "scheduler": None}
+    assert seen == {"engine": "local", "scheduler": None} and scopes == []
     second = cli("run", pipeline, "--engine", "dask", "--force")
-    assert second.code == 0
+    assert second.code == 0, second.err
     assert seen == ingested == {"engine": "dask", "scheduler": "tcp://127.0.0.1:1"}
+    assert len(scopes) >= 2 and set(scopes) == {("dask", "tcp://127.0.0.1:1")}
     assert "scheduler" in one_error_line(cli("run", pipeline, "--engine", "local", "--scheduler", "tcp://h:1"))
 
 
@@ -352,7 +363,7 @@ def test_the_sample_pipeline_file_is_valid():
     loaded = load_pipeline(SAMPLE / "pipeline.yaml")
     assert loaded.source == (SAMPLE / "images").resolve()
     assert loaded.config.split.ratios == (0.15, 0.45, 0.4)  # a small training set: augmentation has work to do
-    assert loaded.config.ablation.seeds == 3 and loaded.config.train.model == "auto"
+    assert loaded.config.ablation.seeds == 5 and loaded.config.train.model == "auto"
     assert [s.name for s in loaded.recipe.steps] == ["Affine", "RandomBrightnessContrast", "OneOf", "copy_paste"]
 
 
