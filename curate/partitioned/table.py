@@ -64,10 +64,12 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
     with :func:`with_positions` in its index. Parquet is read one row group per partition,
     so a partition stays small whatever the files' sizes, and the partitions are the same
     whichever columns a computation reads."""
-    import dask
-    import dask.dataframe as dd
-
     files, fmt = table_files(path)
+    try:
+        import dask
+        import dask.dataframe as dd
+    except ImportError:
+        raise CuraugError(f"{path}: a table read in partitions needs Dask: pip install 'curaug[dask]'") from None
     try:
         lengths = None
         if fmt == "parquet":
@@ -165,7 +167,10 @@ def engine_scope(engine: str = "local", scheduler: str | None = None, workers: i
     """Where every ``compute`` inside runs: ``local``, this process's threads (one per core
     unless ``workers``); ``dask``, the cluster at ``scheduler`` or a LocalCluster of
     ``workers`` processes. The graphs, and so the results, are the same."""
-    import dask
+    try:
+        import dask
+    except ImportError:
+        raise CuraugError("a table read in partitions needs Dask: pip install 'curaug[dask]'") from None
 
     if engine == "local":
         with dask.config.set(scheduler="threads", num_workers=workers or os.cpu_count() or 1):
