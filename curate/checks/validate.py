@@ -72,15 +72,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         raise CuraugError(f"{source or 'df'}: the table has no rows, nothing to validate", param="df")
     contract = rules is not None and declares_checks(rules)
     rules = rules or Rules()
-    label = label or rules.label
-    group = group or rules.group
-    label_sep = label_sep or rules.label_sep
-    if split_col is None and rules.splits is not None:
-        split_col = rules.splits.column
-    for param, column in (("label", label), ("group", group), ("split_col", split_col)):
-        if column is not None and column not in df.columns:
-            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, df.columns))})",
-                              param=param)
+    label, group, split_col, label_sep = resolve_roles(df.columns, rules, label, group, split_col, label_sep)
     if label and not label_sep:
         from curate.io.labels import is_list_column
 
@@ -99,6 +91,22 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
             found = [_as_warning(r) for r in found]
         results.extend(found)
     return ValidationResult(results, source=source)
+
+
+def resolve_roles(columns, rules: "Rules", label: str | None, group: str | None, split_col: str | None,
+                  label_sep: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """``(label, group, split_col, label_sep)``: each argument, else the rules' own; one
+    error line for a role naming a column the table does not have."""
+    label = label or rules.label
+    group = group or rules.group
+    label_sep = label_sep or rules.label_sep
+    if split_col is None and rules.splits is not None:
+        split_col = rules.splits.column
+    names = [str(c) for c in columns]
+    for param, column in (("label", label), ("group", group), ("split_col", split_col)):
+        if column is not None and column not in names:
+            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(names)})", param=param)
+    return label, group, split_col, label_sep
 
 
 def declares_checks(rules: "Rules") -> bool:

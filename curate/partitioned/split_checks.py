@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckResult, data_columns, split_names
 from curate.checks.split import (classes_result, drift_figures, drift_results, duplicates_results, feature_drift,
-                                 group_overlap_result, ks_pvalue_from_statistic, quantile_ranks, split_ratios_result)
+                                 group_overlap_result, ks_pvalue_from_statistic, pair_drift, quantile_ranks,
+                                 split_ratios_result)
 from curate.errors import CuraugError
 from curate.io.manifest import GAP_SPLIT
 from curate.partitioned.context import PartitionedContext, first_names, reduce_partitions, register_partitioned
@@ -333,11 +334,7 @@ def drift(ctx: PartitionedContext) -> list[CheckResult]:
             prepared[(s, f)] = ("categorical", counts) if counts.sum() >= 2 else None
     figures: dict[tuple[str, str, str], dict[str, Any]] = {}
     figures.update(_numeric_figures(ddf, split_col, splits, pairs, numeric, summary))
-    for s1, s2 in pairs:
-        for f in categorical:
-            fig = feature_drift(prepared[(s1, f)], prepared[(s2, f)])
-            if fig is not None:
-                figures[(s1, s2, f)] = fig
+    figures.update(pair_drift(pairs, categorical, prepared))
     return drift_results(rule, pairs, features, figures, embeddings)
 
 

@@ -27,7 +27,7 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
     """Validate ``ddf`` (from :func:`curate.partitioned.table.open_table`); arguments as
     :func:`curate.checks.validate.validate`'s. Runs on the active engine
     (:func:`curate.partitioned.table.engine_scope`)."""
-    from curate.checks.validate import _as_warning, declares_checks
+    from curate.checks.validate import _as_warning, declares_checks, resolve_roles
     from curate.io.manifest import ok_rows
     from curate.partitioned.context import PARTITIONED_CHECKS, PartitionedContext
     from curate.partitioned.rules import column_rules
@@ -35,15 +35,8 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
 
     contract = rules is not None and declares_checks(rules)
     rules = rules or Rules()
-    label = label or rules.label
-    group = group or rules.group
-    label_sep = label_sep or rules.label_sep
-    if split_col is None and rules.splits is not None:
-        split_col = rules.splits.column
+    label, group, split_col, label_sep = resolve_roles(ddf.columns, rules, label, group, split_col, label_sep)
     columns = [str(c) for c in ddf.columns]
-    for param, column in (("label", label), ("group", group), ("split_col", split_col)):
-        if column is not None and column not in columns:
-            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(columns)})", param=param)
     if label and not label_sep:
         from curate.io.labels import is_list_column
 
