@@ -138,13 +138,13 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
     """
     rules = _rules(rules)
     if _partitioned(data, engine):
-        from curate.partitioned.table import engine_scope, open_table
+        from curate.partitioned.table import engine_scope, open_table, table_rows
         from curate.partitioned.validate import validate_partitioned
 
         if lock is not None:
             raise CuraugError("lock= compares every row with the lock in one process and does not run on a "
                               "partitioned table; validate one file with engine='local'", param="lock")
-        with engine_scope(engine, scheduler, workers):
+        with engine_scope(engine, scheduler, workers, rows=table_rows(os.fspath(data))):
             ddf = open_table(os.fspath(data))
             split_col, label = _default_roles(ddf.columns, rules, split_col, label)
             return validate_partitioned(ddf, rules, label=label, group=group, split_col=split_col,
@@ -318,12 +318,12 @@ def split(data: Data, label: str = "label", *,
     """
     if _partitioned(data, engine):
         from curate.partitioned.split import split_partitioned
-        from curate.partitioned.table import engine_scope, open_table
+        from curate.partitioned.table import engine_scope, open_table, table_rows
 
         if output is None:
             raise CuraugError("output=: a partitioned table is written, not returned; give a folder or a .parquet "
                               "path", param="output")
-        with engine_scope(engine, scheduler, workers):
+        with engine_scope(engine, scheduler, workers, rows=table_rows(os.fspath(data))):
             return split_partitioned(open_table(os.fspath(data)), label, output, ratios=ratios, folds=folds,
                                      group=group, seed=seed, stable=stable, multilabel_sep=multilabel_sep,
                                      strict=strict, time=time, gap=gap)

@@ -227,7 +227,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 ENGINE_OPTION = click.option(
     "--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-    help="Where it runs: this process (a Parquet folder or glob: partition by partition), or a Dask cluster.")
+    help="Where it runs: this machine (a Parquet folder or glob: partition by partition), or a Dask cluster.")
 SCHEDULER_OPTION = click.option("--scheduler", metavar="ADDR",
                                 help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
 
@@ -314,7 +314,7 @@ def profile(data: str, label: str | None, encoding: str | None) -> None:
 @ENGINE_OPTION
 @SCHEDULER_OPTION
 @click.option("--workers", metavar="N", type=click.IntRange(min=1),
-              help="Threads (local) or LocalCluster processes (dask) for a partitioned table [default: all cores].")
+              help="Threads or LocalCluster processes for a partitioned table [default: all cores].")
 @click.pass_context
 def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
              split_col: str | None, multilabel_sep: str | None, lock_path: str | None,
@@ -422,7 +422,7 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @ENGINE_OPTION
 @SCHEDULER_OPTION
 @click.option("--workers", metavar="N", type=click.IntRange(min=1),
-              help="Threads (local) or LocalCluster processes (dask) for a partitioned table [default: all cores].")
+              help="Threads or LocalCluster processes for a partitioned table [default: all cores].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
           stable: bool, time_col: str | None, gap: str | None, seed: int, small_to_train: bool, output: str,
           lock_path: str | None, encoding: str | None, engine: str, scheduler: str | None,

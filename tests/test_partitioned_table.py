@@ -59,3 +59,24 @@ def test_what_cannot_be_read_is_one_error_line(tmp_path, make, message):
     make(tmp_path)
     with pytest.raises(CuraugError, match=message):
         open_table(tmp_path / "*.*")
+
+
+def test_the_local_engine_takes_a_local_cluster_for_a_large_table_and_the_same_result(tmp_path, monkeypatch):
+    from distributed import default_client
+
+    from curate.partitioned import table as table_module
+
+    df = pd.DataFrame({"y": list("aabbbccccd") * 30, "x": range(300)})
+    for i in range(3):
+        df.iloc[i * 100:(i + 1) * 100].to_parquet(tmp_path / f"f{i}.parquet", index=False)
+    small = curaug.split(tmp_path, "y", output=tmp_path.parent / "small", return_report=True)
+    assert table_module.table_rows(tmp_path) == 300
+    with engine_scope("local", rows=300):
+        with pytest.raises(ValueError):
+            default_client()  # threads here: no cluster
+    monkeypatch.setattr(table_module, "LOCAL_THREADS_MAX_ROWS", 100)
+    with engine_scope("local", workers=2, rows=300):
+        assert len(default_client().scheduler_info()["workers"]) == 2
+    large = curaug.split(tmp_path, "y", output=tmp_path.parent / "large", workers=2)
+    assert large == small
+    assert pd.read_parquet(tmp_path.parent / "large").equals(pd.read_parquet(tmp_path.parent / "small"))

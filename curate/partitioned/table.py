@@ -162,22 +162,41 @@ def with_positions(ddf: "dd.DataFrame", lengths: list[int] | None = None) -> "dd
     return ddf.map_partitions(place, meta=meta, align_dataframes=False)
 
 
+#: Rows above which the local engine runs a partitioned table on a LocalCluster of this
+#: machine's processes instead of threads: a threaded shuffle (unique values, duplicate
+#: rows) holds more the larger the table; a cluster's shuffles spill to disk.
+LOCAL_THREADS_MAX_ROWS = 10_000_000
+
+
+def table_rows(path: str | os.PathLike) -> int | None:
+    """Rows of a Parquet table from its footers (None for other formats: unknown unread)."""
+    files, fmt = table_files(path)
+    if fmt != "parquet":
+        return None
+    try:
+        return sum(_parquet_footers(files)[0])
+    except Exception:  # a damaged file: open_table says so in one line
+        return None
+
+
 @contextlib.contextmanager
-def engine_scope(engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> Iterator[None]:
+def engine_scope(engine: str = "local", scheduler: str | None = None, workers: int | None = None,
+                 rows: int | None = None) -> Iterator[None]:
     """Where every ``compute`` inside runs: ``local``, this process's threads (one per core
-    unless ``workers``); ``dask``, the cluster at ``scheduler`` or a LocalCluster of
-    ``workers`` processes. The graphs, and so the results, are the same."""
+    unless ``workers``), or for a table of more than :data:`LOCAL_THREADS_MAX_ROWS` ``rows``
+    a LocalCluster of as many processes; ``dask``, the cluster at ``scheduler`` or a
+    LocalCluster of ``workers`` processes. The graphs, and so the results, are the same."""
     try:
         import dask
     except ImportError:
         raise CuraugError("a table read in partitions needs Dask: pip install 'curaug[dask]'") from None
 
-    if engine == "local":
+    if engine not in ("local", "dask"):
+        raise CuraugError(f"engine='{engine}': use 'local' or 'dask'", param="engine")
+    if engine == "local" and (rows is None or rows <= LOCAL_THREADS_MAX_ROWS):
         with dask.config.set(scheduler="threads", num_workers=workers or os.cpu_count() or 1):
             yield
         return
-    if engine != "dask":
-        raise CuraugError(f"engine='{engine}': use 'local' or 'dask'", param="engine")
     from curate.engine import dask_client
 
     with dask_client(workers or os.cpu_count() or 1, scheduler) as (client, _):
