@@ -121,6 +121,9 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
             _place_group_folds(plan, groups)
         elif groups is None and not stable:
             _cut_folds(ddf, plan, stats)
+    if groups is not None:  # the writers need the lookup and the parts, not the table
+        plan.groups = _Groups(np.empty(0, dtype=object), np.empty((0, 0)), groups.values, groups.value_code,
+                              groups.small)
     counts = _write(ddf, plan, output)
     groups_per = _groups_per(plan) if groups is not None else None
     report = counts_report(counts.groupby(["y", "split", "fold"], sort=False)["n"].sum().reset_index(), ratios,
