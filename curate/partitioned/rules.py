@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 #: The column holding each row's position while a column is shuffled for ``unique``.
 _POSITION = "__curaug_position"
+#: The column an ``object`` column is shuffled on for ``unique`` (see :func:`_shuffle_key`).
+_KEY = "__curaug_key"
 
 
 @dataclass
@@ -284,14 +286,28 @@ def _shuffled(frame: "dd.DataFrame", column: str, has_id: bool) -> list:
     """The values present in ``column``, with their row's position (and id), hash-partitioned
     by value into as many pieces as ``frame`` has partitions: all copies of a value meet."""
     keep = list(dict.fromkeys([column] + (["id"] if has_id else [])))
+    # lists and arrays (Parquet list cells) cannot be hashed: an object column is shuffled on a key
+    keyed = frame._meta[column].dtype == object
 
     def present(part: "pd.DataFrame") -> "pd.DataFrame":
         out = part.loc[part[column].notnull(), keep]
-        return out.assign(**{_POSITION: out.index.to_numpy()})
+        out = out.assign(**{_POSITION: out.index.to_numpy()})
+        return out.assign(**{_KEY: out[column].map(_shuffle_key)}) if keyed else out
 
     meta = present(frame._meta)
     pieces = frame.map_partitions(present, meta=meta)
-    return pieces.shuffle(on=column, npartitions=max(frame.npartitions, 1)).to_delayed()
+    return pieces.shuffle(on=_KEY if keyed else column, npartitions=max(frame.npartitions, 1)).to_delayed()
+
+
+def _shuffle_key(value: Any) -> Any:
+    """A key dask can hash, the same for values pandas counts as repeats: the value itself,
+    or the text of one that has no hash (a list or array, which pandas compares as a tuple
+    or by identity: the same text puts them in one piece, where ``duplicated`` decides)."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
 
 
 def _duplicates_partial(piece: "pd.DataFrame", column: str, has_id: bool) -> tuple[int, list]:
