@@ -80,8 +80,8 @@ class _Rule:
 
     @property
     def mostly_or_one(self) -> float:
-        # GX's ``mostly`` defaults to 1; the dtype and mean rules compile without one
-        if self.name in ("dtype", "mean_between") or self.mostly is None:
+        # GX's ``mostly`` defaults to 1, and a dtype rule compiles without one
+        if self.name == "dtype" or self.mostly is None:
             return 1.0
         return self.mostly
 
@@ -300,14 +300,18 @@ def _shuffled(frame: "dd.DataFrame", column: str, has_id: bool) -> list:
 
 
 def _shuffle_key(value: Any) -> Any:
-    """A key dask can hash, the same for values pandas counts as repeats: the value itself,
-    or the text of one that has no hash (a list or array, which pandas compares as a tuple
-    or by identity: the same text puts them in one piece, where ``duplicated`` decides)."""
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
+    """A key dask hashes the same in every process for values pandas counts as repeats in an
+    ``object`` column: text and bytes as they are; numbers by Python's hash, which is equal
+    for ``1``, ``1.0`` and ``True`` (dask would hash their different texts); anything else
+    by its text, lists and arrays included, which have no hash (pandas compares lists as
+    tuples and arrays by identity: one piece for equal texts, and ``duplicated`` decides)."""
+    import numbers
+
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, numbers.Number):
+        return hash(value)
+    return repr(value)
 
 
 def _duplicates_partial(piece: "pd.DataFrame", column: str, has_id: bool) -> tuple[int, list]:
