@@ -195,3 +195,18 @@ def test_dtype_on_an_object_column_is_judged_value_by_value_as_in_great_expectat
     assert by_rule[("blob", "unique")]["offenders"] == ["0", "6"]
     assert by_rule[("n", "dtype")]["observed"] == {"observed_value": "int64"}
     assert by_rule[("labels", "not_null")]["offenders"] == ["2"]
+
+
+def test_unique_in_an_object_column_finds_repeats_across_partitions_as_pandas_does():
+    """``1``, ``1.0`` and equal lists are repeats for pandas, wherever the partitions cut."""
+    import dask
+    import dask.dataframe as dd
+
+    df = pd.DataFrame({"o": pd.Series([b"a", None, "x", 3, b"a", 1.0, 1, [1], [1], -0.0, 0], dtype=object)})
+    rules = parse_rules({"columns": {"o": {"unique": True, "dtype": "str"}}})
+    expected = [r.to_dict() for r in run_column_rules(df, rules)]
+    assert expected[0]["observed"]["unexpected_rows"] == [0, 4, 5, 6, 7, 8, 9, 10]
+    with dask.config.set({"dataframe.convert-string": False}):  # keep the objects objects
+        for n in (2, 4, 11):
+            ddf = dd.from_pandas(df, npartitions=n, sort=False)
+            assert [r.to_dict() for r in column_rules(ddf, rules)] == expected
