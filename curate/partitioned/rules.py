@@ -130,8 +130,9 @@ def column_rules(ddf: "dd.DataFrame", rules: "Rules") -> list[CheckResult]:
 
 
 def _summarise(ddf: "dd.DataFrame", plan: list[_Rule], has_id: bool) -> tuple[dict, dict]:
-    """``(tallies, means)`` of the rules in ``plan``, in one computation: one pass over the
-    partitions for the map rules and the means, one shuffle per ``unique`` rule."""
+    """``(tallies, means)`` of the rules in ``plan``: one pass over the partitions for the
+    map rules and the means, then one shuffle per ``unique`` rule, one at a time (a local
+    shuffle buffers up to 1 GB in memory before it spills to disk: two at once, twice that)."""
     import dask
 
     mapped = [r for r in plan if r.name not in ("unique", "mean_between")]
@@ -144,10 +145,9 @@ def _summarise(ddf: "dd.DataFrame", plan: list[_Rule], has_id: bool) -> tuple[di
         return (len(part), [int(part[c].isnull().sum()) for c in counted],
                 [_map_tally(part, r, has_id) for r in mapped], [_mean_partial(part[r.column]) for r in means])
 
-    main = [dask.delayed(partial)(p) for p in frame.to_delayed()]
-    shuffles = [[dask.delayed(_duplicates_partial)(p, r.column, has_id) for p in _shuffled(frame, r.column, has_id)]
-                for r in uniques]
-    pieces, dup_pieces = dask.compute(main, shuffles)
+    pieces = dask.compute(*[dask.delayed(partial)(p) for p in frame.to_delayed()])
+    dup_pieces = [dask.compute(*[dask.delayed(_duplicates_partial)(p, r.column, has_id)
+                                 for p in _shuffled(frame, r.column, has_id)]) for r in uniques]
     rows = sum(p[0] for p in pieces)
     nulls = {c: sum(p[1][i] for p in pieces) for i, c in enumerate(counted)}
     tallies = {r: _Tally.combine([p[2][i] for p in pieces]) for i, r in enumerate(mapped)}
