@@ -146,13 +146,14 @@ def _summarise(ddf: "dd.DataFrame", plan: list[_Rule], has_id: bool) -> tuple[di
                 [_map_tally(part, r, has_id) for r in mapped], [_mean_partial(part[r.column]) for r in means])
 
     pieces = dask.compute(*[dask.delayed(partial)(p) for p in frame.to_delayed()])
-    dup_pieces = [dask.compute(*[dask.delayed(_duplicates_partial)(p, r.column, has_id)
-                                 for p in _shuffled(frame, r.column, has_id)]) for r in uniques]
     rows = sum(p[0] for p in pieces)
     nulls = {c: sum(p[1][i] for p in pieces) for i, c in enumerate(counted)}
     tallies = {r: _Tally.combine([p[2][i] for p in pieces]) for i, r in enumerate(mapped)}
-    for r, parts in zip(uniques, dup_pieces):
-        tallies[r] = _combine_duplicates(parts, rows, nulls[r.column])
+    for r in uniques:
+        parts = dask.compute(*[dask.delayed(_duplicates_partial)(p, r.column) for p in _shuffled(frame, r.column)])
+        tallies[r] = tally = _combine_duplicates(parts, rows, nulls[r.column])
+        if has_id:
+            tally.names = tally.values if r.column == "id" else _ids_at(frame, tally.names)
     return tallies, {r: _combine_means([p[3][i] for p in pieces]) for i, r in enumerate(means)}
 
 
@@ -282,15 +283,15 @@ def _map_result(rule: _Rule, tally: _Tally, has_id: bool) -> CheckResult:
 # --- unique -------------------------------------------------------------------------------
 
 
-def _shuffled(frame: "dd.DataFrame", column: str, has_id: bool) -> list:
-    """The values present in ``column``, with their row's position (and id), hash-partitioned
-    by value into as many pieces as ``frame`` has partitions: all copies of a value meet."""
-    keep = list(dict.fromkeys([column] + (["id"] if has_id else [])))
+def _shuffled(frame: "dd.DataFrame", column: str) -> list:
+    """The values present in ``column`` with their row's position, hash-partitioned by value
+    into as many pieces as ``frame`` has partitions: all copies of a value meet. Only these
+    two travel (ids are looked up for the few offenders after), to keep the shuffle small."""
     # lists and arrays (Parquet list cells) cannot be hashed: an object column is shuffled on a key
     keyed = frame._meta[column].dtype == object
 
     def present(part: "pd.DataFrame") -> "pd.DataFrame":
-        out = part.loc[part[column].notnull(), keep]
+        out = part.loc[part[column].notnull(), [column]]
         out = out.assign(**{_POSITION: out.index.to_numpy()})
         return out.assign(**{_KEY: out[column].map(_shuffle_key)}) if keyed else out
 
@@ -314,19 +315,34 @@ def _shuffle_key(value: Any) -> Any:
     return repr(value)
 
 
-def _duplicates_partial(piece: "pd.DataFrame", column: str, has_id: bool) -> tuple[int, list]:
+def _duplicates_partial(piece: "pd.DataFrame", column: str) -> tuple[int, list]:
     """How many rows of ``piece`` repeat a value (GX: ``duplicated(keep=False)``), and the
-    first ones by position as ``(position, value, name)``."""
+    first ones as ``(position, value)``."""
     repeated = piece[piece[column].duplicated(keep=False)]
     first = repeated.nsmallest(MAX_OFFENDERS, _POSITION)
-    names = first["id"] if has_id else first[_POSITION]
-    return len(repeated), list(zip(first[_POSITION].tolist(), first[column].tolist(), names.tolist()))
+    return len(repeated), list(zip(first[_POSITION].tolist(), first[column].tolist()))
 
 
 def _combine_duplicates(parts: list[tuple[int, list]], rows: int, missing: int) -> _Tally:
+    """The pieces' counts, and their first offenders in table order, named by position."""
     first = sorted((row for _, rows_of in parts for row in rows_of), key=lambda row: row[0])[:MAX_OFFENDERS]
     return _Tally(rows=rows, missing=missing, unexpected=sum(n for n, _ in parts),
-                  values=[value for _, value, _ in first], names=[name for _, _, name in first])
+                  values=[value for _, value in first], names=[position for position, _ in first])
+
+
+def _ids_at(frame: "dd.DataFrame", positions: list[int]) -> list:
+    """The ``id`` of the rows at ``positions`` (a few), in that order."""
+    from curate.partitioned.context import reduce_partitions
+
+    if not positions:
+        return []
+
+    def partial(part: "pd.DataFrame") -> dict:
+        hit = part.index.isin(positions)
+        return dict(zip(part.index[hit].tolist(), part.loc[hit, "id"].tolist()))
+
+    found = reduce_partitions(frame[["id"]], partial, lambda pieces: {k: v for d in pieces for k, v in d.items()})
+    return [found[p] for p in positions]
 
 
 # --- mean_between -------------------------------------------------------------------------
