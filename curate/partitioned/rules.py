@@ -10,8 +10,10 @@ offenders), with the semantics of Great Expectations' pandas engine, computed pe
   missing values (None, NaN, NaT) are left out of every rule but ``not_null``, so the
   percentage is of the values present and ``mostly`` is judged on them;
 - ``unique`` flags every occurrence of a repeated value, which needs the whole column's
-  counts: the values present are hash-partitioned (a dask shuffle), so every copy of a value
-  lands in the same piece and no process holds more than a piece;
+  counts: the values present and their positions are hash-partitioned (a dask shuffle), so
+  every copy of a value lands in the same piece, and no task holds more than a piece (the
+  local shuffle buffers up to 1 GB before it spills to disk; a cluster's spills on each
+  worker); the ids of the first 20 offenders are looked up after;
 - ``mean_between`` sums each partition exactly (a float and its rounding error), so the mean
   is the correctly rounded mean whatever the partitioning; it equals pandas' when the sum is
   exact in float64 (integers, booleans, binary fractions), and may differ in the last bit
