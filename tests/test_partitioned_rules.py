@@ -179,11 +179,13 @@ def test_on_a_dask_cluster_the_results_are_the_same(tmp_path, expected, dask_clu
 
 
 def test_dtype_on_an_object_column_is_judged_value_by_value_as_in_great_expectations(tmp_path):
-    """Parquet bytes read back as an ``object`` column, where GX checks each value's type."""
+    """Parquet bytes read back as an ``object`` column, where GX checks each value's type;
+    list cells (arrays, which have no hash) under ``unique`` too."""
     blobs = [b"ab", None, b"abc", b"x", None, b"zz", b"ab"]
-    df = pd.DataFrame({"blob": pd.Series(blobs, dtype=object), "n": range(7)})
+    labels = [["a", "b"], ["a"], None, ["a", "b"], ["c"], [], ["a"]]
+    df = pd.DataFrame({"blob": pd.Series(blobs, dtype=object), "n": range(7), "labels": labels})
     rules = parse_rules({"columns": {"blob": {"dtype": "str", "unique": True, "length_between": [4, 5]},
-                                     "n": {"dtype": "object"}}})
+                                     "n": {"dtype": "object"}, "labels": {"unique": True, "not_null": True}}})
     folder = write_files(df, tmp_path, [2, 5])
     assert open_table(folder)["blob"].dtype == object
     results = partitioned(folder, rules)
@@ -192,3 +194,19 @@ def test_dtype_on_an_object_column_is_judged_value_by_value_as_in_great_expectat
     assert by_rule[("blob", "dtype")]["offenders"] == ["0", "2", "3", "5", "6"]  # bytes, not str
     assert by_rule[("blob", "unique")]["offenders"] == ["0", "6"]
     assert by_rule[("n", "dtype")]["observed"] == {"observed_value": "int64"}
+    assert by_rule[("labels", "not_null")]["offenders"] == ["2"]
+
+
+def test_unique_in_an_object_column_finds_repeats_across_partitions_as_pandas_does():
+    """``1``, ``1.0`` and equal lists are repeats for pandas, wherever the partitions cut."""
+    import dask
+    import dask.dataframe as dd
+
+    df = pd.DataFrame({"o": pd.Series([b"a", None, "x", 3, b"a", 1.0, 1, [1], [1], -0.0, 0], dtype=object)})
+    rules = parse_rules({"columns": {"o": {"unique": True, "dtype": "str"}}})
+    expected = [r.to_dict() for r in run_column_rules(df, rules)]
+    assert expected[0]["observed"]["unexpected_rows"] == [0, 4, 5, 6, 7, 8, 9, 10]
+    with dask.config.set({"dataframe.convert-string": False}):  # keep the objects objects
+        for n in (2, 4, 11):
+            ddf = dd.from_pandas(df, npartitions=n, sort=False)
+            assert [r.to_dict() for r in column_rules(ddf, rules)] == expected

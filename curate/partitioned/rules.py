@@ -10,8 +10,10 @@ offenders), with the semantics of Great Expectations' pandas engine, computed pe
   missing values (None, NaN, NaT) are left out of every rule but ``not_null``, so the
   percentage is of the values present and ``mostly`` is judged on them;
 - ``unique`` flags every occurrence of a repeated value, which needs the whole column's
-  counts: the values present are hash-partitioned (a dask shuffle), so every copy of a value
-  lands in the same piece and no process holds more than a piece;
+  counts: the values present and their positions are hash-partitioned (a dask shuffle), so
+  every copy of a value lands in the same piece, and no task holds more than a piece (the
+  local shuffle buffers up to 1 GB before it spills to disk; a cluster's spills on each
+  worker); the ids of the first 20 offenders are looked up after;
 - ``mean_between`` sums each partition exactly (a float and its rounding error), so the mean
   is the correctly rounded mean whatever the partitioning; it equals pandas' when the sum is
   exact in float64 (integers, booleans, binary fractions), and may differ in the last bit
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 
 #: The column holding each row's position while a column is shuffled for ``unique``.
 _POSITION = "__curaug_position"
+#: The column an ``object`` column is shuffled on for ``unique`` (see :func:`_shuffle_key`).
+_KEY = "__curaug_key"
 
 
 @dataclass
@@ -78,8 +82,8 @@ class _Rule:
 
     @property
     def mostly_or_one(self) -> float:
-        # GX's ``mostly`` defaults to 1; the dtype and mean rules compile without one
-        if self.name in ("dtype", "mean_between") or self.mostly is None:
+        # GX's ``mostly`` defaults to 1, and a dtype rule compiles without one
+        if self.name == "dtype" or self.mostly is None:
             return 1.0
         return self.mostly
 
@@ -128,8 +132,9 @@ def column_rules(ddf: "dd.DataFrame", rules: "Rules") -> list[CheckResult]:
 
 
 def _summarise(ddf: "dd.DataFrame", plan: list[_Rule], has_id: bool) -> tuple[dict, dict]:
-    """``(tallies, means)`` of the rules in ``plan``, in one computation: one pass over the
-    partitions for the map rules and the means, one shuffle per ``unique`` rule."""
+    """``(tallies, means)`` of the rules in ``plan``: one pass over the partitions for the
+    map rules and the means, then one shuffle per ``unique`` rule, one at a time (a local
+    shuffle buffers up to 1 GB in memory before it spills to disk: two at once, twice that)."""
     import dask
 
     mapped = [r for r in plan if r.name not in ("unique", "mean_between")]
@@ -142,15 +147,15 @@ def _summarise(ddf: "dd.DataFrame", plan: list[_Rule], has_id: bool) -> tuple[di
         return (len(part), [int(part[c].isnull().sum()) for c in counted],
                 [_map_tally(part, r, has_id) for r in mapped], [_mean_partial(part[r.column]) for r in means])
 
-    main = [dask.delayed(partial)(p) for p in frame.to_delayed()]
-    shuffles = [[dask.delayed(_duplicates_partial)(p, r.column, has_id) for p in _shuffled(frame, r.column, has_id)]
-                for r in uniques]
-    pieces, dup_pieces = dask.compute(main, shuffles)
+    pieces = dask.compute(*[dask.delayed(partial)(p) for p in frame.to_delayed()])
     rows = sum(p[0] for p in pieces)
     nulls = {c: sum(p[1][i] for p in pieces) for i, c in enumerate(counted)}
     tallies = {r: _Tally.combine([p[2][i] for p in pieces]) for i, r in enumerate(mapped)}
-    for r, parts in zip(uniques, dup_pieces):
-        tallies[r] = _combine_duplicates(parts, rows, nulls[r.column])
+    for r in uniques:
+        parts = dask.compute(*[dask.delayed(_duplicates_partial)(p, r.column) for p in _shuffled(frame, r.column)])
+        tallies[r] = tally = _combine_duplicates(parts, rows, nulls[r.column])
+        if has_id:
+            tally.names = tally.values if r.column == "id" else _ids_at(frame, tally.names)
     return tallies, {r: _combine_means([p[3][i] for p in pieces]) for i, r in enumerate(means)}
 
 
@@ -280,33 +285,66 @@ def _map_result(rule: _Rule, tally: _Tally, has_id: bool) -> CheckResult:
 # --- unique -------------------------------------------------------------------------------
 
 
-def _shuffled(frame: "dd.DataFrame", column: str, has_id: bool) -> list:
-    """The values present in ``column``, with their row's position (and id), hash-partitioned
-    by value into as many pieces as ``frame`` has partitions: all copies of a value meet."""
-    keep = list(dict.fromkeys([column] + (["id"] if has_id else [])))
+def _shuffled(frame: "dd.DataFrame", column: str) -> list:
+    """The values present in ``column`` with their row's position, hash-partitioned by value
+    into as many pieces as ``frame`` has partitions: all copies of a value meet. Only these
+    two travel (ids are looked up for the few offenders after), to keep the shuffle small."""
+    # lists and arrays (Parquet list cells) cannot be hashed: an object column is shuffled on a key
+    keyed = frame._meta[column].dtype == object
 
     def present(part: "pd.DataFrame") -> "pd.DataFrame":
-        out = part.loc[part[column].notnull(), keep]
-        return out.assign(**{_POSITION: out.index.to_numpy()})
+        out = part.loc[part[column].notnull(), [column]]
+        out = out.assign(**{_POSITION: out.index.to_numpy()})
+        return out.assign(**{_KEY: out[column].map(_shuffle_key)}) if keyed else out
 
     meta = present(frame._meta)
     pieces = frame.map_partitions(present, meta=meta)
-    return pieces.shuffle(on=column, npartitions=max(frame.npartitions, 1)).to_delayed()
+    return pieces.shuffle(on=_KEY if keyed else column, npartitions=max(frame.npartitions, 1)).to_delayed()
 
 
-def _duplicates_partial(piece: "pd.DataFrame", column: str, has_id: bool) -> tuple[int, list]:
+def _shuffle_key(value: Any) -> Any:
+    """A key dask hashes the same in every process for values pandas counts as repeats in an
+    ``object`` column: text and bytes as they are; numbers by Python's hash, which is equal
+    for ``1``, ``1.0`` and ``True`` (dask would hash their different texts); anything else
+    by its text, lists and arrays included, which have no hash (pandas compares lists as
+    tuples and arrays by identity: one piece for equal texts, and ``duplicated`` decides)."""
+    import numbers
+
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, numbers.Number):
+        return hash(value)
+    return repr(value)
+
+
+def _duplicates_partial(piece: "pd.DataFrame", column: str) -> tuple[int, list]:
     """How many rows of ``piece`` repeat a value (GX: ``duplicated(keep=False)``), and the
-    first ones by position as ``(position, value, name)``."""
+    first ones as ``(position, value)``."""
     repeated = piece[piece[column].duplicated(keep=False)]
     first = repeated.nsmallest(MAX_OFFENDERS, _POSITION)
-    names = first["id"] if has_id else first[_POSITION]
-    return len(repeated), list(zip(first[_POSITION].tolist(), first[column].tolist(), names.tolist()))
+    return len(repeated), list(zip(first[_POSITION].tolist(), first[column].tolist()))
 
 
 def _combine_duplicates(parts: list[tuple[int, list]], rows: int, missing: int) -> _Tally:
+    """The pieces' counts, and their first offenders in table order, named by position."""
     first = sorted((row for _, rows_of in parts for row in rows_of), key=lambda row: row[0])[:MAX_OFFENDERS]
     return _Tally(rows=rows, missing=missing, unexpected=sum(n for n, _ in parts),
-                  values=[value for _, value, _ in first], names=[name for _, _, name in first])
+                  values=[value for _, value in first], names=[position for position, _ in first])
+
+
+def _ids_at(frame: "dd.DataFrame", positions: list[int]) -> list:
+    """The ``id`` of the rows at ``positions`` (a few), in that order."""
+    from curate.partitioned.context import reduce_partitions
+
+    if not positions:
+        return []
+
+    def partial(part: "pd.DataFrame") -> dict:
+        hit = part.index.isin(positions)
+        return dict(zip(part.index[hit].tolist(), part.loc[hit, "id"].tolist()))
+
+    found = reduce_partitions(frame[["id"]], partial, lambda pieces: {k: v for d in pieces for k, v in d.items()})
+    return [found[p] for p in positions]
 
 
 # --- mean_between -------------------------------------------------------------------------
