@@ -161,11 +161,12 @@ def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
     cache_file = _cache_file(root) if use_cache else None
     cached = _load_cache(cache_file)
     todo = [e for e in entries if (e.rel, e.size, e.mtime_ns) not in cached]
-    probed = _probe_many(_FolderJobs(root, todo), run)
     columns = _columns({e.modality for e in entries})
     tally = _Tally(src, "folder")
     pieces: list["pd.DataFrame"] = []
     with contextlib.ExitStack() as stack:
+        # closed on an error: its pool or cluster stops at once, not when collected
+        probed = stack.enter_context(contextlib.closing(_probe_many(_FolderJobs(root, todo), run)))
         if output is None:
             write = pieces.append
         else:
@@ -184,11 +185,12 @@ def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
                 records.append({"id": unicodedata.normalize("NFC", e.rel), "label": e.label, "root": root,
                                 "path": e.rel, "modality": e.modality, **fields})
             piece = _frame(records, columns)
-            del records
+            del records  # not held while the piece is written
             tally.add(piece)
             write(piece)
             if to_cache is not None:
                 to_cache.write(piece, some)
+        next(probed, None)  # every file is in: the generator ends, closing its pool or cluster normally
     summary = tally.summary()
     summary.update(decoded=len(todo), cached=len(entries) - len(todo), skipped=skipped)
     if other_ext:
@@ -605,7 +607,7 @@ def _ingest_media_table(df: "pd.DataFrame", ids: "pd.Series", src: Path, modalit
             missing[i] = {"status": "corrupt", "reason": "file not found"}
             continue
         jobs.append((i, str(full), kind))
-    probed = dict(zip([j[0] for j in jobs], _probe_many([j[1:] for j in jobs], run)))
+    probed = dict(zip([j[0] for j in jobs], list(_probe_many([j[1:] for j in jobs], run))))
     records = [probed.get(i) or missing[i] for i in range(len(df))]
     fields = _frame(records, _columns({k for k in kinds if k}))
     fields = fields.drop(columns=["id", "label", "root", "path"])
