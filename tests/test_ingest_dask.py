@@ -43,7 +43,8 @@ def test_manifest_streamed_in_row_groups_is_byte_identical_to_the_local_one(samp
                                                                             small_tasks, monkeypatch):
     import pyarrow.parquet as pq
 
-    # pieces of 50 rows while tasks of a few files each finish in any order
+    # pieces of 16 rows, row groups of 50, while tasks of a few files each finish in any order
+    monkeypatch.setattr(ingest_module, "PIECE_ROWS", 16)
     monkeypatch.setattr(ingest_module, "ROW_GROUP_ROWS", 50)
     local, dask = tmp_path / "local.parquet", tmp_path / "dask.parquet"
     ingest(sample / "images", use_cache=False, workers=1, output=local)

@@ -1,6 +1,6 @@
-"""``ingest(..., output=)``: a folder's manifest is written a piece at a time (one Parquet
-row group per ``ROW_GROUP_ROWS`` rows) and reads back exactly as the manifest built in
-memory and saved whole."""
+"""``ingest(..., output=)``: a folder's manifest is built and written a piece at a time
+(``PIECE_ROWS`` rows; Parquet row groups of ``ROW_GROUP_ROWS``) and reads back exactly as
+the manifest built in memory and saved whole."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from curate.io.manifest import load_data, save_manifest
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    """Pieces of 50 rows: the 144 sample images make three (50, 50, 44)."""
+    """Pieces of 16 rows, row groups of 50: the 144 sample images make nine pieces and
+    three row groups (50, 50, 44), most of them cut across pieces."""
+    monkeypatch.setattr(ingest_module, "PIECE_ROWS", 16)
     monkeypatch.setattr(ingest_module, "ROW_GROUP_ROWS", 50)
 
 
@@ -52,11 +54,15 @@ def test_pieces_read_back_as_the_whole_manifest(sample, tmp_path, small_pieces, 
         assert not pd.read_parquet(streamed)["root"].iloc[0].startswith("/")
 
 
-def test_in_memory_manifest_is_the_same_in_pieces(sample, small_pieces, monkeypatch):
+def test_in_memory_manifest_and_file_bytes_do_not_depend_on_the_piece_size(sample, tmp_path, small_pieces,
+                                                                           monkeypatch):
     pieces = ingest(sample / "images", workers=1, use_cache=False).manifest
-    monkeypatch.setattr(ingest_module, "ROW_GROUP_ROWS", 1000)
+    ingest(sample / "images", workers=1, use_cache=False, output=tmp_path / "pieces.parquet")
+    monkeypatch.setattr(ingest_module, "PIECE_ROWS", 1000)
     whole = ingest(sample / "images", workers=1, use_cache=False).manifest
+    ingest(sample / "images", workers=1, use_cache=False, output=tmp_path / "whole.parquet")
     pd.testing.assert_frame_equal(pieces, whole)
+    assert (tmp_path / "pieces.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
 
 
 def test_cache_written_in_pieces_serves_a_reingest(sample, tmp_path, small_pieces):
@@ -76,7 +82,7 @@ def test_a_run_stopped_after_some_pieces_leaves_the_previous_output(cli, sample,
 
     def failing_late(path, kind):
         seen.append(path)
-        if len(seen) == 120:  # two pieces are already written by now
+        if len(seen) == 120:  # two row groups are already written by now
             raise KeyboardInterrupt
         return probe(path, kind)
 

@@ -5,10 +5,10 @@ all cores, or as tasks on a Dask cluster (``engine='dask'``). A per-source cache
 (path, size, mtime) lets a re-ingest of an unchanged tree skip decoding. Tables keep their
 columns and gain stable ids.
 
-A folder's manifest is built :data:`ROW_GROUP_ROWS` rows at a time, in file order, as the
-decoded files come back; given an ``output`` it is written piece by piece (one Parquet row
-group each) and never held whole, so the file depends on the rows only, not on the engine
-or the size of its tasks.
+A folder's manifest is built :data:`PIECE_ROWS` rows at a time, in file order, as the
+decoded files come back; given an ``output`` it is written piece by piece, Parquet in row
+groups of :data:`ROW_GROUP_ROWS`, and never held whole, so the file depends on the rows
+only, not on the engine or the size of its tasks.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ import hashlib
 import os
 import time
 import unicodedata
-from collections import Counter
+import itertools
+from collections import Counter, deque
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from curate.errors import CuraugError
 from curate.io.cache import cache_dir
@@ -50,9 +52,14 @@ ENGINES = ("local", "dask")
 TASK_SECONDS = 0.1
 #: Files decoded here first to time one file and so size the Dask tasks.
 PROBE_FILES = 8
-#: Manifest rows built, and written, at a time: one Parquet row group each. Fixed, so the
-#: output's bytes do not depend on the engine or its task sizes.
+#: Batches handed to each pool worker at a time: enough that none waits for the next.
+POOL_BATCHES_PER_WORKER = 4
+#: Rows per row group of a Parquet manifest. Fixed, so the output's bytes do not depend on
+#: the engine or its task sizes.
 ROW_GROUP_ROWS = 65_536
+#: Manifest rows built at a time: as DataFrames they take about 3 kB a row, as the Arrow
+#: columns a row group collects about 0.3 kB.
+PIECE_ROWS = 8_192
 #: Corrupt files the summary names (it counts them all).
 MAX_CORRUPT_EXAMPLES = 20
 
@@ -66,8 +73,7 @@ class IngestResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)  # one per file: slots halve a million entries' memory
-class _FileEntry:
+class _FileEntry(NamedTuple):  # one per file: a tuple is made in a third of a frozen dataclass's time
     rel: str
     label: str | None
     modality: str
@@ -102,8 +108,8 @@ def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int 
     output : path, optional
         Write the manifest there (``.parquet``, ``.csv`` or ``.jsonl``; atomically, roots
         relative to its folder as :func:`curate.io.manifest.save_manifest` stores them)
-        instead of returning it: a folder's rows go out :data:`ROW_GROUP_ROWS` at a time
-        as they are decoded. The result's ``manifest`` is then None.
+        instead of returning it: a folder's rows go out :data:`PIECE_ROWS` at a time as
+        they are decoded. The result's ``manifest`` is then None.
     """
     if engine not in ENGINES:
         raise CuraugError(f"engine='{engine}': unknown engine (local or dask)", param="engine")
@@ -154,11 +160,12 @@ def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
     cache_file = _cache_file(root) if use_cache else None
     cached = _load_cache(cache_file)
     todo = [e for e in entries if (e.rel, e.size, e.mtime_ns) not in cached]
-    probed = _probe_many([(os.path.join(root, e.rel), e.modality) for e in todo], run)
     columns = _columns({e.modality for e in entries})
     tally = _Tally(src, "folder")
     pieces: list["pd.DataFrame"] = []
     with contextlib.ExitStack() as stack:
+        # closed on an error: its pool or cluster stops at once, not when collected
+        probed = stack.enter_context(contextlib.closing(_probe_many(_FolderJobs(root, todo), run)))
         if output is None:
             write = pieces.append
         else:
@@ -168,8 +175,8 @@ def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
                 to_file(piece.assign(root=stored_roots(piece["root"], output)))
 
         to_cache = stack.enter_context(_CacheStream(cache_file)) if cache_file is not None else None
-        for start in range(0, len(entries), ROW_GROUP_ROWS):
-            some = entries[start:start + ROW_GROUP_ROWS]
+        for start in range(0, len(entries), PIECE_ROWS):
+            some = entries[start:start + PIECE_ROWS]
             records = []
             for e in some:
                 key = (e.rel, e.size, e.mtime_ns)
@@ -177,11 +184,12 @@ def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
                 records.append({"id": unicodedata.normalize("NFC", e.rel), "label": e.label, "root": root,
                                 "path": e.rel, "modality": e.modality, **fields})
             piece = _frame(records, columns)
-            del records
+            del records  # not held while the piece is written
             tally.add(piece)
             write(piece)
             if to_cache is not None:
                 to_cache.write(piece, some)
+        next(probed, None)  # every file is in: the generator ends, closing its pool or cluster normally
     summary = tally.summary()
     summary.update(decoded=len(todo), cached=len(entries) - len(todo), skipped=skipped)
     if other_ext:
@@ -198,8 +206,9 @@ def _concat(pieces: list["pd.DataFrame"]) -> "pd.DataFrame":
 @contextlib.contextmanager
 def _table_stream(path: str | os.PathLike) -> Iterator[Callable[["pd.DataFrame"], None]]:
     """``write(piece)`` appending DataFrames of the same columns and dtypes to one table
-    file, atomically (nothing at ``path`` until the last piece is in). Parquet gets one
-    row group per piece; CSV and JSON lines the bytes ``write_table`` gives the whole."""
+    file, atomically (nothing at ``path`` until the last piece is in). Parquet gets row
+    groups of :data:`ROW_GROUP_ROWS` whatever the pieces' sizes; CSV and JSON lines the
+    bytes ``write_table`` gives the whole."""
     from curate.io.atomic import atomic_path
 
     fmt = table_format(path)
@@ -209,6 +218,16 @@ def _table_stream(path: str | os.PathLike) -> Iterator[Callable[["pd.DataFrame"]
             import pyarrow.parquet as pq
 
             writer = None
+            waiting: list[pa.Table] = []  # rows short of a full row group
+
+            def flush(last: bool) -> None:
+                nonlocal waiting
+                held = sum(len(t) for t in waiting)
+                full = held if last else held - held % ROW_GROUP_ROWS
+                if full:
+                    table = pa.concat_tables(waiting)
+                    writer.write_table(table.slice(0, full), row_group_size=ROW_GROUP_ROWS)
+                    waiting = [table.slice(full)] if full < held else []
 
             def write(piece: "pd.DataFrame") -> None:
                 nonlocal writer
@@ -216,7 +235,8 @@ def _table_stream(path: str | os.PathLike) -> Iterator[Callable[["pd.DataFrame"]
                                              schema=writer.schema if writer is not None else None)
                 if writer is None:
                     writer = stack.enter_context(pq.ParquetWriter(tmp, table.schema))
-                writer.write_table(table, row_group_size=len(piece))
+                waiting.append(table)
+                flush(last=False)
         else:
             handle = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
             first = True
@@ -230,6 +250,30 @@ def _table_stream(path: str | os.PathLike) -> Iterator[Callable[["pd.DataFrame"]
                 first = False
 
         yield write
+        if fmt == "parquet":
+            flush(last=True)
+
+
+class _FolderJobs(Sequence):
+    """``(full path, modality)`` of each file to decode, made as they are asked for: a
+    million paths are not held at once."""
+
+    def __init__(self, root: str, entries: list[_FileEntry]) -> None:
+        self.root, self.entries = root, entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, at):
+        if isinstance(at, slice):
+            return [self._job(e) for e in self.entries[at]]
+        return self._job(self.entries[at])
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return map(self._job, self.entries)
+
+    def _job(self, e: _FileEntry) -> tuple[str, str]:
+        return self.root + os.sep + e.rel, e.modality  # os.path.join costs four times this
 
 
 def _scan_tree(src: Path, modality: str | None) -> tuple[list[_FileEntry], dict[str, int], Counter]:
@@ -257,7 +301,8 @@ def _scan_tree(src: Path, modality: str | None) -> tuple[list[_FileEntry], dict[
             if entry.is_dir(follow_symlinks=False):
                 subfolders.append((entry.path, rel + "/"))
                 continue
-            ext = os.path.splitext(name)[1].lower()
+            dot = name.rfind(".")  # os.path.splitext's, for names not starting with a dot, at a third of its cost
+            ext = name[dot:].lower() if dot > 0 else ""
             kind = EXTENSION_MODALITY.get(ext)
             if kind is None:
                 skipped["unrecognised"] += 1
@@ -293,9 +338,11 @@ def _nothing_found_message(src: Path, modality: str | None, skipped: dict, other
     return f"{src}: no {wanted} found ({'; '.join(detail) or f'{total} hidden or unreadable files'}; recognised: {known})"
 
 
-def _probe_many(jobs: list[tuple[str, str]], run: _Run) -> Iterator[dict]:
+def _probe_many(jobs: Sequence[tuple[str, str]], run: _Run) -> Iterator[dict]:
     """Probe files in a process pool (serially when few) or on Dask; yield their fields in
-    input order as they come back."""
+    input order as they come back. The pool is given :data:`POOL_BATCHES_PER_WORKER`
+    batches per worker at a time, so the files waiting and the results not yet taken stay
+    few whatever the tree's size."""
     total, progress = len(jobs), run.progress
     workers = max(1, run.workers or os.cpu_count() or 1)
     if run.engine == "dask" and jobs:
@@ -319,15 +366,28 @@ def _probe_many(jobs: list[tuple[str, str]], run: _Run) -> Iterator[dict]:
         # each importing scipy and Pillow added about 0.4 s to every pooled ingest
         context.set_forkserver_preload(["curate.io.media", "curate.io.hashes", "PIL.Image", "scipy.fft", "soundfile"])
     chunk = max(1, min(64, total // (workers * 8)))
+    left = iter(jobs)
+    done = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        paths, kinds = zip(*jobs)
-        for i, fields in enumerate(pool.map(probe_file, paths, kinds, chunksize=chunk), 1):
-            yield fields
-            if progress and (i % chunk == 0 or i == total):
-                progress(i, total)
+        running: deque = deque()
+
+        def submit() -> None:
+            batch = list(itertools.islice(left, chunk))
+            if batch:
+                running.append(pool.submit(probe_batch, batch))
+
+        for _ in range(workers * POOL_BATCHES_PER_WORKER):
+            submit()
+        while running:
+            part = running.popleft().result()
+            submit()
+            yield from part
+            done += len(part)
+            if progress:
+                progress(done, total)
 
 
-def _probe_dask(jobs: list[tuple[str, str]], workers: int, scheduler: str | None,
+def _probe_dask(jobs: Sequence[tuple[str, str]], workers: int, scheduler: str | None,
                 progress: Progress | None) -> Iterator[dict]:
     """Probe files as Dask tasks of about :data:`TASK_SECONDS` each; yield their fields in
     input order (a task that finishes early waits here for those before it).
@@ -547,7 +607,7 @@ def _ingest_media_table(df: "pd.DataFrame", ids: "pd.Series", src: Path, modalit
             missing[i] = {"status": "corrupt", "reason": "file not found"}
             continue
         jobs.append((i, str(full), kind))
-    probed = dict(zip([j[0] for j in jobs], _probe_many([j[1:] for j in jobs], run)))
+    probed = dict(zip([j[0] for j in jobs], list(_probe_many([j[1:] for j in jobs], run))))
     records = [probed.get(i) or missing[i] for i in range(len(df))]
     fields = _frame(records, _columns({k for k in kinds if k}))
     fields = fields.drop(columns=["id", "label", "root", "path"])
