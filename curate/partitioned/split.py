@@ -218,22 +218,39 @@ def _group_rows(part: "pd.DataFrame", roles: tuple, classes: list[str]) -> "pd.D
 
 
 def _group_table(ddf: "dd.DataFrame", plan: _Plan) -> _Groups:
-    """Rows per (group, class) over the whole table: a hash-partitioned reduction on the
-    group column's own values and class codes, so no process holds every row, and only
-    the distinct groups ever become strings."""
+    """Rows per (group, class) over the whole table: the rows are shuffled by group (on
+    the group column's own values) so that each piece holds whole groups and comes back as
+    one row of class counts per group; no process holds every row, and only the distinct
+    groups ever become strings."""
+    import dask
     import pandas as pd
 
     from curate.split.assign import codes
 
     meta = _group_rows(ddf._meta, plan.roles, plan.classes)
     rows = ddf.map_partitions(_group_rows, plan.roles, plan.classes, meta=meta)
-    sizes = rows.groupby(["v", "c"]).size(split_out=max(1, ddf.npartitions // 8)).compute()
-    v = sizes.index.get_level_values(0)
-    vcode, uniques = pd.factorize(v)
+    pieces = [dask.delayed(_class_counts_per_group)(p, len(plan.classes))
+              for p in rows.shuffle(on="v", npartitions=max(1, ddf.npartitions)).to_delayed()]
+    pieces = [p for p in dask.compute(*pieces) if len(p[0])]
+    if not pieces:
+        return _Groups(np.empty(0, dtype=object), np.zeros((0, len(plan.classes))), pd.Index([]),
+                       np.empty(0, dtype=int))
+    uniques = pd.Index(np.concatenate([v for v, _ in pieces]))
+    wide = np.concatenate([m for _, m in pieces])
     keys, rank = codes(np.asarray(uniques).astype(str).astype(object))
     counts = np.zeros((len(keys), len(plan.classes)))
-    np.add.at(counts, (rank[vcode], sizes.index.get_level_values(1).to_numpy()), sizes.to_numpy(dtype=float))
-    return _Groups(keys, counts, pd.Index(uniques), rank)
+    np.add.at(counts, rank, wide)  # two values may share a name (1 and "1" in an object column)
+    return _Groups(keys, counts, uniques, rank)
+
+
+def _class_counts_per_group(part: "pd.DataFrame", n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(groups, rows per group and class)`` of one piece holding whole groups."""
+    import pandas as pd
+
+    code, uniques = pd.factorize(part["v"])
+    wide = np.zeros((len(uniques), n_classes), dtype=np.int64)
+    np.add.at(wide, (code, part["c"].to_numpy()), 1)
+    return np.asarray(uniques), wide
 
 
 def _small(plan: _Plan, stats: dict, groups: _Groups | None, strict: bool, notes: list[str]) -> None:
