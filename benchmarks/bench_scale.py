@@ -446,12 +446,12 @@ def table_part(bench: Bench, table: Path, rows: int) -> None:
                lambda e: ["validate", str(table), "--rules", str(rules), "--json", str(out[e] / "table.validation.json")],
                lambda e: out[e] / "table.validation.json", rows, "rows")
     engines_of(bench, "table", "split --group",
-               lambda e: ["split", str(table), "--label", "label", "--group", "group", "-o", str(out[e] / "table.split")],
-               lambda e: out[e] / "table.split", rows, "rows")
+               lambda e: ["split", str(table), "--label", "label", "--group", "group", "-o", str(out[e] / "table_split")],
+               lambda e: out[e] / "table_split", rows, "rows")
     engines_of(bench, "table", "validate --split-col",
-               lambda e: ["validate", str(out["local"] / "table.split"), "--label", "label", "--group", "group",
-                          "--split-col", "split", "--json", str(out[e] / "table.split.validation.json")],
-               lambda e: out[e] / "table.split.validation.json", rows, "rows")
+               lambda e: ["validate", str(out["local"] / "table_split"), "--label", "label", "--group", "group",
+                          "--split-col", "split", "--json", str(out[e] / "table_split.validation.json")],
+               lambda e: out[e] / "table_split.validation.json", rows, "rows")
 
 
 def summary(bench: Bench) -> bool:
