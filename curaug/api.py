@@ -90,7 +90,8 @@ def profile(data: Data, *, label: str | None = None) -> dict[str, Any]:
 
 def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
              label: str | None = None, group: str | None = None, split_col: str | None = None,
-             multilabel_sep: str | None = None, lock: FileOrMapping | None = None) -> "ValidationResult":
+             multilabel_sep: str | None = None, lock: FileOrMapping | None = None, engine: str = "local",
+             scheduler: str | None = None, workers: int | None = None) -> "ValidationResult":
     """Check a dataset against a rules file, or against the default checks.
 
     With ``rules``, exactly the checks it declares decide ``success``; without, the
@@ -114,6 +115,11 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
     lock : path or dict, optional
         A split lock written by ``curaug split --lock``: fails ``split_lock`` when a
         locked row moved.
+    engine, scheduler, workers
+        A Parquet dataset folder or glob as ``data`` (or any table path with
+        ``engine="dask"``) is checked in partitions, never loaded whole: on this process's
+        threads (``"local"``) or as tasks on the Dask cluster at ``scheduler`` (a
+        LocalCluster of ``workers`` processes when None). Same results as in memory.
 
     Returns
     -------
@@ -131,6 +137,18 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
     (False, False, ['b'])
     """
     rules = _rules(rules)
+    if _partitioned(data, engine):
+        from curate.partitioned.table import engine_scope, open_table
+        from curate.partitioned.validate import validate_partitioned
+
+        if lock is not None:
+            raise CuraugError("lock= compares every row with the lock in one process and does not run on a "
+                              "partitioned table; validate one file with engine='local'", param="lock")
+        with engine_scope(engine, scheduler, workers):
+            ddf = open_table(os.fspath(data))
+            split_col, label = _default_roles(ddf.columns, rules, split_col, label)
+            return validate_partitioned(ddf, rules, label=label, group=group, split_col=split_col,
+                                        label_sep=multilabel_sep, source=_source(data))
     if isinstance(lock, (str, os.PathLike)):
         from curate.split.lock import read_lock
 
@@ -138,12 +156,32 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
     df = _frame(data)
     from curate.checks.validate import validate as run_validate
 
-    if split_col is None and (rules is None or rules.splits is None) and "split" in df.columns:
-        split_col = "split"
-    if label is None and (rules is None or rules.label is None) and "label" in df.columns:
-        label = "label"  # the manifest's own label column (folder datasets)
+    split_col, label = _default_roles(df.columns, rules, split_col, label)
     return run_validate(df, rules, label=label, group=group, split_col=split_col, label_sep=multilabel_sep,
                         lock=lock, source=_source(data))
+
+
+def _default_roles(columns, rules: "Rules | None", split_col: str | None, label: str | None) -> tuple:
+    """``split`` and ``label`` columns when present and neither the caller nor the rules name one."""
+    if split_col is None and (rules is None or rules.splits is None) and "split" in columns:
+        split_col = "split"
+    if label is None and (rules is None or rules.label is None) and "label" in columns:
+        label = "label"  # the manifest's own label column (folder datasets)
+    return split_col, label
+
+
+def _partitioned(data: Any, engine: str) -> bool:
+    """A path to a Parquet dataset folder or a glob, or any path with the Dask engine."""
+    if engine not in ("local", "dask"):
+        raise CuraugError(f"engine={engine!r}: use 'local' or 'dask'", param="engine")
+    if not isinstance(data, (str, os.PathLike)):
+        if engine == "dask":
+            raise CuraugError("engine='dask' reads the table in partitions: give its path, not a DataFrame",
+                              param="engine")
+        return False
+    from curate.partitioned.table import is_partitioned
+
+    return engine == "dask" or is_partitioned(os.fspath(data))
 
 
 def _normalizer_params(params: FileOrMapping) -> dict[str, Any]:
@@ -228,7 +266,9 @@ def clean(data: Data, rules: FileOrMapping | Rules | None = None, *,
 def split(data: Data, label: str = "label", *,
           ratios: Sequence[float] | str = (0.6, 0.2, 0.2), folds: int = 0, group: str | None = None,
           seed: int = 0, stable: bool = False, multilabel_sep: str | None = None, strict: bool = True,
-          time: str | None = None, gap: str | float | None = None, return_report: bool = False):
+          time: str | None = None, gap: str | float | None = None, return_report: bool = False,
+          output: str | os.PathLike | None = None, engine: str = "local", scheduler: str | None = None,
+          workers: int | None = None):
     """Add ``split`` (train/val/test) and, with ``folds``, ``fold`` columns.
 
     Rows are stratified on ``label`` (multilabel with ``multilabel_sep`` or list cells),
@@ -254,11 +294,19 @@ def split(data: Data, label: str = "label", *,
         (``--small-classes-to-train``).
     return_report : bool
         Also return the split report (sizes, per-class counts, deviations, notes).
+    output, engine, scheduler, workers
+        A Parquet dataset folder or glob as ``data`` (or any table path with
+        ``engine="dask"``) is split in passes over its partitions, never loaded whole, row
+        for row as in memory: on this process's threads (``"local"``) or as tasks on the
+        Dask cluster at ``scheduler`` (a LocalCluster of ``workers`` processes when None).
+        The result is then written to ``output`` (a dataset folder, or one ``.parquet``
+        file), which is required, and the report is returned.
 
     Returns
     -------
     DataFrame, or (DataFrame, dict) with ``return_report``
-        Every input column and row, in order, plus ``split`` (and ``fold``).
+        Every input column and row, in order, plus ``split`` (and ``fold``); for a
+        partitioned table, the report only.
 
     Examples
     --------
@@ -268,6 +316,17 @@ def split(data: Data, label: str = "label", *,
     >>> out["split"].value_counts()[["train", "val", "test"]].tolist()
     [9, 3, 3]
     """
+    if _partitioned(data, engine):
+        from curate.partitioned.split import split_partitioned
+        from curate.partitioned.table import engine_scope, open_table
+
+        if output is None:
+            raise CuraugError("output=: a partitioned table is written, not returned; give a folder or a .parquet "
+                              "path", param="output")
+        with engine_scope(engine, scheduler, workers):
+            return split_partitioned(open_table(os.fspath(data)), label, output, ratios=ratios, folds=folds,
+                                     group=group, seed=seed, stable=stable, multilabel_sep=multilabel_sep,
+                                     strict=strict, time=time, gap=gap)
     df = _frame(data)
     import pandas as pd
 

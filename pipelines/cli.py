@@ -80,6 +80,9 @@ class Command(click.Command):
         outputs = {name: value for name, value in outputs.items() if value and value != "-"}
         try:
             for name, path in outputs.items():
+                if name == "output" and self.name == "split" and _partitioned(ctx.params["data"],
+                                                                               ctx.params["engine"]):
+                    continue  # a folder or one file: curate.partitioned.write checks it
                 _check_output(self, name, path)
             try:
                 result = super().invoke(ctx)
@@ -222,6 +225,30 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+ENGINE_OPTION = click.option(
+    "--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+    help="Where it runs: this process (a Parquet folder or glob: partition by partition), or a Dask cluster.")
+SCHEDULER_OPTION = click.option("--scheduler", metavar="ADDR",
+                                help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
+
+
+def _check_scheduler(engine: str, scheduler: str | None) -> None:
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
+
+
+def _partitioned(data: str, engine: str, encoding: str | None = None) -> bool:
+    """A Parquet dataset folder, a glob, or any table with --engine dask: the partitioned path
+    (which reads CSV as UTF-8 only)."""
+    from curate.partitioned.table import is_partitioned
+
+    partitioned = engine == "dask" or is_partitioned(data)
+    if partitioned and encoding and encoding.lower().replace("-", "") not in ("utf8", "utf8sig"):
+        raise CuraugError(f"--encoding {encoding}: a table read in partitions must be UTF-8 (or Parquet); "
+                          "convert it first, or use --engine local on one file")
+    return partitioned
+
+
 @cli.command()
 @click.argument("src", type=click.Path(path_type=str))
 @click.option("-o", "--output", "output", required=True, metavar="MANIFEST",
@@ -286,25 +313,43 @@ def profile(data: str, label: str | None, encoding: str | None) -> None:
 @click.option("--junit", metavar="OUT.xml", help="Write JUnit XML, one testcase per check.")
 @click.option("--export-gx", metavar="DIR", help="Also write the column rules as a GX expectation suite JSON.")
 @click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@ENGINE_OPTION
+@SCHEDULER_OPTION
+@click.option("--workers", metavar="N", type=click.IntRange(min=1),
+              help="Threads (local) or LocalCluster processes (dask) for a partitioned table [default: all cores].")
 @click.pass_context
 def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
              split_col: str | None, multilabel_sep: str | None, lock_path: str | None,
-             report: str | None, junit: str | None, export_gx: str | None, encoding: str | None) -> None:
-    """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails."""
+             report: str | None, junit: str | None, export_gx: str | None, encoding: str | None,
+             engine: str, scheduler: str | None, workers: int | None) -> None:
+    """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails.
+
+    DATA may be a Parquet dataset folder or a glob (data/*.parquet): it is then checked
+    partition by partition, as is any table with --engine dask.
+    """
     from curate.io.manifest import load_data
     from curate.rules.schema import load_rules
     from curaug.api import validate as run_validate
     from pipelines.console import print_validation, wrote
 
+    _check_scheduler(engine, scheduler)
     rules = load_rules(rules_path) if rules_path else None
     lock = None
-    if lock_path:
-        from curate.split.lock import read_lock
+    df = None
+    if _partitioned(data, engine, encoding):
+        if lock_path:
+            raise CuraugError("--lock compares every row with the lock in one process and does not run on a "
+                              "partitioned table; validate one file with --engine local")
+        result = run_validate(data, rules, label=label, group=group, split_col=split_col,
+                              multilabel_sep=multilabel_sep, engine=engine, scheduler=scheduler, workers=workers)
+    else:
+        if lock_path:
+            from curate.split.lock import read_lock
 
-        lock = read_lock(lock_path)
-    df = load_data(data, encoding=encoding)
-    result = run_validate(df, rules, label=label, group=group, split_col=split_col, multilabel_sep=multilabel_sep,
-                          lock=lock)
+            lock = read_lock(lock_path)
+        df = load_data(data, encoding=encoding)
+        result = run_validate(df, rules, label=label, group=group, split_col=split_col,
+                              multilabel_sep=multilabel_sep, lock=lock)
     result.source = data
     payload = result.to_dict()
     if export_gx:
@@ -376,16 +421,39 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @click.option("-o", "--output", "output", required=True, metavar="OUT", help="Output table with split (and fold).")
 @click.option("--lock", "lock_path", metavar="SPLIT.lock", help="Record the assignment for `validate --lock`.")
 @click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@ENGINE_OPTION
+@SCHEDULER_OPTION
+@click.option("--workers", metavar="N", type=click.IntRange(min=1),
+              help="Threads (local) or LocalCluster processes (dask) for a partitioned table [default: all cores].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
           stable: bool, time_col: str | None, gap: str | None, seed: int, small_to_train: bool, output: str,
-          lock_path: str | None, encoding: str | None) -> None:
-    """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA."""
+          lock_path: str | None, encoding: str | None, engine: str, scheduler: str | None,
+          workers: int | None) -> None:
+    """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA.
+
+    DATA may be a Parquet dataset folder or a glob (data/*.parquet): it is then split in
+    passes over its partitions, row for row as in memory, as is any table with --engine
+    dask; OUT is then written as a Parquet dataset folder (one file per partition), or as
+    one file when it ends in .parquet.
+    """
     from curate.io.manifest import load_data, save_manifest
     from curate.io.tables import table_format
     from curate.split.splitters import parse_ratios
     from curaug.api import split as run_split
     from pipelines.console import print_split_report
 
+    _check_scheduler(engine, scheduler)
+    if _partitioned(data, engine, encoding):
+        if lock_path:
+            raise CuraugError("--lock records every row in one file and does not run on a partitioned table; "
+                              "split one file with --engine local")
+        _refuse_overwrite_inputs(data, output)
+        parse_ratios(ratios)
+        report = run_split(data, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+                           multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
+                           output=output, engine=engine, scheduler=scheduler, workers=workers)
+        print_split_report(report)
+        return
     table_format(output)
     _refuse_overwrite(data, output)
     if lock_path:
@@ -545,6 +613,16 @@ def normalizer_params_path(output: str) -> str:
     """Where clean writes the fitted normaliser: beside the output, ``<stem>.normalize.json``."""
     out = Path(output)
     return str(out.with_name(out.stem + ".normalize.json"))
+
+
+def _refuse_overwrite_inputs(data: str, output: str) -> None:
+    """A partitioned output replaces a whole folder: never one holding an input file."""
+    from curate.partitioned.table import table_files
+
+    out = Path(output).resolve()
+    for f in table_files(data)[0]:
+        if out == Path(f).resolve() or out in Path(f).resolve().parents:
+            raise CuraugError(f"{output}: refusing to overwrite the input ({f} is there); choose another -o")
 
 
 def _refuse_overwrite(data: str, output: str) -> None:

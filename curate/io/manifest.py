@@ -149,10 +149,14 @@ def save_manifest(df: "pd.DataFrame", path: str | os.PathLike) -> None:
     path = Path(path)
     out = df
     if "root" in df.columns:
-        base = path.resolve().parent
         out = df.copy()
-        out["root"] = _map_unique(df["root"], lambda r: _relative_root(r, base))
+        out["root"] = relative_roots(df["root"], path.resolve().parent)
     write_table(out, path)
+
+
+def relative_roots(roots: "pd.Series", base: str | os.PathLike) -> "pd.Series":
+    """``roots`` relative to the folder ``base`` where possible (absolute across drives)."""
+    return _map_unique(roots, lambda r: _relative_root(r, Path(base)))
 
 
 def _map_unique(values: "pd.Series", fn) -> "pd.Series":

@@ -19,6 +19,7 @@ from curate.io.tables import TABLE_FORMATS
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
+    import pandas as pd
 
 #: Rows per partition when a single CSV file is cut into partitions (about 64 MB of text).
 CSV_BLOCKSIZE = "64MB"
@@ -60,41 +61,65 @@ def table_files(path: str | os.PathLike) -> tuple[list[str], str]:
 def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, encoding: str | None = None,
                blocksize: str | int = CSV_BLOCKSIZE) -> "dd.DataFrame":
     """``path`` (a Parquet dataset folder, a glob, or one file) as a lazy dask DataFrame
-    with :func:`with_positions` in its index. Parquet is read one row group per partition
-    at most, so a partition stays small whatever the files' sizes."""
+    with :func:`with_positions` in its index. Parquet is read one row group per partition,
+    so a partition stays small whatever the files' sizes, and the partitions are the same
+    whichever columns a computation reads."""
     import dask.dataframe as dd
 
     files, fmt = table_files(path)
     try:
+        lengths = None
         if fmt == "parquet":
-            ddf = dd.read_parquet(files, columns=columns, split_row_groups="adaptive", index=False)
+            ddf = dd.read_parquet(files, columns=columns, split_row_groups=True, index=False)
+            lengths = _parquet_lengths(files)
         elif fmt == "csv":
             ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",
                               assume_missing=True, low_memory=False)
         else:
             raise CuraugError(f"{path}: JSON lines cannot be read in partitions; convert to Parquet "
                               "(curaug clean or pandas) or use --engine local on one file")
-        return with_positions(ddf)
+        if "root" in ddf.columns:  # media roots are stored relative to the dataset's folder
+            ddf = ddf.map_partitions(_absolute_roots, str(Path(files[0]).resolve().parent), meta=ddf._meta)
+        return with_positions(ddf, lengths)
     except CuraugError:
         raise
     except Exception as exc:  # pyarrow and dask raise their own types on damaged or odd files
         raise CuraugError(f"{path}: cannot read as {fmt}: {' '.join(str(exc).split())[:300]}") from None
 
 
+def _absolute_roots(part: "pd.DataFrame", base: str) -> "pd.DataFrame":
+    from curate.io.manifest import absolute_roots
+
+    return part.assign(root=absolute_roots(part["root"], base))
+
+
 def partition_lengths(ddf: "dd.DataFrame") -> list[int]:
-    """Rows in each partition (reads one column only)."""
+    """Rows in each partition. The graph is not optimised: an optimised one that reads
+    fewer columns may fuse Parquet partitions, and the count would describe other
+    partitions than the table's."""
     import dask
 
-    column = ddf[ddf.columns[0]] if len(ddf.columns) else ddf
-    return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in column.to_delayed()])]
+    return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in ddf.to_delayed(optimize_graph=False)])]
 
 
-def with_positions(ddf: "dd.DataFrame") -> "dd.DataFrame":
-    """``ddf`` with each row's position in the whole table as its index."""
+def _parquet_lengths(files: list[str]) -> list[int]:
+    """Rows per row group, files in order: the partitions of ``split_row_groups=True``,
+    from the files' footers without reading data."""
+    import pyarrow.parquet as pq
+
+    return [pq.ParquetFile(f).metadata.row_group(i).num_rows
+            for f in files for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+
+
+def with_positions(ddf: "dd.DataFrame", lengths: list[int] | None = None) -> "dd.DataFrame":
+    """``ddf`` with each row's position in the whole table as its index (``lengths``: rows
+    per partition when known). Mapping every partition also keeps later computations from
+    fusing partitions, so partition ``i`` means the same rows in every pass."""
     import numpy as np
     import pandas as pd
 
-    lengths = partition_lengths(ddf)
+    if lengths is None or len(lengths) != ddf.npartitions:
+        lengths = partition_lengths(ddf)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(int)
 
     def place(part: "pd.DataFrame", partition_info=None) -> "pd.DataFrame":

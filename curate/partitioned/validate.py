@@ -47,9 +47,7 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
     usable = ddf.map_partitions(lambda part: part[ok_rows(part)], meta=ddf._meta) if "status" in columns else ddf
     ctx = PartitionedContext(usable, rules, label=label, group=group, split_col=split_col, full=ddf,
                              label_sep=label_sep)
-    # ``asked`` reads the rules and roles only: an empty frame of the right columns will do
-    asking = CheckContext(ddf._meta, rules, label=label, group=group, split_col=split_col, label_sep=label_sep)
-    checks = [(check, check.asked(asking)) for check in registered_checks()]
+    checks = _asked(ddf, rules, label, group, split_col, label_sep)
     missing = [c.name for c, asked in checks if asked and c.name not in PARTITIONED_CHECKS]
     if missing:
         raise CuraugError(f"{source or 'the table'}: check(s) {', '.join(missing)} do not run on a partitioned "
@@ -65,6 +63,25 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
             found = [_as_warning(r) for r in found]
         results.extend(found)
     return ValidationResult(results, source=source)
+
+
+def unsupported_checks(ddf: "dd.DataFrame", rules: "Rules | None", *, label: str | None = None,
+                       group: str | None = None, split_col: str | None = None) -> list[str]:
+    """The checks ``rules`` ask for that have no partitioned form (``[]``: the table can be
+    validated in partitions)."""
+    from curate.partitioned.context import PARTITIONED_CHECKS
+    from curate.rules.schema import Rules
+
+    rules = rules or Rules()
+    checks = _asked(ddf, rules, label or rules.label, group or rules.group, split_col, rules.label_sep)
+    return [c.name for c, asked in checks if asked and c.name not in PARTITIONED_CHECKS]
+
+
+def _asked(ddf: "dd.DataFrame", rules: "Rules", label, group, split_col, label_sep) -> list[tuple]:
+    """Every registered check and whether the rules (or roles) ask for it: ``asked`` reads
+    the rules and roles only, so an empty frame of the right columns will do."""
+    asking = CheckContext(ddf._meta, rules, label=label, group=group, split_col=split_col, label_sep=label_sep)
+    return [(check, check.asked(asking)) for check in registered_checks()]
 
 
 def _empty(ddf: "dd.DataFrame") -> bool:

@@ -221,23 +221,50 @@ def allocate(n: int, ratios: Sequence[float]) -> np.ndarray:
     return counts
 
 
-def stratified_assign(y: np.ndarray, ratios: Sequence[float], rng: np.random.Generator) -> np.ndarray:
-    """Part index per row: each class shuffled and cut by :func:`allocate`."""
+def stratified_assign(y: np.ndarray, ratios: Sequence[float], keys: np.ndarray) -> np.ndarray:
+    """Part index per row: each class ordered by ``keys`` (ties by position) and cut by
+    :func:`allocate`. With :func:`row_keys` of the rows' positions the result depends on no
+    partitioning: a row's rank in its class is all that decides, which a partitioned table
+    finds from class counts and a few keys per cut (:mod:`curate.partitioned.split`)."""
     out = np.empty(len(y), dtype=int)
     classes, inverse = np.unique(y, return_inverse=True)
-    order = rng.permutation(len(y))
-    # rows of each class in random order, classes one after another
-    by_class = order[np.argsort(inverse[order], kind="stable")]
+    # rows of each class by key, classes one after another
+    by_class = np.lexsort((np.arange(len(y)), np.asarray(keys), inverse))
     sizes = np.bincount(inverse, minlength=len(classes))
     starts = np.concatenate([[0], np.cumsum(sizes)])
     for k, size in enumerate(sizes):
-        counts = allocate(int(size), _rotate(ratios, k))
-        out[by_class[starts[k]:starts[k + 1]]] = np.repeat(_rotate_index(len(ratios), k), counts)
+        out[by_class[starts[k]:starts[k + 1]]] = np.repeat(_rotate_index(len(ratios), k), class_counts(int(size), ratios, k))
     return out
 
 
+def class_counts(n: int, ratios: Sequence[float], k: int) -> np.ndarray:
+    """Rows per part, in part order, for the ``k``-th class (sorted) of ``n`` rows: ties in
+    the remainders go to a different part for each class, so the totals stay balanced."""
+    return allocate(n, _rotate(ratios, k))
+
+
+def row_keys(seed: int, positions: np.ndarray, stream: int = 0) -> np.ndarray:
+    """A uniform 64-bit key per row position for ``seed`` (splitmix64; ``stream`` 1 for
+    folds): the random order of a stratified split, computable in any partition.
+
+    Examples
+    --------
+    >>> row_keys(0, np.arange(3)).tolist() == row_keys(0, np.array([2, 0, 1]))[[1, 2, 0]].tolist()
+    True
+    """
+    base = _splitmix(np.array([(int(seed) * 2 + stream) & (2**64 - 1)], dtype=np.uint64))[0]
+    return _splitmix(np.asarray(positions).astype(np.uint64) ^ base)
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
 def _rotate(ratios: Sequence[float], k: int) -> list[float]:
-    """Ties in the remainders go to a different part for each class, so the totals stay balanced."""
     idx = _rotate_index(len(ratios), k)
     return [ratios[i] for i in idx]
 
@@ -254,11 +281,19 @@ def grouped_assign(y: np.ndarray, groups: np.ndarray, ratios: Sequence[float],
     gkeys, gi = codes(groups)
     counts = np.zeros((len(gkeys), len(classes)))
     np.add.at(counts, (gi, yi), 1)
+    placed, big = place_groups(counts, gkeys, ratios, rng)
+    return placed[gi], big
+
+
+def place_groups(counts: np.ndarray, gkeys: np.ndarray, ratios: Sequence[float],
+                 rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+    """Part per group from its class counts (groups x classes, both sorted), and the groups
+    larger than their part's share: all a grouped split needs, however the rows are stored."""
     placed = assign_by_size(counts, ratios, rng)
     sizes = counts.sum(axis=1)
     share = np.asarray(ratios, dtype=float)[placed]
     big = np.flatnonzero((sizes > share * sizes.sum()) & (share < 1))
-    return placed[gi], [str(gkeys[g]) for g in big[np.argsort(-sizes[big], kind="stable")]]
+    return placed, [str(gkeys[g]) for g in big[np.argsort(-sizes[big], kind="stable")]]
 
 
 def multilabel_assign(sets: list[list[str]], ratios: Sequence[float], rng: np.random.Generator,

@@ -46,7 +46,8 @@ def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence
         return assign_by_size(G, ratios, rng, sizes=np.bincount(gi).astype(float))[gi]
     labels = np.asarray(y, dtype=object).astype(str)
     if groups is None:
-        return stratified_assign(labels, ratios, rng)
+        # keys in a random permutation's order: the same placement as shuffling the rows
+        return stratified_assign(labels, ratios, np.argsort(rng.permutation(len(labels))))
     _, yi = codes(labels)
     _, gi = codes(np.asarray(groups, dtype=object).astype(str))
     C = np.zeros((gi.max() + 1, yi.max() + 1))

@@ -19,18 +19,21 @@ def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
     for multilabel data Sechidis' label and examples distribution and empty (part, label) cells."""
     import pandas as pd
 
-    multilabel = isinstance(y, list)
+    k = None if fold is None else pd.Series(fold, dtype="Int64").to_numpy(dtype=int, na_value=-1)
+    per_group = None
+    if groups is not None:
+        gi = codes(groups)[1]
+        per_group = ({s: int(np.unique(gi[split == s]).size) for s in SPLITS},
+                     None if k is None else {str(f): int(np.unique(gi[k == f]).size) for f in range(int(k.max()) + 1)})
+    if not isinstance(y, list):
+        table = pd.DataFrame({"y": y, "split": split, "fold": -1 if k is None else k})
+        counts = table.groupby(["y", "split", "fold"], sort=False).size().rename("n").reset_index()
+        return counts_report(counts, ratios, folds=k is not None, groups_per=per_group)
     ok = np.isin(split, SPLITS)
-    report: dict[str, Any] = {
-        "sizes": {s: int((split == s).sum()) for s in SPLITS},
-        "ratios_requested": dict(zip(SPLITS, ratios)),
-    }
-    if not ok.all():
-        report["sizes"][GAP_SPLIT] = int((~ok).sum())
-    indicator = _indicator(y) if multilabel else pd.get_dummies(pd.Series(y, dtype=object)).astype(float)
+    report = _sizes(pd.Series(split).value_counts(), ratios)
+    indicator = _indicator(y)
     parts = {"split": pd.Series(np.where(ok, split, "(none)"), dtype=object)}
     # gap rows have no fold; like test rows (-1) they are in none of the K folds
-    k = None if fold is None else pd.Series(fold, dtype="Int64").to_numpy(dtype=int, na_value=-1)
     if k is not None:
         parts["fold"] = pd.Series(np.where(k >= 0, k.astype(str), "(none)"), dtype=object)
     for kind, assign in parts.items():
@@ -39,26 +42,77 @@ def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
         if kind == "split":
             counts = counts.reindex([s for s in SPLITS if s in counts.index])
         sizes = assign[keep].value_counts().reindex(counts.index).astype(float)
-        overall = indicator[keep.to_numpy()].mean() if multilabel else indicator[keep.to_numpy()].sum() / keep.sum()
-        share = counts.div(sizes, axis=0)
-        dev = float(share.sub(overall, axis=1).abs().max().max()) if len(share) else 0.0
-        key = "per_class" if kind == "split" else "per_fold_class"
-        report[key] = {str(c): {str(p): int(counts.loc[p, c]) for p in counts.index} for c in counts.columns}
-        report["max_class_proportion_deviation" if kind == "split" else "max_fold_deviation"] = round(dev, 6)
-        if multilabel:
-            report[f"{kind}_label_distribution"] = round(_ld(counts, sizes, indicator[keep.to_numpy()]), 6)
-            report[f"{kind}_examples_distribution"] = round(_ed(sizes, kind, ratios, int(keep.sum())), 6)
-            empty = [[str(p), str(c)] for p in counts.index for c in counts.columns if counts.loc[p, c] == 0]
-            report[f"{kind}s_with_zero_positives"] = len({p for p, _ in empty})
-            report[f"{kind}_zero_positive_cells"] = empty[:50]
+        overall = indicator[keep.to_numpy()].mean()
+        _deviation(report, kind, counts, sizes, overall)
+        report[f"{kind}_label_distribution"] = round(_ld(counts, sizes, indicator[keep.to_numpy()]), 6)
+        report[f"{kind}_examples_distribution"] = round(_ed(sizes, kind, ratios, int(keep.sum())), 6)
+        empty = [[str(p), str(c)] for p in counts.index for c in counts.columns if counts.loc[p, c] == 0]
+        report[f"{kind}s_with_zero_positives"] = len({p for p, _ in empty})
+        report[f"{kind}_zero_positive_cells"] = empty[:50]
     if k is not None:
         report["folds"] = {str(f): int((k == f).sum()) for f in range(int(k.max()) + 1)}
-    if groups is not None:
-        gi = codes(groups)[1]
-        report["groups_per_split"] = {s: int(np.unique(gi[split == s]).size) for s in SPLITS}
-        if k is not None:
-            report["groups_per_fold"] = {str(f): int(np.unique(gi[k == f]).size) for f in range(int(k.max()) + 1)}
+    _groups(report, per_group)
     return report
+
+
+def counts_report(counts: "pd.DataFrame", ratios, *, folds: bool,
+                  groups_per: tuple[dict, dict | None] | None = None) -> dict[str, Any]:
+    """:func:`split_report` of single-label rows from their counts alone: ``counts`` has one
+    row per (``y``, ``split``, ``fold``) with its number of rows ``n`` (fold -1: none), and
+    ``groups_per`` the distinct groups per split and per fold. A partitioned table's split
+    reports through here, summed over partitions."""
+    import pandas as pd
+
+    by_split = counts.groupby("split")["n"].sum()
+    report = _sizes(by_split, ratios)
+    classes = sorted(counts["y"].astype(str).unique())
+    ok = counts["split"].isin(SPLITS)
+    kinds = {"split": counts[ok].assign(part=counts.loc[ok, "split"].astype(str))}
+    if folds:
+        dev = counts[counts["fold"] >= 0]
+        kinds["fold"] = dev.assign(part=dev["fold"].astype(int).astype(str))
+    for kind, rows in kinds.items():
+        table = rows.pivot_table(index="part", columns="y", values="n", aggfunc="sum", fill_value=0)
+        table = table.reindex(columns=classes, fill_value=0)
+        table.columns = [str(c) for c in table.columns]
+        if kind == "split":
+            table = table.reindex([s for s in SPLITS if s in table.index])
+        table = table.astype(float)
+        sizes = table.sum(axis=1)
+        total = float(sizes.sum())
+        overall = table.sum() / total if total else pd.Series(0.0, index=table.columns)
+        _deviation(report, kind, table, sizes, overall)
+    if folds:
+        per_fold = counts[counts["fold"] >= 0].groupby("fold")["n"].sum()
+        top = int(counts["fold"].max())
+        report["folds"] = {str(f): int(per_fold.get(f, 0)) for f in range(top + 1)}
+    _groups(report, groups_per)
+    return report
+
+
+def _sizes(per_split: "pd.Series", ratios) -> dict[str, Any]:
+    """Rows per split (and in a time split's gap) and the ratios asked for."""
+    report: dict[str, Any] = {"sizes": {s: int(per_split.get(s, 0)) for s in SPLITS},
+                              "ratios_requested": dict(zip(SPLITS, ratios))}
+    outside = int(per_split[~per_split.index.isin(SPLITS)].sum())
+    if outside:
+        report["sizes"][GAP_SPLIT] = outside
+    return report
+
+
+def _deviation(report: dict, kind: str, counts: "pd.DataFrame", sizes: "pd.Series", overall: "pd.Series") -> None:
+    share = counts.div(sizes, axis=0)
+    dev = float(share.sub(overall, axis=1).abs().max().max()) if len(share) else 0.0
+    key = "per_class" if kind == "split" else "per_fold_class"
+    report[key] = {str(c): {str(p): int(counts.loc[p, c]) for p in counts.index} for c in counts.columns}
+    report["max_class_proportion_deviation" if kind == "split" else "max_fold_deviation"] = round(dev, 6)
+
+
+def _groups(report: dict, groups_per: tuple[dict, dict | None] | None) -> None:
+    if groups_per is not None:
+        report["groups_per_split"] = groups_per[0]
+        if groups_per[1] is not None:
+            report["groups_per_fold"] = groups_per[1]
 
 
 def _indicator(sets: list[list[str]]) -> "pd.DataFrame":

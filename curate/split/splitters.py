@@ -51,6 +51,23 @@ def parse_ratios(text: str | Sequence[float]) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def check_split_args(columns, label: str, *, group: str | None, time: str | None, gap, folds: int, stable: bool,
+                     ratios) -> tuple[float, float, float]:
+    """One error line for arguments no table could satisfy; the parsed ratios."""
+    for param, column in (("label", label), ("group", group), ("time", time)):
+        if column is not None and column not in columns:
+            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, columns))})",
+                              param=param)
+    if folds == 1 or folds < 0:
+        raise CuraugError(f"folds={folds}: use 0 (no folds) or at least 2", param="folds")
+    if time and (group or stable):
+        raise CuraugError("time= cannot be combined with group= or stable=True: a time split orders rows by "
+                          "time alone", param="time")
+    if gap is not None and not time:
+        raise CuraugError(f"gap={gap!r} needs time= (the time column)", param="gap")
+    return parse_ratios(ratios)
+
+
 @dataclass
 class SplitResult:
     """``split``: ``train``/``val``/``test`` per row (``gap`` for rows a time split's gap left
@@ -110,18 +127,8 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
 
     if len(df) == 0:
         raise CuraugError("df: the table has no rows, nothing to split", param="df")
-    for param, column in (("label", label), ("group", group), ("time", time)):
-        if column is not None and column not in df.columns:
-            raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(map(str, df.columns))})",
-                              param=param)
-    if folds == 1 or folds < 0:
-        raise CuraugError(f"folds={folds}: use 0 (no folds) or at least 2", param="folds")
-    if time and (group or stable):
-        raise CuraugError("time= cannot be combined with group= or stable=True: a time split orders rows by "
-                          "time alone", param="time")
-    if gap is not None and not time:
-        raise CuraugError(f"gap={gap!r} needs time= (the time column)", param="gap")
-    ratios = parse_ratios(ratios)
+    ratios = check_split_args(df.columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
+                              ratios=ratios)
     rows, notes = _rows(df, label, multilabel_sep, group, time)
     if time:
         strategy: Strategy = Time(rows, df[time], time, gap)
@@ -178,7 +185,6 @@ def _small_classes(rows: Rows, ratios, label: str, strict: bool, notes: list[str
     none = np.zeros(len(rows.y), dtype=bool)
     if len(needed) < 2:
         return none
-    fix = "add rows, merge or drop the class, or pass strict=False to put classes this small in train"
     if rows.sets is not None:
         labels, _, cols = label_positions(rows.sets)
         counts = np.bincount(cols, minlength=len(labels))
@@ -199,23 +205,35 @@ def _small_classes(rows: Rows, ratios, label: str, strict: bool, notes: list[str
         _, gi = codes(rows.groups)
         pairs = np.unique(ci.astype(np.int64) * (int(gi.max()) + 1) + gi)
         spread = np.bincount(pairs // (int(gi.max()) + 1), minlength=len(classes))
-    small = np.flatnonzero(spread < len(needed))
+    small = small_classes(classes, counts, spread, rows.groups is not None, ratios, label, strict, notes)
     if not len(small):
         return none
-    small = small[np.argsort(spread[small], kind="stable")]  # the smallest first
-    if strict:
-        c = small[0]
-        what = (f"is in {spread[c]} groups" if rows.groups is not None and spread[c] < counts[c]
-                else f"has {counts[c]} rows")
-        listed = [(str(classes[k]), int(spread[k])) for k in small]
-        raise CuraugError(f"class '{classes[c]}' of label='{label}' {what} but must appear in {len(needed)} "
-                          f"splits ({', '.join(needed)}){_more(listed)}; {fix}", param="label")
-    names = ", ".join(str(classes[k]) for k in small)
-    notes.append(f"classes with fewer than {len(needed)} rows (or groups) all go to train: {names}")
     mask = np.isin(ci, small)
     if rows.groups is not None:  # the whole group goes with its tiny class
         mask = np.isin(gi, gi[mask])
     return mask
+
+
+def small_classes(classes: np.ndarray, counts: np.ndarray, spread: np.ndarray, grouped: bool, ratios, label: str,
+                  strict: bool, notes: list[str]) -> np.ndarray:
+    """Indices of the classes (sorted ``classes``, their row ``counts`` and, grouped, the
+    groups they are in: ``spread``) too small to reach every split: an error when
+    ``strict``, else named in ``notes``."""
+    needed = [s for s, r in zip(SPLITS, ratios) if r > 0]
+    small = np.flatnonzero(spread < len(needed)) if len(needed) >= 2 else np.array([], dtype=int)
+    if not len(small):
+        return small
+    small = small[np.argsort(spread[small], kind="stable")]  # the smallest first
+    if strict:
+        c = small[0]
+        what = f"is in {spread[c]} groups" if grouped and spread[c] < counts[c] else f"has {counts[c]} rows"
+        listed = [(str(classes[k]), int(spread[k])) for k in small]
+        raise CuraugError(f"class '{classes[c]}' of label='{label}' {what} but must appear in {len(needed)} "
+                          f"splits ({', '.join(needed)}){_more(listed)}; add rows, merge or drop the class, or pass "
+                          "strict=False to put classes this small in train", param="label")
+    names = ", ".join(str(classes[k]) for k in small)
+    notes.append(f"classes with fewer than {len(needed)} rows (or groups) all go to train: {names}")
+    return small
 
 
 def _more(small: list) -> str:
@@ -227,17 +245,22 @@ def _check_folds(rows: Rows, dev: np.ndarray, train_only: np.ndarray, folds: int
     """Every fold needs a member of every class (but those sent to train for being too small)
     and, grouped, a group of its own, as in scikit-learn."""
     classes, ci = codes(rows.y[dev[~train_only[dev]]])
-    counts = np.bincount(ci, minlength=len(classes))
+    n_groups = None if rows.groups is None else len(codes(rows.groups[dev])[0])
+    check_fold_counts(classes, np.bincount(ci, minlength=len(classes)), n_groups, folds, label, group)
+
+
+def check_fold_counts(classes: np.ndarray, counts: np.ndarray, n_groups: int | None, folds: int, label: str,
+                      group: str | None) -> None:
+    """The fold checks of :func:`_check_folds` from the train and val rows' class counts
+    (small classes sent to train left out) and their number of groups."""
     if len(counts) and counts.min() < folds:
         c = int(np.argmin(counts))
         raise CuraugError(f"folds={folds} cannot be greater than the number of members in each class: class "
                           f"'{classes[c]}' of label='{label}' has {counts[c]} rows in train and val", param="folds")
-    if rows.groups is not None:
-        n_groups = len(codes(rows.groups[dev])[0])
-        if n_groups < folds:
-            raise CuraugError(f"folds={folds} cannot be greater than the number of groups: "
-                              f"{n_groups} groups{f' of group={group!r}' if group else ''} in train and val",
-                              param="folds")
+    if n_groups is not None and n_groups < folds:
+        raise CuraugError(f"folds={folds} cannot be greater than the number of groups: "
+                          f"{n_groups} groups{f' of group={group!r}' if group else ''} in train and val",
+                          param="folds")
 
 
 def _absent(rows: Rows, split: np.ndarray, fold, folds: int, ratios, train_only: np.ndarray) -> list[str]:
@@ -250,17 +273,29 @@ def _absent(rows: Rows, split: np.ndarray, fold, folds: int, ratios, train_only:
     else:
         frame = pd.DataFrame({"row": np.arange(len(rows.y)), "cls": rows.y})
     frame = frame[~train_only[frame["row"].to_numpy()]]
+    at = frame["row"].to_numpy()
+    k = np.full(len(at), -1) if fold is None else fold.to_numpy(dtype=int, na_value=-1)[at]
+    counts = pd.DataFrame({"y": frame["cls"].to_numpy(), "split": split[at], "fold": k})
+    counts = counts.groupby(["y", "split", "fold"], sort=False).size().rename("n").reset_index()
+    return absent_notes(counts, folds if fold is not None else 0, ratios)
+
+
+def absent_notes(counts: "pd.DataFrame", folds: int, ratios) -> list[str]:
+    """The notes of :func:`_absent` from row counts per (``y``, ``split``, ``fold``) of the
+    rows not sent to train for being too small (``folds`` 0: no folds)."""
+    import pandas as pd
+
     notes = []
-    present = pd.crosstab(frame["cls"], split[frame["row"].to_numpy()])
+    present = counts.pivot_table(index="y", columns="split", values="n", aggfunc="sum", fill_value=0)
     for name, r in zip(SPLITS, ratios):
         have = present[name] if name in present.columns else pd.Series(0, index=present.index)
         absent = have.index[have.to_numpy() == 0].astype(str).tolist()
         if r > 0 and absent:
             notes.append(f"{len(absent)} classes have no rows in {name}: {', '.join(absent[:5])}")
-    if fold is not None:
-        k = fold.to_numpy(dtype=int, na_value=-1)[frame["row"].to_numpy()]
-        dev = k >= 0
-        per_fold = pd.crosstab(frame["cls"].to_numpy()[dev], k[dev]).reindex(columns=range(folds), fill_value=0)
+    dev = counts[counts["fold"] >= 0]
+    if folds and len(dev):
+        per_fold = dev.pivot_table(index="y", columns="fold", values="n", aggfunc="sum", fill_value=0)
+        per_fold = per_fold.reindex(columns=range(folds), fill_value=0)
         short = per_fold.index[(per_fold == 0).any(axis=1)]
         if len(short):
             notes.append(f"{len(short)} classes are missing from some fold: {', '.join(map(str, short[:5]))}")

@@ -5,7 +5,7 @@ Every strategy answers two questions about a set of row positions: :meth:`Strate
 of K folds each row goes to). :func:`curate.split.splitters.split_frame` picks one, asks the
 first question of every row and the second of the train and val rows.
 
-- :class:`Stratified`: each class shuffled and cut by largest remainder (every part within
+- :class:`Stratified`: each class in a seeded order and cut by largest remainder (every part within
   one row of ideal; a class with a row per part reaches every part).
 - :class:`Grouped`: whole groups (patient, speaker...), largest first, where they most
   reduce the distance to the per-class targets.
@@ -24,7 +24,7 @@ import numpy as np
 
 from curate.errors import CuraugError
 from curate.split.assign import grouped_assign, largest_remainder, multilabel_assign, stable_assign
-from curate.split.assign import stratified_assign
+from curate.split.assign import row_keys, stratified_assign
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,8 +64,14 @@ class Strategy(ABC):
 
 
 class Stratified(Strategy):
+    """Rows ranked in their class by :func:`row_keys` of their position (folds: a second
+    stream), so a partitioned table gets the same split."""
+
     def parts(self, idx, ratios):
-        return stratified_assign(self.rows.y[idx], ratios, self.rng)
+        return stratified_assign(self.rows.y[idx], ratios, row_keys(self.seed, idx))
+
+    def folds(self, idx, k):
+        return stratified_assign(self.rows.y[idx], [1.0 / k] * k, row_keys(self.seed, idx, stream=1))
 
 
 class Grouped(Strategy):

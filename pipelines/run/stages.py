@@ -182,15 +182,31 @@ class Validate(Stage):
 
 
 def _validate(ctx: StageContext, data: Path, rules, target: Path) -> Outcome:
+    """The checks in memory, or in partitions on the Dask engine (the same results) unless
+    the rules ask for a check that has no partitioned form: that one stays in memory."""
     from curaug.api import validate
 
-    df = _load(data)
-    result = validate(df, rules, label=_label_or_none(df, ctx.label))
+    note = ""
+    if ctx.engine == "dask":
+        from curate.partitioned.table import engine_scope, open_table
+        from curate.partitioned.validate import unsupported_checks, validate_partitioned
+
+        with engine_scope("dask", ctx.scheduler):
+            ddf = open_table(data)
+            label = ctx.label if ctx.label in ddf.columns else None
+            unsupported = unsupported_checks(ddf, rules, label=label)
+            if not unsupported:
+                result = validate_partitioned(ddf, rules, label=label, source=data.name)
+        if unsupported:
+            note = f" (in memory: {', '.join(unsupported)} has no partitioned form)"
+    if ctx.engine != "dask" or note:
+        df = _load(data)
+        result = validate(df, rules, label=_label_or_none(df, ctx.label))
     result.source = data.name
     payload = result.to_dict()
     _write_figures(target, payload)
     stats = payload["statistics"]
-    return Outcome(result.success, f"{stats['successful']} of {stats['evaluated']} checks passed")
+    return Outcome(result.success, f"{stats['successful']} of {stats['evaluated']} checks passed{note}")
 
 
 class Clean(Stage):
@@ -253,12 +269,19 @@ class Split(Stage):
 
         (source,) = self.inputs(ctx.pipeline, ctx.present).values()
         section = ctx.pipeline.config.split
-        df, report = split(_load(source), ctx.label, ratios=section.ratios, folds=section.folds,
-                           group=self._group(ctx.pipeline), seed=section.seed, stable=section.stable,
-                           multilabel_sep=section.multilabel_sep, return_report=True)
-        save_manifest(df, ctx.out / "split.parquet")
+        settings = dict(ratios=section.ratios, folds=section.folds, group=self._group(ctx.pipeline),
+                        seed=section.seed, stable=section.stable, multilabel_sep=section.multilabel_sep)
+        if ctx.engine == "dask" and not section.multilabel_sep:  # iterative stratification: in memory
+            from curate.partitioned.split import split_partitioned
+            from curate.partitioned.table import engine_scope, open_table
+
+            with engine_scope("dask", ctx.scheduler):
+                report = split_partitioned(open_table(source), ctx.label, ctx.out / "split.parquet", **settings)
+        else:
+            df, report = split(_load(source), ctx.label, return_report=True, **settings)
+            save_manifest(df, ctx.out / "split.parquet")
         _write_figures(ctx.out / "split.json", report)
-        sizes = df["split"].value_counts()
+        sizes = report["sizes"]
         return Outcome(True, ", ".join(f"{name} {int(sizes.get(name, 0))}" for name in ("train", "val", "test")))
 
 

@@ -1,0 +1,503 @@
+"""``curaug split`` of a partitioned table: the in-memory split, row for row, in passes.
+
+A split needs global facts (class counts, where each class is cut) but each row's part
+must then follow from the row alone, whatever partition it sits in:
+
+1. one pass counts usable rows per partition (a row's position among the usable rows is
+   its partition's offset plus its place there) and rows per class;
+2. stratified: a row's rank in its class is the order of its
+   :func:`curate.split.assign.row_keys`; the cuts (``allocate``'s counts) are ranks, and the
+   row at each cut is found from the class counts and a narrow window of keys around the
+   cut's expected key (a second pass, widened in the rare case it misses); folds do the
+   same over the train and val rows with the second key stream;
+   grouped: the (group, class) counts, a hash-partitioned reduction, go through the very
+   :func:`curate.split.assign.place_groups` the in-memory path calls, with the same random
+   stream; stable: each row hashes its own id or group;
+3. a last pass writes each partition with its ``split`` and ``fold``.
+
+The result equals :func:`curate.split.splitters.split_frame`'s (through ``curaug.split``) on
+any table that fits in memory, for any partitioning. Memory: a partition, the class counts
+and the window keys; grouped splits also hold one row per (group, class) pair. Multilabel and
+time splits order the whole table at once and are not offered here (one error line).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from curate.errors import CuraugError
+from curate.io.manifest import SPLITS
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    import pandas as pd
+
+#: Half-width of the key window around a cut, in standard deviations of the cut's key.
+WINDOW_SDS = 8.0
+_KEY_SPACE = float(2**64)
+
+
+@dataclass
+class _Plan:
+    """What the last pass needs to place any row of any partition."""
+
+    label: str
+    group: str | None
+    by_source: bool
+    stable: bool
+    seed: int
+    ratios: tuple[float, float, float]
+    folds: int
+    offsets: list[int]
+    classes: list[str]
+    #: stratified: per class, the (key, position) at each cut, part order of the segments
+    cuts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    order: dict[str, list[int]] = field(default_factory=dict)
+    fold_cuts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    fold_order: dict[str, list[int]] = field(default_factory=dict)
+    #: grouped (and stable with groups): part and fold per group key
+    group_part: dict[str, int] = field(default_factory=dict)
+    group_fold: dict[str, int] = field(default_factory=dict)
+    small: set[str] = field(default_factory=set)
+    small_groups: set[str] = field(default_factory=set)
+    rng: Any = None
+
+    @property
+    def grouped(self) -> bool:
+        return self.group is not None or self.by_source
+
+    @property
+    def roles(self) -> tuple[str, str | None, bool]:
+        return self.label, self.group, self.by_source
+
+
+def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike, *, ratios=(0.6, 0.2, 0.2),
+                      folds: int = 0, group: str | None = None, seed: int = 0, stable: bool = False,
+                      multilabel_sep: str | None = None, strict: bool = True, time: str | None = None,
+                      gap: str | float | None = None) -> dict[str, Any]:
+    """Write ``ddf`` with ``split`` (and ``fold``) as a Parquet dataset folder ``output``, one
+    file per partition, and return the report; arguments and report as ``curaug.split``'s
+    (``return_report=True``). Runs on the active engine
+    (:func:`curate.partitioned.table.engine_scope`)."""
+    from curate.split.report import counts_report
+    from curate.split.splitters import absent_notes, check_split_args
+
+    columns = [str(c) for c in ddf.columns]
+    ratios = check_split_args(columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
+                              ratios=ratios)
+    if time:
+        raise CuraugError("time=: a time split orders the whole table and does not run on a partitioned "
+                          "table; split one file with --engine local", param="time")
+    if multilabel_sep:
+        raise CuraugError("multilabel_sep=: iterative stratification places rows label by label over the "
+                          "whole table and does not run on a partitioned table; split one file with --engine "
+                          "local", param="multilabel_sep")
+    stats = _first_pass(ddf, label)
+    if stats["rows"] == 0:
+        raise CuraugError("df: the table has no rows, nothing to split", param="df")
+    if stats["list_labels"]:
+        raise CuraugError(f"label='{label}' holds lists (multilabel): iterative stratification does not run on "
+                          "a partitioned table; split one file with --engine local", param="label")
+    plan = _Plan(label, group, by_source=not group and stats["has_source"], stable=stable, seed=int(seed),
+                 ratios=ratios, folds=folds, offsets=stats["offsets"], classes=sorted(stats["classes"]))
+    notes: list[str] = []
+    if plan.by_source:
+        notes.append("augmented rows follow their source (grouped by source_id)")
+    table = _group_table(ddf, plan) if plan.grouped else None
+    _small(plan, stats, table, strict, notes)
+    if stable:
+        _stable_groups(plan, table)
+    elif table is not None:
+        _place_groups(plan, table, notes)
+    else:
+        _cut_classes(ddf, plan, stats)
+    if folds:
+        _fold_checks(ddf, plan, stats, table)
+        if table is not None and not stable:
+            _place_group_folds(plan, table)
+        elif not stable:
+            _cut_folds(ddf, plan, stats)
+    counts = _write(ddf, plan, output)
+    groups_per = None
+    if table is not None:
+        groups_per = _groups_per(plan)
+    report = counts_report(counts.groupby(["y", "split", "fold"], sort=False)["n"].sum().reset_index(), ratios,
+                           folds=bool(folds), groups_per=groups_per)
+    kept = counts[~counts["train_only"]]
+    notes += absent_notes(kept.groupby(["y", "split", "fold"], sort=False)["n"].sum().reset_index(), folds, ratios)
+    return {**report, "notes": notes, "skipped_corrupt": stats["corrupt"]}
+
+
+# ------------------------------------------------------------------ pass 1
+
+
+def _rows_of(part: "pd.DataFrame", roles: tuple[str, str | None, bool]) -> "pd.DataFrame":
+    """Per usable row: class ``y``, group key ``g`` (or none) and the row's name."""
+    import pandas as pd
+
+    from curate.checks.base import row_names
+    from curate.io.manifest import ok_rows
+
+    label, group, by_source = roles
+    part = part[ok_rows(part)]
+    out = pd.DataFrame({"y": part[label].astype("string").fillna("(missing)").astype(object)}, index=part.index)
+    if group:
+        out["g"] = part[group].astype("string").fillna("(missing)").astype(object)
+    elif by_source:
+        out["g"] = part["source_id"].astype("string").fillna(row_names(part)).astype(object)
+    out["name"] = row_names(part).astype(object)
+    return out
+
+
+def _first_pass(ddf: "dd.DataFrame", label: str) -> dict[str, Any]:
+    from curate.io.labels import is_list_column
+    from curate.io.manifest import ok_rows
+    from curate.partitioned.context import reduce_partitions
+
+    def partial(part: "pd.DataFrame") -> dict[str, Any]:
+        usable = part[ok_rows(part)]
+        y = usable[label].astype("string").fillna("(missing)")
+        return {"n": len(usable), "corrupt": len(part) - len(usable), "classes": y.value_counts().to_dict(),
+                "source": "source_id" in usable.columns and bool(usable["source_id"].notna().any()),
+                "lists": len(usable) > 0 and is_list_column(usable[label])}
+
+    def combine(pieces: list[dict]) -> dict[str, Any]:
+        classes: dict[str, int] = {}
+        for p in pieces:
+            for k, v in p["classes"].items():
+                classes[str(k)] = classes.get(str(k), 0) + int(v)
+        sizes = [p["n"] for p in pieces]
+        return {"rows": sum(sizes), "corrupt": sum(p["corrupt"] for p in pieces),
+                "offsets": [int(x) for x in np.concatenate([[0], np.cumsum(sizes)])[:-1]],
+                "classes": classes, "has_source": any(p["source"] for p in pieces),
+                "list_labels": any(p["lists"] for p in pieces)}
+
+    return reduce_partitions(ddf, partial, combine)
+
+
+def _group_table(ddf: "dd.DataFrame", plan: _Plan) -> "pd.DataFrame":
+    """Rows per (group, class) over the whole table, groups and classes sorted: a
+    hash-partitioned reduction, so no process holds every row."""
+    rows = ddf.map_partitions(_rows_of, plan.roles, meta={"y": object, "g": object, "name": object})
+    sizes = rows.groupby(["g", "y"]).size(split_out=max(1, ddf.npartitions // 8)).compute()
+    return sizes.rename("n").reset_index().sort_values(["g", "y"], kind="stable").reset_index(drop=True)
+
+
+def _small(plan: _Plan, stats: dict, table: "pd.DataFrame | None", strict: bool, notes: list[str]) -> None:
+    from curate.split.splitters import small_classes
+
+    classes = np.asarray(plan.classes, dtype=object)
+    counts = np.array([stats["classes"][c] for c in plan.classes])
+    spread = counts
+    if table is not None:
+        per = table.groupby("y").size()
+        spread = np.array([int(per.get(c, 0)) for c in plan.classes])
+    small = small_classes(classes, counts, spread, table is not None, plan.ratios, plan.label, strict, notes)
+    plan.small = {str(classes[k]) for k in small}
+    if table is not None and plan.small:  # the whole group goes with its tiny class
+        plan.small_groups = set(table.loc[table["y"].isin(plan.small), "g"])
+
+
+# ------------------------------------------------------------------ placement
+
+
+def _per_partition(ddf: "dd.DataFrame", fn) -> list:
+    """``[fn(partition, number) ...]`` in table order, where the partitions are."""
+    import dask
+
+    return list(dask.compute(*[dask.delayed(fn)(p, i) for i, p in enumerate(ddf.to_delayed())]))
+
+
+def _segment(keys: np.ndarray, pos: np.ndarray, cuts: list[tuple[int, int]]) -> np.ndarray:
+    """How many of ``cuts`` (key, position) each row is at or past."""
+    seg = np.zeros(len(keys), dtype=int)
+    for ck, cp in cuts:
+        if ck < 0:
+            seg += 1
+        elif ck < 2**64:
+            ck64 = np.uint64(ck)
+            seg += (keys > ck64) | ((keys == ck64) & (pos >= cp))
+    return seg
+
+
+def _stratified_parts(y: np.ndarray, keys: np.ndarray, pos: np.ndarray, cuts: dict, order: dict) -> np.ndarray:
+    out = np.zeros(len(y), dtype=int)
+    for c in np.unique(y):
+        at = np.flatnonzero(y == c)
+        seg = _segment(keys[at], pos[at], cuts[c])
+        out[at] = np.asarray(order[c])[seg]
+    return out
+
+
+def _place(part: "pd.DataFrame", plan: _Plan, number: int, *, with_folds: bool = True):
+    """``(rows, parts, folds, train_only)`` of one partition's usable rows; folds -1 outside
+    train and val (None without folds or before they are known)."""
+    from curate.split.assign import row_keys, stable_assign
+
+    rows = _rows_of(part, plan.roles)
+    y = rows["y"].to_numpy(dtype=object)
+    pos = plan.offsets[number] + np.arange(len(rows), dtype=np.int64)
+    keys = rows["g"].to_numpy(dtype=object) if plan.grouped else rows["name"].to_numpy(dtype=object)
+    if plan.stable:
+        parts = stable_assign(keys, plan.ratios, plan.seed) if len(rows) else np.zeros(0, dtype=int)
+    elif plan.grouped:
+        parts = np.array([plan.group_part[g] for g in keys], dtype=int)
+    else:
+        parts = _stratified_parts(y, row_keys(plan.seed, pos), pos, plan.cuts, plan.order)
+    if plan.grouped:
+        train_only = np.array([g in plan.small_groups for g in keys], dtype=bool)
+    else:
+        train_only = np.isin(y, list(plan.small)) if plan.small else np.zeros(len(y), dtype=bool)
+    parts = np.where(train_only, 0, parts)
+    folds = None
+    if plan.folds and with_folds:
+        folds = np.full(len(rows), -1)
+        dev = np.flatnonzero(parts <= 1)
+        if plan.stable:
+            folds[dev] = stable_assign(keys[dev], [1.0 / plan.folds] * plan.folds, plan.seed + 1) if len(dev) else []
+        elif plan.grouped:
+            folds[dev] = [plan.group_fold[g] for g in keys[dev]]
+        else:
+            folds[dev] = _stratified_parts(y[dev], row_keys(plan.seed, pos[dev], stream=1), pos[dev],
+                                           plan.fold_cuts, plan.fold_order)
+    return rows, parts, folds, train_only
+
+
+# ------------------------------------------------------------------ stratified
+
+
+def _cut_classes(ddf: "dd.DataFrame", plan: _Plan, stats: dict) -> None:
+    """Per class, the (key, position) of the first row of each segment after the first."""
+    from curate.split.assign import class_counts
+
+    want = {}
+    for k, c in enumerate(plan.classes):
+        n = stats["classes"][c]
+        plan.order[c] = [int(p) for p in np.roll(np.arange(3), -(k % 3))]
+        want[c] = (n, [int(r) for r in np.cumsum(class_counts(n, plan.ratios, k))[:-1]])
+    plan.cuts = _find_cuts(ddf, plan, want, stream=0)
+
+
+def _dev_counts(plan: _Plan, stats: dict) -> dict[str, int]:
+    """Train and val rows per class of a stratified split (a small class is all in train)."""
+    from curate.split.assign import class_counts
+
+    out = {}
+    for k, c in enumerate(plan.classes):
+        n = stats["classes"][c]
+        if c in plan.small:
+            out[c] = n
+            continue
+        counts = class_counts(n, plan.ratios, k)
+        out[c] = int(sum(m for m, p in zip(counts, plan.order[c]) if p <= 1))
+    return out
+
+
+def _cut_folds(ddf: "dd.DataFrame", plan: _Plan, stats: dict) -> None:
+    """The same over the train and val rows: K equal parts, the second key stream."""
+    from curate.split.assign import class_counts
+
+    dev = _dev_counts(plan, stats)
+    k_folds = plan.folds
+    want = {}
+    for k, c in enumerate(sorted(c for c, n in dev.items() if n)):
+        plan.fold_order[c] = [int(p) for p in np.roll(np.arange(k_folds), -(k % k_folds))]
+        want[c] = (dev[c], [int(r) for r in np.cumsum(class_counts(dev[c], [1.0 / k_folds] * k_folds, k))[:-1]])
+    plan.fold_cuts = _find_cuts(ddf, plan, want, stream=1)
+
+
+def _find_cuts(ddf: "dd.DataFrame", plan: _Plan, want: dict[str, tuple[int, list[int]]], *,
+               stream: int) -> dict[str, list[tuple[int, int]]]:
+    """For each class and cut rank r, the (key, position) of the row of rank r in key order
+    (``stream`` 1: among the train and val rows): rows below a window around the expected
+    key are counted, rows inside it collected; a window that misses its rank is widened."""
+    from curate.split.assign import row_keys
+
+    found: dict[str, list] = {c: [None] * len(ranks) for c, (_, ranks) in want.items()}
+    todo = []
+    for c, (n, ranks) in want.items():
+        for j, r in enumerate(ranks):
+            if r <= 0:
+                found[c][j] = (-1, -1)  # every row is past it
+            elif r >= n:
+                found[c][j] = (2**64, 0)  # no row reaches it
+            else:
+                todo.append((c, j))
+    width = WINDOW_SDS
+    while todo:
+        windows = {}
+        for c, j in todo:
+            n, ranks = want[c]
+            q = ranks[j] / n
+            sd = np.sqrt(max(q * (1 - q), 1.0 / n) / n)
+            lo = int(max(0.0, q - width * sd) * _KEY_SPACE)
+            hi = q + width * sd
+            windows[(c, j)] = (min(lo, 2**64 - 1), None if hi >= 1.0 else int(hi * _KEY_SPACE))
+
+        def partial(part: "pd.DataFrame", number: int) -> dict:
+            rows, parts, _, _ = _place(part, plan, number, with_folds=False) if stream else \
+                (_rows_of(part, plan.roles), None, None, None)
+            pos = plan.offsets[number] + np.arange(len(rows), dtype=np.int64)
+            y = rows["y"].to_numpy(dtype=object)
+            if stream:  # folds rank the train and val rows only
+                dev = parts <= 1
+                y, pos = y[dev], pos[dev]
+            keys = row_keys(plan.seed, pos, stream=stream)
+            out = {}
+            for (c, j), (lo, hi) in windows.items():
+                mine = y == c
+                k, p = keys[mine], pos[mine]
+                inside = k >= np.uint64(lo)
+                if hi is not None:
+                    inside &= k < np.uint64(hi)
+                out[(c, j)] = (int((k < np.uint64(lo)).sum()), k[inside], p[inside])
+            return out
+
+        pieces = _per_partition(ddf, partial)
+        still = []
+        for c, j in todo:
+            below = sum(piece[(c, j)][0] for piece in pieces)
+            keys = np.concatenate([piece[(c, j)][1] for piece in pieces])
+            pos = np.concatenate([piece[(c, j)][2] for piece in pieces])
+            r = want[c][1][j] - below
+            if 0 <= r < len(keys):
+                order = np.lexsort((pos, keys))
+                found[c][j] = (int(keys[order[r]]), int(pos[order[r]]))
+            else:
+                still.append((c, j))
+        todo = still
+        width *= 16
+    return found
+
+
+# ------------------------------------------------------------------ grouped and stable
+
+
+def _matrix(table: "pd.DataFrame") -> tuple[np.ndarray, np.ndarray]:
+    """``(group keys, counts)``: groups x classes present, both sorted, as the in-memory
+    :func:`curate.split.assign.grouped_assign` builds them."""
+    from curate.split.assign import codes
+
+    gkeys, gi = codes(table["g"].to_numpy(dtype=object))
+    _, yi = codes(table["y"].to_numpy(dtype=object))
+    counts = np.zeros((len(gkeys), int(yi.max()) + 1 if len(yi) else 0))
+    np.add.at(counts, (gi, yi), table["n"].to_numpy(dtype=float))
+    return gkeys, counts
+
+
+def _place_groups(plan: _Plan, table: "pd.DataFrame", notes: list[str]) -> None:
+    from curate.split.assign import place_groups
+
+    plan.rng = np.random.default_rng(plan.seed)
+    gkeys, counts = _matrix(table)
+    placed, big = place_groups(counts, gkeys, plan.ratios, plan.rng)
+    plan.group_part = {str(g): (0 if g in plan.small_groups else int(p)) for g, p in zip(gkeys, placed)}
+    if big:
+        notes.append(f"{len(big)} groups are larger than their split's share: {', '.join(big[:5])}")
+
+
+def _place_group_folds(plan: _Plan, table: "pd.DataFrame") -> None:
+    from curate.split.assign import place_groups
+
+    dev = table[table["g"].map(plan.group_part) <= 1]
+    gkeys, counts = _matrix(dev)
+    placed, _ = place_groups(counts, gkeys, [1.0 / plan.folds] * plan.folds, plan.rng)
+    plan.group_fold = {str(g): int(f) for g, f in zip(gkeys, placed)}
+
+
+def _stable_groups(plan: _Plan, table: "pd.DataFrame | None") -> None:
+    """A stable split with groups: each group's part (and fold) from its key's hash."""
+    from curate.split.assign import stable_assign
+
+    if table is None:
+        return
+    gkeys = np.asarray(sorted(table["g"].unique()), dtype=object)
+    parts = stable_assign(gkeys, plan.ratios, plan.seed)
+    plan.group_part = {str(g): (0 if g in plan.small_groups else int(p)) for g, p in zip(gkeys, parts)}
+    if plan.folds:
+        folds = stable_assign(gkeys, [1.0 / plan.folds] * plan.folds, plan.seed + 1)
+        plan.group_fold = {str(g): int(f) for g, f in zip(gkeys, folds)}
+
+
+def _fold_checks(ddf: "dd.DataFrame", plan: _Plan, stats: dict, table: "pd.DataFrame | None") -> None:
+    """The in-memory fold checks, from the train and val rows' class and group counts."""
+    from curate.split.splitters import check_fold_counts
+
+    if table is not None:
+        dev = table[table["g"].map(plan.group_part) <= 1]
+        kept = dev[~dev["g"].isin(plan.small_groups)].groupby("y")["n"].sum()
+        classes, counts = kept.index.to_numpy(dtype=object), kept.to_numpy()
+        n_groups = int(dev["g"].nunique())
+    elif plan.stable:
+        def partial(part: "pd.DataFrame", number: int) -> "pd.Series":
+            rows, parts, _, train_only = _place(part, plan, number, with_folds=False)
+            return rows.loc[(parts <= 1) & ~train_only, "y"].value_counts()
+
+        kept = _sum_series(_per_partition(ddf, partial))
+        classes, counts, n_groups = kept.index.to_numpy(dtype=object), kept.to_numpy(), None
+    else:
+        dev = {c: n for c, n in _dev_counts(plan, stats).items() if n and c not in plan.small}
+        classes = np.asarray(sorted(dev), dtype=object)
+        counts, n_groups = np.array([dev[c] for c in classes], dtype=int), None
+    check_fold_counts(classes, counts, n_groups, plan.folds, plan.label, plan.group)
+
+
+def _sum_series(pieces: list) -> "pd.Series":
+    import pandas as pd
+
+    total = pd.concat(pieces).groupby(level=0).sum() if pieces else pd.Series(dtype=int)
+    return total.sort_index()
+
+
+def _groups_per(plan: _Plan) -> tuple[dict, dict | None]:
+    """Distinct groups per split and per fold, as the report counts them."""
+    parts = np.array(list(plan.group_part.values()), dtype=int)
+    per_split = {s: int((parts == i).sum()) for i, s in enumerate(SPLITS)}
+    if not plan.folds:
+        return per_split, None
+    dev = [g for g, p in plan.group_part.items() if p <= 1]
+    folds = np.array([plan.group_fold[g] for g in dev], dtype=int)
+    top = int(folds.max()) if len(folds) else -1
+    return per_split, {str(f): int((folds == f).sum()) for f in range(top + 1)}
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _write(ddf: "dd.DataFrame", plan: _Plan, output: str | os.PathLike) -> "pd.DataFrame":
+    """Each partition with ``split`` and ``fold`` as ``part.NNNNN.parquet`` in a folder that
+    replaces ``output`` only once every file is written; the rows per (class, split, fold,
+    sent to train for being small), summed over partitions, for the report."""
+    import pandas as pd
+
+    from curate.partitioned.write import dataset_folder
+
+    with dataset_folder(output) as folder:
+        def partial(part: "pd.DataFrame", number: int) -> "pd.DataFrame":
+            from curate.io.manifest import ok_rows
+
+            rows, parts, folds, train_only = _place(part, plan, number)
+            usable = ok_rows(part).to_numpy()
+            out = part.copy()
+            split = pd.array([pd.NA] * len(out), dtype="string")
+            split[usable] = np.asarray(SPLITS, dtype=object)[parts]
+            out["split"] = split
+            if plan.folds:
+                fold = pd.array([pd.NA] * len(out), dtype="Int64")
+                fold[usable] = folds
+                out["fold"] = fold
+            from curate.partitioned.write import write_part
+
+            write_part(out, folder, number, output)
+            counts = pd.DataFrame({"y": rows["y"].to_numpy(dtype=object),
+                                   "split": np.asarray(SPLITS, dtype=object)[parts],
+                                   "fold": folds if folds is not None else np.full(len(rows), -1),
+                                   "train_only": train_only})
+            return counts.groupby(["y", "split", "fold", "train_only"], sort=False).size().rename("n").reset_index()
+
+        pieces = _per_partition(ddf, partial)
+    return pd.concat(pieces, ignore_index=True)

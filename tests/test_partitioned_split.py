@@ -1,0 +1,160 @@
+"""``curaug split`` of a partitioned table: row for row the in-memory split, for any number of
+partitions, on threads here and on a real two-process LocalCluster; written as a Parquet
+dataset folder (or one file) that appears whole or not at all."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import curaug
+from conftest import one_error_line
+from curate.errors import CuraugError
+from curate.partitioned.split import split_partitioned
+from curate.partitioned.table import engine_scope, open_table
+
+
+def write_parts(df: pd.DataFrame, folder, parts: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, rows in enumerate(np.array_split(np.arange(len(df)), parts)):
+        df.iloc[rows].to_parquet(folder / f"f{i:03d}.parquet", index=False)
+
+
+def table(n: int, seed: int, *, classes: int = 3, groups: bool = False, corrupt: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(n)],
+                       "y": rng.choice([f"c{k}" for k in range(classes)], n, p=rng.dirichlet(np.ones(classes))),
+                       "x": rng.normal(size=n)})
+    if groups:
+        df["g"] = rng.integers(0, max(4, n // 6), n).astype(str)
+    if corrupt:
+        df["status"] = np.where(rng.random(n) < 0.1, "corrupt", "ok")
+    return df
+
+
+def partitioned(df: pd.DataFrame, tmp_path, parts: int, **kwargs) -> tuple[pd.DataFrame, dict]:
+    write_parts(df, tmp_path / "in", parts)
+    report = split_partitioned(open_table(tmp_path / "in"), "y", tmp_path / "out", **kwargs)
+    return pd.read_parquet(tmp_path / "out"), report
+
+
+def assert_same(got: tuple, want: tuple) -> None:
+    (out, report), (expected, expected_report) = got, want
+    assert out["split"].astype(object).equals(expected["split"].astype(object))
+    if "fold" in expected:
+        assert out["fold"].astype(object).equals(expected["fold"].astype(object))
+    assert json.dumps(report, sort_keys=True) == json.dumps(expected_report, sort_keys=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(20, 300), seed=st.integers(0, 10**6), parts=st.integers(1, 9),
+       kind=st.sampled_from(["stratified", "grouped", "stable", "stable grouped"]),
+       folds=st.sampled_from([0, 2, 3]), corrupt=st.booleans())
+def test_any_partitioning_gives_the_in_memory_split(tmp_path_factory, n, seed, parts, kind, folds, corrupt):
+    df = table(n, seed, groups="grouped" in kind, corrupt=corrupt)
+    kwargs = dict(seed=seed % 100, folds=folds, strict=False, stable="stable" in kind,
+                  group="g" if "grouped" in kind else None)
+    try:
+        want = curaug.split(df, "y", return_report=True, **kwargs)
+    except CuraugError as exc:  # too few rows for the folds: the same error line
+        with pytest.raises(CuraugError) as got:
+            partitioned(df, tmp_path_factory.mktemp("t"), parts, **kwargs)
+        assert str(got.value) == str(exc)
+        return
+    assert_same(partitioned(df, tmp_path_factory.mktemp("t"), parts, **kwargs), want)
+
+
+def test_a_large_class_is_cut_exactly_where_memory_cuts_it(tmp_path):
+    # 60,000 rows: the cut windows hold a sliver of each class, not the class
+    df = table(60_000, 7, classes=4)
+    want = curaug.split(df, "y", folds=5, return_report=True, seed=3)
+    assert_same(partitioned(df, tmp_path, 6, folds=5, seed=3), want)
+
+
+def test_small_classes_and_their_groups_go_to_train_with_the_same_notes(tmp_path):
+    df = table(200, 1, groups=True)
+    df.loc[:1, "y"] = "tiny"  # one class in two rows
+    want = curaug.split(df, "y", group="g", strict=False, folds=2, return_report=True)
+    got = partitioned(df, tmp_path, 4, group="g", strict=False, folds=2)
+    assert_same(got, want)
+    assert any("all go to train: tiny" in note for note in got[1]["notes"])
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """One two-worker cluster for the module: starting one costs seconds."""
+    import logging
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.CRITICAL) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.mark.parametrize("group", [None, "g"])
+def test_a_dask_cluster_gives_the_same_files_as_threads_here(tmp_path, scheduler, group):
+    df = table(3000, 5, groups=True)
+    write_parts(df, tmp_path / "in", 5)
+    kwargs = dict(folds=3, group=group, seed=11)
+    with engine_scope("local"):
+        split_partitioned(open_table(tmp_path / "in"), "y", tmp_path / "local", **kwargs)
+    with engine_scope("dask", scheduler):
+        split_partitioned(open_table(tmp_path / "in"), "y", tmp_path / "dask", **kwargs)
+    local = sorted((tmp_path / "local").iterdir())
+    assert [f.name for f in local] == [f"part.{i:05d}.parquet" for i in range(5)]
+    assert [f.read_bytes() for f in local] == [(tmp_path / "dask" / f.name).read_bytes() for f in local]
+    assert pd.read_parquet(tmp_path / "dask")["split"].astype(object).equals(
+        curaug.split(df, "y", **kwargs)["split"].astype(object))
+
+
+def test_cli_splits_a_folder_or_glob_into_a_folder_or_one_file(cli, tmp_path):
+    df = table(400, 2)
+    write_parts(df, tmp_path / "in", 3)
+    assert cli("split", tmp_path / "in", "--label", "y", "--folds", "3", "-o", tmp_path / "out").code == 0
+    r = cli("split", str(tmp_path / "in" / "*.parquet"), "--label", "y", "--folds", "3", "-o", tmp_path / "one.parquet")
+    assert r.code == 0, r.err
+    df.to_csv(tmp_path / "whole.csv", index=False)
+    assert cli("split", tmp_path / "whole.csv", "--label", "y", "--folds", "3", "-o", tmp_path / "mem.csv").code == 0
+    memory = pd.read_csv(tmp_path / "mem.csv")
+    for got in (pd.read_parquet(tmp_path / "out"), pd.read_parquet(tmp_path / "one.parquet")):
+        assert got["split"].astype(object).tolist() == memory["split"].tolist()
+        assert got["fold"].astype(int).tolist() == memory["fold"].tolist()
+    # a second run replaces the folder whole
+    assert cli("split", tmp_path / "in", "--label", "y", "--seed", "1", "-o", tmp_path / "out").code == 0
+    assert "fold" not in pd.read_parquet(tmp_path / "out").columns
+
+
+def test_cli_dask_engine_on_one_csv_matches_the_local_engine(cli, tmp_path, scheduler):
+    table(500, 4).to_csv(tmp_path / "t.csv", index=False)
+    assert cli("split", tmp_path / "t.csv", "--label", "y", "-o", tmp_path / "local.csv").code == 0
+    r = cli("split", tmp_path / "t.csv", "--label", "y", "-o", tmp_path / "dask.parquet", "--engine", "dask",
+            "--scheduler", scheduler)
+    assert r.code == 0, r.err
+    assert pd.read_parquet(tmp_path / "dask.parquet")["split"].astype(object).tolist() == \
+        pd.read_csv(tmp_path / "local.csv")["split"].tolist()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--time", "x"], "time split orders the whole table"),
+    (["--multilabel-sep", ";"], "iterative stratification"),
+    (["--lock", "{tmp}/s.lock"], "--lock records every row"),
+    (["--label", "nope"], "--label 'nope': no such column"),
+    (["-o", "{tmp}/in"], "refusing to overwrite the input"),
+    (["-o", "{tmp}/out.csv"], "Parquet dataset folder or one .parquet file"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --engine dask"),
+])
+def test_cli_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, args, message):
+    write_parts(table(100, 3), tmp_path / "in", 2)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    base = ["split", tmp_path / "in", "--label", "y"] + (["-o", tmp_path / "out"] if "-o" not in args else [])
+    r = cli(*base, *args)
+    assert r.code == 2
+    assert message in one_error_line(r)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
