@@ -25,9 +25,13 @@ def check_min_rows(ctx: CheckContext) -> list[CheckResult]:
     limit = ctx.rules.dataset.min_rows
     if limit is None:
         return []
-    n = len(ctx.df)
-    return [CheckResult("min_rows", n >= limit, observed={"rows": n, "min_rows": limit},
-                        details=f"{n} usable rows (at least {limit} required)")]
+    return [min_rows_result(len(ctx.df), limit)]
+
+
+def min_rows_result(n: int, limit: int) -> CheckResult:
+    """``min_rows``' result for ``n`` usable rows (shared with the partitioned check)."""
+    return CheckResult("min_rows", n >= limit, observed={"rows": n, "min_rows": limit},
+                       details=f"{n} usable rows (at least {limit} required)")
 
 
 @register_check("corrupt_files")
@@ -42,10 +46,16 @@ def check_corrupt(ctx: CheckContext) -> list[CheckResult]:
     n = int(bad.sum())
     names = row_names(full.loc[bad])
     reasons = full.loc[bad, "reason"] if "reason" in full.columns else [None] * n
-    rows = [{"id": i, "reason": None if pd.isna(r) else str(r)} for i, r in zip(names.head(MAX_OFFENDERS), reasons)]
-    return [CheckResult("corrupt_files", n == 0, "warn", observed={"corrupt": n, "rows": rows},
-                        details=f"{n} corrupt files (skipped by later stages)",
-                        offenders=names.head(MAX_OFFENDERS).tolist())]
+    rows = [(i, None if pd.isna(r) else str(r)) for i, r in zip(names.head(MAX_OFFENDERS), reasons)]
+    return [corrupt_result(n, rows)]
+
+
+def corrupt_result(n: int, rows: list[tuple[str, str | None]]) -> CheckResult:
+    """``corrupt_files``' result: ``n`` corrupt rows, the first ones' ``(name, reason)``."""
+    rows = rows[:MAX_OFFENDERS]
+    return CheckResult("corrupt_files", n == 0, "warn",
+                       observed={"corrupt": n, "rows": [{"id": i, "reason": r} for i, r in rows]},
+                       details=f"{n} corrupt files (skipped by later stages)", offenders=[i for i, _ in rows])
 
 
 @register_check("missing_values", asked=lambda ctx: ctx.rules.dataset.max_missing_fraction is not None)
@@ -55,25 +65,31 @@ def check_missing(ctx: CheckContext) -> list[CheckResult]:
     columns = data_columns(df, keep)
     if not columns:
         return []
-    limit = ctx.rules.dataset.max_missing_fraction or 0.0
     isna = df[columns].isna()
-    per_column = isna.sum()
     rows_with = isna.any(axis=1)
+    return [missing_result(isna.sum(), int(rows_with.sum()), len(df), ctx.rules.dataset.max_missing_fraction,
+                           ctx.ids(rows_with))]
+
+
+def missing_result(per_column: "pd.Series", rows_with: int, n: int, limit: float | None,
+                   ids: list[str]) -> CheckResult:
+    """``missing_values``' result from the missing cells per column, the number of rows with
+    any, the number of rows ``n`` and the first rows' names ``ids``."""
+    limit = limit or 0.0
     cells = int(per_column.sum())
-    worst = float((per_column / max(len(df), 1)).max())
+    worst = float((per_column / max(n, 1)).max())
     observed = {
         "missing_cells": cells,
-        "rows_with_missing": int(rows_with.sum()),
+        "rows_with_missing": rows_with,
         "per_column": {str(c): int(v) for c, v in per_column.items() if v},
         "max_missing_fraction": limit,
         "worst_column_fraction": round(worst, 6),
-        "unexpected_ids": ctx.ids(rows_with),
+        "unexpected_ids": ids,
     }
-    columns_over = [c for c, v in per_column.items() if v / max(len(df), 1) > limit]
-    details = (f"{cells} missing cells in {int(rows_with.sum())} rows"
+    columns_over = [c for c, v in per_column.items() if v / max(n, 1) > limit]
+    details = (f"{cells} missing cells in {rows_with} rows"
                + (f"; over {limit:.0%} in: {', '.join(map(str, columns_over))}" if columns_over else ""))
-    return [CheckResult("missing_values", not columns_over, observed=observed, details=details,
-                        offenders=observed["unexpected_ids"])]
+    return CheckResult("missing_values", not columns_over, observed=observed, details=details, offenders=ids)
 
 
 @register_check("duplicates", asked=lambda ctx: ctx.rules.dataset.max_duplicate_fraction is not None)
@@ -81,17 +97,20 @@ def check_duplicates(ctx: CheckContext) -> list[CheckResult]:
     """Exact duplicates: by content hash for media, by row values for tables."""
     from curate.profile import exact_duplicates
 
-    dup = exact_duplicates(ctx.df)
-    limit = ctx.rules.dataset.max_duplicate_fraction or 0.0
-    n = len(ctx.df)
+    return [duplicates_result(exact_duplicates(ctx.df), len(ctx.df), ctx.rules.dataset.max_duplicate_fraction)]
+
+
+def duplicates_result(dup: dict[str, Any], n: int, limit: float | None) -> CheckResult:
+    """``duplicates``' result from :func:`curate.profile.exact_duplicates`' figures on ``n`` rows."""
+    limit = limit or 0.0
     fraction = dup["extra_copies"] / n if n else 0.0
     observed = {"by": dup["by"], "extra_copies": dup["extra_copies"], "duplicate_rows": dup["rows"],
                 "fraction": round(fraction, 6), "max_duplicate_fraction": limit, "groups": dup["groups"][:20]}
     offenders = [name for group in dup["groups"] for name in group][:MAX_OFFENDERS]
-    return [CheckResult("duplicates", fraction <= limit, observed=observed,
-                        details=f"{dup['extra_copies']} extra copies in {len(dup['groups'])} groups "
-                                f"(by {dup['by']}; {fraction:.2%} of rows, limit {limit:.2%})",
-                        offenders=offenders)]
+    return CheckResult("duplicates", fraction <= limit, observed=observed,
+                       details=f"{dup['extra_copies']} extra copies in {len(dup['groups'])} groups "
+                               f"(by {dup['by']}; {fraction:.2%} of rows, limit {limit:.2%})",
+                       offenders=offenders)
 
 
 def balance_figures(counts: "pd.Series") -> dict[str, Any]:
@@ -128,29 +147,38 @@ def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
         groups += [(s, ctx.df[column == s]) for s in split_names(ctx.df, ctx.split_col)]
     results = []
     for name, part in groups:
-        fig = balance_figures(class_counts(part[ctx.label], ctx.label_sep))
-        if ctx.label_sep:
-            fig["multilabel"] = True
-            fig["label_cardinality"] = round(float(label_sets(part[ctx.label], ctx.label_sep).str.len().mean()), 6) \
-                if len(part) else None
-        problems = []
-        if fig["n_classes"] and rule.max_ratio is not None and fig["imbalance_ratio"] > rule.max_ratio:
-            problems.append(f"imbalance ratio {fig['imbalance_ratio']:.2f} > {rule.max_ratio:g}")
-        if rule.min_count is not None:
-            small = [k for k, v in fig["counts"].items() if v < rule.min_count]
-            if small:
-                problems.append(f"classes under {rule.min_count} samples: {', '.join(small)}")
-        if rule.min_share is not None and fig["minority_share"] is not None and fig["minority_share"] < rule.min_share:
-            problems.append(f"minority class '{fig['minority_class']}' share {fig['minority_share']:.3f} "
-                            f"< {rule.min_share:g}")
-        observed = {"split": name, **fig, "max_ratio": rule.max_ratio, "min_count": rule.min_count,
-                    "min_share": rule.min_share}
-        ratio = "n/a" if fig["imbalance_ratio"] is None else f"{fig['imbalance_ratio']:.2f}"
-        details = "; ".join(problems) or f"{fig['n_classes']} classes, imbalance ratio {ratio}"
-        if name != "all":
-            details = f"split {name}: {details}"
-        results.append(CheckResult("class_balance", not problems, rule.severity, ctx.label, observed, details))
+        cardinality = round(float(label_sets(part[ctx.label], ctx.label_sep).str.len().mean()), 6) \
+            if ctx.label_sep and len(part) else None
+        results.append(balance_result(name, class_counts(part[ctx.label], ctx.label_sep), rule, ctx.label,
+                                      ctx.label_sep, cardinality))
     return results
+
+
+def balance_result(name: str, counts: "pd.Series", rule, label: str, label_sep: str | None,
+                   cardinality: float | None) -> CheckResult:
+    """``class_balance``' result for split ``name`` (``all``: every row) from its class
+    ``counts`` (largest first) and, multilabel, its mean number of labels per row."""
+    fig = balance_figures(counts)
+    if label_sep:
+        fig["multilabel"] = True
+        fig["label_cardinality"] = cardinality
+    problems = []
+    if fig["n_classes"] and rule.max_ratio is not None and fig["imbalance_ratio"] > rule.max_ratio:
+        problems.append(f"imbalance ratio {fig['imbalance_ratio']:.2f} > {rule.max_ratio:g}")
+    if rule.min_count is not None:
+        small = [k for k, v in fig["counts"].items() if v < rule.min_count]
+        if small:
+            problems.append(f"classes under {rule.min_count} samples: {', '.join(small)}")
+    if rule.min_share is not None and fig["minority_share"] is not None and fig["minority_share"] < rule.min_share:
+        problems.append(f"minority class '{fig['minority_class']}' share {fig['minority_share']:.3f} "
+                        f"< {rule.min_share:g}")
+    observed = {"split": name, **fig, "max_ratio": rule.max_ratio, "min_count": rule.min_count,
+                "min_share": rule.min_share}
+    ratio = "n/a" if fig["imbalance_ratio"] is None else f"{fig['imbalance_ratio']:.2f}"
+    details = "; ".join(problems) or f"{fig['n_classes']} classes, imbalance ratio {ratio}"
+    if name != "all":
+        details = f"split {name}: {details}"
+    return CheckResult("class_balance", not problems, rule.severity, label, observed, details)
 
 
 @register_check("bias", asked=lambda ctx: bool(ctx.rules.sensitive) or ctx.rules.dataset.bias is not None,
@@ -172,7 +200,7 @@ def check_bias(ctx: CheckContext) -> list[CheckResult]:
             results.append(CheckResult("bias", False, rule.severity, name, {},
                                        f"sensitive attribute '{absent[0]}' not found in the data"))
             continue
-        results.append(_bias_of(ctx.df, attrs, ctx.label, rule, ctx.label_sep))
+        results.append(bias_result(*bias_counts(ctx.df, attrs, ctx.label, ctx.label_sep), attrs, ctx.label, rule))
     return results
 
 
@@ -185,16 +213,24 @@ def _group_column(df: "pd.DataFrame", attrs: tuple[str, ...]) -> "pd.Series":
     return out
 
 
-def _bias_of(df: "pd.DataFrame", attrs: tuple[str, ...], label: str, rule, sep: str | None = None) -> CheckResult:
+def bias_counts(df: "pd.DataFrame", attrs: tuple[str, ...], label: str,
+                sep: str | None = None) -> tuple["pd.Series", "pd.DataFrame"]:
+    """``(sizes, table)``: rows per group of ``attrs`` (sorted) and the group x class
+    crosstab of ``label`` (classes sorted), rows missing either left out."""
     import pandas as pd
-    from scipy.stats import chi2_contingency
 
-    attr = " & ".join(attrs)
     part = pd.DataFrame({"g": _group_column(df, attrs), "y": df[label]}).dropna()
     sizes = part["g"].value_counts().sort_index()
     if sep:  # a row counts once for each of its labels; rates are per row of the group
         part = part.assign(y=label_sets(part["y"], sep)).explode("y").dropna()
-    table = pd.crosstab(part["g"], part["y"].astype(str)).reindex(sizes.index, fill_value=0)
+    return sizes, pd.crosstab(part["g"], part["y"].astype(str)).reindex(sizes.index, fill_value=0)
+
+
+def bias_result(sizes: "pd.Series", table: "pd.DataFrame", attrs: tuple[str, ...], label: str, rule) -> CheckResult:
+    """``bias``' result for one attribute (or intersection) from :func:`bias_counts`' figures."""
+    from scipy.stats import chi2_contingency
+
+    attr = " & ".join(attrs)
     shares = sizes / max(int(sizes.sum()), 1)
     # label rates of tiny groups are noise: they count for representation, not parity
     rates = table[sizes >= rule.min_group_count].div(sizes[sizes >= rule.min_group_count], axis=0)

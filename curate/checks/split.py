@@ -8,7 +8,7 @@ time split's gap left out (split ``gap``) belong to no split: they are counted, 
 from __future__ import annotations
 
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
 from curate.checks.base import data_columns, split_names
@@ -53,9 +53,14 @@ def _declares(*keys: str):
 def check_split_ratios(ctx: CheckContext) -> list[CheckResult]:
     if not _active(ctx):
         return []
-    rules = _split_rules(ctx)
     col = ctx.split_col
     counts = ctx.df[col].astype("string").fillna("(missing)").value_counts()
+    return [split_ratios_result(_split_rules(ctx), col, counts, ctx.ids(ctx.df[col].isna()))]
+
+
+def split_ratios_result(rules, col: str, counts: "pd.Series", offenders: list[str]) -> CheckResult:
+    """``split_ratios`` from the rows per split value (``value_counts`` order, ``(missing)``
+    for rows without one) and the names of the first rows without a split."""
     assigned = counts.drop(GAP_SPLIT, errors="ignore")
     n = int(assigned.sum())
     observed_ratios = {str(k): round(int(v) / n, 6) for k, v in assigned.items()} if n else {}
@@ -74,8 +79,8 @@ def check_split_ratios(ctx: CheckContext) -> list[CheckResult]:
         if extra:
             problems.append(f"unexpected split values: {', '.join(extra)}")
     details = "; ".join(problems) or ", ".join(f"{k} {v:.3f}" for k, v in observed_ratios.items())
-    return [CheckResult("split_ratios", not problems, column=col, observed=observed, details=details,
-                        offenders=ctx.ids(ctx.df[col].isna()))]
+    return CheckResult("split_ratios", not problems, column=col, observed=observed, details=details,
+                       offenders=offenders)
 
 
 @register_check("group_overlap", asked=_declares("no_group_overlap"))
@@ -91,12 +96,21 @@ def check_group_overlap(ctx: CheckContext) -> list[CheckResult]:
     leaking = spread[spread > 1]
     shown = part[part[ctx.group].isin(leaking.index[:MAX_OFFENDERS])]
     splits_of = shown.groupby(ctx.group, sort=True)[ctx.split_col].agg(lambda s: sorted(map(str, s.unique())))
+    # named from the whole rows: ``shown`` lacks the id column
+    return [group_overlap_result(ctx.group, len(spread), len(leaking), splits_of,
+                                 row_names(ctx.df.loc[shown.index]).head(MAX_OFFENDERS).tolist())]
+
+
+def group_overlap_result(group: str, n_groups: int, n_leaking: int, splits_of: "pd.Series",
+                         offenders: list[str]) -> CheckResult:
+    """``group_overlap`` from the counts of groups and of groups in several splits, the
+    splits of the first overlapping groups (sorted by group) and their first rows' names."""
     examples = [{"group": str(g), "splits": splits} for g, splits in splits_of.items()]
-    observed = {"groups": int(len(spread)), "overlapping_groups": int(len(leaking)), "examples": examples}
-    details = (f"{len(leaking)} of {len(spread)} groups appear in more than one split"
-               if len(leaking) else f"{len(spread)} groups, none in two splits")
-    return [CheckResult("group_overlap", len(leaking) == 0, column=ctx.group, observed=observed, details=details,
-                        offenders=row_names(shown).head(MAX_OFFENDERS).tolist())]
+    observed = {"groups": int(n_groups), "overlapping_groups": int(n_leaking), "examples": examples}
+    details = (f"{n_leaking} of {n_groups} groups appear in more than one split"
+               if n_leaking else f"{n_groups} groups, none in two splits")
+    return CheckResult("group_overlap", n_leaking == 0, column=group, observed=observed, details=details,
+                       offenders=offenders)
 
 
 @register_check("classes_in_every_split", asked=_declares("all_classes_in_each"))
@@ -112,17 +126,23 @@ def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
     part = _assigned(ctx)[[ctx.label, ctx.split_col]].dropna()
     labels = part[ctx.label].astype(str) if not ctx.label_sep else label_sets(part[ctx.label], ctx.label_sep)
     frame = pd.DataFrame({"y": labels, "split": part[ctx.split_col].astype(str)}).explode("y").dropna()
+    return [classes_result(ctx.label, frame, _splits(ctx))]
+
+
+def classes_result(label: str, frame: "pd.DataFrame", splits: list[str]) -> CheckResult:
+    """``classes_in_every_split`` from the (class ``y``, ``split``) pairs present (repeats
+    allowed) and the splits to cover."""
     classes = sorted(map(str, frame["y"].unique()))
     missing = {}
-    for split in _splits(ctx):
+    for split in splits:
         have = set(frame.loc[frame["split"] == split, "y"])
         absent = [c for c in classes if c not in have]
         if absent:
             missing[split] = absent
     details = ("; ".join(f"{s} lacks {', '.join(c)}" for s, c in missing.items())
                or f"all {len(classes)} classes in every split")
-    return [CheckResult("classes_in_every_split", not missing, column=ctx.label,
-                        observed={"classes": classes, "missing": missing}, details=details)]
+    return CheckResult("classes_in_every_split", not missing, column=label,
+                       observed={"classes": classes, "missing": missing}, details=details)
 
 
 @register_check("duplicates_across_splits", asked=_declares("no_duplicates_across", "near_duplicates"))
@@ -155,6 +175,19 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
             if len(pairs) >= MAX_OFFENDERS:
                 break
         n = int(spread.gt(1).sum())
+
+    def near_search(rule):
+        from curate.checks.near_dups import near_duplicate_pairs
+
+        return near_duplicate_pairs(assigned, ctx.split_col, rule)
+
+    return duplicates_results(rules, by, n, pairs, near_search)
+
+
+def duplicates_results(rules, by: str, n: int, pairs: list[dict[str, Any]],
+                       near_search: Callable[[Any], tuple[list[dict[str, Any]], list[str]]]) -> list[CheckResult]:
+    """``duplicates_across_splits`` from the exact figures (``n`` keys in several splits,
+    the first pairs) and ``near_search(rule)``, run when the rules ask for near duplicates."""
     observed: dict[str, Any] = {"by": by, "exact_groups_across_splits": n}
     near = rules.near_duplicates
     if near is not False:
@@ -162,9 +195,7 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
 
         near = NearDuplicateRule() if near is True else near
         exact = {tuple(sorted(p["ids"])) for p in pairs}
-        from curate.checks.near_dups import near_duplicate_pairs
-
-        found, unreadable = near_duplicate_pairs(assigned, ctx.split_col, near)
+        found, unreadable = near_search(near)
         found = [p for p in found if tuple(sorted(p["ids"])) not in exact]
         observed["near_pairs"] = {k: sum(p["kind"] == k for p in found) for k in ("image", "text", "audio")}
         observed["unreadable_files"] = len(unreadable)
@@ -252,6 +283,19 @@ def ks_from_sorted(x: "np.ndarray", y: "np.ndarray") -> float:
         return float(stats.ks_2samp(x, y).pvalue)
     both = np.concatenate([x, y])
     d = np.abs(np.searchsorted(x, both, side="right") / n1 - np.searchsorted(y, both, side="right") / n2).max()
+    return ks_pvalue_from_statistic(d, n1, n2)
+
+
+def ks_pvalue_from_statistic(d: float, n1: int, n2: int) -> float:
+    """:func:`ks_from_sorted`'s p-value from the statistic ``d`` when ``max(n1, n2) > 10_000``
+    (no exact test): scipy's ``ks_2samp`` asymptotic formula while one sample is small, the
+    limiting distribution when both are large."""
+    import numpy as np
+    from scipy import stats
+
+    if min(n1, n2) <= 10_000:  # what ks_2samp(method="auto") does past 10_000 values
+        m, n = sorted([float(n1), float(n2)], reverse=True)
+        return float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
     return float(stats.kstwobign.sf(d * np.sqrt(n1 * n2 / (n1 + n2))))
 
 
@@ -273,9 +317,7 @@ def feature_drift(a: "pd.Series | tuple", b: "pd.Series | tuple") -> dict[str, A
     if kind == "numeric":
         x, y = a[1], b[1]
         n1, n2 = len(x), len(y)
-        bins = psi_bins(min(n1, n2))
-        cut = np.linspace(0, 1, bins + 1)[1:-1]
-        edges = np.unique(x[np.minimum((cut * n1).astype(int), n1 - 1)])  # quantiles of the sorted first sample
+        edges = np.unique(x[quantile_ranks(n1, n2)])  # quantiles of the sorted first sample
         ca = np.diff(np.r_[0, np.searchsorted(x, edges, side="right"), n1])
         cb = np.diff(np.r_[0, np.searchsorted(y, edges, side="right"), n2])
         p = ks_from_sorted(x, y)
@@ -289,6 +331,29 @@ def feature_drift(a: "pd.Series | tuple", b: "pd.Series | tuple") -> dict[str, A
         table = table[:, table.sum(axis=0) > 0]
         p = float(stats.chi2_contingency(table)[1]) if table.shape[1] > 1 else 1.0
         test = "chi2"
+    return drift_figures(kind, ca, cb, n1, n2, p, test)
+
+
+def quantile_ranks(n1: int, n2: int) -> "np.ndarray":
+    """0-based ranks, in the sorted first sample (``n1`` values), of the inner PSI bin edges.
+
+    Examples
+    --------
+    >>> quantile_ranks(100, 60).tolist()
+    [33, 66]
+    """
+    import numpy as np
+
+    cut = np.linspace(0, 1, psi_bins(min(n1, n2)) + 1)[1:-1]
+    return np.minimum((cut * n1).astype(int), n1 - 1)
+
+
+def drift_figures(kind: str, ca: "np.ndarray", cb: "np.ndarray", n1: int, n2: int, p: float,
+                  test: str) -> dict[str, Any]:
+    """:func:`feature_drift`'s figures from the two samples' counts per bin (or level) and
+    the test's p-value."""
+    import numpy as np
+
     value = psi(ca, cb)
     baseline = psi_no_drift(len(ca), n1, n2)
     js = js_distance(ca, cb)
@@ -375,6 +440,13 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
             fig = feature_drift(prepared[(s1, f)], prepared[(s2, f)])
             if fig is not None:
                 figures[(s1, s2, f)] = fig
+    return drift_results(rule, pairs, features, figures, embeddings)
+
+
+def drift_results(rule, pairs: list[tuple[str, str]], features: list[str],
+                  figures: dict[tuple[str, str, str], dict[str, Any]], embeddings: list[str]) -> list[CheckResult]:
+    """One ``drift`` result per pair of splits from every (pair, feature)'s figures
+    (:func:`feature_drift`), p-values Bonferroni-adjusted over them all."""
     n_tests = max(len(figures), 1)
     results = []
     for s1, s2 in pairs:

@@ -8,12 +8,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def class_counts(labels: "pd.Series", sep: str | None = None) -> "pd.Series":
-    """Counts per class, largest first; multilabel cells (split on ``sep``, or lists) count
-    once per label."""
+def class_counts(labels: "pd.Series", sep: str | None = None, sort: bool = True) -> "pd.Series":
+    """Counts per class, largest first (ties, and every class with ``sort=False``, in order
+    of first appearance); multilabel cells (split on ``sep``, or lists) count once per label."""
     if sep or is_list_column(labels):
-        return label_sets(labels, sep).explode().dropna().value_counts()
-    return labels.dropna().astype(str).value_counts()
+        return label_sets(labels, sep).explode().dropna().value_counts(sort=sort)
+    return labels.dropna().astype(str).value_counts(sort=sort)
 
 
 def is_list_column(labels: "pd.Series") -> bool:

@@ -205,11 +205,16 @@ def _small(plan: _Plan, stats: dict, table: "pd.DataFrame | None", strict: bool,
 # ------------------------------------------------------------------ placement
 
 
-def _per_partition(ddf: "dd.DataFrame", fn) -> list:
-    """``[fn(partition, number) ...]`` in table order, where the partitions are."""
+def _per_partition(ddf: "dd.DataFrame", fn, *shared) -> list:
+    """``[fn(partition, number, *shared) ...]`` in table order, where the partitions are.
+    ``fn`` is a module-level function and each ``shared`` object (the plan, with a grouped
+    split's millions of groups) enters the graph once, not once per task."""
+    import uuid
+
     import dask
 
-    return list(dask.compute(*[dask.delayed(fn)(p, i) for i, p in enumerate(ddf.to_delayed())]))
+    held = [dask.delayed(obj, name=f"curaug-shared-{uuid.uuid4().hex}", traverse=False) for obj in shared]
+    return list(dask.compute(*[dask.delayed(fn)(p, i, *held) for i, p in enumerate(ddf.to_delayed())]))
 
 
 def _segment(keys: np.ndarray, pos: np.ndarray, cuts: list[tuple[int, int]]) -> np.ndarray:
@@ -315,8 +320,6 @@ def _find_cuts(ddf: "dd.DataFrame", plan: _Plan, want: dict[str, tuple[int, list
     """For each class and cut rank r, the (key, position) of the row of rank r in key order
     (``stream`` 1: among the train and val rows): rows below a window around the expected
     key are counted, rows inside it collected; a window that misses its rank is widened."""
-    from curate.split.assign import row_keys
-
     found: dict[str, list] = {c: [None] * len(ranks) for c, (_, ranks) in want.items()}
     todo = []
     for c, (n, ranks) in want.items():
@@ -338,26 +341,7 @@ def _find_cuts(ddf: "dd.DataFrame", plan: _Plan, want: dict[str, tuple[int, list
             hi = q + width * sd
             windows[(c, j)] = (min(lo, 2**64 - 1), None if hi >= 1.0 else int(hi * _KEY_SPACE))
 
-        def partial(part: "pd.DataFrame", number: int) -> dict:
-            rows, parts, _, _ = _place(part, plan, number, with_folds=False) if stream else \
-                (_rows_of(part, plan.roles), None, None, None)
-            pos = plan.offsets[number] + np.arange(len(rows), dtype=np.int64)
-            y = rows["y"].to_numpy(dtype=object)
-            if stream:  # folds rank the train and val rows only
-                dev = parts <= 1
-                y, pos = y[dev], pos[dev]
-            keys = row_keys(plan.seed, pos, stream=stream)
-            out = {}
-            for (c, j), (lo, hi) in windows.items():
-                mine = y == c
-                k, p = keys[mine], pos[mine]
-                inside = k >= np.uint64(lo)
-                if hi is not None:
-                    inside &= k < np.uint64(hi)
-                out[(c, j)] = (int((k < np.uint64(lo)).sum()), k[inside], p[inside])
-            return out
-
-        pieces = _per_partition(ddf, partial)
+        pieces = _per_partition(ddf, _window_counts, plan, windows, stream)
         still = []
         for c, j in todo:
             below = sum(piece[(c, j)][0] for piece in pieces)
@@ -372,6 +356,31 @@ def _find_cuts(ddf: "dd.DataFrame", plan: _Plan, want: dict[str, tuple[int, list
         todo = still
         width *= 16
     return found
+
+
+def _window_counts(part: "pd.DataFrame", number: int, plan: _Plan, windows: dict, stream: int) -> dict:
+    """Per cut: this partition's rows of the class below its window, and the keys and
+    positions inside it (``stream`` 1: the train and val rows only)."""
+    from curate.split.assign import row_keys
+
+    if stream:
+        rows, parts, _, _ = _place(part, plan, number, with_folds=False)
+    else:
+        rows, parts = _rows_of(part, plan.roles), None
+    pos = plan.offsets[number] + np.arange(len(rows), dtype=np.int64)
+    y = rows["y"].to_numpy(dtype=object)
+    if parts is not None:  # folds rank the train and val rows only
+        y, pos = y[parts <= 1], pos[parts <= 1]
+    keys = row_keys(plan.seed, pos, stream=stream)
+    out = {}
+    for (c, j), (lo, hi) in windows.items():
+        mine = y == c
+        k, p = keys[mine], pos[mine]
+        inside = k >= np.uint64(lo)
+        if hi is not None:
+            inside &= k < np.uint64(hi)
+        out[(c, j)] = (int((k < np.uint64(lo)).sum()), k[inside], p[inside])
+    return out
 
 
 # ------------------------------------------------------------------ grouped and stable
@@ -433,17 +442,19 @@ def _fold_checks(ddf: "dd.DataFrame", plan: _Plan, stats: dict, table: "pd.DataF
         classes, counts = kept.index.to_numpy(dtype=object), kept.to_numpy()
         n_groups = int(dev["g"].nunique())
     elif plan.stable:
-        def partial(part: "pd.DataFrame", number: int) -> "pd.Series":
-            rows, parts, _, train_only = _place(part, plan, number, with_folds=False)
-            return rows.loc[(parts <= 1) & ~train_only, "y"].value_counts()
-
-        kept = _sum_series(_per_partition(ddf, partial))
+        kept = _sum_series(_per_partition(ddf, _dev_classes, plan))
         classes, counts, n_groups = kept.index.to_numpy(dtype=object), kept.to_numpy(), None
     else:
         dev = {c: n for c, n in _dev_counts(plan, stats).items() if n and c not in plan.small}
         classes = np.asarray(sorted(dev), dtype=object)
         counts, n_groups = np.array([dev[c] for c in classes], dtype=int), None
     check_fold_counts(classes, counts, n_groups, plan.folds, plan.label, plan.group)
+
+
+def _dev_classes(part: "pd.DataFrame", number: int, plan: _Plan) -> "pd.Series":
+    """Rows per class in train and val, but those of classes too small for every split."""
+    rows, parts, _, train_only = _place(part, plan, number, with_folds=False)
+    return rows.loc[(parts <= 1) & ~train_only, "y"].value_counts()
 
 
 def _sum_series(pieces: list) -> "pd.Series":
@@ -477,27 +488,29 @@ def _write(ddf: "dd.DataFrame", plan: _Plan, output: str | os.PathLike) -> "pd.D
     from curate.partitioned.write import dataset_folder
 
     with dataset_folder(output) as folder:
-        def partial(part: "pd.DataFrame", number: int) -> "pd.DataFrame":
-            from curate.io.manifest import ok_rows
-
-            rows, parts, folds, train_only = _place(part, plan, number)
-            usable = ok_rows(part).to_numpy()
-            out = part.copy()
-            split = pd.array([pd.NA] * len(out), dtype="string")
-            split[usable] = np.asarray(SPLITS, dtype=object)[parts]
-            out["split"] = split
-            if plan.folds:
-                fold = pd.array([pd.NA] * len(out), dtype="Int64")
-                fold[usable] = folds
-                out["fold"] = fold
-            from curate.partitioned.write import write_part
-
-            write_part(out, folder, number, output)
-            counts = pd.DataFrame({"y": rows["y"].to_numpy(dtype=object),
-                                   "split": np.asarray(SPLITS, dtype=object)[parts],
-                                   "fold": folds if folds is not None else np.full(len(rows), -1),
-                                   "train_only": train_only})
-            return counts.groupby(["y", "split", "fold", "train_only"], sort=False).size().rename("n").reset_index()
-
-        pieces = _per_partition(ddf, partial)
+        pieces = _per_partition(ddf, _write_partition, plan, str(folder), str(output))
     return pd.concat(pieces, ignore_index=True)
+
+
+def _write_partition(part: "pd.DataFrame", number: int, plan: _Plan, folder: str, output: str) -> "pd.DataFrame":
+    """One partition with its ``split`` (and ``fold``) written; its rows per (class, split,
+    fold, sent to train for being small)."""
+    import pandas as pd
+
+    from curate.io.manifest import ok_rows
+    from curate.partitioned.write import write_part
+
+    rows, parts, folds, train_only = _place(part, plan, number)
+    usable = ok_rows(part).to_numpy()
+    out = part.copy()
+    split = pd.array([pd.NA] * len(out), dtype="string")
+    split[usable] = np.asarray(SPLITS, dtype=object)[parts]
+    out["split"] = split
+    if plan.folds:
+        fold = pd.array([pd.NA] * len(out), dtype="Int64")
+        fold[usable] = folds
+        out["fold"] = fold
+    write_part(out, folder, number, output)
+    counts = pd.DataFrame({"y": rows["y"].to_numpy(dtype=object), "split": np.asarray(SPLITS, dtype=object)[parts],
+                           "fold": folds if folds is not None else np.full(len(rows), -1), "train_only": train_only})
+    return counts.groupby(["y", "split", "fold", "train_only"], sort=False).size().rename("n").reset_index()

@@ -64,13 +64,17 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
     with :func:`with_positions` in its index. Parquet is read one row group per partition,
     so a partition stays small whatever the files' sizes, and the partitions are the same
     whichever columns a computation reads."""
+    import dask
     import dask.dataframe as dd
 
     files, fmt = table_files(path)
     try:
         lengths = None
         if fmt == "parquet":
-            ddf = dd.read_parquet(files, columns=columns, split_row_groups=True, index=False)
+            # strings as pandas reads them (``str``, NaN for missing), not dask's ``string[NA]``:
+            # the rules and checks must see the dtypes the in-memory path sees
+            with dask.config.set({"dataframe.convert-string": False}):
+                ddf = dd.read_parquet(files, columns=columns, split_row_groups=True, index=False)
             lengths = _parquet_lengths(files)
         elif fmt == "csv":
             ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",

@@ -1,0 +1,239 @@
+"""The partitioned dataset checks give exactly the in-memory checks' results.
+
+Every table is written as a Parquet folder of one to six files, opened lazily
+(:func:`curate.partitioned.table.open_table`) and checked partition by partition; the same
+files read into one pandas frame go through :mod:`curate.checks.dataset`. The results'
+JSON (``to_dict()``) must be equal, offenders and group order included.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curate.checks.base import CHECKS, CheckContext
+from curate.io.manifest import ok_rows
+from curate.partitioned import checks as pchecks
+from curate.partitioned.context import PartitionedContext
+from curate.partitioned.table import engine_scope, open_table
+from curate.rules.schema import Rules, parse_rules
+
+CHECK_NAMES = ("min_rows", "corrupt_files", "missing_values", "duplicates", "class_balance", "bias")
+
+PENGUIN_RULES = {
+    "label": "species",
+    "sensitive": ["sex", "island"],
+    "dataset": {
+        "min_rows": 50,
+        "max_missing_fraction": 0.05,
+        "max_duplicate_fraction": 0.01,
+        "class_balance": {"max_ratio": 3, "min_count": 10, "min_share": 0.2},
+        "bias": {"intersections": [["sex", "island"]], "max_parity_difference": 0.1, "min_group_share": 0.3,
+                 "max_chi2_pvalue": 0.9, "min_group_count": 3},
+    },
+}
+
+
+def write_folder(df: pd.DataFrame, folder: Path, n_files: int) -> Path:
+    """``df`` as ``n_files`` Parquet files of consecutive rows (sorted names = row order)."""
+    folder.mkdir(parents=True)
+    for i, rows in enumerate(np.array_split(np.arange(len(df)), n_files)):
+        df.iloc[rows].to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+    return folder
+
+
+def in_memory(folder: Path) -> pd.DataFrame:
+    """The folder's files read into one frame, rows numbered 0..n-1 as the table's positions."""
+    return pd.concat([pd.read_parquet(f) for f in sorted(folder.glob("*.parquet"))], ignore_index=True)
+
+
+def both_ways(folder: Path, rules: Rules, names=CHECK_NAMES, **roles) -> dict[str, tuple[list, list]]:
+    """``{check: (in-memory results, partitioned results)}`` as JSON-ready dicts."""
+    df = in_memory(folder)
+    ctx = CheckContext(df[ok_rows(df)], rules, full_df=df, **roles)
+    ddf = open_table(folder)
+    usable = ddf.map_partitions(lambda part: part[ok_rows(part)], meta=ddf._meta) if "status" in ddf.columns else ddf
+    pctx = PartitionedContext(usable, rules, full=ddf, **roles)
+    return {name: ([r.to_dict() for r in CHECKS.get(name).run(ctx)],
+                   [r.to_dict() for r in getattr(pchecks, name)(pctx)]) for name in names}
+
+
+def assert_same(found: dict[str, tuple[list, list]]) -> None:
+    for name, (expected, got) in found.items():
+        assert got == expected, name
+
+
+def penguins(n: int = 90, seed: int = 0, with_id: bool = True) -> pd.DataFrame:
+    """A table with missing values, an imbalanced label, two sensitive attributes, and
+    copies of early rows appended at the end (so duplicate groups span files)."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "bill": rng.normal(44, 5, n).round(1),
+        "flipper": rng.integers(170, 230, n).astype(float),
+        "island": rng.choice(["Biscoe", "Dream", "Torgersen"], n, p=[0.5, 0.3, 0.2]),
+        "sex": rng.choice(["F", "M"], n),
+        "species": rng.choice(["Adelie", "Gentoo", "Chinstrap"], n, p=[0.6, 0.3, 0.1]),
+    })
+    df.loc[rng.choice(n, 8, replace=False), "bill"] = np.nan
+    df.loc[rng.choice(n, 3, replace=False), "sex"] = None
+    df = pd.concat([df, df.iloc[[3, 3, 10, 25, 40, 2]]], ignore_index=True)
+    if with_id:
+        df.insert(0, "id", [f"p{i:03d}" for i in range(len(df))])
+    return df
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+@pytest.mark.parametrize("n_files", [1, 2, 3, 4, 5, 6])
+def test_every_dataset_check_matches_in_memory(tmp_path, n_files, with_id):
+    df = penguins(with_id=with_id)
+    folder = write_folder(df, tmp_path / "t", n_files)
+    found = both_ways(folder, parse_rules(PENGUIN_RULES), label="species")
+    assert_same(found)
+    _, duplicates = found["duplicates"]
+    assert duplicates[0]["observed"]["extra_copies"] == 6 and not duplicates[0]["success"]
+    groups = [["p002", "p095"], ["p003", "p090", "p091"]] if with_id else [["2", "95"], ["3", "90", "91"]]
+    assert duplicates[0]["observed"]["groups"][:2] == groups
+    assert found["missing_values"][1][0]["observed"]["missing_cells"] == df[["bill", "sex"]].isna().sum().sum() > 11
+    assert len(found["bias"][1]) == 3 and found["corrupt_files"][1] == []
+    assert [r["observed"]["split"] for r in found["class_balance"][1]] == ["all"]
+
+
+def test_defaults_without_rules_match(tmp_path):
+    folder = write_folder(penguins(seed=3), tmp_path / "t", 4)
+    found = both_ways(folder, Rules(), label="species")
+    assert_same(found)
+    assert found["min_rows"][1] == [] and found["bias"][1] == []
+    assert found["class_balance"][1][0]["observed"]["max_ratio"] == 10.0
+
+
+def media_manifest(n: int = 60, seed: int = 1) -> pd.DataFrame:
+    """An ingest-like manifest: file hashes (some repeated across files, some missing) and
+    corrupt rows, with and without a reason."""
+    rng = np.random.default_rng(seed)
+    sha = [f"{i:064x}" for i in range(n)]
+    for copy, of in ((50, 2), (51, 2), (55, 7), (58, 20), (59, 7)):
+        sha[copy] = sha[of]
+    df = pd.DataFrame({
+        "id": [f"img{i:03d}" for i in range(n)],
+        "path": [f"images/{i}.png" for i in range(n)],
+        "modality": "image",
+        "sha256": sha,
+        "width": rng.choice([32, 64], n),
+        "status": "ok",
+        "reason": None,
+        "label": rng.choice(["cat", "dog"], n, p=[0.7, 0.3]),
+    })
+    df.loc[[4, 30, 45], "sha256"] = None
+    df.loc[[5, 31, 33, 58], "status"] = "corrupt"
+    df.loc[[5, 31, 58], "reason"] = "cannot identify image file"
+    return df
+
+
+@pytest.mark.parametrize("n_files", [1, 3, 5])
+def test_media_manifest_by_file_hash_and_corrupt_rows(tmp_path, n_files):
+    folder = write_folder(media_manifest(), tmp_path / "m", n_files)
+    rules = parse_rules({"dataset": {"max_duplicate_fraction": 0.02}})
+    found = both_ways(folder, rules, label="label")
+    assert_same(found)
+    dup = found["duplicates"][1][0]["observed"]
+    # the corrupt copy (row 58) is no usable row: two groups, three extra copies
+    assert (dup["by"], dup["groups"], dup["extra_copies"]) == ("sha256", [["img002", "img050", "img051"],
+                                                                          ["img007", "img055", "img059"]], 4)
+    corrupt = found["corrupt_files"][1][0]
+    assert corrupt["offenders"] == ["img005", "img031", "img033", "img058"]
+    assert [r["reason"] for r in corrupt["observed"]["rows"]] == ["cannot identify image file"] * 2 + [None] + \
+        ["cannot identify image file"]
+
+
+def tagged(n: int = 80, seed: int = 2) -> pd.DataFrame:
+    """Multilabel rows (``"cat; dog"``) with a split column, a gap row and ties in counts."""
+    rng = np.random.default_rng(seed)
+    tags = ["cat", "dog", "cat; dog", "owl", "", None]
+    return pd.DataFrame({
+        "id": [f"t{i}" for i in range(n)],
+        "text": rng.choice(["a", "b", "c", "d"], n),
+        "tags": rng.choice(np.array(tags, dtype=object), n),
+        "split": rng.choice(["train", "val", "test", "gap", "holdout"], n, p=[0.5, 0.2, 0.15, 0.05, 0.1]),
+        "sex": rng.choice(["F", "M"], n),
+    })
+
+
+@pytest.mark.parametrize("n_files", [2, 4])
+def test_multilabel_with_split_column(tmp_path, n_files):
+    folder = write_folder(tagged(), tmp_path / "s", n_files)
+    rules = parse_rules({"sensitive": ["sex", "age"],
+                         "dataset": {"class_balance": {"min_count": 12}, "bias": {"min_group_count": 2}}})
+    found = both_ways(folder, rules, label="tags", split_col="split", label_sep=";")
+    assert_same(found)
+    balance = found["class_balance"][1]
+    assert [r["observed"]["split"] for r in balance] == ["all", "train", "val", "test", "holdout"]
+    assert all(r["observed"]["multilabel"] for r in balance)
+    assert found["bias"][1][1]["details"] == "sensitive attribute 'age' not found in the data"
+
+
+def test_more_duplicate_groups_than_are_listed(tmp_path):
+    """70 extra copies in 60 groups: both list the first 50 groups, in first-row order."""
+    base = pd.DataFrame({"a": np.arange(60) % 7, "b": [f"v{i}" for i in range(60)]})
+    df = pd.concat([base, base.iloc[::-1], base.iloc[:10]], ignore_index=True)
+    folder = write_folder(df, tmp_path / "d", 6)
+    found = both_ways(folder, Rules(), names=("duplicates",))
+    assert_same(found)
+    result = found["duplicates"][1][0]
+    assert result["observed"]["extra_copies"] == 70
+    assert result["details"].startswith("70 extra copies in 50 groups")
+    assert result["observed"]["groups"][0] == ["0", "119", "120"]
+    assert result["offenders"][:3] == ["0", "119", "120"] and len(result["offenders"]) == 20
+
+
+cells = st.one_of(st.none(), st.sampled_from(["x", "y"]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.lists(st.tuples(cells, st.sampled_from([0.5, 1.5, float("nan")]), st.sampled_from(["a", "b", "c"])),
+                     min_size=1, max_size=30),
+       n_files=st.integers(1, 6))
+def test_any_partitioning_gives_the_in_memory_results(rows, n_files):
+    df = pd.DataFrame(rows, columns=["k", "v", "label"])
+    rules = parse_rules({"dataset": {"min_rows": 10, "max_duplicate_fraction": 0.2}})
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_folder(df, Path(tmp) / "h", min(n_files, len(df)))
+        assert_same(both_ways(folder, rules, names=("min_rows", "missing_values", "duplicates", "class_balance"),
+                              label="label"))
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    with engine_scope("dask", workers=2):
+        yield
+
+
+def test_on_a_dask_cluster(tmp_path, dask_cluster):
+    folder = write_folder(penguins(seed=5), tmp_path / "c", 4)
+    found = both_ways(folder, parse_rules(PENGUIN_RULES), label="species")
+    assert_same(found)
+    assert found["duplicates"][1][0]["observed"]["extra_copies"] == 6
+
+
+@pytest.mark.parametrize("table, rules, label, order", [
+    (media_manifest, None, "label", ["duplicates", "corrupt_files", "missing_values", "class_balance"]),
+    (penguins, PENGUIN_RULES, "species",
+     ["missing_values", "duplicates", "class_balance", "bias", "bias", "bias", "min_rows"]),
+])
+def test_validate_partitioned_equals_validate(tmp_path, table, rules, label, order):
+    pytest.importorskip("curate.partitioned.rules")
+    pytest.importorskip("curate.partitioned.split_checks")
+    from curate.checks.validate import validate
+    from curate.partitioned.validate import validate_partitioned
+
+    folder = write_folder(table(), tmp_path / "v", 3)
+    parsed = None if rules is None else parse_rules(rules)
+    expected = validate(in_memory(folder), parsed, label=label, source="t").to_dict()
+    got = validate_partitioned(open_table(folder), parsed, label=label, source="t").to_dict()
+    assert got == expected
+    assert [c["name"] for c in got["checks"]] == order and not got["success"]
