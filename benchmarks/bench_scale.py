@@ -292,31 +292,20 @@ class Bench:
         self.work = work
         self.steps: list[Step] = []
         self.client = None
-        self._flags: dict[str, str] = {}
         if args.scheduler:
             from distributed import Client
 
             self.client = Client(args.scheduler, timeout="10s")
-
-    def accepts(self, command: str, flag: str) -> bool:
-        """Whether ``curaug COMMAND`` takes ``flag`` (read from its --help once)."""
-        if command not in self._flags:
-            self._flags[command] = subprocess.run(
-                [sys.executable, "-m", "pipelines.cli", command, "--help"], cwd=REPO, capture_output=True,
-                text=True, env=self.env()).stdout
-        return flag in self._flags[command]
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1", CURAUG_CACHE_DIR=str(self.work / "curaug-cache"))
         env.pop("COLUMNS", None)
         return env
 
-    def engine_flags(self, command: str, engine: str) -> list[str]:
-        flags = ["--engine", engine]
+    def engine_flags(self, engine: str) -> list[str]:
+        flags = ["--engine", engine, "--workers", str(self.args.workers)]
         if engine == "dask" and self.args.scheduler:
             flags += ["--scheduler", self.args.scheduler]
-        if self.accepts(command, "--workers"):
-            flags += ["--workers", str(self.args.workers)]
         return flags
 
     def run(self, part: str, name: str, engine: str, argv: list[str], output: Path, units,
@@ -328,7 +317,7 @@ class Bench:
         elif output.exists():
             output.unlink()
         output.parent.mkdir(parents=True, exist_ok=True)
-        argv = argv + self.engine_flags(argv[0], engine)
+        argv = argv + self.engine_flags(engine)
         log = output.with_name(output.name + ".log")
         remote = self.client is not None and engine == "dask"
         if remote:
@@ -480,7 +469,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="2,000 images and 1,000,000 rows")
     ap.add_argument("--only", choices=["images", "table"], help="run one part")
     ap.add_argument("--scheduler", metavar="ADDR", help="run --engine dask on this cluster (tcp://HOST:8786)")
-    ap.add_argument("--workers", type=int, default=2, help="processes of each engine (LocalCluster size)")
+    ap.add_argument("--workers", type=int, default=2, help="--workers of every command: pool processes, a partitioned table's threads on the "
+                    "local engine, LocalCluster processes")
     ap.add_argument("--data", type=Path, default=cache_dir() / "bench_scale",
                     help="where the generated data is cached and the outputs are written")
     ap.add_argument("--keep", action="store_true", help="keep the steps' outputs (the generated data is always kept)")
