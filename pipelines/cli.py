@@ -270,15 +270,13 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
     from curate.io.ingest import ingest as run_ingest
-    from curate.io.manifest import save_manifest
     from curate.io.tables import table_format
     from pipelines.console import print_ingest_summary, progress_bar
 
     table_format(output)
     with progress_bar("decoding") as progress:
         result = run_ingest(src, modality, workers=workers, use_cache=not no_cache, encoding=encoding,
-                            progress=progress, engine=engine, scheduler=scheduler)
-    save_manifest(result.manifest, output)
+                            progress=progress, engine=engine, scheduler=scheduler, output=output)
     print_ingest_summary(result.summary)
 
 

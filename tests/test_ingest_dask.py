@@ -39,6 +39,19 @@ def test_dask_manifest_is_byte_identical_to_the_local_one(cli, sample, tmp_path,
     assert dask.read_bytes() == local.read_bytes()
 
 
+def test_manifest_streamed_in_row_groups_is_byte_identical_to_the_local_one(sample, tmp_path, scheduler,
+                                                                            small_tasks, monkeypatch):
+    import pyarrow.parquet as pq
+
+    # pieces of 50 rows while tasks of a few files each finish in any order
+    monkeypatch.setattr(ingest_module, "ROW_GROUP_ROWS", 50)
+    local, dask = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    ingest(sample / "images", use_cache=False, workers=1, output=local)
+    ingest(sample / "images", use_cache=False, engine="dask", scheduler=scheduler, output=dask)
+    assert pq.ParquetFile(dask).metadata.num_row_groups == 3
+    assert dask.read_bytes() == local.read_bytes()
+
+
 def test_tasks_are_sized_from_a_probe_and_gathered_in_file_order(sample, scheduler, monkeypatch):
     from distributed import Client
 

@@ -87,7 +87,7 @@ def test_every_rule_equals_great_expectations_on_the_whole_table(tmp_path, expec
     df = table() if with_id else table().drop(columns="id")
     folder = write_files(df, tmp_path, cuts)
     bounds = [0, *cuts, len(df)]
-    assert open_table(folder).npartitions == sum(a < b for a, b in zip(bounds, bounds[1:]))  # an empty file: none
+    assert open_table(folder).npartitions == len(bounds) - 1  # a partition per file's row group, empty or not
     assert partitioned(folder) == expected[with_id]
 
 

@@ -76,6 +76,26 @@ def test_a_large_class_is_cut_exactly_where_memory_cuts_it(tmp_path):
     assert_same(partitioned(df, tmp_path, 6, folds=5, seed=3), want)
 
 
+@pytest.mark.parametrize("stable", [False, True])
+def test_integer_groups_are_ordered_by_their_names_as_in_memory(tmp_path, stable):
+    # groups 2 and 10: the in-memory split orders "10" before "2"; the partitioned one
+    # groups by the integers and must still place them in that order
+    df = table(2000, 9)
+    df["g"] = np.random.default_rng(1).integers(0, 150, len(df))
+    want = curaug.split(df, "y", group="g", folds=3, stable=stable, return_report=True)
+    assert_same(partitioned(df, tmp_path, 5, group="g", folds=3, stable=stable), want)
+
+
+def test_augmented_rows_follow_their_source_as_in_memory(tmp_path):
+    df = table(300, 4)
+    copies = df.sample(100, random_state=0).assign(source_id=lambda d: d["id"], id=lambda d: d["id"] + "_aug")
+    manifest = pd.concat([df.assign(source_id=None), copies], ignore_index=True)
+    want = curaug.split(manifest, "y", folds=2, return_report=True)
+    got = partitioned(manifest, tmp_path, 4, folds=2)
+    assert_same(got, want)
+    assert "augmented rows follow their source (grouped by source_id)" in got[1]["notes"]
+
+
 def test_small_classes_and_their_groups_go_to_train_with_the_same_notes(tmp_path):
     df = table(200, 1, groups=True)
     df.loc[:1, "y"] = "tiny"  # one class in two rows

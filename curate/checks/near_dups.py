@@ -86,10 +86,20 @@ def hamming_pairs(codes: np.ndarray, radius: int, split: np.ndarray | None = Non
     """All pairs ``(i, j, distance)``, ``i < j``, of 64-bit codes within ``radius`` bits
     (only pairs from different splits when ``split`` is given)."""
     codes = np.asarray(codes, dtype=np.uint64)
-    edges = np.linspace(0, 64, radius + 2).astype(int)
-    keys = [(codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1) for lo, hi in zip(edges[:-1], edges[1:])]
-    i, j = _bucket_pairs(keys, split, lambda a, b: popcount(codes[a] ^ codes[b]) <= radius)
+    i, j = bucket_pairs(chunk_keys(codes, radius), split, lambda a, b: popcount(codes[a] ^ codes[b]) <= radius)
     return i, j, popcount(codes[i] ^ codes[j]).astype(int)
+
+
+def chunk_keys(codes: np.ndarray, radius: int) -> list[np.ndarray]:
+    """The ``radius + 1`` chunks of each 64-bit code that multi-index hashing buckets by:
+    two codes within ``radius`` bits agree on at least one of them.
+
+    >>> [k.tolist() for k in chunk_keys(np.array([0xFF00], dtype=np.uint64), 1)]
+    [[65280], [0]]
+    """
+    codes = np.asarray(codes, dtype=np.uint64)
+    edges = np.linspace(0, 64, radius + 2).astype(int)
+    return [(codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
 def _sorted_unique(x: np.ndarray) -> np.ndarray:
@@ -97,7 +107,7 @@ def _sorted_unique(x: np.ndarray) -> np.ndarray:
     return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
-def _bucket_pairs(keys: list[np.ndarray], split: np.ndarray | None, accept=None) -> tuple[np.ndarray, np.ndarray]:
+def bucket_pairs(keys: list[np.ndarray], split: np.ndarray | None, accept=None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs ``i < j`` that share a key in any of ``keys`` (one key array per index),
     lie in different splits (when ``split`` is given) and pass ``accept(i, j)``."""
     side = None if split is None else np.unique(np.asarray(split, dtype=str), return_inverse=True)[1]
@@ -126,19 +136,27 @@ def text_pairs(texts: list[str], threshold: float = 0.8, bands: int = 16, split:
     (share of equal MinHash values) is at least ``threshold``; only across splits when
     ``split`` is given."""
     sig = minhash(shingles(t) for t in texts)
-    rows = sig.shape[1] // bands
-    i, j = _bucket_pairs([_band_key(sig[:, b * rows:(b + 1) * rows]) for b in range(bands)], split)
-    sim = np.concatenate([(sig[i[s:s + 100_000]] == sig[j[s:s + 100_000]]).mean(axis=1)
-                          for s in range(0, len(i), 100_000)]) if len(i) else np.array([], dtype=float)
+    i, j = bucket_pairs(band_keys(sig, bands), split)
+    sim = signature_similarity(sig[i], sig[j])
     keep = sim >= threshold
     return i[keep], j[keep], sim[keep]
 
 
-def _band_key(block: np.ndarray) -> np.ndarray:
-    """One 64-bit key per row of a signature band."""
+def signature_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of equal values of each pair of MinHash signatures (rows of ``a`` and ``b``),
+    100,000 pairs at a time."""
+    return np.concatenate([(a[s:s + 100_000] == b[s:s + 100_000]).mean(axis=1)
+                           for s in range(0, len(a), 100_000)]) if len(a) else np.array([], dtype=float)
+
+
+def band_keys(sig: np.ndarray, bands: int) -> list[np.ndarray]:
+    """One 64-bit key per signature (row) and band: the LSH buckets. A row's keys depend
+    on that row only."""
     import pandas as pd
 
-    return pd.util.hash_pandas_object(pd.DataFrame(block), index=False).to_numpy()
+    rows = sig.shape[1] // bands
+    return [pd.util.hash_pandas_object(pd.DataFrame(sig[:, b * rows:(b + 1) * rows]), index=False).to_numpy()
+            for b in range(bands)]
 
 
 # ------------------------------------------------------------- on a manifest
@@ -157,13 +175,11 @@ def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> tuple[list
     def emit(kind, idx, i, j, value, measure):
         order = np.argsort(value if measure != "similarity" else -value, kind="stable")
         for a, b, v in zip(i[order], j[order], value[order]):
-            out.append({"ids": [names[idx[a]], names[idx[b]]], "splits": [split[idx[a]], split[idx[b]]],
-                        "kind": kind, "measure": measure,
-                        "distance": int(v) if measure == "hamming" else round(float(v), 4)})
+            out.append(pair_record(kind, measure, [names[idx[a]], names[idx[b]]], [split[idx[a]], split[idx[b]]], v))
 
     modality = df["modality"].astype(str).to_numpy() if "modality" in df.columns else np.full(len(df), "")
     if rule.images:
-        idx, codes, missed = _image_codes(df, modality)
+        idx, codes, missed = image_codes(df, modality)
         unreadable += missed
         if len(idx) > 1:
             i, j, d = hamming_pairs(codes, rule.image_hamming, split[idx])
@@ -183,13 +199,19 @@ def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> tuple[list
     return out, [str(names[k]) for k in sorted(unreadable)]
 
 
+def pair_record(kind: str, measure: str, ids: list[str], splits: list[str], value) -> dict[str, Any]:
+    """One near-duplicate pair as the check reports it."""
+    return {"ids": ids, "splits": splits, "kind": kind, "measure": measure,
+            "distance": int(value) if measure == "hamming" else round(float(value), 4)}
+
+
 def _media_rows(df: "pd.DataFrame", modality, kind: str):
     if not {"root", "path"} <= set(df.columns):
         return np.array([], dtype=int)
     return np.flatnonzero((modality == kind) & df["path"].notna().to_numpy())
 
 
-def _image_codes(df: "pd.DataFrame", modality):
+def image_codes(df: "pd.DataFrame", modality: np.ndarray):
     """``(rows, codes, unreadable rows)``: pHash per image row, from the manifest's ``phash`` column
     (written by ingest), else computed from the file; files that cannot be read are left out
     and counted."""

@@ -1,12 +1,19 @@
 """``curaug ingest``: turn a class-folder tree or a table into a manifest.
 
 Folder trees: ``SRC/<label>/.../<file>``; every recognised file is hashed and decoded on
-all cores, or as tasks on a Dask cluster (``engine='dask'``). A per-source cache keyed by (path, size, mtime) lets a re-ingest of an
-unchanged tree skip decoding. Tables keep their columns and gain stable ids.
+all cores, or as tasks on a Dask cluster (``engine='dask'``). A per-source cache keyed by
+(path, size, mtime) lets a re-ingest of an unchanged tree skip decoding. Tables keep their
+columns and gain stable ids.
+
+A folder's manifest is built :data:`ROW_GROUP_ROWS` rows at a time, in file order, as the
+decoded files come back; given an ``output`` it is written piece by piece (one Parquet row
+group each) and never held whole, so the file depends on the rows only, not on the engine
+or the size of its tasks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -15,14 +22,14 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from curate.errors import CuraugError
 from curate.io.cache import cache_dir
-from curate.io.manifest import MODALITIES, check_paths, media_file
+from curate.io.manifest import MODALITIES, check_paths, media_file, save_manifest, stored_roots
 from curate.io.rowkeys import row_digests
 from curate.io.media import EXTENSION_MODALITY, modality_of, probe_batch, probe_file
-from curate.io.tables import TABLE_FORMATS, read_table
+from curate.io.tables import TABLE_FORMATS, read_table, table_format
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,17 +50,23 @@ ENGINES = ("local", "dask")
 TASK_SECONDS = 0.1
 #: Files decoded here first to time one file and so size the Dask tasks.
 PROBE_FILES = 8
+#: Manifest rows built, and written, at a time: one Parquet row group each. Fixed, so the
+#: output's bytes do not depend on the engine or its task sizes.
+ROW_GROUP_ROWS = 65_536
+#: Corrupt files the summary names (it counts them all).
+MAX_CORRUPT_EXAMPLES = 20
 
 
 @dataclass
 class IngestResult:
-    """The manifest and a summary of what ingest saw (counts, skips, cache hits)."""
+    """The manifest (None when ingest wrote it to its ``output``) and a summary of what
+    ingest saw (counts, skips, cache hits)."""
 
-    manifest: "pd.DataFrame"
+    manifest: "pd.DataFrame | None"
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: slots halve a million entries' memory
 class _FileEntry:
     rel: str
     label: str | None
@@ -65,7 +78,7 @@ class _FileEntry:
 def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int | None = None,
            use_cache: bool = True, encoding: str | None = None,
            progress: Progress | None = None, engine: str = "local",
-           scheduler: str | None = None) -> IngestResult:
+           scheduler: str | None = None, output: str | os.PathLike | None = None) -> IngestResult:
     """Build a manifest from a class-folder tree or a table file.
 
     Parameters
@@ -86,6 +99,11 @@ def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int 
         manifest is the same as the local engine's.
     scheduler : str, optional
         The Dask scheduler's address (``tcp://HOST:PORT``); by default a LocalCluster.
+    output : path, optional
+        Write the manifest there (``.parquet``, ``.csv`` or ``.jsonl``; atomically, roots
+        relative to its folder as :func:`curate.io.manifest.save_manifest` stores them)
+        instead of returning it: a folder's rows go out :data:`ROW_GROUP_ROWS` at a time
+        as they are decoded. The result's ``manifest`` is then None.
     """
     if engine not in ENGINES:
         raise CuraugError(f"engine='{engine}': unknown engine (local or dask)", param="engine")
@@ -95,14 +113,19 @@ def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int 
     if modality is not None and modality not in MODALITIES:
         raise CuraugError(f"modality='{modality}': unknown modality (use one of {', '.join(MODALITIES)})",
                           param="modality")
+    if output is not None:
+        table_format(output)
     src = Path(src)
     if not src.exists():
         raise CuraugError(f"{src}: no such file or folder", param="src")
     started = time.perf_counter()
     if src.is_dir():
-        result = _ingest_folder(src, modality, run, use_cache)
+        result = _ingest_folder(src, modality, run, use_cache, output)
     else:
         result = _ingest_table(src, modality, run, encoding)
+        if output is not None:
+            save_manifest(result.manifest, output)
+            result.manifest = None
     result.summary["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -120,7 +143,8 @@ class _Run:
     progress: Progress | None
 
 
-def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool) -> IngestResult:
+def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
+                   output: str | os.PathLike | None) -> IngestResult:
     if modality == "tabular":
         raise CuraugError(f"{src}: modality='tabular' needs a table file, not a folder", param="modality")
     entries, skipped, other_ext = _scan_tree(src, modality)
@@ -130,20 +154,82 @@ def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool) 
     cache_file = _cache_file(root) if use_cache else None
     cached = _load_cache(cache_file)
     todo = [e for e in entries if (e.rel, e.size, e.mtime_ns) not in cached]
-    fresh = dict(zip(todo, _probe_many([(os.path.join(root, e.rel), e.modality) for e in todo], run)))
-    records = []
-    for e in entries:
-        fields = fresh[e] if e in fresh else cached[(e.rel, e.size, e.mtime_ns)]
-        records.append({"id": unicodedata.normalize("NFC", e.rel), "label": e.label, "root": root,
-                        "path": e.rel, "modality": e.modality, **fields})
-    df = _frame(records, [e.modality for e in entries])
-    if cache_file is not None:
-        _save_cache(cache_file, entries, df)
-    summary = _summary(df, src, "folder")
+    probed = _probe_many([(os.path.join(root, e.rel), e.modality) for e in todo], run)
+    columns = _columns({e.modality for e in entries})
+    tally = _Tally(src, "folder")
+    pieces: list["pd.DataFrame"] = []
+    with contextlib.ExitStack() as stack:
+        if output is None:
+            write = pieces.append
+        else:
+            to_file = stack.enter_context(_table_stream(output))
+
+            def write(piece: "pd.DataFrame") -> None:
+                to_file(piece.assign(root=stored_roots(piece["root"], output)))
+
+        to_cache = stack.enter_context(_CacheStream(cache_file)) if cache_file is not None else None
+        for start in range(0, len(entries), ROW_GROUP_ROWS):
+            some = entries[start:start + ROW_GROUP_ROWS]
+            records = []
+            for e in some:
+                key = (e.rel, e.size, e.mtime_ns)
+                fields = cached[key] if key in cached else next(probed)
+                records.append({"id": unicodedata.normalize("NFC", e.rel), "label": e.label, "root": root,
+                                "path": e.rel, "modality": e.modality, **fields})
+            piece = _frame(records, columns)
+            del records
+            tally.add(piece)
+            write(piece)
+            if to_cache is not None:
+                to_cache.write(piece, some)
+    summary = tally.summary()
     summary.update(decoded=len(todo), cached=len(entries) - len(todo), skipped=skipped)
     if other_ext:
         summary["unrecognised_extensions"] = dict(other_ext.most_common(10))
-    return IngestResult(df, summary)
+    return IngestResult(_concat(pieces) if output is None else None, summary)
+
+
+def _concat(pieces: list["pd.DataFrame"]) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
+
+
+@contextlib.contextmanager
+def _table_stream(path: str | os.PathLike) -> Iterator[Callable[["pd.DataFrame"], None]]:
+    """``write(piece)`` appending DataFrames of the same columns and dtypes to one table
+    file, atomically (nothing at ``path`` until the last piece is in). Parquet gets one
+    row group per piece; CSV and JSON lines the bytes ``write_table`` gives the whole."""
+    from curate.io.atomic import atomic_path
+
+    fmt = table_format(path)
+    with atomic_path(path) as tmp, contextlib.ExitStack() as stack:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+
+            def write(piece: "pd.DataFrame") -> None:
+                nonlocal writer
+                table = pa.Table.from_pandas(piece, preserve_index=False,
+                                             schema=writer.schema if writer is not None else None)
+                if writer is None:
+                    writer = stack.enter_context(pq.ParquetWriter(tmp, table.schema))
+                writer.write_table(table, row_group_size=len(piece))
+        else:
+            handle = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+            first = True
+
+            def write(piece: "pd.DataFrame") -> None:
+                nonlocal first
+                if fmt == "csv":
+                    piece.to_csv(handle, index=False, header=first)
+                else:
+                    piece.to_json(handle, orient="records", lines=True, force_ascii=False, date_format="iso")
+                first = False
+
+        yield write
 
 
 def _scan_tree(src: Path, modality: str | None) -> tuple[list[_FileEntry], dict[str, int], Counter]:
@@ -207,21 +293,22 @@ def _nothing_found_message(src: Path, modality: str | None, skipped: dict, other
     return f"{src}: no {wanted} found ({'; '.join(detail) or f'{total} hidden or unreadable files'}; recognised: {known})"
 
 
-def _probe_many(jobs: list[tuple[str, str]], run: _Run) -> list[dict]:
-    """Probe files in a process pool (serially when few) or on Dask, in input order."""
+def _probe_many(jobs: list[tuple[str, str]], run: _Run) -> Iterator[dict]:
+    """Probe files in a process pool (serially when few) or on Dask; yield their fields in
+    input order as they come back."""
     total, progress = len(jobs), run.progress
     workers = max(1, run.workers or os.cpu_count() or 1)
     if run.engine == "dask" and jobs:
-        return _probe_dask(jobs, workers, run.scheduler, progress)
+        yield from _probe_dask(jobs, workers, run.scheduler, progress)
+        return
     if progress:
         progress(0, total)
     if workers == 1 or total < 32:
-        results = []
         for i, (path, kind) in enumerate(jobs, 1):
-            results.append(probe_file(path, kind))
+            yield probe_file(path, kind)
             if progress:
                 progress(i, total)
-        return results
+        return
     import multiprocessing
 
     # forkserver: a fork of this process could inherit locks held by a progress-bar thread.
@@ -232,19 +319,18 @@ def _probe_many(jobs: list[tuple[str, str]], run: _Run) -> list[dict]:
         # each importing scipy and Pillow added about 0.4 s to every pooled ingest
         context.set_forkserver_preload(["curate.io.media", "curate.io.hashes", "PIL.Image", "scipy.fft", "soundfile"])
     chunk = max(1, min(64, total // (workers * 8)))
-    results = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         paths, kinds = zip(*jobs)
         for i, fields in enumerate(pool.map(probe_file, paths, kinds, chunksize=chunk), 1):
-            results.append(fields)
+            yield fields
             if progress and (i % chunk == 0 or i == total):
                 progress(i, total)
-    return results
 
 
 def _probe_dask(jobs: list[tuple[str, str]], workers: int, scheduler: str | None,
-                progress: Progress | None) -> list[dict]:
-    """Probe files as Dask tasks of about :data:`TASK_SECONDS` each, in input order.
+                progress: Progress | None) -> Iterator[dict]:
+    """Probe files as Dask tasks of about :data:`TASK_SECONDS` each; yield their fields in
+    input order (a task that finishes early waits here for those before it).
 
     A few files are probed here first: their time sizes the tasks (one file's cost varies
     a thousandfold between a thumbnail and a photo, so no fixed count fits). A
@@ -256,43 +342,50 @@ def _probe_dask(jobs: list[tuple[str, str]], workers: int, scheduler: str | None
     total = len(jobs)
     if progress:
         progress(0, total)
-    results = [probe_file(*job) for job in jobs[:1]]  # the first also loads the decoders
+    first = [probe_file(*job) for job in jobs[:1]]  # the first also loads the decoders
     started = time.perf_counter()
-    results += [probe_file(*job) for job in jobs[1:PROBE_FILES + 1]]
-    per_file = (time.perf_counter() - started) / max(1, len(results) - 1)
+    first += [probe_file(*job) for job in jobs[1:PROBE_FILES + 1]]
+    per_file = (time.perf_counter() - started) / max(1, len(first) - 1)
     size = max(1, round(TASK_SECONDS / max(per_file, 1e-6)))
-    rest = jobs[len(results):]
+    rest = jobs[len(first):]
     batches = [rest[i:i + size] for i in range(0, len(rest), size)]
-    done = len(results)
+    done = len(first)
     if progress:
         progress(done, total)
-    parts: list[list[dict]] = [[] for _ in batches]
+    yield from first
     with dask_client(max(1, min(workers, len(batches))), scheduler) as (client, cluster):
         futures = []
         try:
             futures = [client.submit(probe_batch, batch, pure=False) for batch in batches]
             order = {future.key: i for i, future in enumerate(futures)}
+            waiting: dict[int, list[dict]] = {}
+            following = 0
             for future, part in as_completed(futures, with_results=True):
-                parts[order[future.key]] = part
+                index = order[future.key]
+                waiting[index] = part
+                futures[index] = None  # its result is here now: let the cluster drop it
                 done += len(part)
                 if progress:
                     progress(done, total)
+                while following in waiting:
+                    yield from waiting.pop(following)
+                    following += 1
         except BaseException:
-            stop_dask(client, futures, cluster)
+            stop_dask(client, [f for f in futures if f is not None], cluster)
             raise
-    for part in parts:
-        results += part
-    return results
 
 
-def _frame(records: list[dict], modalities: list[str]) -> "pd.DataFrame":
-    """Records to a DataFrame with the columns that apply, in a fixed order, typed."""
+def _columns(modalities: set[str]) -> list[str]:
+    """The manifest's columns, in a fixed order, for files of these modalities."""
+    extra = [c for m in ("image", "audio", "text") if m in modalities for c in MODALITY_FIELDS[m]]
+    columns = ["id", "label", "root", "path", "modality", "sha256", "size_bytes", "status", "reason", "format"]
+    return columns + list(dict.fromkeys(extra))
+
+
+def _frame(records: list[dict], columns: list[str]) -> "pd.DataFrame":
+    """Records to a DataFrame of ``columns`` (missing fields are missing values), typed."""
     import pandas as pd
 
-    present = set(modalities)
-    extra = [c for m in ("image", "audio", "text") if m in present for c in MODALITY_FIELDS[m]]
-    columns = ["id", "label", "root", "path", "modality", "sha256", "size_bytes", "status", "reason", "format"]
-    columns += list(dict.fromkeys(extra))
     df = pd.DataFrame.from_records(records)
     for c in columns:
         if c not in df.columns:
@@ -334,17 +427,41 @@ def _load_cache(cache_file: Path | None) -> dict[tuple, dict]:
     return {(p, int(s), int(m)): v for (p, s, m), v in zip(keys, values)}
 
 
-def _save_cache(cache_file: Path, entries: list[_FileEntry], df: "pd.DataFrame") -> None:
-    from curate.io.atomic import atomic_path
+class _CacheStream:
+    """The cache file of one folder ingest, written a piece of the manifest at a time. A
+    cache that cannot be written (a read-only cache folder) must not fail the ingest: it
+    is then left as it was."""
 
-    table = df[["path"] + [c for c in PROBE_FIELDS if c in df.columns]].copy()
-    table["cache_size"] = [e.size for e in entries]
-    table["cache_mtime_ns"] = [e.mtime_ns for e in entries]
-    try:
-        with atomic_path(cache_file) as tmp:
-            table.to_parquet(tmp, index=False)
-    except OSError:  # a read-only cache folder must not fail the ingest
-        pass
+    def __init__(self, cache_file: Path) -> None:
+        self.stack = contextlib.ExitStack()
+        self.cache_file = cache_file
+        self.write_table: Callable[["pd.DataFrame"], None] | None = None
+
+    def __enter__(self) -> "_CacheStream":
+        try:
+            self.write_table = self.stack.enter_context(_table_stream(self.cache_file))
+        except OSError:
+            pass
+        return self
+
+    def write(self, piece: "pd.DataFrame", entries: list[_FileEntry]) -> None:
+        if self.write_table is None:
+            return
+        table = piece[["path"] + [c for c in PROBE_FIELDS if c in piece.columns]].copy()
+        table["cache_size"] = [e.size for e in entries]
+        table["cache_mtime_ns"] = [e.mtime_ns for e in entries]
+        try:
+            self.write_table(table)
+        except OSError as exc:
+            self.write_table = None
+            with contextlib.suppress(OSError):  # abandons the partial file, keeps the old cache
+                self.stack.__exit__(type(exc), exc, exc.__traceback__)
+
+    def __exit__(self, *exc_info) -> bool:
+        try:
+            return self.stack.__exit__(*exc_info)
+        except OSError:
+            return False
 
 
 # ---------------------------------------------------------------- tables
@@ -376,7 +493,7 @@ def _ingest_table(src: Path, modality: str | None, run: _Run, encoding: str | No
     out.insert(0, "id", ids)
     if "modality" not in out.columns:
         out.insert(1, "modality", pd.array([modality] * len(out), dtype="string"))
-    return IngestResult(out, _summary(out, src, "table"))
+    return IngestResult(out, _Tally(src, "table").add(out).summary())
 
 
 def _table_ids(df: "pd.DataFrame", src: Path) -> "pd.Series":
@@ -432,30 +549,51 @@ def _ingest_media_table(df: "pd.DataFrame", ids: "pd.Series", src: Path, modalit
         jobs.append((i, str(full), kind))
     probed = dict(zip([j[0] for j in jobs], _probe_many([j[1:] for j in jobs], run)))
     records = [probed.get(i) or missing[i] for i in range(len(df))]
-    fields = _frame(records, [k for k in kinds if k])
+    fields = _frame(records, _columns({k for k in kinds if k}))
     fields = fields.drop(columns=["id", "label", "root", "path"])
     fields["modality"] = pd.array(kinds, dtype="string")
     out = df.drop(columns=["id"] + [c for c in fields.columns if c in df.columns], errors="ignore")
     out = pd.concat([out.reset_index(drop=True), fields.reset_index(drop=True)], axis=1)
     out.insert(0, "id", ids)
-    return IngestResult(out, _summary(out, src, "table"))
+    return IngestResult(out, _Tally(src, "table").add(out).summary())
 
 
 # ---------------------------------------------------------------- summary
 
 
-def _summary(df: "pd.DataFrame", src: Path, kind: str) -> dict[str, Any]:
-    summary: dict[str, Any] = {"source": str(src), "kind": kind, "rows": int(len(df))}
-    summary["modalities"] = {str(k): int(v) for k, v in df["modality"].value_counts(dropna=False).items()}
-    if "status" in df.columns:
-        corrupt = df[df["status"] == "corrupt"]
-        summary["ok"] = int(len(df) - len(corrupt))
-        summary["corrupt"] = int(len(corrupt))
-        summary["corrupt_examples"] = [
-            {"id": str(i), "reason": str(r)} for i, r in zip(corrupt["id"].head(20), corrupt["reason"].head(20))
-        ]
-    if "label" in df.columns and kind == "folder":
-        labels = df["label"].dropna()
-        summary["classes"] = int(labels.nunique())
-        summary["unlabelled"] = int(df["label"].isna().sum())
-    return summary
+class _Tally:
+    """The summary of a manifest, counted a piece at a time."""
+
+    def __init__(self, src: Path, kind: str) -> None:
+        self.src, self.kind = src, kind
+        self.rows = 0
+        self.modalities: Counter = Counter()
+        self.corrupt = 0
+        self.corrupt_examples: list[dict[str, str]] = []
+        self.has_status = False
+        self.labels: set = set()
+        self.unlabelled = 0
+
+    def add(self, piece: "pd.DataFrame") -> "_Tally":
+        self.rows += len(piece)
+        self.modalities.update({str(k): int(v) for k, v in piece["modality"].value_counts(dropna=False).items()})
+        if "status" in piece.columns:
+            self.has_status = True
+            corrupt = piece[piece["status"] == "corrupt"]
+            self.corrupt += len(corrupt)
+            room = MAX_CORRUPT_EXAMPLES - len(self.corrupt_examples)
+            self.corrupt_examples += [{"id": str(i), "reason": str(r)}
+                                      for i, r in zip(corrupt["id"].head(room), corrupt["reason"].head(room))]
+        if "label" in piece.columns and self.kind == "folder":
+            self.labels.update(piece["label"].dropna().unique().tolist())
+            self.unlabelled += int(piece["label"].isna().sum())
+        return self
+
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {"source": str(self.src), "kind": self.kind, "rows": self.rows,
+                                   "modalities": dict(self.modalities.most_common())}
+        if self.has_status:
+            summary.update(ok=self.rows - self.corrupt, corrupt=self.corrupt, corrupt_examples=self.corrupt_examples)
+        if self.kind == "folder":
+            summary.update(classes=len(self.labels), unlabelled=self.unlabelled)
+        return summary

@@ -146,12 +146,17 @@ def absolute_roots(roots: "pd.Series", base: str | os.PathLike) -> "pd.Series":
 
 def save_manifest(df: "pd.DataFrame", path: str | os.PathLike) -> None:
     """Write a manifest atomically, storing roots relative to its folder where possible."""
-    path = Path(path)
     out = df
     if "root" in df.columns:
         out = df.copy()
-        out["root"] = relative_roots(df["root"], path.resolve().parent)
+        out["root"] = stored_roots(df["root"], path)
     write_table(out, path)
+
+
+def stored_roots(roots: "pd.Series", path: str | os.PathLike) -> "pd.Series":
+    """``roots`` as a manifest written to ``path`` stores them: relative to its folder
+    where possible."""
+    return relative_roots(roots, Path(path).resolve().parent)
 
 
 def relative_roots(roots: "pd.Series", base: str | os.PathLike) -> "pd.Series":

@@ -59,11 +59,11 @@ class _Plan:
     order: dict[str, list[int]] = field(default_factory=dict)
     fold_cuts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     fold_order: dict[str, list[int]] = field(default_factory=dict)
-    #: grouped (and stable with groups): part and fold per group key
-    group_part: dict[str, int] = field(default_factory=dict)
-    group_fold: dict[str, int] = field(default_factory=dict)
+    #: grouped (and stable with groups): the groups, and part and fold per group code
+    groups: "_Groups | None" = None
+    group_part: np.ndarray | None = None
+    group_fold: np.ndarray | None = None
     small: set[str] = field(default_factory=set)
-    small_groups: set[str] = field(default_factory=set)
     rng: Any = None
 
     @property
@@ -107,24 +107,22 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
     notes: list[str] = []
     if plan.by_source:
         notes.append("augmented rows follow their source (grouped by source_id)")
-    table = _group_table(ddf, plan) if plan.grouped else None
-    _small(plan, stats, table, strict, notes)
-    if stable:
-        _stable_groups(plan, table)
-    elif table is not None:
-        _place_groups(plan, table, notes)
-    else:
+    groups = plan.groups = _group_table(ddf, plan) if plan.grouped else None
+    _small(plan, stats, groups, strict, notes)
+    if groups is not None and stable:
+        _stable_groups(plan, groups)
+    elif groups is not None:
+        _place_groups(plan, groups, notes)
+    elif not stable:
         _cut_classes(ddf, plan, stats)
     if folds:
-        _fold_checks(ddf, plan, stats, table)
-        if table is not None and not stable:
-            _place_group_folds(plan, table)
-        elif not stable:
+        _fold_checks(ddf, plan, stats, groups)
+        if groups is not None and not stable:
+            _place_group_folds(plan, groups)
+        elif groups is None and not stable:
             _cut_folds(ddf, plan, stats)
     counts = _write(ddf, plan, output)
-    groups_per = None
-    if table is not None:
-        groups_per = _groups_per(plan)
+    groups_per = _groups_per(plan) if groups is not None else None
     report = counts_report(counts.groupby(["y", "split", "fold"], sort=False)["n"].sum().reset_index(), ratios,
                            folds=bool(folds), groups_per=groups_per)
     kept = counts[~counts["train_only"]]
@@ -136,21 +134,15 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
 
 
 def _rows_of(part: "pd.DataFrame", roles: tuple[str, str | None, bool]) -> "pd.DataFrame":
-    """Per usable row: class ``y``, group key ``g`` (or none) and the row's name."""
+    """Per usable row: its class ``y`` and its name (groups: :func:`_group_values`)."""
     import pandas as pd
 
     from curate.checks.base import row_names
     from curate.io.manifest import ok_rows
 
-    label, group, by_source = roles
     part = part[ok_rows(part)]
-    out = pd.DataFrame({"y": part[label].astype("string").fillna("(missing)").astype(object)}, index=part.index)
-    if group:
-        out["g"] = part[group].astype("string").fillna("(missing)").astype(object)
-    elif by_source:
-        out["g"] = part["source_id"].astype("string").fillna(row_names(part)).astype(object)
-    out["name"] = row_names(part).astype(object)
-    return out
+    return pd.DataFrame({"y": part[roles[0]].astype("string").fillna("(missing)").astype(object),
+                         "name": row_names(part).astype(object)}, index=part.index)
 
 
 def _first_pass(ddf: "dd.DataFrame", label: str) -> dict[str, Any]:
@@ -179,27 +171,78 @@ def _first_pass(ddf: "dd.DataFrame", label: str) -> dict[str, Any]:
     return reduce_partitions(ddf, partial, combine)
 
 
-def _group_table(ddf: "dd.DataFrame", plan: _Plan) -> "pd.DataFrame":
-    """Rows per (group, class) over the whole table, groups and classes sorted: a
-    hash-partitioned reduction, so no process holds every row."""
-    rows = ddf.map_partitions(_rows_of, plan.roles, meta={"y": object, "g": object, "name": object})
-    sizes = rows.groupby(["g", "y"]).size(split_out=max(1, ddf.npartitions // 8)).compute()
-    return sizes.rename("n").reset_index().sort_values(["g", "y"], kind="stable").reset_index(drop=True)
+@dataclass
+class _Groups:
+    """The (group, class) table of a grouped split, compactly: group names sorted as the
+    in-memory split sorts them, their rows per class, and how a partition's rows find
+    their group's code."""
+
+    keys: np.ndarray           # group names, sorted
+    counts: np.ndarray         # groups x classes (``plan.classes``), rows
+    values: "pd.Index"         # the group column's own values (integers stay integers)
+    value_code: np.ndarray     # the code (position in ``keys``) of each of ``values``
+    small: np.ndarray | None = None  # groups holding a row of a class too small for every split
+
+    def codes(self, values: "pd.Series") -> np.ndarray:
+        return self.value_code[self.values.get_indexer(values)]
 
 
-def _small(plan: _Plan, stats: dict, table: "pd.DataFrame | None", strict: bool, notes: list[str]) -> None:
+def _group_values(part: "pd.DataFrame", roles: tuple[str, str | None, bool]) -> "pd.Series":
+    """Each usable row's group as the table is grouped: an integer column as is (its name
+    is its decimal string), anything else as the in-memory split's string."""
+    import pandas as pd
+
+    from curate.checks.base import row_names
+
+    label, group, by_source = roles
+    if group:
+        values = part[group]
+        if pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+            return values
+        return values.astype("string").fillna("(missing)").astype(object)
+    return part["source_id"].astype("string").fillna(row_names(part)).astype(object)
+
+
+def _group_rows(part: "pd.DataFrame", roles: tuple, classes: list[str]) -> "pd.DataFrame":
+    import pandas as pd
+
+    from curate.io.manifest import ok_rows
+
+    usable = part[ok_rows(part)]
+    y = usable[roles[0]].astype("string").fillna("(missing)")
+    return pd.DataFrame({"v": _group_values(usable, roles),
+                         "c": pd.Index(classes).get_indexer(y).astype(np.int32)}, index=usable.index)
+
+
+def _group_table(ddf: "dd.DataFrame", plan: _Plan) -> _Groups:
+    """Rows per (group, class) over the whole table: a hash-partitioned reduction on the
+    group column's own values and class codes, so no process holds every row, and only
+    the distinct groups ever become strings."""
+    import pandas as pd
+
+    from curate.split.assign import codes
+
+    meta = _group_rows(ddf._meta, plan.roles, plan.classes)
+    rows = ddf.map_partitions(_group_rows, plan.roles, plan.classes, meta=meta)
+    sizes = rows.groupby(["v", "c"]).size(split_out=max(1, ddf.npartitions // 8)).compute()
+    v = sizes.index.get_level_values(0)
+    vcode, uniques = pd.factorize(v)
+    keys, rank = codes(np.asarray(uniques).astype(str).astype(object))
+    counts = np.zeros((len(keys), len(plan.classes)))
+    np.add.at(counts, (rank[vcode], sizes.index.get_level_values(1).to_numpy()), sizes.to_numpy(dtype=float))
+    return _Groups(keys, counts, pd.Index(uniques), rank)
+
+
+def _small(plan: _Plan, stats: dict, groups: _Groups | None, strict: bool, notes: list[str]) -> None:
     from curate.split.splitters import small_classes
 
     classes = np.asarray(plan.classes, dtype=object)
     counts = np.array([stats["classes"][c] for c in plan.classes])
-    spread = counts
-    if table is not None:
-        per = table.groupby("y").size()
-        spread = np.array([int(per.get(c, 0)) for c in plan.classes])
-    small = small_classes(classes, counts, spread, table is not None, plan.ratios, plan.label, strict, notes)
+    spread = counts if groups is None else (groups.counts > 0).sum(axis=0)
+    small = small_classes(classes, counts, spread, groups is not None, plan.ratios, plan.label, strict, notes)
     plan.small = {str(classes[k]) for k in small}
-    if table is not None and plan.small:  # the whole group goes with its tiny class
-        plan.small_groups = set(table.loc[table["y"].isin(plan.small), "g"])
+    if groups is not None:  # the whole group goes with its tiny class
+        groups.small = groups.counts[:, small].sum(axis=1) > 0 if len(small) else np.zeros(len(groups.keys), bool)
 
 
 # ------------------------------------------------------------------ placement
@@ -246,26 +289,28 @@ def _place(part: "pd.DataFrame", plan: _Plan, number: int, *, with_folds: bool =
     rows = _rows_of(part, plan.roles)
     y = rows["y"].to_numpy(dtype=object)
     pos = plan.offsets[number] + np.arange(len(rows), dtype=np.int64)
-    keys = rows["g"].to_numpy(dtype=object) if plan.grouped else rows["name"].to_numpy(dtype=object)
-    if plan.stable:
-        parts = stable_assign(keys, plan.ratios, plan.seed) if len(rows) else np.zeros(0, dtype=int)
-    elif plan.grouped:
-        parts = np.array([plan.group_part[g] for g in keys], dtype=int)
+    if plan.groups is not None:  # the groups' own parts (hashed, for a stable split), looked up
+        from curate.io.manifest import ok_rows
+
+        code = plan.groups.codes(_group_values(part[ok_rows(part)], plan.roles))
+        parts = plan.group_part[code]
+        train_only = plan.groups.small[code]
     else:
-        parts = _stratified_parts(y, row_keys(plan.seed, pos), pos, plan.cuts, plan.order)
-    if plan.grouped:
-        train_only = np.array([g in plan.small_groups for g in keys], dtype=bool)
-    else:
+        if plan.stable:
+            names = rows["name"].to_numpy(dtype=object)
+            parts = stable_assign(names, plan.ratios, plan.seed) if len(rows) else np.zeros(0, dtype=int)
+        else:
+            parts = _stratified_parts(y, row_keys(plan.seed, pos), pos, plan.cuts, plan.order)
         train_only = np.isin(y, list(plan.small)) if plan.small else np.zeros(len(y), dtype=bool)
     parts = np.where(train_only, 0, parts)
     folds = None
     if plan.folds and with_folds:
         folds = np.full(len(rows), -1)
         dev = np.flatnonzero(parts <= 1)
-        if plan.stable:
-            folds[dev] = stable_assign(keys[dev], [1.0 / plan.folds] * plan.folds, plan.seed + 1) if len(dev) else []
-        elif plan.grouped:
-            folds[dev] = [plan.group_fold[g] for g in keys[dev]]
+        if plan.groups is not None:
+            folds[dev] = plan.group_fold[code[dev]]
+        elif plan.stable:
+            folds[dev] = stable_assign(names[dev], [1.0 / plan.folds] * plan.folds, plan.seed + 1) if len(dev) else []
         else:
             folds[dev] = _stratified_parts(y[dev], row_keys(plan.seed, pos[dev], stream=1), pos[dev],
                                            plan.fold_cuts, plan.fold_order)
@@ -386,61 +431,48 @@ def _window_counts(part: "pd.DataFrame", number: int, plan: _Plan, windows: dict
 # ------------------------------------------------------------------ grouped and stable
 
 
-def _matrix(table: "pd.DataFrame") -> tuple[np.ndarray, np.ndarray]:
-    """``(group keys, counts)``: groups x classes present, both sorted, as the in-memory
-    :func:`curate.split.assign.grouped_assign` builds them."""
-    from curate.split.assign import codes
-
-    gkeys, gi = codes(table["g"].to_numpy(dtype=object))
-    _, yi = codes(table["y"].to_numpy(dtype=object))
-    counts = np.zeros((len(gkeys), int(yi.max()) + 1 if len(yi) else 0))
-    np.add.at(counts, (gi, yi), table["n"].to_numpy(dtype=float))
-    return gkeys, counts
-
-
-def _place_groups(plan: _Plan, table: "pd.DataFrame", notes: list[str]) -> None:
+def _place_groups(plan: _Plan, groups: _Groups, notes: list[str]) -> None:
     from curate.split.assign import place_groups
 
     plan.rng = np.random.default_rng(plan.seed)
-    gkeys, counts = _matrix(table)
-    placed, big = place_groups(counts, gkeys, plan.ratios, plan.rng)
-    plan.group_part = {str(g): (0 if g in plan.small_groups else int(p)) for g, p in zip(gkeys, placed)}
+    placed, big = place_groups(groups.counts, groups.keys, plan.ratios, plan.rng)
+    plan.group_part = np.where(groups.small, 0, placed)
     if big:
         notes.append(f"{len(big)} groups are larger than their split's share: {', '.join(big[:5])}")
 
 
-def _place_group_folds(plan: _Plan, table: "pd.DataFrame") -> None:
+def _place_group_folds(plan: _Plan, groups: _Groups) -> None:
+    """The train and val groups in K folds, over the classes they hold, with the split's
+    random stream continued (as the in-memory split does)."""
     from curate.split.assign import place_groups
 
-    dev = table[table["g"].map(plan.group_part) <= 1]
-    gkeys, counts = _matrix(dev)
-    placed, _ = place_groups(counts, gkeys, [1.0 / plan.folds] * plan.folds, plan.rng)
-    plan.group_fold = {str(g): int(f) for g, f in zip(gkeys, placed)}
+    dev = np.flatnonzero(plan.group_part <= 1)
+    counts = groups.counts[dev]
+    counts = counts[:, counts.sum(axis=0) > 0]
+    placed, _ = place_groups(counts, groups.keys[dev], [1.0 / plan.folds] * plan.folds, plan.rng)
+    plan.group_fold = np.full(len(groups.keys), -1)
+    plan.group_fold[dev] = placed
 
 
-def _stable_groups(plan: _Plan, table: "pd.DataFrame | None") -> None:
-    """A stable split with groups: each group's part (and fold) from its key's hash."""
+def _stable_groups(plan: _Plan, groups: _Groups) -> None:
+    """A stable split with groups: each group's part (and fold) from its name's hash."""
     from curate.split.assign import stable_assign
 
-    if table is None:
-        return
-    gkeys = np.asarray(sorted(table["g"].unique()), dtype=object)
-    parts = stable_assign(gkeys, plan.ratios, plan.seed)
-    plan.group_part = {str(g): (0 if g in plan.small_groups else int(p)) for g, p in zip(gkeys, parts)}
+    plan.group_part = np.where(groups.small, 0, stable_assign(groups.keys, plan.ratios, plan.seed))
     if plan.folds:
-        folds = stable_assign(gkeys, [1.0 / plan.folds] * plan.folds, plan.seed + 1)
-        plan.group_fold = {str(g): int(f) for g, f in zip(gkeys, folds)}
+        plan.group_fold = stable_assign(groups.keys, [1.0 / plan.folds] * plan.folds, plan.seed + 1)
 
 
-def _fold_checks(ddf: "dd.DataFrame", plan: _Plan, stats: dict, table: "pd.DataFrame | None") -> None:
+def _fold_checks(ddf: "dd.DataFrame", plan: _Plan, stats: dict, groups: _Groups | None) -> None:
     """The in-memory fold checks, from the train and val rows' class and group counts."""
     from curate.split.splitters import check_fold_counts
 
-    if table is not None:
-        dev = table[table["g"].map(plan.group_part) <= 1]
-        kept = dev[~dev["g"].isin(plan.small_groups)].groupby("y")["n"].sum()
-        classes, counts = kept.index.to_numpy(dtype=object), kept.to_numpy()
-        n_groups = int(dev["g"].nunique())
+    if groups is not None:
+        dev = plan.group_part <= 1
+        kept = groups.counts[dev & ~groups.small].sum(axis=0)
+        present = kept > 0
+        classes = np.asarray(plan.classes, dtype=object)[present]
+        counts, n_groups = kept[present].astype(int), int(dev.sum())
     elif plan.stable:
         kept = _sum_series(_per_partition(ddf, _dev_classes, plan))
         classes, counts, n_groups = kept.index.to_numpy(dtype=object), kept.to_numpy(), None
@@ -466,12 +498,10 @@ def _sum_series(pieces: list) -> "pd.Series":
 
 def _groups_per(plan: _Plan) -> tuple[dict, dict | None]:
     """Distinct groups per split and per fold, as the report counts them."""
-    parts = np.array(list(plan.group_part.values()), dtype=int)
-    per_split = {s: int((parts == i).sum()) for i, s in enumerate(SPLITS)}
+    per_split = {s: int((plan.group_part == i).sum()) for i, s in enumerate(SPLITS)}
     if not plan.folds:
         return per_split, None
-    dev = [g for g, p in plan.group_part.items() if p <= 1]
-    folds = np.array([plan.group_fold[g] for g in dev], dtype=int)
+    folds = plan.group_fold[plan.group_part <= 1]
     top = int(folds.max()) if len(folds) else -1
     return per_split, {str(f): int((folds == f).sum()) for f in range(top + 1)}
 

@@ -73,9 +73,10 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
         if fmt == "parquet":
             # strings as pandas reads them (``str``, NaN for missing), not dask's ``string[NA]``:
             # the rules and checks must see the dtypes the in-memory path sees
+            lengths, schema = _parquet_footers(files)
             with dask.config.set({"dataframe.convert-string": False}):
-                ddf = dd.read_parquet(files, columns=columns, split_row_groups=True, index=False)
-            lengths = _parquet_lengths(files)
+                ddf = dd.read_parquet(files, columns=columns, split_row_groups=True, index=False,
+                                      **({"dataset": {"schema": schema}} if schema is not None else {}))
         elif fmt == "csv":
             ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",
                               assume_missing=True, low_memory=False)
@@ -106,13 +107,22 @@ def partition_lengths(ddf: "dd.DataFrame") -> list[int]:
     return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in ddf.to_delayed(optimize_graph=False)])]
 
 
-def _parquet_lengths(files: list[str]) -> list[int]:
-    """Rows per row group, files in order: the partitions of ``split_row_groups=True``,
-    from the files' footers without reading data."""
+def _parquet_footers(files: list[str]) -> tuple[list[int], "object | None"]:
+    """Rows per row group, files in order (the partitions of ``split_row_groups=True``), and
+    the files' common schema when they differ (a column all missing in one file is stored
+    as nulls there): read from the footers, without the data."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return [pq.ParquetFile(f).metadata.row_group(i).num_rows
-            for f in files for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+    metas = [pq.ParquetFile(f).metadata for f in files]
+    lengths = [m.row_group(i).num_rows for m in metas for i in range(m.num_row_groups)]
+    schemas = [m.schema.to_arrow_schema() for m in metas]
+    if all(s.equals(schemas[0]) for s in schemas[1:]):
+        return lengths, None
+    try:
+        return lengths, pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise CuraugError(f"{files[0]} and the others: the files' columns do not agree ({exc})") from None
 
 
 def with_positions(ddf: "dd.DataFrame", lengths: list[int] | None = None) -> "dd.DataFrame":

@@ -49,6 +49,7 @@ def dataset_folder(output: str | os.PathLike) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+        _harmonise(tmp)
         if single:
             _merge(tmp, final)
             return
@@ -61,6 +62,23 @@ def dataset_folder(output: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _harmonise(folder: Path) -> None:
+    """Give every partition file the same schema: a column all missing in one partition is
+    written there as nulls, which readers of the whole folder refuse to combine. Only the
+    files that differ are rewritten, one at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.glob("part.*.parquet"))
+    schemas = [pq.read_schema(f) for f in files]
+    if all(s.equals(schemas[0]) for s in schemas[1:]):
+        return
+    common = pa.unify_schemas(schemas, promote_options="permissive")
+    for f, schema in zip(files, schemas):
+        if not schema.equals(common):
+            pq.write_table(pq.read_table(f).cast(common), f)
+
+
 def _merge(folder: Path, path: Path) -> None:
     """The partition files of ``folder``, in order, as the row groups of one Parquet file
     (one partition in memory at a time), written atomically."""
@@ -70,10 +88,10 @@ def _merge(folder: Path, path: Path) -> None:
     from curate.io.atomic import atomic_path
 
     files = sorted(folder.glob("part.*.parquet"))
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    schema = pq.read_schema(files[0]) if files else pa.schema([])
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for f in files:
-            writer.write_table(pq.read_table(f).cast(schema))
+            writer.write_table(pq.read_table(f))
 
 
 def write_part(df: "pd.DataFrame", folder: str | os.PathLike, number: int, final: str | os.PathLike) -> None:

@@ -145,12 +145,10 @@ class Ingest(Stage):
 
     def run(self, ctx):
         from curate.io.ingest import ingest
-        from curate.io.manifest import save_manifest
 
         with ctx.display.bar("decoding") as progress:
             result = ingest(ctx.pipeline.source, ctx.pipeline.config.modality, progress=progress,
-                            engine=ctx.engine, scheduler=ctx.scheduler)
-        save_manifest(result.manifest, ctx.out / "manifest.parquet")
+                            engine=ctx.engine, scheduler=ctx.scheduler, output=ctx.out / "manifest.parquet")
         # cache hits and timings differ between identical runs: not figures of the data
         _write_figures(ctx.out / "ingest.json", result.summary, drop=("seconds", "per_second", "decoded", "cached"))
         return Outcome(True, f"{result.summary['rows']} rows")
