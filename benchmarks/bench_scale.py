@@ -15,7 +15,8 @@ LocalCluster of ``--workers`` processes that each command starts itself, or the 
   id, an imbalanced 10-class label, ~M/20 groups, two float features, a colour with a few
   missing values), then ``curaug validate --rules`` (not_null, between, in_set, unique id,
   mean_between, dataset limits), ``curaug split --group`` into a dataset folder, and
-  ``curaug validate --split-col`` of that folder.
+  ``curaug validate --split-col`` of that folder against a rules file of every split check
+  (ratios, group overlap, duplicates across splits, classes in every split, drift).
 
 Each engine writes under its own folder (``local/``, ``dask/``) at the same depth, so the
 manifests' relative roots match and the outputs compare byte for byte (sha256 of every
@@ -164,6 +165,23 @@ dataset:
   min_rows: {rows}
   max_missing_fraction: 0.01
   class_balance: {{max_ratio: 40}}
+"""
+
+
+#: The split gate: the table's own dataset limits (its classes are imbalanced and its colour
+#: has gaps, which the defaults would fail) and every split check.
+SPLIT_RULES = """label: label
+group: group
+dataset:
+  max_missing_fraction: 0.01
+  class_balance: {max_ratio: 40}
+splits:
+  column: split
+  ratios: {train: 0.6, val: 0.2, test: 0.2}
+  no_group_overlap: true
+  no_duplicates_across: true
+  all_classes_in_each: true
+  max_drift: {psi: 0.2, ks_pvalue: 0.001}
 """
 
 
@@ -431,6 +449,8 @@ def table_part(bench: Bench, table: Path, rows: int) -> None:
     out = {e: bench.work / e for e in ("local", "dask")}
     rules = bench.work / "table.rules.yaml"
     rules.write_text(table_rules(rows))
+    gate = bench.work / "table.split.rules.yaml"
+    gate.write_text(SPLIT_RULES)
     engines_of(bench, "table", "validate --rules",
                lambda e: ["validate", str(table), "--rules", str(rules), "--json", str(out[e] / "table.validation.json")],
                lambda e: out[e] / "table.validation.json", rows, "rows")
@@ -438,8 +458,8 @@ def table_part(bench: Bench, table: Path, rows: int) -> None:
                lambda e: ["split", str(table), "--label", "label", "--group", "group", "-o", str(out[e] / "table_split")],
                lambda e: out[e] / "table_split", rows, "rows")
     engines_of(bench, "table", "validate --split-col",
-               lambda e: ["validate", str(out["local"] / "table_split"), "--label", "label", "--group", "group",
-                          "--split-col", "split", "--json", str(out[e] / "table_split.validation.json")],
+               lambda e: ["validate", str(out["local"] / "table_split"), "--rules", str(gate), "--split-col", "split",
+                          "--json", str(out[e] / "table_split.validation.json")],
                lambda e: out[e] / "table_split.validation.json", rows, "rows")
 
 
