@@ -452,10 +452,12 @@ def table_part(bench: Bench, table: Path, rows: int) -> None:
     gate = bench.work / "table.split.rules.yaml"
     gate.write_text(SPLIT_RULES)
     engines_of(bench, "table", "validate --rules",
-               lambda e: ["validate", str(table), "--rules", str(rules), "--json", str(out[e] / "table.validation.json")],
+               lambda e: ["validate", str(table), "--rules", str(rules),
+                          "--json", str(out[e] / "table.validation.json")],
                lambda e: out[e] / "table.validation.json", rows, "rows")
     engines_of(bench, "table", "split --group",
-               lambda e: ["split", str(table), "--label", "label", "--group", "group", "-o", str(out[e] / "table_split")],
+               lambda e: ["split", str(table), "--label", "label", "--group", "group",
+                          "-o", str(out[e] / "table_split")],
                lambda e: out[e] / "table_split", rows, "rows")
     engines_of(bench, "table", "validate --split-col",
                lambda e: ["validate", str(out["local"] / "table_split"), "--rules", str(gate), "--split-col", "split",
@@ -489,8 +491,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="2,000 images and 1,000,000 rows")
     ap.add_argument("--only", choices=["images", "table"], help="run one part")
     ap.add_argument("--scheduler", metavar="ADDR", help="run --engine dask on this cluster (tcp://HOST:8786)")
-    ap.add_argument("--workers", type=int, default=2, help="--workers of every command: pool processes, a partitioned table's threads on the "
-                    "local engine, LocalCluster processes")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="--workers of every command: pool processes, a partitioned table's threads on the local "
+                    "engine, LocalCluster processes")
     ap.add_argument("--data", type=Path, default=cache_dir() / "bench_scale",
                     help="where the generated data is cached and the outputs are written")
     ap.add_argument("--keep", action="store_true", help="keep the steps' outputs (the generated data is always kept)")
