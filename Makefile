@@ -84,6 +84,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_text.py
 	$(BIN)/python benchmarks/bench_audio.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_scale.py --quick
 
 # Rebuilding the sample data needs espeak-ng, sox and fortunes from Debian.
 sample-data: install
