@@ -150,6 +150,22 @@ def test_cli_splits_a_folder_or_glob_into_a_folder_or_one_file(cli, tmp_path):
     assert "fold" not in pd.read_parquet(tmp_path / "out").columns
 
 
+def test_one_parquet_out_has_the_bytes_of_the_in_memory_split(cli, tmp_path, monkeypatch):
+    from curate.partitioned import write
+
+    df = table(450, 8, corrupt=True)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    write_parts(df, tmp_path / "in", 4)
+    assert cli("split", tmp_path / "t.parquet", "--label", "y", "--folds", "2", "-o", tmp_path / "mem.parquet").code == 0
+    assert cli("split", tmp_path / "in", "--label", "y", "--folds", "2", "-o", tmp_path / "part.parquet").code == 0
+    assert (tmp_path / "part.parquet").read_bytes() == (tmp_path / "mem.parquet").read_bytes()
+    # row groups of pandas' size, carried across partitions: 100 rows here
+    monkeypatch.setattr(write, "MERGED_ROW_GROUP", 100)
+    assert cli("split", tmp_path / "in", "--label", "y", "--folds", "2", "-o", tmp_path / "small.parquet").code == 0
+    pd.read_parquet(tmp_path / "mem.parquet").to_parquet(tmp_path / "mem100.parquet", index=False, row_group_size=100)
+    assert (tmp_path / "small.parquet").read_bytes() == (tmp_path / "mem100.parquet").read_bytes()
+
+
 def test_cli_dask_engine_on_one_csv_matches_the_local_engine(cli, tmp_path, scheduler):
     table(500, 4).to_csv(tmp_path / "t.csv", index=False)
     assert cli("split", tmp_path / "t.csv", "--label", "y", "-o", tmp_path / "local.csv").code == 0

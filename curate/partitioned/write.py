@@ -79,9 +79,16 @@ def _harmonise(folder: Path) -> None:
             pq.write_table(pq.read_table(f).cast(common), f)
 
 
+#: Rows per row group of one merged file: what ``pyarrow.parquet.write_table`` (and so
+#: pandas' ``to_parquet``) writes, so a table split in partitions gives the in-memory
+#: split's bytes.
+MERGED_ROW_GROUP = 1024 * 1024
+
+
 def _merge(folder: Path, path: Path) -> None:
-    """The partition files of ``folder``, in order, as the row groups of one Parquet file
-    (one partition in memory at a time), written atomically."""
+    """The partition files of ``folder``, in order, as one Parquet file written atomically
+    with row groups of :data:`MERGED_ROW_GROUP` rows, as ``DataFrame.to_parquet`` writes
+    the whole table: at most one row group and one partition are in memory at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -90,8 +97,19 @@ def _merge(folder: Path, path: Path) -> None:
     files = sorted(folder.glob("part.*.parquet"))
     schema = pq.read_schema(files[0]) if files else pa.schema([])
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        held: list = []
+        rows = 0
         for f in files:
-            writer.write_table(pq.read_table(f))
+            table = pq.read_table(f)
+            held.append(table)
+            rows += table.num_rows
+            while rows >= MERGED_ROW_GROUP:
+                whole = pa.concat_tables(held)
+                writer.write_table(whole.slice(0, MERGED_ROW_GROUP), row_group_size=MERGED_ROW_GROUP)
+                held, rows = [whole.slice(MERGED_ROW_GROUP)], whole.num_rows - MERGED_ROW_GROUP
+        if rows or not files:
+            writer.write_table(pa.concat_tables(held) if held else schema.empty_table(),
+                               row_group_size=MERGED_ROW_GROUP)
 
 
 def write_part(df: "pd.DataFrame", folder: str | os.PathLike, number: int, final: str | os.PathLike) -> None:
