@@ -73,3 +73,19 @@ def test_resplitting_an_augmented_manifest_keeps_copies_with_their_source(cli, s
     df = pd.read_parquet(tmp_path / "re.parquet")
     family = df["source_id"].fillna(df["id"])
     assert (df[df["split"].notna()].groupby(family[df["split"].notna()])["split"].nunique() == 1).all()
+
+
+def test_a_per_pixel_draw_is_recorded_by_its_summary_not_value_by_value(cli, split_manifest, tmp_path):
+    # GaussNoise draws a noise map as large as the image: recorded whole it made every
+    # record ~64 KB for a 32x32 image, and 100,000 of them exhausted memory
+    recipe = tmp_path / "noise.yaml"
+    recipe.write_text("modality: image\ncopies: 1\ntransforms:\n  - GaussNoise: {std_range: [0.05, 0.1], p: 1.0}\n")
+    out = tmp_path / "o"
+    assert cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", out).code == 0
+    added = pd.read_parquet(out / "manifest.parquet").dropna(subset=["source_id"])
+    assert max(len(a) for a in added["augment"]) < 2000
+    drawn = json.loads(added["augment"].iloc[0])["applied"][0]["drawn"]["noise_map"]
+    assert drawn["shape"][:2] == [int(added["height"].iloc[0]), int(added["width"].iloc[0])]
+    assert drawn["dtype"] == "float32" and len(drawn["sha256"]) == 16 and drawn["std"] > 0
+    r = cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", out, "--replay", added["id"].iloc[0])
+    assert r.code == 0 and "identical" in r.out

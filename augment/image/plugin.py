@@ -242,9 +242,23 @@ def _box_area(boxes, xywh: bool) -> float:
     return float(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).clip(min=0).sum())
 
 
+#: Largest array recorded value by value in provenance (an affine matrix, a few colours);
+#: a larger one (a noise map, a dropout mask) is recorded by shape, dtype, summary and hash.
+MAX_RECORDED_ELEMENTS = 64
+
+
 def _plain(value: Any) -> Any:
     """A value albumentations drew, JSON-ready to 6 decimals: float arrays (the affine
-    matrices) rounded whole, not number by number."""
+    matrices) rounded whole, not number by number; a per-pixel array (GaussNoise's noise
+    map: 64 KB of JSON for a 32x32 image, a row in every record and in the manifest) by
+    its shape, dtype, mean, std and a hash of its bytes."""
+    if isinstance(value, np.ndarray) and value.size > MAX_RECORDED_ELEMENTS:
+        import hashlib
+
+        numeric = value.dtype.kind in "fiub"
+        return {"shape": list(value.shape), "dtype": str(value.dtype),
+                **({"mean": round(float(value.mean()), 6), "std": round(float(value.std()), 6)} if numeric else {}),
+                "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]}
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).all():
         return np.round(value, 6).tolist()
     return jsonable(value, digits=6)
