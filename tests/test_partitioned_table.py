@@ -80,3 +80,21 @@ def test_the_local_engine_takes_a_local_cluster_for_a_large_table_and_the_same_r
     large = curaug.split(tmp_path, "y", output=tmp_path.parent / "large", workers=2)
     assert large == small
     assert pd.read_parquet(tmp_path.parent / "large").equals(pd.read_parquet(tmp_path.parent / "small"))
+
+
+def test_a_csv_reads_with_the_types_pandas_gives_the_whole_file(tmp_path):
+    pd.DataFrame({"year": [2007, 2008, 2009] * 50, "y": list("abc") * 50,
+                  "x": [1.5, None, 2.0] * 50}).to_csv(tmp_path / "t.csv", index=False)
+    rules = {"columns": {"year": {"dtype": "int"}, "y": {"in_set": ["a", "b"]}}}
+    want = curaug.validate(pd.read_csv(tmp_path / "t.csv"), rules, label="y").to_dict()
+    have = curaug.validate(tmp_path / "t.csv", rules, label="y", engine="dask", workers=1).to_dict()
+    assert {**want, "source": None} == {**have, "source": None}
+    assert open_table(tmp_path / "t.csv").dtypes.to_dict() == pd.read_csv(tmp_path / "t.csv").dtypes.to_dict()
+
+
+def test_csv_blocks_that_disagree_on_a_type_are_one_error_line(tmp_path):
+    lines = ["k,y"] + [f"{i},a" for i in range(50_000)]
+    lines[40_001] = ",a"  # an integer column's first missing value, blocks after the first
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(CuraugError, match="blocks disagree on column types"):
+        open_table(tmp_path / "t.csv", blocksize=50_000)

@@ -83,8 +83,11 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
             if gappy:  # pandas reads the whole table's column as float when any row is missing
                 ddf = ddf.astype({c: "float64" for c in gappy})
         elif fmt == "csv":
-            ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",
-                              assume_missing=True, low_memory=False)
+            # each block's column types as pandas infers them (a file of one block: the
+            # whole file's); blocks that disagree are one error line when first read
+            with dask.config.set({"dataframe.convert-string": False}):
+                ddf = dd.read_csv(files, usecols=columns, blocksize=blocksize, encoding=encoding or "utf-8",
+                                  low_memory=False)
         else:
             raise CuraugError(f"{path}: JSON lines cannot be read in partitions; convert to Parquet "
                               "(curaug clean or pandas) or use --engine local on one file")
@@ -94,6 +97,10 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
     except CuraugError:
         raise
     except Exception as exc:  # pyarrow and dask raise their own types on damaged or odd files
+        if "Mismatched dtypes" in str(exc):
+            raise CuraugError(f"{path}: the CSV's blocks disagree on column types (an integer column with a "
+                              "missing value past the first block reads as float there); convert it to Parquet "
+                              "first, or read one file with --engine local") from None
         raise CuraugError(f"{path}: cannot read as {fmt}: {' '.join(str(exc).split())[:300]}") from None
 
 
