@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult
+from curate.checks.base import MAX_OFFENDERS, CheckResult
 from curate.registry import Registry
 
 if TYPE_CHECKING:
@@ -38,12 +38,6 @@ class PartitionedContext:
     @property
     def columns(self) -> list[str]:
         return [str(c) for c in self.ddf.columns]
-
-    def as_check_context(self, df: "pd.DataFrame") -> CheckContext:
-        """An in-memory :class:`CheckContext` on ``df`` (one partition or a reduced frame)
-        with the same rules and roles: to reuse an in-memory helper on a piece."""
-        return CheckContext(df, self.rules, label=self.label, group=self.group, split_col=self.split_col,
-                            label_sep=self.label_sep)
 
 
 PartitionedCheckFn = Callable[[PartitionedContext], list[CheckResult]]
