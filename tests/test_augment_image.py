@@ -348,10 +348,21 @@ def test_rgba_grey_and_16_bit_sources_come_out_in_their_own_mode(cli, tmp_path):
     line = one_error_line(cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "jpg.yaml",
                               "-o", tmp_path / "jpg"))
     assert "16-bit images are written as PNG or TIFF, not JPEG" in line and not (tmp_path / "jpg").exists()
-    (tmp_path / "gauss.yaml").write_text("modality: image\ncopies: 1\ntransforms:\n  - GaussNoise: {}\n")
-    line = one_error_line(cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "gauss.yaml",
-                              "-o", tmp_path / "gauss"))
-    assert "GaussNoise cannot process 16-bit grey images" in line and not (tmp_path / "gauss").exists()
+    # albumentations transforms see a 16-bit image as float32 in [0, 1] whatever OpenCV takes
+    # (GaussNoise refused uint16 under OpenCV 4 and takes it under 5): noise at 16-bit levels
+    (tmp_path / "gauss.yaml").write_text("modality: image\ncopies: 1\ntransforms:\n"
+                                         "  - GaussNoise: {std_range: [0.02, 0.02]}\n")
+    assert cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "gauss.yaml",
+               "-o", tmp_path / "gauss").code == 0
+    for _, out, src in _outputs(tmp_path / "gauss"):
+        noisy, clean = np.asarray(out).astype(float), np.asarray(src).astype(float)
+        assert out.mode == "I;16" and abs((noisy - clean).std() / 65535 - 0.02) < 0.005
+        assert len(np.unique(np.asarray(out) % 257)) > 10
+    # a transform that cannot take grey images at all is still one clear line, nothing written
+    (tmp_path / "iso.yaml").write_text("modality: image\ncopies: 1\ntransforms:\n  - ISONoise: {}\n")
+    line = one_error_line(cli("augment", tmp_path / "deep" / "m.parquet", "--recipe", tmp_path / "iso.yaml",
+                              "-o", tmp_path / "iso"))
+    assert "ISONoise cannot process 16-bit grey images" in line and not (tmp_path / "iso").exists()
 
 
 def test_masks_boxes_and_keypoints_stay_aligned(cli, tmp_path):

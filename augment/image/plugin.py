@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 #: Compose objects kept per process (one per distinct run of albumentations steps in a plan)
 _MAX_COMPOSES = 512
 _MODES = {"L": "8-bit grey", "RGBA": "RGBA", "I;16": "16-bit grey"}
+#: the largest 16-bit pixel value: a 16-bit image is scaled by it into albumentations' float range
+DEEP_PEAK = 65535
 
 
 @register_plugin
@@ -132,6 +134,13 @@ class ImagePlugin(Plugin):
         # (albumentations' set_random_state: a fifth of the cost of set_random_seed)
         compose.set_random_state(np.random.default_rng(int(seed)), random.Random(int(seed)))
         inputs = {k: v for k, v in sample.items() if k in ("image", "mask", "bboxes", "bbox_labels", "keypoints")}
+        deep = inputs["image"].dtype == np.uint16
+        if deep:
+            # albumentations documents uint8 and float32 images; what a transform does with
+            # uint16 depends on the OpenCV build (GaussNoise refuses it in 4.x, takes it in
+            # 5.x). 16-bit images therefore go through as float32 in [0, 1], which every
+            # transform takes and which holds all 65,536 levels exactly.
+            inputs["image"] = inputs["image"].astype(np.float32) / np.float32(DEEP_PEAK)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -149,6 +158,8 @@ class ImagePlugin(Plugin):
         for key in ("image", "mask"):
             if key in result:
                 out[key] = np.ascontiguousarray(result[key])
+        if deep:
+            out["image"] = np.clip(np.rint(out["image"] * DEEP_PEAK), 0, DEEP_PEAK).astype(np.uint16)
         if "bboxes" in sample:
             out["bboxes"] = [list(map(float, b)) for b in np.asarray(result["bboxes"]).reshape(-1, 4)]
             out["bbox_labels"] = list(result["bbox_labels"])
