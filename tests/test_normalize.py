@@ -138,3 +138,30 @@ def test_normalisers_come_from_one_registry():
     assert make_normalizer("zca", epsilon=0.5).epsilon == 0.5 and isinstance(make_normalizer("zscore"), ZScore)
     with pytest.raises(CuraugError, match="unknown normaliser 'zcaa' .did you mean 'zca'"):
         parse_rules({"normalize": {"method": "zcaa", "columns": ["a"]}})
+
+
+def test_zscore_matches_standard_scaler_with_population_std():
+    """Four rows come out with standard deviation exactly 1, as StandardScaler gives (the
+    sample std made it 0.866); ``ddof=1`` keeps the sample standard deviation on request."""
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.array([[1.0, 10.0], [2.0, 30.0], [4.0, 20.0], [9.0, 60.0]])
+    Z = ZScore().fit_transform(X)
+    assert np.allclose(Z, StandardScaler().fit_transform(X)) and np.allclose(Z.std(axis=0), 1.0)
+    assert np.allclose(ZScore(ddof=1).fit_transform(X).std(axis=0, ddof=1), 1.0)
+    with pytest.raises(ValueError, match="ddof must be 0 .population. or 1 .sample., got ddof=2"):
+        ZScore(ddof=2).fit(X)
+
+
+def test_rules_file_zscore_follows_and_takes_ddof():
+    df = pd.DataFrame({"a": [1.0, 2.0, 4.0, 9.0], "id": list("wxyz")})
+    out = clean(df, parse_rules({"normalize": {"method": "zscore", "columns": ["a"]}})).data
+    assert out["a"].std(ddof=0) == pytest.approx(1.0)
+    sample = clean(df, parse_rules({"normalize": {"method": "zscore", "columns": ["a"], "ddof": 1}})).data
+    assert sample["a"].std(ddof=1) == pytest.approx(1.0)
+    from curate.errors import CuraugError
+
+    with pytest.raises(CuraugError, match="'ddof' applies to zscore, not to 'zca'"):
+        parse_rules({"normalize": {"method": "zca", "columns": ["a"], "ddof": 1}})
+    with pytest.raises(CuraugError, match="'epsilon' applies to pca and zca, not to 'minmax'"):
+        parse_rules({"normalize": {"method": "minmax", "columns": ["a"], "epsilon": 0.1}})

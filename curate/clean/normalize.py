@@ -52,20 +52,35 @@ class _Normalizer(TransformerMixin, BaseEstimator):
 class ZScore(OneToOneFeatureMixin, _Normalizer):
     """Standardise each column to mean 0 and standard deviation 1.
 
+    Parameters
+    ----------
+    ddof : int, default 0
+        Delta degrees of freedom of the standard deviation: 0 divides by n, as
+        scikit-learn's ``StandardScaler`` does (the fitted rows come out with standard
+        deviation exactly 1); 1 divides by n - 1 (the sample standard deviation, which
+        curaug used before version 0.1's third turn).
+
     Examples
     --------
-    >>> z = ZScore().fit([[1.0], [3.0], [5.0]])
-    >>> z.transform([[3.0], [7.0]]).ravel().tolist()
-    [0.0, 2.0]
+    >>> z = ZScore().fit([[1.0], [3.0], [5.0], [7.0]])
+    >>> z.transform([[4.0], [7.0]]).ravel().round(4).tolist()
+    [0.0, 1.3416]
+    >>> float(z.transform([[1.0], [3.0], [5.0], [7.0]]).std())
+    1.0
     """
 
     method = "zscore"
     _fitted = ("mean_", "scale_")
 
+    def __init__(self, ddof: int = 0):
+        self.ddof = ddof
+
     def fit(self, X, y=None):
         X = self._fit_input(X)
+        if not isinstance(self.ddof, (int, np.integer)) or isinstance(self.ddof, bool) or self.ddof not in (0, 1):
+            raise CuraugError(f"ddof must be 0 (population) or 1 (sample), got ddof={self.ddof!r}")
         self.mean_ = np.nanmean(X, axis=0) if len(X) else np.zeros(X.shape[1])
-        std = np.nanstd(X, axis=0, ddof=1) if len(X) > 1 else np.ones(X.shape[1])
+        std = np.nanstd(X, axis=0, ddof=self.ddof) if len(X) > self.ddof else np.ones(X.shape[1])
         self.scale_ = np.where((std > 0) & np.isfinite(std), std, 1.0)
         return self
 
@@ -180,13 +195,20 @@ for _cls in (ZScore, MinMax, PCAWhitener, ZCAWhitener):
     NORMALIZERS.register(_cls.method, _cls)
 
 
-def make_normalizer(method: str, epsilon: float | None = None) -> _Normalizer:
-    """A fresh normaliser by name (``epsilon`` goes to those that take it)."""
-    cls = NORMALIZERS.get(method)
-    est = cls()
-    if epsilon is not None and "epsilon" in est.get_params():
-        est.set_params(epsilon=epsilon)
-    return est
+def make_normalizer(method: str, epsilon: float | None = None, ddof: int | None = None) -> _Normalizer:
+    """A fresh normaliser by name with the parameters given (``None``: its default)."""
+    given = {name: value for name, value in (("epsilon", epsilon), ("ddof", ddof)) if value is not None}
+    check_parameters(method, given)
+    return NORMALIZERS.get(method)(**given)
+
+
+def check_parameters(method: str, given: "dict[str, Any]") -> None:
+    """Refuse a parameter the named normaliser does not take, naming those that do."""
+    takes = NORMALIZERS.get(method)().get_params()
+    for name in given:
+        if name not in takes:
+            others = [n for n in NORMALIZERS.names() if name in NORMALIZERS.get(n)().get_params()]
+            raise CuraugError(f"'{name}' applies to {' and '.join(others)}, not to '{method}'")
 
 
 def from_params_json(params: dict[str, Any]) -> _Normalizer:

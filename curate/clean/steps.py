@@ -484,7 +484,7 @@ def normalize_frame(df: "pd.DataFrame", spec: "Normalize", split_col: str | None
 
     _require(df, spec.columns, "normalize")
     fit = _fit_rows(df, split_col, spec.fit_on)
-    est = make_normalizer(spec.method, spec.epsilon)
+    est = make_normalizer(spec.method, spec.epsilon, spec.ddof)
     est.fit(_numeric(fit, spec.columns))
     params = {**est.get_params_json(), "columns": list(spec.columns),
               "fit_on": spec.fit_on or ("train" if split_col else "all"), "fitted_rows": int(len(fit))}

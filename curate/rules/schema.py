@@ -209,7 +209,8 @@ class Normalize(Strict):
     method: str
     columns: list[str] = Field(min_length=1)
     fit_on: Optional[str] = None
-    epsilon: float = Field(0.0, ge=0)
+    epsilon: Optional[float] = Field(None, ge=0)
+    ddof: Optional[Literal[0, 1]] = None
 
     @field_validator("method")
     @classmethod
@@ -227,6 +228,13 @@ class Normalize(Strict):
         if repeated:
             raise ValueError(f"columns repeated: {', '.join(repeated)}")
         return v
+
+    @model_validator(mode="after")
+    def _parameters_of_the_method(self) -> "Normalize":
+        from curate.clean.normalize import check_parameters
+
+        check_parameters(self.method, {n: v for n in ("epsilon", "ddof") if (v := getattr(self, n)) is not None})
+        return self
 
 
 class Rules(Strict):
