@@ -226,8 +226,6 @@ def test_on_a_dask_cluster(tmp_path, dask_cluster):
      ["missing_values", "duplicates", "class_balance", "bias", "bias", "bias", "min_rows"]),
 ])
 def test_validate_partitioned_equals_validate(tmp_path, table, rules, label, order):
-    pytest.importorskip("curate.partitioned.rules")
-    pytest.importorskip("curate.partitioned.split_checks")
     from curate.checks.validate import validate
     from curate.partitioned.validate import validate_partitioned
 

@@ -194,6 +194,37 @@ def test_identities_come_from_the_group_column_when_there_is_one():
     assert len(np.unique(groups[batch])) == 8 and len(batch) == 32
 
 
-def test_points_stand_in_matches_the_dataset_interface():
-    points = Points(np.zeros((3, 2)), [0, 1, 1], ["a", "b"])
-    assert len(points.subset([2, 0])) == 2 and points.subset([2, 0]).ids == ["r2", "r0"]
+def _penguin_rows():
+    import curaug
+    from pipelines.train.data import ManifestDataset
+    from tests.conftest import SAMPLE
+
+    manifest = curaug.ingest(str(SAMPLE / "penguins.csv"), use_cache=False).manifest
+    manifest = manifest.dropna(subset=["bill_length_mm"]).assign(group=lambda d: d["individual_id"])
+    split = curaug.split(manifest, label="species", folds=3, seed=0)
+    return ManifestDataset.from_manifest(split, label="species", split="train")
+
+
+@pytest.mark.parametrize("make", [_penguin_rows, lambda: blobs(n_per_class=(5, 4, 6))],
+                         ids=["ManifestDataset", "Points"])
+def test_points_stand_in_matches_the_dataset_interface(make):
+    """What the loop and the miners read of a dataset (ids, targets, folds, groups,
+    augmented, sources, spec, tensors, subset), held to the same assertions on the real
+    ManifestDataset and on the stand-in the other tests use, so the two cannot drift."""
+    data = make()
+    n = len(data)
+    assert n > 6 and isinstance(data.ids, list) and all(isinstance(i, str) for i in data.ids)
+    assert len(set(data.ids)) == n and len(data.sources) == n
+    assert data.targets.dtype == np.int64 and data.targets.shape == (n,)
+    assert set(np.unique(data.targets)) <= set(range(len(data.spec.classes)))
+    assert data.augmented.dtype == bool and data.augmented.shape == (n,)
+    assert data.folds is None or data.folds.shape == (n,)
+    assert data.groups is None or (data.groups.shape == (n,) and all(isinstance(g, str) for g in data.groups))
+    X, y = data.tensors()
+    assert X.dtype == torch.float32 and X.shape == (n, *data.spec.input_shape)
+    assert y.dtype == torch.int64 and torch.equal(y, torch.from_numpy(data.targets))
+    part = data.subset([5, 0, 2])
+    assert len(part) == 3 and part.ids == [data.ids[5], data.ids[0], data.ids[2]]
+    assert part.targets.tolist() == data.targets[[5, 0, 2]].tolist() and part.spec == data.spec
+    assert torch.equal(part.tensors()[0], X[[5, 0, 2]])
+    assert part.groups is None or part.groups.tolist() == data.groups[[5, 0, 2]].tolist()
