@@ -222,6 +222,8 @@ def print_validation(result: dict[str, Any]) -> None:
         table.add_row(mark, escape(c["name"]), escape(c.get("column") or ""), c["severity"],
                       escape(round_figures(c.get("details", ""))))
     console.print(table)
+    for skipped in result.get("skipped", []):
+        console.print(f"[dim]skipped[/] {escape(skipped['name'])}: {escape(skipped['reason'])}")
     verdict = "[green]PASSED[/]" if result["success"] else "[red]FAILED[/]"
     console.print(f"{verdict}: {verdict_counts(result)}")
 

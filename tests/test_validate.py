@@ -294,3 +294,40 @@ def test_a_third_party_check_plugs_into_the_registry(monkeypatch):
     assert not result.success and {c.name for c in result.checks if not c.success} == {"few_columns", "plain"}
     with_rules = validate(df, parse_rules({"columns": {"a": {"not_null": True}}}))
     assert with_rules.success and {c.severity for c in with_rules.checks if c.name in ("few_columns", "plain")} == {"warn"}
+
+
+def test_a_splits_section_skips_on_unsplit_data_and_runs_once_split(cli, sample, tmp_path):
+    """One rules file serves the raw table and its split: on the raw table the ``splits:``
+    checks are listed as skipped (no flag the user never passed is blamed); once the table
+    is split they run and decide."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("label: species\ncolumns:\n  species: {in_set: [Adelie, Chinstrap, Gentoo]}\n"
+                     "splits:\n  ratios: {train: 0.6, val: 0.2, test: 0.2}\n  all_classes_in_each: true\n")
+    raw = pd.read_csv(sample / "penguins.csv").dropna(subset=["species"])
+    raw.to_csv(tmp_path / "p.csv", index=False)
+    r = cli("validate", tmp_path / "p.csv", "--rules", rules, "--json", tmp_path / "v.json",
+            "--junit", tmp_path / "v.xml")
+    assert r.code in (0, 1) and "error" not in r.err, r.err
+    result = json.loads((tmp_path / "v.json").read_text())
+    assert result["skipped"] == [{"name": "splits", "reason": "no split column 'split': the data is not split "
+                                                              "(split checks run once it is)"}]
+    assert not {c["name"] for c in result["checks"]} & {"split_ratios", "classes_in_every_split"}
+    assert "skipped splits: no split column 'split'" in " ".join(r.out.split())
+    suite = ET.parse(tmp_path / "v.xml").getroot()
+    assert [c.get("name") for c in suite if c.find("skipped") is not None][-1] == "splits"
+    # the partitioned path says the same
+    raw.to_parquet(tmp_path / "p.parquet")
+    from curate.partitioned.table import open_table
+    from curate.partitioned.validate import validate_partitioned
+
+    from curate.rules.schema import load_rules
+
+    parts = validate_partitioned(open_table(tmp_path / "p.parquet"), load_rules(rules))
+    assert parts.to_dict()["skipped"] == result["skipped"]
+    # split, the same file runs its split checks
+    assert cli("split", tmp_path / "p.csv", "--label", "species", "-o", tmp_path / "s.parquet").code == 0
+    assert cli("validate", tmp_path / "s.parquet", "--rules", rules, "--json", tmp_path / "s.json").code == 0
+    split = json.loads((tmp_path / "s.json").read_text())
+    assert split["skipped"] == [] and {"split_ratios", "classes_in_every_split"} <= {c["name"] for c in split["checks"]}
+    # a split column the user names and the data lacks is still bad input
+    assert "--split-col 'fold_of': no such column" in one_error_line(cli("validate", tmp_path / "p.csv", "--split-col", "fold_of"))

@@ -55,6 +55,9 @@ class CheckResult:
 class ValidationResult:
     checks: list[CheckResult]
     source: str | None = None
+    #: checks the rules declare that could not run on this data, each ``{"name", "reason"}``
+    #: (the ``splits:`` section of a table that has no split column yet)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -74,6 +77,7 @@ class ValidationResult:
                            "unsuccessful": len(self.checks) - ok,
                            "warnings": sum(not c.success and c.severity == "warn" for c in self.checks)},
             "checks": [c.to_dict() for c in self.ordered()],
+            "skipped": list(self.skipped),
         }
 
 

@@ -73,6 +73,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     contract = rules is not None and declares_checks(rules)
     rules = rules or Rules()
     label, group, split_col, label_sep = resolve_roles(df.columns, rules, label, group, split_col, label_sep)
+    skipped = skipped_split_checks(rules, split_col)
     if label and not label_sep:
         from curate.io.labels import is_list_column
 
@@ -90,7 +91,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         if contract and not asked:
             found = [_as_warning(r) for r in found]
         results.extend(found)
-    return ValidationResult(results, source=source)
+    return ValidationResult(results, source=source, skipped=skipped)
 
 
 def resolve_roles(columns, rules: "Rules", label: str | None, group: str | None, split_col: str | None,
@@ -100,13 +101,22 @@ def resolve_roles(columns, rules: "Rules", label: str | None, group: str | None,
     label = label or rules.label
     group = group or rules.group
     label_sep = label_sep or rules.label_sep
-    if split_col is None and rules.splits is not None:
-        split_col = rules.splits.column
     names = [str(c) for c in columns]
+    if split_col is None and rules.splits is not None and rules.splits.column in names:
+        split_col = rules.splits.column  # absent, the data is not split yet: see skipped_split_checks
     for param, column in (("label", label), ("group", group), ("split_col", split_col)):
         if column is not None and column not in names:
             raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(names)})", param=param)
     return label, group, split_col, label_sep
+
+
+def skipped_split_checks(rules: "Rules", split_col: str | None) -> list[dict[str, str]]:
+    """The ``splits:`` section's checks when the data has no split column: a rules file
+    serves the raw table and its splits alike, so they are listed as skipped, not failed."""
+    if rules.splits is None or split_col is not None:
+        return []
+    reason = f"no split column '{rules.splits.column}': the data is not split (split checks run once it is)"
+    return [{"name": "splits", "reason": reason}]
 
 
 def declares_checks(rules: "Rules") -> bool:

@@ -27,7 +27,7 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
     """Validate ``ddf`` (from :func:`curate.partitioned.table.open_table`); arguments as
     :func:`curate.checks.validate.validate`'s. Runs on the active engine
     (:func:`curate.partitioned.table.engine_scope`)."""
-    from curate.checks.validate import _as_warning, declares_checks, resolve_roles
+    from curate.checks.validate import _as_warning, declares_checks, resolve_roles, skipped_split_checks
     from curate.io.manifest import ok_rows
     from curate.partitioned.context import PARTITIONED_CHECKS, PartitionedContext
     from curate.partitioned.rules import column_rules
@@ -60,7 +60,7 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
         if contract and not asked:
             found = [_as_warning(r) for r in found]
         results.extend(found)
-    return ValidationResult(results, source=source)
+    return ValidationResult(results, source=source, skipped=skipped_split_checks(rules, split_col))
 
 
 def unsupported_checks(ddf: "dd.DataFrame", rules: "Rules | None", *, label: str | None = None,

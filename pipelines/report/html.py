@@ -135,6 +135,9 @@ def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" =
              f"<div class='verdict {'pass' if ok else 'fail'}' id='verdict'>{'PASSED' if ok else 'FAILED'}: "
              f"{esc(verdict_counts(result))}</div>",
              "<h2>Checks</h2>" + checks_table(checks)]
+    if result.get("skipped"):
+        parts.append("<ul id='skipped'>" + "".join(f"<li>skipped <b>{esc(s['name'])}</b>: {esc(s['reason'])}</li>"
+                                                   for s in result["skipped"]) + "</ul>")
     parts += check_figures(checks)
     if df is not None:
         parts += _offending_rows(checks, df)
