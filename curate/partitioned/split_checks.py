@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from curate.checks.base import MAX_OFFENDERS, CheckResult, data_columns, split_names
 from curate.checks.split import (classes_result, drift_figures, drift_results, duplicates_results, feature_drift,
                                  group_overlap_result, ks_pvalue_from_statistic, pair_drift, quantile_ranks,
-                                 split_ratios_result)
+                                 split_ratios_result, unavoidable_rows)
 from curate.errors import CuraugError
 from curate.io.manifest import GAP_SPLIT
 from curate.partitioned.context import PartitionedContext, first_names, reduce_partitions, register_partitioned
@@ -118,7 +118,30 @@ def split_ratios(ctx: PartitionedContext) -> list[CheckResult]:
 
     counts = reduce_partitions(ctx.ddf[[col]], partial, combine)
     offenders = first_names(_named(ctx.ddf, col), lambda part: part[col].isna())
-    return [split_ratios_result(_split_rules(ctx), col, counts, offenders)]
+    return [split_ratios_result(_split_rules(ctx), col, counts, offenders, _unavoidable_rows(ctx))]
+
+
+def _unavoidable_rows(ctx: PartitionedContext) -> int:
+    """:func:`curate.checks.split.unavoidable_rows` from the classes present and the group
+    sizes summed over partitions (a group may span several)."""
+    import pandas as pd
+
+    label = ctx.label if ctx.label and not ctx.label_sep else None
+    columns = [c for c in (label, ctx.group) if c]
+    if not columns:
+        return unavoidable_rows(1, 1)
+
+    def partial(part: "pd.DataFrame") -> tuple[set, "pd.Series | None"]:
+        return (set(part[label].dropna()) if label else set(),
+                part[ctx.group].value_counts(sort=False) if ctx.group else None)
+
+    def combine(pieces: list) -> tuple[int, int]:
+        classes = set().union(*(p[0] for p in pieces))
+        sizes = [p[1] for p in pieces if p[1] is not None]
+        largest = int(pd.concat(sizes).groupby(level=0).sum().max()) if sizes and sum(map(len, sizes)) else 1
+        return len(classes) if label else 1, largest
+
+    return unavoidable_rows(*reduce_partitions(ctx.ddf[columns], partial, combine))
 
 
 @register_partitioned("group_overlap")
