@@ -155,6 +155,10 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
         lock = read_lock(os.fspath(lock))
     df = _frame(data)
     from curate.checks.validate import validate as run_validate
+    from curate.clean.steps import note_normalization
+
+    if isinstance(data, (str, os.PathLike)):
+        df = note_normalization(df, data)
 
     split_col, label = _default_roles(df.columns, rules, split_col, label)
     return run_validate(df, rules, label=label, group=group, split_col=split_col, label_sep=multilabel_sep,

@@ -325,6 +325,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     DATA may be a Parquet dataset folder or a glob (data/*.parquet): it is then checked
     partition by partition, as is any table with --engine dask.
     """
+    from curate.clean.steps import note_normalization
     from curate.io.manifest import load_data
     from curate.rules.schema import load_rules
     from curaug.api import validate as run_validate
@@ -345,7 +346,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
             from curate.split.lock import read_lock
 
             lock = read_lock(lock_path)
-        df = load_data(data, encoding=encoding)
+        df = note_normalization(load_data(data, encoding=encoding), data)
         result = run_validate(df, rules, label=label, group=group, split_col=split_col,
                               multilabel_sep=multilabel_sep, lock=lock)
     result.source = data
@@ -382,6 +383,7 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
     """Clean DATA with the rules file's steps (in file order) and normaliser; never touches DATA."""
     from curate.io.atomic import write_json_atomic, write_text_atomic
     from curate.io.manifest import load_data, save_manifest
+    from curate.clean.steps import normalizer_params_path
     from curate.io.tables import table_format
     from curate.rules.schema import load_rules
     from curaug.api import clean as run_clean
@@ -605,12 +607,6 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
                    "rerun the same command to resume", err=True)
         ctx.exit(130)
     print_training_summary(metrics, rundir)
-
-
-def normalizer_params_path(output: str) -> str:
-    """Where clean writes the fitted normaliser: beside the output, ``<stem>.normalize.json``."""
-    out = Path(output)
-    return str(out.with_name(out.stem + ".normalize.json"))
 
 
 def _refuse_overwrite_inputs(data: str, output: str) -> None:

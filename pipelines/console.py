@@ -223,7 +223,8 @@ def print_validation(result: dict[str, Any]) -> None:
                       escape(round_figures(c.get("details", ""))))
     console.print(table)
     for skipped in result.get("skipped", []):
-        console.print(f"[dim]skipped[/] {escape(skipped['name'])}: {escape(skipped['reason'])}")
+        where = f"[{skipped['column']}]" if skipped.get("column") else ""
+        console.print(f"[dim]skipped[/] {escape(skipped['name'] + where)}: {escape(skipped['reason'])}")
     verdict = "[green]PASSED[/]" if result["success"] else "[red]FAILED[/]"
     console.print(f"{verdict}: {verdict_counts(result)}")
 

@@ -158,3 +158,45 @@ def test_clean_bad_input(cli, sample, tmp_path):
     rules.write_text("normalize: {method: zca, columns: [a, b]}\n")
     assert "singular" in one_error_line(cli("clean", tmp_path / "lin.csv", "--rules", rules, "-o", out))
     assert not out.exists()
+
+
+def test_a_normalised_table_is_not_judged_by_raw_unit_rules(cli, tmp_path):
+    """One rules file with column rules and ``normalize:``: the raw wine passes its rules,
+    clean zscores alcohol, and validating the cleaned table with the same file lists the
+    raw-unit rules of the normalised columns as skipped instead of failing 178 of 178 rows
+    (in memory, from the Parquet file, and in partitions); not_null still runs on them."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    wine.insert(0, "id", [f"w{i:03d}" for i in range(len(wine))])
+    wine.to_csv(tmp_path / "wine.csv", index=False)
+    rules = tmp_path / "wine.rules.yaml"
+    rules.write_text("label: cultivar\ncolumns:\n  alcohol: {not_null: true, between: [10, 15.5]}\n"
+                     "  magnesium: {between: [60, 170], mean_between: [90, 110]}\n"
+                     "normalize: {method: zscore, columns: [alcohol, malic_acid]}\n")
+    assert cli("validate", tmp_path / "wine.csv", "--rules", rules).code == 0
+    assert cli("clean", tmp_path / "wine.csv", "--rules", rules, "-o", tmp_path / "clean.parquet").code == 0
+    r = cli("validate", tmp_path / "clean.parquet", "--rules", rules, "--json", tmp_path / "v.json")
+    assert r.code == 0, r.out
+    result = json.loads((tmp_path / "v.json").read_text())
+    assert [(s["name"], s["column"]) for s in result["skipped"]] == [("between", "alcohol")]
+    assert "alcohol was normalised (zscore, fitted on all) by curaug clean" in result["skipped"][0]["reason"]
+    ran = {(c["name"], c["column"]) for c in result["checks"]}
+    assert {("not_null", "alcohol"), ("between", "magnesium"), ("mean_between", "magnesium")} <= ran
+    assert ("between", "alcohol") not in ran
+    from curate.partitioned.table import open_table
+    from curate.partitioned.validate import validate_partitioned
+    from curate.rules.schema import load_rules
+
+    parts = validate_partitioned(open_table(tmp_path / "clean.parquet"), load_rules(rules)).to_dict()
+    assert parts["skipped"] == result["skipped"] and parts["success"]
+    # a CSV keeps no attributes: the fitted parameters clean wrote beside it say the same
+    assert cli("clean", tmp_path / "wine.csv", "--rules", rules, "-o", tmp_path / "clean.csv").code == 0
+    r = cli("validate", tmp_path / "clean.csv", "--rules", rules, "--json", tmp_path / "c.json")
+    assert r.code == 0 and json.loads((tmp_path / "c.json").read_text())["skipped"] == result["skipped"]
+    # ... unless the table was written again after them, without a normaliser
+    rules.write_text(rules.read_text().split("normalize:")[0])
+    assert cli("clean", tmp_path / "wine.csv", "--rules", rules, "-o", tmp_path / "clean.csv").code == 0
+    assert json.loads((tmp_path / "c.json").read_text())["skipped"]  # (the earlier result, for contrast)
+    r = cli("validate", tmp_path / "clean.csv", "--rules", rules, "--json", tmp_path / "c2.json")
+    assert r.code == 0 and json.loads((tmp_path / "c2.json").read_text())["skipped"] == []

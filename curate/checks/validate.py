@@ -73,7 +73,8 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     contract = rules is not None and declares_checks(rules)
     rules = rules or Rules()
     label, group, split_col, label_sep = resolve_roles(df.columns, rules, label, group, split_col, label_sep)
-    skipped = skipped_split_checks(rules, split_col)
+    rules, skipped = without_raw_unit_rules(rules, df.attrs)
+    skipped += skipped_split_checks(rules, split_col)
     if label and not label_sep:
         from curate.io.labels import is_list_column
 
@@ -108,6 +109,37 @@ def resolve_roles(columns, rules: "Rules", label: str | None, group: str | None,
         if column is not None and column not in names:
             raise CuraugError(f"{param}='{column}': no such column (columns: {', '.join(names)})", param=param)
     return label, group, split_col, label_sep
+
+
+#: Column rules about a column's raw values: a normaliser that replaced the column (zscore,
+#: minmax, zca) leaves nothing for them to judge. ``not_null`` and ``dtype`` still hold; so
+#: does ``unique`` under a per-column monotone map (zscore, minmax), not under ZCA's mixing.
+RAW_UNIT_RULES = ("between", "in_set", "not_in_set", "mean_between")
+
+
+def without_raw_unit_rules(rules: "Rules", attrs: dict) -> "tuple[Rules, list[dict[str, str]]]":
+    """``rules`` less the raw-unit rules of the columns ``curaug clean`` normalised (as the
+    data's ``attrs`` record it, kept in its Parquet file), and those rules as skipped:
+    they describe the values before normalising, where ``validate`` checks them."""
+    from curate.clean.steps import NORMALIZED_ATTR
+
+    done = attrs.get(NORMALIZED_ATTR) if isinstance(attrs, dict) else None
+    if not done or not done.get("replaced") or not rules.columns:
+        return rules, []
+    judged = RAW_UNIT_RULES + (("unique",) if done["method"] == "zca" else ())
+    columns, skipped = dict(rules.columns), []
+    for column in done["columns"]:
+        own = columns.get(column)
+        if own is None:
+            continue
+        dropped = [name for name, *_ in own.rules() if name in judged]
+        if dropped:
+            columns[column] = own.model_copy(update={name: None for name in dropped})
+            skipped += [{"name": name, "column": column,
+                         "reason": f"{column} was normalised ({done['method']}, fitted on {done['fit_on']}) "
+                                   "by curaug clean: a raw-unit rule judges the data before normalising"}
+                        for name in dropped]
+    return rules.model_copy(update={"columns": columns}), skipped
 
 
 def skipped_split_checks(rules: "Rules", split_col: str | None) -> list[dict[str, str]]:

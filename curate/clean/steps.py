@@ -10,6 +10,7 @@ DataFrame is never modified.
 
 from __future__ import annotations
 
+import os
 import re
 from abc import abstractmethod
 from dataclasses import dataclass, field
@@ -57,6 +58,11 @@ class CleanStep(Strict):
         """Return the cleaned copy of ``df`` and one log entry per change (``df`` is a copy
         this step may modify)."""
 
+    def fits(self) -> bool:
+        """True when the step learns a statistic from the rows (a median, clipping bounds):
+        it must then see the train split only, so a pipeline runs it after the split."""
+        return False
+
 
 CLEAN_STEPS: Registry[type[CleanStep]] = Registry("clean step", entry_points="curaug.clean_steps")
 
@@ -73,7 +79,7 @@ def clean_step(name: str) -> Callable[[type[CleanStep]], type[CleanStep]]:
 
 
 def clean(df: "pd.DataFrame", rules: "Rules", *, label: str | None = None,
-          split_col: str | None = "split") -> CleanResult:
+          split_col: str | None = "split", first_index: int = 0) -> CleanResult:
     """Run the clean steps and the normaliser of ``rules`` on a copy of ``df``.
 
     Examples
@@ -88,15 +94,71 @@ def clean(df: "pd.DataFrame", rules: "Rules", *, label: str | None = None,
     ctx = CleanContext(rules, label or rules.label, split_col if split_col in df.columns else None)
     out = df.copy()
     log: list[dict[str, Any]] = []
-    for i, (name, step) in enumerate(rules.clean_steps()):
+    for i, (name, step) in enumerate(rules.clean_steps(), start=first_index):
         out, entries = step.apply(out, ctx)
         for entry in entries:
             log.append({"step": name, "index": i, **entry})
     params = None
     if rules.normalize is not None:
         out, params, entry = normalize_frame(out, rules.normalize, ctx.split_col)
-        log.append({"step": "normalize", "index": len(rules.clean), **entry})
+        log.append({"step": "normalize", "index": first_index + len(rules.clean), **entry})
     return CleanResult(out, log, params)
+
+
+#: Key of ``DataFrame.attrs`` (kept in Parquet files) saying which columns a normaliser
+#: changed, so a later validation does not judge them by raw-unit rules.
+NORMALIZED_ATTR = "curaug_normalized"
+
+
+def normalizer_params_path(output: "str | os.PathLike") -> str:
+    """Where ``curaug clean`` writes the fitted normaliser: beside the output,
+    ``<stem>.normalize.json``."""
+    from pathlib import Path
+
+    out = Path(output)
+    return str(out.with_name(out.stem + ".normalize.json"))
+
+
+def note_normalization(df: "pd.DataFrame", path: "str | os.PathLike") -> "pd.DataFrame":
+    """``df`` read from ``path``, with :data:`NORMALIZED_ATTR` set from the fitted parameters
+    ``curaug clean`` wrote beside it when the format kept no attributes (CSV, JSON lines)."""
+    if NORMALIZED_ATTR not in df.attrs:
+        record = _normalization_record(path)
+        if record:
+            df.attrs[NORMALIZED_ATTR] = record
+    return df
+
+
+def _normalization_record(path: "str | os.PathLike") -> dict[str, Any] | None:
+    import json
+    from pathlib import Path
+
+    params = Path(normalizer_params_path(path))
+    if not params.is_file() or params.stat().st_mtime_ns < Path(path).stat().st_mtime_ns:
+        return None  # none, or left from an earlier output (clean writes the table first)
+    from curate.clean.normalize import from_params_json
+
+    try:
+        fitted = json.loads(params.read_text(encoding="utf-8"))
+        columns = list(fitted["columns"])
+        replaced = [str(n) for n in from_params_json(fitted).get_feature_names_out(columns)] == columns
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {"method": fitted["method"], "columns": columns, "fit_on": fitted.get("fit_on", "all"),
+            "replaced": replaced}
+
+
+def before_and_after_split(rules: "Rules") -> "tuple[Rules, Rules, int]":
+    """The rules' clean work cut where the first step that fits a statistic stands:
+    ``(before, after, index of after's first step)``. ``before`` holds the row-level steps
+    that may run on every row before a split (dropping duplicates, missing rows, PII);
+    ``after`` the rest in file order and the normaliser, to run once the split exists so
+    that every statistic comes from the train rows."""
+    steps = rules.clean_steps()
+    cut = next((i for i, (_, step) in enumerate(steps) if step.fits()), len(steps))
+    before = rules.model_copy(update={"clean": rules.clean[:cut], "normalize": None})
+    after = rules.model_copy(update={"clean": rules.clean[cut:]})
+    return before, after, cut
 
 
 def _ids(df: "pd.DataFrame", mask: "pd.Series") -> list[str]:
@@ -251,6 +313,9 @@ class Missing(CleanStep):
             raise ValueError("strategy impute_constant needs a 'value'")
         return self
 
+    def fits(self) -> bool:
+        return self.strategy in ("impute_median", "impute_mode")
+
     def apply(self, df, ctx):
         import pandas as pd
 
@@ -270,6 +335,7 @@ class Missing(CleanStep):
                     added[f"{c}_was_missing"] = int(isna[c].sum())
             return df, [{"action": "flag_missing", "columns_added": added, "reason": "flag strategy"}]
         changed, fills = {}, {}
+        fit = _fit_rows(df, ctx.split_col) if self.fits() else df
         for c in columns:
             n = int(isna[c].sum())
             if not n:
@@ -279,9 +345,9 @@ class Missing(CleanStep):
                     if self.columns == "all":
                         continue
                     raise CuraugError(f"clean step 'missing': impute_median needs a numeric column, '{c}' is {df[c].dtype}")
-                fill = _fit_rows(df, ctx.split_col)[c].median()
+                fill = fit[c].median()
             elif self.strategy == "impute_mode":
-                modes = _fit_rows(df, ctx.split_col)[c].mode(dropna=True)
+                modes = fit[c].mode(dropna=True)
                 if modes.empty:
                     continue
                 fill = modes.iloc[0]
@@ -292,6 +358,8 @@ class Missing(CleanStep):
         entry = {"action": self.strategy, "cells_changed": changed, "fill_values": fills,
                  "reason": f"missing values, {self.strategy.replace('_', ' ')}"
                            + (" (statistic from the train split)" if ctx.split_col else "")}
+        if self.fits():
+            entry.update(fit_on="train" if ctx.split_col else "all", fitted_rows=int(len(fit)))
         return df, [entry]
 
 
@@ -356,11 +424,14 @@ class Clip(CleanStep):
             check_range(list(self.values))
         return self
 
+    def fits(self) -> bool:
+        return self.method != "values"
+
     def apply(self, df, ctx):
         import pandas as pd
 
         _require(df, self.columns, "clip")
-        fit = _fit_rows(df, ctx.split_col)
+        fit = _fit_rows(df, ctx.split_col) if self.fits() else df
         changed, bounds = {}, {}
         for c in self.columns:
             if not pd.api.types.is_numeric_dtype(df[c]):
@@ -377,8 +448,11 @@ class Clip(CleanStep):
             df[c] = clipped
             changed[c] = n
             bounds[c] = [None if lo is None else float(lo), None if hi is None else float(hi)]
-        return df, [{"action": "clip", "method": self.method, "cells_changed": changed, "bounds": bounds,
-                     "reason": f"outliers ({self.method})"}]
+        entry = {"action": "clip", "method": self.method, "cells_changed": changed, "bounds": bounds,
+                 "reason": f"outliers ({self.method})"}
+        if self.fits():
+            entry.update(fit_on="train" if ctx.split_col else "all", fitted_rows=int(len(fit)))
+        return df, [entry]
 
 
 @clean_step("relabel")
@@ -507,6 +581,8 @@ def apply_normalizer(df: "pd.DataFrame", params: dict[str, Any], est=None) -> "p
     names = [str(n) for n in est.get_feature_names_out(columns)]
     if names == list(columns):
         out[columns] = values
+        out.attrs[NORMALIZED_ATTR] = {"method": params["method"], "columns": list(columns),
+                                      "fit_on": params.get("fit_on", "all"), "replaced": True}
         return out
     # new features (PCA components): every input column stays, the components are added
     clash = [n for n in names if n in out.columns]

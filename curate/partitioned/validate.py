@@ -27,7 +27,8 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
     """Validate ``ddf`` (from :func:`curate.partitioned.table.open_table`); arguments as
     :func:`curate.checks.validate.validate`'s. Runs on the active engine
     (:func:`curate.partitioned.table.engine_scope`)."""
-    from curate.checks.validate import _as_warning, declares_checks, resolve_roles, skipped_split_checks
+    from curate.checks.validate import (_as_warning, declares_checks, resolve_roles, skipped_split_checks,
+                                        without_raw_unit_rules)
     from curate.io.manifest import ok_rows
     from curate.partitioned.context import PARTITIONED_CHECKS, PartitionedContext
     from curate.partitioned.rules import column_rules
@@ -36,6 +37,7 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
     contract = rules is not None and declares_checks(rules)
     rules = rules or Rules()
     label, group, split_col, label_sep = resolve_roles(ddf.columns, rules, label, group, split_col, label_sep)
+    rules, skipped = without_raw_unit_rules(rules, ddf._meta.attrs)
     columns = [str(c) for c in ddf.columns]
     if label and not label_sep:
         from curate.io.labels import is_list_column
@@ -60,7 +62,7 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
         if contract and not asked:
             found = [_as_warning(r) for r in found]
         results.extend(found)
-    return ValidationResult(results, source=source, skipped=skipped_split_checks(rules, split_col))
+    return ValidationResult(results, source=source, skipped=skipped + skipped_split_checks(rules, split_col))
 
 
 def unsupported_checks(ddf: "dd.DataFrame", rules: "Rules | None", *, label: str | None = None,

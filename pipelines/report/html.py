@@ -136,7 +136,8 @@ def render_validation_report(result: dict[str, Any], df: "pd.DataFrame | None" =
              f"{esc(verdict_counts(result))}</div>",
              "<h2>Checks</h2>" + checks_table(checks)]
     if result.get("skipped"):
-        parts.append("<ul id='skipped'>" + "".join(f"<li>skipped <b>{esc(s['name'])}</b>: {esc(s['reason'])}</li>"
+        parts.append("<ul id='skipped'>" + "".join(f"<li>skipped <b>{esc(s['name'])}</b>{esc(f' [{c}]' if (c := s.get('column')) else '')}: "
+                                                   f"{esc(s['reason'])}</li>"
                                                    for s in result["skipped"]) + "</ul>")
     parts += check_figures(checks)
     if df is not None:

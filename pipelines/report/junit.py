@@ -34,7 +34,8 @@ def junit_xml(result: dict[str, Any], suite_name: str = "curaug.validate") -> st
         node = ET.SubElement(case, tag, message=c.get("details", "")[:500], type=c["name"])
         node.text = json.dumps(c.get("observed", {}), indent=1, default=str)
     for skipped in not_run:  # declared, but not for this data (the splits of an unsplit table)
-        case = ET.SubElement(suite, "testcase", classname=suite_name, name=skipped["name"])
+        name = skipped["name"] + (f"[{skipped['column']}]" if skipped.get("column") else "")
+        case = ET.SubElement(suite, "testcase", classname=suite_name, name=name)
         ET.SubElement(case, "skipped", message=skipped["reason"][:500], type=skipped["name"])
     return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True) + "\n"
 
