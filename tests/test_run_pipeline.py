@@ -523,3 +523,43 @@ def test_a_stage_that_cannot_use_the_data_names_the_pipeline_key(cli, pipeline, 
     pipeline.write_text(pipeline.read_text() + "label: lable\n")
     line = one_error_line(cli("run", pipeline))
     assert re.search(r"pipeline.yaml line 9: split stage: label='lable': no such column", line), line
+
+
+def test_no_statistic_is_fitted_on_test_rows(cli, tmp_path, elsewhere):
+    """Row-level cleaning runs before the split; imputation, IQR clipping and the normaliser
+    run after it, fitted on the train rows only, and the figures say so."""
+    penguins = pd.read_csv(SAMPLE / "penguins.csv")
+    columns = ["species", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    penguins = penguins.dropna(subset=["species"])[columns]
+    penguins = pd.concat([penguins, penguins.iloc[5:8]], ignore_index=True)  # three exact duplicates
+    penguins.to_csv(tmp_path / "p.csv", index=False)
+    (tmp_path / "rules.yaml").write_text(  # the raw table's missing values are what clean is for
+        "label: species\ndataset: {max_missing_fraction: 0.05, max_duplicate_fraction: 0.05}\nclean:\n  - drop_duplicates: {}\n  - missing: {strategy: impute_median}\n"
+        "  - clip: {columns: [body_mass_g], method: iqr, k: 1.5}\n"
+        "normalize: {method: zscore, columns: [bill_length_mm, body_mass_g]}\n")
+    path = write_pipeline(tmp_path, "out: runs/t\nsource: p.csv\nlabel: species\nrules: rules.yaml\n"
+                                    "split: {ratios: [0.6, 0.2, 0.2]}\n")
+    result = cli("run", path)
+    assert result.code == 0, result.err
+    steps = plan(result)
+    assert list(steps)[:5] == ["ingest", "validate", "clean", "split", "clean_fitted"]
+    out = tmp_path / "runs" / "t"
+    before = json.loads((out / "clean.json").read_text())
+    assert [e["step"] for e in before["log"]] == ["drop_duplicates"] and before["rows_out"] == len(penguins.drop_duplicates())
+    after = json.loads((out / "clean_fitted.json").read_text())
+    assert [e["step"] for e in after["log"]] == ["missing", "clip", "normalize"] and after["fit_on"] == ["train"]
+    split = pd.read_parquet(out / "split.parquet")
+    train = split[split["split"] == "train"]
+    assert all(e["fit_on"] == "train" and e["fitted_rows"] == len(train) for e in after["log"])
+    assert after["log"][0]["fill_values"]["bill_length_mm"] == pytest.approx(train["bill_length_mm"].median())
+    cleaned = pd.read_parquet(out / "split.clean.parquet")
+    fitted = cleaned[cleaned["split"] == "train"]
+    assert fitted["bill_length_mm"].mean() == pytest.approx(0, abs=1e-9)
+    assert fitted["bill_length_mm"].std(ddof=0) == pytest.approx(1)
+    assert abs(cleaned.loc[cleaned["split"] == "test", "bill_length_mm"].mean()) > 1e-3  # test's own mean is not 0
+    params = json.loads((out / "split.clean.normalize.json").read_text())
+    assert params["fit_on"] == "train" and params["fitted_rows"] == len(train)
+    # the later stages read the cleaned split
+    assert "split.clean.parquet" in (out / "splits.validation.json").read_text()
+    page = (out / "report.html").read_text()
+    assert "Cleaning fitted on the train split" in page and f"train ({len(train)} rows)" in page

@@ -151,14 +151,24 @@ def _profile_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
         parts.append("<h3>Corrupt rows</h3>" + table(["id", "reason"], [[e.get("id"), e.get("reason")]
                                                                        for e in ingest["corrupt_examples"]]))
     parts.append(_class_counts(out, stages))
-    clean = figures_of(stages, "clean")
-    if clean is not None:
-        parts.append(f"<h3>Cleaning</h3><p>{clean['rows_in']} rows in, {clean['rows_out']} out.</p>")
-        log = [[e.get("step"), e.get("rows_dropped"), e.get("reason"), _ids_text(e.get("ids") or [])]
+    for name, title in (("clean", "Cleaning (every row, before the split)"),
+                        ("clean_fitted", "Cleaning fitted on the train split (after the split)")):
+        clean = figures_of(stages, name)
+        if clean is None:
+            continue
+        parts.append(f"<h3>{title}</h3><p>{clean['rows_in']} rows in, {clean['rows_out']} out.</p>")
+        log = [[e.get("step"), e.get("rows_dropped"), _fitted_on(e), e.get("reason"), _ids_text(e.get("ids") or [])]
                for e in clean.get("log") or []]
         if log:
-            parts.append(table(["step", "rows dropped", "why", "ids"], log, "clean-log"))
+            parts.append(table(["step", "rows dropped", "fitted on", "why", "ids"], log, f"{name}-log".replace("_", "-")))
     return "\n".join(parts)
+
+
+def _fitted_on(entry: dict[str, Any]) -> str:
+    """Which rows a step's statistic came from (``train (206 rows)``), or nothing."""
+    if "fit_on" not in entry:
+        return ""
+    return f"{entry['fit_on']} ({entry['fitted_rows']} rows)" if "fitted_rows" in entry else str(entry["fit_on"])
 
 
 def _ids_text(ids: list[Any], limit: int = 5) -> str:

@@ -207,37 +207,104 @@ def _validate(ctx: StageContext, data: Path, rules, target: Path) -> Outcome:
     return Outcome(result.success, f"{stats['successful']} of {stats['evaluated']} checks passed{note}")
 
 
+def _clean_parts(p: "LoadedPipeline") -> "tuple[Any, Any, int]":
+    """The rules' clean work as ``(before the split, after it, index of after's first
+    step)``. With a split, every step that fits a statistic (imputation, IQR or percentile
+    clipping) and the normaliser wait for it, so they are fitted on the train rows only;
+    the row-level steps before the first of them run on every row first. Without a split
+    everything runs before (on every row: there is no test split to leak)."""
+    from curate.clean.steps import before_and_after_split
+
+    if p.rules is None:
+        return None, None, 0
+    if p.config.split is None:
+        return p.rules.model_copy(update={"splits": None}), None, 0
+    return before_and_after_split(p.rules.model_copy(update={"splits": None}))
+
+
+def _has_work(rules) -> bool:
+    return rules is not None and bool(rules.clean or rules.normalize)
+
+
+def _split_data(p: "LoadedPipeline", present: list[str]) -> str:
+    """The split manifest the later stages read: cleaned after the split when that ran."""
+    return "split.clean.parquet" if "clean_fitted" in present else "split.parquet"
+
+
+def _clean_settings(p: "LoadedPipeline") -> dict[str, Any]:
+    data = p.rules_data or {}
+    return {"rules": {k: data.get(k) for k in ("label", "clean", "normalize")}, "label": p.config.label,
+            "split": p.config.split is not None}
+
+
+def _run_clean(ctx: StageContext, rules, source: Path, target: Path, figures: Path, *, split_col: str | None,
+               first_index: int) -> "Outcome":
+    from curate.clean.steps import clean, normalizer_params_path
+    from curate.io.atomic import write_json_atomic
+    from curate.io.manifest import save_manifest
+
+    df = _load(source)
+    result = clean(df, rules, label=_label_or_none(df, ctx.label), split_col=split_col, first_index=first_index)
+    save_manifest(result.data, target)
+    if result.normalizer is not None:
+        write_json_atomic(normalizer_params_path(target), result.normalizer)
+    fitted = sorted({e["fit_on"] for e in result.log if "fit_on" in e})
+    _write_figures(figures, {"rows_in": len(df), "rows_out": len(result.data), "fit_on": fitted, "log": result.log})
+    where = f"; fitted on {' and '.join(fitted)} rows" if fitted else ""
+    return Outcome(True, f"{len(df)} rows in, {len(result.data)} out{where}")
+
+
 class Clean(Stage):
+    """The rules' clean steps that need no statistic, on every row before the split (all of
+    them, and the normaliser, when the pipeline does not split)."""
+
     name = "clean"
     figures = "clean.json"
 
     def applies(self, p):
-        return p.rules is not None and bool(p.rules.clean or p.rules.normalize)
+        return _has_work(_clean_parts(p)[0])
 
     def settings(self, p):
-        data = p.rules_data or {}
-        return {"rules": {k: data.get(k) for k in ("label", "clean", "normalize")}, "label": p.config.label}
+        return _clean_settings(p)
 
     def inputs(self, p, present):
         return _under(p, "manifest.parquet")
 
     def outputs(self, p):
-        names = ["clean.parquet", "clean.json"] + (["clean.normalize.json"] if p.rules.normalize else [])
+        names = ["clean.parquet", "clean.json"] + (["clean.normalize.json"] if _clean_parts(p)[0].normalize else [])
         return _under(p, *names)
 
     def run(self, ctx):
-        from curate.io.atomic import write_json_atomic
-        from curate.io.manifest import save_manifest
-        from curaug.api import clean
+        before, _, _ = _clean_parts(ctx.pipeline)
+        return _run_clean(ctx, before, ctx.out / "manifest.parquet", ctx.out / "clean.parquet",
+                          ctx.out / "clean.json", split_col=None, first_index=0)
 
-        df = _load(ctx.out / "manifest.parquet")
-        rules = ctx.pipeline.rules.model_copy(update={"splits": None})
-        result = clean(df, rules, label=_label_or_none(df, ctx.label), split_col=None)
-        save_manifest(result.data, ctx.out / "clean.parquet")
-        if result.normalizer is not None:
-            write_json_atomic(ctx.out / "clean.normalize.json", result.normalizer)
-        _write_figures(ctx.out / "clean.json", {"rows_in": len(df), "rows_out": len(result.data), "log": result.log})
-        return Outcome(True, f"{len(df)} rows in, {len(result.data)} out")
+
+class CleanFitted(Stage):
+    """The clean steps that fit a statistic, the ones after them and the normaliser, on the
+    split manifest: every median, clipping bound and normaliser comes from the train rows
+    and is applied to every row (the course's "never let test data decide")."""
+
+    name = "clean_fitted"
+    figures = "clean_fitted.json"
+
+    def applies(self, p):
+        return _has_work(_clean_parts(p)[1])
+
+    def settings(self, p):
+        return _clean_settings(p)
+
+    def inputs(self, p, present):
+        return _under(p, "split.parquet")
+
+    def outputs(self, p):
+        normalizer = ["split.clean.normalize.json"] if _clean_parts(p)[1].normalize else []
+        return _under(p, "split.clean.parquet", "clean_fitted.json", *normalizer)
+
+    def run(self, ctx):
+        _, after, first = _clean_parts(ctx.pipeline)
+        return _run_clean(ctx, after, ctx.out / "split.parquet", ctx.out / "split.clean.parquet",
+                          ctx.out / "clean_fitted.json", split_col="split", first_index=first)
 
 
 class Split(Stage):
@@ -299,7 +366,7 @@ class ValidateSplits(Stage):
                 "ratios": list(p.config.split.ratios), "group": Split._group(p), "label": p.config.label}
 
     def inputs(self, p, present):
-        return _under(p, "split.parquet")
+        return _under(p, _split_data(p, present))
 
     def outputs(self, p):
         return _under(p, "splits.validation.json")
@@ -311,7 +378,7 @@ class ValidateSplits(Stage):
         own = p.rules or Rules()
         splits = own.splits or SplitRules(ratios=dict(zip(("train", "val", "test"), p.config.split.ratios)))
         rules = Rules(label=own.label, label_sep=own.label_sep, group=Split._group(p), splits=splits)
-        return _validate(ctx, ctx.out / "split.parquet", rules, ctx.out / "splits.validation.json")
+        return _validate(ctx, ctx.out / _split_data(p, ctx.present), rules, ctx.out / "splits.validation.json")
 
 
 class Augment(Stage):
@@ -325,7 +392,7 @@ class Augment(Stage):
         return {"augment": p.config.augment.model_dump(mode="json", exclude={"workers"}), "label": p.config.label}
 
     def inputs(self, p, present):
-        return _under(p, "split.parquet")
+        return _under(p, _split_data(p, present))
 
     def outputs(self, p):
         return _under(p, "augmented/", "augment.json")
@@ -334,7 +401,7 @@ class Augment(Stage):
         from augment.runner import augment_manifest
 
         section = ctx.pipeline.config.augment
-        df = _load(ctx.out / "split.parquet")
+        df = _load(ctx.out / _split_data(ctx.pipeline, ctx.present))
         with ctx.display.bar("augmenting") as progress:
             result = augment_manifest(df, ctx.pipeline.recipe, ctx.out / "augmented", seed=section.seed,
                                       workers=section.workers, engine=ctx.engine, scheduler=ctx.scheduler,
@@ -355,7 +422,7 @@ class Train(Stage):
         return {"train": settings, "label": p.config.label}
 
     def inputs(self, p, present):
-        found = _under(p, "augmented/" if "augment" in present else "split.parquet")
+        found = _under(p, "augmented/" if "augment" in present else _split_data(p, present))
         if p.init is not None:
             found["train.init"] = p.init
         return found
@@ -366,7 +433,8 @@ class Train(Stage):
     def run(self, ctx):
         from pipelines.train.run import train
 
-        data = ctx.out / ("augmented/manifest.parquet" if "augment" in ctx.present else "split.parquet")
+        data = ctx.out / ("augmented/manifest.parquet" if "augment" in ctx.present
+                          else _split_data(ctx.pipeline, ctx.present))
         try:
             with ctx.display.epochs() as callback:
                 metrics = train(str(data), label=ctx.label, out=ctx.out / "train", progress=callback,
@@ -394,7 +462,7 @@ class Ablation(Stage):
         return {"ablation": p.config.ablation.model_dump(mode="json"), **Train().settings(p)}
 
     def inputs(self, p, present):
-        found = _under(p, "augmented/", "split.parquet", "train/")
+        found = _under(p, "augmented/", _split_data(p, present), "train/")
         if p.init is not None:
             found["train.init"] = p.init
         return found
@@ -406,7 +474,7 @@ class Ablation(Stage):
         from pipelines.run.ablation import run_ablation
 
         p = ctx.pipeline
-        result = run_ablation(ctx.out / "augmented" / "manifest.parquet", ctx.out / "split.parquet",
+        result = run_ablation(ctx.out / "augmented" / "manifest.parquet", ctx.out / _split_data(p, ctx.present),
                               ctx.out / "ablation", label=ctx.label, settings=p.train_settings(),
                               seeds=p.config.ablation.seeds, trained=ctx.out / "train", progress=ctx.display.echo)
         _write_figures(ctx.out / "ablation.json", result)
@@ -448,8 +516,8 @@ class Report(Stage):
         return Outcome(True, str(path))
 
 
-STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), ValidateSplits(), Augment(), Train(), Ablation(),
-                             Report())
+STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), CleanFitted(), ValidateSplits(), Augment(),
+                             Train(), Ablation(), Report())
 
 
 def clear_outputs(stage: Stage, p: "LoadedPipeline") -> None:
