@@ -67,7 +67,7 @@ def test_noise_colors_have_their_spectral_slopes():
     """Power per octave: flat-per-Hz white rises 3 dB/octave, pink is flat, brown falls 3 dB."""
     slopes = {}
     for color in ("white", "pink", "brown"):
-        noise = colored_noise(color, (1, 2 ** 16), np.random.default_rng(1))[0]
+        noise = colored_noise(color, (1, 2 ** 16), np.random.default_rng(1), SR)[0]
         power = np.abs(np.fft.rfft(noise)) ** 2
         octave = lambda lo: power[lo:2 * lo].sum()  # noqa: E731 -- a two-line helper
         slopes[color] = 10 * np.log10(octave(4096) / octave(2048))
@@ -153,7 +153,7 @@ def test_crop_takes_a_window_of_the_asked_length_from_the_clip():
 
 def test_background_mixes_a_folder_file_at_the_snr_looped_or_cropped(tmp_path):
     sf.write(tmp_path / "hum.wav", tone(50, seconds=0.3)[0], SR)         # shorter: looped
-    sf.write(tmp_path / "hiss.flac", colored_noise("pink", (1, 3 * SR), np.random.default_rng(0))[0] * 0.1, SR)
+    sf.write(tmp_path / "hiss.flac", colored_noise("pink", (1, 3 * SR), np.random.default_rng(0), SR)[0] * 0.1, SR)
     clean = tone(440, seconds=1.0)
     seen = set()
     for seed in range(8):
