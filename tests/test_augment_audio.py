@@ -274,6 +274,36 @@ def test_replay_reproduces_files_byte_for_byte(augmented, cli):
         assert result.code == 0 and "identical" in result.out, result.out
 
 
+@pytest.mark.parametrize("tamper", ["last bytes", "one sample", "deleted"])
+def test_replay_says_a_tampered_or_missing_file_differs(augmented, tmp_path, cli, tamper):
+    """The check behind "identical" can fail: a copy of the output whose file had its bytes
+    changed (the size kept) or was deleted replays as DIFFERENT, exit 1, and the stored
+    hash it prints is the tampered file's."""
+    import hashlib
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(augmented, out)
+    made = _made(out)
+    row = made[made["path"].str.endswith(".wav")].iloc[0]
+    target = out / row["path"]
+    data = bytearray(target.read_bytes())
+    if tamper == "last bytes":
+        data[-10:] = b"0123456789"
+    elif tamper == "one sample":
+        data[len(data) // 2] ^= 0x01  # the lowest bit of one PCM sample: inaudible, still a change
+    if tamper == "deleted":
+        target.unlink()
+    else:
+        target.write_bytes(bytes(data))
+    result = cli("augment", out / "manifest.parquet", "--replay", row["id"], "-o", out)
+    assert result.code == 1 and f"replay {row['id']}: DIFFERENT" in result.out, result.out
+    stored = "missing" if tamper == "deleted" else hashlib.sha256(bytes(data)).hexdigest()[:16]
+    assert f"stored {stored})" in result.out
+    other = made[made["id"] != row["id"]]["id"].iloc[0]  # the untouched files still replay identical
+    assert cli("augment", out / "manifest.parquet", "--replay", other, "-o", out).code == 0
+
+
 def _dataset(folder, clips: dict[str, tuple[np.ndarray, int, str]]) -> None:
     for rel, (data, sr, subtype) in clips.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
