@@ -56,11 +56,14 @@ def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float, *, owned: bool =
     return y + scale * noise.astype(np.float32, copy=False)
 
 
-#: Frequency (Hz) below which pink and brown noise stay flat instead of rising on: the
-#: lower edge of hearing. Kept down to the clip's lowest bin, a 1/f^2 slope puts most of
-#: brown noise's power below 1 Hz (more of it the longer the clip), where it is a slow
-#: wander of the mean that the SNR pays for but no one hears.
-COLOR_CORNER_HZ = 20.0
+#: Frequency (Hz) below which pink and brown noise stay flat instead of rising on. Kept down
+#: to the clip's lowest bin, a 1/f^2 slope puts most of brown noise's power below 1 Hz (more
+#: of it the longer the clip): a slow wander of the mean that the SNR pays for but no one
+#: hears, and a clip whose samples are far from Gaussian. Below 40 Hz speech and most
+#: recordings hold little; at 40 Hz brown noise passes audiomentations' Gaussian-histogram
+#: test as often as its own (benchmarks/bench_noise_colors.py), whose 128-point shaping
+#: filter is flat below sr / 128 (125 Hz at 16 kHz).
+COLOR_CORNER_HZ = 40.0
 
 
 def colored_noise(color: str, shape: tuple[int, ...], rng: np.random.Generator, sr: int) -> np.ndarray:
