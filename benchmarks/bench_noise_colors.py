@@ -3,8 +3,12 @@ tests/test_add_color_noise.py) on the noise curaug's ``noise`` transform adds, o
 ``--library audiomentations`` (run by a Python that has audiomentations), on the noise its
 AddColorNoise adds.
 
-    .venv/bin/python benchmarks/bench_noise_colors.py [--seeds 50]
+    .venv/bin/python benchmarks/bench_noise_colors.py [--seeds 50] [--path transform|generator]
     /path/to/venv-with-audiomentations/bin/python benchmarks/bench_noise_colors.py --library audiomentations
+
+``--path generator`` runs the second test on the generators themselves, as upstream does:
+curaug's ``colored_noise`` and audiomentations' ``generate_decaying_white_noise`` (n_fft 64,
+upstream's value), seeded the same way.
 
 For each seed ``s`` and colour (white, pink, brown) the input is upstream's: N(0, 1)
 samples drawn after ``np.random.seed(s)`` (16000 mono, and (2, 16000) stereo), noise added
@@ -48,6 +52,24 @@ def kl_from_white(noise: np.ndarray) -> float:
     return float(np.sum(p * np.log2(p / q)))
 
 
+def curaug_generator(color: str):
+    from augment.audio.waveform import colored_noise
+
+    def generate(samples: np.ndarray, seed: int) -> np.ndarray:
+        return samples + colored_noise(color, samples.shape, np.random.default_rng(seed), SR)
+
+    return generate
+
+
+def audiomentations_generator(color: str):
+    from audiomentations.augmentations.add_color_noise import generate_decaying_white_noise
+
+    def generate(samples: np.ndarray, seed: int) -> np.ndarray:
+        return samples + generate_decaying_white_noise(samples.shape, DECAYS[color], SR, n_fft=64)
+
+    return generate
+
+
 def curaug_noise(color: str):
     from augment.audio.transforms import AUDIO_TRANSFORMS
 
@@ -77,9 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--library", choices=["curaug", "audiomentations"], default="curaug")
+    parser.add_argument("--path", choices=["transform", "generator"], default="transform")
     args = parser.parse_args()
-    build = curaug_noise if args.library == "curaug" else audiomentations_noise
-    print(f"{args.library}: seeds passing out of {args.seeds}")
+    build = {("curaug", "transform"): curaug_noise, ("audiomentations", "transform"): audiomentations_noise,
+             ("curaug", "generator"): curaug_generator,
+             ("audiomentations", "generator"): audiomentations_generator}[args.library, args.path]
+    print(f"{args.library}, {args.path}: seeds passing out of {args.seeds}")
     for color in DECAYS:
         add = build(color)
         for shape in ((SR,), (2, SR)):
