@@ -69,13 +69,33 @@ def channels_first(data: np.ndarray) -> np.ndarray:
     return data
 
 
-def _on_channels_first(method: Callable, *, returns_waveform: bool) -> Callable:
-    """``method`` given its ``data`` as :func:`channels_first` makes it; with
-    ``returns_waveform``, a 1-D input's result back as 1-D."""
-    @functools.wraps(method)
-    def checked(self, data, sr, *args, **kwargs):
-        out = method(self, channels_first(data), sr, *args, **kwargs)
-        return out[0] if returns_waveform and np.ndim(data) == 1 else out
+def _few_channels(data: Any) -> bool:
+    """Whether ``data`` is 2-D with at most :data:`MAX_SHORT_CHANNELS` rows: the plugin's
+    waveforms, which pass on this test alone (it is paid twice per sample and step)."""
+    try:
+        channels, _ = data.shape
+    except (AttributeError, ValueError):
+        return False
+    return channels <= MAX_SHORT_CHANNELS
+
+
+def _drawn_on_channels_first(get_params: Callable) -> Callable:
+    @functools.wraps(get_params)
+    def checked(self, data, sr, rng):
+        return get_params(self, data if _few_channels(data) else channels_first(data), sr, rng)
+
+    checked.channels_first = True
+    return checked
+
+
+def _applied_on_channels_first(apply: Callable) -> Callable:
+    @functools.wraps(apply)
+    def checked(self, data, sr, **drawn):
+        if _few_channels(data):
+            return apply(self, data, sr, **drawn)
+        wave = channels_first(data)
+        out = apply(self, wave, sr, **drawn)
+        return out[0] if wave.ndim != np.ndim(data) else out  # a 1-D input gets a 1-D output
 
     checked.channels_first = True
     return checked
@@ -99,10 +119,10 @@ class AudioTransform:
         super().__init_subclass__(**kwargs)
         if cls.domain != "waveform":
             return
-        for name, returns_waveform in (("get_params", False), ("apply", True)):
+        for name, wrap in (("get_params", _drawn_on_channels_first), ("apply", _applied_on_channels_first)):
             method = getattr(cls, name)
             if not getattr(method, "channels_first", False):
-                setattr(cls, name, _on_channels_first(method, returns_waveform=returns_waveform))
+                setattr(cls, name, wrap(method))
 
     def __init__(self, **params: Any):
         self.params = self.InitSchema.model_validate(params)
