@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given
+from hypothesis import strategies as st
 
 from augment.audio.transforms import AUDIO_TRANSFORMS, MAX_SHORT_CHANNELS, channels_first
 from curate.errors import CuraugError
@@ -83,6 +85,17 @@ def test_the_rule_more_than_16_channels_need_as_many_samples_as_channels(shape, 
     else:
         with pytest.raises(CuraugError, match=rf"{shape[0]} channels of {shape[1]} samples"):
             channels_first(data)
+
+
+@given(st.integers(1, 64), st.integers(1, 64))
+def test_a_2d_array_is_refused_exactly_when_it_has_over_16_rows_and_fewer_columns(rows, columns):
+    data = np.zeros((rows, columns), np.float32)
+    if rows > MAX_SHORT_CHANNELS and columns < rows:
+        with pytest.raises(CuraugError, match=rf"reads as {rows} channels of {columns} samples each"):
+            AUDIO_TRANSFORMS.get("gain")(db=1).get_params(data, SR, np.random.default_rng(0))
+    else:
+        out = run(AUDIO_TRANSFORMS.get("gain")(db=[-6, -6]), data)
+        assert out.shape == (rows, columns)
 
 
 @pytest.mark.parametrize("shape", [(), (1, 2, 800)])
