@@ -67,7 +67,7 @@ def test_noise_colors_have_their_spectral_slopes():
     """Power per octave: flat-per-Hz white rises 3 dB/octave, pink is flat, brown falls 3 dB."""
     slopes = {}
     for color in ("white", "pink", "brown"):
-        noise = colored_noise(color, (1, 2 ** 16), np.random.default_rng(1))[0]
+        noise = colored_noise(color, (1, 2 ** 16), np.random.default_rng(1), SR)[0]
         power = np.abs(np.fft.rfft(noise)) ** 2
         octave = lambda lo: power[lo:2 * lo].sum()  # noqa: E731 -- a two-line helper
         slopes[color] = 10 * np.log10(octave(4096) / octave(2048))
@@ -153,7 +153,7 @@ def test_crop_takes_a_window_of_the_asked_length_from_the_clip():
 
 def test_background_mixes_a_folder_file_at_the_snr_looped_or_cropped(tmp_path):
     sf.write(tmp_path / "hum.wav", tone(50, seconds=0.3)[0], SR)         # shorter: looped
-    sf.write(tmp_path / "hiss.flac", colored_noise("pink", (1, 3 * SR), np.random.default_rng(0))[0] * 0.1, SR)
+    sf.write(tmp_path / "hiss.flac", colored_noise("pink", (1, 3 * SR), np.random.default_rng(0), SR)[0] * 0.1, SR)
     clean = tone(440, seconds=1.0)
     seen = set()
     for seed in range(8):
@@ -272,6 +272,36 @@ def test_replay_reproduces_files_byte_for_byte(augmented, cli):
     for sample_id in made["id"].iloc[[0, 9, len(made) - 1]]:
         result = cli("augment", augmented / "manifest.parquet", "--replay", sample_id, "-o", augmented)
         assert result.code == 0 and "identical" in result.out, result.out
+
+
+@pytest.mark.parametrize("tamper", ["last bytes", "one sample", "deleted"])
+def test_replay_says_a_tampered_or_missing_file_differs(augmented, tmp_path, cli, tamper):
+    """The check behind "identical" can fail: a copy of the output whose file had its bytes
+    changed (the size kept) or was deleted replays as DIFFERENT, exit 1, and the stored
+    hash it prints is the tampered file's."""
+    import hashlib
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(augmented, out)
+    made = _made(out)
+    row = made[made["path"].str.endswith(".wav")].iloc[0]
+    target = out / row["path"]
+    data = bytearray(target.read_bytes())
+    if tamper == "last bytes":
+        data[-10:] = b"0123456789"
+    elif tamper == "one sample":
+        data[len(data) // 2] ^= 0x01  # the lowest bit of one PCM sample: inaudible, still a change
+    if tamper == "deleted":
+        target.unlink()
+    else:
+        target.write_bytes(bytes(data))
+    result = cli("augment", out / "manifest.parquet", "--replay", row["id"], "-o", out)
+    assert result.code == 1 and f"replay {row['id']}: DIFFERENT" in result.out, result.out
+    stored = "missing" if tamper == "deleted" else hashlib.sha256(bytes(data)).hexdigest()[:16]
+    assert f"stored {stored})" in result.out
+    other = made[made["id"] != row["id"]]["id"].iloc[0]  # the untouched files still replay identical
+    assert cli("augment", out / "manifest.parquet", "--replay", other, "-o", out).code == 0
 
 
 def _dataset(folder, clips: dict[str, tuple[np.ndarray, int, str]]) -> None:

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from augment.audio.transforms import AUDIO_TRANSFORMS, AudioTransform, draw_value
 from augment.params import choices, number
+from augment.plugin import SkipSample
 from curate.errors import CuraugError
 
 Color = choices("white", "pink", "brown")
@@ -55,17 +56,40 @@ def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float, *, owned: bool =
     return y + scale * noise.astype(np.float32, copy=False)
 
 
-def colored_noise(color: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """White, pink (power ~ 1/f) or brown (power ~ 1/f^2) noise: white Gaussian noise shaped
-    in the frequency domain, so every color is stationary over the whole clip."""
-    white = rng.standard_normal(shape, dtype=np.float32)
-    if color == "white":
-        return white
-    spectrum = np.fft.rfft(white, axis=-1)
-    freqs = np.fft.rfftfreq(shape[-1])
-    freqs[0] = freqs[1] if len(freqs) > 1 else 1.0  # no infinite DC gain
-    spectrum *= freqs ** (-0.5 if color == "pink" else -1.0)
-    return np.fft.irfft(spectrum, n=shape[-1], axis=-1)
+#: Frequency (Hz) below which pink and brown noise stay flat instead of rising on. Kept down
+#: to the clip's lowest bin, a 1/f^2 slope puts most of brown noise's power below 1 Hz (more
+#: of it the longer the clip): a slow wander of the mean that the SNR pays for but no one
+#: hears, and a clip whose samples are far from Gaussian. Below 40 Hz speech and most
+#: recordings hold little; at 40 Hz brown noise passes audiomentations' Gaussian-histogram
+#: test as often as its own (benchmarks/bench_noise_colors.py), whose 128-point shaping
+#: filter is flat below sr / 128 (125 Hz at 16 kHz).
+COLOR_CORNER_HZ = 40.0
+
+
+def colored_noise(color: str, shape: tuple[int, ...], rng: np.random.Generator, sr: int) -> np.ndarray:
+    """White, pink (power ~ 1/f) or brown (power ~ 1/f^2) noise, float32, each channel
+    (last axis) zero-mean with unit RMS: white Gaussian noise shaped in the frequency
+    domain, so every color is stationary over the whole clip, with the slope flat below
+    :data:`COLOR_CORNER_HZ`.
+
+    Examples
+    --------
+    >>> noise = colored_noise("brown", (2, 16000), np.random.default_rng(0), 16000)
+    >>> np.abs(noise.mean(axis=1)).max() < 1e-6, np.sqrt((noise.astype(float) ** 2).mean(axis=1)).round(4)
+    (np.True_, array([1., 1.]))
+    """
+    noise = rng.standard_normal(shape, dtype=np.float32)
+    if color != "white":
+        spectrum = np.fft.rfft(noise, axis=-1)
+        freqs = np.maximum(np.fft.rfftfreq(shape[-1], 1 / sr), COLOR_CORNER_HZ)
+        spectrum *= (freqs / COLOR_CORNER_HZ) ** (-0.5 if color == "pink" else -1.0)
+        noise = np.fft.irfft(spectrum, n=shape[-1], axis=-1).astype(np.float32)
+    for channel in noise.reshape(-1, shape[-1]):
+        channel -= np.float32(channel.mean(dtype=np.float64))
+        mean_square = power(channel)
+        if mean_square > 0:  # a one-sample channel is all mean: it stays zero
+            channel *= np.float32(1 / np.sqrt(mean_square))
+    return noise
 
 
 def soft_limit(y: np.ndarray, threshold: float, ceiling: float) -> np.ndarray:
@@ -91,7 +115,9 @@ def soft_limit(y: np.ndarray, threshold: float, ceiling: float) -> np.ndarray:
 
 @AUDIO_TRANSFORMS.register("noise")
 class Noise(AudioTransform):
-    """Additive white, pink or brown noise at ``snr_db`` (measured SNR equals it)."""
+    """Additive white, pink or brown noise at ``snr_db`` (measured SNR equals it): zero-mean
+    with the same RMS in every channel (:func:`colored_noise`); a clip of one sample, whose
+    zero-mean noise is silence, is skipped."""
 
     name = "noise"
     needs_signal = True
@@ -104,8 +130,10 @@ class Noise(AudioTransform):
         return {**super().get_params(data, sr, rng), "noise_seed": int(rng.integers(2 ** 32))}
 
     def apply(self, data, sr, *, snr_db, color, noise_seed):
-        noise = colored_noise(color, data.shape, np.random.default_rng(noise_seed))
-        return mix_at_snr(data, noise.astype(np.float32, copy=False), snr_db, owned=True)
+        if data.shape[-1] < 2:
+            raise SkipSample(f"noise needs at least 2 samples for zero-mean noise, the clip has {data.shape[-1]}")
+        return mix_at_snr(data, colored_noise(color, data.shape, np.random.default_rng(noise_seed), sr), snr_db,
+                          owned=True)
 
 
 @functools.lru_cache(maxsize=32)
