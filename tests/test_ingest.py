@@ -164,6 +164,14 @@ def test_corrupt_files_are_rows_not_failures(tmp_path, cli):
     assert df.loc["a/empty.png", "reason"] == "empty file"
     assert df.loc["a/garbage.jpg", "status"] == "corrupt"
     assert "cannot decode audio" in df.loc["b/noise.wav", "reason"]
+    # reasons are the same on every run: no memory address of the buffer a decoder read
+    (tmp_path / "d" / "b" / "x.flac").write_bytes(b"garbage")
+    assert cli("ingest", tmp_path / "d", "-o", tmp_path / "m1.parquet", "--no-cache").code == 0
+    assert cli("ingest", tmp_path / "d", "-o", tmp_path / "m2.parquet", "--no-cache").code == 0
+    assert (tmp_path / "m1.parquet").read_bytes() == (tmp_path / "m2.parquet").read_bytes()
+    reasons = pd.read_parquet(tmp_path / "m1.parquet").set_index("id")["reason"]
+    assert reasons["b/x.flac"] == "cannot decode audio: Error opening the file: Format not recognised."
+    assert not reasons.str.contains("0x[0-9a-f]{6}", regex=True).fillna(False).any()
 
 
 def test_ids_stable_across_runs_workers_and_roots(tmp_path, image_tree):

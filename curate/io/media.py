@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -135,4 +136,11 @@ def _probe_text(data: bytes, full_path: str) -> dict[str, Any]:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """The error on one line, without the reprs of objects (soundfile names the in-memory
+    buffer it read, ``<_io.BytesIO object at 0x7f2f...>``: an address that differs on
+    every run would make two ingests of the same files differ)."""
+    text = _OBJECT_REPR.sub("the file", " ".join(str(exc).split()))
+    return text or type(exc).__name__
+
+
+_OBJECT_REPR = re.compile(r"<[^<>]*? (?:object )?at 0x[0-9a-fA-F]+>")
