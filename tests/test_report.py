@@ -215,3 +215,24 @@ def test_rows_of_a_table_without_ids_are_named_by_their_row_number(cli, sample, 
     missing = pd.read_csv(sample / "penguins.csv")["bill_length_mm"].isna()
     rows = [str(i) for i in missing[missing].index]
     assert _row(_parse((tmp_path / "r.html").read_text()), "not_null", "bill_length_mm")[4] == ", ".join(rows)
+
+
+def test_offending_rows_are_named_and_show_missing_cells_empty():
+    """Each offending row starts with its id (or its row number when the table has no id
+    column), and a missing cell is an empty cell, not the text NaN."""
+    from pipelines.report.html import render_validation_report
+
+    df = pd.DataFrame({"x": [1.0, np.nan, 3.0, np.nan], "name": ["a", None, "c", "d"]})
+    check = {"name": "not_null", "column": "x", "success": False, "severity": "error", "details": "2 missing",
+             "observed": {}, "offenders": ["1", "3"]}
+    result = {"success": False, "source": None, "checks": [check],
+              "statistics": {"evaluated": 1, "successful": 0, "unsuccessful": 1, "warnings": 0}}
+    text = render_validation_report(result, df)
+    rows = text[text.index("Offending rows: not_null (x)"):]
+    rows = rows[:rows.index("</table>")]
+    assert "<th>row</th>" in rows and "NaN" not in rows and "nan" not in rows
+    assert "<td>1</td>\n      <td></td>\n      <td></td>" in rows  # row 1: x and name missing
+    named_check = {**check, "offenders": ["r1", "r3"]}
+    with_ids = render_validation_report({**result, "checks": [named_check]}, df.assign(id=["r0", "r1", "r2", "r3"]))
+    named = with_ids[with_ids.index("Offending rows"):]
+    assert named.index("<th>id</th>") < named.index("<th>x</th>")

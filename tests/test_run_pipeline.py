@@ -563,3 +563,5 @@ def test_no_statistic_is_fitted_on_test_rows(cli, tmp_path, elsewhere):
     assert "split.clean.parquet" in (out / "splits.validation.json").read_text()
     page = (out / "report.html").read_text()
     assert "Cleaning fitted on the train split" in page and f"train ({len(train)} rows)" in page
+    profile = page[page.index("id='profile-rows'"):]
+    assert "3 classes," in profile[:profile.index("</p>")]  # a table's classes, from its class table

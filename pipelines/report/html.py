@@ -266,8 +266,18 @@ def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> 
             rows = rows.assign(suggested_label=[sug.get(i) for i in rows.index])
         title = f"{c['name']}" + (f" ({c['column']})" if c.get("column") else "")
         parts.append(f"<h3>Offending rows: {html.escape(title)}</h3><div class='rows'>"
-                     + rows.astype(str).to_html(index=False, border=0, max_cols=20) + "</div>")
+                     + _rows_html(rows, "id" in df.columns) + "</div>")
     return (["<h2>Offending rows</h2>"] + parts) if parts else []
+
+
+def _rows_html(rows: "pd.DataFrame", has_id: bool) -> str:
+    """Rows named first (their ``id``, else their row number, as the checks name them),
+    missing cells left empty rather than written ``NaN``."""
+    named = rows.reset_index(drop=True) if has_id else rows.rename_axis("row").reset_index()
+    if has_id:
+        named = named[["id", *[c for c in named.columns if c != "id"]]]
+    shown = named.astype(object).where(named.notna(), "")
+    return shown.to_html(index=False, border=0, max_cols=20, na_rep="")
 
 
 def write_validation_report(result: dict[str, Any], df: "pd.DataFrame", path: str | os.PathLike) -> None:

@@ -144,13 +144,16 @@ def _profile_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
         return missing("ingest.json is missing: no profile to show.")
     esc = html.escape
     modalities = ", ".join(f"{k} {v}" for k, v in (ingest.get("modalities") or {}).items()) or "none"
+    counts, classes = _class_counts(out, stages)
+    classes = ingest.get("classes", classes)  # a table's classes are known once its label is
     parts = [f"<p id='profile-rows'>{esc(str(ingest.get('source', '')))}: <b>{ingest['rows']}</b> rows, "
-             f"{ingest.get('classes', 'unknown')} classes, modalities: {esc(modalities)}, "
+             + (f"{classes} classes, " if classes is not None else "")
+             + f"modalities: {esc(modalities)}, "
              f"{ingest.get('corrupt', 0)} corrupt, {ingest.get('unlabelled', 0)} unlabelled.</p>"]
     if ingest.get("corrupt_examples"):
         parts.append("<h3>Corrupt rows</h3>" + table(["id", "reason"], [[e.get("id"), e.get("reason")]
                                                                        for e in ingest["corrupt_examples"]]))
-    parts.append(_class_counts(out, stages))
+    parts.append(counts)
     for name, title in (("clean", "Cleaning (every row, before the split)"),
                         ("clean_fitted", "Cleaning fitted on the train split (after the split)")):
         clean = figures_of(stages, name)
@@ -176,26 +179,27 @@ def _ids_text(ids: list[Any], limit: int = 5) -> str:
     return ", ".join(str(i) for i in ids[:limit]) + more
 
 
-def _class_counts(out: Path, stages: dict[str, dict[str, Any]]) -> str:
-    """Rows per class: per split after cleaning when the data was split, else the manifest's
-    ``label`` column as ingested."""
+def _class_counts(out: Path, stages: dict[str, dict[str, Any]]) -> tuple[str, int | None]:
+    """Rows per class and the number of classes: per split after cleaning when the data
+    was split, else the manifest's ``label`` column as ingested (None: not known)."""
     split = figures_of(stages, "split")
     if split and split.get("per_class"):
         names = list(split.get("sizes") or next(iter(split["per_class"].values())))
         rows = [[cls, *(counts.get(n, 0) for n in names), sum(counts.values())]
                 for cls, counts in split["per_class"].items()]
-        return "<h3>Classes (after cleaning, per split)</h3>" + table(["class", *names, "total"], rows, "classes")
+        return ("<h3>Classes (after cleaning, per split)</h3>" + table(["class", *names, "total"], rows, "classes"),
+                len(rows))
     manifest = out / "manifest.parquet"
     if not manifest.is_file():
-        return missing("manifest.parquet is missing: no class counts.")
+        return missing("manifest.parquet is missing: no class counts."), None
     import pandas as pd
 
     df = pd.read_parquet(manifest)
     if "label" not in df.columns:
-        return missing("the manifest has no label column: no class counts.")
+        return missing("the manifest has no label column: no class counts."), None
     counts = df["label"].value_counts(dropna=False)
-    return "<h3>Classes (as ingested)</h3>" + table(["class", "rows"], [[k, int(v)] for k, v in counts.items()],
-                                                    "classes")
+    return ("<h3>Classes (as ingested)</h3>" + table(["class", "rows"], [[k, int(v)] for k, v in counts.items()],
+                                                     "classes"), len(counts))
 
 
 def _checks_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
