@@ -639,7 +639,7 @@ def run(ctx: click.Context, pipeline: str, from_stage: str | None, only: str | N
         engine: str | None, scheduler: str | None) -> None:
     """Run a pipeline file's stages in order, skipping every stage whose settings and inputs are unchanged.
 
-    The stages: ingest, validate, clean, split, validate_splits, augment, train, report.
+    The stages: ingest, validate, clean, split, clean_fitted, validate_splits, augment, train, ablation, report.
     The plan (which stages run, and why) comes first. Exit 1 when a validation stage fails;
     Ctrl-C (exit 130) keeps what finished and the same command resumes.
     """
