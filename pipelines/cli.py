@@ -569,10 +569,11 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
               show_default=True, help="Hard-example mining (see docs/training.md).")
 @click.option("--search", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Random search of N settings (coarse, then fine), scored by K-fold CV over the fold column.")
-@click.option("--search-workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Search trials run at once.")
-@click.option("--folds", is_flag=True, help="Write out-of-fold class probabilities (oof_probs.parquet) "
-              "for the label_issues check.")
+@click.option("--workers", "--search-workers", "search_workers", type=click.IntRange(min=1), default=1,
+              show_default=True, help="Search trials run at once (--search-workers: the old name).")
+@click.option("--oof-probs", "--folds", "folds", is_flag=True,
+              help="Write out-of-fold class probabilities over the fold column (oof_probs.parquet) for the "
+              "label_issues check (--folds: the old name; split's --folds is a number of folds).")
 @click.option("--init", metavar="CHECKPOINT", help="Start from these weights (fine-tuning: lower rates for early layers).")
 @click.option("--freeze", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Freeze the first N layer groups.")

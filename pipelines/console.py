@@ -47,10 +47,12 @@ def figure(x: float) -> str:
 
     Examples
     --------
-    >>> [figure(v) for v in (4199.416909620992, 12.3456, 0.57971, 0.0057971, 3.2e-07, 2.0)]
-    ['4199', '12.3', '0.58', '0.0058', '3.2e-07', '2']
+    >>> [figure(v) for v in (4199.416909620992, 12.3456, 0.57971, 0.0057971, 3.2e-07, 2.0, -0.0)]
+    ['4199', '12.3', '0.58', '0.0058', '3.2e-07', '2', '0']
     """
-    if x == 0 or not math.isfinite(x):
+    if x == 0:
+        return "0"  # also -0.0: a mean of zero is not negative
+    if not math.isfinite(x):
         return f"{x:g}"
     magnitude = math.floor(math.log10(abs(x)))
     if magnitude >= 2:
@@ -61,6 +63,17 @@ def figure(x: float) -> str:
 
 
 _LONG_DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d{4,}(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def share(x: float, signed: bool = False) -> str:
+    """An accuracy or another share of 0..1 as every command prints it: three decimals
+    (``1.000``, ``0.986``); ``signed`` for a difference (``+0.058``; never ``-0.000``).
+
+    >>> share(1), share(0.98571), share(-0.00001, signed=True), share(0.0581, signed=True)
+    ('1.000', '0.986', '+0.000', '+0.058')
+    """
+    text = f"{x:+.3f}" if signed else f"{x:.3f}"
+    return text.replace("-0.000", "+0.000" if signed else "0.000")
 
 
 def round_figures(text: str) -> str:
@@ -380,7 +393,7 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
             extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
             seen = (" (the final model was retrained on train+val: optimistic; the search's cross-validated "
                     "score above is the estimate)" if metrics[split].get("seen_in_training") else "")
-            console.print(f"{split} accuracy {figure(metrics[split]['accuracy'])}{extra}{seen}", highlight=False,
+            console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{extra}{seen}", highlight=False,
                           markup=False)
     for layer in metrics.get("histograms", {}).get("flagged", []):
         console.print(f"warning: {layer}: more than half of its units are dead (see histograms/)", highlight=False,

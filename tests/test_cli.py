@@ -242,3 +242,25 @@ def test_an_output_under_an_existing_file_is_refused_before_any_work(cli, sample
     assert "expected a .json file" in one_error_line(cli("profile", sample / "penguins.csv", "--json", tmp_path / "p.txt"))
     (tmp_path / "folder.csv").mkdir()
     assert "is a folder" in one_error_line(cli("ingest", sample / "penguins.csv", "-o", tmp_path / "folder.csv"))
+
+
+def test_one_spelling_per_idea_with_the_old_ones_kept():
+    """``--workers`` is the number of parallel workers in every command (train's search
+    included, ``--search-workers`` kept as its old name); train's out-of-fold switch is
+    ``--oof-probs`` (``--folds`` kept), since ``split --folds K`` is a number of folds."""
+    from pipelines.cli import cli as group
+
+    train = group.commands["train"]
+    for args, workers, oof in ((["--workers", "3", "--oof-probs"], 3, True),
+                               (["--search-workers", "2", "--folds"], 2, True), ([], 1, False)):
+        params = train.make_context("train", ["m.parquet", "-o", "run", *args]).params
+        assert (params["search_workers"], params["folds"]) == (workers, oof)
+    assert all("--workers" in {o for p in group.commands[name].params for o in p.opts}
+               for name in ("ingest", "augment", "train"))
+
+
+def test_shares_print_alike_everywhere():
+    from pipelines.console import figure, share
+
+    assert [share(1), share(0.98571), share(-0.0, signed=True), share(-0.0004)] == ["1.000", "0.986", "+0.000", "0.000"]
+    assert figure(-0.0) == "0" and figure(-0.25) == "-0.25"

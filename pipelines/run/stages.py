@@ -445,7 +445,9 @@ class Train(Stage):
             if isinstance(exc, SanityError):  # the model could not overfit a small subset: a failed check
                 return Outcome(False, f"sanity check failed: {exc}")
             raise
-        return Outcome(True, f"test accuracy {metrics['test']['accuracy']:.3f}" if "test" in metrics else "")
+        from pipelines.console import share
+
+        return Outcome(True, f"test accuracy {share(metrics['test']['accuracy'])}" if "test" in metrics else "")
 
 
 class Ablation(Stage):
@@ -480,8 +482,10 @@ class Ablation(Stage):
         _write_figures(ctx.out / "ablation.json", result)
         diff, test = result["difference"], result["paired_test"]
         p_value = f", p = {test['pvalue']:.3g}" if test["pvalue"] is not None else ""
-        return Outcome(True, f"augmentation {result['verdict']}: val accuracy {result['with']['mean']:.3f} with, "
-                             f"{result['without']['mean']:.3f} without ({diff['mean']:+.3f}{p_value})")
+        from pipelines.console import share
+
+        return Outcome(True, f"augmentation {result['verdict']}: val accuracy {share(result['with']['mean'])} with, "
+                             f"{share(result['without']['mean'])} without ({share(diff['mean'], signed=True)}{p_value})")
 
 
 class Report(Stage):
