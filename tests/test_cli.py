@@ -251,9 +251,10 @@ def test_one_spelling_per_idea_with_the_old_ones_kept():
     from pipelines.cli import cli as group
 
     train = group.commands["train"]
+    parent = group.make_context("curaug", ["train"])  # the group's context settings (-h) reach the command
     for args, workers, oof in ((["--workers", "3", "--oof-probs"], 3, True),
                                (["--search-workers", "2", "--folds"], 2, True), ([], 1, False)):
-        params = train.make_context("train", ["m.parquet", "-o", "run", *args]).params
+        params = train.make_context("train", ["m.parquet", "-o", "run", *args], parent=parent).params
         assert (params["search_workers"], params["folds"]) == (workers, oof)
     assert all("--workers" in {o for p in group.commands[name].params for o in p.opts}
                for name in ("ingest", "augment", "train"))
