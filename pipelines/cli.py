@@ -256,7 +256,7 @@ def _partitioned(data: str, engine: str, encoding: str | None = None) -> bool:
 @click.option("--modality", type=MODALITY_CHOICE, help="Keep only this modality (folders) or declare a table's.")
 @click.option("--workers", metavar="N", type=click.IntRange(min=1), help="Decoding processes [default: all cores].")
 @click.option("--no-cache", is_flag=True, help="Decode every file even if unchanged since the last ingest.")
-@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
+@click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table or of the .txt files of a folder [default: utf-8].")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where files are decoded: this machine's cores, or tasks on a Dask cluster.")
 @click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")

@@ -127,6 +127,15 @@ def test_text_folder_nested_and_unlabelled(tmp_path, cli):
     assert df.loc["neg/b.txt", "status"] == "corrupt" and "UTF-8" in df.loc["neg/b.txt", "reason"]
     assert df.loc["neg/c.txt", "reason"] == "text is empty"
     assert ".hidden.txt" not in df.index
+    assert "pass --encoding" in df.loc["neg/b.txt", "reason"]
+    # --encoding applies to a folder's text files as to tables (its own cache: no stale verdict)
+    r = cli("ingest", root, "-o", out, "--encoding", "latin-1")
+    assert r.code == 0, r.err
+    df = load_data(out).set_index("id")
+    assert df.loc["neg/b.txt", "status"] == "ok" and df.loc["neg/b.txt", "text"] == "caf\xe9"
+    assert df.loc["pos/2024/a.txt", "text"] == "a fine day"
+    assert "--encoding 'latin-9z': unknown text encoding" in one_error_line(
+        cli("ingest", root, "-o", out, "--encoding", "latin-9z"))
 
 
 def test_mixed_tree_and_modality_filter(tmp_path):

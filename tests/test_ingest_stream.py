@@ -80,11 +80,11 @@ def test_a_run_stopped_after_some_pieces_leaves_the_previous_output(cli, sample,
     before = out.read_bytes()
     probe, seen = media.probe_file, []
 
-    def failing_late(path, kind):
+    def failing_late(path, kind, encoding=None):
         seen.append(path)
         if len(seen) == 120:  # two row groups are already written by now
             raise KeyboardInterrupt
-        return probe(path, kind)
+        return probe(path, kind, encoding)
 
     monkeypatch.setattr(ingest_module, "probe_file", failing_late)
     r = cli("ingest", sample / "images", "-o", out, "--no-cache", "--workers", "1")

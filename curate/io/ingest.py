@@ -121,12 +121,20 @@ def ingest(src: str | os.PathLike, modality: str | None = None, *, workers: int 
                           param="modality")
     if output is not None:
         table_format(output)
+    if encoding is not None:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise CuraugError(f"encoding='{encoding}': unknown text encoding (e.g. utf-8, latin-1, cp1252)",
+                              param="encoding") from None
     src = Path(src)
     if not src.exists():
         raise CuraugError(f"{src}: no such file or folder", param="src")
     started = time.perf_counter()
     if src.is_dir():
-        result = _ingest_folder(src, modality, run, use_cache, output)
+        result = _ingest_folder(src, modality, run, use_cache, output, encoding)
     else:
         result = _ingest_table(src, modality, run, encoding)
         if output is not None:
@@ -150,14 +158,14 @@ class _Run:
 
 
 def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
-                   output: str | os.PathLike | None) -> IngestResult:
+                   output: str | os.PathLike | None, encoding: str | None = None) -> IngestResult:
     if modality == "tabular":
         raise CuraugError(f"{src}: modality='tabular' needs a table file, not a folder", param="modality")
     entries, skipped, other_ext = _scan_tree(src, modality)
     if not entries:
         raise CuraugError(_nothing_found_message(src, modality, skipped, other_ext))
     root = str(src.resolve())
-    cache_file = _cache_file(root) if use_cache else None
+    cache_file = _cache_file(root, encoding) if use_cache else None
     cached = _load_cache(cache_file)
     todo = [e for e in entries if (e.rel, e.size, e.mtime_ns) not in cached]
     columns = _columns({e.modality for e in entries})
@@ -165,7 +173,7 @@ def _ingest_folder(src: Path, modality: str | None, run: _Run, use_cache: bool,
     pieces: list["pd.DataFrame"] = []
     with contextlib.ExitStack() as stack:
         # closed on an error: its pool or cluster stops at once, not when collected
-        probed = stack.enter_context(contextlib.closing(_probe_many(_FolderJobs(root, todo), run)))
+        probed = stack.enter_context(contextlib.closing(_probe_many(_FolderJobs(root, todo, encoding), run)))
         if output is None:
             write = pieces.append
         else:
@@ -255,11 +263,11 @@ def _table_stream(path: str | os.PathLike) -> Iterator[Callable[["pd.DataFrame"]
 
 
 class _FolderJobs(Sequence):
-    """``(full path, modality)`` of each file to decode, made as they are asked for: a
-    million paths are not held at once."""
+    """``(full path, modality, text encoding)`` of each file to decode, made as they are
+    asked for: a million paths are not held at once."""
 
-    def __init__(self, root: str, entries: list[_FileEntry]) -> None:
-        self.root, self.entries = root, entries
+    def __init__(self, root: str, entries: list[_FileEntry], encoding: str | None = None) -> None:
+        self.root, self.entries, self.encoding = root, entries, encoding
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -269,11 +277,11 @@ class _FolderJobs(Sequence):
             return [self._job(e) for e in self.entries[at]]
         return self._job(self.entries[at])
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
+    def __iter__(self) -> Iterator[tuple[str, str, str | None]]:
         return map(self._job, self.entries)
 
-    def _job(self, e: _FileEntry) -> tuple[str, str]:
-        return self.root + os.sep + e.rel, e.modality  # os.path.join costs four times this
+    def _job(self, e: _FileEntry) -> tuple[str, str, str | None]:
+        return self.root + os.sep + e.rel, e.modality, self.encoding  # os.path.join costs four times this
 
 
 def _scan_tree(src: Path, modality: str | None) -> tuple[list[_FileEntry], dict[str, int], Counter]:
@@ -338,7 +346,7 @@ def _nothing_found_message(src: Path, modality: str | None, skipped: dict, other
     return f"{src}: no {wanted} found ({'; '.join(detail) or f'{total} hidden or unreadable files'}; recognised: {known})"
 
 
-def _probe_many(jobs: Sequence[tuple[str, str]], run: _Run) -> Iterator[dict]:
+def _probe_many(jobs: Sequence[tuple[str, str, str | None]], run: _Run) -> Iterator[dict]:
     """Probe files in a process pool (serially when few) or on Dask; yield their fields in
     input order as they come back. The pool is given :data:`POOL_BATCHES_PER_WORKER`
     batches per worker at a time, so the files waiting and the results not yet taken stay
@@ -351,8 +359,8 @@ def _probe_many(jobs: Sequence[tuple[str, str]], run: _Run) -> Iterator[dict]:
     if progress:
         progress(0, total)
     if workers == 1 or total < 32:
-        for i, (path, kind) in enumerate(jobs, 1):
-            yield probe_file(path, kind)
+        for i, job in enumerate(jobs, 1):
+            yield probe_file(*job)
             if progress:
                 progress(i, total)
         return
@@ -387,7 +395,7 @@ def _probe_many(jobs: Sequence[tuple[str, str]], run: _Run) -> Iterator[dict]:
                 progress(done, total)
 
 
-def _probe_dask(jobs: Sequence[tuple[str, str]], workers: int, scheduler: str | None,
+def _probe_dask(jobs: Sequence[tuple[str, str, str | None]], workers: int, scheduler: str | None,
                 progress: Progress | None) -> Iterator[dict]:
     """Probe files as Dask tasks of about :data:`TASK_SECONDS` each; yield their fields in
     input order (a task that finishes early waits here for those before it).
@@ -467,8 +475,9 @@ def _frame(records: list[dict], columns: list[str]) -> "pd.DataFrame":
 # ---------------------------------------------------------------- cache
 
 
-def _cache_file(root: str) -> Path:
-    digest = hashlib.sha256(root.encode("utf-8")).hexdigest()[:16]
+def _cache_file(root: str, encoding: str | None = None) -> Path:
+    """One cache per folder, and per text encoding asked for (a file decodes otherwise)."""
+    digest = hashlib.sha256((root + (f"\0{encoding}" if encoding else "")).encode("utf-8")).hexdigest()[:16]
     return cache_dir() / f"ingest-v{CACHE_VERSION}-{digest}.parquet"
 
 

@@ -29,8 +29,9 @@ def modality_of(path: str | Path) -> str | None:
     return EXTENSION_MODALITY.get(Path(path).suffix.lower())
 
 
-def probe_file(full_path: str, modality: str) -> dict[str, Any]:
-    """Hash and decode one file; return its manifest fields (never raises on bad data)."""
+def probe_file(full_path: str, modality: str, encoding: str | None = None) -> dict[str, Any]:
+    """Hash and decode one file (text in ``encoding``, default UTF-8); return its manifest
+    fields (never raises on bad data)."""
     try:
         # open() on the string: a Path per file cost a twentieth of the whole ingest
         with open(full_path, "rb") as f:
@@ -42,16 +43,16 @@ def probe_file(full_path: str, modality: str) -> dict[str, Any]:
         return {**fields, "status": "corrupt", "reason": "empty file"}
     probe = {"image": _probe_image, "audio": _probe_audio, "text": _probe_text}[modality]
     try:
-        fields.update(probe(data, full_path))
+        fields.update(probe(data, full_path, encoding) if modality == "text" else probe(data, full_path))
     except _Corrupt as exc:
         return {**fields, "status": "corrupt", "reason": str(exc)}
     return {**fields, "status": "ok", "reason": None}
 
 
-def probe_batch(jobs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """:func:`probe_file` over ``(full_path, modality)`` pairs, in order: one task of a
-    distributed ingest, so that a hand-off carries many files."""
-    return [probe_file(path, modality) for path, modality in jobs]
+def probe_batch(jobs: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
+    """:func:`probe_file` over ``(full_path, modality, encoding)`` jobs, in order: one task
+    of a distributed ingest, so that a hand-off carries many files."""
+    return [probe_file(*job) for job in jobs]
 
 
 class _Corrupt(Exception):
@@ -124,11 +125,13 @@ def _wav_data_sizes(data: bytes) -> tuple[int | None, int]:
     return None, 0
 
 
-def _probe_text(data: bytes, full_path: str) -> dict[str, Any]:
+def _probe_text(data: bytes, full_path: str, encoding: str | None = None) -> dict[str, Any]:
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _Corrupt(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        hint = "" if encoding else "; pass --encoding (e.g. latin-1) if the files are in another encoding"
+        raise _Corrupt(f"not valid {encoding or 'UTF-8'} (byte 0x{data[exc.start]:02x} at offset {exc.start}){hint}") \
+            from None
     text = text.strip()
     if not text:
         raise _Corrupt("text is empty")
