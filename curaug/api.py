@@ -91,7 +91,8 @@ def profile(data: Data, *, label: str | None = None) -> dict[str, Any]:
 def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
              label: str | None = None, group: str | None = None, split_col: str | None = None,
              multilabel_sep: str | None = None, lock: FileOrMapping | None = None, engine: str = "local",
-             scheduler: str | None = None, workers: int | None = None) -> "ValidationResult":
+             scheduler: str | None = None, workers: int | None = None,
+             executor: str = "curaug") -> "ValidationResult":
     """Check a dataset against a rules file, or against the default checks.
 
     With ``rules``, exactly the checks it declares decide ``success``; without, the
@@ -120,6 +121,9 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
         ``engine="dask"``) is checked in partitions, never loaded whole: on this process's
         threads (``"local"``) or as tasks on the Dask cluster at ``scheduler`` (a
         LocalCluster of ``workers`` processes when None). Same results as in memory.
+    executor : {'curaug', 'gx'}
+        What runs the column rules: curaug's vectorised conditions, on any engine, or the
+        compiled suite through Great Expectations itself (in memory only). Same results.
 
     Returns
     -------
@@ -144,6 +148,9 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
         if lock is not None:
             raise CuraugError("lock= compares every row with the lock in one process and does not run on a "
                               "partitioned table; validate one file with engine='local'", param="lock")
+        if executor == "gx":
+            raise CuraugError("executor='gx' runs Great Expectations on a whole table in memory, not on a "
+                              "partitioned one (the default executor gives GX's results there)", param="executor")
         with engine_scope(engine, scheduler, workers, rows=table_rows(os.fspath(data))):
             ddf = open_table(os.fspath(data))
             split_col, label = _default_roles(ddf.columns, rules, split_col, label)
@@ -162,7 +169,7 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
 
     split_col, label = _default_roles(df.columns, rules, split_col, label)
     return run_validate(df, rules, label=label, group=group, split_col=split_col, label_sep=multilabel_sep,
-                        lock=lock, source=_source(data))
+                        lock=lock, source=_source(data), executor=executor)
 
 
 def _default_roles(columns, rules: "Rules | None", split_col: str | None, label: str | None) -> tuple:

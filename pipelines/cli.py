@@ -310,6 +310,9 @@ def profile(data: str, label: str | None, encoding: str | None) -> None:
 @click.option("--report", metavar="OUT.html", help="Write a self-contained HTML report.")
 @click.option("--junit", metavar="OUT.xml", help="Write JUnit XML, one testcase per check.")
 @click.option("--export-gx", metavar="DIR", help="Also write the column rules as a GX expectation suite JSON.")
+@click.option("--executor", type=click.Choice(["curaug", "gx"]), default="curaug", show_default=True,
+              help="What runs the column rules: curaug's vectorised conditions (any engine), or the suite "
+              "through Great Expectations itself (in memory). The same results.")
 @click.option("--encoding", metavar="NAME", help="Text encoding of a CSV/JSONL table [default: utf-8].")
 @ENGINE_OPTION
 @SCHEDULER_OPTION
@@ -318,7 +321,7 @@ def profile(data: str, label: str | None, encoding: str | None) -> None:
 @click.pass_context
 def validate(ctx: click.Context, data: str, rules_path: str | None, label: str | None, group: str | None,
              split_col: str | None, multilabel_sep: str | None, lock_path: str | None,
-             report: str | None, junit: str | None, export_gx: str | None, encoding: str | None,
+             report: str | None, junit: str | None, export_gx: str | None, executor: str, encoding: str | None,
              engine: str, scheduler: str | None, workers: int | None) -> None:
     """Check DATA against a rules file (or the default checks); exit 1 when an error-level check fails.
 
@@ -340,7 +343,8 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
             raise CuraugError("--lock compares every row with the lock in one process and does not run on a "
                               "partitioned table; validate one file with --engine local")
         result = run_validate(data, rules, label=label, group=group, split_col=split_col,
-                              multilabel_sep=multilabel_sep, engine=engine, scheduler=scheduler, workers=workers)
+                              multilabel_sep=multilabel_sep, engine=engine, scheduler=scheduler, workers=workers,
+                              executor=executor)
     else:
         if lock_path:
             from curate.split.lock import read_lock
@@ -348,7 +352,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
             lock = read_lock(lock_path)
         df = note_normalization(load_data(data, encoding=encoding), data)
         result = run_validate(df, rules, label=label, group=group, split_col=split_col,
-                              multilabel_sep=multilabel_sep, lock=lock)
+                              multilabel_sep=multilabel_sep, lock=lock, executor=executor)
     result.source = data
     payload = result.to_dict()
     if export_gx:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate.io.tables import read_table
-from curate.partitioned.rules import column_rules
+from curate.rules.evaluate import column_rules
 from curate.partitioned.table import engine_scope, open_table
 from curate.rules.gx import run_column_rules
 from curate.rules.schema import parse_rules

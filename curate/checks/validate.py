@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | None = None,
              group: str | None = None, split_col: str | None = None,
              label_sep: str | None = None, lock: "dict | None" = None,
-             source: str | None = None) -> ValidationResult:
+             source: str | None = None, executor: str = "curaug") -> ValidationResult:
     """Run the column rules and every dataset-level check that applies.
 
     Parameters
@@ -52,6 +52,10 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         locked row changed split, fold or label, or the roles differ from the lock's.
     source : str, optional
         Where ``df`` came from, for messages and the result.
+    executor : {'curaug', 'gx'}
+        What runs the column rules: curaug's vectorised conditions (the default; the same
+        code runs a partitioned table), or the compiled suite through Great Expectations
+        itself. Both give the same results (a differential test holds them to it).
 
     Examples
     --------
@@ -65,9 +69,10 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     >>> [(c.name, c.success, c.severity) for c in result.checks][:2], result.success
     ([('in_set', True, 'error'), ('missing_values', False, 'warn')], True)
     """
-    from curate.rules.gx import run_column_rules
     from curate.rules.schema import Rules
 
+    if executor not in EXECUTORS:
+        raise CuraugError(f"executor='{executor}': use one of {', '.join(EXECUTORS)}", param="executor")
     if len(df) == 0:
         raise CuraugError(f"{source or 'df'}: the table has no rows, nothing to validate", param="df")
     contract = rules is not None and declares_checks(rules)
@@ -83,7 +88,7 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     usable = df[ok_rows(df)]
     ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full_df=df,
                        label_sep=label_sep, lock=lock)
-    results = run_column_rules(usable, rules)
+    results = run_rules(usable, rules, executor)
     for check in registered_checks():
         asked = check.asked(ctx)
         if not asked and not check.default:
@@ -93,6 +98,21 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
             found = [_as_warning(r) for r in found]
         results.extend(found)
     return ValidationResult(results, source=source, skipped=skipped)
+
+
+#: What can run the column rules (``--executor``).
+EXECUTORS = ("curaug", "gx")
+
+
+def run_rules(df: "pd.DataFrame", rules: "Rules", executor: str = "curaug") -> list[CheckResult]:
+    """The column rules on ``df`` by ``executor`` (see :func:`validate`)."""
+    if executor == "gx":
+        from curate.rules.gx import run_column_rules
+
+        return run_column_rules(df, rules)
+    from curate.rules.evaluate import column_rules
+
+    return column_rules(df, rules)
 
 
 def resolve_roles(columns, rules: "Rules", label: str | None, group: str | None, split_col: str | None,

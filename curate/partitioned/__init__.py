@@ -2,7 +2,7 @@
 
 A Parquet dataset folder, a glob (``data/*.parquet``) or any table with ``--engine dask``
 is read lazily (:mod:`curate.partitioned.table`); the column rules
-(:mod:`curate.partitioned.rules`), the dataset checks (:mod:`curate.partitioned.checks`,
+(:mod:`curate.rules.evaluate`), the dataset checks (:mod:`curate.partitioned.checks`,
 :mod:`curate.partitioned.split_checks`) and the split (:mod:`curate.partitioned.split`) each
 reduce every partition to a small summary and combine the summaries, so memory is bounded
 by the partition size, not the table size. Their results equal the in-memory path's on any

@@ -3,7 +3,7 @@
 The same checks run and decide as in :func:`curate.checks.validate.validate` (the in-memory
 registry's ``asked``/``default`` say which), each through its partitioned implementation
 (:mod:`curate.partitioned.context`), and the column rules through
-:func:`curate.partitioned.rules.column_rules`; results and JSON equal the in-memory path's
+:func:`curate.rules.evaluate.column_rules`; results and JSON equal the in-memory path's
 on any table that fits. A check the rules ask for that has no partitioned implementation is
 one error line, never a silent skip.
 """
@@ -31,7 +31,7 @@ def validate_partitioned(ddf: "dd.DataFrame", rules: "Rules | None" = None, *, l
                                         without_raw_unit_rules)
     from curate.io.manifest import ok_rows
     from curate.partitioned.context import PARTITIONED_CHECKS, PartitionedContext
-    from curate.partitioned.rules import column_rules
+    from curate.rules.evaluate import column_rules
     from curate.rules.schema import Rules
 
     contract = rules is not None and declares_checks(rules)

@@ -1,9 +1,11 @@
-"""Column rules compiled to Great Expectations 1.x expectations and run in memory.
+"""Column rules as Great Expectations 1.x expectations: exported, or run through GX itself.
 
-The rules file's ``columns:`` section becomes one ``ExpectationSuite``, validated on an
-ephemeral context against the in-memory DataFrame (analytics and progress bars off, no
-network), and the GX results come back as :class:`curate.checks.base.CheckResult`.
-``export_suite`` writes the same suite as GX JSON, so a team on GX can adopt the rules.
+The rules file's ``columns:`` section becomes one ``ExpectationSuite`` (each rule's
+expectation from :mod:`curate.rules.column_rules`). ``export_suite`` writes it as GX JSON,
+so a team on GX can adopt the rules; :func:`run_column_rules` validates it on an ephemeral
+context against an in-memory DataFrame (analytics and progress bars off, no network) and
+turns GX's results into :class:`curate.checks.base.CheckResult` (``--executor gx``). The
+default executor, :mod:`curate.rules.evaluate`, gives the same results on any table.
 """
 
 from __future__ import annotations
@@ -13,55 +15,12 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckResult
+from curate.rules.column_rules import COLUMN_RULE_KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from curate.rules.schema import Rules
-
-#: Friendly ``dtype:`` names and the pandas dtype names they accept.
-DTYPE_ALIASES = {
-    "int": ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-            "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"],
-    "float": ["float16", "float32", "float64", "Float32", "Float64"],
-    "number": [],
-    "bool": ["bool", "boolean"],
-    "string": ["object", "str", "string", "StringDtype"],
-    "str": ["object", "str", "string", "StringDtype"],
-    "datetime": ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"],
-    "category": ["category"],
-}
-DTYPE_ALIASES["number"] = DTYPE_ALIASES["int"] + DTYPE_ALIASES["float"]
-
-
-def _expectation(name: str, column: str, value: Any, mostly: float | None):
-    """One GX expectation object for one column rule."""
-    import great_expectations as gx
-
-    E = gx.expectations
-    extra = {"mostly": mostly} if mostly is not None else {}
-    if name == "not_null":
-        return E.ExpectColumnValuesToNotBeNull(column=column, **extra)
-    if name == "between":
-        return E.ExpectColumnValuesToBeBetween(column=column, min_value=value[0], max_value=value[1], **extra)
-    if name == "in_set":
-        return E.ExpectColumnValuesToBeInSet(column=column, value_set=list(value), **extra)
-    if name == "not_in_set":
-        return E.ExpectColumnValuesToNotBeInSet(column=column, value_set=list(value), **extra)
-    if name == "unique":
-        return E.ExpectColumnValuesToBeUnique(column=column, **extra)
-    if name == "regex":
-        return E.ExpectColumnValuesToMatchRegex(column=column, regex=value, **extra)
-    if name == "length_between":
-        return E.ExpectColumnValueLengthsToBeBetween(column=column, min_value=value[0], max_value=value[1],
-                                                     **extra)
-    if name == "mean_between":
-        return E.ExpectColumnMeanToBeBetween(column=column, min_value=value[0], max_value=value[1])
-    if name == "dtype":
-        if value in DTYPE_ALIASES:
-            return E.ExpectColumnValuesToBeInTypeList(column=column, type_list=DTYPE_ALIASES[value])
-        return E.ExpectColumnValuesToBeOfType(column=column, type_=value)
-    raise ValueError(f"unknown column rule '{name}'")
 
 
 def compile_suite(rules: "Rules", name: str = "curaug"):
@@ -72,7 +31,7 @@ def compile_suite(rules: "Rules", name: str = "curaug"):
     suite = gx.ExpectationSuite(name=name)
     for column, spec in rules.columns.items():
         for rule, value, mostly, severity in spec.rules():
-            exp = _expectation(rule, column, value, mostly)
+            exp = COLUMN_RULE_KINDS.get(rule).expectation(column, value, mostly)
             exp.meta = {"curaug_rule": rule, "curaug_severity": severity, "curaug_value": value}
             suite.add_expectation(exp)
     return suite
@@ -113,11 +72,14 @@ def run_column_rules(df: "pd.DataFrame", rules: "Rules") -> list[CheckResult]:
         fmt["unexpected_index_column_names"] = index_cols
     outcome = batch.validate(suite, result_format=fmt)
     for res in outcome.results:
-        results.append(_to_check(res, df, index_cols))
+        results.append(to_check(res, index_cols))
     return results
 
 
-def _to_check(res, df: "pd.DataFrame", index_cols: list[str]) -> CheckResult:
+def to_check(res, index_cols: list[str]) -> CheckResult:
+    """One GX validation result as a :class:`CheckResult`."""
+    from curate.rules.evaluate import details
+
     config = res.expectation_config
     meta = config.meta or {}
     column = config.kwargs.get("column")
@@ -146,19 +108,8 @@ def _to_check(res, df: "pd.DataFrame", index_cols: list[str]) -> CheckResult:
         offenders = [str(r) for r in observed.get("unexpected_ids", rows)]
     if "observed_value" in r:
         observed["observed_value"] = r["observed_value"]
-    details = _details(name, meta.get("curaug_value"), observed)
-    return CheckResult(name, bool(res.success), severity, column, observed, details, offenders)
-
-
-def _details(name: str, value: Any, observed: dict) -> str:
-    text = name if value is None or value is True else f"{name} {value}"
-    if "unexpected_count" in observed and observed.get("element_count") is not None:
-        checked = observed["element_count"] - (observed.get("missing_count") or 0)
-        text += (f": {observed['unexpected_count']} of {checked} values unexpected "
-                 f"({observed['unexpected_percent']:.2f}%)")
-    elif "observed_value" in observed:
-        text += f": observed {observed['observed_value']}"
-    return text
+    return CheckResult(name, bool(res.success), severity, column, observed,
+                       details(name, meta.get("curaug_value"), observed), offenders)
 
 
 def _batch(df: "pd.DataFrame"):
