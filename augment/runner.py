@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from augment.engines import Job, make_engine
 from augment.plugin import Context, get_plugin
-from curate.errors import CuraugError
+from curate.errors import ClusterError, CuraugError
 from curate.version import curaug_version
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     except KeyboardInterrupt:
         # the workers' logs, not what reached this process, say what is finished
         raise Interrupted(len(run.finished()), len(jobs), out) from None
-    except CuraugError:
+    except (CuraugError, ClusterError):
         if fresh and all("skipped" in r for r in done.values()):  # nothing was made: leave no output folder
             import shutil
 
