@@ -17,8 +17,10 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from augment.engines import Job
 from augment.recipe import load_recipe
@@ -259,3 +261,27 @@ def test_a_scheduler_lost_mid_run_is_exit_3_with_one_line(split_manifest, tmp_pa
     assert line.startswith(f"internal error: ClusterError: the Dask cluster {address} failed: ")
     assert not (tmp_path / "aug").exists()  # nothing was made: no folder of bookkeeping left behind
 
+
+def test_a_background_file_rewritten_between_two_runs_is_read_again(tmp_path):
+    """A worker process outlives a run: what it cached of one run's files must not stand
+    in for the next run's (here, two runs in this process)."""
+    from augment.audio.transforms import AUDIO_TRANSFORMS
+
+    def tone(freq: float, seconds: float) -> np.ndarray:
+        return (0.5 * np.sin(2 * np.pi * freq * np.arange(int(seconds * 16000)) / 16000)).astype(np.float32)
+
+    background = tmp_path / "room.wav"
+    sf.write(background, tone(50, 0.3), 16000)
+    clean = tone(440, 1.0)[None]
+    transform = AUDIO_TRANSFORMS.get("background")(files=[str(background)], snr_db=10)
+
+    def mixed() -> np.ndarray:
+        drawn = transform.get_params(clean, 16000, np.random.default_rng(0))
+        return transform.apply(clean, 16000, **drawn)
+
+    hum = mixed()
+    sf.write(background, tone(3000, 0.4), 16000)  # the team replaced the recording
+    whistle = mixed()
+    assert not np.array_equal(hum, whistle)
+    spectrum = np.abs(np.fft.rfft(whistle[0] - clean[0]))
+    assert abs(np.argmax(spectrum) * 16000 / len(clean[0]) - 3000) < 5  # the new file's tone, not the old
