@@ -176,16 +176,14 @@ def render_chunk(jobs: list[Job], state: dict[str, Any]) -> list[dict[str, Any]]
     return worker.render_chunk(jobs)
 
 
-def end_run(run_id: str) -> int:
+def end_run(run_id: str) -> None:
     """Close and drop this process's Workers of run ``run_id`` (its log files, its rows),
-    keeping only its id; return how many there were. Dask calls it on every worker as the
-    run ends."""
+    keeping only its id. Dask calls it on every worker as the run ends."""
     with _run_workers_lock:
         _ended_runs.add(run_id)
         ended = [_run_workers.pop(key) for key in [key for key in _run_workers if key[0] == run_id]]
     for worker in ended:
         worker.close()
-    return len(ended)
 
 
 # ------------------------------------------------------------------ engines
@@ -264,19 +262,26 @@ class DaskEngine:
         from distributed import as_completed
 
         with dask_client(self.workers, self.scheduler) as (client, cluster):
-            submitted = []  # every future of this run, the shared state too: all cancelled on a stop
+            pending = {}  # the state and the chunks not back yet: all cancelled on a stop
             try:
                 with warnings.catch_warnings():  # that the state is large: sent once, on purpose
                     warnings.filterwarnings("ignore", message="Sending large graph")
                     shared = client.submit(_shared, state, pure=False)
-                submitted.append(shared)
+                pending[shared.key] = shared
                 tasks = [client.submit(render_chunk, chunk, shared, pure=False) for chunk in chunks]
-                submitted += tasks
-                for future in as_completed(tasks):
-                    for record in future.result():
+                pending.update((task.key, task) for task in tasks)
+                completed = as_completed(tasks)
+                del tasks  # from here on only pending holds a chunk until it is back
+                for future in completed:
+                    records = future.result()
+                    # its records are here: the cluster forgets it, so a worker lost later
+                    # does not make it again
+                    del pending[future.key]
+                    future.release()
+                    for record in records:
                         collect(record)
             except BaseException:
-                stop_dask(client, submitted, cluster)
+                stop_dask(client, list(pending.values()), cluster)
                 raise
             finally:
                 if cluster is None:

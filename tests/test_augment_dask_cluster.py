@@ -173,26 +173,46 @@ def test_two_runs_of_one_recipe_on_one_cluster_give_the_local_bytes_and_leave_ea
     assert runs_held(cluster) == {0}  # each run ended on every worker: none keeps its rows or an open log
 
 
-def test_a_worker_killed_mid_run_costs_only_its_chunks(cluster, inputs, reference, tmp_path):
+def test_two_runs_of_one_recipe_at_once_on_one_cluster_each_give_the_local_bytes(cluster, inputs, reference,
+                                                                                  tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    # two users, the same settings, the same moment: the worker threads take chunks of both
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(augment_manifest, *inputs, tmp_path / name, copies=COPIES, engine="dask",
+                            scheduler=cluster.address) for name in ("aug_x", "aug_y")]
+        assert [run.result().summary["made"] for run in runs] == [JOBS, JOBS]
+    assert outputs(tmp_path / "aug_x") == outputs(tmp_path / "aug_y") == reference
+    assert records(tmp_path / "aug_x") == records(tmp_path / "aug_y") == JOBS  # each logged its own jobs only
+    assert runs_held(cluster) == {0}
+
+
+@pytest.mark.parametrize("victims", [1, 2], ids=["one worker", "every worker"])
+def test_workers_killed_mid_run_cost_only_their_chunks(cluster, inputs, reference, tmp_path, victims):
+    """``kill -9`` of worker processes running chunks once half the jobs are back, when
+    each worker has finished chunks. Killing every worker also loses every copy of the
+    run's state, which the scheduler makes again."""
     out = tmp_path / "aug"
     killed = []
 
-    def kill_a_busy_worker(done: int, total: int) -> None:
-        """At the first chunk back, kill -9 a worker process running another chunk."""
-        if killed:
+    def kill_busy_workers(done: int, total: int) -> None:
+        if killed or done < total // 2:
             return
         busy = [w for w, keys in cluster.client.processing().items() if any("render_chunk" in k for k in keys)]
-        assert busy and done < total
-        killed.append((records(out), busy[0]))
-        os.kill(cluster.client.run(os.getpid, workers=busy[:1])[busy[0]], signal.SIGKILL)
+        assert len(busy) >= victims and done < total
+        killed.append(records(out))
+        for worker, pid in cluster.client.run(os.getpid, workers=busy[:victims]).items():
+            os.kill(pid, signal.SIGKILL)
 
     result = augment_manifest(*inputs, out, copies=COPIES, engine="dask", scheduler=cluster.address,
-                              progress=kill_a_busy_worker)
-    assert killed and killed[0][0] < JOBS and result.summary["made"] == JOBS
+                              progress=kill_busy_workers)
+    assert killed and killed[0] < JOBS and result.summary["made"] == JOBS
     assert outputs(out) == reference
-    # the chunks the killed worker held were done again, nothing else
+    # only the chunks the killed workers held were done again: the one each was running,
+    # and at most one each had finished that was not back yet; none of those already back
     chunk = len(chunk_jobs([Job(str(i), 0, "") for i in range(JOBS)], 1)[0])
-    assert JOBS <= records(out) <= JOBS + 2 * chunk
+    assert JOBS <= records(out) <= JOBS + victims * 2 * chunk
+    cluster.client.wait_for_workers(2, timeout=120)  # the nannies restarted them
     assert runs_held(cluster) == {0}
 
 
