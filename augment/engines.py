@@ -12,7 +12,6 @@ jobs and records; on any exception, Ctrl-C included, they stop everything at onc
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import asdict, dataclass
 from itertools import groupby
@@ -21,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from augment.plugin import Context, Plugin, SkipSample
+from augment.plugin import Context, Output, Plugin, SkipSample
 from augment.seeds import sample_seed
 from curate.engine import dask_client, stop_dask
 from curate.errors import CuraugError
@@ -43,19 +42,26 @@ class Job:
     path: str  # relative to OUTDIR
 
 
+class RunEnded(Exception):
+    """The run this Worker belongs to has ended (stopped by its client): nothing more of it
+    is written."""
+
+
 class Worker:
     """Renders jobs in one worker thread: its own plugin instance and context, the run's
-    fixed inputs (``state``) and its own append-only log of finished jobs."""
+    fixed inputs (``state``) and its own append-only log of finished jobs. Once closed it
+    writes nothing more: a job of a stopped run still running on a cluster the client does
+    not own cannot write after the run's end."""
 
     def __init__(self, state: dict[str, Any]):
         self.state = state
-        self.key = state["key"]
-        self.pid = os.getpid()
         self.plugin: Plugin = state["plugin"]()
         self.ctx = Context(state["loaded"].recipe, state["rows"], state["label"])
         self.steps = state["loaded"].steps
         self.gate = state["loaded"].recipe.gate
         self._log = None
+        self._closed = False
+        self._writing = threading.Lock()  # held from a job's record to its last file, and by close
 
     def render_chunk(self, jobs: list[Job]) -> list[dict[str, Any]]:
         records = []
@@ -66,8 +72,8 @@ class Worker:
             except UNREADABLE_ERRORS as exc:
                 # changed or truncated since ingest checked it: its copies are skipped, the run goes on
                 error = " ".join(str(exc).split()) or type(exc).__name__
-                records += [self._log_record({"job": asdict(job), "skipped": UNREADABLE, "unreadable": error,
-                                              "rejected": 0, "files": {}}) for job in copies]
+                records += [self._commit({"job": asdict(job), "skipped": UNREADABLE, "unreadable": error,
+                                          "rejected": 0, "files": {}}) for job in copies]
                 continue
             records += [self.render(job, row, source) for job in copies]
         return records
@@ -88,14 +94,14 @@ class Worker:
             try:
                 sample, applied = plugin.apply(source, plan, seed, ctx)
             except SkipSample as exc:
-                return self._log_record({"job": asdict(job), "skipped": str(exc), "rejected": 0, "files": {}})
+                return self._commit({"job": asdict(job), "skipped": str(exc), "rejected": 0, "files": {}})
             reason = plugin.gate(source, sample, self.gate, ctx) if self.gate else None
             if reason is None:
                 break
             rejected.append(reason)
             if len(rejected) >= self.gate.max_tries:
-                return self._log_record({"job": asdict(job), "skipped": f"quality gate: {rejected[-1]}",
-                                         "rejected": len(rejected), "files": {}})
+                return self._commit({"job": asdict(job), "skipped": f"quality gate: {rejected[-1]}",
+                                     "rejected": len(rejected), "files": {}})
         attempt -= 1
         output = plugin.output(sample, applied, job.path, ctx)
         record = {"job": asdict(job), "seed": seed, "attempt": attempt, "rejected": len(rejected),
@@ -103,34 +109,44 @@ class Worker:
                   "provenance": {"plugin": plugin.modality, "seed": seed, "run_seed": run_seed, "copy": job.copy,
                                  "attempt": attempt, "plan": plan, "applied": output.applied,
                                  "recipe_sha256": self.state["recipe_sha256"], "versions": self.state["versions"]}}
-        self._log_record(record)  # before the files: a file in place always has its record
-        output.save(self.state["outdir"], self.state["staging"])
-        return record
+        return self._commit(record, output)
 
-    def _log_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        if self._log is None:
-            import uuid
+    def _commit(self, record: dict[str, Any], output: Output | None = None) -> dict[str, Any]:
+        """Append ``record`` to this worker's log, then write ``output``'s files: a file in
+        place always has its record."""
+        with self._writing:
+            if self._closed:
+                raise RunEnded(self.state["outdir"])
+            if self._log is None:
+                import uuid
 
-            self._log = open(Path(self.state["logs"]) / f"{uuid.uuid4().hex}.jsonl", "a", encoding="utf-8")
-        self._log.write(json.dumps(record) + "\n")
-        self._log.flush()
+                self._log = open(Path(self.state["logs"]) / f"{uuid.uuid4().hex}.jsonl", "a", encoding="utf-8")
+            self._log.write(json.dumps(record) + "\n")
+            self._log.flush()
+            if output is not None:
+                output.save(self.state["outdir"], self.state["staging"])
         return record
 
     def close(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        """Close the log once the job being written (if any) is in place; write nothing after."""
+        with self._writing:
+            self._closed = True
+            if self._log is not None:
+                self._log.close()
+                self._log = None
 
 
-_local = threading.local()  # this thread's Worker (Dask runs tasks on threads)
-
-
-def start_worker(state: dict[str, Any]) -> Worker:
-    current = getattr(_local, "worker", None)
-    if current is not None and current.pid == os.getpid():
-        current.close()
-    _local.worker = Worker(state)
-    return _local.worker
+#: A pool process's Worker: one run per pool, whose processes end with the run.
+_process_worker: Worker | None = None
+#: Dask runs tasks on threads of long-lived processes, which a cluster shared by a team keeps
+#: from run to run (two runs may even share a thread at once): a Worker per run and thread,
+#: kept until :func:`end_run`. Keyed by the run's own id, never by its settings: two runs of
+#: one recipe into two folders are two runs.
+_run_workers: dict[tuple[str, int], Worker] = {}
+#: Runs ended here: a task of one that reaches this process after its end (cancelled on its
+#: way) starts nothing.
+_ended_runs: set[str] = set()
+_run_workers_lock = threading.Lock()
 
 
 def _pool_worker(state: dict[str, Any]) -> None:
@@ -138,16 +154,36 @@ def _pool_worker(state: dict[str, Any]) -> None:
     on it (it stops the pool); a worker that raised too would print its own traceback."""
     import signal
 
+    global _process_worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    start_worker(state)
+    _process_worker = Worker(state)
 
 
-def render_chunk(jobs: list[Job], state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Render ``jobs`` on this thread's worker (started from ``state`` when it is new here)."""
-    worker = getattr(_local, "worker", None)
-    if state is not None and (worker is None or worker.key != state["key"] or worker.pid != os.getpid()):
-        worker = start_worker(state)
+def _pool_render(jobs: list[Job]) -> list[dict[str, Any]]:
+    return _process_worker.render_chunk(jobs)
+
+
+def render_chunk(jobs: list[Job], state: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Dask task: render ``jobs`` on this thread's Worker of the run ``state`` describes
+    (started when the run is new on this thread)."""
+    key = (state["run_id"], threading.get_ident())
+    with _run_workers_lock:
+        if state["run_id"] in _ended_runs:
+            raise RunEnded(state["outdir"])
+        worker = _run_workers.get(key)
+        if worker is None:
+            worker = _run_workers[key] = Worker(state)
     return worker.render_chunk(jobs)
+
+
+def end_run(run_id: str) -> None:
+    """Close and drop this process's Workers of run ``run_id`` (its log files, its rows),
+    keeping only its id. Dask calls it on every worker as the run ends."""
+    with _run_workers_lock:
+        _ended_runs.add(run_id)
+        ended = [_run_workers.pop(key) for key in [key for key in _run_workers if key[0] == run_id]]
+    for worker in ended:
+        worker.close()
 
 
 # ------------------------------------------------------------------ engines
@@ -157,7 +193,7 @@ class InProcess:
     """Jobs run one after another in this process."""
 
     def run(self, chunks: list[list[Job]], state: dict[str, Any], collect: Collect) -> None:
-        worker = start_worker(state)
+        worker = Worker(state)
         try:
             for chunk in chunks:
                 for record in worker.render_chunk(chunk):
@@ -180,7 +216,7 @@ class LocalPool:
         context = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_pool_worker, initargs=(state,))
         try:
-            futures = [pool.submit(render_chunk, chunk) for chunk in chunks]
+            futures = [pool.submit(_pool_render, chunk) for chunk in chunks]
             for future in as_completed(futures):
                 for record in future.result():
                     collect(record)
@@ -208,27 +244,62 @@ def _terminate(pool) -> None:
 class DaskEngine:
     """Jobs run as tasks on a Dask cluster: the one at ``scheduler``, or a LocalCluster of
     ``workers`` processes. On any exception here, Ctrl-C included, pending tasks are
-    cancelled, and a LocalCluster's workers end at once, running tasks and all."""
+    cancelled, and a LocalCluster's workers end at once, running tasks and all.
+
+    On a cluster it does not own, the run ends on every worker as it returns or stops
+    (:func:`end_run`): the workers keep nothing of it, and a task of a stopped run that is
+    still running writes nothing more. The run's state goes to the cluster as a task, not
+    as scattered data: when every worker that held it dies, the scheduler makes it again,
+    so a killed worker costs only the tasks it was running.
+    """
 
     def __init__(self, workers: int, scheduler: str | None):
         self.workers, self.scheduler = workers, scheduler
 
     def run(self, chunks: list[list[Job]], state: dict[str, Any], collect: Collect) -> None:
+        import warnings
+
         from distributed import as_completed
 
         with dask_client(self.workers, self.scheduler) as (client, cluster):
-            submitted = []  # every future of this run, the shared state too: all cancelled on a stop
+            pending = {}  # the state and the chunks not back yet: all cancelled on a stop
             try:
-                shared = client.scatter(state, broadcast=True)
-                submitted.append(shared)
+                with warnings.catch_warnings():  # that the state is large: sent once, on purpose
+                    warnings.filterwarnings("ignore", message="Sending large graph")
+                    shared = client.submit(_shared, state, pure=False)
+                pending[shared.key] = shared
                 tasks = [client.submit(render_chunk, chunk, shared, pure=False) for chunk in chunks]
-                submitted += tasks
-                for future in as_completed(tasks):
-                    for record in future.result():
+                pending.update((task.key, task) for task in tasks)
+                completed = as_completed(tasks)
+                del tasks  # from here on only pending holds a chunk until it is back
+                for future in completed:
+                    records = future.result()
+                    # its records are here: the cluster forgets it, so a worker lost later
+                    # does not make it again
+                    del pending[future.key]
+                    future.release()
+                    for record in records:
                         collect(record)
             except BaseException:
-                stop_dask(client, submitted, cluster)
+                stop_dask(client, list(pending.values()), cluster)
                 raise
+            finally:
+                if cluster is None:
+                    _end_everywhere(client, state["run_id"])
+
+
+def _shared(state: dict[str, Any]) -> dict[str, Any]:
+    """The run's state as a task's result, which the scheduler can make again."""
+    return state
+
+
+def _end_everywhere(client, run_id: str) -> None:
+    """:func:`end_run` on every worker of the cluster. Best effort: the run's outcome is
+    already decided, and a worker that cannot be reached runs none of its tasks."""
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        client.run(end_run, run_id, on_error="ignore")
 
 
 def make_engine(engine: str, workers: int, scheduler: str | None, jobs: int) -> InProcess | LocalPool | DaskEngine:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from augment.engines import Job, make_engine
 from augment.plugin import Context, get_plugin
-from curate.errors import CuraugError
+from curate.errors import ClusterError, CuraugError
 from curate.version import curaug_version
 
 if TYPE_CHECKING:
@@ -278,8 +279,10 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     todo = [job for job in jobs if job.path not in done]
     fresh = not out.exists()
     run.start({"recipe": loaded.text, **settings})
-    state = {"loaded": loaded, "rows": rows, "label": label, "run_seed": int(seed), "plugin": type(plugin),
-             "outdir": str(out), "logs": str(run.logs), "staging": str(run.staging), "key": run.key,
+    # absolute paths: a Dask worker runs in a folder of its own
+    state = {"loaded": loaded, "rows": _absolute_roots(rows), "label": label, "run_seed": int(seed),
+             "plugin": type(plugin), "outdir": str(out.resolve()), "logs": str(run.logs.resolve()),
+             "staging": str(run.staging.resolve()), "run_id": uuid.uuid4().hex,
              "recipe_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
              "versions": {"curaug": curaug_version(), **plugin.versions()}}
 
@@ -300,7 +303,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     except KeyboardInterrupt:
         # the workers' logs, not what reached this process, say what is finished
         raise Interrupted(len(run.finished()), len(jobs), out) from None
-    except CuraugError:
+    except (CuraugError, ClusterError):
         if fresh and all("skipped" in r for r in done.values()):  # nothing was made: leave no output folder
             import shutil
 
@@ -317,6 +320,17 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     summary["unreadable_sources"] = unreadable
     run.write_summary(summary)
     return AugmentResult(manifest, summary)
+
+
+def _absolute_roots(rows: "pd.DataFrame") -> "pd.DataFrame":
+    """``rows`` with every root absolute and its symlinks resolved now: a worker elsewhere
+    reads the same files, and one that outlives this run does not remember where a
+    symlinked root pointed before."""
+    if "root" not in rows.columns:
+        return rows
+    from curate.io.manifest import absolute_roots
+
+    return rows.assign(root=absolute_roots(rows["root"], Path.cwd()))
 
 
 def _unreadable(jobs: list[Job], done: dict[str, dict]) -> dict[str, str]:

@@ -11,26 +11,36 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-from curate.errors import CuraugError
+from curate.errors import ClusterError
 
 
 @contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None) -> Iterator[tuple]:
     """``(client, cluster)`` on the cluster at ``scheduler``, or on a new LocalCluster of
     ``workers`` processes (then ``cluster`` is that LocalCluster, else None). Python's
-    global random state and the ``distributed`` log level are restored on exit."""
+    global random state and the ``distributed`` log level are restored on exit.
+
+    A failure of the cluster itself, on the way in or in the body, is a
+    :class:`ClusterError`: a scheduler that cannot be reached or is lost, a task whose
+    workers kept dying (Dask's ``KilledWorker``), a connection closed under a task. What
+    a task raises of its own (bad input) comes through unchanged."""
     import logging
     import random
 
     from distributed import Client, LocalCluster
 
-    quiet = logging.getLogger("distributed")
-    with contextlib.ExitStack() as stack:  # closed in reverse: client, cluster, log level
+    where = scheduler or "(a LocalCluster)"
+    with contextlib.ExitStack() as stack:  # closed in reverse: client, cluster, log levels
         # distributed draws from Python's global random (ports, worker choice): the
         # seed contract leaves the caller's global RNGs as they were
         stack.callback(random.setstate, random.getstate())
-        stack.callback(quiet.setLevel, quiet.level)
-        quiet.setLevel(logging.ERROR)
+        # its log lines (a lost scheduler, failed reconnects) would come on top of the one
+        # line the CLI prints for the ClusterError that follows them; the client's logger
+        # has a level of its own
+        for name in ("distributed", "distributed.client"):
+            quiet = logging.getLogger(name)
+            stack.callback(quiet.setLevel, quiet.level)
+            quiet.setLevel(logging.CRITICAL)
         cluster = None
         try:
             if scheduler:
@@ -44,8 +54,24 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[tuple]:
                     silence_logs=logging.CRITICAL, preload=[__name__]))
                 client = stack.enter_context(Client(cluster))
         except (OSError, TimeoutError) as exc:
-            raise CuraugError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-        yield client, cluster
+            what = f"reach the Dask scheduler {scheduler}" if scheduler else "start a Dask LocalCluster"
+            raise ClusterError(f"cannot {what}: {exc}") from None
+        try:
+            yield client, cluster
+        except _cluster_failures() as exc:
+            raise ClusterError(f"the Dask cluster {where} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _cluster_failures() -> tuple[type[BaseException], ...]:
+    """What ``distributed`` raises in the client when the cluster fails under a task: the
+    task was cancelled by the cluster (a lost scheduler, lost data), its workers kept
+    dying, or a connection closed."""
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    return CancelledError, KilledWorker, CommClosedError
 
 
 def stop_dask(client, futures: list, cluster) -> None:

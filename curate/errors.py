@@ -24,6 +24,19 @@ class CuraugError(ValueError):
         self.param = param
 
 
+class ClusterError(RuntimeError):
+    """The Dask cluster failed, not the input: its scheduler could not be reached or was
+    lost, or its workers kept dying while running a task. Not bad input, so the CLI
+    prints ``internal error: ClusterError: <message>`` and exits 3; what a stage finished
+    before stays where it is (a rerun of ``augment`` resumes from it).
+
+    Examples
+    --------
+    >>> isinstance(ClusterError("lost the scheduler"), ValueError)
+    False
+    """
+
+
 def did_you_mean(name: object, options: Iterable[str]) -> str:
     """A hint for an unknown name: the closest option, else the known ones.
 

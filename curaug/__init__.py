@@ -12,8 +12,9 @@ scikit-learn, torch or albumentations until a function or class is used)::
     metrics = curaug.train("runs/digits.split.parquet", label="label", out="runs/cnn", epochs=20)
 
 Functions take DataFrames (or paths) and keyword arguments named as in Python; bad input
-raises :class:`CuraugError`, a ``ValueError`` naming the Python parameter. The
-scikit-learn classes (cross-validators and normalisers) are the library's own.
+raises :class:`CuraugError`, a ``ValueError`` naming the Python parameter; a Dask
+cluster that fails raises :class:`ClusterError`. The scikit-learn classes
+(cross-validators and normalisers) are the library's own.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _API = {
     "load_data": ("curate.io.manifest", "load_data"),
     "save_manifest": ("curate.io.manifest", "save_manifest"),
     "CuraugError": ("curate.errors", "CuraugError"),
+    "ClusterError": ("curate.errors", "ClusterError"),
     "ValidationResult": ("curate.checks.base", "ValidationResult"),
     "CleanResult": ("curate.clean.steps", "CleanResult"),
     # scikit-learn cross-validators

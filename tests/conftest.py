@@ -81,6 +81,17 @@ def one_error_line(result: Result) -> str:
     return lines[0]
 
 
+def one_internal_error_line(result: Result) -> str:
+    """Assert the CLI's contract for a failure that is not the input's (exit 3, one
+    ``internal error: ...`` line with the --debug hint, no traceback); return it."""
+    assert result.code == 3, (result.code, result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("internal error: ") and lines[0].endswith("(rerun with --debug for the traceback)")
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
 RECIPE = """modality: image
 copies: 2
 transforms:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import one_error_line
+from conftest import one_error_line, one_internal_error_line
 
 def _files(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -154,9 +154,12 @@ def test_every_copy_differs_from_its_source(cli, split_manifest, tmp_path):
 
 
 def test_unreachable_dask_scheduler_is_one_line_and_leaves_nothing(cli, split_manifest, tmp_path):
-    line = one_error_line(cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml",
-                              "-o", tmp_path / "o", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"))
-    assert "cannot reach the Dask scheduler" in line and not (tmp_path / "o").exists()
+    # not the input's fault: a cluster failure, exit 3
+    line = one_internal_error_line(cli("augment", split_manifest / "split.parquet", "--recipe",
+                                       split_manifest / "recipe.yaml", "-o", tmp_path / "o", "--engine", "dask",
+                                       "--scheduler", "tcp://127.0.0.1:9"))
+    assert "ClusterError: cannot reach the Dask scheduler tcp://127.0.0.1:9" in line
+    assert not (tmp_path / "o").exists()
     assert "--scheduler needs --engine dask" in one_error_line(
         cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml", "-o",
             tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9"))

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from conftest import one_error_line
+from conftest import one_error_line, one_internal_error_line
 from curate.io import ingest as ingest_module
 from curate.io.ingest import ingest
 
@@ -88,9 +88,10 @@ def test_cached_files_need_no_cluster(sample, tmp_path):
 
 def test_unreachable_scheduler_is_one_line_and_writes_nothing(cli, sample, tmp_path):
     out = tmp_path / "m.parquet"
-    line = one_error_line(cli("ingest", sample / "images", "-o", out, "--engine", "dask",
-                              "--scheduler", "tcp://127.0.0.1:9"))
-    assert "cannot reach the Dask scheduler tcp://127.0.0.1:9" in line
+    # not the input's fault: a cluster failure, exit 3
+    line = one_internal_error_line(cli("ingest", sample / "images", "-o", out, "--engine", "dask",
+                                       "--scheduler", "tcp://127.0.0.1:9"))
+    assert "ClusterError: cannot reach the Dask scheduler tcp://127.0.0.1:9" in line
     assert not out.exists()
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SAMPLE, one_error_line
+from tests.conftest import SAMPLE, one_error_line, one_internal_error_line
 
 torch = pytest.importorskip("torch")
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,6 +232,6 @@ def test_search_trials_on_a_dask_cluster_are_the_local_search(penguins, tmp_path
 def test_train_engine_flags_are_checked(cli, penguins, tmp_path):
     line = one_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "r", "--scheduler", "tcp://h:1"))
     assert "--scheduler" in line and "--engine dask" in line
-    line = one_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "r", "--search", "2",
-                              "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"))
-    assert "cannot reach the Dask scheduler" in line
+    line = one_internal_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "r", "--search", "2",
+                                       "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"))
+    assert "ClusterError: cannot reach the Dask scheduler tcp://127.0.0.1:1" in line  # a cluster failure: exit 3

@@ -10,6 +10,7 @@ keeps the length.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any, Union
 
@@ -136,9 +137,17 @@ class Noise(AudioTransform):
                           owned=True)
 
 
-@functools.lru_cache(maxsize=32)
 def _read_mono(path: str, sr: int) -> np.ndarray:
-    """A background file as mono float32 at ``sr`` (cached: one decode per file and rate)."""
+    """A background file as mono float32 at ``sr``, decoded once per file version and rate.
+    The cache lives as long as the process, which on a Dask worker outlasts a run: a file
+    rewritten in place between two runs is a new version, decoded again."""
+    stat = os.stat(path)
+    return _decode_mono(path, sr, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=32)
+def _decode_mono(path: str, sr: int, version: tuple[int, int, int]) -> np.ndarray:
+    """``version`` (inode, size, modification time) only keys the cache."""
     import soundfile as sf
 
     y, file_sr = sf.read(path, dtype="float32", always_2d=True)
