@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from augment.engines import Job, make_engine
 from augment.plugin import Context, get_plugin
 from curate.errors import ClusterError, CuraugError
+from curate.io.folder_lock import hold_folder
 from curate.version import curaug_version
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from augment.recipe import LoadedRecipe
 
 STATE_DIR = ".curaug"
+#: Figures of one run, not of the corpus it made: in the returned summary, not in summary.json.
+RUN_FIGURES = ("seconds", "per_second", "resumed")
 #: Bumped when the layout of OUTDIR/.curaug changes, so an older run is not resumed.
 STATE_VERSION = 2
 Progress = Callable[[int, int], None]
@@ -97,12 +100,10 @@ def select_rows(df: "pd.DataFrame", modality: str, *, all_rows: bool = False,
 
 
 def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int | str | None, label: str | None,
-              seed: int, extension: Callable[[dict], str]) -> tuple[list[Job], dict[str, int]]:
+              seed: int, extension: Callable[[dict], str]) -> list[Job]:
     """Jobs for every row: ``copies`` each, or as many per class as bring every class to
-    ``balance_target`` (``'max'``: the largest class). A source's jobs are consecutive.
-    Returns the jobs and the number made per class."""
+    ``balance_target`` (``'max'``: the largest class). A source's jobs are consecutive."""
     per_source: dict[str, int] = {}
-    made: dict[str, int] = {}
     if balance_target is not None:
         if not label or label not in rows.columns:
             raise CuraugError("balancing needs a label column", param="label")
@@ -116,13 +117,10 @@ def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int |
             base, extra = divmod(need, len(members))
             for k, member in enumerate(members):
                 per_source[member] = base + (1 if k < extra else 0)
-            made[str(cls)] = need
     else:
         n = 1 if copies is None else int(copies)
         for i in rows.index:
             per_source[i] = n
-        if label and label in rows.columns:
-            made = {str(k): int(v) * n for k, v in rows[label].astype(str).value_counts().items()}
     jobs = []
     for source_id, row in zip(rows.index, rows.to_dict("records")):
         # a sample held inline has no file name: its id names its outputs
@@ -130,7 +128,7 @@ def plan_jobs(rows: "pd.DataFrame", *, copies: int | None, balance_target: int |
         ext = extension(row)
         for c in range(per_source.get(source_id, 0)):
             jobs.append(Job(str(source_id), c, f"{stem}__aug{c}{ext}"))
-    return jobs, made
+    return jobs
 
 
 def _has_path(row: dict[str, Any]) -> bool:
@@ -217,9 +215,13 @@ class RunState:
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
+        """``OUTDIR/summary.json``, beside the manifest, where users look for it: the
+        figures of the corpus, without what differs between runs that made the same files
+        (timings, how much was resumed), so that it has the same bytes too."""
         from curate.io.atomic import write_json_atomic
 
-        write_json_atomic(self.folder / "summary.json", summary)
+        write_json_atomic(self.outdir / "summary.json",
+                          {k: v for k, v in summary.items() if k not in RUN_FIGURES})
 
 
 def settings_key(loaded: "LoadedRecipe", settings: dict[str, Any], ids: Iterable[str]) -> str:
@@ -260,6 +262,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     plugin = get_plugin(recipe.modality)
     out = Path(outdir)
     _check_outdir(out)
+    _refuse_source_folders(out, df)
     if label is not None and label not in df.columns:
         label = None
     if plugin.inline and plugin.inline in df.columns:
@@ -271,13 +274,22 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
         copies, target = None, recipe.balance.target if recipe.balance else "max"
     else:
         copies, target = recipe.copies if copies is None else copies, None
-    jobs, made = plan_jobs(rows, copies=copies, balance_target=target, label=label, seed=seed,
+    jobs = plan_jobs(rows, copies=copies, balance_target=target, label=label, seed=seed,
                            extension=lambda row: plugin.extension(row, recipe.format))
     settings = {"seed": int(seed), "copies": copies, "balance": target, "label": label, "all_rows": all_rows}
+    fresh = not out.exists()
+    with hold_folder(out / STATE_DIR / "lock", out):
+        return _run(df, loaded, plugin, rows, jobs, settings, out, fresh, engine, workers, scheduler, progress)
+
+
+def _run(df: "pd.DataFrame", loaded: "LoadedRecipe", plugin, rows: "pd.DataFrame", jobs: list[Job],
+         settings: dict[str, Any], out: Path, fresh: bool, engine: str, workers: int, scheduler: str | None,
+         progress: Progress | None) -> AugmentResult:
+    """The run itself, once ``out`` is held (see :func:`augment_manifest`)."""
+    recipe, seed, label = loaded.recipe, settings["seed"], settings["label"]
     run = RunState(out, settings_key(loaded, settings, rows.index))
     done = run.finished()
     todo = [job for job in jobs if job.path not in done]
-    fresh = not out.exists()
     run.start({"recipe": loaded.text, **settings})
     # absolute paths: a Dask worker runs in a folder of its own
     state = {"loaded": loaded, "rows": _absolute_roots(rows), "label": label, "run_seed": int(seed),
@@ -316,7 +328,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     from curate.io.manifest import save_manifest
 
     save_manifest(manifest, out / "manifest.parquet")
-    summary = _summary(df, rows, jobs, todo, done, made, elapsed, gate=recipe.gate is not None)
+    summary = _summary(df, rows, jobs, todo, done, elapsed, gate=recipe.gate is not None, label=label)
     summary["unreadable_sources"] = unreadable
     run.write_summary(summary)
     return AugmentResult(manifest, summary)
@@ -340,6 +352,21 @@ def _unreadable(jobs: list[Job], done: dict[str, dict]) -> dict[str, str]:
             if job.path in done and "unreadable" in done[job.path]}
 
 
+def _refuse_source_folders(out: Path, df: "pd.DataFrame") -> None:
+    """The output folder may not hold the data nor lie inside it: files written beside the
+    raw samples would become samples at the next ingest (and the data is read-only)."""
+    if "root" not in df.columns:
+        return
+    sources = df if "source_id" not in df.columns else df[df["source_id"].isna()]
+    target = out.resolve()
+    for root in sources["root"].dropna().unique():
+        folder = Path(str(root)).resolve()
+        if target == folder or folder in target.parents or target in folder.parents:
+            where = "is" if target == folder else ("is inside" if folder in target.parents else "holds")
+            raise CuraugError(f"{out}: the output folder {where} the data folder {folder}; write the "
+                              "augmented corpus elsewhere (outside the data)", param="outdir")
+
+
 def _check_outdir(out: Path) -> None:
     """The output folder, or the first of its parents that exists, must be a folder."""
     for folder in (out, *out.parents):
@@ -350,16 +377,22 @@ def _check_outdir(out: Path) -> None:
             return
 
 
-def _summary(df, rows, jobs: list[Job], todo: list[Job], done: dict[str, dict], made: dict[str, int],
-             elapsed: float, *, gate: bool) -> dict[str, Any]:
+def _summary(df, rows, jobs: list[Job], todo: list[Job], done: dict[str, dict], elapsed: float, *, gate: bool,
+             label: str | None) -> dict[str, Any]:
     from curate.io.manifest import ok_rows
 
     records = [done[job.path] for job in jobs if job.path in done]
+    # what was written, per class: a job the quality gate gave up on made nothing
+    written = [job.source_id for job in jobs if job.path in done and "skipped" not in done[job.path]]
+    made: Counter = Counter()
+    if label:
+        made.update({str(cls): 0 for cls in rows[label].dropna()})
+        made.update(str(rows.at[source, label]) for source in written)
     skipped = sum("skipped" in r for r in records)
     # jobs the plugin could not augment (a silent clip for an SNR-based transform), by reason
     reasons = Counter(r["skipped"] for r in records if "skipped" in r and not r["skipped"].startswith("quality gate"))
     summary = {"train_rows": int(len(rows)), "jobs": len(jobs), "made": len(jobs) - skipped,
-               "resumed": len(jobs) - len(todo), "made_per_class": made,
+               "resumed": len(jobs) - len(todo), "made_per_class": dict(sorted(made.items())),
                "passed_through": int(len(df) - len(rows)), "corrupt_skipped": int((~ok_rows(df)).sum()),
                "gate_rejections": int(sum(r.get("rejected", 0) for r in records)),
                "gate_gave_up": skipped - sum(reasons.values()), "skipped": dict(reasons), "seconds": round(elapsed, 3),

@@ -18,7 +18,7 @@ from conftest import one_error_line, one_internal_error_line
 def _files(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file() and ".curaug" not in p.parts
-            and p.name != "manifest.parquet"}
+            and p.name not in ("manifest.parquet", "summary.json")}
 
 
 def test_copies_only_for_train_and_byte_identical_across_workers_and_dask(cli, split_manifest, tmp_path):
@@ -213,7 +213,7 @@ def test_an_image_truncated_after_ingest_is_skipped_and_named_and_the_run_goes_o
             "--workers", workers)
     assert r.code == 0, r.err
     assert "augmented 4 samples" in r.out and "2 skipped: source unreadable since ingest" in r.out
-    summary = json.loads((tmp_path / "o" / ".curaug" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert list(summary["unreadable_sources"]) == ["0/digit_0010.png"]
     assert "truncated" in summary["unreadable_sources"]["0/digit_0010.png"]
     added = pd.read_parquet(tmp_path / "o" / "manifest.parquet").query("source_id.notna()")
@@ -357,7 +357,7 @@ def lines_reference(lines, tmp_path_factory):
 
 def _corpus(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".curaug" not in p.parts and p.name != "manifest.parquet"}
+            if p.is_file() and ".curaug" not in p.parts and p.name not in ("manifest.parquet", "summary.json")}
 
 
 def test_a_third_party_plugin_runs_through_its_entry_point_on_every_engine(lines, tmp_path):
@@ -475,3 +475,55 @@ def test_seed_contract_same_bytes_for_any_workers_order_and_resume(lines, lines_
         result = augment_manifest(df, loaded, out, seed=3, workers=4 - workers)
         assert result.summary["resumed"] == 18 - len(lose)
         assert _corpus(out) == _corpus(lines_reference)
+
+
+def test_the_data_folder_is_never_an_output_folder(cli, sample, split_manifest, tmp_path):
+    """Writing the corpus into the raw data (the source folder, a folder inside it, or one
+    that holds it) is refused before anything is written: a re-ingest would count the new
+    files as samples."""
+    from curate.io.manifest import load_data
+
+    data = tmp_path / "images"
+    import shutil
+
+    shutil.copytree(sample / "images", data)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    assert cli("ingest", data, "-o", tmp_path / "m.parquet").code == 0
+    m = load_data(tmp_path / "m.parquet")
+    m["split"] = "train"
+    m.to_parquet(tmp_path / "s.parquet")
+    recipe = split_manifest / "recipe.yaml"
+    for target, where in ((data, "is"), (data / "aug", "is inside"), (tmp_path, "holds")):
+        line = one_error_line(cli("augment", tmp_path / "s.parquet", "--recipe", recipe, "-o", target))
+        assert f"the output folder {where} the data folder {data.resolve()}" in line, line
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before and not (data / "aug").exists()
+
+
+def test_one_run_at_a_time_writes_a_folder(cli, split_manifest, tmp_path):
+    """A second augment into a folder another process is writing is refused at once,
+    naming that process; once it is done, the folder is free."""
+    import os
+
+    from curate.io.folder_lock import hold_folder
+
+    out = tmp_path / "o"
+    with hold_folder(out / ".curaug" / "lock", out):
+        line = one_error_line(cli("augment", split_manifest / "split.parquet", "--recipe",
+                                  split_manifest / "recipe.yaml", "-o", out))
+        assert f"is being written by curaug process {os.getpid()}" in line
+    assert cli("augment", split_manifest / "split.parquet", "--recipe", split_manifest / "recipe.yaml",
+               "-o", out).code == 0
+
+
+def test_the_summary_counts_what_was_written_and_lies_beside_the_manifest(cli, split_manifest, tmp_path):
+    recipe = tmp_path / "g.yaml"  # a gate about half the digits cannot pass in one try
+    recipe.write_text("modality: image\ncopies: 1\ntransforms:\n  - Rotate: {limit: 5}\n"
+                      "gate: {min_std: 91, max_tries: 1}\n")
+    r = cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / "o")
+    assert r.code == 0, r.err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    made = pd.read_parquet(tmp_path / "o" / "manifest.parquet").dropna(subset=["source_id"])
+    assert 0 < summary["gate_gave_up"] < summary["jobs"] and summary["made"] == len(made)
+    counts = made["label"].astype(str).value_counts().to_dict()
+    assert {k: v for k, v in summary["made_per_class"].items() if v} == counts
+    assert sum(summary["made_per_class"].values()) == summary["jobs"] - summary["gate_gave_up"]

@@ -565,3 +565,21 @@ def test_no_statistic_is_fitted_on_test_rows(cli, tmp_path, elsewhere):
     assert "Cleaning fitted on the train split" in page and f"train ({len(train)} rows)" in page
     profile = page[page.index("id='profile-rows'"):]
     assert "3 classes," in profile[:profile.index("</p>")]  # a table's classes, from its class table
+
+
+def test_a_run_never_writes_among_the_data_and_holds_its_folder(cli, tmp_path, digits, elsewhere):
+    """``out: .`` beside the data would put the run's files among the user's data: refused;
+    and a second run into a folder being written is refused naming the process."""
+    import os
+
+    from curate.io.folder_lock import hold_folder
+
+    around = write_pipeline(tmp_path / "data", "out: .\nsource: digits\nsplit: {ratios: [0.6, 0.2, 0.2]}\n")
+    line = one_error_line(cli("run", around))
+    assert f"out: {(tmp_path / 'data').resolve()} holds the source" in line
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["digits", "pipeline.yaml"]
+    path = write_pipeline(tmp_path, "out: runs/x\nsource: data/digits\nsplit: {ratios: [0.6, 0.2, 0.2]}\n")
+    out = tmp_path / "runs" / "x"
+    with hold_folder(out / ".curaug" / "lock", out):
+        assert f"is being written by curaug process {os.getpid()}" in one_error_line(cli("run", path))
+    assert cli("run", path).code == 0

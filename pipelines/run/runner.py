@@ -90,9 +90,10 @@ def run_pipeline(pipeline: str | os.PathLike, *, from_stage: str | None = None, 
     >>> again.ran, [v.action for v in again.plan]
     ([], ['skip', 'skip', 'skip', 'skip'])
     """
+    from curate.io.folder_lock import hold_folder
+    from curate.version import curaug_version
     from pipelines.run.hashing import FileHashes
     from pipelines.run.schema import load_pipeline
-    from curate.version import curaug_version
 
     display = display or Display()
     p = load_pipeline(pipeline)
@@ -100,27 +101,28 @@ def run_pipeline(pipeline: str | os.PathLike, *, from_stage: str | None = None, 
     stages = [stage for stage in STAGES if stage.applies(p)]
     present = [stage.name for stage in stages]
     forced, held, why = _selection(present, from_stage, only, force)
-    hashes = FileHashes(p.out / STATE_DIR / "hashes.json")
-    state = State(p.out / STATE_DIR / "stages.json")
-    version = curaug_version()
-    producers = {name: stage.name for stage in stages for name in stage.outputs(p)}
-    try:
-        _check_held_inputs(p, stages, held, hashes, producers,
-                           ("only", only) if only else ("from_stage", from_stage))
-        plan = _plan(p, stages, present, forced, held, why, state, hashes, version)
-        display.echo(f"plan for {pipeline} (out: {p.out}):")
-        for verdict in plan:
-            display.echo(verdict.line())
-        ctx = StageContext(p, present, engine=engine, scheduler=scheduler, display=display)
-        result = PipelineResult(True, p.out, plan, stages=ctx.done)
-        for stage, verdict in zip(stages, plan):
-            _step(stage, verdict, ctx, state, hashes, version, forced, result)
-    finally:
-        hashes.save()
-    result.success = result.failed is None
-    result.files_hashed = hashes.read
-    _closing_lines(result, p, display)
-    return result
+    with hold_folder(p.out / STATE_DIR / "lock", p.out, param="out"):  # one run writes out/ at a time
+        hashes = FileHashes(p.out / STATE_DIR / "hashes.json")
+        state = State(p.out / STATE_DIR / "stages.json")
+        version = curaug_version()
+        producers = {name: stage.name for stage in stages for name in stage.outputs(p)}
+        try:
+            _check_held_inputs(p, stages, held, hashes, producers,
+                               ("only", only) if only else ("from_stage", from_stage))
+            plan = _plan(p, stages, present, forced, held, why, state, hashes, version)
+            display.echo(f"plan for {pipeline} (out: {p.out}):")
+            for verdict in plan:
+                display.echo(verdict.line())
+            ctx = StageContext(p, present, engine=engine, scheduler=scheduler, display=display)
+            result = PipelineResult(True, p.out, plan, stages=ctx.done)
+            for stage, verdict in zip(stages, plan):
+                _step(stage, verdict, ctx, state, hashes, version, forced, result)
+        finally:
+            hashes.save()
+        result.success = result.failed is None
+        result.files_hashed = hashes.read
+        _closing_lines(result, p, display)
+        return result
 
 
 def _engine(p, engine: str | None, scheduler: str | None) -> tuple[str, str | None]:

@@ -185,6 +185,10 @@ def _check_paths(loaded: LoadedPipeline) -> None:
         # ingest would read the run's own outputs as new samples on the next run
         raise CuraugError(f"{loaded.where('out')}: out: {loaded.out} is inside the source folder; "
                           "write the run elsewhere")
+    if loaded.out in loaded.source.parents:
+        # the run's files would land among the user's data (the data is read-only)
+        raise CuraugError(f"{loaded.where('out')}: out: {loaded.out} holds the source {loaded.source}; "
+                          "write the run in a folder of its own (e.g. out: runs/NAME)")
 
 
 def _load_rules(loaded: LoadedPipeline, base: Path) -> None:

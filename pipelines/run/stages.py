@@ -406,7 +406,9 @@ class Augment(Stage):
             result = augment_manifest(df, ctx.pipeline.recipe, ctx.out / "augmented", seed=section.seed,
                                       workers=section.workers, engine=ctx.engine, scheduler=ctx.scheduler,
                                       label=ctx.label, progress=progress)
-        _write_figures(ctx.out / "augment.json", result.summary, drop=("seconds", "per_second", "resumed"))
+        from augment.runner import RUN_FIGURES
+
+        _write_figures(ctx.out / "augment.json", result.summary, drop=RUN_FIGURES)
         return Outcome(True, f"{result.summary['made']} samples from {result.summary['train_rows']} train rows")
 
 
