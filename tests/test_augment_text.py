@@ -231,6 +231,41 @@ def test_word_noise_swaps_deletes_and_crops_whole_words():
     assert any(words[:i] + words[i + 4:] == kept for i in range(len(words) - 3))  # one run of four words
 
 
+def _noise(name: str, text: str, seed: int, **params) -> str:
+    sample = TextSample(text)
+    return apply_edits(text, TEXT_TRANSFORMS.get(name)(**params).draw(sample, np.random.default_rng(seed), None))[0]
+
+
+@pytest.mark.parametrize("action", ["delete", "crop"])
+def test_word_noise_never_deletes_every_word(action):
+    """nlpaug keeps a one-word text (its issue #76); curaug keeps at least one word of any
+    text, also when aug_p asks for all of them."""
+    for seed in range(20):
+        assert _noise("word_noise", "The", seed, action=action) == "The"
+        assert _noise("word_noise", "The.", seed, action=action, aug_p=1.0) == "The."
+        kept = _noise("word_noise", "The cat sat", seed, action=action, aug_p=1.0)
+        assert len(kept.split()) == 1 and kept in "The cat sat"
+    # a word that may not be deleted (a stopword) counts as the one kept
+    assert _noise("word_noise", "The cat", 0, action="delete", aug_p=1.0, stopwords=["the"]) == "The"
+
+
+def test_special_characters_are_noised_as_nlpaug_does():
+    """nlpaug's character augmenters treat a special character ("#") as a token of its own
+    (``include_special_char=True``, its default); with False only words change."""
+    for name in ("char_noise", "keyboard"):
+        assert {_noise(name, "#", seed, min_char=1) for seed in range(10)} - {"#"}, name
+        assert {_noise(name, "#", seed, min_char=1, include_special_char=False) for seed in range(10)} == {"#"}
+    assert _noise("keyboard", "~", 0, min_char=1) == "~"  # nothing near it on nlpaug's keyboard
+    # tokens, special characters included, set the count: ceil(0.3 * 7 tokens) = 3
+    text = "# wonderful ? unusual ! bizarre ."
+    sample = TextSample(text)
+    edits = TEXT_TRANSFORMS.get("char_noise")(action="insert").draw(sample, np.random.default_rng(0), None)
+    assert len(edits) == 3
+    words_only = TEXT_TRANSFORMS.get("char_noise")(action="insert", include_special_char=False)
+    edits = words_only.draw(sample, np.random.default_rng(0), None)
+    assert len(edits) == 1 and all(sample.text[e.start:e.end].isalpha() for e in edits)
+
+
 def test_gate_rejects_outputs_outside_the_similarity_bounds(fortunes, tmp_path):
     from augment.recipe import load_recipe
     from augment.runner import augment_manifest

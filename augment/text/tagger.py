@@ -13,12 +13,8 @@ context rules, and only words get a tag back).
 from __future__ import annotations
 
 import functools
-import re
 
-from augment.text.edits import WORD
-
-#: A token: a word, or one character that is neither a word character nor a space.
-TOKEN = re.compile(WORD.pattern + r"|[^\w\s]")
+from augment.text.edits import TOKEN, WORD
 
 #: Penn Treebank tag -> WordNet part of speech (n, v, a, r). Proper nouns (NNP*) and
 #: graded adverbs (RBR, RBS: "faster", "most") map to none: a WordNet synonym would not
