@@ -31,9 +31,10 @@ runs the first ``--fortunes`` fortunes through ``synonym`` then ``contextual`` (
 ``curaug augment --all-rows --seed S``, one copy per seed) and reads every change of every
 step with checks that share no code with the transforms:
 
-- *slot POS changed*: the step's input and output re-tagged by textblob's pattern tagger
-  with pattern's own tokenizer (``textblob.en.tag``), tokens aligned by ``difflib``; a
-  replaced token whose coarse class (noun, verb, adjective, adverb, other) differs;
+- *slot POS changed*: the step's input and output tagged by textblob's pattern tagger
+  with pattern's own tokenizer (``textblob.en.tag``); a changed word whose token (its last,
+  in a hyphenated word) has another coarse class (noun, verb, adjective, adverb, other)
+  in the output than in the input;
 - *unknown word form*: a new word found in none of WordNet's lemmas and exception lists,
   textblob's spelling list (Gutenberg, Wiktionary, BNC) and tagger lexicon (Brown, Penn
   Treebank), and the words of the fortunes;
@@ -150,7 +151,7 @@ class EnglishChecks:
 
     def flags(self, before: str, after: str, changes: list[dict]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {check: [] for check in CHECKS}
-        out["slot POS changed"] = self._pos_changes(before, after)
+        out["slot POS changed"] = self._pos_changes(before, after, changes)
         for c in changes:
             old, new = c["old"], c["new"]
             if old.lower() in _ARTICLES and new.lower() in _ARTICLES:
@@ -166,19 +167,30 @@ class EnglishChecks:
                 out["broken multi-word lemma"].append(phrase)
         return out
 
-    def _pos_changes(self, before: str, after: str) -> list[str]:
-        import difflib
+    def _tagged_spans(self, text: str) -> list[tuple[int, int, str, str]]:
+        """``(start, end, word, tag)`` per token of pattern's own tokenizer, found in ``text``
+        in order (a token pattern rewrote, such as a quote, is left out)."""
+        out, at = [], 0
+        for word, penn in self.tag(text):
+            start = text.find(word, at)
+            if start >= 0:
+                out.append((start, start + len(word), word, penn))
+                at = start + len(word)
+        return out
 
-        a, b = self.tag(before), self.tag(after)
-        found = []
-        matcher = difflib.SequenceMatcher(a=[w.lower() for w, _ in a], b=[w.lower() for w, _ in b], autojunk=False)
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op != "replace":
+    def _pos_changes(self, before: str, after: str, changes: list[dict]) -> list[str]:
+        old_tags, new_tags = self._tagged_spans(before), self._tagged_spans(after)
+        found, shift = [], 0
+        for c in sorted(changes, key=lambda c: c["start"]):
+            start, new_start = c["start"], c["start"] + shift
+            shift += len(c["new"]) - (c["end"] - c["start"])
+            if c["old"].lower() in _ARTICLES:
                 continue
-            pairs = list(zip(a[i1:i2], b[j1:j2])) if i2 - i1 == j2 - j1 else [(a[i2 - 1], b[j2 - 1])]
-            for (w1, t1), (w2, t2) in pairs:
-                if w1.lower() not in _ARTICLES and _coarse(t1) != _coarse(t2):
-                    found.append(f"{w1}/{t1} -> {w2}/{t2}")
+            # the last token of the slot: the head of a hyphenated word
+            old = [t for t in old_tags if t[0] < c["end"] and t[1] > start]
+            new = [t for t in new_tags if t[0] < new_start + len(c["new"]) and t[1] > new_start]
+            if old and new and _coarse(old[-1][3]) != _coarse(new[-1][3]):
+                found.append(f"{old[-1][2]}/{old[-1][3]} -> {new[-1][2]}/{new[-1][3]}")
         return found
 
     def _lemma_variants(self, words: list[str]) -> set[str]:
