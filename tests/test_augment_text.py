@@ -330,7 +330,7 @@ def test_language_transforms_run_on_every_engine_and_keep_entities_labels_and_nu
     made = outs["one"]
     assert len(made) == 3 * 43 and (made["label"].iloc[:9] == "rel").all()
     sources = pd.concat([table, fortunes]).set_index("id")
-    changed = 0
+    changed = between = 0
     for _, row in made.iterrows():
         source = sources.loc[row["source_id"]]
         assert row["label"] == source["label"]
@@ -339,12 +339,21 @@ def test_language_transforms_run_on_every_engine_and_keep_entities_labels_and_nu
         if row["source_id"].startswith("s"):
             text, mentions = ENTITY_ROWS[int(row["source_id"][1:])]
             assert [(row["text"][a:b], t) for a, b, t in json.loads(row["entities"])] == mentions
-            first, second = sorted(json.loads(source["entities"]))[:2]
+            # each step's offsets are in its own input: follow the mentions step by step
+            spans = [tuple(e) for e in json.loads(source["entities"])]
             for step in json.loads(row["augment"])["applied"]:
-                for change in step["changes"]:
-                    if change["transform"] == "contextual" and step is json.loads(row["augment"])["applied"][0]:
-                        assert first[1] <= change["start"] and change["end"] <= second[0]
+                if step["name"] == "contextual":
+                    first, second = sorted(spans)[:2]
+                    for change in step["changes"]:
+                        assert first[1] <= change["start"] and change["end"] <= second[0], (text, change)
+                        between += 1
+                edits = [Edit(c["start"], c["end"], c["new"], c["transform"]) for c in step["changes"]]
+                text, spans, _ = apply_edits(text, edits, spans)
+            assert text == row["text"]
     assert changed > 0.8 * len(made)
+    # only s2 has a noun between its first two mentions ("signed the contract with"): its
+    # three copies each swap it, and s0's "met" and s1's "hired" (verbs) stay
+    assert between == 3
 
 
 def test_missing_wordnet_is_one_line_naming_the_fix_and_writes_nothing(fortunes, tmp_path, cli, monkeypatch):
