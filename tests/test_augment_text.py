@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,22 @@ def test_replay_reproduces_inline_text_byte_for_byte(augmented, cli):
         assert result.code == 0 and "identical" in result.out, result.out
 
 
+def test_replay_tells_a_tampered_inline_text(augmented, cli, tmp_path):
+    """An inline output whose text cell was edited in the manifest replays as DIFFERENT
+    (exit 1), as a tampered image file does; the untouched rows stay identical."""
+    out = tmp_path / "out"
+    shutil.copytree(augmented, out)
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    made = manifest.index[manifest["augment"].notna()]
+    tampered, untouched = manifest.loc[made[3], "id"], manifest.loc[made[4], "id"]
+    manifest.loc[made[3], "text"] = manifest.loc[made[3], "text"] + "!"
+    manifest.to_parquet(out / "manifest.parquet", index=False)
+    result = cli("augment", out / "manifest.parquet", "--replay", tampered, "-o", out)
+    assert result.code == 1 and "DIFFERENT" in result.out, result.out
+    result = cli("augment", out / "manifest.parquet", "--replay", untouched, "-o", out)
+    assert result.code == 0 and "identical" in result.out, result.out
+
+
 def test_text_files_give_text_files_and_replay(tmp_path, cli):
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -117,6 +134,21 @@ def test_text_files_give_text_files_and_replay(tmp_path, cli):
         assert len(written) == len(texts[row["source_id"] + ".txt"])  # substitutions only
     result = cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out)
     assert result.code == 0 and "identical" in result.out
+    # one byte of the written file changed: the replay says so, naming both hashes
+    written = out / "b__aug1.txt"
+    written.write_bytes(written.read_bytes().replace(b"e", b"E", 1))
+    result = cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out)
+    assert result.code == 1 and "DIFFERENT" in result.out, result.out
+    fresh, stored = re.search(r"sha256 (\w+), stored (\w+)", result.out).groups()
+    assert fresh != stored
+    # the file put back, the manifest's copy of its text edited: a difference too
+    written.write_text(made.set_index("path").loc["b__aug1.txt", "text"], encoding="utf-8")
+    assert cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out).code == 0
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    manifest.loc[manifest["path"] == "b__aug1.txt", "text"] = "Coffee."
+    manifest.to_parquet(out / "manifest.parquet", index=False)
+    result = cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out)
+    assert result.code == 1 and "DIFFERENT" in result.out, result.out
 
 
 ENTITY_ROWS = [
@@ -354,6 +386,19 @@ def test_language_transforms_run_on_every_engine_and_keep_entities_labels_and_nu
     # only s2 has a noun between its first two mentions ("signed the contract with"): its
     # three copies each swap it, and s0's "met" and s1's "hired" (verbs) stay
     assert between == 3
+
+
+def test_language_samples_of_a_split_table_replay_identical(fortunes, tmp_path, cli):
+    """The LM and the rare words come from the rows being augmented (the train split);
+    a replay rebuilds them from the same rows, not from every row of the manifest."""
+    out = tmp_path / "out"
+    recipe = SAMPLE / "text.language.recipe.yaml"
+    assert cli("augment", fortunes, "--recipe", recipe, "-o", out).code == 0
+    _, made = _outputs(out)
+    assert len(made) == 95 and made["split"].eq("train").all()
+    for sample_id in made["id"].iloc[:12]:
+        result = cli("augment", out / "manifest.parquet", "--replay", sample_id, "-o", out)
+        assert result.code == 0 and "identical" in result.out, result.out
 
 
 def test_missing_wordnet_is_one_line_naming_the_fix_and_writes_nothing(fortunes, tmp_path, cli, monkeypatch):
