@@ -34,7 +34,7 @@ from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 # annotation would be read as a forward reference under `from __future__ import annotations`
 Probability = number(ge=0, le=1)
 CharAction = choices("insert", "substitute", "swap", "delete")
-WordAction = choices("swap", "delete", "crop")
+WordAction = choices("swap", "delete", "crop", "substitute")
 Count = Optional[int]
 
 
@@ -272,8 +272,9 @@ class CharNoise(WordSelection):
 
 @TEXT_TRANSFORMS.register("word_noise")
 class WordNoise(TextTransform):
-    """Whole words swapped with their neighbour, deleted, or a run of them cropped out
-    (nlpaug's ``RandomWordAug``)."""
+    """Whole words swapped with their neighbour, deleted, a run of them cropped out, or
+    replaced by one of ``target_words`` (nlpaug's ``RandomWordAug``, whose default target
+    is ``_``)."""
 
     name = "word_noise"
 
@@ -283,6 +284,7 @@ class WordNoise(TextTransform):
         aug_min: Count = Field(1, ge=0)
         aug_max: Count = Field(10, ge=0)
         stopwords: list[str] = Field(default_factory=list)
+        target_words: list[str] = Field(default_factory=lambda: ["_"], min_length=1)
 
     def draw(self, sample: TextSample, rng: np.random.Generator, ctx: object = None) -> list[Edit]:
         p, text = self.params, sample.text
@@ -291,6 +293,10 @@ class WordNoise(TextTransform):
         n = _count(len(spans), p.aug_p, p.aug_min, p.aug_max)
         if p.action == "swap":
             return self._swap(text, spans, n, rng)
+        if p.action == "substitute":
+            picked = _pick(rng, spans, n)
+            targets = [p.target_words[int(u * len(p.target_words))] for u in rng.random(len(picked)).tolist()]
+            return [Edit(a, b, new, self.name) for (a, b), new in zip(picked, targets) if new != text[a:b]]
         # deletions leave a word of the text standing: an empty text is no sample
         n = min(n, sum(1 for _ in WORD.finditer(text)) - 1)
         if p.action == "delete":
