@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from augment.text.edits import WORD, Edit, Span
-from augment.text.fluency import Retagger, letter_or_acronym
+from augment.text.fluency import Retagger, letter_or_acronym, unswappable
 from augment.text.tagger import PENN_TO_WORDNET
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 
@@ -175,27 +175,18 @@ def _inside(span: Span, region: Span | None) -> bool:
 
 def _slots(sample: TextSample, pos: list[str], region: Span | None) -> list[tuple[int, int, str, str]]:
     """``(start, end, pos, form)`` of the words a swap may replace."""
-    from augment.text.edits import overlaps
-    from augment.text.fluency import letter_or_acronym, phrase_spans, read_as_verb
     from augment.text.tagger import tag as penn_tags, wordnet_pos
 
     text = sample.text
-    free = set(sample.words())
-    phrases = phrase_spans(text)
     tagged = penn_tags(text)
+    free = set(sample.words()) - unswappable(text, tagged)
     out = []
-    for k, (start, end, penn) in enumerate(tagged):
+    for start, end, penn in tagged:
         p = wordnet_pos(penn)
-        word = text[start:end]
-        if p not in pos or (start, end) not in free or not _inside((start, end), region) \
-                or letter_or_acronym(word) or overlaps(start, end, phrases):
-            continue
-        after = tagged[k + 1] if k + 1 < len(tagged) else None
-        if after and read_as_verb(word, penn, text[after[0]:after[1]], after[2]):
-            continue
-        form = _form(word.lower(), p)
-        if form is not None:
-            out.append((start, end, p, form))
+        if p in pos and (start, end) in free and _inside((start, end), region):
+            form = _form(text[start:end].lower(), p)
+            if form is not None:
+                out.append((start, end, p, form))
     return out
 
 

@@ -114,6 +114,21 @@ def read_as_verb(word: str, penn: str, next_word: str | None, next_penn: str | N
         return bool(reader()._morphy(word.lower(), "v"))
 
 
+def unswappable(text: str, tagged: list[tuple[int, int, str]]) -> set[Span]:
+    """The words of ``text`` (``tagged``: :func:`augment.text.tagger.tag`'s spans and Penn
+    tags) that no swap may replace: letters and acronyms, the words of a multi-word lemma,
+    and nouns :func:`read_as_verb`."""
+    phrases = phrase_spans(text)
+    out = set()
+    for k, (start, end, penn) in enumerate(tagged):
+        word = text[start:end]
+        after = tagged[k + 1] if k + 1 < len(tagged) else None
+        if letter_or_acronym(word) or any(a <= start and end <= b for a, b in phrases) \
+                or (after is not None and read_as_verb(word, penn, text[after[0]:after[1]], after[2])):
+            out.add((start, end))
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def known_forms() -> frozenset[str]:
     """Word forms curaug knows without the rows (lower case): WordNet's exception lists,

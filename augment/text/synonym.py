@@ -39,9 +39,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from augment.text.edits import Edit, overlaps, words
-from augment.text.fluency import (Retagger, corpus_vocabulary, known_forms, letter_or_acronym, phrase_spans,
-                                  read_as_verb)
+from augment.text.edits import Edit, words
+from augment.text.fluency import Retagger, corpus_vocabulary, known_forms, unswappable
 from augment.text.inflect import BASE_TAGS, inflect
 from augment.text.tagger import tag, wordnet_pos
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
@@ -98,18 +97,14 @@ class Synonym(TextTransform):
         p = self.params
         text = sample.text
         free = set(words(text, sample.blocked))
-        phrases = phrase_spans(text)
         vocabulary, known = corpus_vocabulary(ctx), known_forms()
         tagged = tag(text)
+        swappable = free - unswappable(text, tagged)  # "a" is no word to swap, but an article to fix
         candidates = []
-        for k, (a, b, penn) in enumerate(tagged):
+        for a, b, penn in tagged:
             word = text[a:b]
             pos = wordnet_pos(penn)
-            if (a, b) not in free or word.lower() in self._stop or pos not in p.pos or letter_or_acronym(word) \
-                    or overlaps(a, b, phrases):
-                continue
-            after = tagged[k + 1] if k + 1 < len(tagged) else None
-            if after and read_as_verb(word, penn, text[after[0]:after[1]], after[2]):
+            if (a, b) not in swappable or word.lower() in self._stop or pos not in p.pos:
                 continue
             options = synonyms(word.lower(), penn)
             if penn not in BASE_TAGS:
