@@ -43,7 +43,8 @@ step with checks that share no code with the transforms:
   new words no longer form;
 - *letter or acronym replaced*: a changed word of one character or two capitals.
 
-It prints the share of changed sentences each check flags, and of those any check flags.
+It prints the changed sentences and swapped words, and the share of changed sentences
+each check flags, and any check.
 """
 
 from __future__ import annotations
@@ -226,8 +227,8 @@ class EnglishChecks:
         return None
 
 
-def quality(n_fortunes: int, seeds: list[int]) -> tuple[int, dict[str, list[tuple[str, str]]], list[tuple[str, str]]]:
-    """``(changed sentences, flagged (check -> [(sentence id, why)]), every changed (source, new))``."""
+def quality(n_fortunes: int, seeds: list[int]) -> tuple[int, int, dict[str, list[tuple[str, str]]]]:
+    """``(changed sentences, words changed, flagged: check -> [(sentence id, why)])``."""
     import json
     import tempfile
 
@@ -240,7 +241,7 @@ def quality(n_fortunes: int, seeds: list[int]) -> tuple[int, dict[str, list[tupl
     checks = EnglishChecks(df["text"].tolist())
     sources = df.set_index("id")["text"]
     flagged: dict[str, list[tuple[str, str]]] = {check: [] for check in CHECKS}
-    changed_pairs = []
+    changed = words = 0
     for seed in seeds:
         with tempfile.TemporaryDirectory() as tmp:
             result = augment_manifest(df, loaded, Path(tmp) / "out", seed=seed, all_rows=True)
@@ -249,11 +250,12 @@ def quality(n_fortunes: int, seeds: list[int]) -> tuple[int, dict[str, list[tupl
             text = sources[source_id]
             if new_text == text:
                 continue
-            changed_pairs.append((text, new_text))
+            changed += 1
             hits: dict[str, list[str]] = {check: [] for check in CHECKS}
             for step in json.loads(prov)["applied"]:
                 if not step["changes"]:
                     continue
+                words += sum(c["old"].lower() not in _ARTICLES for c in step["changes"])
                 out = text
                 for c in sorted(step["changes"], key=lambda c: -c["start"]):
                     out = out[:c["start"]] + c["new"] + out[c["end"]:]
@@ -263,13 +265,14 @@ def quality(n_fortunes: int, seeds: list[int]) -> tuple[int, dict[str, list[tupl
             for check, why in hits.items():
                 if why:
                     flagged[check].append((f"{sample_id} (seed {seed})", "; ".join(why)))
-    return len(changed_pairs), flagged, changed_pairs
+    return changed, words, flagged
 
 
 def report_quality(n_fortunes: int, seeds: list[int], show: int) -> None:
-    changed, flagged, _ = quality(n_fortunes, seeds)
+    changed, words, flagged = quality(n_fortunes, seeds)
     any_flag = {sid for hits in flagged.values() for sid, _ in hits}
-    print(f"{n_fortunes} fortunes, seeds {seeds}: synonym then contextual; {changed} changed sentences")
+    print(f"{n_fortunes} fortunes, seeds {seeds}: synonym then contextual; {changed} changed sentences, "
+          f"{words} words swapped")
     for check in CHECKS:
         print(f"{check:<28} {len(flagged[check]):>4} {len(flagged[check]) / max(changed, 1):>7.1%}")
         for sid, why in flagged[check][:show]:
