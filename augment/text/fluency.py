@@ -108,22 +108,27 @@ def read_as_verb(word: str, penn: str, next_word: str | None, next_penn: str | N
         return False
     if next_penn not in _OBJECT_TAGS and (next_word or "").lower() not in _OBJECT_PRONOUNS:
         return False
+    return _is_verb(word.lower())
+
+
+@functools.lru_cache(maxsize=65536)
+def _is_verb(word: str) -> bool:
     from augment.text.wordnet import LOCK, reader
 
     with LOCK:
-        return bool(reader()._morphy(word.lower(), "v"))
+        return bool(reader()._morphy(word, "v"))
 
 
 def unswappable(text: str, tagged: list[tuple[int, int, str]]) -> set[Span]:
     """The words of ``text`` (``tagged``: :func:`augment.text.tagger.tag`'s spans and Penn
     tags) that no swap may replace: letters and acronyms, the words of a multi-word lemma,
     and nouns :func:`read_as_verb`."""
-    phrases = phrase_spans(text)
+    in_phrase = {m.span() for a, b in phrase_spans(text) for m in WORD.finditer(text, a, b)}
     out = set()
     for k, (start, end, penn) in enumerate(tagged):
         word = text[start:end]
         after = tagged[k + 1] if k + 1 < len(tagged) else None
-        if letter_or_acronym(word) or any(a <= start and end <= b for a, b in phrases) \
+        if (start, end) in in_phrase or letter_or_acronym(word) \
                 or (after is not None and read_as_verb(word, penn, text[after[0]:after[1]], after[2])):
             out.add((start, end))
     return out
