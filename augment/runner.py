@@ -452,8 +452,10 @@ def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], d
 
 def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, bytes | None]]:
     """Regenerate one augmented sample from its provenance: for each of its files (its own
-    first), ``(new bytes, stored bytes or None when missing)``. A sample held inline has no
-    file: its columns, as JSON, take the file's place under the key ``columns``."""
+    first), ``(new bytes, stored bytes or None when missing)``, then its manifest columns
+    as JSON under the key ``columns`` (a text row's ``text``, an image's size...: a cell
+    edited in the manifest is a difference too). A sample held inline has no file: its
+    columns come first."""
     import pandas as pd
 
     from augment.recipe import Recipe
@@ -473,21 +475,30 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, 
     import yaml
 
     recipe = Recipe.model_validate(yaml.safe_load(run["recipe"]))
-    sources = df[df["augment"].isna()].copy()
-    sources.index = sources["id"].astype(str)
     plugin = get_plugin(prov["plugin"])
+    # the rows the run augmented, as it chose them: what a transform learns from them (a
+    # text LM, rare words, copy_paste donors) must be what the run learned
+    all_rows = bool(run.get("all_rows", "split" not in df.columns))
+    sources = select_rows(df[df["augment"].isna()], recipe.modality, all_rows=all_rows, inline=plugin.inline)
     ctx = Context(recipe, sources, run.get("label"))
     sample = plugin.load(ctx.record(str(row["source_id"])), ctx)
     result, applied = plugin.apply(sample, prov["plan"], int(prov["seed"]), ctx)
     path = row.get("path")
     output = plugin.output(result, applied, str(row["id"] if path is None or pd.isna(path) else path), ctx)
-    if not output.files:
+    found = {rel: (data, (out / rel).read_bytes() if (out / rel).is_file() else None)
+             for rel, data in output.files.items()}
+    if output.columns or not found:
         from curate.io.jsonify import jsonable
 
         stored = {name: None if name not in row.index or _missing(row[name]) else row[name] for name in output.columns}
-        return {"columns": (_json_bytes(jsonable(output.columns)), _json_bytes(jsonable(stored)))}
-    return {rel: (data, (out / rel).read_bytes() if (out / rel).is_file() else None)
-            for rel, data in output.files.items()}
+        found["columns"] = (_json_bytes(_whole(jsonable(output.columns))), _json_bytes(_whole(jsonable(stored))))
+    return found
+
+
+def _whole(columns: dict[str, Any]) -> dict[str, Any]:
+    """Whole floats as ints: a column of ints with empty cells (the input rows') reads back
+    from the manifest as floats, and 3.0 is the 3 that was written."""
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in columns.items()}
 
 
 def _json_bytes(value: Any) -> bytes:

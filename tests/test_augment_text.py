@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,22 @@ def test_replay_reproduces_inline_text_byte_for_byte(augmented, cli):
         assert result.code == 0 and "identical" in result.out, result.out
 
 
+def test_replay_tells_a_tampered_inline_text(augmented, cli, tmp_path):
+    """An inline output whose text cell was edited in the manifest replays as DIFFERENT
+    (exit 1), as a tampered image file does; the untouched rows stay identical."""
+    out = tmp_path / "out"
+    shutil.copytree(augmented, out)
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    made = manifest.index[manifest["augment"].notna()]
+    tampered, untouched = manifest.loc[made[3], "id"], manifest.loc[made[4], "id"]
+    manifest.loc[made[3], "text"] = manifest.loc[made[3], "text"] + "!"
+    manifest.to_parquet(out / "manifest.parquet", index=False)
+    result = cli("augment", out / "manifest.parquet", "--replay", tampered, "-o", out)
+    assert result.code == 1 and "DIFFERENT" in result.out, result.out
+    result = cli("augment", out / "manifest.parquet", "--replay", untouched, "-o", out)
+    assert result.code == 0 and "identical" in result.out, result.out
+
+
 def test_text_files_give_text_files_and_replay(tmp_path, cli):
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -117,6 +134,21 @@ def test_text_files_give_text_files_and_replay(tmp_path, cli):
         assert len(written) == len(texts[row["source_id"] + ".txt"])  # substitutions only
     result = cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out)
     assert result.code == 0 and "identical" in result.out
+    # one byte of the written file changed: the replay says so, naming both hashes
+    written = out / "b__aug1.txt"
+    written.write_bytes(written.read_bytes().replace(b"e", b"E", 1))
+    result = cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out)
+    assert result.code == 1 and "DIFFERENT" in result.out, result.out
+    fresh, stored = re.search(r"sha256 (\w+), stored (\w+)", result.out).groups()
+    assert fresh != stored
+    # the file put back, the manifest's copy of its text edited: a difference too
+    written.write_text(made.set_index("path").loc["b__aug1.txt", "text"], encoding="utf-8")
+    assert cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out).code == 0
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    manifest.loc[manifest["path"] == "b__aug1.txt", "text"] = "Coffee."
+    manifest.to_parquet(out / "manifest.parquet", index=False)
+    result = cli("augment", out / "manifest.parquet", "--replay", "b__aug1.txt", "-o", out)
+    assert result.code == 1 and "DIFFERENT" in result.out, result.out
 
 
 ENTITY_ROWS = [
@@ -231,6 +263,41 @@ def test_word_noise_swaps_deletes_and_crops_whole_words():
     assert any(words[:i] + words[i + 4:] == kept for i in range(len(words) - 3))  # one run of four words
 
 
+def _noise(name: str, text: str, seed: int, **params) -> str:
+    sample = TextSample(text)
+    return apply_edits(text, TEXT_TRANSFORMS.get(name)(**params).draw(sample, np.random.default_rng(seed), None))[0]
+
+
+@pytest.mark.parametrize("action", ["delete", "crop"])
+def test_word_noise_never_deletes_every_word(action):
+    """nlpaug keeps a one-word text (its issue #76); curaug keeps at least one word of any
+    text, also when aug_p asks for all of them."""
+    for seed in range(20):
+        assert _noise("word_noise", "The", seed, action=action) == "The"
+        assert _noise("word_noise", "The.", seed, action=action, aug_p=1.0) == "The."
+        kept = _noise("word_noise", "The cat sat", seed, action=action, aug_p=1.0)
+        assert len(kept.split()) == 1 and kept in "The cat sat"
+    # a word that may not be deleted (a stopword) counts as the one kept
+    assert _noise("word_noise", "The cat", 0, action="delete", aug_p=1.0, stopwords=["the"]) == "The"
+
+
+def test_special_characters_are_noised_as_nlpaug_does():
+    """nlpaug's character augmenters treat a special character ("#") as a token of its own
+    (``include_special_char=True``, its default); with False only words change."""
+    for name in ("char_noise", "keyboard"):
+        assert {_noise(name, "#", seed, min_char=1) for seed in range(10)} - {"#"}, name
+        assert {_noise(name, "#", seed, min_char=1, include_special_char=False) for seed in range(10)} == {"#"}
+    assert _noise("keyboard", "~", 0, min_char=1) == "~"  # nothing near it on nlpaug's keyboard
+    # tokens, special characters included, set the count: ceil(0.3 * 7 tokens) = 3
+    text = "# wonderful ? unusual ! bizarre ."
+    sample = TextSample(text)
+    edits = TEXT_TRANSFORMS.get("char_noise")(action="insert").draw(sample, np.random.default_rng(0), None)
+    assert len(edits) == 3
+    words_only = TEXT_TRANSFORMS.get("char_noise")(action="insert", include_special_char=False)
+    edits = words_only.draw(sample, np.random.default_rng(0), None)
+    assert len(edits) == 1 and all(sample.text[e.start:e.end].isalpha() for e in edits)
+
+
 def test_gate_rejects_outputs_outside_the_similarity_bounds(fortunes, tmp_path):
     from augment.recipe import load_recipe
     from augment.runner import augment_manifest
@@ -295,7 +362,7 @@ def test_language_transforms_run_on_every_engine_and_keep_entities_labels_and_nu
     made = outs["one"]
     assert len(made) == 3 * 43 and (made["label"].iloc[:9] == "rel").all()
     sources = pd.concat([table, fortunes]).set_index("id")
-    changed = 0
+    changed = between = 0
     for _, row in made.iterrows():
         source = sources.loc[row["source_id"]]
         assert row["label"] == source["label"]
@@ -304,12 +371,34 @@ def test_language_transforms_run_on_every_engine_and_keep_entities_labels_and_nu
         if row["source_id"].startswith("s"):
             text, mentions = ENTITY_ROWS[int(row["source_id"][1:])]
             assert [(row["text"][a:b], t) for a, b, t in json.loads(row["entities"])] == mentions
-            first, second = sorted(json.loads(source["entities"]))[:2]
+            # each step's offsets are in its own input: follow the mentions step by step
+            spans = [tuple(e) for e in json.loads(source["entities"])]
             for step in json.loads(row["augment"])["applied"]:
-                for change in step["changes"]:
-                    if change["transform"] == "contextual" and step is json.loads(row["augment"])["applied"][0]:
-                        assert first[1] <= change["start"] and change["end"] <= second[0]
+                if step["name"] == "contextual":
+                    first, second = sorted(spans)[:2]
+                    for change in step["changes"]:
+                        assert first[1] <= change["start"] and change["end"] <= second[0], (text, change)
+                        between += 1
+                edits = [Edit(c["start"], c["end"], c["new"], c["transform"]) for c in step["changes"]]
+                text, spans, _ = apply_edits(text, edits, spans)
+            assert text == row["text"]
     assert changed > 0.8 * len(made)
+    # only s2 has a noun between its first two mentions ("signed the contract with"): its
+    # three copies each swap it, and s0's "met" and s1's "hired" (verbs) stay
+    assert between == 3
+
+
+def test_language_samples_of_a_split_table_replay_identical(fortunes, tmp_path, cli):
+    """The LM and the rare words come from the rows being augmented (the train split);
+    a replay rebuilds them from the same rows, not from every row of the manifest."""
+    out = tmp_path / "out"
+    recipe = SAMPLE / "text.language.recipe.yaml"
+    assert cli("augment", fortunes, "--recipe", recipe, "-o", out).code == 0
+    _, made = _outputs(out)
+    assert len(made) == 95 and made["split"].eq("train").all()
+    for sample_id in made["id"].iloc[:12]:
+        result = cli("augment", out / "manifest.parquet", "--replay", sample_id, "-o", out)
+        assert result.code == 0 and "identical" in result.out, result.out
 
 
 def test_missing_wordnet_is_one_line_naming_the_fix_and_writes_nothing(fortunes, tmp_path, cli, monkeypatch):

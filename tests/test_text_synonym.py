@@ -206,14 +206,15 @@ def test_replacements_follow_aug_p_min_and_max(fortunes):
 
 def test_article_follows_the_new_word(fortunes):
     assert augment("An adequate bootstrap.", 0, pos=["a"])[0] == "A tolerable bootstrap."
-    assert augment("An adequate bootstrap.", 1, pos=["a"])[0] == "An enough bootstrap."
+    assert augment("A decent bootstrap.", 0, pos=["a"])[0] == "An adequate bootstrap."
     # "an hour" disagrees by spelling, so its article is the writer's business
     assert augment("It is an hour.", 0)[0] == "It is an minute."
     for i, text in enumerate(fortunes):
         if not re.search(r"\ban? (?!hour|honest|uni|use|one)", text, re.I):
             continue
         new = augment(text, i, aug_p=1.0)[0]
-        for article, first in re.findall(r"\b(an?) (\w)", new, re.I):
+        # "a unit", "an hour": articles the writer chose by sound, left as they are
+        for article, first in re.findall(r"\b(an?) (?!hour|honest|uni|use|one)(\w)", new, re.I):
             assert (article.lower() == "an") == (first.lower() in "aeiou"), new
 
 

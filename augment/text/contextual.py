@@ -10,6 +10,12 @@ Inflection: a plural noun is replaced by plural nouns only (the WordNet lemma's 
 plural, kept when the LM corpus contains it) and a singular one by singular nouns; a verb,
 adjective or adverb is a target only in its base form (``run``, ``big``), since the
 vocabulary is WordNet's lemmas, so ``ran`` or ``bigger`` are left as they are.
+
+English (:mod:`augment.text.fluency`): letters and acronyms, the words of WordNet's
+multi-word lemmas ("operating system", "eat up") and "nouns" right before an object
+("light this candle") are no slots; single letters are no candidates; and the new
+sentence is tagged again: a word whose slot then reads as another part of speech is
+refused and another of the ``top_k`` drawn.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from augment.text.edits import WORD, Edit, Span
+from augment.text.fluency import Retagger, letter_or_acronym, unswappable
 from augment.text.tagger import PENN_TO_WORDNET
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 
@@ -140,8 +147,8 @@ class Resources:
             # their usual part of speech, and a swap should not turn a noun into a conjunction
             # "talks" is a WordNet lemma but reads as a plural: the lexicon's tag decides the form
             usual = {("n", "base"): "NN", ("n", "plural"): "NNS"}.get(key)
-            words = [w for w in words if w not in lexicon
-                     or (lexicon[w] == usual if usual else PENN_TO_WORDNET.get(lexicon[w]) == pos)]
+            words = [w for w in words if len(w) > 1 and (w not in lexicon
+                     or (lexicon[w] == usual if usual else PENN_TO_WORDNET.get(lexicon[w]) == pos))]
             counts = np.array([self.ngram.count(w) for w in words], dtype=np.float64)
             keep = np.flatnonzero(counts >= self.MIN_COUNT)
             keep = keep[np.argsort(-counts[keep], kind="stable")[:self.MAX_CANDIDATES]]
@@ -168,11 +175,16 @@ def _inside(span: Span, region: Span | None) -> bool:
 
 def _slots(sample: TextSample, pos: list[str], region: Span | None) -> list[tuple[int, int, str, str]]:
     """``(start, end, pos, form)`` of the words a swap may replace."""
-    free = set(sample.words())
+    from augment.text.tagger import tag as penn_tags, wordnet_pos
+
+    text = sample.text
+    tagged = penn_tags(text)
+    free = set(sample.words()) - unswappable(text, tagged)
     out = []
-    for start, end, p in tag(sample.text):
+    for start, end, penn in tagged:
+        p = wordnet_pos(penn)
         if p in pos and (start, end) in free and _inside((start, end), region):
-            form = _form(sample.text[start:end].lower(), p)
+            form = _form(text[start:end].lower(), p)
             if form is not None:
                 out.append((start, end, p, form))
     return out
@@ -228,6 +240,7 @@ class ContextualSwap(TextTransform):
         if n == 0:
             return []
         res = resources(ctx, p.lm, p.corpus)
+        retag = Retagger(sample.text)
         edits = []
         for i in np.sort(rng.choice(len(slots), size=n, replace=False)):
             start, end, pos, form = slots[i]
@@ -240,8 +253,13 @@ class ContextualSwap(TextTransform):
             if k == 0:
                 continue
             top = np.argpartition(-scores, k - 1)[:k]
-            best = top[np.lexsort((top, -scores[top]))]  # ties in id order: a draw depends on the seed alone
-            edits.append(Edit(start, end, match_case(old, cands.words[best[rng.integers(k)]]), self.name))
+            best = list(top[np.lexsort((top, -scores[top]))])  # ties in id order: a draw depends on the seed alone
+            while best:
+                new = match_case(old, cands.words[best.pop(int(rng.integers(len(best))))])
+                if retag.keeps(start, new, pos):
+                    retag.accept(start, new)
+                    edits.append(Edit(start, end, new, self.name))
+                    break
         return edits
 
 
@@ -292,8 +310,13 @@ class RareWordSubstitution(TextTransform):
             left, right = _context(sample, start, end)
             here = Candidates([sample.text[start:end].lower()], res.ngram.ids([sample.text[start:end].lower()]))
             gains.append(float(res.score(left, placed, right)[0] - res.score(left, here, right)[0]))
-        start, end, *_ = slots[int(np.argmax(gains))]
-        return [Edit(start, end, match_case(sample.text[start:end], word), self.name)]
+        retag = Retagger(sample.text)
+        for i in np.argsort(-np.asarray(gains), kind="stable"):
+            start, end, slot_pos, _ = slots[i]
+            new = match_case(sample.text[start:end], word)
+            if np.isfinite(gains[i]) and retag.keeps(start, new, slot_pos):
+                return [Edit(start, end, new, self.name)]
+        return []
 
 
 def _rare_words(ctx: Any, max_count: int, pos: tuple[str, ...]) -> list[tuple[str, str, str]]:
@@ -311,7 +334,8 @@ def _rare_words(ctx: Any, max_count: int, pos: tuple[str, ...]) -> list[tuple[st
         for text in texts:
             for start, end, p in tag(text):
                 w = text[start:end].lower()
-                if p in pos and w.isalpha() and len(w) > 2 and counts.get(w, 0) <= max_count and w not in found:
+                if p in pos and w.isalpha() and len(w) > 2 and counts.get(w, 0) <= max_count and w not in found \
+                        and not letter_or_acronym(text[start:end]):
                     form = _form(w, p)
                     if form is not None:
                         found[w] = (p, form)

@@ -27,6 +27,8 @@ from typing import Iterable, Sequence
 
 #: A word: letters or digits, with inner hyphens or apostrophes ("don't", "state-of-the-art").
 WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+#: A token: a word, or one character that is neither a word character nor a space ("#", "!").
+TOKEN = re.compile(WORD.pattern + r"|[^\w\s]")
 
 Span = tuple[int, int]
 Entity = tuple[int, int, str]
@@ -84,9 +86,24 @@ def words(text: str, blocked: Sequence[Span] = ()) -> list[Span]:
     >>> words("Alice met Bob.", [(0, 5)])
     [(6, 9), (10, 13)]
     """
-    if not blocked:  # the common case: no entity or protected span, no test per word
-        return [m.span() for m in WORD.finditer(text)]
-    return [m.span() for m in WORD.finditer(text) if not overlaps(m.start(), m.end(), blocked)]
+    return _spans(WORD, text, blocked)
+
+
+def tokens(text: str, blocked: Sequence[Span] = ()) -> list[Span]:
+    """Spans of the words and of the special characters of ``text`` (each a token of its
+    own, as nlpaug's tokenizer cuts them) that touch no ``blocked`` span.
+
+    >>> text = "Ask #42, now!"
+    >>> [text[a:b] for a, b in tokens(text)]
+    ['Ask', '#', '42', ',', 'now', '!']
+    """
+    return _spans(TOKEN, text, blocked)
+
+
+def _spans(pattern: re.Pattern, text: str, blocked: Sequence[Span]) -> list[Span]:
+    if not blocked:  # the common case: no entity or protected span, no test per token
+        return [m.span() for m in pattern.finditer(text)]
+    return [m.span() for m in pattern.finditer(text) if not overlaps(m.start(), m.end(), blocked)]
 
 
 def protected_spans(text: str, patterns: Sequence[re.Pattern]) -> list[Span]:

@@ -1,13 +1,18 @@
 """Noise: typos a keyboard or an OCR engine makes, random character and word edits.
 
 The parameters are nlpaug's (``nlpaug/augmenter/char/*.py``, ``augmenter/word/random.py``),
-with its defaults: ``aug_word_p`` of the words (at least ``aug_word_min``, at most
+with its defaults: ``aug_word_p`` of the tokens (at least ``aug_word_min``, at most
 ``aug_word_max``) are changed, and in each ``aug_char_p`` of its characters (between
-``aug_char_min`` and ``aug_char_max``); words shorter than ``min_char`` and ``stopwords``
-are left alone. The keyboard and OCR tables are nlpaug's own files (``res/char/``). Unlike
-nlpaug, every draw comes from the sample's ``numpy.random.Generator`` (nlpaug draws from
-the global ``random`` module), and only :meth:`TextSample.words` are edited, so entity
-mentions and ``protect:`` matches never change.
+``aug_char_min`` and ``aug_char_max``); tokens shorter than ``min_char`` and ``stopwords``
+are left alone. A token is a word or, with ``include_special_char`` (nlpaug's default,
+True), also each special character ("#", "!"), as nlpaug's tokenizer cuts them; without
+it only words change. The keyboard and OCR tables are nlpaug's own files
+(``res/char/``). Unlike nlpaug, every draw comes from the sample's
+``numpy.random.Generator`` (nlpaug draws from the global ``random`` module), only
+:meth:`TextSample.tokens` are edited, so entity mentions and ``protect:`` matches never
+change, and no edit empties a token or a text: ``char_noise``'s delete keeps a
+token's last character, ``word_noise``'s delete and crop keep at least one word (nlpaug
+keeps a one-word text, its issue #76, but crops every word when ``aug_p`` asks it to).
 """
 
 from __future__ import annotations
@@ -22,14 +27,14 @@ import numpy as np
 from pydantic import Field
 
 from augment.params import choices, number
-from augment.text.edits import Edit, Span
+from augment.text.edits import WORD, Edit, Span
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
 
 # parameter types are module-level values, as in augment/image/own.py: a call inside an
 # annotation would be read as a forward reference under `from __future__ import annotations`
 Probability = number(ge=0, le=1)
 CharAction = choices("insert", "substitute", "swap", "delete")
-WordAction = choices("swap", "delete", "crop")
+WordAction = choices("swap", "delete", "crop", "substitute")
 Count = Optional[int]
 
 
@@ -70,10 +75,11 @@ class WordSelection(TextTransform):
         aug_word_max: Count = Field(10, ge=0)
         min_char: int = Field(4, ge=1)
         stopwords: list[str] = Field(default_factory=list)
+        include_special_char: bool = True
 
     def draw(self, sample: TextSample, rng: np.random.Generator, ctx: object = None) -> list[Edit]:
         p = self.params
-        spans = sample.words()
+        spans = sample.tokens() if p.include_special_char else sample.words()
         stop = {w.lower() for w in p.stopwords}
         text = sample.text
         eligible = [s for s in spans if s[1] - s[0] >= p.min_char and text[s[0]:s[1]].lower() not in stop
@@ -183,7 +189,6 @@ class Keyboard(TableSubstitution):
     name = "keyboard"
 
     class InitSchema(WordSelection.InitSchema):
-        include_special_char: bool = True
         include_numeric: bool = True
         include_upper_case: bool = True
         lang: Literal["en", "de", "es", "fr", "he", "it", "nl", "pl", "th", "tr", "uk"] = "en"
@@ -231,9 +236,9 @@ class CharNoise(WordSelection):
             *(string.digits if p.include_numeric else ""), *p.spec_char]
 
     def editable(self, word: str) -> bool:
-        # an insertion or substitution needs characters to draw from; a swap needs two
-        return bool(self.pool) if self.params.action in ("insert", "substitute") else len(word) > 1 or \
-            self.params.action == "delete"
+        # an insertion or substitution needs characters to draw from; a swap needs two, and
+        # a deletion too: it never empties a token ("#" alone stays)
+        return bool(self.pool) if self.params.action in ("insert", "substitute") else len(word) > 1
 
     def edit_word(self, word: str, rng: np.random.Generator) -> str:
         chars = list(word)
@@ -247,7 +252,7 @@ class CharNoise(WordSelection):
             for i, u in zip(picked, rng.random(len(picked)).tolist()):
                 chars[i] = pool[int(u * len(pool))]
         elif action == "delete":
-            if len(picked) >= len(chars):  # never delete a whole word: word_noise does that
+            if len(picked) >= len(chars):  # never delete a whole token: word_noise deletes words
                 picked = picked[:-1]
             chars = [c for i, c in enumerate(chars) if i not in set(picked)]
         else:
@@ -267,8 +272,9 @@ class CharNoise(WordSelection):
 
 @TEXT_TRANSFORMS.register("word_noise")
 class WordNoise(TextTransform):
-    """Whole words swapped with their neighbour, deleted, or a run of them cropped out
-    (nlpaug's ``RandomWordAug``)."""
+    """Whole words swapped with their neighbour, deleted, a run of them cropped out, or
+    replaced by one of ``target_words`` (nlpaug's ``RandomWordAug``, whose default target
+    is ``_``)."""
 
     name = "word_noise"
 
@@ -278,6 +284,7 @@ class WordNoise(TextTransform):
         aug_min: Count = Field(1, ge=0)
         aug_max: Count = Field(10, ge=0)
         stopwords: list[str] = Field(default_factory=list)
+        target_words: list[str] = Field(default_factory=lambda: ["_"], min_length=1)
 
     def draw(self, sample: TextSample, rng: np.random.Generator, ctx: object = None) -> list[Edit]:
         p, text = self.params, sample.text
@@ -286,13 +293,22 @@ class WordNoise(TextTransform):
         n = _count(len(spans), p.aug_p, p.aug_min, p.aug_max)
         if p.action == "swap":
             return self._swap(text, spans, n, rng)
+        if p.action == "substitute":
+            picked = _pick(rng, spans, n)
+            targets = [p.target_words[int(u * len(p.target_words))] for u in rng.random(len(picked)).tolist()]
+            return [Edit(a, b, new, self.name) for (a, b), new in zip(picked, targets) if new != text[a:b]]
+        # deletions leave a word of the text standing: an empty text is no sample
+        n = min(n, sum(1 for _ in WORD.finditer(text)) - 1)
         if p.action == "delete":
-            edits: list[Edit] = []
-            for a, b in (self._with_space(text, s) for s in _pick(rng, spans, n)):
-                # the last word takes the space before it, which its neighbour may have taken
-                if not self._blocked(sample, a, b) and not (edits and a < edits[-1].end):
-                    edits.append(Edit(a, b, "", self.name))
-            return edits
+            runs: list[list[int]] = []
+            for a, b in _pick(rng, spans, n):
+                # neighbours go as one run ("cat sat"), so the spaces between them go once
+                if runs and not text[runs[-1][1]:a].strip(" "):
+                    runs[-1][1] = b
+                else:
+                    runs.append([a, b])
+            return [Edit(a, b, "", self.name) for a, b in (self._with_space(text, (a, b)) for a, b in runs)
+                    if not self._blocked(sample, a, b)]
         return self._crop(sample, spans, n, rng)
 
     def _swap(self, text: str, spans: list[Span], n: int, rng: np.random.Generator) -> list[Edit]:

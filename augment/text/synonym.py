@@ -15,6 +15,13 @@ Proper nouns and graded adverbs are never replaced, nor graded adjectives that w
 need "more" ("more felicitous" is two words). No word sense
 disambiguation: like nlpaug, every sense of the lemma contributes.
 
+What keeps the new sentence English (:mod:`augment.text.fluency`): letters and acronyms
+("C", "COBOL") and the words of WordNet's multi-word lemmas ("eat up", "of course") are
+left alone, and so is a "noun" right before an object ("light this candle": a verb); an
+inflected synonym is used only when it is a known word form ("grownest" is not); the new
+sentence is tagged again, and a synonym whose slot is then tagged with another part of
+speech is refused ("someone" -> "mortal") and another one drawn.
+
 >>> from augment.text.edits import apply_edits
 >>> import numpy as np
 >>> sample = TextSample("Alice drove the cars home.", entities=[(0, 5, "PER")])
@@ -33,6 +40,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from augment.text.edits import Edit, words
+from augment.text.fluency import Retagger, corpus_vocabulary, known_forms, unswappable
 from augment.text.inflect import BASE_TAGS, inflect
 from augment.text.tagger import tag, wordnet_pos
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
@@ -89,24 +97,39 @@ class Synonym(TextTransform):
         p = self.params
         text = sample.text
         free = set(words(text, sample.blocked))
+        vocabulary, known = corpus_vocabulary(ctx), known_forms()
+        tagged = tag(text)
+        swappable = free - unswappable(text, tagged)  # "a" is no word to swap, but an article to fix
         candidates = []
-        for a, b, penn in tag(text):
+        for a, b, penn in tagged:
             word = text[a:b]
-            if (a, b) not in free or word.lower() in self._stop or wordnet_pos(penn) not in p.pos:
+            pos = wordnet_pos(penn)
+            if (a, b) not in swappable or word.lower() in self._stop or pos not in p.pos:
                 continue
             options = synonyms(word.lower(), penn)
+            if penn not in BASE_TAGS:
+                options = tuple(o for o in options if o in known or o in vocabulary)
             if options:
-                candidates.append((a, b, options))
+                candidates.append((a, b, pos, options))
         count = min(len(candidates), max(p.aug_min, min(p.aug_max, math.ceil(p.aug_p * len(words(text))))))
         if count == 0:
             return []
         picked = sorted(rng.choice(len(candidates), size=count, replace=False))
+        retag = Retagger(text)
         edits = []
         for i in picked:
-            a, b, options = candidates[i]
-            new = match_case(text[a:b], options[int(rng.integers(len(options)))])
+            a, b, pos, options = candidates[i]
+            left = list(options)
+            while left:
+                new = match_case(text[a:b], left.pop(int(rng.integers(len(left)))))
+                if retag.keeps(a, new, pos):
+                    break
+            else:
+                continue  # every synonym reads as another part of speech here
+            retag.accept(a, new)
             article = _article_before(text, a, new, free)
             if article:
+                retag.accept(article.start, article.new)
                 edits.append(article)
             edits.append(Edit(a, b, new, self.name))
         return edits

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from curate.registry import Registry
 from curate.strict import Strict
 
-from augment.text.edits import Edit, Entity, Span, words
+from augment.text.edits import Edit, Entity, Span, tokens, words
 
 
 @dataclass
@@ -43,6 +43,10 @@ class TextSample:
     def words(self) -> list[Span]:
         """Spans of the words a transform may change."""
         return words(self.text, self.blocked)
+
+    def tokens(self) -> list[Span]:
+        """Spans of the words and special characters a transform may change."""
+        return tokens(self.text, self.blocked)
 
     def between_entities(self) -> Span | None:
         """The stretch between the first two entity mentions (relation extraction's

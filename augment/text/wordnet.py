@@ -103,8 +103,11 @@ def open_reader(root: Path):
     :func:`nltk_data_dir`); it loads WordNet's indexes, about 3 s: use :func:`reader`."""
     import warnings
 
-    import nltk.data
-    from nltk.corpus.reader import WordNetCorpusReader
+    from augment.seeds import global_rngs_kept
+
+    with global_rngs_kept():  # importing NLTK draws from Python's global RNG
+        import nltk.data
+        from nltk.corpus.reader import WordNetCorpusReader
 
     if str(root) not in nltk.data.path:
         # NLTK opens corpus files only under its data path
