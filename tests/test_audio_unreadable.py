@@ -56,7 +56,7 @@ def test_a_clip_truncated_after_ingest_is_skipped_and_counted_on_every_engine(cl
     assert result.code == 0, result.err
     assert "augmented 4 samples" in result.out
     assert "2 skipped: source unreadable since ingest" in result.out
-    summary = json.loads((clips / "o" / ".curaug" / "summary.json").read_text())
+    summary = json.loads((clips / "o" / "summary.json").read_text())
     assert summary["made"] == 4 and list(summary["unreadable_sources"]) == ["a/mid.wav"]
     assert "changed since ingest" in summary["unreadable_sources"]["a/mid.wav"]
     made = pd.read_parquet(clips / "o" / "manifest.parquet").dropna(subset=["source_id"])
@@ -70,7 +70,7 @@ def test_a_clip_truncated_after_ingest_is_skipped_and_counted_on_every_engine(cl
     assert result.code == 0 and "4 already done (resumed)" in result.out, result.out
     resumed = _outputs(clips / "o")
     assert {rel: resumed[rel] for rel in first} == first and len(resumed) == 6
-    assert json.loads((clips / "o" / ".curaug" / "summary.json").read_text())["unreadable_sources"] == {}
+    assert json.loads((clips / "o" / "summary.json").read_text())["unreadable_sources"] == {}
     # the same bytes as a run that never met the truncated file (the seed contract)
     assert augment("fresh").code == 0
     assert _outputs(clips / "fresh") == resumed
@@ -80,7 +80,7 @@ def test_a_removed_clip_is_skipped_too(clips, cli):
     (clips / "src" / "b" / "high.wav").unlink()
     result = cli("augment", clips / "m.parquet", "--recipe", clips / "r.yaml", "-o", clips / "o", "--all-rows")
     assert result.code == 0, result.err
-    summary = json.loads((clips / "o" / ".curaug" / "summary.json").read_text())
+    summary = json.loads((clips / "o" / "summary.json").read_text())
     assert list(summary["unreadable_sources"]) == ["b/high.wav"] and summary["made"] == 4
 
 

@@ -46,7 +46,7 @@ def test_quality_gate_rejects_and_reports(cli, split_manifest, tmp_path):
                       "gate: {min_std: 2.0, max_tries: 20}\n")
     r = cli("augment", split_manifest / "split.parquet", "--recipe", recipe, "-o", tmp_path / "o", "--seed", "2")
     assert r.code == 0, r.err
-    summary = json.loads((tmp_path / "o" / ".curaug" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert 0.2 < summary["gate_rejection_rate"] < 0.8 and summary["gate_gave_up"] == 0
     assert "quality gate rejected" in r.out
     m = pd.read_parquet(tmp_path / "o" / "manifest.parquet")

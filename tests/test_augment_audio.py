@@ -232,7 +232,7 @@ def test_the_sample_recipe_keeps_rate_channels_and_format_and_skips_the_corrupt_
     made = _made(augmented)
     train = source[(source["split"] == "train") & (source["status"] == "ok")]
     assert len(made) == 2 * len(train)
-    summary = json.loads((augmented / ".curaug" / "summary.json").read_text())
+    summary = json.loads((augmented / "summary.json").read_text())
     assert "no/no_truncated.wav" not in set(made["source_id"])
     for _, row in made.iterrows():
         src = source.loc[row["source_id"]]
