@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from augment.recipe import Recipe
 from curate.errors import CuraugError, did_you_mean
 from curate.registry import Registry
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from augment.recipe import LoadedRecipe, Recipe, Step
+    from augment.recipe import LoadedRecipe, Step
 
 
 @dataclass
@@ -143,6 +144,11 @@ class Plugin:
     #: The column that may hold a sample inline instead of a file (``text``); rows with no
     #: ``path`` are then usable, and their outputs set that column instead of writing a file.
     inline: str | None = None
+    #: The recipe keys of this modality: :class:`~augment.recipe.Recipe` and the plugin's
+    #: own (a subclass adding fields), checked when a recipe file is read.
+    recipe_model: type[Recipe] = Recipe
+    #: ``preset:`` names and the transform entries each starts a recipe with.
+    presets: dict[str, list[Any]] = {}
 
     def versions(self) -> dict[str, str]:
         return {}
@@ -172,7 +178,7 @@ class Plugin:
 
     def output(self, sample: Any, applied: list[dict], path: str, ctx: Context) -> Output:
         """The sample encoded at ``path``; override to add side files or manifest columns."""
-        return Output({path: self.save(sample, path, ctx.recipe.format)}, applied=applied)
+        return Output({path: self.save(sample, path, getattr(ctx.recipe, "format", None))}, applied=applied)
 
     def extension(self, row: "dict[str, Any]", fmt: str | None) -> str:
         raise NotImplementedError

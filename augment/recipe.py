@@ -1,31 +1,30 @@
-"""The augmentation recipe (DESIGN.md, "Augmentation recipe"), parsed and checked.
+"""The augmentation recipe (DESIGN.md, "Augmentation recipe"): the keys every recipe has,
+and its transform entries parsed into steps.
 
 A transform entry is ``Name: {param: value, ..., p: 0.5}``; a scalar is fixed and a
 two-element list ``[lo, hi]`` is drawn per sample (where the backend takes a range
 itself, e.g. albumentations' ``Rotate.limit``, the range is passed through and the value
 it drew is recorded). ``OneOf: {transforms: [...], p}`` applies one of its children
 (weighted by their ``p``); ``SomeOf: {n: 2, transforms: [...], p}`` applies ``n`` of them.
-``preset: light | medium | heavy`` starts from a tested list that ``transforms`` extends;
-one of the two must name at least one transform.
+``preset: NAME`` starts from a list the modality's plugin declares, which ``transforms``
+extends; one of the two must name at least one transform.
 
-Every error names the file, the line, the dotted key and what is wrong with it, like the
-rules file's: ``recipe.yaml line 4: transforms.0.Rotate.limit: ...``. The transform names
-and parameters are the plugin's to judge (:meth:`augment.plugin.Plugin.check`); this module
-puts its answer at its place in the file.
+:class:`Recipe` holds the keys of every modality; a plugin's own keys (an image recipe's
+``targets``, an audio recipe's ``resample``...) are the fields of the plugin's subclass of
+it (:attr:`augment.plugin.Plugin.recipe_model`), and its presets its own
+(:attr:`augment.plugin.Plugin.presets`): a new modality adds a folder and touches no shared
+file. :mod:`augment.recipe_file` reads and checks a recipe file against its plugin.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Literal, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Optional, Union
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from augment.plugin import REGISTRY, Plugin
-from curate.errors import CuraugError, did_you_mean
-from curate.strict import Strict, describe_validation_error, read_yaml_mapping, where_in_file
+from curate.errors import CuraugError
+from curate.strict import Strict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,78 +35,26 @@ class Balance(Strict):
 
 
 class Gate(Strict):
-    """Reject an output and redraw it (another seed attempt) when it fails a test."""
+    """Reject an output and redraw it (another seed attempt) when it fails the plugin's test
+    (:meth:`augment.plugin.Plugin.gate`); a plugin's subclass adds the test's limits."""
 
-    min_std: float = Field(1.0, ge=0)             # near-constant images (pixel std, 0-255 scale)
-    max_box_area_loss: float = Field(0.5, ge=0, le=1)  # share of box area lost to crops/moves
     max_tries: int = Field(5, ge=1, le=50)
-    # bounds on an output's similarity to its source (text: character 3-gram Jaccard), e.g.
-    # min 0.5 drops copies too garbled to keep their label, max 0.98 drops near-copies
-    min_similarity: float = Field(0.0, ge=0, le=1)
-    max_similarity: float = Field(1.0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> "Gate":
-        if self.min_similarity > self.max_similarity:
-            raise ValueError(f"min_similarity {self.min_similarity:g} > max_similarity {self.max_similarity:g}")
-        return self
-
-
-class Targets(Strict):
-    """Manifest columns that travel with the image through geometric transforms."""
-
-    mask: Optional[str] = None        # column holding a mask file path (relative to root)
-    bboxes: Optional[str] = None      # column holding boxes as JSON [[x1, y1, x2, y2, label], ...]
-    bbox_format: Literal["pascal_voc", "coco", "yolo", "albumentations"] = "pascal_voc"
-    keypoints: Optional[str] = None   # column holding points as JSON [[x, y], ...]
-
-
-def _regex(pattern: str) -> str:
-    """A ``protect:`` entry: a regular expression whose matches no transform may change."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from None
-    return pattern
-
-
-class LogMel(Strict):
-    """Log-mel spectrogram parameters (``augment.audio.spectrogram.log_mel``)."""
-
-    n_mels: int = Field(64, ge=1, le=512)
-    n_fft: int = Field(1024, ge=16, le=65536)
-    hop_length: int = Field(256, ge=1, le=65536)
 
 
 class Recipe(Strict):
+    """The keys of every recipe (a plugin's subclass adds its own)."""
+
     modality: str  # a registered plugin's name: image, text, audio or a third party's
     copies: Optional[int] = Field(None, ge=0)
     balance: Optional[Balance] = None
-    preset: Optional[Literal["light", "medium", "heavy"]] = None
+    preset: Optional[str] = None
     transforms: list[Any] = Field(default_factory=list)
     gate: Optional[Gate] = None
-    targets: Targets = Field(default_factory=Targets)
-    format: Optional[Literal["png", "jpg", "webp", "wav", "flac", "same"]] = "same"
-    # audio: what to write (a waveform, or a .npy log-mel array computed with ``log_mel``),
-    # the sample rate to resample to (kept when not given), and how a copy past full scale
-    # is kept from clipping (scaled to a 0.999 peak, or a soft limiter above -1 dBFS)
-    output: Optional[Literal["waveform", "spectrogram"]] = None
-    log_mel: Optional[LogMel] = None
-    resample: Optional[int] = Field(None, gt=0, le=384000)
-    clip_guard: Optional[Literal["peak", "limit"]] = None
-    protect: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)  # never changed
 
     @model_validator(mode="after")
     def _one_mode(self) -> "Recipe":
         if self.copies is not None and self.balance is not None:
             raise ValueError("give either 'copies' or 'balance', not both")
-        audio_only = {"wav": self.format in ("wav", "flac"), "output": self.output is not None,
-                      "log_mel": self.log_mel is not None, "resample": self.resample is not None,
-                      "clip_guard": self.clip_guard is not None}
-        if self.modality != "audio" and any(audio_only.values()):
-            key = next(k for k, v in audio_only.items() if v)
-            raise ValueError(f"'{'format: ' + str(self.format) if key == 'wav' else key}' is for audio recipes "
-                             f"(this one is {self.modality})")
         return self
 
 
@@ -214,114 +161,9 @@ def leaves(steps: list[Step]) -> Iterator[Step]:
             yield step
 
 
-PRESETS: dict[str, list[Any]] = {
-    "light": [
-        {"HorizontalFlip": {"p": 0.5}},
-        {"RandomBrightnessContrast": {"brightness_limit": 0.1, "contrast_limit": 0.1, "p": 0.5}},
-    ],
-    "medium": [
-        {"HorizontalFlip": {"p": 0.5}},
-        {"Affine": {"scale": [0.9, 1.1], "translate_percent": [-0.05, 0.05], "rotate": [-15, 15], "p": 0.7}},
-        {"RandomBrightnessContrast": {"brightness_limit": 0.2, "contrast_limit": 0.2, "p": 0.5}},
-        {"OneOf": {"transforms": [{"GaussianBlur": {"blur_limit": [3, 5]}}, {"noise": {"psnr": [28, 36]}}],
-                   "p": 0.3}},
-    ],
-    "heavy": [
-        {"HorizontalFlip": {"p": 0.5}},
-        {"Affine": {"scale": [0.8, 1.2], "translate_percent": [-0.1, 0.1], "rotate": [-30, 30], "shear": [-10, 10],
-                    "p": 0.9}},
-        {"RandomBrightnessContrast": {"brightness_limit": 0.3, "contrast_limit": 0.3, "p": 0.7}},
-        {"SomeOf": {"n": 2, "transforms": [{"GaussianBlur": {"blur_limit": [3, 7]}}, {"noise": {"psnr": [22, 32]}},
-                                           {"CoarseDropout": {"num_holes_range": [1, 4]}},
-                                           {"ElasticTransform": {"alpha": 30, "sigma": 5}}], "p": 0.6}},
-    ],
-}
-
-
 @dataclass
 class LoadedRecipe:
     recipe: Recipe
     steps: list[Step]
     text: str  # the file as written (goes into provenance hashes)
     source: str = "recipe"  # the file it came from, for messages
-
-
-def load_recipe(source: str | os.PathLike | Mapping[str, Any], *,
-                within: tuple[str, Any, list] | None = None) -> LoadedRecipe:
-    """Read a recipe file (or take a mapping) and check it all: keys and types here, the
-    transform names and parameters by the modality's plugin. Errors name file and line.
-
-    ``within=(file, yaml_tree, key_path)`` says that a mapping sits inside another file
-    (a pipeline file's ``augment:``), so that errors name that file, line and full key.
-
-    Examples
-    --------
-    >>> loaded = load_recipe({"modality": "image", "copies": 2, "transforms": [{"HorizontalFlip": {"p": 0.5}}]})
-    >>> loaded.recipe.copies, [(s.name, s.p) for s in loaded.steps]
-    (2, [('HorizontalFlip', 0.5)])
-    >>> load_recipe({"modality": "image", "transforms": []})
-    Traceback (most recent call last):
-    ...
-    curate.errors.CuraugError: recipe: transforms: empty; list at least one transform or choose a preset (light, medium, heavy)
-    """
-    import yaml
-
-    prefix: list = []
-    if isinstance(source, Mapping):
-        name, data, tree = "recipe", dict(source), None
-        text = yaml.safe_dump(data, sort_keys=False)
-        if within is not None:
-            name, tree, prefix = within[0], within[1], list(within[2])
-    else:
-        name = str(source)
-        text, data, tree = read_yaml_mapping(source, "recipe file", "modality, copies, transforms, ...")
-    try:
-        recipe = Recipe.model_validate(data)
-    except ValidationError as exc:
-        raise CuraugError(describe_validation_error(exc, name, tree, prefix, model=Recipe)) from None
-    if recipe.modality not in REGISTRY:
-        known = REGISTRY.names()
-        raise CuraugError(f"{where_in_file(name, tree, [*prefix, 'modality'])}: {'.'.join([*prefix, 'modality'])}: "
-                          f"no augmentation plugin for '{recipe.modality}'{did_you_mean(recipe.modality, known)}")
-    try:
-        steps = (parse_steps(PRESETS[recipe.preset], (*prefix, "preset")) if recipe.preset else []) \
-            + parse_steps(list(recipe.transforms), (*prefix, "transforms"))
-    except StepError as exc:
-        raise CuraugError(f"{where_in_file(name, tree, exc.loc)}: {exc}") from None
-    if not steps:
-        raise CuraugError(f"{where_in_file(name, tree, [*prefix, 'transforms'])}: "
-                          f"{'.'.join([*prefix, 'transforms'])}: empty; list at least one "
-                          f"transform or choose a preset ({', '.join(PRESETS)})")
-    _check_steps(REGISTRY.get(recipe.modality)(), steps, name, tree)
-    return LoadedRecipe(recipe, steps, text, name)
-
-
-def _check_steps(plugin: Plugin, steps: list[Step], source: str, tree: Any) -> None:
-    """Let the plugin judge each transform on its own first, so that an error can be put
-    at its line, then the whole list (for rules across transforms)."""
-    for leaf in leaves(steps):
-        try:
-            plugin.check([leaf])
-        except CuraugError as exc:
-            raise CuraugError(_at_step(str(exc), leaf, source, tree)) from None
-    try:
-        plugin.check(steps)
-    except CuraugError as exc:
-        raise CuraugError(f"{source}: {exc}") from None
-
-
-def _at_step(message: str, leaf: Step, source: str, tree: Any) -> str:
-    """The plugin's message about ``leaf`` at the leaf's place in the file.
-
-    The plugin saw a list holding only this transform, so a position it names
-    (``transforms.0.``) is dropped for the real one; a parameter it names
-    (``Rotate.limit``) takes the line of that parameter."""
-    message = " ".join(re.sub(r"^transforms\.\d+\.", "", message).split())
-    loc = list(leaf.loc)
-    named = re.search(rf"(?<![\w.]){re.escape(leaf.name)}\.(\w+)", message)
-    if named and named.group(1) in leaf.params:
-        loc.append(named.group(1))
-    where = where_in_file(source, tree, loc)
-    if re.match(rf"{re.escape(leaf.name)}[.:]", message):
-        return f"{where}: {'.'.join(map(str, leaf.loc[:-1]))}.{message}"
-    return f"{where}: {'.'.join(map(str, leaf.loc))}: {message}"

@@ -275,7 +275,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     else:
         copies, target = recipe.copies if copies is None else copies, None
     jobs = plan_jobs(rows, copies=copies, balance_target=target, label=label, seed=seed,
-                           extension=lambda row: plugin.extension(row, recipe.format))
+                           extension=lambda row: plugin.extension(row, getattr(recipe, "format", None)))
     settings = {"seed": int(seed), "copies": copies, "balance": target, "label": label, "all_rows": all_rows}
     fresh = not out.exists()
     with hold_folder(out / STATE_DIR / "lock", out):
@@ -458,7 +458,6 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, 
     columns come first."""
     import pandas as pd
 
-    from augment.recipe import Recipe
     from curate.io.manifest import load_data
 
     out = Path(outdir)
@@ -474,8 +473,8 @@ def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, 
     run = json.loads((out / STATE_DIR / "run.json").read_text(encoding="utf-8"))
     import yaml
 
-    recipe = Recipe.model_validate(yaml.safe_load(run["recipe"]))
     plugin = get_plugin(prov["plugin"])
+    recipe = type(plugin).recipe_model.model_validate(yaml.safe_load(run["recipe"]))
     # the rows the run augmented, as it chose them: what a transform learns from them (a
     # text LM, rare words, copy_paste donors) must be what the run learned
     all_rows = bool(run.get("all_rows", "split" not in df.columns))

@@ -165,7 +165,7 @@ def plain_loop(df: "Any", out: Path) -> float:
 
 
 def whole_run(y: np.ndarray, sr: int, clips: int, repeats: int) -> None:
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
 
     seconds = 1.0

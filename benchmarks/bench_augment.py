@@ -82,7 +82,7 @@ def plain_loop(df: pd.DataFrame, out: Path) -> float:
 
 
 def main() -> None:
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
 
     ap = argparse.ArgumentParser()

@@ -71,7 +71,7 @@ def curaug_rate(name: str, params: dict, texts: list[str], rows: "pd.DataFrame |
     """``(sentences/s, seconds of the first call)``; ``rows`` are the rows being augmented
     (the LM transforms train on their text)."""
     from augment.plugin import Context
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.text.plugin import TextPlugin
 
     plugin = TextPlugin()
@@ -232,7 +232,7 @@ def quality(n_fortunes: int, seeds: list[int]) -> tuple[int, int, dict[str, list
     import json
     import tempfile
 
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
 
     table = pd.read_csv(ROOT / "sample_data" / "text.csv").head(n_fortunes)

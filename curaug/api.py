@@ -360,7 +360,8 @@ def split(data: Data, label: str = "label", *,
 
 def _recipe(recipe: Any) -> "LoadedRecipe":
     """A recipe file path, a mapping in the recipe file's shape, or a loaded recipe."""
-    from augment.recipe import LoadedRecipe, load_recipe
+    from augment.recipe import LoadedRecipe
+    from augment.recipe_file import load_recipe
 
     if isinstance(recipe, LoadedRecipe):
         return recipe

@@ -505,7 +505,7 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
     """
     from pathlib import Path
 
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from curate.io.manifest import load_data
     from pipelines.console import print_augment_summary, progress_bar, stdout_console
 

@@ -14,7 +14,7 @@ import soundfile as sf
 from augment.audio.plugin import AudioPlugin, AudioSample
 from augment.audio.waveform import soft_limit
 from augment.plugin import Context
-from augment.recipe import load_recipe
+from augment.recipe_file import load_recipe
 from conftest import one_error_line
 
 SR = 16000

@@ -16,7 +16,7 @@ from augment.audio.plugin import AudioPlugin, AudioSample
 from augment.audio.transforms import AUDIO_TRANSFORMS
 from augment.audio.waveform import colored_noise
 from augment.plugin import Context, SkipSample
-from augment.recipe import load_recipe
+from augment.recipe_file import load_recipe
 from conftest import SAMPLE, one_error_line
 
 RECIPE = SAMPLE / "audio.recipe.yaml"

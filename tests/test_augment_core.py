@@ -131,7 +131,7 @@ def test_recipe_errors_name_file_line_and_key(cli, split_manifest, tmp_path):
 
 
 def test_no_global_rng_is_touched(split_manifest, tmp_path):
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
     from curate.io.manifest import load_data
 
@@ -346,7 +346,7 @@ def lines(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lines_reference(lines, tmp_path_factory):
     """One uninterrupted run on one process: what every other run must reproduce."""
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
     from curate.io.manifest import load_data
 
@@ -459,7 +459,7 @@ def test_seed_contract_same_bytes_for_any_workers_order_and_resume(lines, lines_
     run had already finished."""
     import tempfile
 
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
     from curate.io.manifest import load_data
 

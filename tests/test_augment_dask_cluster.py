@@ -23,7 +23,7 @@ import pytest
 import soundfile as sf
 
 from augment.engines import Job
-from augment.recipe import load_recipe
+from augment.recipe_file import load_recipe
 from augment.runner import Interrupted, augment_manifest, chunk_jobs
 from conftest import one_internal_error_line
 from curate.engine import dask_client

@@ -473,7 +473,7 @@ def jobs(tmp_path_factory):
     is the first thing a fresh plugin does."""
     from augment.image.plugin import ImagePlugin
     from augment.plugin import Context
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.seeds import sample_seed
 
     folder = tmp_path_factory.mktemp("seed")

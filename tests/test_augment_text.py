@@ -192,7 +192,7 @@ def test_entity_spans_are_shifted_and_still_point_at_their_mentions(tmp_path, cl
 
 
 def test_noise_leaves_the_global_random_state_alone(fortunes, tmp_path):
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
     from augment.text.noise import CharNoise, Keyboard, Ocr, WordNoise
 
@@ -299,7 +299,7 @@ def test_special_characters_are_noised_as_nlpaug_does():
 
 
 def test_gate_rejects_outputs_outside_the_similarity_bounds(fortunes, tmp_path):
-    from augment.recipe import load_recipe
+    from augment.recipe_file import load_recipe
     from augment.runner import augment_manifest
 
     loaded = load_recipe({"modality": "text", "copies": 1,

@@ -27,14 +27,17 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import numpy as np
 
 from augment.audio.transforms import AUDIO_TRANSFORMS
+from pydantic import Field
+
 from augment.plugin import Context, Output, RegistryPlugin, SkipSample, register_plugin
-from augment.recipe import LogMel, draw_plan
+from augment.recipe import Recipe, draw_plan
 from curate.errors import CuraugError
+from curate.strict import Strict
 
 if TYPE_CHECKING:
     from augment.recipe import LoadedRecipe, Step
@@ -51,6 +54,27 @@ _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 #: libsndfile's command (sndfile.h) that turns off the PEAK chunk soundfile does not name.
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
 #: Built transforms kept per process (one per distinct set of parameter values).
+
+
+class LogMel(Strict):
+    """Log-mel spectrogram parameters (``augment.audio.spectrogram.log_mel``)."""
+
+    n_mels: int = Field(64, ge=1, le=512)
+    n_fft: int = Field(1024, ge=16, le=65536)
+    hop_length: int = Field(256, ge=1, le=65536)
+
+
+class AudioRecipe(Recipe):
+    """An audio recipe's own keys: what to write (a waveform, or a ``.npy`` log-mel array
+    computed with ``log_mel``) in which format, the sample rate to resample to (kept when
+    not given), and how a copy past full scale is kept from clipping (scaled to a 0.999
+    peak, or a soft limiter above -1 dBFS)."""
+
+    format: Literal["wav", "flac", "same"] = "same"
+    output: Optional[Literal["waveform", "spectrogram"]] = None
+    log_mel: Optional[LogMel] = None
+    resample: Optional[int] = Field(None, gt=0, le=384000)
+    clip_guard: Optional[Literal["peak", "limit"]] = None
 
 
 @dataclass
@@ -90,6 +114,7 @@ def _check_unchanged(file: "os.PathLike", size_bytes: Any) -> None:
 @register_plugin
 class AudioPlugin(RegistryPlugin):
     modality = "audio"
+    recipe_model = AudioRecipe
     transforms = AUDIO_TRANSFORMS
 
     def __init__(self) -> None:

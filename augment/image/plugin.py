@@ -15,17 +15,19 @@ import json
 import os
 import random
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import numpy as np
+from pydantic import Field
 
 from augment.image.encode import FORMATS, encode, encode_png
 from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
                                       build_albumentations, build_own, check_step, own_transform)
 from augment.plugin import Context, Output, Plugin, register_plugin
-from augment.recipe import draw_plan
+from augment.recipe import Gate, Recipe, draw_plan
 from curate.errors import CuraugError
 from curate.io.jsonify import jsonable
+from curate.strict import Strict
 
 if TYPE_CHECKING:
     from augment.recipe import Step
@@ -37,9 +39,58 @@ _MODES = {"L": "8-bit grey", "RGBA": "RGBA", "I;16": "16-bit grey"}
 DEEP_PEAK = 65535
 
 
+class Targets(Strict):
+    """Manifest columns that travel with the image through geometric transforms."""
+
+    mask: Optional[str] = None        # column holding a mask file path (relative to root)
+    bboxes: Optional[str] = None      # column holding boxes as JSON [[x1, y1, x2, y2, label], ...]
+    bbox_format: Literal["pascal_voc", "coco", "yolo", "albumentations"] = "pascal_voc"
+    keypoints: Optional[str] = None   # column holding points as JSON [[x, y], ...]
+
+
+class ImageGate(Gate):
+    min_std: float = Field(1.0, ge=0)                 # near-constant images (pixel std, 0-255 scale)
+    max_box_area_loss: float = Field(0.5, ge=0, le=1)  # share of box area lost to crops/moves
+
+
+class ImageRecipe(Recipe):
+    """An image recipe's own keys: the columns that travel with the image, the output format."""
+
+    targets: Targets = Field(default_factory=Targets)
+    format: Literal["png", "jpg", "webp", "same"] = "same"
+    gate: Optional[ImageGate] = None
+
+
+#: ``preset:`` lists, tested to change every copy and to grow in strength.
+PRESETS: dict[str, list[Any]] = {
+    "light": [
+        {"HorizontalFlip": {"p": 0.5}},
+        {"RandomBrightnessContrast": {"brightness_limit": 0.1, "contrast_limit": 0.1, "p": 0.5}},
+    ],
+    "medium": [
+        {"HorizontalFlip": {"p": 0.5}},
+        {"Affine": {"scale": [0.9, 1.1], "translate_percent": [-0.05, 0.05], "rotate": [-15, 15], "p": 0.7}},
+        {"RandomBrightnessContrast": {"brightness_limit": 0.2, "contrast_limit": 0.2, "p": 0.5}},
+        {"OneOf": {"transforms": [{"GaussianBlur": {"blur_limit": [3, 5]}}, {"noise": {"psnr": [28, 36]}}],
+                   "p": 0.3}},
+    ],
+    "heavy": [
+        {"HorizontalFlip": {"p": 0.5}},
+        {"Affine": {"scale": [0.8, 1.2], "translate_percent": [-0.1, 0.1], "rotate": [-30, 30], "shear": [-10, 10],
+                    "p": 0.9}},
+        {"RandomBrightnessContrast": {"brightness_limit": 0.3, "contrast_limit": 0.3, "p": 0.7}},
+        {"SomeOf": {"n": 2, "transforms": [{"GaussianBlur": {"blur_limit": [3, 7]}}, {"noise": {"psnr": [22, 32]}},
+                                           {"CoarseDropout": {"num_holes_range": [1, 4]}},
+                                           {"ElasticTransform": {"alpha": 30, "sigma": 5}}], "p": 0.6}},
+    ],
+}
+
+
 @register_plugin
 class ImagePlugin(Plugin):
     modality = "image"
+    recipe_model = ImageRecipe
+    presets = PRESETS
 
     def __init__(self) -> None:
         self._composes: dict[tuple, Any] = {}

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import numpy as np
 
+from pydantic import AfterValidator, Field, model_validator
+
 from augment.plugin import Context, Output, RegistryPlugin, register_plugin
-from augment.recipe import draw_plan
+from augment.recipe import Gate, Recipe, draw_plan
 from augment.text.edits import apply_edits, protected_spans
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample
 from curate.errors import CuraugError
@@ -40,9 +42,40 @@ EMPTY_RETRIES = 20
 #: Built transforms kept per process (one per distinct set of parameter values)
 
 
+def _regex(pattern: str) -> str:
+    """A ``protect:`` entry: a regular expression whose matches no transform may change."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from None
+    return pattern
+
+
+class TextGate(Gate):
+    """Bounds on an output's similarity to its source (character 3-gram Jaccard), e.g. min
+    0.5 drops copies too garbled to keep their label, max 0.98 drops near-copies."""
+
+    min_similarity: float = Field(0.0, ge=0, le=1)
+    max_similarity: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "TextGate":
+        if self.min_similarity > self.max_similarity:
+            raise ValueError(f"min_similarity {self.min_similarity:g} > max_similarity {self.max_similarity:g}")
+        return self
+
+
+class TextRecipe(Recipe):
+    """A text recipe's own keys: text that no transform may change, the similarity gate."""
+
+    protect: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)
+    gate: Optional[TextGate] = None
+
+
 @register_plugin
 class TextPlugin(RegistryPlugin):
     modality = "text"
+    recipe_model = TextRecipe
     transforms = TEXT_TRANSFORMS
     inline = "text"
 

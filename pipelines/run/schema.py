@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from augment.recipe import Recipe
 from curate.errors import CuraugError
@@ -57,8 +57,12 @@ class SplitSection(Strict):
 
 class AugmentSection(Recipe):
     """An inline recipe plus the run seed (each sample's seed derives from it) and the
-    worker count (which never changes the files)."""
+    worker count (which never changes the files). The modality's own keys pass through
+    here; :func:`augment.recipe_file.load_recipe` checks them with the plugin's model."""
 
+    model_config = ConfigDict(extra="allow")
+
+    gate: Optional[dict[str, Any]] = None  # the modality's own gate, checked with its recipe
     seed: int = 0
     workers: int = Field(1, ge=1)
 
@@ -151,7 +155,7 @@ def load_pipeline(path: str | os.PathLike) -> LoadedPipeline:
     if config.rules is not None:
         _load_rules(loaded, base)
     if config.augment is not None:
-        from augment.recipe import load_recipe
+        from augment.recipe_file import load_recipe
 
         loaded.recipe = load_recipe(config.augment.recipe_mapping(), within=(source_name, tree, ["augment"]))
     if config.train is not None and config.train.init is not None:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from augment.plugin import Context
-from augment.recipe import load_recipe
+from augment.recipe_file import load_recipe
 from augment.text.plugin import TextPlugin
 
 
