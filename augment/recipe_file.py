@@ -59,9 +59,9 @@ def load_recipe(source: str | os.PathLike | Mapping[str, Any], *,
                           or describe_validation_error(exc, name, tree, prefix, model=model)) from None
     presets = type(plugin).presets
     if recipe.preset is not None and recipe.preset not in presets:
-        offered = f"one of {', '.join(presets)}" if presets else f"{recipe.modality} recipes have none"
+        hint = did_you_mean(recipe.preset, list(presets)) if presets else f" ({recipe.modality} recipes have none)"
         raise CuraugError(f"{where_in_file(name, tree, [*prefix, 'preset'])}: {'.'.join([*prefix, 'preset'])}: "
-                          f"unknown preset '{recipe.preset}'{did_you_mean(recipe.preset, list(presets))} ({offered})")
+                          f"unknown preset '{recipe.preset}'{hint}")
     try:
         steps = (parse_steps(presets[recipe.preset], (*prefix, "preset")) if recipe.preset else []) \
             + parse_steps(list(recipe.transforms), (*prefix, "transforms"))

@@ -242,13 +242,20 @@ from pathlib import Path
 import numpy as np
 
 from augment.plugin import Output, Plugin
+from augment.recipe import Recipe
 from curate.errors import CuraugError
 
 TRANSFORMS = {"reverse": (), "shout": (), "repeat": ("times",)}
 
 
+class LinesRecipe(Recipe):
+    joiner: str = " "  # a key of this modality's recipes alone
+
+
 class LinesPlugin(Plugin):
     modality = "lines"
+    recipe_model = LinesRecipe
+    presets = {"mirror": [{"reverse": {}}]}
     loads = 0  # sources read by this process
 
     def versions(self):
@@ -301,7 +308,7 @@ class LinesPlugin(Plugin):
 
     def output(self, words, applied, path, ctx):
         counts = os.path.splitext(path)[0] + ".counts.json"
-        return Output({path: (" ".join(words) + "\\n").encode(), counts: json.dumps({"words": len(words)}).encode()},
+        return Output({path: (ctx.recipe.joiner.join(words) + "\\n").encode(), counts: json.dumps({"words": len(words)}).encode()},
                       {"words": len(words), "counts_path": counts}, applied)
 '''
 LINES_RECIPE = "modality: lines\ncopies: 3\ntransforms:\n  - reverse: {p: 0.5}\n  - shout: {p: 0.7}\n" \
@@ -395,6 +402,27 @@ def test_a_third_party_plugin_runs_through_its_entry_point_on_every_engine(lines
     r = subprocess.run([sys.executable, "-m", "pipelines.cli", "augment", str(lines / "manifest.csv"), "-o",
                         str(tmp_path / "pool"), "--replay", some], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and "identical" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_plugin_brings_its_own_recipe_keys_and_presets(cli, lines, tmp_path):
+    """A fourth modality declares its recipe keys and presets on its plugin: no shared file
+    knows them, and the recipe checks hold them to the same errors as the built-in ones."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("modality: lines\ncopies: 1\npreset: mirror\njoiner: '-'\n")
+    assert cli("augment", lines / "manifest.csv", "--recipe", recipe, "-o", tmp_path / "o").code == 0
+    made = pd.read_parquet(tmp_path / "o" / "manifest.parquet").dropna(subset=["source_id"])
+    first = made.iloc[0]
+    words = (lines / "data" / first["source_id"]).read_text().split()
+    assert (tmp_path / "o" / first["path"]).read_text() == "-".join(reversed(words)) + "\n"
+    recipe.write_text("modality: lines\ncopies: 1\npreset: light\n")
+    assert "unknown preset 'light' (known: mirror)" in one_error_line(
+        cli("augment", lines / "manifest.csv", "--recipe", recipe, "-o", tmp_path / "p"))
+    recipe.write_text("modality: image\ncopies: 1\njoiner: '-'\ntransforms: [HorizontalFlip]\n")
+    assert "'joiner' is for lines recipes (this one is image)" in one_error_line(
+        cli("augment", lines / "manifest.csv", "--recipe", recipe, "-o", tmp_path / "q"))
+    recipe.write_text("modality: lines\ncopies: 1\njoinr: '-'\ntransforms: [reverse]\n")
+    assert "unknown key 'joinr' at joinr (did you mean 'joiner'?)" in one_error_line(
+        cli("augment", lines / "manifest.csv", "--recipe", recipe, "-o", tmp_path / "r"))
 
 
 def test_each_source_is_loaded_once_for_all_its_copies(cli, lines, tmp_path):
