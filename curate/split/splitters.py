@@ -3,9 +3,12 @@
 :func:`split_frame` checks its arguments, picks a strategy (:mod:`curate.split.strategies`),
 places every row, then the train and val rows in folds, and says in ``notes`` what a user
 should know (small classes, classes absent from a split or fold). Plain stratification
-allocates each class by largest remainder, so every split's count of every class is within
-one row of ideal and a class with a row per split reaches every split. Grouped splits place
-whole groups; stable splits hash each row's id (or group) with the seed, so appending rows
+deals the classes out like cards (:func:`curate.split.assign.part_counts`), so every split's
+count of every class is within one row of ideal, folds differ in size by at most one row,
+and a class with a row per split reaches every split. Grouped splits place whole groups
+(every fold gets one when there are enough, fold sizes within the largest group of each
+other); classes are ranked by size and first row, so their names never move a row. Stable
+splits hash each row's id (or group) with the seed, so appending rows
 never moves an existing one, at the price of counts only close to the ratios. Randomness
 comes only from ``numpy.random.default_rng(seed)``; no global RNG is touched.
 

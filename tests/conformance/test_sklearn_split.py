@@ -68,7 +68,8 @@ def test_cross_validator_with_default_params():
     y = np.array([1, 1, 2, 2])
     groups = np.array([1, 2, 3, 4])
     cases = [(BalancedKFold(2), "BalancedKFold(n_splits=2, random_state=0)", 2),
-             (RepeatedBalancedKFold(2, n_repeats=3), "RepeatedBalancedKFold(n_repeats=3, n_splits=2, random_state=0)", 6)]
+             (RepeatedBalancedKFold(2, n_repeats=3),
+              "RepeatedBalancedKFold(n_repeats=3, n_splits=2, random_state=0)", 6)]
     for cv, cv_repr, n_splits in cases:
         assert cv.get_n_splits(X, y, groups) == n_splits
         # the same splits whether X is 1-D or 2-D
