@@ -6,8 +6,9 @@ only stores parameters, checked when data arrives (bad values raise ``ValueError
 :class:`curate.errors.CuraugError` is one); those that consume ``groups`` say so with
 ``GroupsConsumerMixin``, so metadata routing passes them.
 
-- :class:`BalancedKFold`: K folds stratified on ``y`` (1-D classes, or a 2-D 0/1 indicator
-  matrix for multilabel: iterative stratification), with ``groups`` kept whole.
+- :class:`BalancedKFold`: K folds stratified on ``y`` (classes, 1-D or one column, or a 0/1
+  indicator matrix of two or more columns for multilabel: iterative stratification), with
+  ``groups`` kept whole; ``y`` is required, as for ``StratifiedKFold``.
 - :class:`RepeatedBalancedKFold`: the same, repeated with a different seed each time.
 - :class:`LeaveOneOut`: one sample out, exactly scikit-learn's ``LeaveOneOut``.
 - :class:`LeaveOneGroupOut`: one group out (what curaug's ``LeaveOneOut`` with groups once
@@ -114,10 +115,17 @@ def _check_fold_data(n_splits: int, n: int, y, groups) -> np.ndarray:
 class BalancedKFold(GroupsConsumerMixin, BaseCrossValidator):
     """Stratified (multilabel-aware) K-fold that never puts one group in two folds.
 
+    Guarantees: every fold has test rows (grouped: with at least ``n_splits`` groups; fewer
+    is an error naming both counts); without groups fold sizes differ by at most one row and
+    each class is within one row of its share in every fold, with groups by at most the
+    largest group's rows; renaming the classes (or reordering multilabel columns) gives the
+    same folds for the same ``random_state``.
+
     Parameters
     ----------
     n_splits : int, default 5
-        Number of folds (at least 2, at most the members of the smallest class).
+        Number of folds (at least 2, at most the samples, the groups and the members of the
+        smallest class).
     random_state : int or None, default 0
         Seed of the fold assignment (None: fresh entropy; the global RNG is never used).
 
