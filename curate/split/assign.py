@@ -10,13 +10,15 @@ multilabel data) and ratios per part. Two orders of placement:
   batches left;
 - by label, rarest first (:func:`assign_by_label`): iterative stratification of multilabel
   rows (Sechidis, Tsoumakas and Vlahavas 2011): the rows holding the rarest still-unplaced
-  label go to the parts that want that label most, no part past its share of rows.
+  label go to the parts that want that label most, one by one up to :data:`SEQUENTIAL`
+  rows (in batches, as groups, above).
 
-Both then repair and polish (:func:`_refine`, :func:`_even_sizes`), which gives their
-guarantees: with at least as many items as parts of a ratio above 0, every such part gets
-an item; part sizes minus their targets differ by at most the largest item (rows: every
-part within one row of its share); and a local search of moves and swaps lowers the same
-squared shortfalls (multilabel: the label distribution measure of Sechidis et al.).
+Both then repair and polish (:func:`_fill_empty`, :func:`_refine`, :func:`_even_sizes`),
+which gives their guarantees: with at least as many items as parts of a ratio above 0,
+every such part gets an item; part sizes minus their targets differ by at most the
+largest item (rows: every part within one row of its share); and a local search of moves
+and swaps lowers the same squared shortfalls (multilabel: the label distribution measure
+of Sechidis et al.).
 Columns are first put in an order that no class or label name decides
 (:func:`column_order`), so that renaming classes never changes a placement.
 
@@ -34,9 +36,10 @@ import numpy as np
 
 #: Batches per pass: enough for the small late items to even out what the big early ones left.
 BATCHES = 256
-#: Smallest items placed one by one at the end of :func:`assign_by_size`.
+#: Smallest items placed one by one at the end of :func:`assign_by_size`; also the items the
+#: local search and the size repair choose from.
 EXACT = 10_000
-#: Multilabel rows placed one at a time; a larger set goes in chunks of ``rows / SEQUENTIAL``.
+#: Multilabel rows placed one at a time (about 20 us each); a larger set goes in batches.
 SEQUENTIAL = 20_000
 #: Distinct items per part that the local search weighs for a move or swap, and its passes.
 CANDIDATES = 64
@@ -186,7 +189,7 @@ def assign_by_size(C: np.ndarray, ratios: Sequence[float], rng: np.random.Genera
     state.one_by_one(tail)
     _fill_empty(state)
     _refine(state, tail, moves=True)
-    _even_sizes(state)
+    _even_sizes(state, tail)
     return state.parts
 
 
@@ -206,11 +209,12 @@ def _fill_empty(state: _Placement) -> None:
         state.move(int(donors[np.lexsort((state.rank[donors], cost))[0]]), int(empty[0]))
 
 
-def _even_sizes(state: _Placement) -> None:
+def _even_sizes(state: _Placement, pool: np.ndarray) -> None:
     """Part sizes minus their targets within the largest item of each other: while the part
     furthest over its rows and the one furthest under are further apart, the item of the
-    first whose move to the second costs least moves (each move lowers the sum of squared
-    row shortfalls, so this ends; it never empties a part)."""
+    first whose move to the second costs least moves (one of ``pool`` when the part holds
+    any). Each move lowers the sum of squared row shortfalls, so this ends; it never empties
+    a part."""
     allowed = np.flatnonzero(state.allowed)
     if len(allowed) < 2 or len(state.parts) == 0:
         return
@@ -220,7 +224,9 @@ def _even_sizes(state: _Placement) -> None:
         hi, lo = int(allowed[np.argmax(over)]), int(allowed[np.argmin(over)])
         if over.max() - over.min() <= largest + 1e-9:
             return
-        items = np.flatnonzero(state.parts == hi)
+        items = pool[state.parts[pool] == hi]
+        if len(items) == 0:
+            items = np.flatnonzero(state.parts == hi)
         cost = state.move_cost(items, lo)
         state.move(int(items[np.lexsort((state.rank[items], cost))[0]]), lo)
 
@@ -288,10 +294,10 @@ def _refine(state: _Placement, pool: np.ndarray, *, moves: bool) -> None:
 
 def assign_by_label(Y: np.ndarray, ratios: Sequence[float], rng: np.random.Generator) -> np.ndarray:
     """Iterative stratification of multilabel rows: part per row, the rows holding the rarest
-    unplaced label first, each to the part that wants that label most (ties: the part that
-    wants the row's labels most, then rows), no part past its share of rows rounded up.
-    Then every part within one row of its share, and the label counts polished by swaps
-    against each part's own size (the label distribution measure of Sechidis et al.).
+    unplaced label first (:func:`_one_by_one_by_label`; above :data:`SEQUENTIAL` rows,
+    :func:`_in_batches_by_label`). Then every part within one row of its share, and the
+    label counts polished by swaps against each part's own size (the label distribution
+    measure of Sechidis et al.).
 
     ``Y`` is the 0/1 indicator matrix (rows x labels).
     """
@@ -299,44 +305,20 @@ def assign_by_label(Y: np.ndarray, ratios: Sequence[float], rng: np.random.Gener
     Y = Y[:, column_order(Y)]
     n = len(Y)
     ratios = np.asarray(ratios, dtype=float)
-    allowed = ratios > 0
-    want = ratios[:, None] * Y.sum(axis=0)[None, :]
-    want_rows = ratios * n
-    room = np.where(allowed, np.ceil(ratios * n - 1e-9), 0).astype(int)
     order = rng.permutation(n)
-    parts = np.full(n, -1)
-    free = np.ones(n, dtype=bool)
-    remaining = Y.sum(axis=0)
-    chunk = max(1, int(np.ceil(n / SEQUENTIAL)))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    def place(idx: np.ndarray, wanted: np.ndarray) -> None:
-        got = _label_step(Y[idx], wanted, want, want_rows, room, rng)
-        parts[idx] = got
-        free[idx] = False
-        np.subtract.at(want, got, Y[idx])
-        np.subtract.at(want_rows, got, 1.0)
-        np.subtract.at(room, got, 1)
-
-    while (remaining > 0).any():
-        label = int(np.argmin(np.where(remaining > 0, remaining, np.inf)))
-        holders = np.flatnonzero(free & (Y[:, label] > 0))
-        for idx in _chunks(holders[np.argsort(rank[holders], kind="stable")], chunk):
-            place(idx, want[:, label])
-            remaining -= Y[idx].sum(axis=0)
-        remaining[label] = 0
-    rest = np.flatnonzero(free)  # rows with no label: by rows alone
-    for idx in _chunks(rest[np.argsort(rank[rest], kind="stable")], chunk):
-        place(idx, want_rows)
+    place = _one_by_one_by_label if n <= SEQUENTIAL else _in_batches_by_label
+    parts = place(Y, ratios, rank, rng)
     # labels against each part's own rows, as the label distribution measure reads them
     share = Y.mean(axis=0) if n else np.zeros(Y.shape[1])
     weight = np.where(share < 1, 1.0 / np.maximum(1.0 - share, 1e-9) ** 2, 0.0)
     X = np.hstack([Y, np.ones((n, 1))])
     target = np.hstack([ratios[:, None] * Y.sum(axis=0)[None, :], ratios[:, None] * n])
     W = np.hstack([np.broadcast_to(weight, (len(ratios), Y.shape[1])), np.ones((len(ratios), 1))])
-    state = _Placement(X, target, W, allowed, order)
+    state = _Placement(X, target, W, ratios > 0, order)
     state.put(np.arange(n), parts)
-    _even_sizes(state)
+    _even_sizes(state, order[:EXACT])
     sizes = np.bincount(state.parts, minlength=len(ratios)).astype(float)
     state.E[:, :-1] = -np.outer(sizes, share)
     np.add.at(state.E[:, :-1], state.parts, Y)
@@ -345,36 +327,76 @@ def assign_by_label(Y: np.ndarray, ratios: Sequence[float], rng: np.random.Gener
     return state.parts
 
 
-def _chunks(items: np.ndarray, size: int) -> list[np.ndarray]:
-    return np.array_split(items, max(1, int(np.ceil(len(items) / size)))) if len(items) else []
+def _rarest_first(Y: np.ndarray, rank: np.ndarray):
+    """The rows holding each label in turn, the label with the fewest unplaced rows first
+    (ties: the first in :func:`column_order`), each set in the seeded order; then the rows
+    with no label. A set is taken as placed once yielded."""
+    free = np.ones(len(Y), dtype=bool)
+    remaining = Y.sum(axis=0)
+    while (remaining > 0).any():
+        label = int(np.argmin(np.where(remaining > 0, remaining, np.inf)))
+        holders = np.flatnonzero(free & (Y[:, label] > 0))
+        yield label, holders[np.argsort(rank[holders], kind="stable")]
+        free[holders] = False
+        remaining -= Y[holders].sum(axis=0)
+        remaining[label] = 0
+    rest = np.flatnonzero(free)
+    yield None, rest[np.argsort(rank[rest], kind="stable")]
 
 
-def _top_units(value: np.ndarray, room: np.ndarray, m: int) -> np.ndarray:
-    """How many of ``m`` units each part gets when they go one at a time to the part of the
-    largest ``value`` (one less per unit taken; ties: the lower part), within ``room``."""
-    P = len(value)
-    steps = np.arange(m)
-    levels = np.where(steps[None, :] < room[:, None], value[:, None] - steps[None, :], -np.inf)
-    flat = np.lexsort((np.repeat(np.arange(P), m), -levels.ravel()))[:m]
-    return np.bincount(flat // m, minlength=P)
+def _one_by_one_by_label(Y: np.ndarray, ratios: np.ndarray, rank: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sechidis, Tsoumakas and Vlahavas (2011), row by row: each row to the part that wants
+    its label most (ties: the part that wants the row's labels most, then rows, then at
+    random), no part past its share of rows rounded up."""
+    allowed = ratios > 0
+    want = ratios[:, None] * Y.sum(axis=0)[None, :]
+    want_rows = ratios * len(Y)
+    room = np.where(allowed, np.ceil(ratios * len(Y) - 1e-9), 0).astype(int)
+    parts = np.full(len(Y), -1)
+    for label, rows in _rarest_first(Y, rank):
+        for i in rows:
+            level = np.where(room > 0, want_rows if label is None else want[:, label], -np.inf)
+            best = np.flatnonzero(level == level.max())
+            if len(best) > 1:
+                mine = want[best] @ Y[i]
+                best = best[mine == mine.max()]
+            if len(best) > 1:
+                best = best[want_rows[best] == want_rows[best].max()]
+            p = int(best[rng.integers(len(best))]) if len(best) > 1 else int(best[0])
+            parts[i] = p
+            want[p] -= Y[i]
+            want_rows[p] -= 1.0
+            room[p] -= 1
+    return parts
 
 
-def _label_step(Yc: np.ndarray, want_label: np.ndarray, want: np.ndarray, want_rows: np.ndarray,
-                room: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Parts for a chunk of rows holding the current label: as many to each part as
-    :func:`_top_units` gives by its want of that label; which row goes where by how much each
-    part wants each row's other labels."""
-    if len(Yc) == 1:
-        ok = room > 0
-        best = np.flatnonzero(ok & (want_label == want_label[ok].max()))
-        if len(best) > 1:
-            mine = want[best] @ Yc[0]
-            best = best[mine == mine.max()]
-        if len(best) > 1:
-            best = best[want_rows[best] == want_rows[best].max()]
-        return np.array([best[rng.integers(len(best))] if len(best) > 1 else best[0]])
-    counts = _top_units(want_label, room, len(Yc))
-    return fill_parts(np.ones(len(Yc)), Yc @ want.T, counts / len(Yc))
+def _in_batches_by_label(Y: np.ndarray, ratios: np.ndarray, rank: np.ndarray,
+                         rng: np.random.Generator) -> np.ndarray:
+    """The same label by label in batches of ``rows / BATCHES`` (numpy, no per-row loop):
+    each part takes a share of a batch by how much it still wants the label, choosing the
+    rows whose labels and count close its relative shortfall most."""
+    allowed = ratios > 0
+    target = ratios[:, None] * Y.sum(axis=0)[None, :]
+    target_rows = ratios * len(Y)
+    filled = np.zeros_like(target)
+    filled_rows = np.zeros(len(ratios))
+    parts = np.full(len(Y), -1)
+    chunk = max(len(ratios), int(np.ceil(len(Y) / BATCHES)))
+    for label, rows in _rarest_first(Y, rank):
+        for idx in np.array_split(rows, max(1, int(np.ceil(len(rows) / chunk)))) if len(rows) else []:
+            rows_short = _row_share(target_rows, filled_rows, allowed)
+            if label is None:
+                got = fill_parts(np.ones(len(idx)), np.zeros((len(idx), len(ratios))), rows_short)
+            else:
+                demand = np.where(allowed, np.maximum(target[:, label] - filled[:, label], 0.0), 0.0)
+                share = demand / demand.sum() if demand.sum() > 0 else rows_short
+                pref = _preferences(Y[idx], target, filled, allowed) + \
+                    ((target_rows - filled_rows) / np.maximum(target_rows, 1e-9))[None, :]
+                got = fill_parts(np.ones(len(idx)), pref, share)
+            parts[idx] = got
+            np.add.at(filled, got, Y[idx])
+            filled_rows += np.bincount(got, minlength=len(ratios))
+    return parts
 
 
 def codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
