@@ -170,10 +170,12 @@ def assign_by_size(C: np.ndarray, ratios: Sequence[float], rng: np.random.Genera
     near their share in every part; every part of a ratio above 0 gets an item when there
     are enough; part sizes minus targets differ by at most the largest item."""
     C = np.asarray(C, dtype=float)
-    C = C[:, column_order(C)]
     ratios = np.asarray(ratios, dtype=float)
-    sizes = C.sum(axis=1) if sizes is None else np.asarray(sizes, dtype=float)
     allowed = ratios > 0
+    if allowed.sum() == 1:  # one part takes everything
+        return np.full(len(C), int(np.argmax(allowed)))
+    C = C[:, column_order(C)]
+    sizes = C.sum(axis=1) if sizes is None else np.asarray(sizes, dtype=float)
     X = np.hstack([C, sizes[:, None]])
     target = ratios[:, None] * X.sum(axis=0)[None, :]
     weight = np.where(target > 0, 1.0 / np.maximum(target, 1e-12) ** 2, 0.0)
@@ -302,9 +304,11 @@ def assign_by_label(Y: np.ndarray, ratios: Sequence[float], rng: np.random.Gener
     ``Y`` is the 0/1 indicator matrix (rows x labels).
     """
     Y = np.asarray(Y, dtype=float)
+    ratios = np.asarray(ratios, dtype=float)
+    if (ratios > 0).sum() == 1:  # one part takes everything
+        return np.full(len(Y), int(np.argmax(ratios > 0)))
     Y = Y[:, column_order(Y)]
     n = len(Y)
-    ratios = np.asarray(ratios, dtype=float)
     order = rng.permutation(n)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
@@ -347,24 +351,32 @@ def _rarest_first(Y: np.ndarray, rank: np.ndarray):
 def _one_by_one_by_label(Y: np.ndarray, ratios: np.ndarray, rank: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Sechidis, Tsoumakas and Vlahavas (2011), row by row: each row to the part that wants
     its label most (ties: the part that wants the row's labels most, then rows, then at
-    random), no part past its share of rows rounded up."""
-    allowed = ratios > 0
-    want = ratios[:, None] * Y.sum(axis=0)[None, :]
-    want_rows = ratios * len(Y)
-    room = np.where(allowed, np.ceil(ratios * len(Y) - 1e-9), 0).astype(int)
+    random), no part past its share of rows rounded up. Plain Python floats and lists: a
+    row's work is a few parts and labels, where numpy's per-call cost would dominate."""
+    want = (ratios[:, None] * Y.sum(axis=0)[None, :]).tolist()
+    want_rows = (ratios * len(Y)).tolist()
+    room = np.where(ratios > 0, np.ceil(ratios * len(Y) - 1e-9), 0).astype(int).tolist()
+    rows_at, labels_at = np.nonzero(Y)
+    held = np.split(labels_at, np.cumsum(np.bincount(rows_at, minlength=len(Y)))[:-1])
     parts = np.full(len(Y), -1)
     for label, rows in _rarest_first(Y, rank):
-        for i in rows:
-            level = np.where(room > 0, want_rows if label is None else want[:, label], -np.inf)
-            best = np.flatnonzero(level == level.max())
+        level = want_rows if label is None else [w[label] for w in want]
+        for i in rows.tolist():
+            mine = held[i].tolist()
+            top = max(level[p] for p in range(len(room)) if room[p] > 0)
+            best = [p for p in range(len(room)) if room[p] > 0 and level[p] == top]
             if len(best) > 1:
-                mine = want[best] @ Y[i]
-                best = best[mine == mine.max()]
+                total = [sum(want[p][j] for j in mine) for p in best]
+                best = [p for p, t in zip(best, total) if t == max(total)]
             if len(best) > 1:
-                best = best[want_rows[best] == want_rows[best].max()]
-            p = int(best[rng.integers(len(best))]) if len(best) > 1 else int(best[0])
+                most = max(want_rows[p] for p in best)
+                best = [p for p in best if want_rows[p] == most]
+            p = best[int(rng.integers(len(best)))] if len(best) > 1 else best[0]
             parts[i] = p
-            want[p] -= Y[i]
+            for j in mine:
+                want[p][j] -= 1.0
+            if label is not None:
+                level[p] -= 1.0
             want_rows[p] -= 1.0
             room[p] -= 1
     return parts
