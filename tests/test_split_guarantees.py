@@ -68,6 +68,21 @@ def test_fewer_groups_than_folds_is_one_error_naming_both_counts(cli, tmp_path):
     assert pd.read_csv(out)["fold"].value_counts().sort_index().tolist() == [6, 6, 6, 6, 6]
 
 
+def test_multilabel_and_time_folds_need_as_many_rows_and_groups_as_folds():
+    tags = pd.DataFrame({"tags": ["a;b", "a", "b", "a;b", "b", "a"] * 2, "g": [f"g{i % 3}" for i in range(12)],
+                         "t": range(12)})
+    with pytest.raises(CuraugError, match=r"^folds=5 cannot be greater than the number of groups: 3 groups of "
+                                          r"group='g' in train and val$"):  # two empty folds before
+        split_frame(tags, "tags", multilabel_sep=";", group="g", ratios=(1.0, 0.0, 0.0), folds=5)
+    with pytest.raises(CuraugError, match=r"^folds=4 cannot be greater than the number of rows in train and val: 3$"):
+        split_frame(tags.head(3), "tags", multilabel_sep=";", ratios=(1.0, 0.0, 0.0), folds=4, strict=False)
+    with pytest.raises(CuraugError, match="number of rows in train and val: 3") as exc:
+        split_frame(tags.head(3), "tags", time="t", ratios=(1.0, 0.0, 0.0), folds=4)
+    assert exc.value.param == "folds"
+    res = split_frame(tags, "tags", multilabel_sep=";", group="g", ratios=(1.0, 0.0, 0.0), folds=3)
+    assert sorted(set(res.fold.tolist())) == [0, 1, 2]
+
+
 def test_fold_sizes_differ_by_at_most_one_without_groups():
     rng = np.random.default_rng(0)
     y = rng.choice(list("abc"), 1000, p=[0.5, 0.3, 0.2])

@@ -149,8 +149,7 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     fold = None
     if folds:
         dev = np.flatnonzero((parts == 0) | (parts == 1))
-        if not time and rows.sets is None:
-            _check_folds(rows, dev, train_only, folds, label, group)
+        _check_folds(rows, dev, train_only, folds, label, group, classes=not time and rows.sets is None)
         fold = pd.array(np.full(len(df), -1), dtype="Int64")
         fold[parts == GAP_PART] = pd.NA
         fold[dev] = strategy.folds(dev, folds)
@@ -244,12 +243,16 @@ def _more(small: list) -> str:
 
 
 def _check_folds(rows: Rows, dev: np.ndarray, train_only: np.ndarray, folds: int, label: str,
-                 group: str | None) -> None:
-    """Every fold needs a member of every class (but those sent to train for being too small)
-    and, grouped, a group of its own, as in scikit-learn."""
-    classes, ci = codes(rows.y[dev[~train_only[dev]]])
+                 group: str | None, *, classes: bool) -> None:
+    """Every fold needs a member of every class (but those sent to train for being too small;
+    with ``classes`` False, multilabel and time folds, a row) and, grouped, a group of its
+    own, as in scikit-learn."""
+    if not classes and len(dev) < folds:
+        raise CuraugError(f"folds={folds} cannot be greater than the number of rows in train and val: {len(dev)}",
+                          param="folds")
+    names, ci = codes(rows.y[dev[~train_only[dev]]] if classes else np.array([], dtype=object))
     n_groups = None if rows.groups is None else len(codes(rows.groups[dev])[0])
-    check_fold_counts(classes, np.bincount(ci, minlength=len(classes)), n_groups, folds, label, group)
+    check_fold_counts(names, np.bincount(ci, minlength=len(names)), n_groups, folds, label, group)
 
 
 def check_fold_counts(classes: np.ndarray, counts: np.ndarray, n_groups: int | None, folds: int, label: str,
