@@ -11,6 +11,10 @@
    (LD) and examples distribution (ED), and folds missing a label.
 3. Near duplicates: 100k random 64-bit perceptual hashes with 100 planted near copies,
    indexed Hamming search (radius 4) across two splits.
+4. Fold evenness with groups: curaug's BalancedKFold against StratifiedGroupKFold on the
+   same small and medium data (one-row groups, groups mixing classes, one-class groups of
+   geometric sizes), mean of 3 seeds: the spread of test fold sizes (largest minus
+   smallest, rows) and the mean and largest per-fold class-proportion deviation.
 """
 
 from __future__ import annotations
@@ -116,6 +120,42 @@ def near_duplicates() -> None:
           f"{n * (n - 1) // 2 / 1e9:.1f}e9 possible pairs; found {len(i)} cross-split pairs of {cross} planted")
 
 
+def evenness() -> None:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from curate.split.cv import BalancedKFold
+
+    rng = np.random.default_rng(0)
+    sets = [("one-row groups, 1,000 rows, k=7", rng.choice(3, 1000, p=[.5, .3, .2]), np.arange(1000), 7),
+            ("15 rows in 5 groups, k=5", np.array([0] * 10 + [1] * 5), np.repeat(np.arange(5), 3), 5)]
+    for n, n_groups, k in [(300, 60, 5), (2000, 200, 10), (20000, 2000, 5)]:
+        g = rng.integers(0, n_groups, n)
+        y = np.where(rng.random(n) < 0.7, rng.choice(4, n_groups, p=[.5, .25, .15, .1])[g], rng.choice(4, n))
+        sets.append((f"mixed groups, {n:,} rows in {n_groups:,}, k={k}", y, g, k))
+        sizes = rng.geometric(0.1, n_groups)
+        y = np.repeat(rng.choice(3, n_groups, p=[.6, .3, .1]), sizes)
+        sets.append((f"one-class groups, {sizes.sum():,} rows in {n_groups:,}, k={k}", y,
+                     np.repeat(np.arange(n_groups), sizes), k))
+    print("[fold evenness with groups] size spread (rows), mean / largest class-proportion deviation")
+    for name, y, g, k in sets:
+        row = []
+        for make in (lambda s: BalancedKFold(k, random_state=s),
+                     lambda s: StratifiedGroupKFold(k, shuffle=True, random_state=s)):
+            spread, mean_dev, max_dev = [], [], []
+            for seed in range(3):
+                fold = np.empty(len(y), dtype=int)
+                for j, (_, test) in enumerate(make(seed).split(np.zeros(len(y)), y, g)):
+                    fold[test] = j
+                sizes = np.bincount(fold, minlength=k)
+                devs = [abs((y[fold == j] == c).mean() - (y == c).mean()) if sizes[j] else 1.0
+                        for j in range(k) for c in np.unique(y)]
+                spread.append(np.ptp(sizes))
+                mean_dev.append(np.mean(devs))
+                max_dev.append(max(devs))
+            row.append(f"{np.mean(spread):5.1f} {np.mean(mean_dev):.4f} / {np.mean(max_dev):.4f}")
+        print(f"  {name:<46} curaug {row[0]}   StratifiedGroupKFold {row[1]}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=200_000)
@@ -125,6 +165,7 @@ def main() -> None:
     grouped(a)
     multilabel(a)
     near_duplicates()
+    evenness()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ must then follow from the row alone, whatever partition it sits in:
 1. one pass counts usable rows per partition (a row's position among the usable rows is
    its partition's offset plus its place there) and rows per class;
 2. stratified: a row's rank in its class is the order of its
-   :func:`curate.split.assign.row_keys`; the cuts (``allocate``'s counts) are ranks, and the
+   :func:`curate.split.assign.row_keys`; the cuts (:func:`curate.split.assign.part_counts`,
+   classes ranked by size and first position as in memory) are ranks, and the
    row at each cut is found from the class counts and a narrow window of keys around the
    cut's expected key (a second pass, widened in the rare case it misses); folds do the
    same over the train and val rows with the second key stream;
@@ -54,11 +55,11 @@ class _Plan:
     folds: int
     offsets: list[int]
     classes: list[str]
-    #: stratified: per class, the (key, position) at each cut, part order of the segments
+    #: stratified: per class, the (key, position) at each cut between its parts (folds)
     cuts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    order: dict[str, list[int]] = field(default_factory=dict)
     fold_cuts: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    fold_order: dict[str, list[int]] = field(default_factory=dict)
+    #: stratified: per class, its rows per part, in part order
+    counts: dict[str, list[int]] = field(default_factory=dict)
     #: grouped (and stable with groups): the groups, and part and fold per group code
     groups: "_Groups | None" = None
     group_part: np.ndarray | None = None
@@ -149,6 +150,8 @@ def _rows_of(part: "pd.DataFrame", roles: tuple[str, str | None, bool]) -> "pd.D
 
 
 def _first_pass(ddf: "dd.DataFrame", label: str) -> dict[str, Any]:
+    import pandas as pd
+
     from curate.io.labels import is_list_column
     from curate.io.manifest import ok_rows
     from curate.partitioned.context import reduce_partitions
@@ -156,19 +159,24 @@ def _first_pass(ddf: "dd.DataFrame", label: str) -> dict[str, Any]:
     def partial(part: "pd.DataFrame") -> dict[str, Any]:
         usable = part[ok_rows(part)]
         y = usable[label].astype("string").fillna("(missing)")
+        first = pd.Series(np.arange(len(y)), index=y.to_numpy(dtype=object)).groupby(level=0).min()
         return {"n": len(usable), "corrupt": len(part) - len(usable), "classes": y.value_counts().to_dict(),
+                "first": first.to_dict(),
                 "source": "source_id" in usable.columns and bool(usable["source_id"].notna().any()),
                 "lists": len(usable) > 0 and is_list_column(usable[label])}
 
     def combine(pieces: list[dict]) -> dict[str, Any]:
+        sizes = [p["n"] for p in pieces]
+        offsets = [int(x) for x in np.concatenate([[0], np.cumsum(sizes)])[:-1]]
         classes: dict[str, int] = {}
-        for p in pieces:
+        first: dict[str, int] = {}
+        for p, offset in zip(pieces, offsets):
             for k, v in p["classes"].items():
                 classes[str(k)] = classes.get(str(k), 0) + int(v)
-        sizes = [p["n"] for p in pieces]
-        return {"rows": sum(sizes), "corrupt": sum(p["corrupt"] for p in pieces),
-                "offsets": [int(x) for x in np.concatenate([[0], np.cumsum(sizes)])[:-1]],
-                "classes": classes, "has_source": any(p["source"] for p in pieces),
+            for k, v in p["first"].items():
+                first[str(k)] = min(first.get(str(k), offset + int(v)), offset + int(v))
+        return {"rows": sum(sizes), "corrupt": sum(p["corrupt"] for p in pieces), "offsets": offsets,
+                "classes": classes, "first": first, "has_source": any(p["source"] for p in pieces),
                 "list_labels": any(p["lists"] for p in pieces)}
 
     return reduce_partitions(ddf, partial, combine)
@@ -292,12 +300,11 @@ def _segment(keys: np.ndarray, pos: np.ndarray, cuts: list[tuple[int, int]]) -> 
     return seg
 
 
-def _stratified_parts(y: np.ndarray, keys: np.ndarray, pos: np.ndarray, cuts: dict, order: dict) -> np.ndarray:
+def _stratified_parts(y: np.ndarray, keys: np.ndarray, pos: np.ndarray, cuts: dict) -> np.ndarray:
     out = np.zeros(len(y), dtype=int)
     for c in np.unique(y):
         at = np.flatnonzero(y == c)
-        seg = _segment(keys[at], pos[at], cuts[c])
-        out[at] = np.asarray(order[c])[seg]
+        out[at] = _segment(keys[at], pos[at], cuts[c])
     return out
 
 
@@ -320,7 +327,7 @@ def _place(part: "pd.DataFrame", plan: _Plan, number: int, *, with_folds: bool =
             names = rows["name"].to_numpy(dtype=object)
             parts = stable_assign(names, plan.ratios, plan.seed) if len(rows) else np.zeros(0, dtype=int)
         else:
-            parts = _stratified_parts(y, row_keys(plan.seed, pos), pos, plan.cuts, plan.order)
+            parts = _stratified_parts(y, row_keys(plan.seed, pos), pos, plan.cuts)
         train_only = np.isin(y, list(plan.small)) if plan.small else np.zeros(len(y), dtype=bool)
     parts = np.where(train_only, 0, parts)
     folds = None
@@ -333,50 +340,40 @@ def _place(part: "pd.DataFrame", plan: _Plan, number: int, *, with_folds: bool =
             folds[dev] = stable_assign(names[dev], [1.0 / plan.folds] * plan.folds, plan.seed + 1) if len(dev) else []
         else:
             folds[dev] = _stratified_parts(y[dev], row_keys(plan.seed, pos[dev], stream=1), pos[dev],
-                                           plan.fold_cuts, plan.fold_order)
+                                           plan.fold_cuts)
     return rows, parts, folds, train_only
 
 
 # ------------------------------------------------------------------ stratified
 
 
-def _cut_classes(ddf: "dd.DataFrame", plan: _Plan, stats: dict) -> None:
-    """Per class, the (key, position) of the first row of each segment after the first."""
-    from curate.split.assign import class_counts
+def _dealt(names: list[str], sizes: dict[str, int], first: dict[str, int], ratios) -> dict[str, list[int]]:
+    """Rows per part of each class, dealt as :func:`curate.split.assign.stratified_assign`
+    deals them: largest class first, equal sizes by the position of their first row."""
+    from curate.split.assign import class_rank, part_counts
 
-    want = {}
-    for k, c in enumerate(plan.classes):
-        n = stats["classes"][c]
-        plan.order[c] = [int(p) for p in np.roll(np.arange(3), -(k % 3))]
-        want[c] = (n, [int(r) for r in np.cumsum(class_counts(n, plan.ratios, k))[:-1]])
+    ranked = [names[k] for k in class_rank(np.array([sizes[c] for c in names]), np.array([first[c] for c in names]))]
+    return {c: [int(x) for x in row] for c, row in zip(ranked, part_counts([sizes[c] for c in ranked], ratios))}
+
+
+def _cut_classes(ddf: "dd.DataFrame", plan: _Plan, stats: dict) -> None:
+    """Per class, the (key, position) of the first row of each part after the first."""
+    plan.counts = _dealt(plan.classes, stats["classes"], stats["first"], plan.ratios)
+    want = {c: (stats["classes"][c], [int(r) for r in np.cumsum(plan.counts[c])[:-1]]) for c in plan.classes}
     plan.cuts = _find_cuts(ddf, plan, want, stream=0)
 
 
 def _dev_counts(plan: _Plan, stats: dict) -> dict[str, int]:
     """Train and val rows per class of a stratified split (a small class is all in train)."""
-    from curate.split.assign import class_counts
-
-    out = {}
-    for k, c in enumerate(plan.classes):
-        n = stats["classes"][c]
-        if c in plan.small:
-            out[c] = n
-            continue
-        counts = class_counts(n, plan.ratios, k)
-        out[c] = int(sum(m for m, p in zip(counts, plan.order[c]) if p <= 1))
-    return out
+    return {c: stats["classes"][c] if c in plan.small else int(sum(plan.counts[c][:2])) for c in plan.classes}
 
 
 def _cut_folds(ddf: "dd.DataFrame", plan: _Plan, stats: dict) -> None:
-    """The same over the train and val rows: K equal parts, the second key stream."""
-    from curate.split.assign import class_counts
-
-    dev = _dev_counts(plan, stats)
-    k_folds = plan.folds
-    want = {}
-    for k, c in enumerate(sorted(c for c, n in dev.items() if n)):
-        plan.fold_order[c] = [int(p) for p in np.roll(np.arange(k_folds), -(k % k_folds))]
-        want[c] = (dev[c], [int(r) for r in np.cumsum(class_counts(dev[c], [1.0 / k_folds] * k_folds, k))[:-1]])
+    """The same over the train and val rows: K equal parts, the second key stream, classes
+    ranked by their train and val rows (equal: by their first row in the whole table)."""
+    dev = {c: n for c, n in _dev_counts(plan, stats).items() if n}
+    counts = _dealt(sorted(dev), dev, stats["first"], [1.0 / plan.folds] * plan.folds)
+    want = {c: (dev[c], [int(r) for r in np.cumsum(counts[c])[:-1]]) for c in counts}
     plan.fold_cuts = _find_cuts(ddf, plan, want, stream=1)
 
 

@@ -6,8 +6,9 @@ only stores parameters, checked when data arrives (bad values raise ``ValueError
 :class:`curate.errors.CuraugError` is one); those that consume ``groups`` say so with
 ``GroupsConsumerMixin``, so metadata routing passes them.
 
-- :class:`BalancedKFold`: K folds stratified on ``y`` (1-D classes, or a 2-D 0/1 indicator
-  matrix for multilabel: iterative stratification), with ``groups`` kept whole.
+- :class:`BalancedKFold`: K folds stratified on ``y`` (classes, 1-D or one column, or a 0/1
+  indicator matrix of two or more columns for multilabel: iterative stratification), with
+  ``groups`` kept whole; ``y`` is required, as for ``StratifiedKFold``.
 - :class:`RepeatedBalancedKFold`: the same, repeated with a different seed each time.
 - :class:`LeaveOneOut`: one sample out, exactly scikit-learn's ``LeaveOneOut``.
 - :class:`LeaveOneGroupOut`: one group out (what curaug's ``LeaveOneOut`` with groups once
@@ -31,18 +32,19 @@ from sklearn.utils.validation import _num_samples, check_array
 from curate.errors import CuraugError
 
 
-def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence[float] | None = None) -> np.ndarray:
+def _fold_of(y: np.ndarray, groups, n_parts: int, rng: np.random.Generator,
+             ratios: Sequence[float] | None = None) -> np.ndarray:
+    """Part per sample of ``y`` as :func:`_target` reads it (1-D classes, or a 2-D 0/1
+    indicator matrix), ``groups`` kept whole."""
     from curate.split.assign import assign_by_label, assign_by_size, codes, stratified_assign
 
     ratios = list(ratios) if ratios is not None else [1.0 / n_parts] * n_parts
-    y = np.asarray(y)
     if y.ndim == 2:  # multilabel indicator
-        Y = (y > 0).astype(float)
         if groups is None:
-            return assign_by_label(Y, ratios, rng, sizes=np.ones(len(Y)))
+            return assign_by_label(y, ratios, rng)
         _, gi = codes(np.asarray(groups, dtype=object))
-        G = np.zeros((gi.max() + 1, Y.shape[1] + 1))
-        np.add.at(G, gi, np.hstack([Y, np.ones((len(Y), 1))]))
+        G = np.zeros((gi.max() + 1, y.shape[1]))
+        np.add.at(G, gi, y)
         return assign_by_size(G, ratios, rng, sizes=np.bincount(gi).astype(float))[gi]
     labels = np.asarray(y, dtype=object).astype(str)
     if groups is None:
@@ -55,41 +57,75 @@ def _fold_of(y, groups, n_parts: int, rng: np.random.Generator, ratios: Sequence
     return assign_by_size(C, ratios, rng)[gi]
 
 
+def _target(y) -> np.ndarray:
+    """``y`` as scikit-learn's stratified splitters read it: class labels (1-D, or one
+    column), or a 0/1 indicator matrix of two or more columns for multilabel (which
+    scikit-learn's ``StratifiedKFold`` refuses and curaug stratifies iteratively)."""
+    from sklearn.utils.multiclass import type_of_target
+
+    if y is None:
+        raise CuraugError("y=None: a stratified splitter needs the class labels (or a 0/1 label matrix) of every "
+                          "sample; to split on groups alone use sklearn.model_selection.GroupKFold", param="y")
+    y = check_array(y, input_name="y", ensure_2d=False, dtype=None, ensure_all_finite=False)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1:
+        if type_of_target(y) == "continuous":
+            raise CuraugError(f"y: continuous values (e.g. {y.tolist()[0]!r}) cannot be stratified; give class labels",
+                              param="y")
+        return y
+    values = np.unique(y)
+    if y.dtype.kind not in "biuf" or not np.isin(values, [0, 1]).all():
+        shown = ", ".join(str(v) for v in values[:3].tolist())
+        raise CuraugError(f"y: a matrix of {y.shape[1]} columns is read as multilabel and must hold 0/1 only; it "
+                          f"holds {shown}", param="y")
+    return y.astype(float)
+
+
 def _check_n_splits(n_splits) -> int:
     if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
         raise CuraugError(f"n_splits={n_splits!r}: expected an integer of at least 2", param="n_splits")
     return int(n_splits)
 
 
-def _check_fold_data(n_splits: int, n: int, y, groups) -> None:
+def _check_fold_data(n_splits: int, n: int, y, groups) -> np.ndarray:
     """Every fold needs a sample, a member of every class and, grouped, a group: name the
-    value and the limit, as scikit-learn does."""
+    value and the limit, as scikit-learn does; ``y`` as :func:`_target` reads it."""
     from curate.split.assign import codes
 
     if n_splits > n:
         raise CuraugError(f"n_splits={n_splits} cannot be greater than the number of samples: n_samples={n}",
                           param="n_splits")
-    if y is not None and np.ndim(y) == 1:
+    if groups is not None:
+        n_groups = len(codes(np.asarray(groups, dtype=object).astype(str))[0])
+        if n_groups < n_splits:
+            raise CuraugError(f"n_splits={n_splits} cannot be greater than the number of groups: {n_groups}",
+                              param="n_splits")
+    y = _target(y)
+    if y.ndim == 1:
         classes, yi = codes(np.asarray(y, dtype=object).astype(str))
         counts = np.bincount(yi)
         if counts.min() < n_splits:
             c = int(np.argmin(counts))
             raise CuraugError(f"n_splits={n_splits} cannot be greater than the number of members in each class: "
                               f"class '{classes[c]}' has {counts[c]}", param="n_splits")
-    if groups is not None:
-        n_groups = len(codes(np.asarray(groups, dtype=object).astype(str))[0])
-        if n_groups < n_splits:
-            raise CuraugError(f"n_splits={n_splits} cannot be greater than the number of groups: {n_groups}",
-                              param="n_splits")
+    return y
 
 
 class BalancedKFold(GroupsConsumerMixin, BaseCrossValidator):
     """Stratified (multilabel-aware) K-fold that never puts one group in two folds.
 
+    Guarantees: every fold has test rows (grouped: with at least ``n_splits`` groups; fewer
+    is an error naming both counts); without groups fold sizes differ by at most one row and
+    each class is within one row of its share in every fold, with groups by at most the
+    largest group's rows; renaming the classes (or reordering multilabel columns) gives the
+    same folds for the same ``random_state``.
+
     Parameters
     ----------
     n_splits : int, default 5
-        Number of folds (at least 2, at most the members of the smallest class).
+        Number of folds (at least 2, at most the samples, the groups and the members of the
+        smallest class).
     random_state : int or None, default 0
         Seed of the fold assignment (None: fresh entropy; the global RNG is never used).
 
@@ -112,11 +148,16 @@ class BalancedKFold(GroupsConsumerMixin, BaseCrossValidator):
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
         return _check_n_splits(self.n_splits)
 
+    def split(self, X, y, groups=None):
+        """Train and test indices of each fold; ``y`` is required, as for scikit-learn's
+        ``StratifiedKFold``: class labels, or a 0/1 indicator matrix for multilabel."""
+        return super().split(X, y, groups)
+
     def _iter_test_masks(self, X, y=None, groups=None) -> Iterator[np.ndarray]:
         n_splits = _check_n_splits(self.n_splits)
         n = _num_samples(X)
-        _check_fold_data(n_splits, n, y, groups)
-        fold = _fold_of(np.zeros(n) if y is None else y, groups, n_splits, np.random.default_rng(self.random_state))
+        y = _check_fold_data(n_splits, n, y, groups)
+        fold = _fold_of(y, groups, n_splits, np.random.default_rng(self.random_state))
         for k in range(n_splits):
             yield fold == k
 
@@ -143,6 +184,10 @@ class RepeatedBalancedKFold(GroupsConsumerMixin, BaseCrossValidator):
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
         return _check_n_splits(self.n_splits) * self._repeats()
+
+    def split(self, X, y, groups=None):
+        """The folds of every repeat in turn; ``y`` is required, as for :class:`BalancedKFold`."""
+        return super().split(X, y, groups)
 
     def _iter_test_masks(self, X, y=None, groups=None) -> Iterator[np.ndarray]:
         for r in range(self._repeats()):
@@ -222,5 +267,6 @@ def train_val_test_indices(y, groups=None, ratios: Sequence[float] = (0.6, 0.2, 
     from curate.split.splitters import parse_ratios
 
     ratios = parse_ratios(ratios)
+    y = _target(y)
     part = _fold_of(y, groups, 3, np.random.default_rng(random_state), ratios)
     return tuple(np.flatnonzero(part == k) for k in range(3))  # type: ignore[return-value]

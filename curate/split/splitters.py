@@ -3,9 +3,12 @@
 :func:`split_frame` checks its arguments, picks a strategy (:mod:`curate.split.strategies`),
 places every row, then the train and val rows in folds, and says in ``notes`` what a user
 should know (small classes, classes absent from a split or fold). Plain stratification
-allocates each class by largest remainder, so every split's count of every class is within
-one row of ideal and a class with a row per split reaches every split. Grouped splits place
-whole groups; stable splits hash each row's id (or group) with the seed, so appending rows
+deals the classes out like cards (:func:`curate.split.assign.part_counts`), so every split's
+count of every class is within one row of ideal, folds differ in size by at most one row,
+and a class with a row per split reaches every split. Grouped splits place whole groups
+(every fold gets one when there are enough, fold sizes within the largest group of each
+other); classes are ranked by size and first row, so their names never move a row. Stable
+splits hash each row's id (or group) with the seed, so appending rows
 never moves an existing one, at the price of counts only close to the ratios. Randomness
 comes only from ``numpy.random.default_rng(seed)``; no global RNG is touched.
 
@@ -146,8 +149,7 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     fold = None
     if folds:
         dev = np.flatnonzero((parts == 0) | (parts == 1))
-        if not time and rows.sets is None:
-            _check_folds(rows, dev, train_only, folds, label, group)
+        _check_folds(rows, dev, train_only, folds, label, group, classes=not time and rows.sets is None)
         fold = pd.array(np.full(len(df), -1), dtype="Int64")
         fold[parts == GAP_PART] = pd.NA
         fold[dev] = strategy.folds(dev, folds)
@@ -241,12 +243,16 @@ def _more(small: list) -> str:
 
 
 def _check_folds(rows: Rows, dev: np.ndarray, train_only: np.ndarray, folds: int, label: str,
-                 group: str | None) -> None:
-    """Every fold needs a member of every class (but those sent to train for being too small)
-    and, grouped, a group of its own, as in scikit-learn."""
-    classes, ci = codes(rows.y[dev[~train_only[dev]]])
+                 group: str | None, *, classes: bool) -> None:
+    """Every fold needs a member of every class (but those sent to train for being too small;
+    with ``classes`` False, multilabel and time folds, a row) and, grouped, a group of its
+    own, as in scikit-learn."""
+    if not classes and len(dev) < folds:
+        raise CuraugError(f"folds={folds} cannot be greater than the number of rows in train and val: {len(dev)}",
+                          param="folds")
+    names, ci = codes(rows.y[dev[~train_only[dev]]] if classes else np.array([], dtype=object))
     n_groups = None if rows.groups is None else len(codes(rows.groups[dev])[0])
-    check_fold_counts(classes, np.bincount(ci, minlength=len(classes)), n_groups, folds, label, group)
+    check_fold_counts(names, np.bincount(ci, minlength=len(names)), n_groups, folds, label, group)
 
 
 def check_fold_counts(classes: np.ndarray, counts: np.ndarray, n_groups: int | None, folds: int, label: str,

@@ -5,8 +5,9 @@ Every strategy answers two questions about a set of row positions: :meth:`Strate
 of K folds each row goes to). :func:`curate.split.splitters.split_frame` picks one, asks the
 first question of every row and the second of the train and val rows.
 
-- :class:`Stratified`: each class in a seeded order and cut by largest remainder (every part within
-  one row of ideal; a class with a row per part reaches every part).
+- :class:`Stratified`: each class in a seeded order, classes dealt like cards (every part within
+  one row of ideal per class; equal folds within one row in total; a class with a row per
+  part reaches every part).
 - :class:`Grouped`: whole groups (patient, speaker...), largest first, where they most
   reduce the distance to the per-class targets.
 - :class:`Multilabel`: iterative stratification, rarest label first (whole groups too).
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from curate.errors import CuraugError
-from curate.split.assign import grouped_assign, largest_remainder, multilabel_assign, stable_assign
+from curate.split.assign import codes, grouped_assign, largest_remainder, multilabel_assign, stable_assign
 from curate.split.assign import row_keys, stratified_assign
 
 if TYPE_CHECKING:
@@ -65,13 +66,18 @@ class Strategy(ABC):
 
 class Stratified(Strategy):
     """Rows ranked in their class by :func:`row_keys` of their position (folds: a second
-    stream), so a partitioned table gets the same split."""
+    stream), classes dealt largest first, equal sizes by the position of their first row in
+    the whole table, so a partitioned table gets the same split."""
 
     def parts(self, idx, ratios):
-        return stratified_assign(self.rows.y[idx], ratios, row_keys(self.seed, idx))
+        return stratified_assign(self.rows.y[idx], ratios, row_keys(self.seed, idx), first=idx)
 
     def folds(self, idx, k):
-        return stratified_assign(self.rows.y[idx], [1.0 / k] * k, row_keys(self.seed, idx, stream=1))
+        _, ci = codes(self.rows.y)
+        first = np.full(ci.max() + 1, len(ci))
+        np.minimum.at(first, ci, np.arange(len(ci)))
+        return stratified_assign(self.rows.y[idx], [1.0 / k] * k, row_keys(self.seed, idx, stream=1),
+                                 first=first[ci[idx]])
 
 
 class Grouped(Strategy):
