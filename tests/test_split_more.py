@@ -364,3 +364,20 @@ def test_unreadable_media_are_counted_in_the_near_duplicate_search(cli, image_tr
     warning = next(c for c in found if c["severity"] == "warn")
     assert warning["observed"]["unreadable_files"] == 1 and warning["offenders"] == ["0/digit_0000.png"]
     assert "1 media files could not be read" in warning["details"]
+
+
+def test_a_label_with_nothing_to_learn_is_one_error_line(cli, tmp_path):
+    """A label column that is all missing, or holds a single class, gives nothing to
+    stratify on or learn: exit 2 with one line, in memory and in partitions, nothing
+    written (a `(missing)` class used to be split as if it were one)."""
+    df = pd.DataFrame({"x": range(30), "y": [None] * 30, "one": ["a"] * 27 + [None] * 3})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "parts").mkdir()
+    df.iloc[:15].to_parquet(tmp_path / "parts" / "a.parquet")
+    df.iloc[15:].to_parquet(tmp_path / "parts" / "b.parquet")
+    for data in (tmp_path / "t.csv", tmp_path / "parts"):
+        line = one_error_line(cli("split", data, "--label", "y", "-o", tmp_path / "o.parquet"))
+        assert "--label 'y': every value is missing (30 rows)" in line, line
+        line = one_error_line(cli("split", data, "--label", "one", "-o", tmp_path / "o.parquet"))
+        assert "--label 'one' has a single class ('a', 27 rows): nothing to stratify on or learn" in line, line
+        assert not (tmp_path / "o.parquet").exists()

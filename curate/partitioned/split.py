@@ -85,7 +85,7 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
     (``return_report=True``). Runs on the active engine
     (:func:`curate.partitioned.table.engine_scope`)."""
     from curate.split.report import counts_report
-    from curate.split.splitters import absent_notes, check_split_args
+    from curate.split.splitters import absent_notes, check_classes, check_split_args
 
     columns = [str(c) for c in ddf.columns]
     ratios = check_split_args(columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
@@ -103,6 +103,8 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
     if stats["list_labels"]:
         raise CuraugError(f"label='{label}' holds lists (multilabel): iterative stratification does not run on "
                           "a partitioned table; split one file with --engine local", param="label")
+    if sum(r > 0 for r in ratios) > 1:  # all in one split: nothing is stratified
+        check_classes(stats["classes"], label)
     plan = _Plan(label, group, by_source=not group and stats["has_source"], stable=stable, seed=int(seed),
                  ratios=ratios, folds=folds, offsets=stats["offsets"], classes=sorted(stats["classes"]))
     notes: list[str] = []

@@ -71,6 +71,23 @@ def check_split_args(columns, label: str, *, group: str | None, time: str | None
     return parse_ratios(ratios)
 
 
+def check_classes(counts: "dict[Any, int]", label: str) -> None:
+    """One error line when ``label`` gives nothing to stratify on or learn: every value
+    missing, or a single class (``counts``: rows per value, ``(missing)`` for none)."""
+    present = {str(k): int(n) for k, n in counts.items() if k != MISSING and n}
+    if not present:
+        raise CuraugError(f"label='{label}': every value is missing ({sum(counts.values())} rows); "
+                          "give the label column, or label the rows first", param="label")
+    if len(present) == 1:
+        (only, n), = present.items()
+        raise CuraugError(f"label='{label}' has a single class ('{only}', {n} rows): nothing to stratify on or "
+                          "learn; check the label column", param="label")
+
+
+#: The class of a row whose label is missing.
+MISSING = "(missing)"
+
+
 @dataclass
 class SplitResult:
     """``split``: ``train``/``val``/``test`` per row (``gap`` for rows a time split's gap left
@@ -133,6 +150,8 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     ratios = check_split_args(df.columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
                               ratios=ratios)
     rows, notes = _rows(df, label, multilabel_sep, group, time)
+    if rows.sets is None and sum(r > 0 for r in ratios) > 1:  # all in one split: nothing is stratified
+        check_classes(pd.Series(rows.y).value_counts().to_dict(), label)
     if time:
         strategy: Strategy = Time(rows, df[time], time, gap)
     elif stable:
@@ -171,7 +190,7 @@ def _rows(df: "pd.DataFrame", label: str, multilabel_sep: str | None, group: str
     multilabel = bool(multilabel_sep) or is_list_column(df[label])
     sets = label_sets(df[label], multilabel_sep).tolist() if multilabel else None
     y = np.full(len(df), "(multilabel)", dtype=object) if multilabel \
-        else df[label].astype("string").fillna("(missing)").to_numpy(dtype=object)
+        else df[label].astype("string").fillna(MISSING).to_numpy(dtype=object)
     ids = row_names(df).to_numpy(dtype=object)
     groups = df[group].astype("string").fillna("(missing)").to_numpy(dtype=object) if group else None
     if groups is None and "source_id" in df.columns and df["source_id"].notna().any() and not time:
