@@ -318,3 +318,23 @@ def test_sample_manifests_are_unchanged_value_for_value(sample, name):
     rows, digest = PINNED[name]
     assert len(df) == rows
     assert hashlib.sha256(df.to_csv(index=False).encode()).hexdigest() == digest
+
+
+def test_a_new_media_kind_plugs_into_the_one_registry(tmp_path, monkeypatch):
+    """Ingest recognises files by the kinds in ``MEDIA_KINDS`` (a third party adds one
+    through the ``curaug.media`` entry point group): its extensions, probe and columns."""
+    from curate.io import media
+
+    def probe(data, path, encoding=None):
+        points = data.decode().split()
+        if not points:
+            raise media.Corrupt("no points")
+        return {"format": "XYZ", "points": len(points)}
+
+    monkeypatch.setitem(media.MEDIA_KINDS._items, "points", media.MediaKind("points", (".xyz",), ("points",), probe))
+    (tmp_path / "d" / "a").mkdir(parents=True)
+    (tmp_path / "d" / "a" / "p.xyz").write_text("1 2 3\n4 5 6\n")
+    (tmp_path / "d" / "a" / "q.xyz").write_text("")
+    df = ingest(tmp_path / "d", use_cache=False).manifest.set_index("id")
+    assert df.loc["a/p.xyz", "modality"] == "points" and df.loc["a/p.xyz", "points"] == 6
+    assert df.loc["a/q.xyz", "status"] == "corrupt" and df.loc["a/q.xyz", "reason"] == "empty file"

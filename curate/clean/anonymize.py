@@ -15,6 +15,8 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Callable
 
+from curate.registry import Registry
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -73,9 +75,13 @@ def _phone_ok(text: str) -> bool:
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 
-#: entity -> (pattern, confirm). Order matters: credentials before e-mail (user:pw@host),
-#: IBAN and card numbers before phone numbers (long digit runs).
-PATTERNS: dict[str, tuple[re.Pattern, Callable[[str], bool] | None]] = {
+#: PII entity -> (pattern, confirm): the ``entities`` an ``anonymize`` step may name; third
+#: parties add theirs through the ``curaug.pii_entities`` entry point group. Order matters:
+#: credentials before e-mail (user:pw@host), IBAN and card numbers before phone numbers
+#: (long digit runs).
+PII_ENTITIES: Registry[tuple[re.Pattern, Callable[[str], bool] | None]] = Registry(
+    "PII entity", entry_points="curaug.pii_entities")
+_BUILT_IN = {
     "url_credentials": (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:[^\s@/]+@[^\s/?#]+[^\s]*"), None),
     "email": (re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"), None),
     "iban": (re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), iban_ok),
@@ -86,6 +92,8 @@ PATTERNS: dict[str, tuple[re.Pattern, Callable[[str], bool] | None]] = {
     "phone": (re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,5}\)[\s.\-]?)?\d{2,5}(?:[\s.\-]\d{2,5}){1,4}(?!\w)"
                          r"|(?<![\w+])\+\d{7,15}(?!\w)|(?<![\w+])0\d{9,10}(?!\w)"), _phone_ok),
 }
+for _name, _entry in _BUILT_IN.items():
+    PII_ENTITIES.register(_name, _entry)
 
 
 def pseudonym(value: str, salt: str, entity: str | None = None, length: int = 8) -> str:
@@ -108,10 +116,9 @@ def scrub(texts: "pd.Series", entities: list[str], replace: str = "placeholder",
     counts: Counter = Counter()
     present = texts.notna()
     out = texts.astype("string")
-    for entity in PATTERNS:
+    for entity, (pattern, confirm) in PII_ENTITIES.items():
         if entity not in entities:
             continue
-        pattern, confirm = PATTERNS[entity]
         may_match = out.str.contains(pattern, na=False)
         if not may_match.any():
             continue

@@ -16,7 +16,7 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from curate.errors import CuraugError
 from curate.io.manifest import RESERVED_COLUMNS, ok_rows
@@ -363,7 +363,10 @@ class Missing(CleanStep):
         return df, [entry]
 
 
-PII_ENTITIES = ("email", "phone", "ip", "credit_card", "iban", "url_credentials")
+def _every_pii_entity() -> list[str]:
+    from curate.clean.anonymize import PII_ENTITIES
+
+    return PII_ENTITIES.names()
 
 
 @clean_step("anonymize")
@@ -371,8 +374,16 @@ class Anonymize(CleanStep):
     """Replace PII in free-text columns; pseudonymise id columns (:mod:`curate.clean.anonymize`)."""
 
     columns: list[str] = Field(min_length=1)
-    entities: list[Literal["email", "phone", "ip", "credit_card", "iban", "url_credentials"]] = \
-        Field(default_factory=lambda: list(PII_ENTITIES))
+    entities: list[str] = Field(default_factory=_every_pii_entity)  # names of curate.clean.anonymize.PII_ENTITIES
+
+    @field_validator("entities")
+    @classmethod
+    def _known_entities(cls, v: list[str]) -> list[str]:
+        from curate.clean.anonymize import PII_ENTITIES
+
+        for name in v:
+            PII_ENTITIES.get(name)  # an unknown name raises, with the closest known one
+        return v
     replace: Literal["placeholder", "hash"] = "placeholder"
     salt: str = ""
     pseudonymize: list[str] = Field(default_factory=list)

@@ -30,7 +30,7 @@ from curate.errors import CuraugError
 from curate.io.cache import cache_dir
 from curate.io.manifest import MODALITIES, check_paths, media_file, save_manifest, stored_roots
 from curate.io.rowkeys import row_digests
-from curate.io.media import EXTENSION_MODALITY, modality_of, probe_batch, probe_file
+from curate.io.media import MEDIA_KINDS, extension_modality, modality_of, probe_batch, probe_file
 from curate.io.tables import TABLE_FORMATS, read_table, table_format
 
 if TYPE_CHECKING:
@@ -38,13 +38,9 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]
 CACHE_VERSION = 2  # 2: images carry a perceptual hash
-PROBE_FIELDS = ("sha256", "size_bytes", "status", "reason", "format", "width", "height",
-                "channels", "phash", "sample_rate", "duration_s", "text")
-MODALITY_FIELDS = {
-    "image": ("width", "height", "channels", "phash"),
-    "audio": ("sample_rate", "duration_s", "channels"),
-    "text": ("text",),
-}
+#: What a probe gives every file, then what each media kind adds (curate.io.media.MEDIA_KINDS).
+PROBE_FIELDS = tuple(dict.fromkeys(("sha256", "size_bytes", "status", "reason", "format")
+                                   + tuple(f for _, kind in MEDIA_KINDS.items() for f in kind.fields)))
 INT_FIELDS = ("size_bytes", "width", "height", "channels", "sample_rate")
 ENGINES = ("local", "dask")
 #: Work per Dask task: the Dask docs advise tasks of about 100 ms, long enough that the
@@ -294,6 +290,7 @@ def _scan_tree(src: Path, modality: str | None) -> tuple[list[_FileEntry], dict[
     skipped: Counter = Counter()
     other_ext: Counter = Counter()
     real_root = os.path.realpath(src) + os.sep
+    modality_by_extension = extension_modality()
     stack = [(str(src), "")]
     while stack:
         folder, prefix = stack.pop()
@@ -311,7 +308,7 @@ def _scan_tree(src: Path, modality: str | None) -> tuple[list[_FileEntry], dict[
                 continue
             dot = name.rfind(".")  # os.path.splitext's, for names not starting with a dot, at a third of its cost
             ext = name[dot:].lower() if dot > 0 else ""
-            kind = EXTENSION_MODALITY.get(ext)
+            kind = modality_by_extension.get(ext)
             if kind is None:
                 skipped["unrecognised"] += 1
                 other_ext[ext or "(none)"] += 1
@@ -342,7 +339,7 @@ def _nothing_found_message(src: Path, modality: str | None, skipped: dict, other
         detail.append(f"unrecognised extensions: {exts}")
     if modality and skipped.get(f"not {modality}"):
         detail.append(f"{skipped[f'not {modality}']} files of another modality")
-    known = " ".join(sorted(EXTENSION_MODALITY))
+    known = " ".join(sorted(extension_modality()))
     return f"{src}: no {wanted} found ({'; '.join(detail) or f'{total} hidden or unreadable files'}; recognised: {known})"
 
 
@@ -445,7 +442,7 @@ def _probe_dask(jobs: Sequence[tuple[str, str, str | None]], workers: int, sched
 
 def _columns(modalities: set[str]) -> list[str]:
     """The manifest's columns, in a fixed order, for files of these modalities."""
-    extra = [c for m in ("image", "audio", "text") if m in modalities for c in MODALITY_FIELDS[m]]
+    extra = [c for m, kind in MEDIA_KINDS.items() if m in modalities for c in kind.fields]
     columns = ["id", "label", "root", "path", "modality", "sha256", "size_bytes", "status", "reason", "format"]
     return columns + list(dict.fromkeys(extra))
 

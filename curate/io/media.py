@@ -10,23 +10,38 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3"}
-TEXT_EXTENSIONS = {".txt"}
+from curate.registry import Registry
 
-EXTENSION_MODALITY = {
-    **{e: "image" for e in IMAGE_EXTENSIONS},
-    **{e: "audio" for e in AUDIO_EXTENSIONS},
-    **{e: "text" for e in TEXT_EXTENSIONS},
-}
+
+@dataclass(frozen=True)
+class MediaKind:
+    """One kind of media file: the extensions that name it, the manifest columns its probe
+    fills, and the probe: ``probe(data, path, encoding)`` decodes the file's bytes and
+    returns those fields, or raises :class:`Corrupt` saying why it cannot."""
+
+    modality: str
+    extensions: tuple[str, ...]
+    fields: tuple[str, ...]
+    probe: Callable[[bytes, str, "str | None"], dict[str, Any]]
+
+
+#: Modality -> :class:`MediaKind`: what ``ingest`` recognises in a folder, in this order;
+#: third parties add kinds through the ``curaug.media`` entry point group.
+MEDIA_KINDS: Registry[MediaKind] = Registry("media kind", entry_points="curaug.media")
+
+
+def extension_modality() -> dict[str, str]:
+    """Every recognised file extension and the modality it names."""
+    return {ext: kind.modality for _, kind in MEDIA_KINDS.items() for ext in kind.extensions}
 
 
 def modality_of(path: str | Path) -> str | None:
-    """``image``, ``audio`` or ``text`` for a recognised file extension, else None."""
-    return EXTENSION_MODALITY.get(Path(path).suffix.lower())
+    """The modality of a recognised file extension (``image``, ``audio``, ``text``...), else None."""
+    return extension_modality().get(Path(path).suffix.lower())
 
 
 def probe_file(full_path: str, modality: str, encoding: str | None = None) -> dict[str, Any]:
@@ -41,10 +56,9 @@ def probe_file(full_path: str, modality: str, encoding: str | None = None) -> di
     fields: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
     if not data:
         return {**fields, "status": "corrupt", "reason": "empty file"}
-    probe = {"image": _probe_image, "audio": _probe_audio, "text": _probe_text}[modality]
     try:
-        fields.update(probe(data, full_path, encoding) if modality == "text" else probe(data, full_path))
-    except _Corrupt as exc:
+        fields.update(MEDIA_KINDS.get(modality).probe(data, full_path, encoding))
+    except Corrupt as exc:
         return {**fields, "status": "corrupt", "reason": str(exc)}
     return {**fields, "status": "ok", "reason": None}
 
@@ -55,11 +69,11 @@ def probe_batch(jobs: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]
     return [probe_file(*job) for job in jobs]
 
 
-class _Corrupt(Exception):
-    pass
+class Corrupt(Exception):
+    """A file that cannot be decoded; the message is the manifest's ``reason``."""
 
 
-def _probe_image(data: bytes, full_path: str) -> dict[str, Any]:
+def _probe_image(data: bytes, full_path: str, encoding: str | None = None) -> dict[str, Any]:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -75,29 +89,29 @@ def _probe_image(data: bytes, full_path: str) -> dict[str, Any]:
                 "phash": f"{phash(im):016x}",
             }
     except UnidentifiedImageError:
-        raise _Corrupt("not a readable image") from None
+        raise Corrupt("not a readable image") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise _Corrupt(f"cannot decode image: {_one_line(exc)}") from None
+        raise Corrupt(f"cannot decode image: {_one_line(exc)}") from None
 
 
-def _probe_audio(data: bytes, full_path: str) -> dict[str, Any]:
+def _probe_audio(data: bytes, full_path: str, encoding: str | None = None) -> dict[str, Any]:
     import soundfile as sf
 
     suffix = Path(full_path).suffix.lower()
     if suffix == ".mp3" and "MP3" not in sf.available_formats():
-        raise _Corrupt("mp3 codec not available in this libsndfile build")
+        raise Corrupt("mp3 codec not available in this libsndfile build")
     try:
         info = sf.info(io.BytesIO(data))
         frames = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)[0].shape[0]
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise _Corrupt(f"cannot decode audio: {_one_line(exc)}") from None
+        raise Corrupt(f"cannot decode audio: {_one_line(exc)}") from None
     if frames == 0:
-        raise _Corrupt("audio holds no samples")
+        raise Corrupt("audio holds no samples")
     declared, held = _wav_data_sizes(data)
     if declared is not None and held < declared:
-        raise _Corrupt(f"truncated audio: header declares {declared} data bytes, file holds {held}")
+        raise Corrupt(f"truncated audio: header declares {declared} data bytes, file holds {held}")
     if info.frames > 0 and frames < info.frames:
-        raise _Corrupt(f"truncated audio: header says {info.frames} frames, data holds {frames}")
+        raise Corrupt(f"truncated audio: header says {info.frames} frames, data holds {frames}")
     return {
         "format": info.format,
         "sample_rate": int(info.samplerate),
@@ -130,11 +144,11 @@ def _probe_text(data: bytes, full_path: str, encoding: str | None = None) -> dic
         text = data.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as exc:
         hint = "" if encoding else "; pass --encoding (e.g. latin-1) if the files are in another encoding"
-        raise _Corrupt(f"not valid {encoding or 'UTF-8'} (byte 0x{data[exc.start]:02x} at offset {exc.start}){hint}") \
+        raise Corrupt(f"not valid {encoding or 'UTF-8'} (byte 0x{data[exc.start]:02x} at offset {exc.start}){hint}") \
             from None
     text = text.strip()
     if not text:
-        raise _Corrupt("text is empty")
+        raise Corrupt("text is empty")
     return {"format": "TXT", "text": text}
 
 
@@ -147,3 +161,11 @@ def _one_line(exc: BaseException) -> str:
 
 
 _OBJECT_REPR = re.compile(r"<[^<>]*? (?:object )?at 0x[0-9a-fA-F]+>")
+
+
+for _kind in (MediaKind("image", (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"),
+                        ("width", "height", "channels", "phash"), _probe_image),
+              MediaKind("audio", (".wav", ".flac", ".ogg", ".oga", ".mp3"), ("sample_rate", "duration_s", "channels"),
+                        _probe_audio),
+              MediaKind("text", (".txt",), ("text",), _probe_text)):
+    MEDIA_KINDS.register(_kind.modality, _kind)
