@@ -39,7 +39,7 @@ _API = {
     "CuraugError": ("curate.errors", "CuraugError"),
     "ClusterError": ("curate.errors", "ClusterError"),
     "ValidationResult": ("curate.checks.base", "ValidationResult"),
-    "CleanResult": ("curate.clean.steps", "CleanResult"),
+    "CleanResult": ("curate.clean.base", "CleanResult"),
     # scikit-learn cross-validators
     "BalancedKFold": ("curate.split.cv", "BalancedKFold"),
     "RepeatedBalancedKFold": ("curate.split.cv", "RepeatedBalancedKFold"),

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from augment.recipe import LoadedRecipe
     from curate.checks.base import ValidationResult
-    from curate.clean.steps import CleanResult
+    from curate.clean.base import CleanResult
     from curate.rules.schema import Rules
 
     Data = Union[pd.DataFrame, str, os.PathLike]        # a DataFrame, or the path of a manifest/table
@@ -162,7 +162,7 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
         lock = read_lock(os.fspath(lock))
     df = _frame(data)
     from curate.checks.validate import validate as run_validate
-    from curate.clean.steps import note_normalization
+    from curate.clean.normalize import note_normalization
 
     if isinstance(data, (str, os.PathLike)):
         df = note_normalization(df, data)
@@ -260,7 +260,9 @@ def clean(data: Data, rules: FileOrMapping | Rules | None = None, *,
         raise CuraugError("nothing to do: give rules= (clean steps or normalize) or apply= (fitted parameters)",
                           param="rules")
     df = _frame(data)
-    from curate.clean.steps import CleanResult, apply_normalizer, clean as run_clean
+    from curate.clean.base import CleanResult
+    from curate.clean.normalize import apply_normalizer
+    from curate.clean.steps import clean as run_clean
 
     if label is None and (rules is None or rules.label is None) and "label" in df.columns:
         label = "label"

@@ -328,7 +328,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     DATA may be a Parquet dataset folder or a glob (data/*.parquet): it is then checked
     partition by partition, as is any table with --engine dask.
     """
-    from curate.clean.steps import note_normalization
+    from curate.clean.normalize import note_normalization
     from curate.io.manifest import load_data
     from curate.rules.schema import load_rules
     from curaug.api import validate as run_validate
@@ -387,7 +387,7 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
     """Clean DATA with the rules file's steps (in file order) and normaliser; never touches DATA."""
     from curate.io.atomic import write_json_atomic, write_text_atomic
     from curate.io.manifest import load_data, save_manifest
-    from curate.clean.steps import normalizer_params_path
+    from curate.clean.normalize import normalizer_params_path
     from curate.io.tables import table_format
     from curate.rules.schema import load_rules
     from curaug.api import clean as run_clean

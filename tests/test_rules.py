@@ -89,7 +89,8 @@ def test_unknown_normaliser_names_file_line_and_hint(tmp_path):
 def test_a_third_party_clean_step_plugs_into_the_registry():
     import pandas as pd
 
-    from curate.clean.steps import CLEAN_STEPS, CleanStep, clean, clean_step
+    from curate.clean.base import CLEAN_STEPS, CleanStep, clean_step
+    from curate.clean.steps import clean
 
     @clean_step("test_upper")
     class Upper(CleanStep):

@@ -141,7 +141,7 @@ def without_raw_unit_rules(rules: "Rules", attrs: dict) -> "tuple[Rules, list[di
     """``rules`` less the raw-unit rules of the columns ``curaug clean`` normalised (as the
     data's ``attrs`` record it, kept in its Parquet file), and those rules as skipped:
     they describe the values before normalising, where ``validate`` checks them."""
-    from curate.clean.steps import NORMALIZED_ATTR
+    from curate.clean.normalize import NORMALIZED_ATTR
 
     done = attrs.get(NORMALIZED_ATTR) if isinstance(attrs, dict) else None
     if not done or not done.get("replaced") or not rules.columns:

@@ -12,14 +12,19 @@ fitted rows. ``ε = 0`` (the default) whitens exactly and refuses a singular cov
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from curate.clean.base import fit_rows, require_columns
 from curate.errors import CuraugError
 from curate.registry import Registry
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Eigenvalues below this fraction of the largest make the covariance numerically singular.
 SINGULAR_RTOL = 1e-12
@@ -226,3 +231,95 @@ def from_params_json(params: dict[str, Any]) -> _Normalizer:
         raise CuraugError(f"normaliser parameters lack '{exc.args[0]}'") from None
     est.n_features_in_ = len(np.atleast_1d(est.mean_ if hasattr(est, "mean_") else est.min_))
     return est
+
+
+# ---------------------------------------------------------- on a table
+
+
+#: Key of ``DataFrame.attrs`` (kept in Parquet files) saying which columns a normaliser
+#: changed, so a later validation does not judge them by raw-unit rules.
+NORMALIZED_ATTR = "curaug_normalized"
+
+
+def normalizer_params_path(output: "str | os.PathLike") -> str:
+    """Where ``curaug clean`` writes the fitted normaliser: beside the output,
+    ``<stem>.normalize.json``."""
+    from pathlib import Path
+
+    out = Path(output)
+    return str(out.with_name(out.stem + ".normalize.json"))
+
+
+def note_normalization(df: "pd.DataFrame", path: "str | os.PathLike") -> "pd.DataFrame":
+    """``df`` read from ``path``, with :data:`NORMALIZED_ATTR` set from the fitted parameters
+    ``curaug clean`` wrote beside it when the format kept no attributes (CSV, JSON lines)."""
+    if NORMALIZED_ATTR not in df.attrs:
+        record = _normalization_record(path)
+        if record:
+            df.attrs[NORMALIZED_ATTR] = record
+    return df
+
+
+def _normalization_record(path: "str | os.PathLike") -> dict[str, Any] | None:
+    import json
+    from pathlib import Path
+
+    params = Path(normalizer_params_path(path))
+    if not params.is_file() or params.stat().st_mtime_ns < Path(path).stat().st_mtime_ns:
+        return None  # none, or left from an earlier output (clean writes the table first)
+    try:
+        fitted = json.loads(params.read_text(encoding="utf-8"))
+        columns = list(fitted["columns"])
+        replaced = [str(n) for n in from_params_json(fitted).get_feature_names_out(columns)] == columns
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {"method": fitted["method"], "columns": columns, "fit_on": fitted.get("fit_on", "all"),
+            "replaced": replaced}
+
+
+def normalize_frame(df: "pd.DataFrame", spec: Any, split_col: str | None):
+    """Fit the normaliser on the ``fit_on`` rows and apply it to every row."""
+    require_columns(df, spec.columns, "normalize")
+    fit = fit_rows(df, split_col, spec.fit_on)
+    est = make_normalizer(spec.method, spec.epsilon, spec.ddof)
+    est.fit(_numeric(fit, spec.columns))
+    params = {**est.get_params_json(), "columns": list(spec.columns),
+              "fit_on": spec.fit_on or ("train" if split_col else "all"), "fitted_rows": int(len(fit))}
+    out = apply_normalizer(df, params, est)
+    entry = {"action": "normalize", "method": spec.method, "columns": list(spec.columns),
+             "fit_on": params["fit_on"], "fitted_rows": params["fitted_rows"], "rows_transformed": int(len(df)),
+             "reason": f"{spec.method} fitted on {params['fit_on']} rows"}
+    return out, params, entry
+
+
+def apply_normalizer(df: "pd.DataFrame", params: dict[str, Any], est=None) -> "pd.DataFrame":
+    """Apply fitted parameters (from :func:`normalize_frame` or a params JSON) to ``df``."""
+    columns = params.get("columns") or []
+    require_columns(df, columns, "normalize")
+    est = est or from_params_json(params)
+    values = est.transform(_numeric(df, columns))
+    out = df.copy()
+    names = [str(n) for n in est.get_feature_names_out(columns)]
+    if names == list(columns):
+        out[columns] = values
+        out.attrs[NORMALIZED_ATTR] = {"method": params["method"], "columns": list(columns),
+                                      "fit_on": params.get("fit_on", "all"), "replaced": True}
+        return out
+    # new features (PCA components): every input column stays, the components are added
+    clash = [n for n in names if n in out.columns]
+    if clash:
+        raise CuraugError(f"normalize: output column(s) {', '.join(clash)} already exist in the data; "
+                          "rename them first")
+    for i, name in enumerate(names):
+        out[name] = values[:, i]
+    return out
+
+
+def _numeric(df: "pd.DataFrame", columns: list[str]):
+    import numpy as np
+    import pandas as pd
+
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if bad:
+        raise CuraugError(f"normalize: column(s) {', '.join(bad)} are not numeric")
+    return df[columns].astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)

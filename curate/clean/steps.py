@@ -1,81 +1,29 @@
 """``curaug clean``: the rules file's ``clean:`` steps in order, then ``normalize:``.
 
-A clean step is one class (:class:`CleanStep`): its options are the model's fields, checked
-when the rules file is read, and :meth:`CleanStep.apply` is its work. Steps are looked up by
-name in :data:`CLEAN_STEPS` (third parties add theirs through the ``curaug.clean_steps``
-entry point group). Every step returns a new DataFrame and log entries saying what it
-changed and why (rows dropped with their ids, cells changed with counts). The caller's
-DataFrame is never modified.
+The built-in clean steps (:class:`curate.clean.base.CleanStep` subclasses, registered in
+:data:`curate.clean.base.CLEAN_STEPS`) and :func:`clean`, which runs them. Every step
+returns a new DataFrame and log entries saying what it changed and why (rows dropped with
+their ids, cells changed with counts). The caller's DataFrame is never modified.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from abc import abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from curate.clean.base import (CleanContext, CleanResult, CleanStep, clean_step, fit_rows, logged_ids,
+                               require_columns)
+from curate.clean.normalize import normalize_frame
 from curate.errors import CuraugError
-from curate.io.manifest import RESERVED_COLUMNS, ok_rows
-from curate.registry import Registry
-from curate.strict import Strict, check_range
+from curate.io.manifest import RESERVED_COLUMNS
+from curate.strict import check_range
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from curate.rules.schema import Normalize, Rules
-
-MAX_LOGGED_IDS = 1000
-
-
-@dataclass
-class CleanResult:
-    data: "pd.DataFrame"
-    log: list[dict[str, Any]] = field(default_factory=list)
-    normalizer: dict[str, Any] | None = None
-
-
-@dataclass
-class CleanContext:
-    """What a step sees besides the data: the rules and the label and split columns."""
-
-    rules: "Rules"
-    label: str | None
-    split_col: str | None
-
-
-class CleanStep(Strict):
-    """One clean step: declared, validated options (the fields) and a pure :meth:`apply`."""
-
-    #: The name the rules file gives the step (set by :func:`clean_step`).
-    step_name: ClassVar[str] = ""
-
-    @abstractmethod
-    def apply(self, df: "pd.DataFrame", ctx: CleanContext) -> "tuple[pd.DataFrame, list[dict[str, Any]]]":
-        """Return the cleaned copy of ``df`` and one log entry per change (``df`` is a copy
-        this step may modify)."""
-
-    def fits(self) -> bool:
-        """True when the step learns a statistic from the rows (a median, clipping bounds):
-        it must then see the train split only, so a pipeline runs it after the split."""
-        return False
-
-
-CLEAN_STEPS: Registry[type[CleanStep]] = Registry("clean step", entry_points="curaug.clean_steps")
-
-
-def clean_step(name: str) -> Callable[[type[CleanStep]], type[CleanStep]]:
-    """Register a :class:`CleanStep` subclass as the clean step ``name``."""
-
-    def wrap(cls: type[CleanStep]) -> type[CleanStep]:
-        cls.step_name = name
-        CLEAN_STEPS.register(name, cls)
-        return cls
-
-    return wrap
+    from curate.rules.schema import Rules
 
 
 def clean(df: "pd.DataFrame", rules: "Rules", *, label: str | None = None,
@@ -105,49 +53,6 @@ def clean(df: "pd.DataFrame", rules: "Rules", *, label: str | None = None,
     return CleanResult(out, log, params)
 
 
-#: Key of ``DataFrame.attrs`` (kept in Parquet files) saying which columns a normaliser
-#: changed, so a later validation does not judge them by raw-unit rules.
-NORMALIZED_ATTR = "curaug_normalized"
-
-
-def normalizer_params_path(output: "str | os.PathLike") -> str:
-    """Where ``curaug clean`` writes the fitted normaliser: beside the output,
-    ``<stem>.normalize.json``."""
-    from pathlib import Path
-
-    out = Path(output)
-    return str(out.with_name(out.stem + ".normalize.json"))
-
-
-def note_normalization(df: "pd.DataFrame", path: "str | os.PathLike") -> "pd.DataFrame":
-    """``df`` read from ``path``, with :data:`NORMALIZED_ATTR` set from the fitted parameters
-    ``curaug clean`` wrote beside it when the format kept no attributes (CSV, JSON lines)."""
-    if NORMALIZED_ATTR not in df.attrs:
-        record = _normalization_record(path)
-        if record:
-            df.attrs[NORMALIZED_ATTR] = record
-    return df
-
-
-def _normalization_record(path: "str | os.PathLike") -> dict[str, Any] | None:
-    import json
-    from pathlib import Path
-
-    params = Path(normalizer_params_path(path))
-    if not params.is_file() or params.stat().st_mtime_ns < Path(path).stat().st_mtime_ns:
-        return None  # none, or left from an earlier output (clean writes the table first)
-    from curate.clean.normalize import from_params_json
-
-    try:
-        fitted = json.loads(params.read_text(encoding="utf-8"))
-        columns = list(fitted["columns"])
-        replaced = [str(n) for n in from_params_json(fitted).get_feature_names_out(columns)] == columns
-    except (ValueError, KeyError, TypeError):
-        return None
-    return {"method": fitted["method"], "columns": columns, "fit_on": fitted.get("fit_on", "all"),
-            "replaced": replaced}
-
-
 def before_and_after_split(rules: "Rules") -> "tuple[Rules, Rules, int]":
     """The rules' clean work cut where the first step that fits a statistic stands:
     ``(before, after, index of after's first step)``. ``before`` holds the row-level steps
@@ -161,18 +66,6 @@ def before_and_after_split(rules: "Rules") -> "tuple[Rules, Rules, int]":
     return before, after, cut
 
 
-def _ids(df: "pd.DataFrame", mask: "pd.Series") -> list[str]:
-    names = df.loc[mask, "id"] if "id" in df.columns else df.index[mask].to_series()
-    return [str(v) for v in names.head(MAX_LOGGED_IDS)]
-
-
-def _require(df: "pd.DataFrame", columns: list[str], step: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise CuraugError(f"clean step '{step}': column(s) {', '.join(map(repr, missing))} not found "
-                          f"(columns: {', '.join(map(str, df.columns))})")
-
-
 def _data_columns(df: "pd.DataFrame", spec, ctx: CleanContext) -> list[str]:
     if spec == "all":
         return [c for c in df.columns if c not in RESERVED_COLUMNS or c == ctx.label]
@@ -180,22 +73,8 @@ def _data_columns(df: "pd.DataFrame", spec, ctx: CleanContext) -> list[str]:
 
 
 def _drop(df: "pd.DataFrame", mask: "pd.Series", reason: str) -> tuple["pd.DataFrame", dict[str, Any]]:
-    entry = {"action": "drop_rows", "rows_dropped": int(mask.sum()), "ids": _ids(df, mask), "reason": reason}
+    entry = {"action": "drop_rows", "rows_dropped": int(mask.sum()), "ids": logged_ids(df, mask), "reason": reason}
     return df.loc[~mask], entry
-
-
-def _fit_rows(df: "pd.DataFrame", split_col: str | None, fit_on: str | None = None) -> "pd.DataFrame":
-    """Rows statistics are fitted on: the train split when there is one, else every usable row."""
-    usable = df[ok_rows(df)]
-    split = fit_on or ("train" if split_col else None)
-    if split is None or split == "all":
-        return usable
-    if not split_col:
-        raise CuraugError(f"fit_on '{split}' needs a split column")
-    rows = usable[usable[split_col].astype(str) == split]
-    if rows.empty:
-        raise CuraugError(f"fit_on '{split}': no rows with {split_col} == '{split}'")
-    return rows
 
 
 # ------------------------------------------------------------------- steps
@@ -255,7 +134,7 @@ class StandardizeColumns(CleanStep):
                                 "reason": "leading/trailing whitespace"})
         for column, table in self.mappings.items():
             column = snake_case(column) if self.snake_case and column not in df.columns else column
-            _require(df, [column], "standardize_columns")
+            require_columns(df, [column], "standardize_columns")
             lookup = {}
             for canonical, variants in table.items():
                 for v in [canonical, *variants]:
@@ -286,7 +165,7 @@ class DropDuplicates(CleanStep):
         from curate.profile import duplicate_subset
 
         if self.subset:
-            _require(df, self.subset, "drop_duplicates")
+            require_columns(df, self.subset, "drop_duplicates")
             by, subset = "columns " + ", ".join(self.subset), self.subset
         else:
             by, subset = duplicate_subset(df)
@@ -320,7 +199,7 @@ class Missing(CleanStep):
         import pandas as pd
 
         columns = _data_columns(df, self.columns, ctx)
-        _require(df, columns, "missing")
+        require_columns(df, columns, "missing")
         isna = df[columns].isna()
         if self.strategy == "drop":
             mask = isna.any(axis=1)
@@ -335,7 +214,7 @@ class Missing(CleanStep):
                     added[f"{c}_was_missing"] = int(isna[c].sum())
             return df, [{"action": "flag_missing", "columns_added": added, "reason": "flag strategy"}]
         changed, fills = {}, {}
-        fit = _fit_rows(df, ctx.split_col) if self.fits() else df
+        fit = fit_rows(df, ctx.split_col) if self.fits() else df
         for c in columns:
             n = int(isna[c].sum())
             if not n:
@@ -392,7 +271,7 @@ class Anonymize(CleanStep):
     def apply(self, df, ctx):
         from curate.clean.anonymize import pseudonym, scrub
 
-        _require(df, self.columns + self.pseudonymize, "anonymize")
+        require_columns(df, self.columns + self.pseudonymize, "anonymize")
         if self.backend == "presidio":
             raise CuraugError("clean step 'anonymize': backend 'presidio' needs presidio-analyzer and "
                               "presidio-anonymizer installed with a local spaCy model; use backend 'regex'")
@@ -402,7 +281,7 @@ class Anonymize(CleanStep):
             if changed.any():
                 df[c] = new
             entries.append({"action": "anonymize", "column": c, "cells_changed": {c: int(changed.sum())},
-                            "entities": dict(counts), "ids": _ids(df, changed), "reason": "PII in free text"})
+                            "entities": dict(counts), "ids": logged_ids(df, changed), "reason": "PII in free text"})
         for c in self.pseudonymize:
             present = df[c].notna()
             df[c] = df[c].map(lambda v: pseudonym(str(v), self.salt), na_action="ignore")
@@ -441,8 +320,8 @@ class Clip(CleanStep):
     def apply(self, df, ctx):
         import pandas as pd
 
-        _require(df, self.columns, "clip")
-        fit = _fit_rows(df, ctx.split_col) if self.fits() else df
+        require_columns(df, self.columns, "clip")
+        fit = fit_rows(df, ctx.split_col) if self.fits() else df
         changed, bounds = {}, {}
         for c in self.columns:
             if not pd.api.types.is_numeric_dtype(df[c]):
@@ -478,14 +357,14 @@ class Relabel(CleanStep):
 
     def apply(self, df, ctx):
         column = self.column or ctx.label or "label"
-        _require(df, [column], "relabel")
+        require_columns(df, [column], "relabel")
         entries = []
         if self.mapping:
             keys = df[column].astype("string")
             hit = keys.isin([str(k) for k in self.mapping])
             df[column] = df[column].where(~hit, keys.map({str(k): v for k, v in self.mapping.items()}))
             entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
-                            "ids": _ids(df, hit), "reason": "declared label mapping"})
+                            "ids": logged_ids(df, hit), "reason": "declared label mapping"})
         if self.ids:
             if "id" not in df.columns:
                 raise CuraugError("clean step 'relabel': 'ids' needs an 'id' column")
@@ -496,7 +375,7 @@ class Relabel(CleanStep):
             hit = ids.isin(list(map(str, self.ids)))
             df[column] = df[column].where(~hit, ids.map({str(k): v for k, v in self.ids.items()}))
             entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
-                            "ids": _ids(df, hit), "reason": "label corrections by id"})
+                            "ids": logged_ids(df, hit), "reason": "label corrections by id"})
         if self.suggestions:
             if "id" not in df.columns:
                 raise CuraugError("clean step 'relabel': 'suggestions' needs an 'id' column")
@@ -505,7 +384,7 @@ class Relabel(CleanStep):
             hit = ids.isin(list(wanted)) & (df[column].astype("string") != ids.map(wanted))
             df[column] = df[column].where(~hit, ids.map(wanted))
             entries.append({"action": "relabel", "column": column, "cells_changed": {column: int(hit.sum())},
-                            "ids": _ids(df, hit), "not_found": len(set(wanted) - set(ids)),
+                            "ids": logged_ids(df, hit), "not_found": len(set(wanted) - set(ids)),
                             "reason": f"suggested labels from {self.suggestions}"})
         return df, entries
 
@@ -558,58 +437,3 @@ class DropRows(CleanStep):
             raise CuraugError(f"clean step 'drop_rows': query '{self.query}' does not give one true/false per row")
         df, entry = _drop(df, mask.fillna(False), self.reason or f"query: {self.query}")
         return df, [entry]
-
-
-# --------------------------------------------------------------- normalise
-
-
-def normalize_frame(df: "pd.DataFrame", spec: "Normalize", split_col: str | None):
-    """Fit the normaliser on the ``fit_on`` rows and apply it to every row."""
-    from curate.clean.normalize import make_normalizer
-
-    _require(df, spec.columns, "normalize")
-    fit = _fit_rows(df, split_col, spec.fit_on)
-    est = make_normalizer(spec.method, spec.epsilon, spec.ddof)
-    est.fit(_numeric(fit, spec.columns))
-    params = {**est.get_params_json(), "columns": list(spec.columns),
-              "fit_on": spec.fit_on or ("train" if split_col else "all"), "fitted_rows": int(len(fit))}
-    out = apply_normalizer(df, params, est)
-    entry = {"action": "normalize", "method": spec.method, "columns": list(spec.columns),
-             "fit_on": params["fit_on"], "fitted_rows": params["fitted_rows"], "rows_transformed": int(len(df)),
-             "reason": f"{spec.method} fitted on {params['fit_on']} rows"}
-    return out, params, entry
-
-
-def apply_normalizer(df: "pd.DataFrame", params: dict[str, Any], est=None) -> "pd.DataFrame":
-    """Apply fitted parameters (from :func:`normalize_frame` or a params JSON) to ``df``."""
-    from curate.clean.normalize import from_params_json
-
-    columns = params.get("columns") or []
-    _require(df, columns, "normalize")
-    est = est or from_params_json(params)
-    values = est.transform(_numeric(df, columns))
-    out = df.copy()
-    names = [str(n) for n in est.get_feature_names_out(columns)]
-    if names == list(columns):
-        out[columns] = values
-        out.attrs[NORMALIZED_ATTR] = {"method": params["method"], "columns": list(columns),
-                                      "fit_on": params.get("fit_on", "all"), "replaced": True}
-        return out
-    # new features (PCA components): every input column stays, the components are added
-    clash = [n for n in names if n in out.columns]
-    if clash:
-        raise CuraugError(f"normalize: output column(s) {', '.join(clash)} already exist in the data; "
-                          "rename them first")
-    for i, name in enumerate(names):
-        out[name] = values[:, i]
-    return out
-
-
-def _numeric(df: "pd.DataFrame", columns: list[str]):
-    import numpy as np
-    import pandas as pd
-
-    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(df[c])]
-    if bad:
-        raise CuraugError(f"normalize: column(s) {', '.join(bad)} are not numeric")
-    return df[columns].astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)

@@ -4,7 +4,7 @@ Parsed with pydantic; every key is optional and unknown keys or wrong types are 
 that name the key, its path in the file, its line and the file. A rule is data: the
 column rules compile to Great Expectations expectations (:mod:`curate.rules.gx`); the
 clean steps and normalisers are looked up by name in their registries
-(:mod:`curate.clean.steps`, :mod:`curate.clean.normalize`), which own their options.
+(:mod:`curate.clean.base`, :mod:`curate.clean.normalize`), which own their options.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ class Rules(Strict):
 
     def clean_steps(self) -> list[tuple[str, Any]]:
         """The clean steps in file order, as ``(name, step)``
-        (:class:`curate.clean.steps.CleanStep` instances)."""
+        (:class:`curate.clean.base.CleanStep` instances)."""
         return [next(iter(step.items())) for step in self.clean]
 
 
@@ -269,7 +269,7 @@ def parse_rules(data: dict[str, Any], source: str = "rules", tree: Any = None,
         rules = Rules.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise CuraugError(describe_validation_error(exc, source, tree, model=Rules)) from None
-    from curate.clean.steps import CLEAN_STEPS
+    from curate.clean.base import CLEAN_STEPS
 
     steps = []
     for i, step in enumerate(rules.clean):

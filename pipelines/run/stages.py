@@ -239,7 +239,8 @@ def _clean_settings(p: "LoadedPipeline") -> dict[str, Any]:
 
 def _run_clean(ctx: StageContext, rules, source: Path, target: Path, figures: Path, *, split_col: str | None,
                first_index: int) -> "Outcome":
-    from curate.clean.steps import clean, normalizer_params_path
+    from curate.clean.normalize import normalizer_params_path
+    from curate.clean.steps import clean
     from curate.io.atomic import write_json_atomic
     from curate.io.manifest import save_manifest
 
