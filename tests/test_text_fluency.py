@@ -15,7 +15,7 @@ from augment.text.fluency import Retagger, corpus_vocabulary, known_forms, lette
 from augment.text.synonym import Synonym
 from augment.text.tagger import tag, wordnet_pos
 from augment.text.transforms import TextSample
-from tests.conftest import SAMPLE
+from conftest import SAMPLE
 
 SENTENCES = [
     "Write the C code again, then port it to R and COBOL.",

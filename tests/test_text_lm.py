@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from curate.errors import CuraugError
 from augment.plugin import Context
 from augment.text import lm as lm_module
-from augment.text.contextual import (ContextualSwap, RareWordSubstitution, _form, _wordnet_lemmas,
-                                     corpus_texts, tag)
+from augment.text.contextual import ContextualSwap, RareWordSubstitution, _form, _wordnet_lemmas, tag
 from augment.text.edits import apply_edits
 from augment.text.lm import NgramLM, ngram_lm, tokens, wordnet_glosses
+from augment.text.transforms import corpus_texts
 from augment.text.transforms import TextSample
 from augment.text.wordnet import wordnet_dir
 

@@ -20,7 +20,7 @@ from augment.text.synonym import ENGLISH_STOPWORDS, Synonym, match_case, synonym
 from augment.text.tagger import tag, wordnet_pos
 from augment.text.transforms import TextSample
 from augment.text.wordnet import lexnames_text, nltk_data_dir, open_reader, reader, wordnet_dir
-from tests.conftest import SAMPLE
+from conftest import SAMPLE
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pipelines.train.config import TrainConfig
 from pipelines.train.data import ManifestDataset, concat, prepare_data
 from pipelines.train.data_encoder import encoder_from_state
 from pipelines.train.data_text import UNKNOWN, tokenize
-from tests.conftest import SAMPLE
+from conftest import SAMPLE
 
 CURAUG_COLUMNS = {"id", "root", "path", "text", "modality", "sha256", "phash", "width", "height", "channels",
                   "sample_rate", "duration_s", "status", "reason", "split", "fold", "group", "source_id",

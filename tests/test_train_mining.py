@@ -197,7 +197,7 @@ def test_identities_come_from_the_group_column_when_there_is_one():
 def _penguin_rows():
     import curaug
     from pipelines.train.data import ManifestDataset
-    from tests.conftest import SAMPLE
+    from conftest import SAMPLE
 
     manifest = curaug.ingest(str(SAMPLE / "penguins.csv"), use_cache=False).manifest
     manifest = manifest.dropna(subset=["bill_length_mm"]).assign(group=lambda d: d["individual_id"])

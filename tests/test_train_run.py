@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SAMPLE, one_error_line, one_internal_error_line
+from conftest import SAMPLE, one_error_line, one_internal_error_line
 
 torch = pytest.importorskip("torch")
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,22 +31,10 @@ from pydantic import Field, model_validator
 from augment.text.edits import WORD, Edit, Span
 from augment.text.fluency import Retagger, letter_or_acronym, unswappable
 from augment.text.tagger import PENN_TO_WORDNET
-from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform
+from augment.text.transforms import TEXT_TRANSFORMS, TextSample, TextTransform, corpus_texts
 
 POS = Literal["n", "v", "a", "r"]
 _INDEX_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
-
-
-def corpus_texts(ctx: Any) -> list[str]:
-    """The texts of the rows being augmented (the training split): their ``text`` column, or
-    the files their ``root``/``path`` name when the text is not inline."""
-    rows = ctx.rows
-    if "text" in rows.columns:
-        return [str(t) for t in rows["text"].dropna()]
-    from curate.io.manifest import media_file
-
-    return [media_file(r, p).read_text(encoding="utf-8", errors="replace")
-            for r, p in zip(rows["root"], rows["path"])]
 
 
 def tag(text: str) -> list[tuple[int, int, str | None]]:

@@ -160,7 +160,7 @@ def corpus_vocabulary(ctx: Any) -> frozenset[str]:
         return frozenset()
     key = "text_vocabulary"
     if key not in ctx.extra:
-        from augment.text.contextual import corpus_texts
+        from augment.text.transforms import corpus_texts
 
         ctx.extra[key] = frozenset(m.group().lower() for text in corpus_texts(ctx) for m in WORD.finditer(text))
     return ctx.extra[key]

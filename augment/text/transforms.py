@@ -80,3 +80,15 @@ class TextTransform:
 TEXT_TRANSFORMS: Registry[type[TextTransform]] = Registry(
     "text transform", entry_points="curaug.text_transforms",
     builtins=("augment.text.noise", "augment.text.synonym", "augment.text.contextual"))
+
+
+def corpus_texts(ctx: Any) -> list[str]:
+    """The texts of the rows being augmented (the training split): their ``text`` column, or
+    the files their ``root``/``path`` name when the text is not inline."""
+    rows = ctx.rows
+    if "text" in rows.columns:
+        return [str(t) for t in rows["text"].dropna()]
+    from curate.io.manifest import media_file
+
+    return [media_file(r, p).read_text(encoding="utf-8", errors="replace")
+            for r, p in zip(rows["root"], rows["path"])]
