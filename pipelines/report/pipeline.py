@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.console import figure, verdict_counts
+from pipelines.console import verdict_counts
 from pipelines.report.html import _STYLE, _png, _pyplot, check_figures, checks_table
+from pipelines.report.parts import figures_of, guarded, missing, table
 
 _PAGE_STYLE = _STYLE + """
 .missing{color:#666;font-style:italic} .pairs{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
@@ -23,11 +24,6 @@ _PAGE_STYLE = _STYLE + """
 .pair p{margin:.2rem 0;font-size:.85em} ins{background:#d7f5dd;text-decoration:none} del{background:#fbd9d9}
 .thumbs img{height:64px;image-rendering:pixelated;margin-right:.3rem} td.num{text-align:right}
 """
-
-#: What a section may meet in a partial or hand-edited run folder: the section says so and
-#: the page is still written, because the report must never fail the run it describes.
-ODD_FILES = (OSError, ValueError, KeyError, TypeError, IndexError)
-
 
 def write_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[str, Any]]) -> Path:
     """Write ``out_dir/report.html`` for the finished ``stages`` (shape: docs/pipelines.md)
@@ -65,45 +61,6 @@ def render_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[st
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def guarded(what: str, render: Callable[..., str], *args: Any) -> str:
-    """``render(*args)``, or a line saying that ``what`` could not be drawn and why."""
-    try:
-        return render(*args)
-    except ODD_FILES as exc:
-        return missing(f"the {what} could not be drawn from the run's files ({type(exc).__name__}: {exc})")
-
-
-def missing(text: str) -> str:
-    """A line saying what a section could not show, and why."""
-    return f"<p class='missing'>{html.escape(text)}</p>"
-
-
-def figures_of(stages: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
-    """A stage's figures file as the runner loaded it (None: stage absent or no file)."""
-    return (stages.get(name) or {}).get("figures")
-
-
-def data_uri_png(path: Path) -> str:
-    import base64
-
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def table(header: list[str], rows: list[list[Any]], table_id: str | None = None) -> str:
-    """An HTML table of escaped cells; numbers right-aligned and rounded for reading."""
-    ident = f" id='{html.escape(table_id)}'" if table_id else ""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
-    return f"<table{ident}><tr>{head}</tr>{body}</table>"
-
-
-def cell(value: Any) -> str:
-    """A table cell: a number rounded for reading and right-aligned, anything else escaped."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"<td class='num'>{html.escape(figure(value))}</td>"
-    return f"<td>{html.escape('' if value is None else str(value))}</td>"
 
 
 def _stage_names(stages: dict[str, dict[str, Any]]) -> list[str]:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.report.pipeline import figures_of, missing
+from pipelines.report.parts import figures_of, missing
 
 if TYPE_CHECKING:
     import numpy as np

@@ -14,7 +14,7 @@ from typing import Any
 
 from pipelines.console import figure
 from pipelines.report.html import _png, _pyplot
-from pipelines.report.pipeline import cell, data_uri_png, figures_of, guarded, missing, table
+from pipelines.report.parts import cell, data_uri_png, figures_of, guarded, missing, table
 
 #: Rows of errors.csv and hard_examples.csv shown (the highest losses).
 HARDEST = 10
