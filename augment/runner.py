@@ -4,7 +4,7 @@ What: usable rows of the recipe's modality in the train split (every usable row 
 ``all_rows=True``); every input row passes through unchanged. How: jobs are ``(source id,
 copy index)`` pairs, each drawing from its own seed (:func:`augment.seeds.sample_seed`),
 so the output is the same with any number of workers, in any order, on any engine of
-:mod:`augment.engines`. A source is loaded once for all its copies. The plugin encodes each
+:mod:`augment.executors`. A source is loaded once for all its copies. The plugin encodes each
 copy as an :class:`augment.plugin.Output` that writes its own files: the runner never
 looks inside.
 
@@ -33,7 +33,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from augment.engines import Job, make_engine
+from augment.executors import Job, make_engine
 from augment.plugin import Context, get_plugin
 from curate.errors import ClusterError, CuraugError
 from curate.io.folder_lock import hold_folder

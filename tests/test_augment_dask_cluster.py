@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from augment.engines import Job
+from augment.executors import Job
 from augment.recipe_file import load_recipe
 from augment.runner import Interrupted, augment_manifest, chunk_jobs
 from conftest import one_internal_error_line
@@ -143,7 +143,7 @@ def augment_args(split_manifest: Path, out: Path, address: str) -> list[str]:
 def runs_held(cluster: Cluster) -> set[int]:
     """How many Workers of runs each worker process still holds."""
     def held() -> int:
-        from augment.engines import _run_workers
+        from augment.executors import _run_workers
 
         return len(_run_workers)
 
