@@ -7,7 +7,7 @@ OUT    ?= runs/demo
 # GPU users: make install TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install wordnet demo test bench clean sample-data
+.PHONY: install wordnet demo test bench clean sample-data constraints
 
 install: $(VENV)/.installed wordnet
 
@@ -19,11 +19,19 @@ wordnet:
 	    apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index; \
 	else echo "WordNet 3.0 missing (text synonyms need it): sudo apt-get install wordnet-base wordnet-sense-index"; fi
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins what the suite last passed with, so a new release of a dependency
+# never breaks a fresh clone; pyproject.toml keeps the ranges users get.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e '.[all,dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,dev]'
 	touch $@
+
+# after upgrading a dependency and passing `make test`: record the tested set
+constraints:
+	@{ sed -n '1,/^# brings/p;/^# Regenerate/p' constraints.txt; $(BIN)/pip freeze | grep -v '^-e\|^curaug\|^#' | \
+	    grep -viE '^(torch|nvidia|triton|sympy|mpmath|networkx|setuptools|pip|wheel)=='; } > constraints.new && \
+	    mv constraints.new constraints.txt
 
 demo: install
 	$(BIN)/curaug ingest sample_data/images -o $(OUT)/images.parquet
