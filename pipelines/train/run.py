@@ -94,13 +94,19 @@ class TrainingRun:
         self.progress = progress
         self.engine, self.scheduler = engine, scheduler
         self.test_evaluations = 0
+        self.sized: list[str] = []
 
     # ------------------------------------------------------------------ the run
     def run(self, df, base_dir: Path) -> dict[str, Any]:
         from pipelines.train.data import prepare_data
 
+        from pipelines.train.sizing import SIZED, size_to_data
+
         started = time.perf_counter()
         prepared = prepare_data(df, self.config, base_dir=base_dir)
+        # every later step (sanity, search, fit, histograms) and config.json see the sized settings
+        self.sized = [name for name in SIZED if getattr(self.config, name) is None]
+        self.config = size_to_data(self.config, prepared.spec, len(prepared.splits["train"]))
         self.rundir.mkdir(parents=True, exist_ok=True)
         metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
                                    "rows": {name: len(ds) for name, ds in prepared.splits.items()},
@@ -229,7 +235,8 @@ class TrainingRun:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
         write_bytes_atomic(self.rundir / "model.pt", buffer.getvalue())
         write_json_atomic(self.rundir / "config.json", {
-            "config": config.model_dump(mode="json"), "model": metrics["model"], "spec": prepared.spec.to_json(),
+            "config": config.model_dump(mode="json"), "sized_to_data": self.sized,
+            "model": metrics["model"], "spec": prepared.spec.to_json(),
             "encoder": prepared.encoder, "curaug": curaug_version(), "torch": torch.__version__})
         write_curves(result.history, self.rundir / "curves.png", best_epoch=result.best_epoch)
         if config.hard_mining != "none":
