@@ -550,10 +550,10 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
               help="Run folder: metrics.json, model.pt, config.json, curves.png, errors.csv...")
 @click.option("--model", type=click.Choice(["auto", "mlp", "cnn", "rnn", "bow"]), default="auto", show_default=True,
               help="Baseline; auto picks by modality (tabular mlp, image cnn, audio 1-D cnn, text bag of n-grams).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Most epochs [default: enough for 600 optimizer "
-              "steps, 30 to 200].")
+@click.option("--epochs", type=click.IntRange(min=1), help="Most epochs [default: enough for 500 optimizer "
+              "steps, 30 to 100].")
 @click.option("--batch-size", type=click.IntRange(min=1), help="[default: an eighth of the train rows, 16 to 64].")
-@click.option("--lr", type=float, help="Base learning rate [default: 1e-3 AdamW, 0.05 SGD].")
+@click.option("--lr", type=float, help="Base learning rate [default: 1e-3 AdamW, 0.05 SGD; 10x for the text bow].")
 @click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True,
               help="AdamW, or SGD with Nesterov momentum 0.9.")
 @click.option("--weight-decay", type=float, default=1e-4, show_default=True)

@@ -3,7 +3,7 @@
 A fixed 30 epochs of batches of 64 is 60 optimizer steps on 107 table rows and 510 on
 1,078 images: the small set stops long before it has learnt. So the defaults follow the
 data: batches of about an eighth of the training rows (16 to 64), as many epochs as
-make :data:`MIN_STEPS` optimizer steps (30 to 200), patience a tenth of that (5 to 20),
+make :data:`MIN_STEPS` optimizer steps (30 to 100), patience a tenth of the epochs (5 to 20),
 and convolutional widths that grow with the number of samples (16 for a few thousand
 images, 64 from :data:`FULL_WIDTH_ROWS` on), so a small image set does not pay for a
 network sized for a large one. The text bag of n-grams, a linear model whose every
