@@ -99,7 +99,6 @@ class TrainingRun:
     # ------------------------------------------------------------------ the run
     def run(self, df, base_dir: Path) -> dict[str, Any]:
         from pipelines.train.data import prepare_data
-
         from pipelines.train.sizing import SIZED, size_to_data
 
         started = time.perf_counter()
