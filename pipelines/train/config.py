@@ -25,14 +25,15 @@ class TrainConfig(Strict):
 
     label: str = "label"
     model: ModelName = "auto"
-    #: None (epochs, batch_size, patience, width): chosen from the training data's size
+    #: None (epochs, batch_size, patience, width, lr, weight_decay): chosen from the training
+    #: data's size and the model
     #: (:mod:`pipelines.train.sizing`)
     epochs: Optional[int] = Field(None, ge=1)
     batch_size: Optional[int] = Field(None, ge=1)
     #: base learning rate; None: 1e-3 for AdamW, 0.05 for SGD
     lr: Optional[float] = Field(None, gt=0)
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    weight_decay: float = Field(1e-4, ge=0)
+    weight_decay: Optional[float] = Field(None, ge=0)
     schedule: Literal["cosine", "step", "none"] = "cosine"
     balanced: bool = False
     patience: Optional[int] = Field(None, ge=1)
