@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -97,3 +98,15 @@ def test_wine_default_mlp_matches_logistic_regression(tmp_path):
     assert metrics["val"]["accuracy"] >= 0.94
     assert metrics["test"]["accuracy"] >= ref_accuracy
 
+
+
+def test_fine_tuning_keeps_the_checkpoint_s_width_rather_than_the_sized_one(eighteen_images, tmp_path):
+    first = curaug.train(eighteen_images, label="label", out=tmp_path / "first", device="cpu", epochs=2,
+                         width=8, image_size=16)
+    assert first["model"] == "cnn"
+    # 10 training images would be sized to width 16: the checkpoint's 8 must win
+    again = curaug.train(eighteen_images, label="label", out=tmp_path / "again", device="cpu", epochs=2,
+                         image_size=16, init=str(tmp_path / "first" / "model.pt"))
+    config = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert config["config"]["width"] == 8 and "width" not in config["sized_to_data"]
+    assert set(again["test"]) >= {"accuracy", "confusion"}

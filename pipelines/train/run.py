@@ -105,6 +105,9 @@ class TrainingRun:
         prepared = prepare_data(df, self.config, base_dir=base_dir)
         # every later step (sanity, search, fit, histograms) and config.json see the sized settings
         self.sized = [name for name in SIZED if getattr(self.config, name) is None]
+        if self.config.init and self.config.width is None:
+            self.config = self.config.model_copy(update={"width": _checkpoint_width(self.config.init)})
+            self.sized.remove("width")
         self.config = size_to_data(self.config, prepared.spec, len(prepared.splits["train"]))
         self.rundir.mkdir(parents=True, exist_ok=True)
         metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
@@ -243,6 +246,21 @@ class TrainingRun:
 
             mined = pd.DataFrame(result.mined, columns=None if result.mined else ["epoch", "id", "label", "loss"])
             write_text_atomic(self.rundir / "hard_examples.csv", mined.to_csv(index=False))
+
+
+def _checkpoint_width(init: str) -> int:
+    """The width ``init`` was trained with: its run's ``config.json`` beside it, else the
+    width of a large data set (a checkpoint from elsewhere)."""
+    import json
+
+    from pipelines.train.sizing import WIDTH
+
+    beside = Path(init).parent / "config.json"
+    try:
+        width = json.loads(beside.read_text(encoding="utf-8"))["config"]["width"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return WIDTH
+    return int(width) if isinstance(width, int) else WIDTH
 
 
 def build(spec, config):

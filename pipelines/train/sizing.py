@@ -4,9 +4,10 @@ A fixed 30 epochs of batches of 64 is 60 optimizer steps on 107 table rows and 5
 1,078 images: the small set stops long before it has learnt. So the defaults follow the
 data: batches of about an eighth of the training rows (16 to 64), as many epochs as
 make :data:`MIN_STEPS` optimizer steps (30 to 100), patience a tenth of the epochs (5 to 20),
-and convolutional widths that grow with the number of samples (16 for a few thousand
-images, 64 from :data:`FULL_WIDTH_ROWS` on), so a small image set does not pay for a
-network sized for a large one. The text bag of n-grams, a linear model whose every
+and convolutional widths that grow with the number of samples (16 under 2,000 rows, 32
+under 20,000, 64 from :data:`FULL_WIDTH_ROWS` on), so a small image set does not pay for
+a network sized for a large one; fine-tuning (``init``) keeps the width its checkpoint
+was trained with. The text bag of n-grams, a linear model whose every
 n-gram row learns only from the texts holding it, takes ten times the optimizer's
 default learning rate and a strong weight decay (1.0: each step shrinks the weights by
 lr x 1.0), which keeps it from the overconfidence that made val loss rise after two
