@@ -556,16 +556,17 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
               help="Run folder: metrics.json, model.pt, config.json, curves.png, errors.csv...")
 @click.option("--model", type=click.Choice(["auto", "mlp", "cnn", "rnn", "bow"]), default="auto", show_default=True,
               help="Baseline; auto picks by modality (tabular mlp, image cnn, audio 1-D cnn, text bag of n-grams).")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, help="Most epochs.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--lr", type=float, help="Base learning rate [default: 1e-3 AdamW, 0.05 SGD].")
+@click.option("--epochs", type=click.IntRange(min=1), help="Most epochs [default: enough for 500 optimizer "
+              "steps, 30 to 100].")
+@click.option("--batch-size", type=click.IntRange(min=1), help="[default: an eighth of the train rows, 16 to 64].")
+@click.option("--lr", type=float, help="Base learning rate [default: 1e-3 AdamW, 0.05 SGD; 10x for the text bow].")
 @click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True,
               help="AdamW, or SGD with Nesterov momentum 0.9.")
-@click.option("--weight-decay", type=float, default=1e-4, show_default=True)
+@click.option("--weight-decay", type=float, help="[default: 1e-4; 1.0 for the text bow].")
 @click.option("--schedule", type=click.Choice(["cosine", "step", "none"]), default="cosine", show_default=True)
 @click.option("--balanced", is_flag=True, help="Class-balanced mini-batches.")
-@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Epochs without relative improvement before stopping.")
+@click.option("--patience", type=click.IntRange(min=1),
+              help="Epochs without relative improvement before stopping [default: a tenth of the epochs, 5 to 20].")
 @click.option("--min-delta", type=float, default=0.01, show_default=True,
               help="Relative improvement that counts (0.01: 1 %% of the best value, whatever its sign).")
 @click.option("--monitor", type=click.Choice(["val_loss", "val_accuracy"]), default="val_loss", show_default=True)
@@ -582,7 +583,8 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--freeze", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Freeze the first N layer groups.")
 @click.option("--sanity", is_flag=True, help="First check that the model can overfit a small subset (exit 1 if not).")
-@click.option("--width", type=click.IntRange(min=4), default=64, show_default=True, help="Model width.")
+@click.option("--width", type=click.IntRange(min=4), help="Model width [default: 64; image and audio CNNs "
+              "16 under 2,000 train rows, 32 under 20,000].")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
 @click.option("--image-size", type=click.IntRange(min=8), help="Resize images to this square size "
               "[default: the median train size, at most 64].")

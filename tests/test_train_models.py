@@ -150,10 +150,31 @@ def test_layer_groups_cover_every_parameter_once_from_input_to_head(modality, na
     model = _build(modality, name)
     groups = model.layer_groups()
     assert groups[-1] == [model.head]
-    assert len(groups) >= 3
+    # the bag of n-grams is linear (n-gram embeddings, head): two groups; the others have a body
+    assert len(groups) >= (2 if name == "bow" else 3)
     seen = [id(p) for group in groups for module in group for p in module.parameters()]
     assert len(seen) == len(set(seen))
     assert set(seen) == {id(p) for p in model.parameters()}
+
+
+def test_bag_of_ngrams_is_linear_in_the_sublinear_l2_normalised_term_frequencies():
+    # what TF-IDF (sublinear_tf, no idf) + a linear model sees: the order of the words, the
+    # padding and a word's repetition beyond its 1 + log(count) do not matter
+    model = _build("text", "bow").eval()
+    text = torch.tensor([[5, 9, 5, 0, 0, 0]])
+    ngrams = model.ngram_ids(text)
+    weights = model.ngram_weights(ngrams)
+    per_ngram = {}
+    for ngram, weight in zip(ngrams[0].tolist(), weights[0].tolist()):
+        per_ngram[ngram] = per_ngram.get(ngram, 0.0) + weight
+    del per_ngram[0]
+    tf = {5: 1 + math.log(2), 9: 1.0, ngrams[0, 6].item(): 1.0, ngrams[0, 7].item(): 1.0}  # 5, 9 and two bigrams
+    norm = math.sqrt(sum(v * v for v in tf.values()))
+    assert per_ngram == pytest.approx({k: v / norm for k, v in tf.items()})
+    with torch.no_grad():
+        expected = model.head(sum(w * model.bag.weight[k] for k, w in per_ngram.items())[None])
+        assert torch.allclose(model(text), expected, atol=1e-6)
+        assert torch.allclose(model(torch.tensor([[5, 9, 5, 0]])), expected, atol=1e-6)
 
 
 def test_load_init_round_trips_a_state_dict_and_a_training_checkpoint(tmp_path):

@@ -20,19 +20,23 @@ MiningName = Literal["none", "ohem", "replay", "triplet"]
 
 
 class TrainConfig(Strict):
-    """The settings of one training run (defaults are what ``curaug train`` uses)."""
+    """The settings of one training run (defaults are what ``curaug train`` uses; a None
+    is sized to the data by :func:`pipelines.train.sizing.size_to_data`)."""
 
     label: str = "label"
     model: ModelName = "auto"
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(64, ge=1)
+    #: None (epochs, batch_size, patience, width, lr, weight_decay): chosen from the training
+    #: data's size and the model
+    #: (:mod:`pipelines.train.sizing`)
+    epochs: Optional[int] = Field(None, ge=1)
+    batch_size: Optional[int] = Field(None, ge=1)
     #: base learning rate; None: 1e-3 for AdamW, 0.05 for SGD
     lr: Optional[float] = Field(None, gt=0)
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    weight_decay: float = Field(1e-4, ge=0)
+    weight_decay: Optional[float] = Field(None, ge=0)
     schedule: Literal["cosine", "step", "none"] = "cosine"
     balanced: bool = False
-    patience: int = Field(5, ge=1)
+    patience: Optional[int] = Field(None, ge=1)
     #: relative improvement the monitored value must make to count (0.01: 1 %)
     min_delta: float = Field(0.01, ge=0, lt=1)
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
@@ -58,7 +62,7 @@ class TrainConfig(Strict):
     #: mixed precision on CUDA (auto: bf16 where supported, else fp16); CPU runs float32
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
     seed: int = 0
-    width: int = Field(64, ge=4)
+    width: Optional[int] = Field(None, ge=4)
     dropout: float = Field(0.2, ge=0, lt=1)
     activation: Literal["relu", "leaky_relu"] = "relu"
     #: images are resized to image_size x image_size (None: the median train size, at most 64)

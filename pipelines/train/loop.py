@@ -31,6 +31,13 @@ from pipelines.train.optim import build_optimizer
 from pipelines.train.types import Predictions
 
 EVAL_BATCH = 512
+#: an epoch of fewer batches than this leaves batch norm's running statistics (momentum
+#: 0.1) mostly those of earlier weights (0.9**k of them after k batches): they are
+#: recomputed on the training split before the model is evaluated
+FRESH_STATISTICS_BATCHES = 50
+#: the training rows those statistics are recomputed on: a mean and variance per channel
+#: need no more, and a pass over every row cost 60 % of a training epoch
+STATISTICS_ROWS = 512
 
 
 @dataclass
@@ -75,10 +82,14 @@ def fit(model: torch.nn.Module, train, val, config: TrainConfig, *, rundir: Opti
     ``rundir/checkpoint.pt`` and a later call with the same settings resumes from it,
     ending with the same weights as an uninterrupted run.
 
+    Settings left None are sized to ``train`` (:func:`~pipelines.train.sizing.size_to_data`).
     Runs under its own torch RNG seeded with ``config.seed``: two fits of the same model
     with the same seed give identical weights on CPU, and the caller's torch, numpy and
     ``random`` states are as they were.
     """
+    from pipelines.train.sizing import size_to_data
+
+    config = size_to_data(config, train.spec, len(train))
     epochs = config.epochs if epochs is None else epochs
     if epochs < 1:
         raise CuraugError(f"epochs={epochs} must be at least 1", param="epochs")
@@ -118,6 +129,7 @@ class _Fit:
         self.val = tuple(t.to(device) for t in val.tensors()) if val is not None else None
         self.history: list[dict] = []
         self.mined: list[dict] = []
+        self.steps = 0  # the optimizer steps of the last epoch
 
     def state(self, epoch: int, done: bool) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint, "epoch": epoch, "done": done,
@@ -176,6 +188,8 @@ class _Fit:
                     self.scheduler.step()
             else:
                 self.scheduler.step()
+            if 0 < self.steps < FRESH_STATISTICS_BATCHES:
+                recompute_batch_norm(self.model, self.X, precision=self.precision)
             val_loss = val_accuracy = None
             if self.val is not None:
                 probs, losses = predict(self.model, *self.val, precision=self.precision)
@@ -204,6 +218,7 @@ class _Fit:
 
     def train_epoch(self, epoch: int) -> tuple[Optional[float], Optional[float]]:
         batches = self.miner.plan(self.rng, epoch)
+        self.steps = len(batches)
         if not batches:  # every batch was unusable (the miner said why): no step this epoch
             return None, None
         self.model.train()
@@ -228,6 +243,32 @@ class _Fit:
             correct += (logits.detach().argmax(1) == yb).sum()
         total, right = torch.stack([loss_sum, correct.float()]).tolist()  # the epoch's one sync
         return total / sum(sizes), right / sum(sizes)
+
+
+@torch.no_grad()
+def recompute_batch_norm(model: torch.nn.Module, X: torch.Tensor, *, precision: Optional[Precision] = None,
+                         rows: int = STATISTICS_ROWS) -> None:
+    """Batch norm's running statistics recomputed on at most ``rows`` rows of ``X``, evenly
+    spaced, in one batch (PreciseBN: Wu & Johnson, "Rethinking 'Batch' in BatchNorm",
+    2021), every other layer in eval mode so that the statistics are those the evaluated
+    model sees (no dropout); the model's mode and each layer's momentum are left as they
+    were. Draws no random numbers."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or len(X) < 2:
+        return
+    was_training = model.training
+    momenta = [norm.momentum for norm in norms]
+    model.eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average: of the one batch below, its statistics
+        norm.train()
+    autocast = precision.autocast if precision is not None else contextlib.nullcontext
+    with autocast():
+        model(X[::-(-len(X) // rows)].to(next(model.parameters()).device, non_blocking=True))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.train(was_training)
 
 
 @torch.no_grad()

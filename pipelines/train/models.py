@@ -247,14 +247,21 @@ class AudioGRU(Baseline):
 
 
 class BagOfNgrams(Baseline):
-    """The mean of unigram and hashed-bigram embeddings (padding ignored), then one hidden
-    layer (Linear → BatchNorm → activation → Dropout)."""
+    """A linear model of each text's unigrams and hashed bigrams, weighted as TF-IDF's
+    sublinear term frequency (``1 + log(count)``, L2-normalised per text): their
+    embeddings, summed with those weights, feed the head.
+
+    No idf: the embeddings learn each n-gram's scale, and on the 6-class fortunes the idf
+    moved logistic regression by less than its spread. No hidden layer: a mean of
+    embeddings through a hidden layer with batch norm fitted 1,437 texts in a few epochs
+    and then only memorised them (test 0.56 against 0.65 for TF-IDF + logistic regression).
+    """
 
     def __init__(self, spec: DataSpec, config: TrainConfig):
         super().__init__(spec, config)
         self.vocab_size = _vocab_size(spec)
-        self.bag = nn.EmbeddingBag(self.vocab_size + BIGRAM_BUCKETS, config.width, mode="mean", padding_idx=0)
-        self.hidden = _dense_block(config.width, config.width, config)
+        self.bag = nn.EmbeddingBag(self.vocab_size + BIGRAM_BUCKETS, config.width, mode="sum", padding_idx=0)
+        self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.width, spec.n_classes)
 
     def ngram_ids(self, ids: torch.Tensor) -> torch.Tensor:
@@ -267,11 +274,26 @@ class BagOfNgrams(Baseline):
         bigrams = bigrams.masked_fill((left == 0) | (right == 0), 0)
         return torch.cat([ids, bigrams], dim=1)
 
+    @staticmethod
+    def ngram_weights(ngrams: torch.Tensor) -> torch.Tensor:
+        """Each occurrence's share of its n-gram's ``1 + log(count)``, over the text's L2
+        norm: summed over the occurrences, an n-gram gets its sublinear, normalised tf.
+
+        >>> BagOfNgrams.ngram_weights(torch.tensor([[5, 5, 7, 0]])).mul(1000).round().tolist()
+        [[431.0, 431.0, 509.0, 0.0]]
+        """
+        present = ngrams != 0
+        counts = ((ngrams[:, :, None] == ngrams[:, None, :]) & present[:, None, :]).sum(dim=2).clamp(min=1).float()
+        tf = 1 + torch.log(counts)
+        squares = (tf * tf / counts * present).sum(dim=1, keepdim=True)  # each n-gram's tf**2, once
+        return tf / counts * present / squares.clamp(min=1e-12).sqrt()
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.bag(self.ngram_ids(x)))
+        ngrams = self.ngram_ids(x)
+        return self.dropout(self.bag(ngrams, per_sample_weights=self.ngram_weights(ngrams)))
 
     def body_groups(self) -> list[list[nn.Module]]:
-        return [[self.bag], [self.hidden]]
+        return [[self.bag, self.dropout]]
 
 
 class TextGRU(Baseline):
@@ -366,8 +388,12 @@ def resolve_model_name(spec: DataSpec, name: str) -> str:
 
 def build_model(spec: DataSpec, config: TrainConfig) -> Baseline:
     """A freshly initialised baseline for ``spec``'s data; the same ``config.seed`` gives
-    the same weights, and the caller's global torch RNG is left as it was."""
+    the same weights, and the caller's global torch RNG is left as it was. A width of None
+    is that of a large data set (64): ``curaug train`` sizes it to the training data first."""
+    from pipelines.train.sizing import size_to_data
+
     name = resolve_model_name(spec, config.model)
+    config = size_to_data(config, spec, None)
     model_class = MODELS.get(f"{spec.modality}/{name}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)

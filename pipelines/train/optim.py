@@ -44,6 +44,10 @@ def build_optimizer(model: nn.Module, config: TrainConfig, epochs: int):
     Biases and normalisation weights (the one-dimensional parameters) get no weight
     decay: shrinking them toward 0 fights the normalisation rather than regularising.
     """
+    from pipelines.train.sizing import WEIGHT_DECAY
+
+    # fit sizes the config first; a direct call with weight_decay=None gets the general default
+    weight_decay = WEIGHT_DECAY if config.weight_decay is None else config.weight_decay
     groups = layer_parameters(model)
     if config.freeze >= len(groups):
         raise CuraugError(f"freeze={config.freeze} would freeze every layer group of the model "
@@ -56,7 +60,7 @@ def build_optimizer(model: nn.Module, config: TrainConfig, epochs: int):
     merged: dict[tuple[float, float], list[nn.Parameter]] = {}
     for params, lr in list(zip(groups, group_rates(len(groups), config)))[config.freeze:]:
         for p in params:
-            merged.setdefault((lr, config.weight_decay if p.ndim > 1 else 0.0), []).append(p)
+            merged.setdefault((lr, weight_decay if p.ndim > 1 else 0.0), []).append(p)
     param_groups = [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in merged.items()]
     if config.optimizer == "sgd":
         optimizer = torch.optim.SGD(param_groups, lr=config.base_lr, momentum=0.9, nesterov=True)

@@ -94,13 +94,21 @@ class TrainingRun:
         self.progress = progress
         self.engine, self.scheduler = engine, scheduler
         self.test_evaluations = 0
+        self.sized: list[str] = []
 
     # ------------------------------------------------------------------ the run
     def run(self, df, base_dir: Path) -> dict[str, Any]:
         from pipelines.train.data import prepare_data
+        from pipelines.train.sizing import SIZED, size_to_data
 
         started = time.perf_counter()
         prepared = prepare_data(df, self.config, base_dir=base_dir)
+        # every later step (sanity, search, fit, histograms) and config.json see the sized settings
+        self.sized = [name for name in SIZED if getattr(self.config, name) is None]
+        if self.config.init and self.config.width is None:
+            self.config = self.config.model_copy(update={"width": _checkpoint_width(self.config.init)})
+            self.sized.remove("width")
+        self.config = size_to_data(self.config, prepared.spec, len(prepared.splits["train"]))
         self.rundir.mkdir(parents=True, exist_ok=True)
         metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
                                    "rows": {name: len(ds) for name, ds in prepared.splits.items()},
@@ -229,7 +237,8 @@ class TrainingRun:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
         write_bytes_atomic(self.rundir / "model.pt", buffer.getvalue())
         write_json_atomic(self.rundir / "config.json", {
-            "config": config.model_dump(mode="json"), "model": metrics["model"], "spec": prepared.spec.to_json(),
+            "config": config.model_dump(mode="json"), "sized_to_data": self.sized,
+            "model": metrics["model"], "spec": prepared.spec.to_json(),
             "encoder": prepared.encoder, "curaug": curaug_version(), "torch": torch.__version__})
         write_curves(result.history, self.rundir / "curves.png", best_epoch=result.best_epoch)
         if config.hard_mining != "none":
@@ -237,6 +246,21 @@ class TrainingRun:
 
             mined = pd.DataFrame(result.mined, columns=None if result.mined else ["epoch", "id", "label", "loss"])
             write_text_atomic(self.rundir / "hard_examples.csv", mined.to_csv(index=False))
+
+
+def _checkpoint_width(init: str) -> int:
+    """The width ``init`` was trained with: its run's ``config.json`` beside it, else the
+    width of a large data set (a checkpoint from elsewhere)."""
+    import json
+
+    from pipelines.train.sizing import WIDTH
+
+    beside = Path(init).parent / "config.json"
+    try:
+        width = json.loads(beside.read_text(encoding="utf-8"))["config"]["width"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return WIDTH
+    return int(width) if isinstance(width, int) else WIDTH
 
 
 def build(spec, config):

@@ -98,6 +98,7 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
     """
     if n_trials < 1:
         raise CuraugError(f"search={n_trials}: needs at least one trial", param="search")
+    config = _sized(prepared, config)
     plan = _Validation.plan(prepared, concat, need="--search")
     n_coarse = math.ceil(n_trials / 2)
     failures: dict[int, BaseException] = {}
@@ -171,6 +172,7 @@ def out_of_fold_probs(prepared: "Prepared", config: "TrainConfig", *, fit_fn: Fi
     """
     import pandas as pd
 
+    config = _sized(prepared, config)
     plan = _Validation.plan(prepared, concat, need="--folds")
     if plan.pool.folds is None:
         raise CuraugError(f"--folds needs a fold column: {FOLDS_HINT}", param="folds")
@@ -212,6 +214,13 @@ class TrialSeededSampler(optuna.samplers.RandomSampler):
     def sample_independent(self, study, trial, param_name, param_distribution):
         own = optuna.samplers.RandomSampler(seed=derived_seed(self.seed, trial.number, param_name))
         return own.sample_independent(study, trial, param_name, param_distribution)
+
+
+def _sized(prepared: "Prepared", config: "TrainConfig") -> "TrainConfig":
+    """``config`` sized to the whole training split, so every fold's fit gets the same settings."""
+    from pipelines.train.sizing import size_to_data
+
+    return size_to_data(config, prepared.spec, len(prepared.splits["train"]))
 
 
 def _records(study: optuna.Study) -> list[dict[str, Any]]:
