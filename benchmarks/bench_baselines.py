@@ -1,6 +1,7 @@
 """The harness's default baselines beside a classical reference, on the same splits.
 
-For each data set: ``curaug.split`` (60/20/20, seed 0), then in the same run
+For each data set and each split seed (``--seeds K``: seeds 0..K-1): ``curaug.split``
+(60/20/20), then in the same run
 
 - the harness's default baseline: ``curaug.train(manifest, label=..., out=..., device="cpu")``
   with no other setting (model ``auto``, settings sized to the data);
@@ -17,14 +18,16 @@ For each data set: ``curaug.split`` (60/20/20, seed 0), then in the same run
             (the harness's own log-mel tensors)
   ========  ===============================================================================
 
-and prints test accuracy and seconds (fit and predict; the harness's figure is its whole
-run: encoding, sizing, training, checkpoints, figures, testing). Data: the fortunes of
+and prints test accuracy (the mean over the seeds, with the lowest and highest) and seconds
+(fit and predict, mean; the harness's figure is its whole run: encoding, sizing, training,
+checkpoints, figures, testing). One seed's test set of a few hundred rows decides a
+difference of one row; the mean over several splits is the comparison to read. Data: the fortunes of
 ``sample_data/text.csv`` (4 classes, 158 texts) and, when Debian's ``fortunes`` package is
 installed, a 6-class corpus of 2,397 short fortunes; scikit-learn's wine table;
 ``sample_data/penguins.csv``; scikit-learn's 1,797 digits upscaled to grey 32x32 PNGs
 (as ``scripts/make_sample_data.py`` makes the sample's); ``sample_data/audio``.
 
-    python benchmarks/bench_baselines.py [--only text,tabular,image,audio]
+    python benchmarks/bench_baselines.py [--only text,tabular,image,audio] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -99,12 +102,12 @@ def parts(manifest):
     return [manifest[manifest["split"] == name] for name in ("train", "test")]
 
 
-def text_rows(name: str, df, work: Path) -> list[dict]:
+def text_rows(name: str, df, work: Path, seed: int) -> list[dict]:
     import curaug
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    manifest = curaug.split(df, label="label", seed=0)
+    manifest = curaug.split(df, label="label", seed=seed)
     train, test = parts(manifest)
     rows = [harness(manifest, "label", work)]
     for model, tokens in (("TF-IDF 1-2 grams + LogisticRegression", r"(?u)\b\w\w+\b"),
@@ -119,7 +122,7 @@ def text_rows(name: str, df, work: Path) -> list[dict]:
     return [{"data": name, "rows": _sizes(manifest), **row} for row in rows]
 
 
-def tabular_rows(name: str, df, label: str, work: Path) -> list[dict]:
+def tabular_rows(name: str, df, label: str, work: Path, seed: int) -> list[dict]:
     import curaug
     from sklearn.compose import make_column_transformer
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -128,7 +131,7 @@ def tabular_rows(name: str, df, label: str, work: Path) -> list[dict]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    manifest = curaug.split(df, label=label, seed=0)
+    manifest = curaug.split(df, label=label, seed=seed)
     train, test = parts(manifest)
     rows = [harness(manifest, label, work)]
     used = _harness_features(work)
@@ -155,10 +158,12 @@ def _harness_features(work: Path) -> list[str]:
     return [col["name"] for col in json.loads(latest.read_text())["encoder"]["columns"]]
 
 
-def image_rows(work: Path) -> list[dict]:
+def image_rows(work: Path, seed: int) -> list[dict]:
     import curaug
 
-    manifest = curaug.split(curaug.ingest(write_digits(work / "digits")).manifest, label="label", seed=0)
+    digits = work / "digits"
+    manifest = curaug.split(curaug.ingest(digits if digits.is_dir() else write_digits(digits)).manifest,
+                            label="label", seed=seed)
     rows = [harness(manifest, "label", work)]
     accuracy, seconds = plain_torch_loop(manifest, work)
     rows.append({"model": "plain torch loop, same network", "accuracy": accuracy, "seconds": seconds})
@@ -194,7 +199,7 @@ def plain_torch_loop(manifest, work: Path) -> tuple[float, float]:
     return accuracy, time.perf_counter() - started
 
 
-def audio_rows(work: Path) -> list[dict]:
+def audio_rows(work: Path, seed: int) -> list[dict]:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -202,7 +207,7 @@ def audio_rows(work: Path) -> list[dict]:
     from pipelines.train.config import TrainConfig
     from pipelines.train.data import prepare_data
 
-    manifest = curaug.split(curaug.ingest(SAMPLE / "audio").manifest, label="label", seed=0)
+    manifest = curaug.split(curaug.ingest(SAMPLE / "audio").manifest, label="label", seed=seed)
     rows = [harness(manifest, "label", work)]
 
     def fit_predict():
@@ -231,6 +236,7 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default=",".join(MODALITIES), help="comma-separated: " + ", ".join(MODALITIES))
+    parser.add_argument("--seeds", type=int, default=1, help="split seeds 0..K-1 (default 1)")
     args = parser.parse_args(argv)
     chosen = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = sorted(set(chosen) - set(MODALITIES))
@@ -239,23 +245,28 @@ def main(argv=None) -> None:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if "text" in chosen:
-            rows += text_rows("fortunes (sample, 4 classes)", pd.read_csv(SAMPLE / "text.csv"), work)
-            if FORTUNES.is_dir():
-                rows += text_rows("fortunes (6 classes)", fortunes_corpus(), work)
-            else:
-                print(f"skipped the 6-class fortunes: {FORTUNES} is missing (apt-get install fortunes)")
-        if "tabular" in chosen:
-            rows += tabular_rows("wine", wine_table(), "label", work)
-            rows += tabular_rows("penguins", pd.read_csv(SAMPLE / "penguins.csv"), "species", work)
-        if "image" in chosen:
-            rows += image_rows(work)
-        if "audio" in chosen:
-            rows += audio_rows(work)
-    print("| data | train/val/test | model | test accuracy | seconds |")
+        for seed in range(args.seeds):
+            if "text" in chosen:
+                rows += text_rows("fortunes (sample, 4 classes)", pd.read_csv(SAMPLE / "text.csv"), work, seed)
+                if FORTUNES.is_dir():
+                    rows += text_rows("fortunes (6 classes)", fortunes_corpus(), work, seed)
+                elif seed == 0:
+                    print(f"skipped the 6-class fortunes: {FORTUNES} is missing (apt-get install fortunes)")
+            if "tabular" in chosen:
+                rows += tabular_rows("wine", wine_table(), "label", work, seed)
+                rows += tabular_rows("penguins", pd.read_csv(SAMPLE / "penguins.csv"), "species", work, seed)
+            if "image" in chosen:
+                rows += image_rows(work, seed)
+            if "audio" in chosen:
+                rows += audio_rows(work, seed)
+    table = pd.DataFrame(rows).groupby(["data", "model"], sort=False).agg(
+        rows=("rows", "first"), mean=("accuracy", "mean"), low=("accuracy", "min"), high=("accuracy", "max"),
+        seconds=("seconds", "mean")).reset_index()
+    print(f"| data | train/val/test | model | test accuracy (mean of {args.seeds} split seeds; min-max) | seconds |")
     print("|---|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['data']} | {row['rows']} | {row['model']} | {row['accuracy']:.3f} | {row['seconds']:.1f} |")
+    for row in table.itertuples():
+        spread = f" ({row.low:.3f}-{row.high:.3f})" if args.seeds > 1 else ""
+        print(f"| {row.data} | {row.rows} | {row.model} | {row.mean:.3f}{spread} | {row.seconds:.1f} |")
 
 
 if __name__ == "__main__":
