@@ -395,6 +395,8 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
                     "score above is the estimate)" if metrics[split].get("seen_in_training") else "")
             console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{extra}{seen}", highlight=False,
                           markup=False)
+    for warning in metrics.get("warnings", []):
+        console.print(f"warning: {warning}", highlight=False, markup=False)
     for layer in metrics.get("histograms", {}).get("flagged", []):
         console.print(f"warning: {layer}: more than half of its units are dead (see histograms/)", highlight=False,
                       markup=False)

@@ -236,3 +236,38 @@ def test_train_engine_flags_are_checked(cli, penguins, tmp_path):
     line = one_internal_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "r", "--search", "2",
                                        "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"))
     assert "ClusterError: cannot reach the Dask scheduler tcp://127.0.0.1:1" in line  # a cluster failure: exit 3
+
+
+def _table(tmp_path, labels) -> Path:
+    """60 rows of two features, split 36/12/12 in order, labelled ``labels``."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60), "z": rng.normal(size=60), "y": labels,
+                       "split": ["train"] * 36 + ["val"] * 12 + ["test"] * 12})
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    return tmp_path / "t.parquet"
+
+
+@pytest.mark.parametrize("labels, says", [
+    (["a"] * 60, "--label 'y' has a single class in the train split ('a', 36 rows): nothing to stratify on or learn"),
+    ([None] * 36 + ["a", "b"] * 12, "--label 'y': every value is missing in the train split (36 rows)"),
+    (["a"] * 32 + [None] * 4 + ["b"] * 24, "--label 'y' has a single class in the train split ('a', 32 rows)"),
+])
+def test_a_train_split_with_one_class_or_none_is_one_error_line(cli, tmp_path, labels, says):
+    """Issue 22 item 10: a single class (or none) in train used to train silently and report
+    test accuracy 1 with four scikit-learn warnings; the split's own rule now refuses it."""
+    r = cli("train", _table(tmp_path, labels), "--label", "y", "-o", tmp_path / "run", "--epochs", "1")
+    assert says in one_error_line(r)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_class_absent_from_train_is_named_in_metrics_and_on_the_terminal(cli, tmp_path):
+    labels = ["a", "b"] * 18 + ["a", "b", "c"] * 8
+    r = cli("train", _table(tmp_path, labels), "--label", "y", "-o", tmp_path / "run", "--epochs", "1")
+    assert r.code == 0, r.err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["classes_absent_from_train"] == {"c": {"val": 4, "test": 4}}
+    warning = ("class 'c' is in val (4 rows), test (4 rows) but not in train: the model cannot learn it, so each "
+               "of its rows counts as an error")
+    assert metrics["warnings"] == [warning]
+    assert [line for line in r.out.splitlines() if line.startswith("warning:")] == [f"warning: {warning}"]
+    assert metrics["test"]["per_class"]["c"]["recall"] == 0

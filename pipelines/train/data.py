@@ -262,6 +262,7 @@ def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):
 
     if "status" in df.columns:
         leave_out(~ok_rows(df), df["status"].astype("string"))
+    _check_train_classes(df, label, keep & (df["split"] == "train").fillna(False).astype(bool))
     leave_out(df[label].isna(), "no label")
     leave_out(~df["split"].isin(TRAIN_SPLITS).fillna(False).astype(bool), "not in train/val/test")
     if "source_id" in df.columns:
@@ -272,6 +273,33 @@ def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):
         rows["root"] = absolute_roots(rows["root"], base_dir)
         check_paths(rows, "data")
     return rows, label_strings(rows[label]), dropped
+
+
+def _check_train_classes(df: "pd.DataFrame", label: str, train: "pd.Series") -> None:
+    """One error line when the usable train rows hold a single class, or none (every label
+    missing): the rule ``curaug split`` applies to the whole table, applied to what trains."""
+    from curate.split.splitters import MISSING, check_classes
+
+    if not train.any():
+        return  # no train rows at all: the split's own error says so
+    values = df.loc[train, label]
+    counts = label_strings(values.dropna()).value_counts().to_dict()
+    check_classes({**counts, MISSING: int(values.isna().sum())}, label, where="in the train split")
+
+
+def absent_from_train(splits: "dict[str, ManifestDataset]") -> dict[str, dict[str, int]]:
+    """The classes that val or test hold but train does not, with their rows per split: a
+    model never learns them, so every such row counts as an error."""
+    trained = set(splits["train"].targets.tolist()) if "train" in splits else set()
+    absent: dict[str, dict[str, int]] = {}
+    for name, ds in splits.items():
+        if name == "train":
+            continue
+        codes, counts = np.unique(ds.targets, return_counts=True)
+        for code, n in zip(codes.tolist(), counts.tolist()):
+            if code not in trained:
+                absent.setdefault(ds.spec.classes[code], {})[name] = int(n)
+    return dict(sorted(absent.items()))
 
 
 def _modality(rows: "pd.DataFrame", config: TrainConfig) -> str:

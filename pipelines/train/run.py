@@ -98,7 +98,7 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ the run
     def run(self, df, base_dir: Path) -> dict[str, Any]:
-        from pipelines.train.data import prepare_data
+        from pipelines.train.data import absent_from_train, prepare_data
         from pipelines.train.sizing import SIZED, size_to_data
 
         started = time.perf_counter()
@@ -113,6 +113,10 @@ class TrainingRun:
         metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
                                    "rows": {name: len(ds) for name, ds in prepared.splits.items()},
                                    "dropped": prepared.dropped}
+        absent = absent_from_train(prepared.splits)
+        if absent:
+            metrics["classes_absent_from_train"] = absent
+            metrics["warnings"] = [absent_warning(absent)]
         if self.config.sanity:
             metrics["sanity"] = self._sanity(prepared)
         config = self.config
@@ -246,6 +250,28 @@ class TrainingRun:
 
             mined = pd.DataFrame(result.mined, columns=None if result.mined else ["epoch", "id", "label", "loss"])
             write_text_atomic(self.rundir / "hard_examples.csv", mined.to_csv(index=False))
+
+
+def absent_warning(absent: dict[str, dict[str, int]]) -> str:
+    """One line naming the classes of val or test that train lacks, with their rows.
+
+    >>> absent_warning({"c": {"test": 3}})
+    "class 'c' is in test (3 rows) but not in train: the model cannot learn it, so each of its rows counts as an error"
+    >>> absent_warning({"c": {"val": 1, "test": 2}, "d": {"test": 1}})
+    "2 classes are in val or test but not in train: 'c' (val 1 row, test 2 rows), 'd' (test 1 row): the model cannot learn them, so each of their rows counts as an error"
+    """
+    def rows(n: int) -> str:
+        return f"{n} row{'s' if n != 1 else ''}"
+
+    if len(absent) == 1:
+        (name, where), = absent.items()
+        places = ", ".join(f"{split} ({rows(n)})" for split, n in where.items())
+        return (f"class '{name}' is in {places} but not in train: the model cannot learn it, so each of its rows "
+                "counts as an error")
+    listed = ", ".join(f"'{name}' (" + ", ".join(f"{split} {rows(n)}" for split, n in where.items()) + ")"
+                       for name, where in absent.items())
+    return (f"{len(absent)} classes are in val or test but not in train: {listed}: the model cannot learn them, "
+            "so each of their rows counts as an error")
 
 
 def _checkpoint_width(init: str) -> int:
