@@ -271,3 +271,42 @@ def test_a_class_absent_from_train_is_named_in_metrics_and_on_the_terminal(cli, 
     assert metrics["warnings"] == [warning]
     assert [line for line in r.out.splitlines() if line.startswith("warning:")] == [f"warning: {warning}"]
     assert metrics["test"]["per_class"]["c"]["recall"] == 0
+
+
+def test_after_a_search_the_chosen_trial_gives_the_curves_and_val_errors(penguins, tmp_path, monkeypatch):
+    """Issue 22 item 11: after ``--search`` curves.png showed only the final retrain (no val,
+    "best epoch 4"), errors.csv was empty (val was trained on) and the activations were of
+    epoch 1. Now the chosen trial's folds give the curves and the val figures, and
+    metrics.json says what the retrain used."""
+    import pipelines.train.monitor as monitor
+    from pipelines.train.run import train
+
+    drawn = []
+    real = monitor.write_curves
+    monkeypatch.setattr(monitor, "write_curves", lambda history, path, **kw: (drawn.append((history, kw)),
+                                                                            real(history, path, **kw)))
+    metrics = train(str(penguins), label="species", out=tmp_path / "run", epochs=8, search=2)
+    best = metrics["search"]["best"]
+    rows = metrics["rows"]
+    assert metrics["retrain"] == {"splits": ["train", "val"], "rows": rows["train"] + rows["val"],
+                                  "epochs": best["epochs"], "trial": best["trial"], "fits": 5}
+    assert metrics["best_epoch"] == metrics["stopped_epoch"] == best["epochs"]
+    (history, kw), = drawn
+    assert history == best["history"] and all(row["val_loss"] is not None for row in history)
+    assert kw["best_epoch"] == best["epochs"] and kw["title"].startswith(f"search trial {best['trial']} (mean of 5 folds)")
+    # val: every train+val row, predicted by the fold fit that did not train on it
+    held = metrics["val"]["held_out"]
+    assert held == {"trial": best["trial"], "fits": 5, "rows": rows["train"] + rows["val"]}
+    assert "seen_in_training" not in metrics["val"]
+    assert sum(map(sum, metrics["val"]["confusion"])) == held["rows"]
+    wrong = held["rows"] - sum(metrics["val"]["confusion"][i][i] for i in range(3))
+    assert metrics["errors"]["failed"] == wrong
+    errors = pd.read_csv(tmp_path / "run" / "errors.csv")
+    assert len(errors) == min(100, wrong)
+    from pipelines.train.data import prepare_data
+    from pipelines.train.run import make_config
+
+    prepared = prepare_data(pd.read_parquet(penguins), make_config(label="species"), base_dir=penguins.parent)
+    assert set(errors["id"].astype(str)) <= set(prepared.splits["train"].ids) | set(prepared.splits["val"].ids)
+    # the activations are recorded over the retrain's own epochs, up to its last
+    assert metrics["histograms"]["epoch"] == best["epochs"]

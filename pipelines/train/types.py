@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,3 +62,25 @@ class Predictions:
     @property
     def preds(self) -> "np.ndarray":
         return self.probs.argmax(axis=1)
+
+
+def join_predictions(parts: "Sequence[Predictions]", order: "np.ndarray | None" = None) -> Predictions:
+    """``parts`` as one :class:`Predictions`, in their order, then rearranged by ``order``
+    (positions into the joined rows).
+
+    >>> import numpy as np
+    >>> a = Predictions(["x"], np.array([0]), np.array([[0.9, 0.1]]), np.array([0.1]))
+    >>> b = Predictions(["y", "z"], np.array([1, 0]), np.array([[0.2, 0.8], [0.4, 0.6]]), np.array([0.2, 0.9]))
+    >>> joined = join_predictions([a, b], np.array([2, 0, 1]))
+    >>> joined.ids, joined.targets.tolist(), joined.preds.tolist()
+    (['z', 'x', 'y'], [0, 0, 1], [1, 0, 1])
+    """
+    import numpy as np
+
+    ids = [i for part in parts for i in part.ids]
+    targets = np.concatenate([np.asarray(part.targets) for part in parts])
+    probs = np.concatenate([np.asarray(part.probs) for part in parts])
+    losses = np.concatenate([np.asarray(part.losses) for part in parts])
+    if order is None:
+        return Predictions(ids, targets, probs, losses)
+    return Predictions([ids[i] for i in order], targets[order], probs[order], losses[order])
