@@ -20,7 +20,8 @@ import pytest
 from curate.errors import CuraugError
 from pipelines.train.config import TrainConfig
 from pipelines.train.search import FINE_STEP, SPACE, fine_box, out_of_fold_probs, search
-from pipelines.train.types import DataSpec, Predictions, Prepared
+from pipelines.train.data import Prepared
+from pipelines.train.types import DataSpec, Predictions
 
 CLASSES = ("cat", "ant", "bee")  # not sorted: the probability columns must be
 

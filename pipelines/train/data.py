@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -32,7 +33,7 @@ from torch.utils.data import Dataset
 from curate.errors import CuraugError, did_you_mean
 from pipelines.train.config import TrainConfig
 from pipelines.train.data_encoder import ENCODERS, Encoder, media_files
-from pipelines.train.types import DataSpec, Prepared
+from pipelines.train.types import DataSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,6 +170,18 @@ class ManifestDataset(Dataset):
             raise CuraugError(f"split '{split}' has no usable rows (present: {', '.join(prepared.splits)})",
                               param="split")
         return prepared.splits[split]
+
+
+@dataclass
+class Prepared:
+    """A manifest turned into datasets: one per split present, encoders fitted on train."""
+
+    spec: DataSpec
+    splits: dict[str, ManifestDataset]
+    #: JSON state of the fitted encoders (standardisation, vocabulary, image size...)
+    encoder: dict[str, Any]
+    #: rows left out, by reason ("corrupt", "no label", "augmented row outside train"...)
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def prepare_data(df: "pd.DataFrame", config: TrainConfig, *, base_dir: Path) -> Prepared:

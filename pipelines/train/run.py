@@ -324,7 +324,7 @@ def _checkpoint_width(init: str) -> int:
     width of a large data set (a checkpoint from elsewhere)."""
     import json
 
-    from pipelines.train.sizing import WIDTH
+    from pipelines.train.models import WIDTH
 
     beside = Path(init).parent / "config.json"
     try:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pipelines.train.config import TrainConfig
-    from pipelines.train.types import Predictions, Prepared
+    from pipelines.train.data import Prepared
+    from pipelines.train.types import Predictions
 
 FitFn = Callable[["TrainConfig", Any, Any], tuple[Any, Any]]
 EvaluateFn = Callable[[Any, Any], "Predictions"]

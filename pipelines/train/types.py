@@ -1,14 +1,14 @@
-"""The records that pass between the harness's modules (data → models → loop → files)."""
+"""The records that pass between the harness's modules (data → models → loop → files):
+what a model knows of its input (:class:`DataSpec`) and what it predicted
+(:class:`Predictions`). The datasets themselves are :mod:`pipelines.train.data`'s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from pipelines.train.data import ManifestDataset
 
 
 @dataclass(frozen=True)
@@ -36,18 +36,6 @@ class DataSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "DataSpec":
         return cls(data["modality"], tuple(data["classes"]), tuple(data["input_shape"]), data.get("vocab_size", 0))
-
-
-@dataclass
-class Prepared:
-    """A manifest turned into datasets: one per split present, encoders fitted on train."""
-
-    spec: DataSpec
-    splits: dict[str, "ManifestDataset"]
-    #: JSON state of the fitted encoders (standardisation, vocabulary, image size...)
-    encoder: dict[str, Any]
-    #: rows left out, by reason ("corrupt", "no label", "augmented row outside train"...)
-    dropped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
