@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from curate.errors import CuraugError
-from pipelines.train.data_encoder import ENCODERS, Encoder, channel_stats, media_files, parallel_map
+from pipelines.train.data.encoder import ENCODERS, Encoder, channel_stats, media_files, parallel_map
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -5,7 +5,8 @@ is the same preparation for a user's own loop (``curaug.ManifestDataset``). Whic
 part: usable ones (``status`` ok) with a label, in ``train``, ``val`` or ``test``;
 augmented rows (``source_id`` set) only in ``train``, since a copy of a training sample
 in val or test would score the model on what it was trained on. Each modality's encoder
-lives in its own ``data_<modality>.py``; see :mod:`pipelines.train.data_encoder`.
+lives in its own module of this package (``image.py``, ``audio.py``...); see
+:mod:`pipelines.train.data.encoder`.
 
 Examples
 --------
@@ -32,7 +33,7 @@ from torch.utils.data import Dataset
 
 from curate.errors import CuraugError, did_you_mean
 from pipelines.train.config import TrainConfig
-from pipelines.train.data_encoder import ENCODERS, Encoder, media_files
+from pipelines.train.data.encoder import ENCODERS, Encoder, media_files
 from pipelines.train.types import DataSpec
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class ManifestDataset(Dataset):
     index of the row's label in ``spec.classes``. The whole split is encoded on first use
     and kept (:meth:`tensors`), so media are decoded once. ``frame`` holds the split's
     manifest rows (roots absolute) and ``encoder`` the fitted
-    :class:`~pipelines.train.data_encoder.Encoder`, shared by every split.
+    :class:`~pipelines.train.data.encoder.Encoder`, shared by every split.
     """
 
     ids: list[str]
@@ -81,7 +82,7 @@ class ManifestDataset(Dataset):
         if self.spec.modality in ("image", "audio"):
             return list(media_files(self.frame))
         if self.spec.modality == "text":
-            from pipelines.train.data_text import row_texts
+            from pipelines.train.data.text import row_texts
 
             return list(row_texts(self.frame))
         return [None] * len(self.frame)
