@@ -267,10 +267,11 @@ class TrainingRun:
         if searched is None:
             write_curves(result.history, self.rundir / "curves.png", best_epoch=result.best_epoch)
         else:  # the retrain has no val to plot: the chosen trial's fits are the run's curves
-            best, fits = searched.record["best"], searched.held_out.fits
-            over = f"mean of {fits} folds" if fits > 1 else "on val"
-            write_curves(best["history"], self.rundir / "curves.png", best_epoch=best["epochs"],
-                         title=f"search trial {best['trial']} ({over}); retrained {best['epochs']} epochs on train+val")
+            retrain = metrics["retrain"]
+            over = f"mean of {retrain['fits']} folds" if retrain["fits"] > 1 else "on val"
+            write_curves(searched.record["best"]["history"], self.rundir / "curves.png", best_epoch=retrain["epochs"],
+                         title=f"search trial {retrain['trial']} ({over}); retrained {retrain['epochs']} epochs on "
+                               f"{'+'.join(retrain['splits'])}")
         if config.hard_mining != "none":
             import pandas as pd
 

@@ -47,7 +47,7 @@ MapFn = Callable[[Callable[[Any], Any], list], Iterable[tuple[int, Any]]]
 #: ``on_trial(done, total, score, best)`` after each finished trial: trials done of all
 #: asked, that trial's cross-validated accuracy and the best so far.
 TrialFn = Callable[[int, int, float, float], None]
-#: History keys averaged over a trial's fits (``seconds`` differs from run to run).
+#: History keys averaged over a trial's fits (not ``seconds``: it differs from run to run).
 CURVE_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 #: The declared search space: (low, high, log scale); width is an integer.
@@ -394,8 +394,7 @@ class _Validation:
             pred = evaluate_fn(model, val)
             scores.append(float(np.mean(pred.preds == np.asarray(pred.targets))))
             epochs.append(int(result.best_epoch))
-            histories.append([{key: value for key, value in row.items() if key != "seconds"}
-                              for row in result.history])
+            histories.append(result.history)
             rows.append(self.validated_rows(k))
             preds.append(pred)
         order = np.argsort(np.concatenate(rows), kind="stable")
