@@ -599,13 +599,14 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
 
     Ctrl-C keeps the last epoch's checkpoint: rerunning the same command resumes it.
     """
-    from pipelines.console import print_training_summary, training_progress
+    from pipelines.console import print_training_summary, search_progress, training_progress
     from pipelines.train.monitor import SanityError
     from pipelines.train.run import train as run_train
 
     try:
-        with training_progress() as progress:
-            metrics = run_train(manifest, label=label, out=rundir, progress=progress, **settings)
+        with training_progress() as progress, search_progress() as on_trial:
+            metrics = run_train(manifest, label=label, out=rundir, progress=progress, search_progress=on_trial,
+                                **settings)
     except SanityError as exc:
         click.echo(f"sanity check failed: {exc}", err=True)
         ctx.exit(1)

@@ -95,24 +95,53 @@ def stdout_console():
 
 
 @contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """Yield a ``progress(done, total)`` callback drawing a bar on stderr when it is a TTY."""
+def progress_bar(description: str) -> Iterator[Callable[..., None]]:
+    """Yield a ``progress(done, total, note="")`` callback drawing a bar on stderr when it
+    is a TTY; ``note`` is shown after the bar (a search's scores)."""
     from rich.console import Console
 
     console = Console(stderr=True)
     if not console.is_terminal:
-        yield lambda done, total: None
+        yield lambda done, total, note="": None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(description, total=None)
+                  TimeRemainingColumn(), TextColumn("{task.fields[note]}"), console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None, note="")
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def update(done: int, total: int, note: str = "") -> None:
+            bar.update(task, completed=done, total=total, note=note)
 
         yield update
+
+
+def trial_note(score: float, best: float) -> str:
+    """What the search's bar shows after a trial: its cross-validated accuracy and the best so far.
+
+    >>> trial_note(0.9, 0.95125)
+    'last trial cv 0.900, best 0.951'
+    """
+    return f"last trial cv {share(score)}, best {share(best)}"
+
+
+@contextlib.contextmanager
+def search_progress() -> Iterator[Callable[[int, int, float, float], None]]:
+    """Yield ``on_trial(done, total, score, best)`` for ``train --search``: a bar of trials
+    done with the last one's score and the best so far, on stderr when it is a TTY. The
+    bar goes away after the last trial, before the final fit prints its epochs."""
+    with contextlib.ExitStack() as stack:
+        bar = None
+
+        def on_trial(done: int, total: int, score: float, best: float) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(progress_bar("search trials"))
+            bar(done, total, trial_note(score, best))
+            if done == total:
+                stack.close()
+
+        yield on_trial
 
 
 def print_ingest_summary(summary: dict[str, Any]) -> None:
@@ -372,12 +401,31 @@ def training_progress() -> Iterator[EpochLines | None]:
     yield EpochLines(console) if console.is_terminal else None
 
 
+def held_out_note(figures: dict[str, Any]) -> str:
+    """How val figures after a search were made: the final model trained on val, so they
+    are the chosen trial's predictions on the rows its fits held out.
+
+    >>> held_out_note({"held_out": {"trial": 3, "fits": 5, "rows": 120}})
+    " (search trial 3's out-of-fold predictions, 120 rows over 5 folds)"
+    >>> held_out_note({"held_out": {"trial": 0, "fits": 1, "rows": 40}}), held_out_note({})
+    (" (search trial 0's predictions, 40 val rows)", '')
+    """
+    held = figures.get("held_out")
+    if not held:
+        return ""
+    if held["fits"] > 1:
+        return f" (search trial {held['trial']}'s out-of-fold predictions, {held['rows']} rows over {held['fits']} folds)"
+    return f" (search trial {held['trial']}'s predictions, {held['rows']} val rows)"
+
+
 def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
     """Model, rows per split, where it stopped, val and test figures, then the run folder."""
     console = stdout_console()
     rows = ", ".join(f"{name} {count}" for name, count in metrics.get("rows", {}).items())
-    console.print(f"trained {metrics['model']} on {metrics['device']} ({rows}) in {figure(metrics['seconds'])} s; "
-                  f"best epoch {metrics['best_epoch']} of {metrics['stopped_epoch']}", highlight=False, markup=False)
+    retrain = metrics.get("retrain")
+    epochs = "" if retrain else f"; best epoch {metrics['best_epoch']} of {metrics['stopped_epoch']}"
+    console.print(f"trained {metrics['model']} on {metrics['device']} ({rows}) in {figure(metrics['seconds'])} s"
+                  f"{epochs}", highlight=False, markup=False)
     if "sanity" in metrics:
         sanity = metrics["sanity"]
         console.print(f"sanity: the model overfit {sanity['samples']} training samples in {sanity['steps']} steps",
@@ -386,15 +434,22 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
         best = metrics["search"]["best"]
         params = ", ".join(f"{k}={figure(v) if isinstance(v, float) else v}" for k, v in best["params"].items())
         console.print(f"search: {len(metrics['search']['trials'])} trials; best {params} "
-                      f"(cv {figure(best['cv_mean'])} ± {figure(best['cv_std'])})", highlight=False, markup=False)
+                      f"(trial {best['trial']}, cv {figure(best['cv_mean'])} ± {figure(best['cv_std'])})",
+                      highlight=False, markup=False)
+        if retrain:
+            fits = (f"the median best epoch of its {retrain['fits']} folds" if retrain["fits"] > 1
+                    else "its best epoch on val")
+            console.print(f"final model: trial {retrain['trial']}'s setting retrained on "
+                          f"{'+'.join(retrain['splits'])} ({retrain['rows']} rows) for {retrain['epochs']} epochs, "
+                          f"{fits}", highlight=False, markup=False)
     for split in ("val", "test"):
         if split in metrics:
             worst = min(metrics[split]["per_class"].items(), key=lambda kv: kv[1]["f1"], default=None)
             extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
-            seen = (" (the final model was retrained on train+val: optimistic; the search's cross-validated "
-                    "score above is the estimate)" if metrics[split].get("seen_in_training") else "")
-            console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{extra}{seen}", highlight=False,
-                          markup=False)
+            console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{held_out_note(metrics[split])}"
+                          f"{extra}", highlight=False, markup=False)
+    for warning in metrics.get("warnings", []):
+        console.print(f"warning: {warning}", highlight=False, markup=False)
     for layer in metrics.get("histograms", {}).get("flagged", []):
         console.print(f"warning: {layer}: more than half of its units are dead (see histograms/)", highlight=False,
                       markup=False)

@@ -190,6 +190,31 @@ def full(digits, tmp_path_factory):
     return write_pipeline_report(out, stages)
 
 
+def test_after_a_search_the_training_section_says_whose_curves_and_val_figures_they_are(digits, tmp_path):
+    """Issue 22 item 11: after a search the page showed the retrain's curves as "the"
+    curves and "Activations (epoch 1)"; now it names the chosen trial and the retrain."""
+    out = tmp_path / "out"
+    shutil.copytree(digits.out, out)
+    stages = {name: {**s, "outputs": {k: v.replace(str(digits.out), str(out)) for k, v in s["outputs"].items()}}
+              for name, s in digits.stages.items()}
+    stages["train"] = _train_files(out)
+    metrics = stages["train"]["figures"]
+    metrics["retrain"] = {"splits": ["train", "val"], "rows": 28, "epochs": 3, "trial": 2, "fits": 3}
+    metrics["val"] = {**metrics["val"], "held_out": {"trial": 2, "fits": 3, "rows": 28}}
+    metrics["warnings"] = ["class '8' is in test (4 rows) but not in train: the model cannot learn it"]
+    page = write_pipeline_report(out, stages).read_text(encoding="utf-8")
+    summary = re.search(r"<p id='train-summary'>(.*?)</p>", page).group(1)
+    assert summary.startswith("cnn on cpu: search trial 2&#x27;s setting retrained 3 epochs on train+val (28 rows); "
+                              "val accuracy <b>0.929</b> (search trial 2&#x27;s out-of-fold predictions, 28 rows "
+                              "over 3 folds); test accuracy <b>0.929</b>")
+    assert ("<h3>Curves of search trial 2 (mean of its 3 folds; the final model: 3 epochs on train+val, "
+            "no val left)</h3>") in page
+    assert "<h3>val: accuracy 0.929 (search trial 2&#x27;s out-of-fold predictions" in page
+    assert "<h3>test: accuracy 0.929</h3>" in page
+    assert "<h3>Activations (epoch 3 of the final retrain)</h3>" in page
+    assert "<p class='warn'>warning: class &#x27;8&#x27; is in test (4 rows) but not in train" in page
+
+
 def test_training_section_shows_curves_confusion_per_class_and_the_hardest(full):
     page = full.read_text(encoding="utf-8")
     assert "val accuracy <b>0.929</b>; test accuracy <b>0.929</b>" in page

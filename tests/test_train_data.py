@@ -1,4 +1,4 @@
-"""Manifests → tensors for training (pipelines/train/data*.py): shapes per modality, encoders
+"""Manifests → tensors for training (pipelines/train/data/): shapes per modality, encoders
 fitted on the train split only, which rows and columns take part, and the errors."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import curaug
 from curate.errors import CuraugError
 from pipelines.train.config import TrainConfig
 from pipelines.train.data import ManifestDataset, concat, prepare_data
-from pipelines.train.data_encoder import encoder_from_state
-from pipelines.train.data_text import UNKNOWN, tokenize
+from pipelines.train.data.encoder import encoder_from_state
+from pipelines.train.data.text import UNKNOWN, tokenize
 from conftest import SAMPLE
 
 CURAUG_COLUMNS = {"id", "root", "path", "text", "modality", "sha256", "phash", "width", "height", "channels",

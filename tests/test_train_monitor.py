@@ -381,3 +381,18 @@ def test_a_sequence_model_is_probed_per_feature_and_sanity_checked(tmp_path):
     # the ReLU's units are its 8 features (3 dead), not the 6 time steps in dimension 1
     assert hist.summary()["dead_relu"] == {"head.1": 3 / 8}
     assert model.gru.dropout == 0.3
+
+
+def test_curves_carry_the_title_asked_above_the_loss_panel(tmp_path, monkeypatch):
+    """After a search the curves are the chosen trial's folds, and their title says so
+    (issue 22 item 11); without a title it names the best epoch."""
+    from matplotlib.figure import Figure
+
+    drawn = []
+    real = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **kw: (drawn.append(fig), real(fig, *a, **kw)))
+    rows = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "lr": 0.01} for e in (1, 2, 3)]
+    write_curves(rows, tmp_path / "a.png", best_epoch=2, title="search trial 3 (mean of 5 folds)")
+    write_curves(rows, tmp_path / "b.png")
+    assert [fig.axes[0].get_title() for fig in drawn] == ["search trial 3 (mean of 5 folds)", "best epoch 3"]
+    assert [ax.get_ylabel() for ax in drawn[0].axes] == ["loss", "accuracy", "learning rate"]

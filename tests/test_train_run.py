@@ -236,3 +236,78 @@ def test_train_engine_flags_are_checked(cli, penguins, tmp_path):
     line = one_internal_error_line(cli("train", penguins, "--label", "species", "-o", tmp_path / "r", "--search", "2",
                                        "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"))
     assert "ClusterError: cannot reach the Dask scheduler tcp://127.0.0.1:1" in line  # a cluster failure: exit 3
+
+
+def _table(tmp_path, labels) -> Path:
+    """60 rows of two features, split 36/12/12 in order, labelled ``labels``."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60), "z": rng.normal(size=60), "y": labels,
+                       "split": ["train"] * 36 + ["val"] * 12 + ["test"] * 12})
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    return tmp_path / "t.parquet"
+
+
+@pytest.mark.parametrize("labels, says", [
+    (["a"] * 60, "--label 'y' has a single class in the train split ('a', 36 rows): nothing to stratify on or learn"),
+    ([None] * 36 + ["a", "b"] * 12, "--label 'y': every value is missing in the train split (36 rows)"),
+    (["a"] * 32 + [None] * 4 + ["b"] * 24, "--label 'y' has a single class in the train split ('a', 32 rows)"),
+])
+def test_a_train_split_with_one_class_or_none_is_one_error_line(cli, tmp_path, labels, says):
+    """Issue 22 item 10: a single class (or none) in train used to train silently and report
+    test accuracy 1 with four scikit-learn warnings; the split's own rule now refuses it."""
+    r = cli("train", _table(tmp_path, labels), "--label", "y", "-o", tmp_path / "run", "--epochs", "1")
+    assert says in one_error_line(r)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_class_absent_from_train_is_named_in_metrics_and_on_the_terminal(cli, tmp_path):
+    labels = ["a", "b"] * 18 + ["a", "b", "c"] * 8
+    r = cli("train", _table(tmp_path, labels), "--label", "y", "-o", tmp_path / "run", "--epochs", "1")
+    assert r.code == 0, r.err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["classes_absent_from_train"] == {"c": {"val": 4, "test": 4}}
+    warning = ("class 'c' is in val (4 rows), test (4 rows) but not in train: the model cannot learn it, so each "
+               "of its rows counts as an error")
+    assert metrics["warnings"] == [warning]
+    assert [line for line in r.out.splitlines() if line.startswith("warning:")] == [f"warning: {warning}"]
+    assert metrics["test"]["per_class"]["c"]["recall"] == 0
+
+
+def test_after_a_search_the_chosen_trial_gives_the_curves_and_val_errors(penguins, tmp_path, monkeypatch):
+    """Issue 22 item 11: after ``--search`` curves.png showed only the final retrain (no val,
+    "best epoch 4"), errors.csv was empty (val was trained on) and the activations were of
+    epoch 1. Now the chosen trial's folds give the curves and the val figures, and
+    metrics.json says what the retrain used."""
+    import pipelines.train.monitor as monitor
+    from pipelines.train.run import train
+
+    drawn = []
+    real = monitor.write_curves
+    monkeypatch.setattr(monitor, "write_curves", lambda history, path, **kw: (drawn.append((history, kw)),
+                                                                            real(history, path, **kw)))
+    metrics = train(str(penguins), label="species", out=tmp_path / "run", epochs=30, search=2)
+    best = metrics["search"]["best"]
+    rows = metrics["rows"]
+    assert metrics["retrain"] == {"splits": ["train", "val"], "rows": rows["train"] + rows["val"],
+                                  "epochs": best["epochs"], "trial": best["trial"], "fits": 5}
+    assert metrics["best_epoch"] == metrics["stopped_epoch"] == best["epochs"]
+    (history, kw), = drawn
+    assert history == best["history"] and all(row["val_loss"] is not None for row in history)
+    assert kw["best_epoch"] == best["epochs"] and kw["title"].startswith(f"search trial {best['trial']} (mean of 5 folds)")
+    # val: every train+val row, predicted by the fold fit that did not train on it
+    held = metrics["val"]["held_out"]
+    assert held == {"trial": best["trial"], "fits": 5, "rows": rows["train"] + rows["val"]}
+    assert "seen_in_training" not in metrics["val"]
+    assert sum(map(sum, metrics["val"]["confusion"])) == held["rows"]
+    wrong = held["rows"] - sum(metrics["val"]["confusion"][i][i] for i in range(3))
+    assert metrics["errors"]["failed"] == wrong
+    errors = pd.read_csv(tmp_path / "run" / "errors.csv")
+    assert len(errors) == min(100, wrong)
+    from pipelines.train.data import prepare_data
+    from pipelines.train.run import make_config
+
+    prepared = prepare_data(pd.read_parquet(penguins), make_config(label="species"), base_dir=penguins.parent)
+    assert set(errors["id"].astype(str)) <= set(prepared.splits["train"].ids) | set(prepared.splits["val"].ids)
+    # the activations are recorded over the retrain's own epochs, up to its last (not at epoch 1 only: one
+    # epoch in five of the 30 asked was recorded, and the retrain ran fewer)
+    assert metrics["histograms"]["epoch"] == best["epochs"]

@@ -20,7 +20,8 @@ import pytest
 from curate.errors import CuraugError
 from pipelines.train.config import TrainConfig
 from pipelines.train.search import FINE_STEP, SPACE, fine_box, out_of_fold_probs, search
-from pipelines.train.types import DataSpec, Predictions, Prepared
+from pipelines.train.data import Prepared
+from pipelines.train.types import DataSpec, Predictions
 
 CLASSES = ("cat", "ant", "bee")  # not sorted: the probability columns must be
 
@@ -78,6 +79,7 @@ def prepared(*, folds: int | None = 4, n: int = 180, seed: int = 0) -> Prepared:
 @dataclass
 class FitResult:
     best_epoch: int
+    history: list[dict]
 
 
 class Recorder:
@@ -94,20 +96,22 @@ class Recorder:
 
         model = MLPClassifier((config.width,), alpha=config.weight_decay, learning_rate_init=config.base_lr,
                               batch_size=32, random_state=config.seed)
-        best, best_epoch, best_score = None, 0, -1.0
+        best, best_epoch, best_score, history = None, 0, -1.0, []
         for epoch in range(1, config.epochs + 1):
             model.partial_fit(train.X, train.targets, classes=np.arange(len(CLASSES)))
             score = model.score(val.X, val.targets)
+            history.append({"epoch": epoch, "val_accuracy": score, "seconds": 0.1 * epoch})
             if score > best_score:
                 best, best_epoch, best_score = copy.deepcopy(model), epoch, score
-        return self.record(config, train, val, best, best_epoch)
+        return self.record(config, train, val, best, best_epoch, history)
 
-    def record(self, config: TrainConfig, train: TableSet, val: TableSet, best, best_epoch: int):
+    def record(self, config: TrainConfig, train: TableSet, val: TableSet, best, best_epoch: int, history):
         """Keep what a fit saw; the model remembers its training ids."""
         best.trained_on = frozenset(train.ids)
         with self.lock:
-            self.fits.append({"train": list(train.ids), "val": list(val.ids), "config": config})
-        return best, FitResult(best_epoch)
+            self.fits.append({"train": list(train.ids), "val": list(val.ids), "config": config,
+                              "history": history})
+        return best, FitResult(best_epoch, history)
 
     def evaluate(self, model, dataset: TableSet) -> Predictions:
         probs = model.predict_proba(dataset.X)
@@ -117,11 +121,19 @@ class Recorder:
         return Predictions(list(dataset.ids), dataset.targets, probs, losses)
 
 
-def run_search(data: Prepared, *, n_trials: int = 6, workers: int = 1, seed: int = 0, recorder=None):
+def run_search(data: Prepared, *, n_trials: int = 6, workers: int = 1, seed: int = 0, recorder=None,
+               on_trial=None) -> dict:
+    """The search record."""
+    return full_search(data, n_trials=n_trials, workers=workers, seed=seed, recorder=recorder,
+                       on_trial=on_trial).record
+
+
+def full_search(data: Prepared, *, n_trials: int = 6, workers: int = 1, seed: int = 0, recorder=None,
+                on_trial=None):
     recorder = recorder or Recorder()
     config = TrainConfig(epochs=4, seed=seed, search_workers=workers)
     return search(data, config, fit_fn=recorder.fit, evaluate_fn=recorder.evaluate, concat=concat,
-                  n_trials=n_trials)
+                  n_trials=n_trials, on_trial=on_trial)
 
 
 def test_same_seed_same_trials_with_one_and_two_workers():
@@ -152,7 +164,7 @@ class TorchRecorder(Recorder):
         opt = torch.optim.AdamW(model.parameters(), lr=config.base_lr, weight_decay=config.weight_decay)
         X, y = torch.from_numpy(train.X), torch.from_numpy(train.targets)
         Xv, yv = torch.from_numpy(val.X), torch.from_numpy(val.targets)
-        best, best_epoch, best_score = None, 0, -1.0
+        best, best_epoch, best_score, history = None, 0, -1.0, []
         for epoch in range(1, config.epochs + 1):
             for batch in torch.randperm(len(X), generator=g).split(32):
                 h = torch.relu(hidden(X[batch]))
@@ -163,9 +175,10 @@ class TorchRecorder(Recorder):
                 opt.step()
             with torch.no_grad():
                 score = float((model(Xv).argmax(1) == yv).float().mean())
+            history.append({"epoch": epoch, "val_accuracy": score})
             if score > best_score:
                 best, best_epoch, best_score = copy.deepcopy(model), epoch, score
-        return self.record(config, train, val, best, best_epoch)
+        return self.record(config, train, val, best, best_epoch, history)
 
     def evaluate(self, model, dataset: TableSet) -> Predictions:
         import torch
@@ -219,9 +232,9 @@ def test_trial_scores_are_cross_validated_over_the_folds():
         assert trial["mean_best_epoch"] == pytest.approx(np.mean(trial["fold_best_epochs"]))
         assert all(1 <= e <= 4 for e in trial["fold_best_epochs"])
     best = max(result["trials"], key=lambda t: t["cv_mean"])
-    assert result["best"] == {"trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"],
-                              "cv_std": best["cv_std"],
-                              "epochs": int(np.median(best["fold_best_epochs"]) + 0.5)}
+    assert {k: v for k, v in result["best"].items() if k != "history"} == {
+        "trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"], "cv_std": best["cv_std"],
+        "epochs": int(np.median(best["fold_best_epochs"]) + 0.5)}
     assert result["best"]["cv_mean"] > 0.8  # blobs are easy: the scores are real accuracies
     # each trial runs under its own seed, and with its own parameters
     seeds = {fit["config"].seed for fit in recorder.fits}
@@ -326,3 +339,45 @@ def test_out_of_fold_probs_need_a_fold_column():
     result = run_search(one_fold, n_trials=1, recorder=recorder)
     assert len(result["trials"][0]["fold_scores"]) == 1
     assert recorder.fits[-1]["val"] == one_fold.splits["val"].ids
+
+
+def test_each_trial_reports_its_score_and_the_best_so_far():
+    """Issue 22 item 11: ``--search`` printed nothing for ~40 s; a progress callback now
+    hears of every trial (done, total, its score, the best so far), from any thread."""
+    calls = []
+    result = run_search(prepared(), n_trials=5, workers=2, on_trial=lambda *args: calls.append(args))
+    assert [(done, total) for done, total, _, _ in calls] == [(i, 5) for i in range(1, 6)]
+    assert sorted(score for _, _, score, _ in calls) == sorted(t["cv_mean"] for t in result["trials"])
+    running = np.maximum.accumulate([score for _, _, score, _ in calls])
+    assert [best for *_, best in calls] == running.tolist()
+    assert calls[-1][3] == result["best"]["cv_mean"]
+
+
+def test_the_chosen_trial_keeps_its_curves_and_out_of_fold_predictions():
+    """Issue 22 item 11: after a search the final model is retrained on train+val, so the
+    run's curves and val errors come from the chosen trial's fold fits, each row predicted
+    by the fit that did not train on it."""
+    data = prepared()
+    recorder = Recorder()
+    result = full_search(data, n_trials=3, recorder=recorder)
+    best = result.record["best"]
+    held = result.held_out
+    pool = concat(data.splits["train"], data.splits["val"])
+    originals = [i for i in pool.ids if not i.endswith("_aug")]
+    assert held.fits == 4 and held.dataset.ids == originals == held.predictions.ids
+    assert held.predictions.targets.tolist() == held.dataset.targets.tolist()
+    chosen = [fit for fit in recorder.fits if fit["config"].lr == best["params"]["lr"]]
+    assert len(chosen) == 4
+    assert sorted(i for fit in chosen for i in fit["val"]) == sorted(originals)  # each row held out once
+    # pooled, the held-out predictions score what the folds scored
+    accuracy = float(np.mean(held.predictions.preds == held.predictions.targets))
+    assert accuracy == pytest.approx(np.average(best_scores(result), weights=[len(f["val"]) for f in chosen]))
+    # the curves: per epoch the mean over the four folds, without the seconds of any run
+    assert [row["epoch"] for row in best["history"]] == [1, 2, 3, 4]
+    assert all(row["fits"] == 4 and "seconds" not in row for row in best["history"])
+    for epoch, row in enumerate(best["history"], start=1):
+        assert row["val_accuracy"] == pytest.approx(np.mean([f["history"][epoch - 1]["val_accuracy"] for f in chosen]))
+
+
+def best_scores(result) -> list[float]:
+    return next(t["fold_scores"] for t in result.record["trials"] if t["number"] == result.record["best"]["trial"])

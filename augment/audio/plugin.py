@@ -2,7 +2,8 @@
 on the modality-blind runner, decoding and encoding with soundfile.
 
 :meth:`AudioPlugin.load` decodes a row's file to float32 ``(channels, samples)`` and keeps
-its sample rate, format and subtype. The plan (:meth:`AudioPlugin.draw`) names the steps
+its sample rate, format and subtype (:mod:`augment.audio.decode`, the decoder training
+reads audio with too). The plan (:meth:`AudioPlugin.draw`) names the steps
 that apply; :meth:`AudioPlugin.apply` runs them in order, each drawing its values with
 ``get_params`` on the data the previous step produced, from a generator seeded by the
 sample seed and the step's place in the plan, and records them (provenance; replay redoes
@@ -158,19 +159,13 @@ class AudioPlugin(RegistryPlugin):
         return draw_plan(steps, rng, lambda step: {"name": step.name, "params": step.params})
 
     def load(self, row: "dict[str, Any]", ctx: Context) -> AudioSample:
-        import soundfile as sf
-
+        from augment.audio.decode import read_audio
         from curate.io.manifest import media_file
 
         file = media_file(row["root"], row["path"])
         _check_unchanged(file, row.get("size_bytes"))
-        try:
-            with sf.SoundFile(file) as f:
-                fmt, subtype, sr = f.format, f.subtype, f.samplerate
-                data = f.read(dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise CuraugError(f"{file}: cannot decode audio ({exc})") from None
-        return AudioSample(np.ascontiguousarray(data.T), int(sr), fmt, subtype, row=row)
+        decoded = read_audio(file)
+        return AudioSample(decoded.data, decoded.sample_rate, decoded.format, decoded.subtype, row=row)
 
     def apply(self, sample: AudioSample, plan: list[dict], seed: int, ctx: Context) -> tuple[AudioSample, list[dict]]:
         """Run ``plan`` step by step (``sample`` is left as it is); a silent sample meeting an

@@ -5,8 +5,9 @@ Consecutive albumentations transforms of a plan run as one ``Compose`` (built on
 distinct plan segment, its random state set from the sample seed on every call) with
 ``save_applied_params=True``, so the values albumentations drew (angles, crops...) go into
 the provenance. Masks, boxes and keypoints named by the recipe's ``targets`` go through
-the same Compose and stay aligned with the image. Outputs are encoded by
-:mod:`augment.image.encode`.
+the same Compose and stay aligned with the image. Sources are decoded by
+:mod:`augment.image.decode` (the decoder training reads images with too) and outputs
+encoded by :mod:`augment.image.encode`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional
 import numpy as np
 from pydantic import Field
 
+from augment.image.decode import DEEP_PEAK, read_image
 from augment.image.encode import FORMATS, encode, encode_png
 from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
                                       build_albumentations, build_own, check_step, own_transform)
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
 #: Compose objects kept per process (one per distinct run of albumentations steps in a plan)
 _MAX_COMPOSES = 512
 _MODES = {"L": "8-bit grey", "RGBA": "RGBA", "I;16": "16-bit grey"}
-#: the largest 16-bit pixel value: a 16-bit image is scaled by it into albumentations' float range
-DEEP_PEAK = 65535
 
 
 class Targets(Strict):
@@ -139,8 +139,7 @@ class ImagePlugin(Plugin):
 
         from curate.io.manifest import media_file
 
-        with Image.open(media_file(row["root"], row["path"])) as im:
-            image, mode = _pixels(im)
+        image, mode = read_image(media_file(row["root"], row["path"]))
         sample: dict[str, Any] = {"image": image, "mode": mode}
         t = ctx.recipe.targets
         if t.mask and _present(row.get(t.mask)):
@@ -285,16 +284,6 @@ class ImagePlugin(Plugin):
             if lost > rule.max_box_area_loss:
                 return f"boxes lost {lost:.0%} of their area (> {rule.max_box_area_loss:.0%})"
         return None
-
-
-def _pixels(im) -> tuple[np.ndarray, str]:
-    """The pixels of an open Pillow image and their mode: grey, RGB and RGBA as they are
-    (no converted copy), 16-bit grey as uint16, anything else (palette, CMYK...) as RGB."""
-    if im.mode in ("L", "RGB", "RGBA"):
-        return np.asarray(im), im.mode
-    if im.mode.startswith("I;16"):
-        return np.asarray(im).astype(np.uint16), "I;16"
-    return np.asarray(im.convert("RGB")), "RGB"
 
 
 def _box_area(boxes, xywh: bool) -> float:

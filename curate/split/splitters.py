@@ -71,17 +71,25 @@ def check_split_args(columns, label: str, *, group: str | None, time: str | None
     return parse_ratios(ratios)
 
 
-def check_classes(counts: "dict[Any, int]", label: str) -> None:
+def check_classes(counts: "dict[Any, int]", label: str, *, where: str = "") -> None:
     """One error line when ``label`` gives nothing to stratify on or learn: every value
-    missing, or a single class (``counts``: rows per value, ``(missing)`` for none)."""
+    missing, or a single class (``counts``: rows per value, ``(missing)`` for none);
+    ``where`` names the rows counted (``"in the train split"``), when not the whole table.
+
+    >>> check_classes({"a": 36, MISSING: 2}, "y", where="in the train split")
+    Traceback (most recent call last):
+    ...
+    curate.errors.CuraugError: label='y' has a single class in the train split ('a', 36 rows): nothing to stratify on or learn; check the label column
+    """
     present = {str(k): int(n) for k, n in counts.items() if k != MISSING and n}
+    rows = f" {where}" if where else ""
     if not present:
-        raise CuraugError(f"label='{label}': every value is missing ({sum(counts.values())} rows); "
+        raise CuraugError(f"label='{label}': every value is missing{rows} ({sum(counts.values())} rows); "
                           "give the label column, or label the rows first", param="label")
     if len(present) == 1:
         (only, n), = present.items()
-        raise CuraugError(f"label='{label}' has a single class ('{only}', {n} rows): nothing to stratify on or "
-                          "learn; check the label column", param="label")
+        raise CuraugError(f"label='{label}' has a single class{rows} ('{only}', {n} rows): nothing to stratify "
+                          "on or learn; check the label column", param="label")
 
 
 #: The class of a row whose label is missing.

@@ -2,7 +2,9 @@
 
 Training: the curves the run drew, a confusion heat map per evaluated split, per-class
 precision/recall/F1, the hardest examples (top of ``errors.csv``, thumbnails for images)
-and the activation histograms' flagged layers. Ablation: accuracy with and without
+and the activation histograms' flagged layers. After a search the final model was
+retrained on train+val: the curves, val figures and errors are the chosen trial's folds',
+and the section says so. Ablation: accuracy with and without
 augmentation per seed with mean ± std, per-class F1, the paired test and its verdict.
 """
 
@@ -12,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from pipelines.console import figure
+from pipelines.console import figure, held_out_note
 from pipelines.report.html import _png, _pyplot
 from pipelines.report.parts import cell, data_uri_png, figures_of, guarded, missing, table
 
@@ -25,20 +27,42 @@ def training_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
     train = out / "train"
     if metrics is None:
         return missing("train/metrics.json is missing: training did not finish.")
+    retrain = metrics.get("retrain")
+    fitted = (f"search trial {retrain['trial']}'s setting retrained {retrain['epochs']} epochs on "
+              f"{'+'.join(retrain['splits'])} ({retrain['rows']} rows)" if retrain else
+              f"best epoch {metrics.get('best_epoch')}, stopped at {metrics.get('stopped_epoch')}")
     parts = [f"<p id='train-summary'>{html.escape(str(metrics.get('model', '')))} on "
-             f"{html.escape(str(metrics.get('device', '')))}: best epoch {metrics.get('best_epoch')}, "
-             f"stopped at {metrics.get('stopped_epoch')}"
+             f"{html.escape(str(metrics.get('device', '')))}: {html.escape(fitted)}"
              + "".join(f"; {split} accuracy <b>{metrics[split]['accuracy']:.3f}</b>"
+                       + html.escape(held_out_note(metrics[split]))
                        for split in ("val", "test") if split in metrics) + ".</p>"]
+    parts += [f"<p class='warn'>warning: {html.escape(str(w))}</p>" for w in metrics.get("warnings") or []]
     curves = train / "curves.png"
-    parts.append(f"<h3>Curves</h3><img id='curves' alt='loss and accuracy per epoch' src='{data_uri_png(curves)}'>"
+    parts.append(f"<h3>{html.escape(_curves_title(metrics))}</h3>"
+                 f"<img id='curves' alt='loss and accuracy per epoch' src='{data_uri_png(curves)}'>"
                  if curves.is_file() else missing("train/curves.png is missing."))
     for split in ("test", "val"):
         if split in metrics:
             parts.append(guarded(f"{split} evaluation", _evaluation, split, metrics[split]))
     parts.append(guarded("hardest examples", _hardest, train, out, metrics))
-    parts.append(guarded("activation summary", _histograms, metrics.get("histograms")))
+    parts.append(guarded("activation summary", _histograms, metrics.get("histograms"), retrain is not None))
     return "\n".join(parts)
+
+
+def _curves_title(metrics: dict[str, Any]) -> str:
+    """The curves' heading: after a search they are the chosen trial's, not the final model's.
+
+    >>> _curves_title({"retrain": {"trial": 3, "fits": 5, "epochs": 8, "splits": ["train", "val"]}})
+    'Curves of search trial 3 (mean of its 5 folds; the final model: 8 epochs on train+val, no val left)'
+    >>> _curves_title({})
+    'Curves'
+    """
+    retrain = metrics.get("retrain")
+    if not retrain:
+        return "Curves"
+    over = f"mean of its {retrain['fits']} folds" if retrain["fits"] > 1 else "on val"
+    return (f"Curves of search trial {retrain['trial']} ({over}; the final model: {retrain['epochs']} epochs on "
+            f"{'+'.join(retrain['splits'])}, no val left)")
 
 
 def _evaluation(split: str, result: dict[str, Any]) -> str:
@@ -46,7 +70,7 @@ def _evaluation(split: str, result: dict[str, Any]) -> str:
     heat = _confusion_plot(result["confusion"], labels, split)
     rows = [[cls, m.get("precision"), m.get("recall"), m.get("f1"), m.get("support")]
             for cls, m in result["per_class"].items()]
-    return (f"<h3>{split}: accuracy {result['accuracy']:.3f}</h3>"
+    return (f"<h3>{split}: accuracy {result['accuracy']:.3f}{html.escape(held_out_note(result))}</h3>"
             f"<img id='confusion-{split}' alt='{split} confusion matrix' src='{heat}'>"
             + table(["class", "precision", "recall", "F1", "support"], rows, f"per-class-{split}"))
 
@@ -106,7 +130,7 @@ def _hardest(train: Path, out: Path, metrics: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _histograms(summary: dict[str, Any] | None) -> str:
+def _histograms(summary: dict[str, Any] | None, retrained: bool = False) -> str:
     if not summary or not summary.get("dead_relu"):
         return "<h3>Activations</h3>" + missing("no activation histograms were recorded.")
     flagged = set(summary.get("flagged") or [])
@@ -114,7 +138,8 @@ def _histograms(summary: dict[str, Any] | None) -> str:
             for layer, fraction in summary["dead_relu"].items()]
     verdict = (f"{len(flagged)} layer{'s' if len(flagged) != 1 else ''} flagged: {', '.join(sorted(flagged))}"
                if flagged else "no layer flagged")
-    return (f"<h3>Activations (epoch {summary.get('epoch')})</h3><p id='dead-layers'>{html.escape(verdict)}.</p>"
+    of = " of the final retrain" if retrained else ""
+    return (f"<h3>Activations (epoch {summary.get('epoch')}{of})</h3><p id='dead-layers'>{html.escape(verdict)}.</p>"
             + table(["layer", "dead ReLU fraction", ""], rows, "histograms"))
 
 

@@ -42,6 +42,10 @@ from pipelines.train.types import DataSpec
 #: the model ``--model auto`` picks for each modality
 AUTO = {"tabular": "mlp", "image": "cnn", "audio": "cnn", "text": "bow"}
 
+#: a baseline's width when nothing sized it: a large data set's (``curaug train`` sizes
+#: smaller convolutional widths to small data, :mod:`pipelines.train.sizing`)
+WIDTH = 64
+
 #: bigram ids are hashed into this many extra rows of the bag-of-n-grams embedding
 BIGRAM_BUCKETS = 2**14
 
@@ -389,11 +393,10 @@ def resolve_model_name(spec: DataSpec, name: str) -> str:
 def build_model(spec: DataSpec, config: TrainConfig) -> Baseline:
     """A freshly initialised baseline for ``spec``'s data; the same ``config.seed`` gives
     the same weights, and the caller's global torch RNG is left as it was. A width of None
-    is that of a large data set (64): ``curaug train`` sizes it to the training data first."""
-    from pipelines.train.sizing import size_to_data
-
+    is that of a large data set (:data:`WIDTH`): ``curaug train`` sizes it to the training data first."""
     name = resolve_model_name(spec, config.model)
-    config = size_to_data(config, spec, None)
+    if config.width is None:
+        config = config.model_copy(update={"width": WIDTH})
     model_class = MODELS.get(f"{spec.modality}/{name}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)

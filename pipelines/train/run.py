@@ -9,6 +9,7 @@ split, once, on the best weights. Every file of the run folder is written atomic
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -25,8 +26,8 @@ PROBE_SIZE = 64
 HISTOGRAM_EPOCHS = 6
 
 
-def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=None, engine: str = "local",
-          scheduler: str | None = None, **settings: Any) -> dict[str, Any]:
+def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=None, search_progress=None,
+          engine: str = "local", scheduler: str | None = None, **settings: Any) -> dict[str, Any]:
     """Train a baseline on the ``split`` column of ``data`` and write ``out`` (RUNDIR).
 
     ``data`` is a manifest DataFrame or a path to one; ``settings`` are the fields of
@@ -35,6 +36,8 @@ def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=N
     of an interrupted run with the same settings resumes it. ``engine="dask"`` runs the
     search's trials as Dask tasks, one worker process each (on ``scheduler``, else a
     LocalCluster of ``search_workers`` processes); the result is the local one.
+    ``progress`` is a loop callback (one line per epoch); ``search_progress(done, total,
+    score, best)`` is called after each search trial.
     """
     if engine not in ("local", "dask"):
         raise CuraugError(f"engine={engine!r}: choose 'local' or 'dask'", param="engine")
@@ -47,7 +50,8 @@ def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=N
     _check_rundir(rundir)
     base_dir = Path(data).resolve().parent if isinstance(data, (str, os.PathLike)) else Path.cwd()
     df = load_data(data) if isinstance(data, (str, os.PathLike)) else data
-    return TrainingRun(config, rundir, progress=progress, engine=engine, scheduler=scheduler).run(df, base_dir)
+    return TrainingRun(config, rundir, progress=progress, search_progress=search_progress, engine=engine,
+                       scheduler=scheduler).run(df, base_dir)
 
 
 def make_config(**settings: Any):
@@ -85,20 +89,21 @@ def _check_rundir(rundir: Path) -> None:
 class TrainingRun:
     """The steps of one run, sharing the config, the device and the run folder."""
 
-    def __init__(self, config, rundir: Path, *, progress=None, engine: str = "local", scheduler: str | None = None):
+    def __init__(self, config, rundir: Path, *, progress=None, search_progress=None, engine: str = "local",
+                 scheduler: str | None = None):
         from pipelines.train.device import resolve_device
 
         self.config = config
         self.rundir = rundir
         self.device = resolve_device(config.device)
-        self.progress = progress
+        self.progress, self.search_progress = progress, search_progress
         self.engine, self.scheduler = engine, scheduler
         self.test_evaluations = 0
         self.sized: list[str] = []
 
     # ------------------------------------------------------------------ the run
     def run(self, df, base_dir: Path) -> dict[str, Any]:
-        from pipelines.train.data import prepare_data
+        from pipelines.train.data import absent_from_train, prepare_data
         from pipelines.train.sizing import SIZED, size_to_data
 
         started = time.perf_counter()
@@ -113,31 +118,31 @@ class TrainingRun:
         metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
                                    "rows": {name: len(ds) for name, ds in prepared.splits.items()},
                                    "dropped": prepared.dropped}
+        absent = absent_from_train(prepared.splits)
+        if absent:
+            metrics["classes_absent_from_train"] = absent
+            metrics["warnings"] = [absent_warning(absent)]
         if self.config.sanity:
             metrics["sanity"] = self._sanity(prepared)
         config = self.config
+        searched = retrain = None
         if config.search:
-            metrics["search"] = self._search(prepared, config)
-            config = config.model_copy(update=metrics["search"]["best"]["params"])
+            searched = self._search(prepared, config)
+            metrics["search"] = searched.record
+            config = config.model_copy(update=searched.record["best"]["params"])
+            retrain = _retrain(prepared, searched)
         if config.folds:
             self._write_oof(prepared, config)
-        histograms = self._histograms(prepared.splits["train"])
+        histograms = self._histograms(prepared.splits["train"], retrain["epochs"] if retrain else config.epochs)
         model = build(prepared.spec, config)
-        result = self._fit_final(model, prepared, config, histograms, metrics.get("search"))
+        result = self._fit_final(model, prepared, config, histograms, retrain)
         metrics.update(best_epoch=result.best_epoch, stopped_epoch=result.stopped_epoch, history=result.history)
+        if retrain:
+            metrics["retrain"] = retrain
         histograms.write_figures()
         metrics["histograms"] = histograms.summary()
-        self._write_outputs(model, prepared, config, result, metrics)
-        val_set = prepared.splits.get("val")
-        if val_set is not None:
-            from pipelines.train.metrics import classification_metrics
-            from pipelines.train.monitor import write_errors
-
-            val_pred = evaluate_on_model_device(model, val_set)
-            metrics["val"] = classification_metrics(val_pred, prepared.spec.classes)
-            if config.search:
-                metrics["val"]["seen_in_training"] = True  # retrained on train+val: optimistic
-            metrics["errors"] = write_errors(val_pred, val_set, prepared.spec.classes, self.rundir / "errors.csv")
+        self._write_outputs(model, prepared, config, result, metrics, searched)
+        metrics.update(self._validation(model, prepared, searched))
         if "test" in prepared.splits:
             metrics["test"] = self._test_once(model, prepared)
         metrics["seconds"] = round(time.perf_counter() - started, 3)
@@ -148,7 +153,7 @@ class TrainingRun:
         (self.rundir / CHECKPOINT).unlink(missing_ok=True)
         return metrics
 
-    def _fit_final(self, model, prepared, config, histograms, searched: dict[str, Any] | None):
+    def _fit_final(self, model, prepared, config, histograms, retrain: dict[str, Any] | None):
         """The model that is tested: early-stopped on val, or, after a search, the selected
         setting retrained on train+val for the epochs the folds chose (no data is left to
         stop on)."""
@@ -157,11 +162,30 @@ class TrainingRun:
 
         train_set, val_set = prepared.splits["train"], prepared.splits.get("val")
         callbacks = self._callbacks(histograms)
-        if searched is None:
+        if retrain is None:
             return fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=callbacks)
         trainval = concat(train_set, val_set) if val_set is not None else train_set
-        return fit(model, trainval, None, config, rundir=self.rundir, callbacks=callbacks,
-                   epochs=max(1, int(searched["best"]["epochs"])))
+        return fit(model, trainval, None, config, rundir=self.rundir, callbacks=callbacks, epochs=retrain["epochs"])
+
+    def _validation(self, model, prepared, searched) -> dict[str, Any]:
+        """``val`` and ``errors`` (and ``errors.csv``): the tested model's on the val split;
+        after a search, whose final model trained on val, the chosen trial's predictions on
+        the rows its fits validated on, each from a fit that did not train on it."""
+        from pipelines.train.metrics import classification_metrics
+        from pipelines.train.monitor import write_errors
+
+        classes = prepared.spec.classes
+        if searched is not None:
+            held = searched.held_out
+            dataset, pred = held.dataset, held.predictions
+            source = {"held_out": {"trial": searched.record["best"]["trial"], "fits": held.fits, "rows": len(dataset)}}
+        elif "val" in prepared.splits:
+            dataset = prepared.splits["val"]
+            pred, source = evaluate_on_model_device(model, dataset), {}
+        else:
+            return {}
+        return {"val": {**classification_metrics(pred, classes), **source},
+                "errors": write_errors(pred, dataset, classes, self.rundir / "errors.csv")}
 
     def _write_oof(self, prepared, config) -> None:
         from curate.io.atomic import atomic_path
@@ -174,20 +198,20 @@ class TrainingRun:
             oof.to_parquet(tmp, index=False)
 
     # ------------------------------------------------------------------ pieces
-    def _search(self, prepared, config) -> dict[str, Any]:
+    def _search(self, prepared, config):
         from pipelines.train.data import concat
         from pipelines.train.search import search
 
         def run(map_trials=None):
             return search(prepared, config, fit_fn=fit_fresh, evaluate_fn=evaluate_on_model_device, concat=concat,
-                          n_trials=config.search, map_trials=map_trials)
+                          n_trials=config.search, map_trials=map_trials, on_trial=self.search_progress)
 
         if self.engine != "dask":
             return run()
         from curate.engine import dask_client
 
         with dask_client(config.search_workers, self.scheduler) as (client, _):
-            return run(lambda fn, items: client.gather(client.map(fn, items, pure=False)))
+            return run(functools.partial(_as_completed, client))
 
     def _model_name(self, spec) -> str:
         from pipelines.train.models import resolve_model_name
@@ -201,12 +225,12 @@ class TrainingRun:
         result = sanity_check(build(prepared.spec, self.config), x[:PROBE_SIZE], y[:PROBE_SIZE])
         return {**result, "samples": int(min(len(x), PROBE_SIZE))}
 
-    def _histograms(self, train_set):
+    def _histograms(self, train_set, epochs: int):
         from pipelines.train.monitor import ActivationHistograms
 
         x, y = train_set.tensors()
-        # about six recorded epochs: each costs a forward/backward pass and a drawn figure
-        every = max(1, self.config.epochs // HISTOGRAM_EPOCHS)
+        # about six recorded epochs of the final fit: each costs a forward/backward pass and a drawn figure
+        every = max(1, epochs // HISTOGRAM_EPOCHS)
         return ActivationHistograms(x[:PROBE_SIZE], y[:PROBE_SIZE], self.rundir / "histograms", every=every)
 
     def _callbacks(self, histograms) -> list:
@@ -224,7 +248,7 @@ class TrainingRun:
         self.test_evaluations += 1
         return classification_metrics(evaluate_on_model_device(model, prepared.splits["test"]), prepared.spec.classes)
 
-    def _write_outputs(self, model, prepared, config, result, metrics) -> None:
+    def _write_outputs(self, model, prepared, config, result, metrics, searched) -> None:
         import io
 
         import torch
@@ -240,7 +264,14 @@ class TrainingRun:
             "config": config.model_dump(mode="json"), "sized_to_data": self.sized,
             "model": metrics["model"], "spec": prepared.spec.to_json(),
             "encoder": prepared.encoder, "curaug": curaug_version(), "torch": torch.__version__})
-        write_curves(result.history, self.rundir / "curves.png", best_epoch=result.best_epoch)
+        if searched is None:
+            write_curves(result.history, self.rundir / "curves.png", best_epoch=result.best_epoch)
+        else:  # the retrain has no val to plot: the chosen trial's fits are the run's curves
+            retrain = metrics["retrain"]
+            over = f"mean of {retrain['fits']} folds" if retrain["fits"] > 1 else "on val"
+            write_curves(searched.record["best"]["history"], self.rundir / "curves.png", best_epoch=retrain["epochs"],
+                         title=f"search trial {retrain['trial']} ({over}); retrained {retrain['epochs']} epochs on "
+                               f"{'+'.join(retrain['splits'])}")
         if config.hard_mining != "none":
             import pandas as pd
 
@@ -248,12 +279,53 @@ class TrainingRun:
             write_text_atomic(self.rundir / "hard_examples.csv", mined.to_csv(index=False))
 
 
+def _retrain(prepared, searched) -> dict[str, Any]:
+    """``metrics.json``'s ``retrain``: what the final model trained on after a search, and
+    for how long (the median best epoch of the chosen trial's fits; at least one)."""
+    splits = [name for name in ("train", "val") if name in prepared.splits]
+    best = searched.record["best"]
+    return {"splits": splits, "rows": sum(len(prepared.splits[name]) for name in splits),
+            "epochs": max(1, int(best["epochs"])), "trial": best["trial"], "fits": searched.held_out.fits}
+
+
+def _as_completed(client, fn, items):
+    """``(index, fn(item))`` for Dask tasks, one per item, as each finishes."""
+    from distributed import as_completed
+
+    futures = client.map(fn, items, pure=False)
+    index = {future.key: i for i, future in enumerate(futures)}
+    for future, result in as_completed(futures, with_results=True):
+        yield index[future.key], result
+
+
+def absent_warning(absent: dict[str, dict[str, int]]) -> str:
+    """One line naming the classes of val or test that train lacks, with their rows.
+
+    >>> absent_warning({"c": {"test": 3}})
+    "class 'c' is in test (3 rows) but not in train: the model cannot learn it, so each of its rows counts as an error"
+    >>> absent_warning({"c": {"val": 1, "test": 2}, "d": {"test": 1}})
+    "2 classes are in val or test but not in train: 'c' (val 1 row, test 2 rows), 'd' (test 1 row): the model cannot learn them, so each of their rows counts as an error"
+    """
+    def rows(n: int) -> str:
+        return f"{n} row{'s' if n != 1 else ''}"
+
+    if len(absent) == 1:
+        (name, where), = absent.items()
+        places = ", ".join(f"{split} ({rows(n)})" for split, n in where.items())
+        return (f"class '{name}' is in {places} but not in train: the model cannot learn it, so each of its rows "
+                "counts as an error")
+    listed = ", ".join(f"'{name}' (" + ", ".join(f"{split} {rows(n)}" for split, n in where.items()) + ")"
+                       for name, where in absent.items())
+    return (f"{len(absent)} classes are in val or test but not in train: {listed}: the model cannot learn them, "
+            "so each of their rows counts as an error")
+
+
 def _checkpoint_width(init: str) -> int:
     """The width ``init`` was trained with: its run's ``config.json`` beside it, else the
     width of a large data set (a checkpoint from elsewhere)."""
     import json
 
-    from pipelines.train.sizing import WIDTH
+    from pipelines.train.models import WIDTH
 
     beside = Path(init).parent / "config.json"
     try:

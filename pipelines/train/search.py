@@ -11,6 +11,11 @@ other folds, the probabilities the ``label_issues`` check reads (``label_issues:
 Neither function fits anything itself: the caller passes ``fit_fn(config, train, val) ->
 (model, FitResult)``, ``evaluate_fn(model, dataset) -> Predictions`` and ``concat(a, b)``
 (train + val rows as one dataset), so this module stays independent of the loop and data code.
+
+The search keeps what the chosen trial's fits saw (:class:`HeldOut`): their curves and
+their predictions on the rows they validated on, each row predicted by a fit that did not
+train on it. The final model is retrained on train + val, so it has no validation data of
+its own: these are the run's validation curves and errors.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import functools
 import math
 import threading
 import zlib
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 import optuna
@@ -30,12 +36,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pipelines.train.config import TrainConfig
-    from pipelines.train.types import Predictions, Prepared
+    from pipelines.train.data import Prepared
+    from pipelines.train.types import Predictions
 
 FitFn = Callable[["TrainConfig", Any, Any], tuple[Any, Any]]
 EvaluateFn = Callable[[Any, Any], "Predictions"]
 ConcatFn = Callable[[Any, Any], Any]
-MapFn = Callable[[Callable[[Any], Any], list], list]
+#: ``map_trials(fn, items)`` yields ``(index, fn(items[index]))`` as each finishes.
+MapFn = Callable[[Callable[[Any], Any], list], Iterable[tuple[int, Any]]]
+#: ``on_trial(done, total, score, best)`` after each finished trial: trials done of all
+#: asked, that trial's cross-validated accuracy and the best so far.
+TrialFn = Callable[[int, int, float, float], None]
+#: History keys averaged over a trial's fits (not ``seconds``: it differs from run to run).
+CURVE_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 #: The declared search space: (low, high, log scale); width is an integer.
 SPACE: dict[str, tuple[float, float, bool]] = {
@@ -81,20 +94,61 @@ def fine_box(best: dict[str, Any]) -> dict[str, tuple[float, float, bool]]:
     return box
 
 
+@dataclass
+class HeldOut:
+    """The chosen trial's fits, as validation data of the run: ``dataset`` holds every row
+    they validated on (train + val rows of the fold column, or the val split without
+    folds), ``predictions`` each row's prediction by the fit that did not train on it, in
+    ``dataset``'s order; ``fits`` how many fits made them (the folds, or 1)."""
+
+    dataset: Any
+    predictions: "Predictions"
+    fits: int
+
+
+@dataclass
+class SearchResult:
+    """``record``: DESIGN.md's ``search`` record (JSON); ``held_out``: the chosen trial's
+    out-of-fold predictions."""
+
+    record: dict[str, Any]
+    held_out: HeldOut
+
+
+@dataclass
+class _Scored:
+    """One trial's fits: accuracy, best epoch and history per fit, and the predictions on
+    the rows validated (``rows``: positions in the pool, ascending; predictions in that order)."""
+
+    scores: list[float]
+    best_epochs: list[int]
+    histories: list[list[dict[str, Any]]]
+    rows: np.ndarray
+    predictions: "Predictions"
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.scores))
+
+
 def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evaluate_fn: EvaluateFn,
-           concat: ConcatFn, n_trials: int, map_trials: MapFn | None = None) -> dict[str, Any]:
-    """Random search, coarse then fine, scored by cross-validation; DESIGN.md's ``search`` record.
+           concat: ConcatFn, n_trials: int, map_trials: MapFn | None = None,
+           on_trial: TrialFn | None = None) -> SearchResult:
+    """Random search, coarse then fine, scored by cross-validation.
 
     Trials run ``config.search_workers`` at a time. A trial's parameters depend only on
     ``config.seed`` and its number, and its fits are seeded from both, so the result does
     not depend on how many run at once (as long as ``fit_fn`` draws from its own seeded
-    generators). Returns ``{"trials": [...], "best": {"trial", "params", "cv_mean",
-    "cv_std", "epochs"}}``; ``epochs`` is the median best epoch over the best trial's folds,
-    the length of the retraining on train + val.
+    generators). The record is ``{"trials": [...], "best": {"trial", "params", "cv_mean",
+    "cv_std", "epochs", "history"}}``: ``epochs`` is the median best epoch over the best
+    trial's folds, the length of the retraining on train + val; ``history`` its fits'
+    curves, per epoch the mean over the fits that ran it (``fits``: how many did).
 
-    ``map_trials(fn, configs) -> results`` runs a stage's trials elsewhere (``curaug train
-    --engine dask``: one task per trial, each in its own worker process); ``fn`` and
-    ``fit_fn``/``evaluate_fn`` must then be picklable.
+    ``map_trials(fn, configs)`` runs a stage's trials elsewhere (``curaug train --engine
+    dask``: one task per trial, each in its own worker process), yielding ``(index,
+    result)`` as each finishes; ``fn`` and ``fit_fn``/``evaluate_fn`` must then be
+    picklable. ``on_trial(done, total, score, best)`` is called after each trial (a
+    progress bar).
     """
     if n_trials < 1:
         raise CuraugError(f"search={n_trials}: needs at least one trial", param="search")
@@ -103,6 +157,23 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
     n_coarse = math.ceil(n_trials / 2)
     failures: dict[int, BaseException] = {}
     lock = threading.Lock()
+    kept: dict[str, Any] = {"done": 0}  # trials finished, and the best one's key and fits
+
+    def finished(number: int, scored: _Scored) -> None:
+        with lock:
+            kept["done"] += 1
+            key = (scored.mean, -number)  # as _best ranks them
+            if "key" not in kept or key > kept["key"]:
+                kept.update(key=key, scored=scored)
+            if on_trial is not None:
+                on_trial(kept["done"], n_trials, scored.mean, kept["key"][0])
+
+    def record(trial, stage: str, scored: _Scored) -> float:
+        trial.set_user_attr("stage", stage)
+        trial.set_user_attr("fold_scores", scored.scores)
+        trial.set_user_attr("fold_best_epochs", scored.best_epochs)
+        finished(trial.number, scored)
+        return scored.mean
 
     def trial_config(trial: optuna.Trial, box: dict) -> "TrainConfig":
         params = {name: (trial.suggest_int(name, int(lo), int(hi), log=log) if name == "width"
@@ -118,17 +189,14 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
             configs = [trial_config(trial, box) for trial in trials]
             results = map_trials(functools.partial(plan.cross_validate, fit_fn=fit_fn, evaluate_fn=evaluate_fn),
                                  configs)
-            for trial, (scores, epochs) in zip(trials, results):
-                trial.set_user_attr("stage", stage)
-                trial.set_user_attr("fold_scores", scores)
-                trial.set_user_attr("fold_best_epochs", epochs)
-                study.tell(trial, float(np.mean(scores)))
+            for index, scored in results:
+                study.tell(trials[index], record(trials[index], stage, scored))
             return
 
         def objective(trial: optuna.Trial) -> float:
             trial_config_ = trial_config(trial, box)
             try:
-                scores, epochs = plan.cross_validate(trial_config_, fit_fn, evaluate_fn)
+                scored = plan.cross_validate(trial_config_, fit_fn, evaluate_fn)
             except Exception as exc:
                 # Optuna would log the failure with a traceback; stop the study and raise
                 # the error (the lowest failing trial's) once the running trials are done.
@@ -136,10 +204,7 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
                     failures[trial.number] = exc
                 study.stop()
                 raise optuna.TrialPruned() from None
-            trial.set_user_attr("stage", stage)
-            trial.set_user_attr("fold_scores", scores)
-            trial.set_user_attr("fold_best_epochs", epochs)
-            return float(np.mean(scores))
+            return record(trial, stage, scored)
 
         study.optimize(objective, n_trials=n, n_jobs=config.search_workers)
         if failures:
@@ -156,9 +221,37 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
         optuna.logging.set_verbosity(previous)
     trials = _records(study)
     best = _best(trials)
-    return {"trials": trials,
-            "best": {"trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"],
-                     "cv_std": best["cv_std"], "epochs": int(np.median(best["fold_best_epochs"]) + 0.5)}}
+    chosen: _Scored = kept["scored"]
+    held_out = HeldOut(plan.pool.subset(chosen.rows), chosen.predictions, len(chosen.scores))
+    return SearchResult({"trials": trials,
+                         "best": {"trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"],
+                                  "cv_std": best["cv_std"], "epochs": int(np.median(best["fold_best_epochs"]) + 0.5),
+                                  "history": mean_history(chosen.histories)}},
+                        held_out)
+
+
+def mean_history(histories: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per epoch, each figure of :data:`CURVE_KEYS` averaged over the fits that ran that
+    epoch and recorded it (early stopping ends folds at different epochs), and how many
+    fits ran it (``fits``).
+
+    >>> mean_history([[{"epoch": 1, "val_loss": 0.5, "seconds": 2.0}, {"epoch": 2, "val_loss": 0.3}],
+    ...               [{"epoch": 1, "val_loss": 0.7, "train_loss": None}]])
+    [{'epoch': 1, 'fits': 2, 'val_loss': 0.6}, {'epoch': 2, 'fits': 1, 'val_loss': 0.3}]
+    """
+    rows: dict[int, list[dict[str, Any]]] = {}
+    for history in histories:
+        for row in history:
+            rows.setdefault(int(row["epoch"]), []).append(row)
+    out = []
+    for epoch in sorted(rows):
+        mean: dict[str, Any] = {"epoch": epoch, "fits": len(rows[epoch])}
+        for key in CURVE_KEYS:
+            values = [float(r[key]) for r in rows[epoch] if r.get(key) is not None]
+            if values:
+                mean[key] = float(np.mean(values))
+        out.append(mean)
+    return out
 
 
 def out_of_fold_probs(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evaluate_fn: EvaluateFn,
@@ -273,14 +366,36 @@ class _Validation:
         return (self.pool.subset(np.flatnonzero((folds >= 0) & (folds != k))),
                 self.pool.subset(np.flatnonzero((folds == k) & ~augmented)))
 
-    def cross_validate(self, config: "TrainConfig", fit_fn: FitFn,
-                       evaluate_fn: EvaluateFn) -> tuple[list[float], list[int]]:
-        """(accuracy, best epoch) per fold, or of the one train → val fit without folds."""
-        pairs = [self.fold_datasets(k) for k in self.folds] if self.folds else [(self.train, self.val)]
-        scores, epochs = [], []
-        for train, val in pairs:
+    def validated_rows(self, k: int | None) -> np.ndarray:
+        """The pool positions fold ``k`` validates on (fold k's original rows); without
+        folds (``k`` None), the val split's, which follow train's in the pool."""
+        if k is None:
+            return np.arange(len(self.train), len(self.pool))
+        folds = np.asarray(self.pool.folds)
+        return np.flatnonzero((folds == k) & ~np.asarray(self.pool.augmented, dtype=bool))
+
+    def fold_datasets(self, k: int) -> tuple[Any, Any]:
+        """(train, val) for fold k: the other folds train; fold k's original rows validate
+        (augmented rows carry their source's fold, so none of them trains while it validates)."""
+        folds = np.asarray(self.pool.folds)
+        return (self.pool.subset(np.flatnonzero((folds >= 0) & (folds != k))),
+                self.pool.subset(self.validated_rows(k)))
+
+    def cross_validate(self, config: "TrainConfig", fit_fn: FitFn, evaluate_fn: EvaluateFn) -> _Scored:
+        """Accuracy, best epoch and history per fold, or of the one train → val fit without
+        folds, and the predictions on every row validated."""
+        from pipelines.train.types import join_predictions
+
+        ks: list[int | None] = list(self.folds) if self.folds else [None]
+        scores, epochs, histories, rows, preds = [], [], [], [], []
+        for k in ks:
+            train, val = self.fold_datasets(k) if k is not None else (self.train, self.val)
             model, result = fit_fn(config, train, val)
             pred = evaluate_fn(model, val)
             scores.append(float(np.mean(pred.preds == np.asarray(pred.targets))))
             epochs.append(int(result.best_epoch))
-        return scores, epochs
+            histories.append(result.history)
+            rows.append(self.validated_rows(k))
+            preds.append(pred)
+        order = np.argsort(np.concatenate(rows), kind="stable")
+        return _Scored(scores, epochs, histories, np.concatenate(rows)[order], join_predictions(preds, order))

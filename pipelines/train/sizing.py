@@ -44,7 +44,6 @@ BATCH = (16, 64)
 PATIENCE = (5, 20)
 #: convolutional models (image, audio) use their full width from this many training rows
 FULL_WIDTH_ROWS = 20_000
-WIDTH = 64
 #: models that learn at this multiple of the optimizer's default rate
 LR_SCALE = {"bow": 10.0}
 WEIGHT_DECAY = 1e-4
@@ -65,6 +64,8 @@ def default_width(spec: "DataSpec", n_train: Optional[int]) -> int:
     >>> [default_width(DataSpec("image", ("a", "b"), (1, 32, 32)), n) for n in (1078, 5000, 50000, None)]
     [16, 32, 64, 64]
     """
+    from pipelines.train.models import WIDTH
+
     if spec.modality not in ("image", "audio") or n_train is None or n_train >= FULL_WIDTH_ROWS:
         return WIDTH
     return 16 if n_train < 2_000 else 32

@@ -1,14 +1,14 @@
-"""The records that pass between the harness's modules (data → models → loop → files)."""
+"""The records that pass between the harness's modules (data → models → loop → files):
+what a model knows of its input (:class:`DataSpec`) and what it predicted
+(:class:`Predictions`). The datasets themselves are :mod:`pipelines.train.data`'s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from pipelines.train.data import ManifestDataset
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,6 @@ class DataSpec:
 
 
 @dataclass
-class Prepared:
-    """A manifest turned into datasets: one per split present, encoders fitted on train."""
-
-    spec: DataSpec
-    splits: dict[str, "ManifestDataset"]
-    #: JSON state of the fitted encoders (standardisation, vocabulary, image size...)
-    encoder: dict[str, Any]
-    #: rows left out, by reason ("corrupt", "no label", "augmented row outside train"...)
-    dropped: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class Predictions:
     """A model's outputs on one dataset, in the dataset's order."""
 
@@ -62,3 +50,25 @@ class Predictions:
     @property
     def preds(self) -> "np.ndarray":
         return self.probs.argmax(axis=1)
+
+
+def join_predictions(parts: "Sequence[Predictions]", order: "np.ndarray | None" = None) -> Predictions:
+    """``parts`` as one :class:`Predictions`, in their order, then rearranged by ``order``
+    (positions into the joined rows).
+
+    >>> import numpy as np
+    >>> a = Predictions(["x"], np.array([0]), np.array([[0.9, 0.1]]), np.array([0.1]))
+    >>> b = Predictions(["y", "z"], np.array([1, 0]), np.array([[0.2, 0.8], [0.4, 0.6]]), np.array([0.2, 0.9]))
+    >>> joined = join_predictions([a, b], np.array([2, 0, 1]))
+    >>> joined.ids, joined.targets.tolist(), joined.preds.tolist()
+    (['z', 'x', 'y'], [0, 0, 1], [1, 0, 1])
+    """
+    import numpy as np
+
+    ids = [i for part in parts for i in part.ids]
+    targets = np.concatenate([np.asarray(part.targets) for part in parts])
+    probs = np.concatenate([np.asarray(part.probs) for part in parts])
+    losses = np.concatenate([np.asarray(part.losses) for part in parts])
+    if order is None:
+        return Predictions(ids, targets, probs, losses)
+    return Predictions([ids[i] for i in order], targets[order], probs[order], losses[order])

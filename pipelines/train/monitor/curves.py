@@ -27,10 +27,12 @@ def best_epoch_of(history: list[dict]) -> int:
     return history[-1]["epoch"]
 
 
-def write_curves(history: list[dict], path: str | Path, *, best_epoch: int | None = None) -> None:
+def write_curves(history: list[dict], path: str | Path, *, best_epoch: int | None = None,
+                 title: str | None = None) -> None:
     """Plot a run's history rows to ``path`` (PNG): loss (train and val), accuracy (train
     and val) and the learning rate in three panels sharing the epoch axis, with a dashed
-    line at ``best_epoch`` (default: :func:`best_epoch_of`). Written atomically.
+    line at ``best_epoch`` (default: :func:`best_epoch_of`) and ``title`` above them
+    (default: ``best epoch N``). Written atomically.
 
     Examples
     --------
@@ -53,12 +55,12 @@ def write_curves(history: list[dict], path: str | Path, *, best_epoch: int | Non
     fig = Figure(figsize=(6.4, 7.2), layout="constrained")
     loss_ax, acc_ax, lr_ax = fig.subplots(3, 1, sharex=True)
     panels = ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy"))
-    for ax, key, title in panels:
+    for ax, key, ylabel in panels:
         for split, style in (("train", "-"), ("val", "--")):
             epochs, values = _series(history, f"{split}_{key}")
             if epochs:
                 ax.plot(epochs, values, style, marker="o", markersize=3, label=split)
-        ax.set_ylabel(title)
+        ax.set_ylabel(ylabel)
         if ax.has_data():
             ax.legend(loc="best", fontsize="small")
     epochs, values = _series(history, "lr")
@@ -72,6 +74,6 @@ def write_curves(history: list[dict], path: str | Path, *, best_epoch: int | Non
     for ax in (loss_ax, acc_ax, lr_ax):
         ax.axvline(best_epoch, color="tab:red", linestyle=":", linewidth=1)
         ax.grid(alpha=0.3)
-    loss_ax.set_title(f"best epoch {best_epoch}", fontsize="medium", color="tab:red")
+    loss_ax.set_title(title or f"best epoch {best_epoch}", fontsize="medium", color="tab:red")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)

@@ -122,13 +122,19 @@ def _media(source: str | None, modality: str) -> str:
 
 
 def _image_png(source: str) -> bytes:
+    """A thumbnail of the image as training decoded it (the image plugin's decoder); 16-bit
+    grey shown at 8 bits."""
     from PIL import Image
 
-    with Image.open(source) as im:
-        im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
-        im.thumbnail((THUMBNAIL, THUMBNAIL))
-        buf = io.BytesIO()
-        im.save(buf, format="PNG")
+    from augment.image.decode import read_image
+
+    pixels, mode = read_image(source)
+    if mode == "I;16":
+        pixels = (pixels // 257).astype(np.uint8)
+    im = Image.fromarray(pixels)
+    im.thumbnail((THUMBNAIL, THUMBNAIL))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -141,12 +147,11 @@ def _spectrogram_png(source: str) -> bytes:
         spec = np.load(source, allow_pickle=False)
         spec = spec[0] if spec.ndim == 3 else spec
     else:
-        import soundfile as sf
-
+        from augment.audio.decode import read_audio
         from augment.audio.spectrogram import log_mel
 
-        samples, sr = sf.read(source, dtype="float32", always_2d=True)
-        spec = log_mel(samples.mean(axis=1)[None, :], int(sr))[0]
+        decoded = read_audio(source)
+        spec = log_mel(decoded.data.mean(axis=0)[None, :], decoded.sample_rate)[0]
     if spec.ndim != 2 or not spec.size:
         raise ValueError(f"expected a (n_mels, frames) spectrogram, got shape {spec.shape}")
     spec = spec[:, ::-(-spec.shape[1] // SPECTROGRAM_FRAMES)]  # a long clip stays a thumbnail

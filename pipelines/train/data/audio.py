@@ -1,9 +1,11 @@
 """Audio → ``(1, n_mels, frames)`` log-mel spectrograms, standardised with the training
 split's mean and standard deviation.
 
-Audio files are decoded with soundfile, mixed to mono and resampled (librosa) to the median
-sample rate of the training files; ``.npy`` files are the audio plugin's log-mel outputs
-(``output: spectrogram``) and are used as they are. Both go through
+Audio files are decoded by the audio plugin's decoder (:mod:`augment.audio.decode`, the one
+augmentation loads its sources with, so a format that augments also trains), mixed to
+mono and resampled (librosa) to the median sample rate of the training files; ``.npy``
+files are the audio plugin's log-mel outputs (``output: spectrogram``) and are used as
+they are. Both go through
 :func:`augment.audio.spectrogram.log_mel`'s fixed dB reference, so their values agree.
 """
 
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from curate.errors import CuraugError
-from pipelines.train.data_encoder import ENCODERS, Encoder, media_files, median_int, parallel_map
+from pipelines.train.data.encoder import ENCODERS, Encoder, media_files, median_int, parallel_map
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,15 +26,6 @@ if TYPE_CHECKING:
 #: log_mel's floor (``amin=1e-10`` with ``ref=1.0``): silence, the value short clips are padded with
 SILENCE_DB = -100.0
 N_FFT, HOP_LENGTH = 1024, 256
-
-
-def _sample_rate(file: str) -> int:
-    import soundfile as sf
-
-    try:
-        return int(sf.info(file).samplerate)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise CuraugError(f"{file}: cannot read audio ({exc})", param="data") from None
 
 
 def decode_log_mel(file: str, sample_rate: int | None, n_mels: int) -> np.ndarray:
@@ -47,15 +40,11 @@ def decode_log_mel(file: str, sample_rate: int | None, n_mels: int) -> np.ndarra
                               f"(set n_mels to the recipe's log_mel n_mels)", param="n_mels")
         # channels of a dB spectrogram are averaged in dB: the waveform is gone
         return (spec.mean(axis=0) if spec.ndim == 3 else spec).astype(np.float32)
-    import soundfile as sf
-
+    from augment.audio.decode import read_audio
     from augment.audio.spectrogram import log_mel
 
-    try:
-        y, sr = sf.read(file, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise CuraugError(f"{file}: cannot decode audio ({exc})", param="data") from None
-    mono = y.mean(axis=1)
+    decoded = read_audio(file)
+    mono, sr = decoded.data.mean(axis=0), decoded.sample_rate
     if sample_rate and sr != sample_rate:
         import librosa
 
@@ -86,7 +75,9 @@ class AudioEncoder(Encoder):
     def fit(cls, train: "pd.DataFrame", config: "TrainConfig") -> tuple["AudioEncoder", np.ndarray]:
         files = media_files(train)
         waves = [f for f in files if not f.lower().endswith(".npy")]
-        sample_rate = median_int(parallel_map(_sample_rate, waves)) if waves else None
+        from augment.audio.decode import read_sample_rate
+
+        sample_rate = median_int(parallel_map(read_sample_rate, waves)) if waves else None
         specs = parallel_map(lambda f: decode_log_mel(f, sample_rate, config.n_mels), files)
         frames = max(1, median_int(s.shape[1] for s in specs))
         x = np.stack([fit_frames(s, frames) for s in specs])[:, None]

@@ -1,5 +1,11 @@
 """Images → ``(C, size, size)`` float32, standardised per channel with the training split's
-mean and standard deviation."""
+mean and standard deviation.
+
+Files are decoded by the image plugin's decoder (:mod:`augment.image.decode`), the one
+augmentation loads its sources with, so a format that augments also trains; this module
+only flattens the decoded pixels (transparency on white, 16-bit grey to [0, 1]), sets
+the channel count and resizes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from curate.errors import CuraugError
-from pipelines.train.data_encoder import ENCODERS, Encoder, channel_stats, media_files, parallel_map
+from pipelines.train.data.encoder import ENCODERS, Encoder, channel_stats, media_files, parallel_map
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,46 +28,39 @@ AUTO_SIZE = (8, 64)
 
 
 def _header(file: str) -> tuple[str, int, int]:
-    """Mode, width and height: Pillow reads only the header until pixels are asked for."""
-    from PIL import Image, UnidentifiedImageError
+    """Mode, width and height, from the header alone."""
+    from augment.image.decode import read_header
 
     try:
-        with Image.open(file) as im:
-            return im.mode, im.width, im.height
-    except (OSError, UnidentifiedImageError) as exc:
+        return read_header(file)
+    except OSError as exc:  # Pillow's UnidentifiedImageError is one
         raise CuraugError(f"{file}: cannot read image ({exc})", param="data") from None
 
 
-def _flatten(im):
-    """``im`` as ``L``, ``RGB`` or, for more than 8 bits of grey, ``F`` scaled to [0, 1];
-    transparency is composited on white, palettes are expanded."""
+def _flatten(pixels: np.ndarray, mode: str):
+    """Decoded pixels (:func:`augment.image.decode.pixels`) as a Pillow image in ``L``,
+    ``RGB`` or, for 16-bit grey, ``F`` scaled to [0, 1]; transparency is composited on white."""
     from PIL import Image
 
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        scale = 1.0 if im.mode == "F" else 65535.0
-        return Image.fromarray(np.clip(np.asarray(im, dtype=np.float32) / scale, 0.0, 1.0), mode="F")
-    if im.mode in ("1", "L"):
-        return im.convert("L")
-    if im.mode in ("LA", "La"):
-        white = Image.new("L", im.size, 255)
-        white.paste(im.convert("L"), mask=im.getchannel("A"))
-        return white
-    if im.mode in ("RGBA", "RGBa", "P", "PA") or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        white = Image.new("RGB", im.size, (255, 255, 255))
-        white.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
-        return white
-    return im.convert("RGB")
+    if mode == "I;16":
+        return Image.fromarray(np.clip(pixels.astype(np.float32) / 65535.0, 0.0, 1.0))
+    im = Image.fromarray(pixels)
+    if mode != "RGBA":
+        return im
+    white = Image.new("RGB", im.size, (255, 255, 255))
+    white.paste(im.convert("RGB"), mask=im.getchannel("A"))
+    return white
 
 
 def decode_image(file: str, channels: int, size: int) -> np.ndarray:
     """One file as ``(channels, size, size)`` float32 in [0, 1], resized bilinearly."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from augment.image.decode import read_image
 
     try:
-        with Image.open(file) as raw:
-            im = _flatten(raw)
-    except (OSError, UnidentifiedImageError) as exc:
+        im = _flatten(*read_image(file))
+    except OSError as exc:  # Pillow's UnidentifiedImageError is one
         raise CuraugError(f"{file}: cannot decode image ({exc})", param="data") from None
     if channels == 1 and im.mode == "RGB":
         im = im.convert("L")
@@ -78,7 +77,7 @@ def decode_image(file: str, channels: int, size: int) -> np.ndarray:
 
 @ENCODERS.register("image")
 class ImageEncoder(Encoder):
-    """Decode with Pillow, resize to ``size`` x ``size``, standardise per channel.
+    """Decode (the image plugin's decoder), resize to ``size`` x ``size``, standardise per channel.
 
     ``channels`` is 1 when every training image is grey (a palette image counts as colour),
     else 3; ``size`` is

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from curate.errors import CuraugError
-from pipelines.train.data_encoder import ENCODERS, Encoder
+from pipelines.train.data.encoder import ENCODERS, Encoder
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -55,8 +55,8 @@ class Encoder(ABC):
 
 
 ENCODERS: Registry[type[Encoder]] = Registry("modality", builtins=(
-    "pipelines.train.data_image", "pipelines.train.data_audio",
-    "pipelines.train.data_text", "pipelines.train.data_tabular"))
+    "pipelines.train.data.image", "pipelines.train.data.audio",
+    "pipelines.train.data.text", "pipelines.train.data.tabular"))
 
 
 def encoder_from_state(state: dict[str, Any]) -> Encoder:

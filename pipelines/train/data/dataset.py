@@ -5,7 +5,8 @@ is the same preparation for a user's own loop (``curaug.ManifestDataset``). Whic
 part: usable ones (``status`` ok) with a label, in ``train``, ``val`` or ``test``;
 augmented rows (``source_id`` set) only in ``train``, since a copy of a training sample
 in val or test would score the model on what it was trained on. Each modality's encoder
-lives in its own ``data_<modality>.py``; see :mod:`pipelines.train.data_encoder`.
+lives in its own module of this package (``image.py``, ``audio.py``...); see
+:mod:`pipelines.train.data.encoder`.
 
 Examples
 --------
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -31,8 +33,8 @@ from torch.utils.data import Dataset
 
 from curate.errors import CuraugError, did_you_mean
 from pipelines.train.config import TrainConfig
-from pipelines.train.data_encoder import ENCODERS, Encoder, media_files
-from pipelines.train.types import DataSpec, Prepared
+from pipelines.train.data.encoder import ENCODERS, Encoder, media_files
+from pipelines.train.types import DataSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,7 +50,7 @@ class ManifestDataset(Dataset):
     index of the row's label in ``spec.classes``. The whole split is encoded on first use
     and kept (:meth:`tensors`), so media are decoded once. ``frame`` holds the split's
     manifest rows (roots absolute) and ``encoder`` the fitted
-    :class:`~pipelines.train.data_encoder.Encoder`, shared by every split.
+    :class:`~pipelines.train.data.encoder.Encoder`, shared by every split.
     """
 
     ids: list[str]
@@ -80,7 +82,7 @@ class ManifestDataset(Dataset):
         if self.spec.modality in ("image", "audio"):
             return list(media_files(self.frame))
         if self.spec.modality == "text":
-            from pipelines.train.data_text import row_texts
+            from pipelines.train.data.text import row_texts
 
             return list(row_texts(self.frame))
         return [None] * len(self.frame)
@@ -169,6 +171,18 @@ class ManifestDataset(Dataset):
             raise CuraugError(f"split '{split}' has no usable rows (present: {', '.join(prepared.splits)})",
                               param="split")
         return prepared.splits[split]
+
+
+@dataclass
+class Prepared:
+    """A manifest turned into datasets: one per split present, encoders fitted on train."""
+
+    spec: DataSpec
+    splits: dict[str, ManifestDataset]
+    #: JSON state of the fitted encoders (standardisation, vocabulary, image size...)
+    encoder: dict[str, Any]
+    #: rows left out, by reason ("corrupt", "no label", "augmented row outside train"...)
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def prepare_data(df: "pd.DataFrame", config: TrainConfig, *, base_dir: Path) -> Prepared:
@@ -262,6 +276,7 @@ def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):
 
     if "status" in df.columns:
         leave_out(~ok_rows(df), df["status"].astype("string"))
+    _check_train_classes(df, label, keep & (df["split"] == "train").fillna(False).astype(bool))
     leave_out(df[label].isna(), "no label")
     leave_out(~df["split"].isin(TRAIN_SPLITS).fillna(False).astype(bool), "not in train/val/test")
     if "source_id" in df.columns:
@@ -272,6 +287,33 @@ def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):
         rows["root"] = absolute_roots(rows["root"], base_dir)
         check_paths(rows, "data")
     return rows, label_strings(rows[label]), dropped
+
+
+def _check_train_classes(df: "pd.DataFrame", label: str, train: "pd.Series") -> None:
+    """One error line when the usable train rows hold a single class, or none (every label
+    missing): the rule ``curaug split`` applies to the whole table, applied to what trains."""
+    from curate.split.splitters import MISSING, check_classes
+
+    if not train.any():
+        return  # no train rows at all: the split's own error says so
+    values = df.loc[train, label]
+    counts = label_strings(values.dropna()).value_counts().to_dict()
+    check_classes({**counts, MISSING: int(values.isna().sum())}, label, where="in the train split")
+
+
+def absent_from_train(splits: "dict[str, ManifestDataset]") -> dict[str, dict[str, int]]:
+    """The classes that val or test hold but train does not, with their rows per split: a
+    model never learns them, so every such row counts as an error."""
+    trained = set(splits["train"].targets.tolist()) if "train" in splits else set()
+    absent: dict[str, dict[str, int]] = {}
+    for name, ds in splits.items():
+        if name == "train":
+            continue
+        codes, counts = np.unique(ds.targets, return_counts=True)
+        for code, n in zip(codes.tolist(), counts.tolist()):
+            if code not in trained:
+                absent.setdefault(ds.spec.classes[code], {})[name] = int(n)
+    return dict(sorted(absent.items()))
 
 
 def _modality(rows: "pd.DataFrame", config: TrainConfig) -> str:
