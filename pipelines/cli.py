@@ -562,7 +562,7 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--lr", type=float, help="Base learning rate [default: 1e-3 AdamW, 0.05 SGD; 10x for the text bow].")
 @click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True,
               help="AdamW, or SGD with Nesterov momentum 0.9.")
-@click.option("--weight-decay", type=float, help="[default: 1e-4; 1.0 for the text bow].")
+@click.option("--weight-decay", type=float, help="[default: 1e-4; 0.3 for the text bow].")
 @click.option("--schedule", type=click.Choice(["cosine", "step", "none"]), default="cosine", show_default=True)
 @click.option("--balanced", is_flag=True, help="Class-balanced mini-batches.")
 @click.option("--patience", type=click.IntRange(min=1),
