@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import curate.checks.split as split_checks
+import curate.checks.drift as split_checks
 from curate.checks.base import CHECKS, CheckContext
 from curate.errors import CuraugError
 from curate.partitioned import split_checks as partitioned

@@ -24,9 +24,10 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckResult, data_columns, split_names
-from curate.checks.split import (classes_result, drift_figures, drift_results, duplicates_results, feature_drift,
-                                 group_overlap_result, ks_pvalue_from_statistic, pair_drift, quantile_ranks,
-                                 split_ratios_result, unavoidable_rows)
+from curate.checks.drift import (drift_figures, drift_results, feature_drift, ks_pvalue_from_statistic, pair_drift,
+                                 quantile_ranks)
+from curate.checks.split import classes_result, duplicates_results, group_overlap_result, split_ratios_result, \
+    unavoidable_rows
 from curate.errors import CuraugError
 from curate.io.manifest import GAP_SPLIT
 from curate.partitioned.context import PartitionedContext, first_names, reduce_partitions, register_partitioned
@@ -46,7 +47,7 @@ EDGE_BUDGET = 65_536
 #: (only ties closer than floats can reach this).
 MAX_ROUNDS = 40
 #: ``ks_2samp`` gives an exact p-value up to this many values per sample: the samples are
-#: collected (:func:`curate.checks.split.ks_from_sorted`).
+#: collected (:func:`curate.checks.drift.ks_from_sorted`).
 KS_EXACT_MAX = 10_000
 
 
@@ -315,7 +316,7 @@ def _exact_pairs(rows: "pd.DataFrame", names: dict[int, str]) -> list[dict[str, 
 
 @register_partitioned("drift")
 def drift(ctx: PartitionedContext) -> list[CheckResult]:
-    """As :func:`curate.checks.split.check_drift`, exactly; embedding columns are refused
+    """As :func:`curate.checks.drift.check_drift`, exactly; embedding columns are refused
     (their principal components need every row at once)."""
     if not _active(ctx):
         return []
@@ -367,7 +368,7 @@ def _originals(part: "pd.DataFrame") -> "pd.DataFrame":
 
 
 def _numeric_dtype(col: "pd.Series") -> bool:
-    """What :func:`curate.checks.split.prepare_feature` compares as numbers."""
+    """What :func:`curate.checks.drift.prepare_feature` compares as numbers."""
     import pandas as pd
 
     return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
@@ -471,7 +472,7 @@ def _values(part: "pd.DataFrame", split_col: str, wanted: dict[str, list[str]]) 
 
 def _numeric_figures(ddf: "dd.DataFrame", split_col: str, splits: list[str], pairs: list[tuple[str, str]],
                      numeric: list[str], summary: dict) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """:func:`curate.checks.split.feature_drift` of every numeric feature and pair of splits."""
+    """:func:`curate.checks.drift.feature_drift` of every numeric feature and pair of splits."""
     import numpy as np
 
     n = {(s, f): summary["numeric"].get((s, f), (0, np.nan, np.nan))[0] for s in splits for f in numeric}
