@@ -2,8 +2,9 @@
 
 Every table is written as a Parquet folder of one to six files, opened lazily
 (:func:`curate.partitioned.table.open_table`) and checked partition by partition; the same
-files read into one pandas frame go through :mod:`curate.checks.dataset`. The results'
-JSON (``to_dict()``) must be equal, offenders and group order included.
+files read into one pandas frame go through the same checks (:mod:`curate.checks.dataset`)
+in memory. The results' JSON (``to_dict()``) must be equal, offenders and group order
+included.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from hypothesis import strategies as st
 
 from curate.checks.base import CHECKS, CheckContext
 from curate.io.manifest import ok_rows
-from curate.partitioned import checks as pchecks
-from curate.partitioned.context import PartitionedContext
 from curate.partitioned.table import engine_scope, open_table
 from curate.rules.schema import Rules, parse_rules
 
@@ -56,12 +55,12 @@ def in_memory(folder: Path) -> pd.DataFrame:
 def both_ways(folder: Path, rules: Rules, names=CHECK_NAMES, **roles) -> dict[str, tuple[list, list]]:
     """``{check: (in-memory results, partitioned results)}`` as JSON-ready dicts."""
     df = in_memory(folder)
-    ctx = CheckContext(df[ok_rows(df)], rules, full_df=df, **roles)
+    ctx = CheckContext(df[ok_rows(df)], rules, full=df, **roles)
     ddf = open_table(folder)
     usable = ddf.map_partitions(lambda part: part[ok_rows(part)], meta=ddf._meta) if "status" in ddf.columns else ddf
-    pctx = PartitionedContext(usable, rules, full=ddf, **roles)
+    pctx = CheckContext(usable, rules, full=ddf, **roles)
     return {name: ([r.to_dict() for r in CHECKS.get(name).run(ctx)],
-                   [r.to_dict() for r in getattr(pchecks, name)(pctx)]) for name in names}
+                   [r.to_dict() for r in CHECKS.get(name).run(pctx)]) for name in names}
 
 
 def assert_same(found: dict[str, tuple[list, list]]) -> None:
@@ -227,11 +226,43 @@ def test_on_a_dask_cluster(tmp_path, dask_cluster):
 ])
 def test_validate_partitioned_equals_validate(tmp_path, table, rules, label, order):
     from curate.checks.validate import validate
-    from curate.partitioned.validate import validate_partitioned
 
     folder = write_folder(table(), tmp_path / "v", 3)
     parsed = None if rules is None else parse_rules(rules)
     expected = validate(in_memory(folder), parsed, label=label, source="t").to_dict()
-    got = validate_partitioned(open_table(folder), parsed, label=label, source="t").to_dict()
+    got = validate(open_table(folder), parsed, label=label, source="t").to_dict()
     assert got == expected
     assert [c["name"] for c in got["checks"]] == order and not got["success"]
+
+
+def test_zero_and_negative_zero_rows_are_one_duplicate_group(tmp_path):
+    """0.0 and -0.0 are one value: rows that differ only in the sign of a zero are one group
+    of copies, in memory as on partitions (in memory they were counted as copies but listed
+    as two groups, told apart by their spelling)."""
+    df = pd.DataFrame({"x": [0.0, -0.0, 0.0, 1.0], "y": ["a", "a", "a", "b"]})
+    found = both_ways(write_folder(df, tmp_path / "z", 2), Rules(), names=("duplicates",))
+    assert_same(found)
+    dup = found["duplicates"][0][0]["observed"]
+    assert (dup["duplicate_rows"], dup["extra_copies"], dup["groups"]) == (3, 2, [["0", "1", "2"]])
+
+
+def test_rows_are_counted_from_the_parquet_footers(tmp_path, monkeypatch):
+    """``min_rows``, duplicates, the empty-table test and the near-duplicate search count rows
+    from the footers ``open_table`` reads: no partition is read to count them."""
+    import curaug
+    import curate.partitioned.table as table
+
+    df = penguins().assign(split=lambda d: np.where(d.index % 3 == 0, "test", "train"),
+                           text=lambda d: "a penguin of " + d["island"] + " seen on the shore, " + d["sex"].fillna("?"))
+    folder = write_folder(df, tmp_path / "f", 3)
+
+    def counting(ddf):
+        raise AssertionError("a partition was read to count its rows")
+
+    monkeypatch.setattr(table, "partition_lengths", counting)
+    result = curaug.validate(folder, rules={"dataset": {"min_rows": 50, "max_duplicate_fraction": 0.1}},
+                             label="species", split_col="split")
+    checks = {c.name: c for c in result.checks}
+    assert checks["min_rows"].observed["rows"] == len(df) == 96
+    assert checks["duplicates"].observed["extra_copies"] == 6
+    assert checks["duplicates_across_splits"].observed["near_pairs"]["text"] > 0

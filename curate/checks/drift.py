@@ -5,6 +5,13 @@ principal components of embedding columns): PSI and Jensen-Shannon distance abov
 small-sample no-drift levels, and a KS (numbers) or chi-square (categories) p-value,
 Bonferroni-adjusted over every feature and pair. Augmented copies are left out: they
 differ from the real rows by design.
+
+A reduction over the table (:mod:`curate.io.frames`): categories as counts per (split,
+level); numbers gathered per split where a feature has at most
+:data:`curate.checks.quantiles.COLLECT_VALUES` values (or a split at most
+:data:`KS_EXACT_MAX`, whose exact p-value needs them), otherwise the PSI quantiles, the
+counts per bin and the KS statistic from exact histogram passes (:class:`_NumericDrift`).
+Every figure is the one the values themselves give, whatever the partitioning.
 """
 
 from __future__ import annotations
@@ -12,12 +19,22 @@ from __future__ import annotations
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
+from curate.checks import quantiles
 from curate.checks.base import CheckContext, CheckResult, data_columns, register_check
+from curate.checks.quantiles import add_histograms, concat_values, histograms, in_bins
 from curate.checks.split import active, declares, split_rules, splits_of
+from curate.errors import CuraugError
+from curate.io.frames import InMemory
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from curate.io.frames import Frame
+
+#: ``ks_2samp`` gives an exact p-value up to this many values per sample: the samples are
+#: collected (:func:`ks_from_sorted`).
+KS_EXACT_MAX = 10_000
 
 
 def psi_bins(n_small: int) -> int:
@@ -203,32 +220,207 @@ def embedding_components(df: "pd.DataFrame", columns: list[str], k: int = 3) -> 
 def check_drift(ctx: CheckContext) -> list[CheckResult]:
     if not active(ctx):
         return []
-    rules = split_rules(ctx)
+    import pandas as pd
+
+    from curate.checks.features import MEDIA_METADATA
     from curate.rules.schema import DriftRule
 
-    from curate.checks.features import MEDIA_METADATA, is_embedding, original_rows
-
-    rule = rules.max_drift or DriftRule(psi=0.2, ks_pvalue=0.001)
-    df = original_rows(ctx.df)
-    keep = tuple(c for c in MEDIA_METADATA if c in df.columns)
-    candidates = [c for c in data_columns(df, keep) if c not in (ctx.split_col, ctx.group, ctx.label)]
-    missing = [c for c in rule.embeddings if c not in df.columns]
+    rule = split_rules(ctx).max_drift or DriftRule(psi=0.2, ks_pvalue=0.001)
+    split_col = ctx.split_col
+    frame = original_rows(ctx.frame)
+    keep = tuple(c for c in MEDIA_METADATA if c in ctx.columns)
+    candidates = [c for c in data_columns(ctx.frame, keep) if c not in (split_col, ctx.group, ctx.label)]
+    missing = [c for c in rule.embeddings if c not in ctx.columns]
     if missing:
         return [CheckResult("drift", False, rule.severity, None, {},
                             f"embedding column(s) not found: {', '.join(missing)}")]
-    embeddings = list(rule.embeddings) + [c for c in candidates if c not in rule.embeddings and is_embedding(df[c])]
-    features = [c for c in candidates if c not in embeddings and _driftable(df[c])]
+    kinds = _feature_kinds(frame, candidates)
+    embeddings = list(rule.embeddings) + [c for c in candidates if c not in rule.embeddings and kinds[c] == "embedding"]
+    features = [c for c in candidates if c not in embeddings and kinds[c] in ("numeric", "categorical")]
     if embeddings:
-        comps = embedding_components(df, embeddings)
-        df = df.join(comps)
+        if not isinstance(frame, InMemory):
+            raise CuraugError(f"drift on embedding columns does not run on a partitioned table yet "
+                              f"({', '.join(embeddings)}); validate a sample that fits in memory")
+        comps = embedding_components(frame.df, embeddings)
+        frame = InMemory(frame.df.join(comps))
         features += list(comps.columns)
     if ctx.label:
         features.append(ctx.label)
-    rows = df.groupby(df[ctx.split_col].astype(str), sort=False).indices
-    splits = [s for s in splits_of(ctx) if s in rows]
+    numeric = [f for f in features if _numeric_dtype(frame.meta[f])]
+    categorical = [f for f in features if f not in numeric]
+    summary = frame.reduce(lambda part: _drift_summary(part, split_col, numeric, categorical), _add_summaries,
+                           list(dict.fromkeys([split_col, *features])))
+    splits = [s for s in splits_of(ctx) if s in summary["rows"]]
     pairs = list(combinations(splits, 2))
-    prepared = {(s, f): prepare_feature(df[f].iloc[rows[s]]) for s in splits for f in features}
-    return drift_results(rule, pairs, features, pair_drift(pairs, features, prepared), embeddings)
+    prepared: dict[tuple[str, str], Any] = {}
+    for f in categorical:
+        for s in splits:
+            counts = summary["levels"].get((s, f), pd.Series(dtype="int64"))
+            prepared[(s, f)] = ("categorical", counts) if counts.sum() >= 2 else None
+    figures: dict[tuple[str, str, str], dict[str, Any]] = {}
+    figures.update(_numeric_figures(frame, split_col, splits, pairs, numeric, summary))
+    figures.update(pair_drift(pairs, categorical, prepared))
+    return drift_results(rule, pairs, features, figures, embeddings)
+
+
+def original_rows(frame: "Frame") -> "Frame":
+    """:func:`curate.checks.features.original_rows` of a frame: the rows that are not
+    augmented copies, where the table holds copies."""
+    if "source_id" not in frame.columns or not frame.reduce(lambda part: bool(part["source_id"].notna().any()), any,
+                                                            ["source_id"]):
+        return frame
+    return frame.filter(lambda part: part["source_id"].isna().to_numpy())
+
+
+def _numeric_dtype(col: "pd.Series") -> bool:
+    """What :func:`prepare_feature` compares as numbers."""
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+def _feature_kinds(frame: "Frame", candidates: list[str], max_levels: int = 50) -> dict[str, str]:
+    """``embedding``, ``numeric``, ``categorical`` or ``other`` per candidate column, as
+    :func:`curate.checks.features.is_embedding` and
+    :func:`curate.checks.features.is_categorical` decide on the whole column (any number is
+    a feature); distinct values are counted up to ``max_levels`` + 1 only."""
+    import pandas as pd
+
+    from curate.checks.features import is_embedding
+
+    numbers = {c for c in candidates if pd.api.types.is_numeric_dtype(frame.meta[c])}
+    others = [c for c in candidates if c not in numbers]
+    kinds = {c: "numeric" for c in numbers}
+    if not others:
+        return kinds
+
+    def partial(part: "pd.DataFrame") -> dict[str, tuple[Any, int, Any]]:
+        out = {}
+        for c in others:
+            present = part[c].dropna()
+            try:
+                levels = set(present.unique()) if present.nunique() <= max_levels else None
+            except TypeError:  # unhashable cells (lists, dicts)
+                levels = TypeError
+            out[c] = (present.head(1), len(present), levels)
+        return out
+
+    def combine(pieces: list[dict]) -> dict[str, str]:
+        for c in others:
+            firsts = pd.concat([p[c][0] for p in pieces])
+            if is_embedding(firsts):
+                kinds[c] = "embedding"
+                continue
+            levels = [p[c][2] for p in pieces]
+            if TypeError in levels or None in levels:
+                kinds[c] = "other"
+                continue
+            n = len(set().union(*levels))
+            present = sum(p[c][1] for p in pieces)
+            kinds[c] = "categorical" if 1 < n <= min(max_levels, max(2, present // 5)) else "other"
+        return kinds
+
+    return frame.reduce(partial, combine, others)
+
+
+def _drift_summary(part: "pd.DataFrame", split_col: str, numeric: list[str], categorical: list[str]) -> dict:
+    """One partition's rows per split, counts per (split, level) of the categorical
+    features and count, smallest and largest finite value per (split, numeric feature)."""
+    import numpy as np
+
+    rows = part.groupby(part[split_col].astype(str), sort=False).indices
+    out: dict[str, dict] = {"rows": {s: len(at) for s, at in rows.items()}, "levels": {}, "numeric": {}}
+    for s, at in rows.items():
+        for f in categorical:
+            counts = part[f].iloc[at].dropna().value_counts()
+            counts.index = counts.index.astype(str)
+            out["levels"][(s, f)] = counts
+        for f in numeric:
+            values = part[f].iloc[at].dropna().to_numpy(dtype=float)
+            finite = values[np.isfinite(values)]
+            out["numeric"][(s, f)] = (len(values), finite.min() if len(finite) else np.nan,
+                                      finite.max() if len(finite) else np.nan)
+    return out
+
+
+def _add_summaries(pieces: list[dict]) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    rows: dict[str, int] = {}
+    levels: dict[tuple[str, str], list] = {}
+    numeric: dict[tuple[str, str], tuple[int, float, float]] = {}
+    for piece in pieces:
+        for s, k in piece["rows"].items():
+            rows[s] = rows.get(s, 0) + int(k)
+        for key, counts in piece["levels"].items():
+            levels.setdefault(key, []).append(counts)
+        for key, (k, lo, hi) in piece["numeric"].items():
+            k0, lo0, hi0 = numeric.get(key, (0, np.nan, np.nan))
+            numeric[key] = (k0 + k, np.fmin(lo0, lo), np.fmax(hi0, hi))
+    # as prepare_feature merges levels that print alike, sorted by level
+    summed = {key: pd.concat(c).groupby(level=0).sum() for key, c in levels.items()}
+    return {"rows": rows, "levels": summed, "numeric": numeric}
+
+
+def _values(part: "pd.DataFrame", split_col: str, wanted: dict[str, list[str]]) -> dict[tuple[str, str], "np.ndarray"]:
+    """Sorted present values per (split, numeric feature) of one partition; ``wanted``:
+    the splits of each feature."""
+    import numpy as np
+
+    rows = part.groupby(part[split_col].astype(str), sort=False).indices
+    none = np.array([], dtype=np.intp)
+    return {(s, f): np.sort(part[f].iloc[rows.get(s, none)].dropna().to_numpy(dtype=float))
+            for f, splits in wanted.items() for s in splits}
+
+
+def _numeric_figures(frame: "Frame", split_col: str, splits: list[str], pairs: list[tuple[str, str]],
+                     numeric: list[str], summary: dict) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """:func:`feature_drift` of every numeric feature and pair of splits: from the values
+    themselves where a feature has at most :data:`curate.checks.quantiles.COLLECT_VALUES`
+    (or a split at most :data:`KS_EXACT_MAX`), else from histogram passes
+    (:class:`_NumericDrift`)."""
+    import numpy as np
+
+    n = {(s, f): summary["numeric"].get((s, f), (0, np.nan, np.nan))[0] for s in splits for f in numeric}
+    # a pair with fewer than 2 values on a side has no figures (prepare_feature)
+    usable = {f: [(s1, s2) for s1, s2 in pairs if n[(s1, f)] >= 2 and n[(s2, f)] >= 2] for f in numeric}
+    whole = {f for f in numeric if sum(n[(s, f)] for s in splits) <= quantiles.COLLECT_VALUES}
+    collect = {f: [s for s in splits if f in whole or n[(s, f)] <= KS_EXACT_MAX] for f in numeric}
+    collect = {f: s for f, s in collect.items() if s and usable[f]}
+    values = {}
+    if collect:
+        values = frame.reduce_tree(lambda part: _values(part, split_col, collect), concat_values, [split_col, *collect])
+    figures = {}
+    large: dict[str, list[tuple[str, str]]] = {}
+    for f, fpairs in usable.items():
+        for s1, s2 in fpairs:
+            if (s1, f) in values and (s2, f) in values:
+                figures[(s1, s2, f)] = feature_drift(("numeric", values[(s1, f)]), ("numeric", values[(s2, f)]))
+            else:
+                large.setdefault(f, []).append((s1, s2))
+    states = [_NumericDrift(f, fp, {s: n[(s, f)] for pair in fp for s in pair},
+                            [summary["numeric"][(s, f)][1:] for pair in fp for s in pair]) for f, fp in large.items()]
+    while states:
+        plans = {st.feature: st.edges for st in states}
+        wanted = {st.feature: st.splits for st in states}
+        hists = frame.reduce_tree(lambda part: histograms(_values(part, split_col, wanted), plans), add_histograms,
+                                  [split_col, *plans])
+        for st in states:
+            st.take_histograms({s: hists[(s, st.feature)] for s in st.splits})
+        asking = {st.feature: (st.edges, st.needed) for st in states if st.collect_now()}
+        if asking:
+            picked = frame.reduce_tree(
+                lambda part: in_bins(_values(part, split_col, {f: wanted[f] for f in asking}), asking),
+                concat_values, [split_col, *asking])
+            for st in states:
+                if st.feature in asking:
+                    st.take_values({s: picked.get((s, st.feature), np.array([])) for s in st.splits})
+        for st in states:
+            st.advance()
+            figures.update({(s1, s2, st.feature): fig for (s1, s2), fig in st.figures.items()})
+        states = [st for st in states if not st.done]
+    return figures
 
 
 def pair_drift(pairs: list[tuple[str, str]], features: list[str], prepared: dict) -> dict:
@@ -270,14 +462,136 @@ def drift_results(rule, pairs: list[tuple[str, str]], features: list[str],
     return results
 
 
-def _driftable(col: "pd.Series") -> bool:
-    import pandas as pd
+class _NumericDrift:
+    """Exact KS statistic and PSI bin counts of one numeric feature, for pairs of splits
+    too large to collect, from histograms of growing resolution.
 
-    from curate.checks.features import is_categorical
+    Between two bin edges ``a < b`` the values of split ``s`` number ``C(b) - C(a)``, so
+    ``|F1 - F2|`` (right-continuous empirical CDFs, as ``searchsorted(..., 'right')``)
+    within the bin is at most the larger of ``|C1(b)/n1 - C2(a)/n2|`` and
+    ``|C1(a)/n1 - C2(b)/n2|``; the same expression computed in floats is an upper bound on
+    the float the collected values give, rounding being monotone. At an edge it equals
+    its value at the data point just below, so the largest value at an edge is a lower
+    bound ``L`` of the statistic. Only bins whose bound passes ``L`` and that hold two
+    distinct values (a bin of one value repeats the value at its right edge) can hold the
+    statistic; a quantile lies in the one bin its rank falls in and is known once that bin
+    holds one distinct value. Those bins are cut into finer bins, or collected once they
+    hold at most :data:`curate.checks.quantiles.COLLECT_VALUES` values; the quantiles
+    become edges, and a last histogram counts each split's values up to them.
+    """
 
-    if pd.api.types.is_numeric_dtype(col):
-        return True
-    try:
-        return is_categorical(col)  # free text is not a category
-    except TypeError:  # unhashable cells (lists, dicts) that are not embeddings
-        return False
+    def __init__(self, feature: str, pairs: list[tuple[str, str]], n: dict[str, int], ranges: list[tuple]):
+        import numpy as np
+
+        self.feature, self.pairs, self.n = feature, pairs, n
+        self.splits = list(dict.fromkeys(s for pair in pairs for s in pair))
+        lo, hi = np.nanmin([r[0] for r in ranges] + [np.inf]), np.nanmax([r[1] for r in ranges] + [-np.inf])
+        grid = np.linspace(lo, hi, quantiles.GRID + 1) if np.isfinite(lo) and np.isfinite(hi) else np.array([])
+        # infinities sit alone in the first and last bins, so only finite bins are ever cut
+        self.edges = np.unique(np.concatenate([[-np.inf], grid, [np.inf]]))
+        self.ranks = {s: set() for s in self.splits}
+        for s1, s2 in pairs:
+            self.ranks[s1].update(int(k) for k in quantile_ranks(n[s1], n[s2]))
+        self.quantiles: dict[tuple[str, int], float] = {}
+        self.statistic: dict[tuple[str, str], float] = {}
+        self.figures: dict[tuple[str, str], dict[str, Any]] = {}
+        self.needed = np.array([], dtype=int)
+        self.rounds = 0
+        self.done = False
+
+    def take_histograms(self, hists: dict[str, tuple]) -> None:
+        """Read the answers the histograms settle; note the bins that may hold the rest."""
+        import numpy as np
+
+        self.hist = hists
+        self.cum = {s: np.cumsum(h[0]) for s, h in hists.items()}
+        self.below = {s: np.r_[0, c[:-1]] for s, c in self.cum.items()}
+        needed: set[int] = set()
+        for s, ranks in self.ranks.items():
+            counts, lo, hi = hists[s]
+            for k in ranks:
+                if (s, k) in self.quantiles:
+                    continue
+                i = int(np.searchsorted(self.cum[s], k, side="right"))
+                if lo[i] == hi[i]:
+                    self.quantiles[(s, k)] = float(lo[i])
+                else:
+                    needed.add(i)
+        for pair in self.pairs:
+            if pair not in self.statistic:
+                bound, bins = self._statistic_bins(*pair)
+                if len(bins):
+                    needed.update(int(i) for i in bins)
+                else:
+                    self.statistic[pair] = bound
+        self.needed = np.array(sorted(needed), dtype=int)
+
+    def _statistic_bins(self, s1: str, s2: str) -> tuple[float, "np.ndarray"]:
+        """``L`` and the bins where ``|F1 - F2|`` may pass it."""
+        import numpy as np
+
+        n1, n2 = self.n[s1], self.n[s2]
+        c1, c2, b1, b2 = self.cum[s1], self.cum[s2], self.below[s1], self.below[s2]
+        bound = float(np.abs(c1 / n1 - c2 / n2).max())
+        upper = np.maximum(np.abs(c1 / n1 - b2 / n2), np.abs(b1 / n1 - c2 / n2))
+        (k1, lo1, hi1), (k2, lo2, hi2) = self.hist[s1], self.hist[s2]
+        several = (k1 + k2 > 1) & (np.fmin(lo1, lo2) != np.fmax(hi1, hi2))
+        return bound, np.flatnonzero(several & (upper > bound))
+
+    def collect_now(self) -> bool:
+        """Whether the bins in question are few enough in values to collect (else cut)."""
+        if not len(self.needed):
+            return False
+        held = sum(int(self.hist[s][0][self.needed].sum()) for s in self.splits)
+        return held <= quantiles.COLLECT_VALUES or self.rounds >= quantiles.MAX_ROUNDS
+
+    def take_values(self, values: dict[str, "np.ndarray"]) -> None:
+        """Settle the quantiles and statistics in the collected bins (all their values)."""
+        import numpy as np
+
+        e = self.edges
+        for s, ranks in self.ranks.items():
+            v = values[s]
+            for k in ranks:
+                if (s, k) not in self.quantiles:
+                    i = int(np.searchsorted(self.cum[s], k, side="right"))
+                    start = np.searchsorted(v, e[i - 1], side="right")
+                    self.quantiles[(s, k)] = float(v[start + k - self.below[s][i]])
+        for s1, s2 in self.pairs:
+            if (s1, s2) in self.statistic:
+                continue
+            x, y = values[s1], values[s2]
+            t = np.concatenate([x, y])
+            b = np.searchsorted(e, t, side="left")
+            c1 = self.below[s1][b] + np.searchsorted(x, t, side="right") - np.searchsorted(x, e[b - 1], side="right")
+            c2 = self.below[s2][b] + np.searchsorted(y, t, side="right") - np.searchsorted(y, e[b - 1], side="right")
+            inside = np.abs(c1 / self.n[s1] - c2 / self.n[s2]).max() if len(t) else 0.0
+            bound, _ = self._statistic_bins(s1, s2)
+            self.statistic[(s1, s2)] = float(max(bound, inside))
+        self.needed = np.array([], dtype=int)
+
+    def advance(self) -> None:
+        """Cut the bins still in question, make the known quantiles edges, or finish."""
+        import numpy as np
+
+        self.rounds += 1
+        e = self.edges
+        if len(self.needed):
+            per_bin = max(2, min(quantiles.GRID, quantiles.EDGE_BUDGET // len(self.needed)))
+            # the float just above a bin's left edge makes progress certain however narrow it is
+            cuts = [np.r_[np.linspace(e[i - 1], e[i], per_bin + 1), np.nextafter(e[i - 1], e[i])] for i in self.needed]
+            self.edges = np.unique(np.concatenate([e, *cuts]))
+            return
+        known = np.array(sorted(set(self.quantiles.values())))
+        if len(known) and not np.isin(known, e).all():
+            self.edges = np.unique(np.concatenate([e, known]))
+            return
+        for s1, s2 in self.pairs:
+            n1, n2 = self.n[s1], self.n[s2]
+            cuts = np.unique([self.quantiles[(s1, int(k))] for k in quantile_ranks(n1, n2)])
+            at = np.searchsorted(e, cuts)
+            ca = np.diff(np.r_[0, self.cum[s1][at], n1])
+            cb = np.diff(np.r_[0, self.cum[s2][at], n2])
+            p = ks_pvalue_from_statistic(self.statistic[(s1, s2)], n1, n2)
+            self.figures[(s1, s2)] = drift_figures("numeric", ca, cb, n1, n2, p, "ks")
+        self.done = True

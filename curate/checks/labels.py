@@ -29,7 +29,7 @@ MAX_SUSPECTS = 1000
 
 
 @register_check("conflicting_labels", asked=lambda ctx: ctx.rules.dataset.conflicting_labels is not None,
-                default=False)
+                default=False, whole_table=True)
 def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
     if not ctx.label:
         return []
@@ -160,7 +160,7 @@ def probabilities_from_file(path: str, names: "pd.Series",
 
 
 @register_check("label_issues", asked=lambda ctx: ctx.rules.dataset.label_issues is not None,
-                default=False)
+                default=False, whole_table=True)
 def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.label_issues
     if rule is None or not ctx.label:

@@ -53,7 +53,8 @@ def _numeric_columns(df: "pd.DataFrame", ctx: CheckContext) -> list[str]:
             if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
 
 
-@register_check("outliers", asked=lambda ctx: ctx.rules.dataset.outliers is not None, default=False)
+@register_check("outliers", asked=lambda ctx: ctx.rules.dataset.outliers is not None, default=False,
+                whole_table=True)
 def check_outliers(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.outliers
     if rule is None:

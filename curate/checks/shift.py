@@ -64,7 +64,7 @@ def _asks_domain_auc(ctx: CheckContext) -> bool:
     return splits is not None and splits.max_drift is not None and splits.max_drift.domain_auc is not None
 
 
-@register_check("domain_classifier_auc", asked=_asks_domain_auc, default=False)
+@register_check("domain_classifier_auc", asked=_asks_domain_auc, default=False, whole_table=True)
 def check_domain_classifier(ctx: CheckContext) -> list[CheckResult]:
     if not ctx.split_col or ctx.split_col not in ctx.df.columns:
         return []

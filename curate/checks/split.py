@@ -4,6 +4,11 @@
 (exact, by content hash or row values; near, :mod:`curate.checks.near_dups`); ``drift``
 between every pair of splits is :mod:`curate.checks.drift`. Rows a time split's gap left out
 (split ``gap``) belong to no split: they are counted, not compared.
+
+Each is a reduction over the table (:mod:`curate.io.frames`): rows per split value, (class,
+split) pairs present; group overlap and duplicates across splits meet by group or sample
+key (:meth:`curate.io.frames.Frame.by_key`: the whole table in memory, hash pieces after a
+shuffle on a partitioned table, so no process holds every group or key).
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Callable
 
-from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
-from curate.checks.base import split_names
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, first_present, register_check, split_names
+from curate.io.frames import ORDER
 from curate.io.manifest import GAP_SPLIT
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -26,16 +32,16 @@ def split_rules(ctx: CheckContext):
 
 
 def splits_of(ctx: CheckContext) -> list[str]:
-    return split_names(ctx.df, ctx.split_col)
+    return split_names(ctx.frame, ctx.split_col)
 
 
-def _assigned(ctx: CheckContext) -> "pd.DataFrame":
-    """The rows in a split (not left out by a time split's gap)."""
-    return ctx.df[ctx.df[ctx.split_col].astype("string") != GAP_SPLIT]
+def in_split(part: "pd.DataFrame", split_col: str) -> "np.ndarray":
+    """Which rows are in a split: a split value that is not a time split's ``gap``."""
+    return (part[split_col].astype("string") != GAP_SPLIT).fillna(False).to_numpy(dtype=bool)
 
 
 def active(ctx: CheckContext) -> bool:
-    return bool(ctx.split_col) and ctx.split_col in ctx.df.columns
+    return bool(ctx.split_col) and ctx.split_col in ctx.columns
 
 
 def declares(*keys: str):
@@ -53,12 +59,43 @@ def declares(*keys: str):
 def check_split_ratios(ctx: CheckContext) -> list[CheckResult]:
     if not active(ctx):
         return []
+    import pandas as pd
+
     col = ctx.split_col
-    counts = ctx.df[col].astype("string").fillna("(missing)").value_counts()
-    strata = ctx.df[ctx.label].nunique() if ctx.label and not ctx.label_sep else 1
-    largest_group = int(ctx.df[ctx.group].value_counts().max()) if ctx.group and len(ctx.df) else 1
-    return [split_ratios_result(split_rules(ctx), col, counts, ctx.ids(ctx.df[col].isna()),
-                                unavoidable_rows(strata, largest_group))]
+
+    def partial(part: "pd.DataFrame") -> "pd.Series":
+        return part[col].astype("string").fillna("(missing)").value_counts(sort=False)
+
+    def combine(pieces: list["pd.Series"]) -> "pd.Series":
+        # summed in order of first appearance, then sorted as value_counts sorts that order
+        return pd.concat(pieces).groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
+
+    counts = ctx.frame.reduce(partial, combine, [col])
+    offenders = ctx.frame.first_names(lambda part: part[col].isna(), MAX_OFFENDERS, [col])
+    return [split_ratios_result(split_rules(ctx), col, counts, offenders, _unavoidable_rows(ctx))]
+
+
+def _unavoidable_rows(ctx: CheckContext) -> int:
+    """:func:`unavoidable_rows` from the classes present and the group sizes (a group may
+    span partitions)."""
+    import pandas as pd
+
+    label = ctx.label if ctx.label and not ctx.label_sep else None
+    columns = [c for c in (label, ctx.group) if c]
+    if not columns:
+        return unavoidable_rows(1, 1)
+
+    def partial(part: "pd.DataFrame") -> tuple["pd.Series | None", "pd.Series | None"]:
+        return (part[label].drop_duplicates() if label else None,
+                part[ctx.group].value_counts(sort=False) if ctx.group else None)
+
+    def combine(pieces: list) -> tuple[int, int]:
+        classes = pd.concat([p[0] for p in pieces]).nunique() if label else 1
+        sizes = [p[1] for p in pieces if p[1] is not None]
+        largest = int(pd.concat(sizes).groupby(level=0).sum().max()) if sizes and sum(map(len, sizes)) else 1
+        return classes, largest
+
+    return unavoidable_rows(*ctx.frame.reduce(partial, combine, columns))
 
 
 def unavoidable_rows(strata: int, largest_group: int) -> int:
@@ -102,20 +139,38 @@ def split_ratios_result(rules, col: str, counts: "pd.Series", offenders: list[st
 
 @register_check("group_overlap", asked=declares("no_group_overlap"))
 def check_group_overlap(ctx: CheckContext) -> list[CheckResult]:
+    """Each group's splits meet by group (:meth:`curate.io.frames.Frame.by_key`): one row
+    per (group, split) and partition travels; the offending rows are named afterwards."""
     rules = split_rules(ctx)
     if not active(ctx) or not ctx.group or not rules.no_group_overlap:
         return []
-    if ctx.group not in ctx.df.columns:
+    if ctx.group not in ctx.columns:
         return [CheckResult("group_overlap", False, column=ctx.group,
                             details=f"group column '{ctx.group}' not found in the data")]
-    part = _assigned(ctx)[[ctx.group, ctx.split_col]].dropna()
-    spread = part.groupby(ctx.group, sort=True)[ctx.split_col].nunique()
-    leaking = spread[spread > 1]
-    shown = part[part[ctx.group].isin(leaking.index[:MAX_OFFENDERS])]
-    splits_of = shown.groupby(ctx.group, sort=True)[ctx.split_col].agg(lambda s: sorted(map(str, s.unique())))
-    # named from the whole rows: ``shown`` lacks the id column
-    return [group_overlap_result(ctx.group, len(spread), len(leaking), splits_of,
-                                 row_names(ctx.df.loc[shown.index]).head(MAX_OFFENDERS).tolist())]
+    import pandas as pd
+
+    group, split_col = ctx.group, ctx.split_col
+
+    def kept(part: "pd.DataFrame") -> "np.ndarray":
+        return in_split(part, split_col) & part[group].notna().to_numpy() & part[split_col].notna().to_numpy()
+
+    def pairs(part: "pd.DataFrame") -> "pd.DataFrame":
+        found = part[kept(part)]
+        return pd.DataFrame({"g": found[group], "s": found[split_col]}).drop_duplicates()
+
+    def partial(piece: "pd.DataFrame") -> tuple[int, int, "pd.Series"]:
+        spread = piece.groupby("g", sort=True)["s"].nunique()
+        leaking = spread[spread > 1]
+        shown = piece[piece["g"].isin(leaking.index[:MAX_OFFENDERS])]
+        return len(spread), len(leaking), shown.groupby("g", sort=True)["s"].agg(lambda s: sorted(map(str, s.unique())))
+
+    pieces = ctx.frame.by_key(pairs, "g", partial, list(dict.fromkeys([group, split_col])))
+    splits_of = pd.concat([p[2] for p in pieces]).sort_index().iloc[:MAX_OFFENDERS]
+    n_groups, n_leaking = sum(p[0] for p in pieces), sum(p[1] for p in pieces)
+    shown = list(splits_of.index)
+    offenders = ctx.frame.first_names(lambda part: kept(part) & part[group].isin(shown).to_numpy(), MAX_OFFENDERS,
+                                      [group, split_col])
+    return [group_overlap_result(group, n_groups, n_leaking, splits_of, offenders)]
 
 
 def group_overlap_result(group: str, n_groups: int, n_leaking: int, splits_of: "pd.Series",
@@ -133,17 +188,22 @@ def group_overlap_result(group: str, n_groups: int, n_leaking: int, splits_of: "
 @register_check("classes_in_every_split", asked=declares("all_classes_in_each"))
 def check_classes_in_every_split(ctx: CheckContext) -> list[CheckResult]:
     """Every class (every label, for multilabel data) has members in every split."""
-    import pandas as pd
-
     rules = split_rules(ctx)
     if not active(ctx) or not ctx.label or not rules.all_classes_in_each:
         return []
+    import pandas as pd
+
     from curate.io.labels import label_sets
 
-    part = _assigned(ctx)[[ctx.label, ctx.split_col]].dropna()
-    labels = part[ctx.label].astype(str) if not ctx.label_sep else label_sets(part[ctx.label], ctx.label_sep)
-    frame = pd.DataFrame({"y": labels, "split": part[ctx.split_col].astype(str)}).explode("y").dropna()
-    return [classes_result(ctx.label, frame, splits_of(ctx))]
+    label, split_col, sep = ctx.label, ctx.split_col, ctx.label_sep
+
+    def partial(part: "pd.DataFrame") -> "pd.DataFrame":
+        part = part.loc[in_split(part, split_col), [label, split_col]].dropna()
+        labels = part[label].astype(str) if not sep else label_sets(part[label], sep)
+        return pd.DataFrame({"y": labels, "split": part[split_col].astype(str)}).explode("y").dropna().drop_duplicates()
+
+    frame = ctx.frame.reduce(partial, lambda pieces: pd.concat(pieces).drop_duplicates(), [label, split_col])
+    return [classes_result(label, frame, splits_of(ctx))]
 
 
 def classes_result(label: str, frame: "pd.DataFrame", splits: list[str]) -> CheckResult:
@@ -165,40 +225,84 @@ def classes_result(label: str, frame: "pd.DataFrame", splits: list[str]) -> Chec
 @register_check("duplicates_across_splits", asked=declares("no_duplicates_across", "near_duplicates"))
 def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     """Exact duplicates (content hash or row values) and near duplicates (images, texts,
-    audio: :mod:`curate.checks.near_dups`) shared by two splits."""
+    audio: :mod:`curate.checks.near_dups`) shared by two splits. Rows meet by sample key
+    (:meth:`curate.io.frames.Frame.by_key`); the first pairs' rows are named afterwards."""
     rules = split_rules(ctx)
     if not active(ctx) or not rules.no_duplicates_across:
         return []
     import pandas as pd
 
-    from curate.profile import sample_keys
+    from curate.profile import duplicate_subset
 
+    frame, split_col = ctx.frame, ctx.split_col
     # the leakage unit is who a sample came from, not what it holds
-    assigned = _assigned(ctx)
-    by, keyed, key = sample_keys(assigned, (ctx.split_col, ctx.group, "fold"))
-    pairs, n = [], 0
-    if not key.empty:
-        repeated = key.duplicated(keep=False).to_numpy()
-        keyed = keyed[repeated]
-        names = row_names(keyed)
-        frame = pd.DataFrame({"key": key.to_numpy()[repeated], "split": keyed[ctx.split_col].astype(str).to_numpy(),
-                              "id": names.to_numpy()})
-        spread = frame.groupby("key")["split"].nunique()
-        shared = frame[frame["key"].isin(spread[spread > 1].index)]
-        for _, rows in shared.groupby("key", sort=False):
-            for (i1, s1), (i2, s2) in combinations(zip(rows["id"], rows["split"]), 2):
-                if s1 != s2:
-                    pairs.append({"ids": [i1, i2], "splits": [s1, s2], "kind": "exact", "distance": 0})
-            if len(pairs) >= MAX_OFFENDERS:
-                break
-        n = int(spread.gt(1).sum())
+    ignore = [c for c in (split_col, ctx.group, "fold") if c and c in ctx.columns]
+    by, columns = duplicate_subset(first_present(frame, [c for c in ctx.columns if c not in ignore],
+                                                 rows=lambda part: part[in_split(part, split_col)],
+                                                 using=(split_col,)))
+
+    def keyed(part: "pd.DataFrame") -> "pd.DataFrame":
+        rows = part[in_split(part, split_col)]
+        if by == "sha256":
+            rows = rows[rows["sha256"].notna()]
+            key = rows["sha256"].astype(str).to_numpy(dtype=object)
+        else:
+            key = pd.util.hash_pandas_object(rows[columns], index=False).to_numpy()
+        return pd.DataFrame({"key": key, "split": rows[split_col].astype(str).to_numpy(dtype=object),
+                             ORDER: rows[ORDER].to_numpy(dtype="int64")})
+
+    pairs: list[dict[str, Any]] = []
+    n = 0
+    if columns:
+        pieces = frame.by_key(keyed, "key", _shared_keys, list(dict.fromkeys([*columns, split_col])))
+        n, rows = _first_shared(pieces)
+        positions = sorted(set(rows[ORDER].tolist()))
+        pairs = _exact_pairs(rows, dict(zip(positions, map(str, frame.names_at(positions)))))
 
     def near_search(rule):
         from curate.checks.near_dups import near_duplicate_pairs
 
-        return near_duplicate_pairs(assigned, ctx.split_col, rule)
+        return near_duplicate_pairs(frame.filter(lambda part: in_split(part, split_col)), split_col, rule)
 
     return duplicates_results(rules, by, n, pairs, near_search)
+
+
+def _shared_keys(piece: "pd.DataFrame") -> tuple[int, "pd.Series", "pd.DataFrame"]:
+    """In one piece: how many keys have rows in several splits, the first position of the
+    first :data:`MAX_OFFENDERS` of them and their first rows per split (enough for their
+    first pairs: a row past the 20th of its split in a key comes after 20 pairs of that
+    key)."""
+    spread = piece.groupby("key", sort=False)["split"].nunique()
+    shared = piece[piece["key"].isin(spread[spread > 1].index)]
+    first = shared.groupby("key", sort=False)[ORDER].min().nsmallest(MAX_OFFENDERS)
+    rows = shared[shared["key"].isin(first.index)].sort_values(ORDER)
+    return int((spread > 1).sum()), first, rows.groupby(["key", "split"], sort=False).head(MAX_OFFENDERS)
+
+
+def _first_shared(pieces: list) -> tuple[int, "pd.DataFrame"]:
+    """The number of keys in several splits, and the rows kept of the first
+    :data:`MAX_OFFENDERS` of them (by first row), in table order, ranked by key."""
+    import pandas as pd
+
+    first = pd.concat([p[1] for p in pieces]).nsmallest(MAX_OFFENDERS)
+    rows = pd.concat([p[2] for p in pieces]).sort_values(ORDER)
+    order = pd.Series(range(len(first)), index=first.index)
+    rows = rows[rows["key"].isin(first.index)]
+    return sum(p[0] for p in pieces), rows.assign(rank=order.loc[rows["key"]].to_numpy())
+
+
+def _exact_pairs(rows: "pd.DataFrame", names: dict[int, str]) -> list[dict[str, Any]]:
+    """The first pairs: keys in order of their first row, rows in table order, every two
+    rows of different splits."""
+    pairs: list[dict[str, Any]] = []
+    for _, group in rows.sort_values(["rank", ORDER]).groupby("rank", sort=True):
+        members = [(names[p], s) for p, s in zip(group[ORDER], group["split"])]
+        for (i1, s1), (i2, s2) in combinations(members, 2):
+            if s1 != s2:
+                pairs.append({"ids": [i1, i2], "splits": [s1, s2], "kind": "exact", "distance": 0})
+        if len(pairs) >= MAX_OFFENDERS:
+            break
+    return pairs
 
 
 def duplicates_results(rules, by: str, n: int, pairs: list[dict[str, Any]],
