@@ -266,3 +266,57 @@ def test_rows_are_counted_from_the_parquet_footers(tmp_path, monkeypatch):
     assert checks["min_rows"].observed["rows"] == len(df) == 96
     assert checks["duplicates"].observed["extra_copies"] == 6
     assert checks["duplicates_across_splits"].observed["near_pairs"]["text"] > 0
+
+
+def conflicted(n: int = 90, seed: int = 0, with_id: bool = True) -> pd.DataFrame:
+    """:func:`penguins` with copies of rows under another species (some twice, some in
+    another file), and unlabelled copies, which never conflict."""
+    df = penguins(n, seed, with_id=False)
+    copies = df.iloc[[3, 3, 7, 7, 7, 11, 40, 41]].assign(species=["Gentoo", "Chinstrap", "Gentoo", "Adelie",
+                                                                   "Gentoo", "Adelie", None, "Adelie"])
+    df = pd.concat([df, copies], ignore_index=True)
+    if with_id:
+        df.insert(0, "id", [f"c{i:03d}" for i in range(len(df))])
+    return df
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+@pytest.mark.parametrize("n_files", [1, 2, 5])
+def test_conflicting_labels_match_in_memory(tmp_path, n_files, with_id):
+    df = conflicted(with_id=with_id)
+    rules = parse_rules({"dataset": {"conflicting_labels": {"max_fraction": 0.01}}})
+    found = both_ways(write_folder(df, tmp_path / "c", n_files), rules, names=("conflicting_labels",),
+                      label="species")
+    assert_same(found)
+    check = found["conflicting_labels"][1][0]
+    assert not check["success"] and check["observed"]["by"] == "row"
+    # rows 3 and 7 copied under other species; 11 and 41 under their own, 40 unlabelled
+    assert (check["observed"]["conflicting_groups"], check["observed"]["rows"]) == (2, 9)
+    assert [(e["labels"], e["majority"]) for e in check["observed"]["examples"]] == [
+        (["Chinstrap", "Gentoo"], "Chinstrap"), (["Adelie", "Chinstrap", "Gentoo"], "Gentoo")]
+    assert check["offenders"][:5] == (["c003", "c090", "c091", "c096", "c097"] if with_id else ["3", "90", "91", "96", "97"])
+
+
+@pytest.mark.parametrize("n_files", [1, 3])
+def test_conflicting_labels_of_media_by_file_hash_and_perceptual_hash(tmp_path, n_files):
+    df = media_manifest()
+    df.loc[[50, 51], "label"] = ["dog", "cat"]  # copies of img002 (sha256) under both labels
+    df["phash"] = [f"{i % 40:016x}" for i in range(len(df))]  # re-encoded pictures: same phash, other bytes
+    df.loc[[10, 12], "phash"] = None
+    rules = parse_rules({"dataset": {"conflicting_labels": {}}})
+    found = both_ways(write_folder(df, tmp_path / "m", n_files), rules, names=("conflicting_labels",), label="label")
+    assert_same(found)
+    observed = found["conflicting_labels"][1][0]["observed"]
+    assert observed["by"] == "sha256+phash" and observed["conflicting_groups"] > 5
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["x", "y", None]), st.sampled_from([0.5, 1.5]),
+                               st.sampled_from(["a", "b", None])), min_size=1, max_size=40),
+       n_files=st.integers(1, 6))
+def test_conflicting_labels_on_any_partitioning(rows, n_files):
+    df = pd.DataFrame(rows, columns=["k", "v", "label"])
+    rules = parse_rules({"dataset": {"conflicting_labels": {}}})
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_folder(df, Path(tmp) / "h", min(n_files, len(df)))
+        assert_same(both_ways(folder, rules, names=("conflicting_labels",), label="label"))
