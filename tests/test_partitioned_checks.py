@@ -320,3 +320,94 @@ def test_conflicting_labels_on_any_partitioning(rows, n_files):
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_folder(df, Path(tmp) / "h", min(n_files, len(df)))
         assert_same(both_ways(folder, rules, names=("conflicting_labels",), label="label"))
+
+
+def outlying(n: int = 120, seed: int = 0, with_id: bool = True) -> pd.DataFrame:
+    """:func:`penguins` with far values (one infinite), a column mostly one value (MAD 0:
+    the mean absolute deviation decides) and a column of missing values only."""
+    df = penguins(n, seed, with_id=False)
+    df.loc[[5, 50, 77], "bill"] = [120.0, -40.0, np.inf]
+    df.loc[[9, 60], "flipper"] = [400.0, 20.0]
+    df["mostly"] = np.where(np.arange(len(df)) % 9 == 0, np.arange(len(df)) / 10, 2.0)
+    df["nothing"] = np.nan
+    if with_id:
+        df.insert(0, "id", [f"o{i:03d}" for i in range(len(df))])
+    return df
+
+
+@pytest.mark.parametrize("method", ["robust_z", "isolation_forest"])
+@pytest.mark.parametrize("with_id", [True, False])
+@pytest.mark.parametrize("n_files", [1, 2, 5])
+def test_outliers_match_in_memory(tmp_path, n_files, with_id, method):
+    rules = parse_rules({"dataset": {"outliers": {"method": method, "max_fraction": 0.05}}})
+    found = both_ways(write_folder(outlying(with_id=with_id), tmp_path / "o", n_files), rules, names=("outliers",),
+                      label="species")
+    assert_same(found)
+    check = found["outliers"][1][0]
+    assert check["observed"]["columns"] == ["bill", "flipper", "mostly", "nothing"]
+    assert "sample" not in check["observed"]
+    if method == "robust_z":
+        assert check["observed"]["per_column"]["bill"] == 3 and check["observed"]["per_column"]["flipper"] == 2
+        assert check["offenders"][0] == ("o077" if with_id else "77")  # the infinite bill scores highest
+
+
+@pytest.mark.parametrize("collect", [0, 7])
+def test_medians_from_histogram_passes_are_numpys(monkeypatch, collect):
+    """A 4-bin grid and (almost) nothing gathered: the bins are cut until every middle
+    value is known; the medians and MADs are numpy's to the bit, ties, infinities and
+    missing values included."""
+    from curate.checks import outliers, quantiles
+    from curate.io.frames import InMemory
+
+    monkeypatch.setattr(quantiles, "GRID", 4)
+    monkeypatch.setattr(quantiles, "COLLECT_VALUES", collect)
+    df = outlying(n=200, seed=4)[["bill", "flipper", "mostly", "nothing"]]
+    df.loc[df.index % 7 == 0, "flipper"] = 200.0  # a heavy tie inside the range
+    df.loc[3, "flipper"] = -np.inf
+    X = df.to_numpy(dtype=float)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):  # the all-missing column
+        want = np.nanmedian(X, axis=0)
+        want_mad = np.nanmedian(np.abs(X - want), axis=0)
+    got = outliers.medians(InMemory(df), list(df.columns))
+    mad, _ = outliers._spreads(InMemory(df), list(df.columns), got)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(mad, want_mad)
+
+
+@settings(max_examples=25, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from([0.0, 1.0, 1.0, 2.5, -3.0, 50.0, float("inf"), float("nan")]),
+                                 st.floats(-1e6, 1e6)), min_size=3, max_size=40),
+       n_files=st.integers(1, 6), grid=st.sampled_from([2, 4, 1024]), collect=st.sampled_from([0, 5, 10**6]))
+def test_outliers_on_any_partitioning_and_histogram_depth(values, n_files, grid, collect):
+    from curate.checks import quantiles
+
+    df = pd.DataFrame({"x": values, "y": values[::-1], "label": "a"})
+    rules = parse_rules({"dataset": {"outliers": {}}})
+    old = quantiles.GRID, quantiles.COLLECT_VALUES
+    quantiles.GRID, quantiles.COLLECT_VALUES = grid, collect
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = write_folder(df, Path(tmp) / "h", min(n_files, len(df)))
+            found = both_ways(folder, rules, names=("outliers",), label="label")
+    finally:
+        quantiles.GRID, quantiles.COLLECT_VALUES = old
+    assert_same(found)
+
+
+def test_isolation_forest_fits_a_stated_sample_of_a_large_partitioned_table(tmp_path, monkeypatch):
+    """Past the fit bound the forest is fitted on a sample the result states, the same on
+    any partitioning, and every row is scored."""
+    from curate.checks import sample
+
+    monkeypatch.setattr(sample, "MAX_FIT_ROWS", 50)
+    df = outlying()
+    rules = parse_rules({"dataset": {"outliers": {"method": "isolation_forest", "max_fraction": 0.05}}})
+    results = [both_ways(write_folder(df, tmp_path / str(files), files), rules, names=("outliers",),
+                         label="species")["outliers"] for files in (1, 4)]
+    (memory, one), (_, four) = results
+    assert one == four
+    got = one[0]
+    assert got["observed"]["sample"] == {"rows": 50, "of": len(df), "max_rows": 50, "stratified_by": None}
+    assert "fitted on a sample of 50 of 126 rows (at most 50)" in got["details"]
+    assert "sample" not in memory[0]["observed"]  # in memory the forest sees every row
+    assert got["observed"]["outliers"] > 0 and got["observed"]["fraction"] == round(got["observed"]["outliers"] / 126, 6)

@@ -404,14 +404,16 @@ def _numeric_figures(frame: "Frame", split_col: str, splits: list[str], pairs: l
     while states:
         plans = {st.feature: st.edges for st in states}
         wanted = {st.feature: st.splits for st in states}
-        hists = frame.reduce_tree(lambda part: histograms(_values(part, split_col, wanted), plans), add_histograms,
+        edges = {(s, f): plans[f] for f, splits in wanted.items() for s in splits}
+        hists = frame.reduce_tree(lambda part: histograms(_values(part, split_col, wanted), edges), add_histograms,
                                   [split_col, *plans])
         for st in states:
             st.take_histograms({s: hists[(s, st.feature)] for s in st.splits})
         asking = {st.feature: (st.edges, st.needed) for st in states if st.collect_now()}
         if asking:
+            bins = {(s, f): asking[f] for f in asking for s in wanted[f]}
             picked = frame.reduce_tree(
-                lambda part: in_bins(_values(part, split_col, {f: wanted[f] for f in asking}), asking),
+                lambda part: in_bins(_values(part, split_col, {f: wanted[f] for f in asking}), bins),
                 concat_values, [split_col, *asking])
             for st in states:
                 if st.feature in asking:
@@ -486,9 +488,7 @@ class _NumericDrift:
         self.feature, self.pairs, self.n = feature, pairs, n
         self.splits = list(dict.fromkeys(s for pair in pairs for s in pair))
         lo, hi = np.nanmin([r[0] for r in ranges] + [np.inf]), np.nanmax([r[1] for r in ranges] + [-np.inf])
-        grid = np.linspace(lo, hi, quantiles.GRID + 1) if np.isfinite(lo) and np.isfinite(hi) else np.array([])
-        # infinities sit alone in the first and last bins, so only finite bins are ever cut
-        self.edges = np.unique(np.concatenate([[-np.inf], grid, [np.inf]]))
+        self.edges = quantiles.first_edges(lo, hi)
         self.ranks = {s: set() for s in self.splits}
         for s1, s2 in pairs:
             self.ranks[s1].update(int(k) for k in quantile_ranks(n[s1], n[s2]))
@@ -577,10 +577,7 @@ class _NumericDrift:
         self.rounds += 1
         e = self.edges
         if len(self.needed):
-            per_bin = max(2, min(quantiles.GRID, quantiles.EDGE_BUDGET // len(self.needed)))
-            # the float just above a bin's left edge makes progress certain however narrow it is
-            cuts = [np.r_[np.linspace(e[i - 1], e[i], per_bin + 1), np.nextafter(e[i - 1], e[i])] for i in self.needed]
-            self.edges = np.unique(np.concatenate([e, *cuts]))
+            self.edges = quantiles.refined(e, self.needed)
             return
         known = np.array(sorted(set(self.quantiles.values())))
         if len(known) and not np.isin(known, e).all():
