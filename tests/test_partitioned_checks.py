@@ -411,3 +411,79 @@ def test_isolation_forest_fits_a_stated_sample_of_a_large_partitioned_table(tmp_
     assert "fitted on a sample of 50 of 126 rows (at most 50)" in got["details"]
     assert "sample" not in memory[0]["observed"]  # in memory the forest sees every row
     assert got["observed"]["outliers"] > 0 and got["observed"]["fraction"] == round(got["observed"]["outliers"] / 126, 6)
+
+
+def noisy_labels(with_id: bool = True) -> pd.DataFrame:
+    """:func:`penguins` whose species follows the bill and flipper, a few labels flipped,
+    and a split column with augmented copies (left out of the domain classifier)."""
+    df = penguins(150, seed=6, with_id=False)
+    df["species"] = np.where(df["flipper"] > 205, "Gentoo", np.where(df["bill"] > 44, "Chinstrap", "Adelie"))
+    df.loc[[4, 17, 33, 70], "species"] = ["Gentoo", "Adelie", "Gentoo", "Chinstrap"]
+    df["split"] = np.where(np.arange(len(df)) % 4 == 0, "test", "train")
+    df.loc[df.index % 4 == 0, "bill"] += 15.0  # test is told apart by its bills
+    df["source_id"] = None
+    df.loc[df.index % 11 == 5, "source_id"] = "p000"
+    if with_id:
+        df.insert(0, "id", [f"n{i:03d}" for i in range(len(df))])
+    return df
+
+
+MODEL_RULES = {"label": "species", "dataset": {"label_issues": {"folds": 3, "max_fraction": 0.01}},
+               "splits": {"max_drift": {"domain_auc": 0.75}}}
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+@pytest.mark.parametrize("n_files", [1, 3])
+def test_model_checks_fit_every_row_of_a_table_that_fits(tmp_path, n_files, with_id):
+    found = both_ways(write_folder(noisy_labels(with_id), tmp_path / "m", n_files), parse_rules(MODEL_RULES),
+                      names=("label_issues", "domain_classifier_auc"), label="species", split_col="split")
+    assert_same(found)
+    issues, (domain,) = found["label_issues"][1][0], found["domain_classifier_auc"][1]
+    assert "sample" not in issues["observed"] and "sample" not in domain["observed"]
+    assert not issues["success"] and issues["observed"]["issues"] >= 3
+    assert not domain["success"] and domain["observed"]["top_features"][0]["feature"] == "bill"
+
+
+def test_label_probabilities_from_a_file_on_partitions(tmp_path):
+    df = noisy_labels()
+    rng = np.random.default_rng(0)
+    probs = pd.DataFrame(rng.dirichlet([1, 1, 1], len(df)), columns=["prob_Adelie", "prob_Chinstrap", "prob_Gentoo"])
+    probs.insert(0, "id", df["id"])
+    probs.iloc[:-5].to_parquet(tmp_path / "probs.parquet")  # five rows without probabilities
+    rules = parse_rules({"dataset": {"label_issues": {"probs": str(tmp_path / "probs.parquet")}}})
+    found = both_ways(write_folder(df, tmp_path / "p", 4), rules, names=("label_issues",), label="species")
+    assert_same(found)
+    assert found["label_issues"][1][0]["observed"]["without_probs"] == 5
+
+
+def test_model_checks_fit_a_stated_stratified_sample_of_a_larger_table(tmp_path, monkeypatch):
+    """Past the bound each check fits on a sample stratified by its label (or split), the
+    same on any partitioning, and says so; its figures are those of the check in memory on
+    exactly those rows."""
+    from curate.checks import sample
+    from curate.io.frames import Partitioned
+
+    monkeypatch.setattr(sample, "MAX_FIT_ROWS", 60)
+    df = noisy_labels()
+    rules = parse_rules(MODEL_RULES)
+    names = ("label_issues", "domain_classifier_auc")
+    one = both_ways(write_folder(df, tmp_path / "one", 1), rules, names=names, label="species", split_col="split")
+    four = both_ways(write_folder(df, tmp_path / "four", 4), rules, names=names, label="species", split_col="split")
+    assert {k: v[1] for k, v in one.items()} == {k: v[1] for k, v in four.items()}
+    issues, (domain,) = one["label_issues"][1][0], one["domain_classifier_auc"][1]
+    counts = df["species"].value_counts()
+    assert issues["observed"]["sample"] == {"rows": 60, "of": 156, "max_rows": 60, "stratified_by": "species"}
+    assert "; fitted on a sample of 60 of 156 rows, stratified by species (at most 60)" in issues["details"]
+    originals = int(df["source_id"].isna().sum())
+    assert domain["observed"]["sample"] == {"rows": 60, "of": originals, "max_rows": 60, "stratified_by": "split"}
+    # the sample keeps each class's share of the rows (largest remainders)
+    rows, _ = sample.fit_rows(Partitioned(open_table(tmp_path / "four")), ["id", "species"], strata="species")
+    shares = counts * 60 / counts.sum()
+    assert (rows["species"].value_counts().reindex(counts.index) - shares).abs().max() < 1
+    # and the figures are the in-memory check's on those very rows
+    memory = CHECKS.get("label_issues").run(CheckContext(df.loc[rows.index], rules, label="species",
+                                                         split_col="split"))[0].to_dict()
+    note = "; fitted on a sample of 60 of 156 rows, stratified by species (at most 60)"
+    unsampled = {**issues, "observed": {k: v for k, v in issues["observed"].items() if k != "sample"},
+                 "details": issues["details"].replace(note, "")}
+    assert unsampled == memory

@@ -222,7 +222,7 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
         return []
     import pandas as pd
 
-    from curate.checks.features import MEDIA_METADATA
+    from curate.checks.features import MEDIA_METADATA, original_rows
     from curate.rules.schema import DriftRule
 
     rule = split_rules(ctx).max_drift or DriftRule(psi=0.2, ks_pvalue=0.001)
@@ -261,15 +261,6 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
     figures.update(_numeric_figures(frame, split_col, splits, pairs, numeric, summary))
     figures.update(pair_drift(pairs, categorical, prepared))
     return drift_results(rule, pairs, features, figures, embeddings)
-
-
-def original_rows(frame: "Frame") -> "Frame":
-    """:func:`curate.checks.features.original_rows` of a frame: the rows that are not
-    augmented copies, where the table holds copies."""
-    if "source_id" not in frame.columns or not frame.reduce(lambda part: bool(part["source_id"].notna().any()), any,
-                                                            ["source_id"]):
-        return frame
-    return frame.filter(lambda part: part["source_id"].isna().to_numpy())
 
 
 def _numeric_dtype(col: "pd.Series") -> bool:

@@ -17,16 +17,20 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from curate.io.frames import Frame
+
 #: Media metadata that describe the sample and so take part in drift and shift checks
 #: (not the file size: it says more about the encoder than about the sample).
 MEDIA_METADATA = ("width", "height", "channels", "sample_rate", "duration_s")
 
 
-def original_rows(df: "pd.DataFrame") -> "pd.DataFrame":
-    """Rows that are not augmented copies: distribution checks compare the real data."""
-    if "source_id" in df.columns and df["source_id"].notna().any():
-        return df[df["source_id"].isna()]
-    return df
+def original_rows(frame: "Frame") -> "Frame":
+    """Rows that are not augmented copies, where the table holds copies: distribution
+    checks compare the real data."""
+    if "source_id" not in frame.columns or not frame.reduce(lambda part: bool(part["source_id"].notna().any()), any,
+                                                            ["source_id"]):
+        return frame
+    return frame.filter(lambda part: part["source_id"].isna().to_numpy())
 
 
 @dataclass

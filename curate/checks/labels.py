@@ -9,6 +9,11 @@ puts in another class than its given one: ``p[i, j] >= t_j`` for a class ``j`` o
 its label, where ``t_j`` is the mean probability of class ``j`` among samples labelled
 ``j``. The suspects come out with a suggested label, which ``clean: relabel:
 {suggestions: result.json}`` can apply.
+
+``label_issues`` needs its rows at once: the whole table in memory; on a partitioned table
+every labelled row when there are at most :data:`curate.checks.sample.MAX_FIT_ROWS`, else a
+sample of that many stratified by label, which the result states (``observed.sample`` and
+the details). ``conflicting_labels`` is a reduction: rows meet by sample key.
 """
 
 from __future__ import annotations
@@ -192,7 +197,7 @@ def probabilities_from_file(path: str, names: "pd.Series",
 
 
 @register_check("label_issues", asked=lambda ctx: ctx.rules.dataset.label_issues is not None,
-                default=False, whole_table=True)
+                default=False)
 def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.label_issues
     if rule is None or not ctx.label:
@@ -200,38 +205,42 @@ def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
     import numpy as np
 
     from curate.checks.features import feature_matrix, model_columns
+    from curate.checks.sample import fit_rows, sample_note
 
     if ctx.label_sep:
         return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "multilabel"},
                             "label_issues skipped: confident learning needs one label per row")]
-    df = ctx.df[ctx.df[ctx.label].notna()]
+    label = ctx.label
+    frame = ctx.frame.filter(lambda part: part[label].notna().to_numpy())
+    columns = [] if rule.probs else rule.features or model_columns(frame.meta, (label, ctx.split_col, ctx.group, "id"))
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        return [CheckResult("label_issues", False, rule.severity, label, {},
+                            f"label_issues: feature column(s) not found: {', '.join(missing)}")]
+    df, sample = fit_rows(frame, frame.named(label, *columns), strata=label)
     names = row_names(df)
+    seen = {"sample": sample} if sample is not None else {}
     if rule.probs:
         import pandas as pd
 
-        labels = df[ctx.label].astype(str).to_numpy()
+        labels = df[label].astype(str).to_numpy()
         found, classes, probs = probabilities_from_file(rule.probs, names, labels)
         y = pd.Index(classes).get_indexer(labels[found])
         unjudged = int((~found).sum())
-        source = {"probs": rule.probs, "judged": int(found.sum()), "without_probs": unjudged}
+        source = {"probs": rule.probs, "judged": int(found.sum()), "without_probs": unjudged, **seen}
         note = f"; {unjudged} labelled rows had no probabilities (not judged)" if unjudged else ""
-        return [_label_issues_result(rule, ctx.label, names.to_numpy()[found], np.array(classes), y, probs,
-                                     source, note)]
-    columns = rule.features or model_columns(df, (ctx.label, ctx.split_col, ctx.group, "id"))
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        return [CheckResult("label_issues", False, rule.severity, ctx.label, {},
-                            f"label_issues: feature column(s) not found: {', '.join(missing)}")]
+        return [_label_issues_result(rule, label, names.to_numpy()[found], np.array(classes), y, probs,
+                                     source, note + sample_note(sample))]
     feats = feature_matrix(df, columns)
-    classes, y = np.unique(df[ctx.label].astype(str).to_numpy(), return_inverse=True)
+    classes, y = np.unique(df[label].astype(str).to_numpy(), return_inverse=True)
     if feats.X.shape[1] == 0 or len(classes) < 2 or len(df) < 2 * rule.folds:
-        return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "too little to learn from"},
+        return [CheckResult("label_issues", True, "warn", label, {"skipped": "too little to learn from"},
                             "label_issues skipped: needs feature columns, two classes and "
                             f"at least {2 * rule.folds} labelled rows")]
     probs = out_of_fold_probabilities(feats.X, y, feats.categorical, folds=rule.folds, model=rule.model,
                                       seed=rule.seed)
-    source = {"model": rule.model, "folds": rule.folds, "features": feats.names}
-    return [_label_issues_result(rule, ctx.label, names.to_numpy(), classes, y, probs, source)]
+    source = {"model": rule.model, "folds": rule.folds, "features": feats.names, **seen}
+    return [_label_issues_result(rule, label, names.to_numpy(), classes, y, probs, source, sample_note(sample))]
 
 
 def _label_issues_result(rule: "LabelIssuesRule", label: str, names: "np.ndarray", classes: "np.ndarray",
