@@ -173,12 +173,67 @@ def test_large_splits_exact_against_scipy(tmp_path, monkeypatch):
     assert [r["success"] for r in memory] == [True, False, False]
 
 
-def test_embedding_columns_refused(tmp_path):
-    df = make_table(n=60)
-    df["emb"] = [[float(i), 1.0] for i in range(len(df))]
-    ctx = CheckContext(open_table(write_parts(df, tmp_path / "t", 2)), rules_for(), label="label",
+def with_embeddings(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """:func:`make_table` with a 6-d embedding column whose test rows move (some missing,
+    one with a NaN inside) and a 2-d one named only by the rules."""
+    df = make_table(n=n, seed=seed)
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(n, 6)) + np.where((df["split"] == "test").to_numpy()[:, None], 1.5, 0.0)
+    df["emb"] = [list(row) for row in emb]
+    df.loc[[2, 40], "emb"] = None
+    df.at[7, "emb"] = [np.nan] + list(emb[7, 1:])
+    df["pair"] = [[float(i % 7), float(i % 3)] for i in range(n)]
+    return df
+
+
+@pytest.mark.parametrize("files", [1, 2, 5])
+def test_drift_on_embedding_columns_equals_the_in_memory_one(tmp_path, files):
+    df = with_embeddings()
+    rules = rules_for(max_drift={"psi": 0.5, "ks_pvalue": 0.001, "embeddings": ["pair"]})
+    memory, parts = both(df, write_parts(df, tmp_path / "t", files), rules, names=("drift",))["drift"]
+    assert parts == memory
+    test_pairs = [r for r in memory if "test" in r["observed"]["pair"]]
+    assert all(r["observed"]["embeddings"] == ["pair", "emb"] for r in memory)
+    assert all(any(d.startswith("emb:pc1:") for d in r["observed"]["drifted"]) for r in test_pairs)
+    assert "sample" not in memory[0]["observed"]
+
+
+@settings(deadline=None, max_examples=10)
+@given(files=st.integers(1, 6), seed=st.integers(0, 50), dims=st.sampled_from([2, 16, 70]))
+def test_embedding_drift_on_any_partitioning(tmp_path_factory, files, seed, dims):
+    """Each partition projects its own rows: the components are the whole table's to the
+    bit, whatever the partition sizes (matrix products of any number of rows)."""
+    df = make_table(n=300, seed=seed)
+    rng = np.random.default_rng(seed)
+    df["emb"] = [list(row) for row in rng.normal(size=(300, dims)) * rng.uniform(0.1, 10, dims)]
+    rules = rules_for(max_drift={"psi": 0.5, "ks_pvalue": 0.001})
+    memory, parts = both(df, write_parts(df, tmp_path_factory.mktemp("e"), files), rules, names=("drift",))["drift"]
+    assert parts == memory
+
+
+def test_embedding_components_fitted_on_a_stated_sample_past_the_bound(tmp_path, monkeypatch):
+    import curate.checks.drift as drift
+
+    monkeypatch.setattr(drift, "EMBEDDING_FIT_VALUES", 300)  # 50 rows of 6 numbers
+    df = with_embeddings()
+    rules = rules_for(max_drift={"psi": 0.5, "ks_pvalue": 0.001})
+    found = [both(df, write_parts(df, tmp_path / str(files), files), rules, names=("drift",))["drift"][1]
+             for files in (1, 3)]
+    assert found[0] == found[1]
+    result = found[0][0]
+    assert result["observed"]["sample"] == {"rows": 50, "of": 150, "max_rows": 50, "stratified_by": None}
+    assert "; embedding components fitted on a sample of 50 of 150 rows (at most 50)" in result["details"]
+
+
+def test_embedding_vectors_of_different_lengths_across_partitions(tmp_path, monkeypatch):
+    import curate.checks.drift as drift
+
+    monkeypatch.setattr(drift, "EMBEDDING_FIT_VALUES", 300)
+    df = with_embeddings()
+    df["emb"] = [[1.0, 2.0] if i >= 100 else v for i, v in enumerate(df["emb"])]  # the last file's are 2-d
+    ctx = CheckContext(open_table(write_parts(df, tmp_path / "t", 3)), rules_for(), label="label",
                        group="group", split_col="split")
-    with pytest.raises(CuraugError, match="drift on embedding columns does not run on a partitioned table yet"):
+    with pytest.raises(CuraugError, match=r"embedding column 'emb' has vectors of different lengths: \[2, 6\]"):
         CHECKS.get("drift").run(ctx)
 
 

@@ -20,10 +20,9 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from curate.checks import quantiles
-from curate.checks.base import CheckContext, CheckResult, data_columns, register_check
+from curate.checks.base import CheckContext, CheckResult, data_columns, first_present, register_check
 from curate.checks.quantiles import add_histograms, concat_values, histograms, in_bins
 from curate.checks.split import active, declares, split_rules, splits_of
-from curate.errors import CuraugError
 from curate.io.frames import InMemory
 
 if TYPE_CHECKING:
@@ -35,6 +34,9 @@ if TYPE_CHECKING:
 #: ``ks_2samp`` gives an exact p-value up to this many values per sample: the samples are
 #: collected (:func:`ks_from_sorted`).
 KS_EXACT_MAX = 10_000
+#: Numbers (rows times dimensions) of an embedding column gathered at most to fit its
+#: principal axes on a partitioned table; past that, a sample of rows.
+EMBEDDING_FIT_VALUES = 10_000_000
 
 
 def psi_bins(n_small: int) -> int:
@@ -193,27 +195,73 @@ def js_distance(ca: "np.ndarray", cb: "np.ndarray") -> float:
     return float(np.nan_to_num(jensenshannon(ca / ca.sum(), cb / cb.sum(), base=2)))
 
 
-def embedding_components(df: "pd.DataFrame", columns: list[str], k: int = 3) -> "pd.DataFrame":
-    """The first ``k`` principal components of each embedding column (fitted on all rows),
-    as numeric columns ``COL:pc1``..., so embeddings drift like any numeric feature."""
+def embedding_components(frame: "Frame", columns: list[str], k: int = 3
+                         ) -> tuple["Frame", list[str], dict[str, Any] | None]:
+    """``frame`` with the first ``k`` principal components of each embedding column as
+    numeric columns ``COL:pc1``..., so embeddings drift like any numeric feature; those
+    columns' names; and the sample the components were fitted on (None: every row).
+
+    The basis (mean and principal axes) is fitted on every row with a complete vector, or
+    on a partitioned table past :data:`EMBEDDING_FIT_VALUES` numbers on a sample
+    (:func:`curate.checks.sample.fit_rows`); each row's components are computed where the
+    row is. A column with fewer than 3 complete vectors gets none.
+    """
     import numpy as np
-    import pandas as pd
 
     from curate.checks.features import embedding_matrix
+    from curate.checks.sample import fit_rows
 
-    out = {}
+    bases: dict[str, tuple["np.ndarray", "np.ndarray"]] = {}
+    sampled = None
     for c in columns:
-        m = embedding_matrix(df[c])
+        first = first_present(frame, [c], limit=1)[c].dropna()
+        limit = max(3, EMBEDDING_FIT_VALUES // max(len(first.iloc[0]) if len(first) else 1, 1))
+        complete = None
+        if not isinstance(frame, InMemory) and frame.rows > limit:
+            complete = _complete_vectors(frame, c)
+        rows, sample = fit_rows(frame, [c], limit=limit)
+        m = embedding_matrix(rows[c])
         ok = ~np.isnan(m).any(axis=1)
-        if ok.sum() < 3:
+        if (ok.sum() if complete is None else complete) < 3:
             continue
-        centred = m[ok] - m[ok].mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        comps = np.full((len(m), min(k, vt.shape[0])), np.nan)
-        comps[ok] = centred @ vt[: comps.shape[1]].T
-        for i in range(comps.shape[1]):
-            out[f"{c}:pc{i + 1}"] = comps[:, i]
-    return pd.DataFrame(out, index=df.index)
+        mean = m[ok].mean(axis=0)
+        _, _, vt = np.linalg.svd(m[ok] - mean, full_matrices=False)
+        bases[c] = mean, vt[: min(k, vt.shape[0])]
+        sampled = sampled or sample
+    names = [f"{c}:pc{i + 1}" for c, (_, axes) in bases.items() for i in range(len(axes))]
+
+    def components(part: "pd.DataFrame") -> "pd.DataFrame":
+        out = {}
+        for c, (mean, axes) in bases.items():
+            comps = np.full((len(part), len(axes)), np.nan)
+            if part[c].notna().any():
+                m = embedding_matrix(part[c])
+                ok = ~np.isnan(m).any(axis=1)
+                comps[ok] = (m[ok] - mean) @ axes.T
+            out.update({f"{c}:pc{i + 1}": comps[:, i] for i in range(len(axes))})
+        return part.assign(**out)
+
+    return (frame.map(components, components(frame.meta)) if bases else frame), names, sampled
+
+
+def _complete_vectors(frame: "Frame", column: str) -> int:
+    """Rows with a complete vector in ``column``, once every vector is known to have one
+    length (the check :func:`curate.checks.features.embedding_matrix` makes)."""
+    import numpy as np
+
+    from curate.checks.features import embedding_matrix, one_length
+
+    def partial(part: "pd.DataFrame") -> tuple[set, int]:
+        present = part[column].dropna()
+        lengths = {len(v) for v in present}
+        complete = (~np.isnan(embedding_matrix(present)).any(axis=1)).sum() if len(lengths) == 1 else 0
+        return lengths, int(complete)
+
+    def combine(pieces: list) -> int:
+        one_length(column, set().union(*(p[0] for p in pieces)))
+        return sum(p[1] for p in pieces)
+
+    return frame.reduce(partial, combine, [column])
 
 
 @register_check("drift", asked=declares("max_drift"))
@@ -237,13 +285,10 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
     kinds = _feature_kinds(frame, candidates)
     embeddings = list(rule.embeddings) + [c for c in candidates if c not in rule.embeddings and kinds[c] == "embedding"]
     features = [c for c in candidates if c not in embeddings and kinds[c] in ("numeric", "categorical")]
+    sample = None
     if embeddings:
-        if not isinstance(frame, InMemory):
-            raise CuraugError(f"drift on embedding columns does not run on a partitioned table yet "
-                              f"({', '.join(embeddings)}); validate a sample that fits in memory")
-        comps = embedding_components(frame.df, embeddings)
-        frame = InMemory(frame.df.join(comps))
-        features += list(comps.columns)
+        frame, components, sample = embedding_components(frame, embeddings)
+        features += components
     if ctx.label:
         features.append(ctx.label)
     numeric = [f for f in features if _numeric_dtype(frame.meta[f])]
@@ -260,7 +305,7 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
     figures: dict[tuple[str, str, str], dict[str, Any]] = {}
     figures.update(_numeric_figures(frame, split_col, splits, pairs, numeric, summary))
     figures.update(pair_drift(pairs, categorical, prepared))
-    return drift_results(rule, pairs, features, figures, embeddings)
+    return drift_results(rule, pairs, features, figures, embeddings, sample)
 
 
 def _numeric_dtype(col: "pd.Series") -> bool:
@@ -429,9 +474,13 @@ def pair_drift(pairs: list[tuple[str, str]], features: list[str], prepared: dict
 
 
 def drift_results(rule, pairs: list[tuple[str, str]], features: list[str],
-                  figures: dict[tuple[str, str, str], dict[str, Any]], embeddings: list[str]) -> list[CheckResult]:
+                  figures: dict[tuple[str, str, str], dict[str, Any]], embeddings: list[str],
+                  sample: dict[str, Any] | None = None) -> list[CheckResult]:
     """One ``drift`` result per pair of splits from every (pair, feature)'s figures
-    (:func:`feature_drift`), p-values Bonferroni-adjusted over them all."""
+    (:func:`feature_drift`), p-values Bonferroni-adjusted over them all; ``sample``: the
+    rows the embeddings' components were fitted on, where not every row."""
+    from curate.checks.sample import sample_note
+
     n_tests = max(len(figures), 1)
     results = []
     for s1, s2 in pairs:
@@ -451,6 +500,9 @@ def drift_results(rule, pairs: list[tuple[str, str]], features: list[str],
         observed = {"pair": [s1, s2], "features": per, "drifted": drifted, "psi": rule.psi,
                     "pvalue": rule.ks_pvalue, "js": rule.js, "embeddings": embeddings, "correction": "bonferroni", "tests": n_tests}
         details = (f"{s1} vs {s2}: " + ("; ".join(drifted) if drifted else f"no drift in {len(per)} features"))
+        if sample is not None:
+            observed["sample"] = sample
+            details += sample_note(sample).replace("; fitted", "; embedding components fitted", 1)
         results.append(CheckResult("drift", not drifted, rule.severity, None, observed, details))
     return results
 

@@ -58,14 +58,18 @@ def embedding_matrix(col: "pd.Series") -> "np.ndarray":
     import numpy as np
 
     present = col.dropna()
-    dims = {len(v) for v in present}
-    if len(dims) != 1:
-        raise CuraugError(f"embedding column '{col.name}' has vectors of different lengths: {sorted(dims)[:5]}")
-    d = dims.pop()
+    d = one_length(col.name, {len(v) for v in present})
     out = np.full((len(col), d), np.nan)
     mask = col.notna().to_numpy()
     out[mask] = np.asarray(np.stack([np.asarray(v, dtype=float) for v in present]))
     return out
+
+
+def one_length(column: str, lengths: set[int]) -> int:
+    """The one length of an embedding column's vectors; an error naming the lengths found."""
+    if len(lengths) != 1:
+        raise CuraugError(f"embedding column '{column}' has vectors of different lengths: {sorted(lengths)[:5]}")
+    return next(iter(lengths))
 
 
 def is_categorical(col: "pd.Series", max_levels: int = 50) -> bool:
