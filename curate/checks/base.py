@@ -202,22 +202,38 @@ def split_names(data: "pd.DataFrame | Frame", column: str) -> list[str]:
 
 
 def first_present(frame: "Frame", columns: list[str], limit: int = 5,
-                  rows: "Callable[[pd.DataFrame], pd.DataFrame] | None" = None,
-                  using: tuple[str, ...] = ()) -> "pd.DataFrame":
+                  rows: "Callable[[pd.DataFrame], pd.DataFrame] | None" = None, using: tuple[str, ...] = (),
+                  read: list[str] | None = None) -> "pd.DataFrame":
     """A frame of ``columns`` in which each column's first ``limit`` present values (after
     ``dropna``) are the table's own, in table order (of ``rows(partition)`` when given,
     which may read the columns ``using`` too): what decides, without reading every row into
-    one process, what :func:`curate.profile.duplicate_subset` decides on the whole table."""
+    one process, what ``duplicate_subset`` or ``is_embedding`` decides on the whole column.
+    Only the columns ``read`` are read (all when None); the others are left empty."""
     import pandas as pd
+
+    read = columns if read is None else read
 
     def partial(part: "pd.DataFrame") -> dict[str, "pd.Series"]:
         part = part if rows is None else rows(part)
-        return {c: part[c].dropna().head(limit) for c in columns}
+        return {c: part[c].dropna().head(limit) for c in read}
 
     def combine(pieces: list) -> dict[str, "pd.Series"]:
-        return {c: pd.concat([p[c] for p in pieces]).head(limit) for c in columns}
+        return {c: pd.concat([p[c] for p in pieces]).head(limit) for c in read}
 
-    firsts = frame.reduce(partial, combine, list(dict.fromkeys([*columns, *using]))) if columns else {}
+    firsts = frame.reduce(partial, combine, list(dict.fromkeys([*read, *using]))) if read else {}
     slots = pd.RangeIndex(limit)
     return pd.DataFrame({c: firsts[c].reset_index(drop=True).reindex(slots) if c in firsts
                          else frame.meta[c].reindex(slots) for c in columns} if columns else {}, index=slots)
+
+
+def sample_witness(frame: "Frame", columns: list[str], rows: "Callable[[pd.DataFrame], pd.DataFrame] | None" = None,
+                   using: tuple[str, ...] = ()) -> "pd.DataFrame":
+    """:func:`first_present` as far as :func:`curate.profile.duplicate_subset` looks at it:
+    only the columns that may hold lists or dicts (object, Arrow) and the file hashes are
+    read; any other column is hashable whatever it holds."""
+    import pandas as pd
+
+    meta = frame.meta
+    read = [c for c in columns if c in ("sha256", "phash") or meta[c].dtype == object
+            or isinstance(meta[c].dtype, pd.ArrowDtype)]
+    return first_present(frame, columns, rows=rows, using=using, read=read)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import (MAX_OFFENDERS, CheckContext, CheckResult, data_columns, first_present,
-                                 register_check, row_names, split_names)
+from curate.checks.base import (MAX_OFFENDERS, CheckContext, CheckResult, data_columns, register_check, row_names,
+                                 sample_witness, split_names)
 from curate.io.frames import ORDER
 from curate.io.labels import class_counts, label_sets
 
@@ -137,7 +137,7 @@ def exact_duplicates(frame: "Frame") -> dict[str, Any]:
 
     from curate.profile import MAX_DUPLICATE_GROUPS, duplicate_subset
 
-    by, columns = duplicate_subset(first_present(frame, frame.columns))
+    by, columns = duplicate_subset(sample_witness(frame, frame.columns))
     if not columns:
         return {"by": "row", "rows": 0, "extra_copies": 0, "groups": []}
 

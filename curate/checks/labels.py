@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, first_present, register_check, row_names
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names, sample_witness
 from curate.errors import CuraugError
 from curate.io.frames import ORDER
 
@@ -50,8 +50,8 @@ def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
     rule = ctx.rules.dataset.conflicting_labels or ConflictRule()
     frame, label = ctx.frame, ctx.label
     ignore = [c for c in (label, ctx.split_col, ctx.group, "fold") if c and c in ctx.columns]
-    witness = first_present(frame, [c for c in ctx.columns if c not in ignore],
-                            rows=lambda part: part[part[label].notna()], using=(label,))
+    witness = sample_witness(frame, [c for c in ctx.columns if c not in ignore],
+                             rows=lambda part: part[part[label].notna()], using=(label,))
     by, columns = duplicate_subset(witness)
     if not columns:
         return []

@@ -16,7 +16,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Callable
 
-from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, first_present, register_check, split_names
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, sample_witness, split_names
 from curate.io.frames import ORDER
 from curate.io.manifest import GAP_SPLIT
 
@@ -237,9 +237,9 @@ def check_duplicates_across(ctx: CheckContext) -> list[CheckResult]:
     frame, split_col = ctx.frame, ctx.split_col
     # the leakage unit is who a sample came from, not what it holds
     ignore = [c for c in (split_col, ctx.group, "fold") if c and c in ctx.columns]
-    by, columns = duplicate_subset(first_present(frame, [c for c in ctx.columns if c not in ignore],
-                                                 rows=lambda part: part[in_split(part, split_col)],
-                                                 using=(split_col,)))
+    by, columns = duplicate_subset(sample_witness(frame, [c for c in ctx.columns if c not in ignore],
+                                                  rows=lambda part: part[in_split(part, split_col)],
+                                                  using=(split_col,)))
 
     def keyed(part: "pd.DataFrame") -> "pd.DataFrame":
         rows = part[in_split(part, split_col)]
