@@ -487,3 +487,33 @@ def test_model_checks_fit_a_stated_stratified_sample_of_a_larger_table(tmp_path,
     unsampled = {**issues, "observed": {k: v for k, v in issues["observed"].items() if k != "sample"},
                  "details": issues["details"].replace(note, "")}
     assert unsampled == memory
+
+
+def test_third_party_checks_that_read_the_whole_table_on_partitions(tmp_path, monkeypatch):
+    """A plain function behind the entry points reads ``ctx.df``: in memory it runs; on a
+    partitioned table it is listed as skipped, never silently left out. A check asked for
+    that needs the whole table, or one that reads ``ctx.df`` unannounced, is one error line."""
+    from curate.checks.base import CheckResult, register_check
+    from curate.checks.validate import validate
+    from curate.errors import CuraugError
+
+    monkeypatch.setattr(CHECKS, "_items", dict(CHECKS.items()))  # registrations end with the test
+
+    def plain(ctx):
+        return [CheckResult("plain", ctx.df.shape[1] < 3)]
+
+    CHECKS.register("plain", plain)
+    folder = write_folder(penguins(), tmp_path / "t", 2)
+    assert [c.name for c in validate(in_memory(folder)).checks if c.name == "plain"] == ["plain"]
+    parts = validate(open_table(folder)).to_dict()
+    assert "plain" not in [c["name"] for c in parts["checks"]]
+    assert parts["skipped"] == [{"name": "plain", "reason": "reads the whole table at once: not run on a "
+                                                            "partitioned table"}]
+
+    register_check("asked_whole", asked=lambda ctx: True, whole_table=True)(plain)
+    with pytest.raises(CuraugError, match="check\\(s\\) asked_whole read the whole table at once and do not run"):
+        validate(open_table(folder), source="t")
+    CHECKS._items.pop("asked_whole")
+    register_check("unannounced")(plain)
+    with pytest.raises(CuraugError, match=r"t: check unannounced: this check reads the whole table at once \(ctx.df\)"):
+        validate(open_table(folder), source="t")
