@@ -142,8 +142,8 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
     """
     rules = _rules(rules)
     if _partitioned(data, engine):
-        from curate.partitioned.table import engine_scope, open_table, table_rows
-        from curate.partitioned.validate import validate_partitioned
+        from curate.checks.validate import validate as run_validate
+        from curate.partitioned.table import engine_scope, open_frame, table_rows
 
         if lock is not None:
             raise CuraugError("lock= compares every row with the lock in one process and does not run on a "
@@ -152,10 +152,10 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
             raise CuraugError("executor='gx' runs Great Expectations on a whole table in memory, not on a "
                               "partitioned one (the default executor gives GX's results there)", param="executor")
         with engine_scope(engine, scheduler, workers, rows=table_rows(os.fspath(data))):
-            ddf = open_table(os.fspath(data))
-            split_col, label = _default_roles(ddf.columns, rules, split_col, label)
-            return validate_partitioned(ddf, rules, label=label, group=group, split_col=split_col,
-                                        label_sep=multilabel_sep, source=_source(data))
+            frame = open_frame(os.fspath(data))
+            split_col, label = _default_roles(frame.columns, rules, split_col, label)
+            return run_validate(frame, rules, label=label, group=group, split_col=split_col,
+                                label_sep=multilabel_sep, source=_source(data))
     if isinstance(lock, (str, os.PathLike)):
         from curate.split.lock import read_lock
 

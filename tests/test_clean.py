@@ -184,11 +184,11 @@ def test_a_normalised_table_is_not_judged_by_raw_unit_rules(cli, tmp_path):
     ran = {(c["name"], c["column"]) for c in result["checks"]}
     assert {("not_null", "alcohol"), ("between", "magnesium"), ("mean_between", "magnesium")} <= ran
     assert ("between", "alcohol") not in ran
+    from curate.checks.validate import validate
     from curate.partitioned.table import open_table
-    from curate.partitioned.validate import validate_partitioned
     from curate.rules.schema import load_rules
 
-    parts = validate_partitioned(open_table(tmp_path / "clean.parquet"), load_rules(rules)).to_dict()
+    parts = validate(open_table(tmp_path / "clean.parquet"), load_rules(rules)).to_dict()
     assert parts["skipped"] == result["skipped"] and parts["success"]
     # a CSV keeps no attributes: the fitted parameters clean wrote beside it say the same
     assert cli("clean", tmp_path / "wine.csv", "--rules", rules, "-o", tmp_path / "clean.csv").code == 0

@@ -1,6 +1,7 @@
-"""Near-duplicate images and texts searched partition-wise: the pairs, their order and the
-unreadable files of the in-memory search, whatever the partitioning, the number of bucket
-ranges and the engine (threads here, or a real two-process LocalCluster)."""
+"""Near-duplicate images, texts and audio searched partition-wise: the pairs, their order
+and the unreadable files of the search on the whole table in memory, whatever the
+partitioning, the number of bucket ranges and the engine (threads here, or a real
+two-process LocalCluster)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from curate.checks import near_dups as partitioned_near_dups
 from curate.checks.near_dups import near_duplicate_pairs
 from curate.errors import CuraugError
-from curate.partitioned import near_dups as partitioned_near_dups
-from curate.partitioned.near_dups import near_duplicate_pairs_partitioned
 from curate.partitioned.table import engine_scope, open_table
 from curate.rules.schema import NearDuplicateRule
 
@@ -71,7 +71,7 @@ def _write_parts(df: pd.DataFrame, folder: Path, cuts: list[int]) -> Path:
 
 def _both(tmp: Path, df: pd.DataFrame, cuts: list[int], rule: NearDuplicateRule):
     ddf = open_table(_write_parts(df, tmp / "table", cuts))
-    return near_duplicate_pairs(df, "split", rule), near_duplicate_pairs_partitioned(ddf, "split", rule)
+    return near_duplicate_pairs(df, "split", rule), near_duplicate_pairs(ddf, "split", rule)
 
 
 @pytest.fixture(scope="module")
@@ -126,19 +126,57 @@ def test_kinds_turned_off_or_without_their_columns_find_nothing(tmp_path):
         expected, found = _both(tmp_path / "texts", df, [10], NearDuplicateRule(images=False))
         assert found == expected and found[0] and {p["kind"] for p in found[0]} == {"text"}
         ddf = open_table(_write_parts(df.drop(columns=["root", "text"]), tmp_path / "bare", [20]))
-        assert near_duplicate_pairs_partitioned(ddf, "split", NearDuplicateRule()) == ([], [])
+        assert near_duplicate_pairs(ddf, "split", NearDuplicateRule()) == ([], [])
 
 
-def test_audio_the_rule_would_compare_is_one_error_line(tmp_path):
-    audio = pd.DataFrame({"root": str(tmp_path), "path": ["a.wav", "b.png"], "modality": ["audio", "image"],
-                          "split": ["train", "val"], "phash": [None, "00ff00ff00ff00ff"]})
+def _audio_manifest(folder: Path, seed: int) -> pd.DataFrame:
+    """Clips of noise bursts in three splits: some copied at -3 dB with faint noise (near
+    duplicates), a few sharing a content hash (one fingerprint, cached), one file missing
+    (unreadable), and image rows beside them."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    sr, rows = 8000, []
+    bases = [rng.normal(size=sr // 2) * np.repeat(rng.random(20), sr // 40) for _ in range(6)]
+    for i in range(18):
+        y = bases[i % 6] * (0.7 if i >= 6 else 1.0) + (rng.normal(scale=0.005, size=sr // 2) if i >= 6 else 0)
+        sf.write(folder / f"clip{i:02d}.wav", (y / np.abs(y).max() * 0.9).astype(np.float32), sr)
+        rows.append({"path": f"clip{i:02d}.wav", "modality": "audio", "sha256": f"{i % 15:064x}"})
+    rows.append({"path": "gone.wav", "modality": "audio", "sha256": None})
+    rows += [{"path": f"img{i}.png", "modality": "image", "sha256": None} for i in range(3)]
+    df = pd.DataFrame(rows).assign(root=str(folder), split=rng.choice(["train", "val", "test"], len(rows)))
+    df["sha256"] = df["sha256"].where(df.index != 16)  # one clip without a hash: fingerprinted, not cached
+    return df.assign(id=[f"a{i:02d}" for i in rng.permutation(len(df))]).sample(frac=1, random_state=seed) \
+        .reset_index(drop=True)
+
+
+@pytest.mark.parametrize("cuts", [[], [5], [3, 9, 14, 20]])
+def test_audio_pairs_are_the_direct_searchs_on_any_partitioning(tmp_path, cuts):
+    from curate.checks.near_dups import _audio_prints, audio_pairs
+
+    df = _audio_manifest(tmp_path, seed=len(cuts))
+    rule = NearDuplicateRule(images=False, texts=False)
+    with engine_scope("local", workers=2):
+        expected, found = _both(tmp_path, df, cuts, rule)
+    assert found == expected
+    pairs, unreadable = found
+    assert unreadable == [df.loc[df["path"] == "gone.wav", "id"].item()]
+    # the bucket-range search finds what comparing every summary directly finds, in that order
+    split = df["split"].astype(str).to_numpy()
+    idx, prints, _ = _audio_prints(df, df["modality"].astype(str).to_numpy())
+    i, j, err = audio_pairs(prints, rule.audio_ber, split[idx])
+    order = np.argsort(err, kind="stable")
+    direct = [([df["id"][idx[a]], df["id"][idx[b]]], round(float(e), 4)) for a, b, e in zip(i[order], j[order], err[order])]
+    assert [(p["ids"], p["distance"]) for p in pairs] == direct
+    assert len(pairs) >= 3 and {p["kind"] for p in pairs} == {"audio"}
+    assert all(p["splits"][0] != p["splits"][1] and p["distance"] <= rule.audio_ber for p in pairs)
+
+
+def test_missing_split_column_is_one_error_line(tmp_path):
+    df = pd.DataFrame({"root": str(tmp_path), "path": ["a.wav", "b.png"], "modality": ["audio", "image"],
+                       "split": ["train", "val"], "phash": [None, "00ff00ff00ff00ff"]})
     with engine_scope("local"):
-        ddf = open_table(_write_parts(audio, tmp_path / "audio", []))
-        with pytest.raises(CuraugError, match="near duplicates of audio rows are not searched on a partitioned "
-                                              "table yet; set near_duplicates.audio: false") as exc:
-            near_duplicate_pairs_partitioned(ddf, "split", NearDuplicateRule())
-        assert "\n" not in str(exc.value) and exc.value.param == "rule"
-        assert near_duplicate_pairs_partitioned(ddf, "split", NearDuplicateRule(audio=False)) == \
-            near_duplicate_pairs(audio, "split", NearDuplicateRule(audio=False))
-        with pytest.raises(CuraugError, match="split_col='fold': no such column"):
-            near_duplicate_pairs_partitioned(ddf, "fold", NearDuplicateRule())
+        ddf = open_table(_write_parts(df, tmp_path / "audio", []))
+        with pytest.raises(CuraugError, match="split_col='fold': no such column") as exc:
+            near_duplicate_pairs(ddf, "fold", NearDuplicateRule())
+        assert "\n" not in str(exc.value) and exc.value.param == "split_col"

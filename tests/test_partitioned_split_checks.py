@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import curate.checks.split as split_checks
+import curate.checks.drift as split_checks
+from curate.checks import quantiles
 from curate.checks.base import CHECKS, CheckContext
 from curate.errors import CuraugError
-from curate.partitioned import split_checks as partitioned
-from curate.partitioned.context import PartitionedContext
 from curate.partitioned.table import engine_scope, open_table
 from curate.rules.schema import parse_rules
 
@@ -73,9 +72,9 @@ def rules_for(**splits) -> object:
 def both(df: pd.DataFrame, path: str, rules, names=NAMES, label="label", group="group"):
     """``[(in-memory dicts, partitioned dicts)]`` per check name."""
     memory = CheckContext(df, rules, label=label, group=group, split_col="split")
-    ctx = PartitionedContext(open_table(path), rules, label=label, group=group, split_col="split")
+    ctx = CheckContext(open_table(path), rules, label=label, group=group, split_col="split")
     return {name: ([r.to_dict() for r in CHECKS.get(name).run(memory)],
-                   [r.to_dict() for r in getattr(partitioned, name)(ctx)]) for name in names}
+                   [r.to_dict() for r in CHECKS.get(name).run(ctx)]) for name in names}
 
 
 @pytest.mark.parametrize("files", [1, 2, 6])
@@ -116,11 +115,11 @@ def test_copies_of_augmentation_stay_out_of_drift_and_multilabel_classes(tmp_pat
     df.loc[(df["split"] == "val"), "tags"] = "b"
     rules = parse_rules({"label": "tags", "label_sep": "|", "splits": SPLIT_RULES})
     memory = CheckContext(df, rules, label="tags", split_col="split", label_sep="|")
-    ctx = PartitionedContext(open_table(write_parts(df, tmp_path / "t", 3)), rules, label="tags", split_col="split",
-                             label_sep="|")
+    ctx = CheckContext(open_table(write_parts(df, tmp_path / "t", 3)), rules, label="tags", split_col="split",
+                       label_sep="|")
     for name in ("classes_in_every_split", "drift"):
         want = [r.to_dict() for r in CHECKS.get(name).run(memory)]
-        assert [r.to_dict() for r in getattr(partitioned, name)(ctx)] == want, name
+        assert [r.to_dict() for r in CHECKS.get(name).run(ctx)] == want, name
     assert want[0]["observed"]["features"]["shifted"]["psi"] < 0.5
 
 
@@ -144,9 +143,9 @@ def _asymptotic_ks(x, y):
 def test_histogram_passes_give_the_exact_quantiles_and_statistic(tmp_path, monkeypatch, collect):
     """A 4-bin grid and (almost) nothing collected: the bins are cut again and again until
     each quantile and the KS statistic are exact, ties included."""
-    monkeypatch.setattr(partitioned, "GRID", 4)
-    monkeypatch.setattr(partitioned, "COLLECT_VALUES", collect)
-    monkeypatch.setattr(partitioned, "KS_EXACT_MAX", 0)
+    monkeypatch.setattr(quantiles, "GRID", 4)
+    monkeypatch.setattr(quantiles, "COLLECT_VALUES", collect)
+    monkeypatch.setattr(split_checks, "KS_EXACT_MAX", 0)
     monkeypatch.setattr(split_checks, "ks_from_sorted", _asymptotic_ks)
     df = make_table(n=400, seed=11, drift=True)
     df.loc[df.index % 9 == 0, "x"] = 0.25  # a heavy tie inside the range
@@ -161,7 +160,7 @@ def test_histogram_passes_give_the_exact_quantiles_and_statistic(tmp_path, monke
 def test_large_splits_exact_against_scipy(tmp_path, monkeypatch):
     """Past 10,000 values a side the p-values are asymptotic; the histogram path gives the
     in-memory figures exactly, a small split against a large one and two large ones."""
-    monkeypatch.setattr(partitioned, "COLLECT_VALUES", 1000)
+    monkeypatch.setattr(quantiles, "COLLECT_VALUES", 1000)
     rng = np.random.default_rng(2)
     sizes = {"train": 10_200, "val": 10_050, "test": 400}
     split = np.repeat(list(sizes), list(sizes.values()))
@@ -169,18 +168,73 @@ def test_large_splits_exact_against_scipy(tmp_path, monkeypatch):
                        "y": rng.exponential(size=len(split)) + (split == "test") * 0.5})
     rules = parse_rules({"splits": {"max_drift": {"psi": 0.2, "ks_pvalue": 0.001}}})
     memory = [r.to_dict() for r in split_checks.check_drift(CheckContext(df, rules, split_col="split"))]
-    ctx = PartitionedContext(open_table(write_parts(df, tmp_path / "t", 4)), rules, split_col="split")
-    assert [r.to_dict() for r in partitioned.drift(ctx)] == memory
+    ctx = CheckContext(open_table(write_parts(df, tmp_path / "t", 4)), rules, split_col="split")
+    assert [r.to_dict() for r in CHECKS.get("drift").run(ctx)] == memory
     assert [r["success"] for r in memory] == [True, False, False]
 
 
-def test_embedding_columns_refused(tmp_path):
-    df = make_table(n=60)
-    df["emb"] = [[float(i), 1.0] for i in range(len(df))]
-    ctx = PartitionedContext(open_table(write_parts(df, tmp_path / "t", 2)), rules_for(), label="label",
-                             group="group", split_col="split")
-    with pytest.raises(CuraugError, match="drift on embedding columns does not run on a partitioned table yet"):
-        partitioned.drift(ctx)
+def with_embeddings(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """:func:`make_table` with a 6-d embedding column whose test rows move (some missing,
+    one with a NaN inside) and a 2-d one named only by the rules."""
+    df = make_table(n=n, seed=seed)
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(n, 6)) + np.where((df["split"] == "test").to_numpy()[:, None], 1.5, 0.0)
+    df["emb"] = [list(row) for row in emb]
+    df.loc[[2, 40], "emb"] = None
+    df.at[7, "emb"] = [np.nan] + list(emb[7, 1:])
+    df["pair"] = [[float(i % 7), float(i % 3)] for i in range(n)]
+    return df
+
+
+@pytest.mark.parametrize("files", [1, 2, 5])
+def test_drift_on_embedding_columns_equals_the_in_memory_one(tmp_path, files):
+    df = with_embeddings()
+    rules = rules_for(max_drift={"psi": 0.5, "ks_pvalue": 0.001, "embeddings": ["pair"]})
+    memory, parts = both(df, write_parts(df, tmp_path / "t", files), rules, names=("drift",))["drift"]
+    assert parts == memory
+    test_pairs = [r for r in memory if "test" in r["observed"]["pair"]]
+    assert all(r["observed"]["embeddings"] == ["pair", "emb"] for r in memory)
+    assert all(any(d.startswith("emb:pc1:") for d in r["observed"]["drifted"]) for r in test_pairs)
+    assert "sample" not in memory[0]["observed"]
+
+
+@settings(deadline=None, max_examples=10)
+@given(files=st.integers(1, 6), seed=st.integers(0, 50), dims=st.sampled_from([2, 16, 70]))
+def test_embedding_drift_on_any_partitioning(tmp_path_factory, files, seed, dims):
+    """Each partition projects its own rows: the components are the whole table's to the
+    bit, whatever the partition sizes (matrix products of any number of rows)."""
+    df = make_table(n=300, seed=seed)
+    rng = np.random.default_rng(seed)
+    df["emb"] = [list(row) for row in rng.normal(size=(300, dims)) * rng.uniform(0.1, 10, dims)]
+    rules = rules_for(max_drift={"psi": 0.5, "ks_pvalue": 0.001})
+    memory, parts = both(df, write_parts(df, tmp_path_factory.mktemp("e"), files), rules, names=("drift",))["drift"]
+    assert parts == memory
+
+
+def test_embedding_components_fitted_on_a_stated_sample_past_the_bound(tmp_path, monkeypatch):
+    import curate.checks.drift as drift
+
+    monkeypatch.setattr(drift, "EMBEDDING_FIT_VALUES", 300)  # 50 rows of 6 numbers
+    df = with_embeddings()
+    rules = rules_for(max_drift={"psi": 0.5, "ks_pvalue": 0.001})
+    found = [both(df, write_parts(df, tmp_path / str(files), files), rules, names=("drift",))["drift"][1]
+             for files in (1, 3)]
+    assert found[0] == found[1]
+    result = found[0][0]
+    assert result["observed"]["sample"] == {"rows": 50, "of": 150, "max_rows": 50, "stratified_by": None}
+    assert "; embedding components fitted on a sample of 50 of 150 rows (at most 50)" in result["details"]
+
+
+def test_embedding_vectors_of_different_lengths_across_partitions(tmp_path, monkeypatch):
+    import curate.checks.drift as drift
+
+    monkeypatch.setattr(drift, "EMBEDDING_FIT_VALUES", 300)
+    df = with_embeddings()
+    df["emb"] = [[1.0, 2.0] if i >= 100 else v for i, v in enumerate(df["emb"])]  # the last file's are 2-d
+    ctx = CheckContext(open_table(write_parts(df, tmp_path / "t", 3)), rules_for(), label="label",
+                       group="group", split_col="split")
+    with pytest.raises(CuraugError, match=r"embedding column 'emb' has vectors of different lengths: \[2, 6\]"):
+        CHECKS.get("drift").run(ctx)
 
 
 @settings(deadline=None, max_examples=12)  # each example reads a folder of Parquet files
@@ -203,9 +257,9 @@ def test_on_a_two_worker_cluster(tmp_path, cluster, monkeypatch):
     for name, (memory, parts) in both(df, path, rules_for()).items():
         assert parts == memory, name
     # the histogram passes too: their partials run in the workers, the refining here
-    monkeypatch.setattr(partitioned, "GRID", 4)
-    monkeypatch.setattr(partitioned, "COLLECT_VALUES", 40)
-    monkeypatch.setattr(partitioned, "KS_EXACT_MAX", 0)
+    monkeypatch.setattr(quantiles, "GRID", 4)
+    monkeypatch.setattr(quantiles, "COLLECT_VALUES", 40)
+    monkeypatch.setattr(split_checks, "KS_EXACT_MAX", 0)
     monkeypatch.setattr(split_checks, "ks_from_sorted", _asymptotic_ks)
     memory, parts = both(df, path, rules_for(), names=("drift",))["drift"]
     assert parts == memory

@@ -318,11 +318,10 @@ def test_a_splits_section_skips_on_unsplit_data_and_runs_once_split(cli, sample,
     # the partitioned path says the same
     raw.to_parquet(tmp_path / "p.parquet")
     from curate.partitioned.table import open_table
-    from curate.partitioned.validate import validate_partitioned
 
     from curate.rules.schema import load_rules
 
-    parts = validate_partitioned(open_table(tmp_path / "p.parquet"), load_rules(rules))
+    parts = validate(open_table(tmp_path / "p.parquet"), load_rules(rules))
     assert parts.to_dict()["skipped"] == result["skipped"]
     # split, the same file runs its split checks
     assert cli("split", tmp_path / "p.csv", "--label", "species", "-o", tmp_path / "s.parquet").code == 0
@@ -338,7 +337,6 @@ def test_split_ratios_allow_the_rounding_a_small_split_cannot_avoid(cli, tmp_pat
     (train 0.556): every path passes that split and says why, and still fails a split that
     is off by more than rounding explains."""
     from curate.partitioned.table import open_table
-    from curate.partitioned.validate import validate_partitioned
 
     df = pd.DataFrame({"id": [f"r{i:02d}" for i in range(18)], "label": ["a", "b"] * 9,
                        "x": np.arange(18.0)})
@@ -348,7 +346,7 @@ def test_split_ratios_allow_the_rounding_a_small_split_cannot_avoid(cli, tmp_pat
     assert result.success and result.observed["rounding_rows"] == 2
     assert result.observed["allowed"] == pytest.approx(2 / 18, abs=1e-6)
     df.to_parquet(tmp_path / "s.parquet")
-    parts = validate_partitioned(open_table(tmp_path / "s.parquet"), rules, label="label")
+    parts = validate(open_table(tmp_path / "s.parquet"), rules, label="label")
     assert _checks(parts, "split_ratios")[0].to_dict() == result.to_dict()
     lopsided = df.assign(split=["train"] * 14 + ["val"] * 2 + ["test"] * 2)
     failed = _checks(validate(lopsided, rules, label="label"), "split_ratios")[0]

@@ -4,17 +4,25 @@ Each is registered with :func:`curate.checks.base.register_check` and reads its 
 the rules' ``dataset:`` section, which asks for it; the defaults are what ``curaug validate``
 runs without ``--rules`` (missing values, exact duplicates, class balance when a label is
 known). ``min_rows`` and ``bias`` run only when asked (they need a limit or attributes).
+
+Each reduces every partition to a small summary (counts, the first offenders' names, a
+crosstab) and builds its result from the merged summaries; exact duplicates meet by row
+key (:meth:`curate.io.frames.Frame.by_key`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, data_columns, register_check, row_names
+from curate.checks.base import (MAX_OFFENDERS, CheckContext, CheckResult, data_columns, register_check, row_names,
+                                 sample_witness, split_names)
+from curate.io.frames import ORDER
 from curate.io.labels import class_counts, label_sets
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from curate.io.frames import Frame
 
 #: Largest/smallest class count tolerated when no ``class_balance`` rule is given.
 DEFAULT_MAX_RATIO = 10.0
@@ -25,11 +33,11 @@ def check_min_rows(ctx: CheckContext) -> list[CheckResult]:
     limit = ctx.rules.dataset.min_rows
     if limit is None:
         return []
-    return [min_rows_result(len(ctx.df), limit)]
+    return [min_rows_result(ctx.frame.rows, limit)]
 
 
 def min_rows_result(n: int, limit: int) -> CheckResult:
-    """``min_rows``' result for ``n`` usable rows (shared with the partitioned check)."""
+    """``min_rows``' result for ``n`` usable rows."""
     return CheckResult("min_rows", n >= limit, observed={"rows": n, "min_rows": limit},
                        details=f"{n} usable rows (at least {limit} required)")
 
@@ -39,14 +47,21 @@ def check_corrupt(ctx: CheckContext) -> list[CheckResult]:
     """Corrupt media are skipped by every later stage; reported as a warning."""
     import pandas as pd
 
-    full = ctx.df if ctx.full_df is None else ctx.full_df
+    full = ctx.full
     if "status" not in full.columns:
         return []
-    bad = full["status"] == "corrupt"
-    n = int(bad.sum())
-    names = row_names(full.loc[bad])
-    reasons = full.loc[bad, "reason"] if "reason" in full.columns else [None] * n
-    rows = [(i, None if pd.isna(r) else str(r)) for i, r in zip(names.head(MAX_OFFENDERS), reasons)]
+    has_reason = "reason" in full.columns
+
+    def partial(part: "pd.DataFrame") -> tuple[int, list[tuple[str, str | None]]]:
+        bad = part[part["status"] == "corrupt"]
+        head = bad.head(MAX_OFFENDERS)
+        reasons = head["reason"] if has_reason else [None] * len(head)
+        return len(bad), [(name, None if pd.isna(r) else str(r)) for name, r in zip(row_names(head), reasons)]
+
+    def combine(pieces: list) -> tuple[int, list[tuple[str, str | None]]]:
+        return sum(n for n, _ in pieces), [row for _, rows in pieces for row in rows][:MAX_OFFENDERS]
+
+    n, rows = full.reduce(partial, combine, full.named("status", *["reason"] * has_reason))
     return [corrupt_result(n, rows)]
 
 
@@ -60,15 +75,24 @@ def corrupt_result(n: int, rows: list[tuple[str, str | None]]) -> CheckResult:
 
 @register_check("missing_values", asked=lambda ctx: ctx.rules.dataset.max_missing_fraction is not None)
 def check_missing(ctx: CheckContext) -> list[CheckResult]:
-    df = ctx.df
-    keep = tuple(c for c in (ctx.label,) if c)
-    columns = data_columns(df, keep)
+    import pandas as pd
+
+    columns = data_columns(ctx.frame, tuple(c for c in (ctx.label,) if c))
     if not columns:
         return []
-    isna = df[columns].isna()
-    rows_with = isna.any(axis=1)
-    return [missing_result(isna.sum(), int(rows_with.sum()), len(df), ctx.rules.dataset.max_missing_fraction,
-                           ctx.ids(rows_with))]
+
+    def partial(part: "pd.DataFrame") -> tuple["pd.Series", int, int, list[str]]:
+        isna = part[columns].isna()
+        rows_with = isna.any(axis=1)
+        return isna.sum(), int(rows_with.sum()), len(part), row_names(part.loc[rows_with]).head(MAX_OFFENDERS).tolist()
+
+    def combine(pieces: list) -> tuple["pd.Series", int, int, list[str]]:
+        per_column = pieces[0][0] if len(pieces) == 1 else pd.concat([p[0] for p in pieces], axis=1).sum(axis=1)
+        ids = [name for p in pieces for name in p[3]][:MAX_OFFENDERS]
+        return per_column, sum(p[1] for p in pieces), sum(p[2] for p in pieces), ids
+
+    per_column, rows_with, n, ids = ctx.frame.reduce(partial, combine, ctx.frame.named(*columns))
+    return [missing_result(per_column, rows_with, n, ctx.rules.dataset.max_missing_fraction, ids)]
 
 
 def missing_result(per_column: "pd.Series", rows_with: int, n: int, limit: float | None,
@@ -95,13 +119,65 @@ def missing_result(per_column: "pd.Series", rows_with: int, n: int, limit: float
 @register_check("duplicates", asked=lambda ctx: ctx.rules.dataset.max_duplicate_fraction is not None)
 def check_duplicates(ctx: CheckContext) -> list[CheckResult]:
     """Exact duplicates: by content hash for media, by row values for tables."""
-    from curate.profile import exact_duplicates
+    return [duplicates_result(exact_duplicates(ctx.frame), ctx.frame.rows, ctx.rules.dataset.max_duplicate_fraction)]
 
-    return [duplicates_result(exact_duplicates(ctx.df), len(ctx.df), ctx.rules.dataset.max_duplicate_fraction)]
+
+def exact_duplicates(frame: "Frame") -> dict[str, Any]:
+    """:func:`curate.profile.exact_duplicates`' figures: the rows that repeat, the extra
+    copies and the first :data:`curate.profile.MAX_DUPLICATE_GROUPS` groups' row names, in
+    order of each group's first row.
+
+    Rows are keyed by ``sha256`` where files were hashed, else by a 64-bit hash of the data
+    columns' values (:func:`curate.profile.sample_keys`; two different rows share one with
+    odds of about n²/2⁶⁵). The keys meet by :meth:`Frame.by_key` (a partitioned table:
+    shuffled into as many hash pieces as it has partitions, so no process holds every key);
+    a second pass names the rows of the first groups.
+    """
+    import pandas as pd
+
+    from curate.profile import MAX_DUPLICATE_GROUPS, duplicate_subset
+
+    by, columns = duplicate_subset(sample_witness(frame, frame.columns))
+    if not columns:
+        return {"by": "row", "rows": 0, "extra_copies": 0, "groups": []}
+
+    def keys(part: "pd.DataFrame") -> "pd.Series":
+        if by == "sha256":
+            return part.loc[part["sha256"].notna(), "sha256"].astype(str)
+        return pd.util.hash_pandas_object(part[columns], index=False)
+
+    def travel(part: "pd.DataFrame") -> "pd.DataFrame":
+        key = keys(part)
+        return pd.DataFrame({"key": key.to_numpy(), ORDER: part.loc[key.index, ORDER].to_numpy()})
+
+    def repeated(piece: "pd.DataFrame") -> tuple[int, int, "pd.Series"]:
+        counts = piece.groupby("key", sort=False)[ORDER].agg(["count", "min"])
+        counts = counts[counts["count"] > 1]
+        return int(counts["count"].sum()), len(counts), counts["min"].nsmallest(MAX_DUPLICATE_GROUPS)
+
+    pieces = frame.by_key(travel, "key", repeated, columns)
+    rows, n_groups = sum(p[0] for p in pieces), sum(p[1] for p in pieces)
+    first = pd.concat([p[2] for p in pieces]).nsmallest(MAX_DUPLICATE_GROUPS)
+    if not len(first):
+        return {"by": by, "rows": 0, "extra_copies": 0, "groups": []}
+    wanted = first.index
+
+    def members(part: "pd.DataFrame") -> "pd.DataFrame":
+        key = keys(part)
+        key = key[key.isin(wanted)]
+        return pd.DataFrame({"key": key, "name": row_names(part.loc[key.index])})
+
+    def combine(found: list) -> list[list[str]]:
+        # in table order, so groupby's first-seen order is the groups' first-row order
+        names = pd.concat(found).groupby("key", sort=False)["name"].agg(list)
+        return [list(map(str, group)) for group in names]
+
+    groups = frame.reduce(members, combine, frame.named(*columns))
+    return {"by": by, "rows": rows, "extra_copies": rows - n_groups, "groups": groups}
 
 
 def duplicates_result(dup: dict[str, Any], n: int, limit: float | None) -> CheckResult:
-    """``duplicates``' result from :func:`curate.profile.exact_duplicates`' figures on ``n`` rows."""
+    """``duplicates``' result from :func:`exact_duplicates`' figures on ``n`` rows."""
     limit = limit or 0.0
     fraction = dup["extra_copies"] / n if n else 0.0
     observed = {"by": dup["by"], "extra_copies": dup["extra_copies"], "duplicate_rows": dup["rows"],
@@ -136,22 +212,47 @@ def balance_figures(counts: "pd.Series") -> dict[str, Any]:
 def check_class_balance(ctx: CheckContext) -> list[CheckResult]:
     if not ctx.label:
         return []
+    import pandas as pd
+
     from curate.rules.schema import ClassBalanceRule
 
     rule = ctx.rules.dataset.class_balance or ClassBalanceRule(max_ratio=DEFAULT_MAX_RATIO)
-    groups = [("all", ctx.df)]
-    if ctx.split_col and ctx.split_col in ctx.df.columns:
-        from curate.checks.base import split_names
+    label, sep = ctx.label, ctx.label_sep
+    split_col = ctx.split_col if ctx.split_col and ctx.split_col in ctx.columns else None
 
-        column = ctx.df[ctx.split_col].astype(str)
-        groups += [(s, ctx.df[column == s]) for s in split_names(ctx.df, ctx.split_col)]
-    results = []
-    for name, part in groups:
-        cardinality = round(float(label_sets(part[ctx.label], ctx.label_sep).str.len().mean()), 6) \
-            if ctx.label_sep and len(part) else None
-        results.append(balance_result(name, class_counts(part[ctx.label], ctx.label_sep), rule, ctx.label,
-                                      ctx.label_sep, cardinality))
-    return results
+    def tally(labels: "pd.Series") -> tuple["pd.Series", int, int]:
+        lengths = int(label_sets(labels, sep).str.len().sum()) if sep else 0
+        return class_counts(labels, sep, sort=False), lengths, len(labels)
+
+    def partial(part: "pd.DataFrame") -> tuple[tuple, dict[str, tuple]]:
+        splits = {}
+        if split_col:
+            column = part[split_col].astype(str)
+            splits = {str(s): tally(part.loc[column == str(s), label]) for s in part[split_col].dropna().unique()}
+        return tally(part[label]), splits
+
+    def combine(pieces: list) -> tuple[tuple, dict[str, tuple]]:
+        names = {s: None for _, splits in pieces for s in splits}
+        return _sum_tallies([whole for whole, _ in pieces]), \
+            {s: _sum_tallies([splits[s] for _, splits in pieces if s in splits]) for s in names}
+
+    whole, splits = ctx.frame.reduce(partial, combine, [label] + [split_col] * bool(split_col))
+    groups = [("all", whole)]
+    if split_col:
+        groups += [(s, splits[s]) for s in split_names(pd.DataFrame({split_col: list(splits)}), split_col)]
+    return [balance_result(name, counts, rule, label, sep,
+                           round(float(lengths / rows), 6) if sep and rows else None)
+            for name, (counts, lengths, rows) in groups]
+
+
+def _sum_tallies(tallies: list[tuple["pd.Series", int, int]]) -> tuple["pd.Series", int, int]:
+    """Class counts, label total and rows summed over partitions (in table order); counts
+    largest first, ties in order of first appearance, as :func:`class_counts` orders them."""
+    import pandas as pd
+
+    counts = pd.concat([t[0] for t in tallies]).groupby(level=0, sort=False).sum()
+    return (counts.sort_values(ascending=False, kind="stable"), sum(t[1] for t in tallies),
+            sum(t[2] for t in tallies))
 
 
 def balance_result(name: str, counts: "pd.Series", rule, label: str, label_sep: str | None,
@@ -185,22 +286,41 @@ def balance_result(name: str, counts: "pd.Series", rule, label: str, label_sep: 
                 default=False)
 def check_bias(ctx: CheckContext) -> list[CheckResult]:
     """Representation and label-rate parity of each sensitive attribute's groups."""
-    rule = ctx.rules.dataset.bias
     if not ctx.rules.sensitive or not ctx.label:
         return []
+    import pandas as pd
+
     from curate.rules.schema import BiasRule
 
-    rule = rule or BiasRule()
-    results = []
+    rule = ctx.rules.dataset.bias or BiasRule()
+    label, sep = ctx.label, ctx.label_sep
     attributes = [(a,) for a in ctx.rules.sensitive] + [tuple(pair) for pair in rule.intersections]
+    present = [attrs for attrs in attributes if all(a in ctx.columns for a in attrs)]
+
+    def partial(part: "pd.DataFrame") -> list[tuple["pd.Series", "pd.DataFrame"]]:
+        return [bias_counts(part, attrs, label, sep) for attrs in present]
+
+    def combine(pieces: list) -> list[tuple["pd.Series", "pd.DataFrame"]]:
+        if len(pieces) == 1:
+            return pieces[0]
+        out = []
+        for i in range(len(present)):
+            sizes = pd.concat([p[i][0] for p in pieces]).groupby(level=0).sum().sort_index()
+            table = pd.concat([p[i][1] for p in pieces]).fillna(0).groupby(level=0).sum()
+            table = table.reindex(index=sizes.index, columns=sorted(table.columns), fill_value=0).astype("int64")
+            out.append((sizes, table))
+        return out
+
+    used = sorted({a for attrs in present for a in attrs} | {label})
+    counted = dict(zip(present, ctx.frame.reduce(partial, combine, used))) if present else {}
+    results = []
     for attrs in attributes:
-        name = " & ".join(attrs)
-        absent = [a for a in attrs if a not in ctx.df.columns]
-        if absent:
-            results.append(CheckResult("bias", False, rule.severity, name, {},
-                                       f"sensitive attribute '{absent[0]}' not found in the data"))
+        if attrs not in counted:
+            absent = next(a for a in attrs if a not in ctx.columns)
+            results.append(CheckResult("bias", False, rule.severity, " & ".join(attrs), {},
+                                       f"sensitive attribute '{absent}' not found in the data"))
             continue
-        results.append(bias_result(*bias_counts(ctx.df, attrs, ctx.label, ctx.label_sep), attrs, ctx.label, rule))
+        results.append(bias_result(*counted[attrs], attrs, label, rule))
     return results
 
 

@@ -17,16 +17,20 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from curate.io.frames import Frame
+
 #: Media metadata that describe the sample and so take part in drift and shift checks
 #: (not the file size: it says more about the encoder than about the sample).
 MEDIA_METADATA = ("width", "height", "channels", "sample_rate", "duration_s")
 
 
-def original_rows(df: "pd.DataFrame") -> "pd.DataFrame":
-    """Rows that are not augmented copies: distribution checks compare the real data."""
-    if "source_id" in df.columns and df["source_id"].notna().any():
-        return df[df["source_id"].isna()]
-    return df
+def original_rows(frame: "Frame") -> "Frame":
+    """Rows that are not augmented copies, where the table holds copies: distribution
+    checks compare the real data."""
+    if "source_id" not in frame.columns or not frame.reduce(lambda part: bool(part["source_id"].notna().any()), any,
+                                                            ["source_id"]):
+        return frame
+    return frame.filter(lambda part: part["source_id"].isna().to_numpy())
 
 
 @dataclass
@@ -54,14 +58,18 @@ def embedding_matrix(col: "pd.Series") -> "np.ndarray":
     import numpy as np
 
     present = col.dropna()
-    dims = {len(v) for v in present}
-    if len(dims) != 1:
-        raise CuraugError(f"embedding column '{col.name}' has vectors of different lengths: {sorted(dims)[:5]}")
-    d = dims.pop()
+    d = one_length(col.name, {len(v) for v in present})
     out = np.full((len(col), d), np.nan)
     mask = col.notna().to_numpy()
     out[mask] = np.asarray(np.stack([np.asarray(v, dtype=float) for v in present]))
     return out
+
+
+def one_length(column: str, lengths: set[int]) -> int:
+    """The one length of an embedding column's vectors; an error naming the lengths found."""
+    if len(lengths) != 1:
+        raise CuraugError(f"embedding column '{column}' has vectors of different lengths: {sorted(lengths)[:5]}")
+    return next(iter(lengths))
 
 
 def is_categorical(col: "pd.Series", max_levels: int = 50) -> bool:

@@ -9,14 +9,20 @@ puts in another class than its given one: ``p[i, j] >= t_j`` for a class ``j`` o
 its label, where ``t_j`` is the mean probability of class ``j`` among samples labelled
 ``j``. The suspects come out with a suggested label, which ``clean: relabel:
 {suggestions: result.json}`` can apply.
+
+``label_issues`` needs its rows at once: the whole table in memory; on a partitioned table
+every labelled row when there are at most :data:`curate.checks.sample.MAX_FIT_ROWS`, else a
+sample of that many stratified by label, which the result states (``observed.sample`` and
+the details). ``conflicting_labels`` is a reduction: rows meet by sample key.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names, sample_witness
 from curate.errors import CuraugError
+from curate.io.frames import ORDER
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,44 +37,75 @@ MAX_SUSPECTS = 1000
 @register_check("conflicting_labels", asked=lambda ctx: ctx.rules.dataset.conflicting_labels is not None,
                 default=False)
 def check_conflicting_labels(ctx: CheckContext) -> list[CheckResult]:
+    """Rows meet by sample key (:meth:`curate.io.frames.Frame.by_key`: one piece in memory,
+    hash pieces after a shuffle on a partitioned table); each piece counts its keys with
+    several labels and describes its first ones; the examples' rows are named afterwards."""
     if not ctx.label:
         return []
     import pandas as pd
 
-    from curate.profile import sample_keys
+    from curate.profile import duplicate_subset
     from curate.rules.schema import ConflictRule
 
     rule = ctx.rules.dataset.conflicting_labels or ConflictRule()
-    df = ctx.df[ctx.df[ctx.label].notna()]
-    by, keyed, key = sample_keys(df, (ctx.label, ctx.split_col, ctx.group, "fold"))
-    if by == "sha256" and "phash" in df.columns and df["phash"].notna().any():
-        # images: the same picture re-encoded has other bytes but the same perceptual hash
-        by, keyed = "sha256+phash", df[df["sha256"].notna() | df["phash"].notna()]
-        key = keyed["phash"].astype("string").fillna(keyed["sha256"].astype("string")).astype(str)
-    if key.empty:
+    frame, label = ctx.frame, ctx.label
+    ignore = [c for c in (label, ctx.split_col, ctx.group, "fold") if c and c in ctx.columns]
+    witness = sample_witness(frame, [c for c in ctx.columns if c not in ignore],
+                             rows=lambda part: part[part[label].notna()], using=(label,))
+    by, columns = duplicate_subset(witness)
+    if not columns:
         return []
-    repeated = key.duplicated(keep=False).to_numpy()
-    keyed = keyed[repeated]
-    frame = pd.DataFrame({"key": key.to_numpy()[repeated], "label": keyed[ctx.label].astype(str).to_numpy(),
-                          "id": row_names(keyed).to_numpy()})
-    spread = frame.groupby("key", sort=False)["label"].nunique()
-    bad = frame[frame["key"].isin(spread[spread > 1].index)]
-    examples = []
-    for _, rows in bad.groupby("key", sort=False):
-        counts = rows["label"].value_counts()
-        examples.append({"ids": rows["id"].tolist()[:10], "labels": sorted(counts.index.tolist()),
-                         "majority": str(counts.index[0]) if counts.iloc[0] > counts.iloc[1:].max() else None})
-        if len(examples) >= MAX_OFFENDERS:
-            break
-    n = len(df)
-    fraction = len(bad) / n if n else 0.0
-    observed = {"by": by, "conflicting_groups": int((spread > 1).sum()), "rows": int(len(bad)),
+    if by == "sha256" and "phash" in witness.columns and witness["phash"].notna().any():
+        # images: the same picture re-encoded has other bytes but the same perceptual hash
+        by, columns = "sha256+phash", ["sha256", "phash"]
+
+    def keyed(part: "pd.DataFrame") -> "pd.DataFrame":
+        part = part[part[label].notna()]
+        if by == "sha256+phash":
+            part = part[part["sha256"].notna() | part["phash"].notna()]
+            key = part["phash"].astype("string").fillna(part["sha256"].astype("string")).astype(str)
+        elif by == "sha256":
+            part = part[part["sha256"].notna()]
+            key = part["sha256"].astype(str)
+        else:
+            key = pd.util.hash_pandas_object(part[columns], index=False)
+        return pd.DataFrame({"key": key.to_numpy(), "label": part[label].astype(str).to_numpy(),
+                             ORDER: part[ORDER].to_numpy()})
+
+    pieces = frame.by_key(keyed, "key", _conflicts, list(dict.fromkeys([label, *columns])))
+    if not sum(p[0] for p in pieces):
+        return []
+    n_groups, n_bad = sum(p[1] for p in pieces), sum(p[2] for p in pieces)
+    found = sorted((example for p in pieces for example in p[3]), key=lambda example: example[0])[:MAX_OFFENDERS]
+    positions = sorted({o for example in found for o in example[1]})
+    names = dict(zip(positions, map(str, frame.names_at(positions))))
+    examples = [{"ids": [names[o] for o in orders], "labels": labels, "majority": majority}
+                for _, orders, labels, majority in found]
+    n = frame.reduce(lambda part: int(part[label].notna().sum()), sum, [label])
+    fraction = n_bad / n if n else 0.0
+    observed = {"by": by, "conflicting_groups": n_groups, "rows": n_bad,
                 "fraction": round(fraction, 6), "max_fraction": rule.max_fraction, "examples": examples}
-    details = (f"{observed['conflicting_groups']} identical samples (by {by}) carry different labels, "
-               f"{len(bad)} rows" if len(bad) else f"no identical samples (by {by}) with different labels")
+    details = (f"{n_groups} identical samples (by {by}) carry different labels, "
+               f"{n_bad} rows" if n_bad else f"no identical samples (by {by}) with different labels")
     offenders = [i for example in examples for i in example["ids"]][:MAX_OFFENDERS]
-    return [CheckResult("conflicting_labels", fraction <= rule.max_fraction, rule.severity, ctx.label,
+    return [CheckResult("conflicting_labels", fraction <= rule.max_fraction, rule.severity, label,
                         observed, details, offenders)]
+
+
+def _conflicts(piece: "pd.DataFrame") -> tuple[int, int, int, list[tuple]]:
+    """One piece's keyed rows, keys with several labels, their rows, and the first
+    :data:`MAX_OFFENDERS` of them (by first row) as ``(first position, first 10
+    positions, labels, majority label or None)``."""
+    repeated = piece[piece["key"].duplicated(keep=False)].sort_values(ORDER)
+    spread = repeated.groupby("key", sort=False)["label"].nunique()
+    bad = repeated[repeated["key"].isin(spread[spread > 1].index)]
+    first = bad.groupby("key", sort=False)[ORDER].min().nsmallest(MAX_OFFENDERS)
+    examples = []
+    for key, rows in bad[bad["key"].isin(first.index)].groupby("key", sort=False):
+        counts = rows["label"].value_counts()
+        examples.append((int(first[key]), rows[ORDER].tolist()[:10], sorted(counts.index.tolist()),
+                         str(counts.index[0]) if counts.iloc[0] > counts.iloc[1:].max() else None))
+    return len(piece), int((spread > 1).sum()), len(bad), examples
 
 
 def out_of_fold_probabilities(X: "np.ndarray", y: "np.ndarray", categorical: "np.ndarray", *, folds: int,
@@ -168,38 +205,42 @@ def check_label_issues(ctx: CheckContext) -> list[CheckResult]:
     import numpy as np
 
     from curate.checks.features import feature_matrix, model_columns
+    from curate.checks.sample import fit_rows, sample_note
 
     if ctx.label_sep:
         return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "multilabel"},
                             "label_issues skipped: confident learning needs one label per row")]
-    df = ctx.df[ctx.df[ctx.label].notna()]
+    label = ctx.label
+    frame = ctx.frame.filter(lambda part: part[label].notna().to_numpy())
+    columns = [] if rule.probs else rule.features or model_columns(frame.meta, (label, ctx.split_col, ctx.group, "id"))
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        return [CheckResult("label_issues", False, rule.severity, label, {},
+                            f"label_issues: feature column(s) not found: {', '.join(missing)}")]
+    df, sample = fit_rows(frame, frame.named(label, *columns), strata=label)
     names = row_names(df)
+    seen = {"sample": sample} if sample is not None else {}
     if rule.probs:
         import pandas as pd
 
-        labels = df[ctx.label].astype(str).to_numpy()
+        labels = df[label].astype(str).to_numpy()
         found, classes, probs = probabilities_from_file(rule.probs, names, labels)
         y = pd.Index(classes).get_indexer(labels[found])
         unjudged = int((~found).sum())
-        source = {"probs": rule.probs, "judged": int(found.sum()), "without_probs": unjudged}
+        source = {"probs": rule.probs, "judged": int(found.sum()), "without_probs": unjudged, **seen}
         note = f"; {unjudged} labelled rows had no probabilities (not judged)" if unjudged else ""
-        return [_label_issues_result(rule, ctx.label, names.to_numpy()[found], np.array(classes), y, probs,
-                                     source, note)]
-    columns = rule.features or model_columns(df, (ctx.label, ctx.split_col, ctx.group, "id"))
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        return [CheckResult("label_issues", False, rule.severity, ctx.label, {},
-                            f"label_issues: feature column(s) not found: {', '.join(missing)}")]
+        return [_label_issues_result(rule, label, names.to_numpy()[found], np.array(classes), y, probs,
+                                     source, note + sample_note(sample))]
     feats = feature_matrix(df, columns)
-    classes, y = np.unique(df[ctx.label].astype(str).to_numpy(), return_inverse=True)
+    classes, y = np.unique(df[label].astype(str).to_numpy(), return_inverse=True)
     if feats.X.shape[1] == 0 or len(classes) < 2 or len(df) < 2 * rule.folds:
-        return [CheckResult("label_issues", True, "warn", ctx.label, {"skipped": "too little to learn from"},
+        return [CheckResult("label_issues", True, "warn", label, {"skipped": "too little to learn from"},
                             "label_issues skipped: needs feature columns, two classes and "
                             f"at least {2 * rule.folds} labelled rows")]
     probs = out_of_fold_probabilities(feats.X, y, feats.categorical, folds=rule.folds, model=rule.model,
                                       seed=rule.seed)
-    source = {"model": rule.model, "folds": rule.folds, "features": feats.names}
-    return [_label_issues_result(rule, ctx.label, names.to_numpy(), classes, y, probs, source)]
+    source = {"model": rule.model, "folds": rule.folds, "features": feats.names, **seen}
+    return [_label_issues_result(rule, label, names.to_numpy(), classes, y, probs, source, sample_note(sample))]
 
 
 def _label_issues_result(rule: "LabelIssuesRule", label: str, names: "np.ndarray", classes: "np.ndarray",

@@ -56,7 +56,7 @@ def _role_changes(ctx: CheckContext, lock: dict[str, Any]) -> list[str]:
     return problems
 
 
-@register_check("split_lock", asked=lambda ctx: ctx.lock is not None, default=False)
+@register_check("split_lock", asked=lambda ctx: ctx.lock is not None, default=False, whole_table=True)
 def check_split_lock(ctx: CheckContext) -> list[CheckResult]:
     lock = ctx.lock
     if lock is None:

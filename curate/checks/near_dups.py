@@ -20,15 +20,20 @@ counted, and the check says how many were left out of the search.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from curate.errors import CuraugError
+from curate.io.frames import ORDER, frame_of
 from curate.io.hashes import audio_fingerprint, minhash, phash, shingles
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from curate.io.frames import Frame
+    from curate.rules.schema import NearDuplicateRule
 
 
 def frame_bit_error(a: np.ndarray, b: np.ndarray, max_shift: float = 0.1) -> float:
@@ -159,50 +164,260 @@ def band_keys(sig: np.ndarray, bands: int) -> list[np.ndarray]:
             for b in range(bands)]
 
 
-# ------------------------------------------------------------- on a manifest
+# ------------------------------------------------------------- on a table
 
 
-def near_duplicate_pairs(df: "pd.DataFrame", split_col: str, rule) -> tuple[list[dict[str, Any]], list[str]]:
-    """Near-duplicate pairs across splits, closest first within each kind, and the names of
-    the image and audio rows whose files could not be read (left out of the search)."""
-    split = df[split_col].astype(str).to_numpy()
-    from curate.checks.base import row_names
+#: Keys (rows times chunks or bands) per bucket range on average: a few hundred bytes
+#: each with the search's sort and index arrays, so a few hundred MB per task at most.
+RANGE_KEYS = 1 << 20
+#: LSH bands of a text signature, as :func:`text_pairs` cuts them.
+TEXT_BANDS = 16
+#: Bits within which two audio summaries make a candidate pair, as :func:`audio_pairs` has it.
+AUDIO_CANDIDATE_RADIUS = 12
+#: What the audio search reads: the files, and their hash that keys the fingerprint cache.
+_AUDIO_COLUMNS = ("modality", "root", "path", "sha256")
+#: Odd 64-bit constants of the key hash (Fibonacci hashing), spreading keys over the ranges.
+_MIX_INDEX = np.uint64(0x9E3779B97F4A7C15)
+_MIX_KEY = np.uint64(0xBF58476D1CE4E5B9)
 
-    names = row_names(df).to_numpy()
-    out = []
+Pieces = list[dict[str, np.ndarray]]
+
+
+def near_duplicate_pairs(data: "pd.DataFrame | Frame", split_col: str, rule: "NearDuplicateRule"
+                         ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Near-duplicate pairs across splits, closest first within each kind (images, texts,
+    audio), and the names of the image and audio rows whose files could not be read (left
+    out of the search), in table order.
+
+    Every search buckets rows by keys: an image's perceptual hash (an audio clip's summary
+    code) cut into ``radius + 1`` chunks, a text's MinHash signature cut into bands. Each
+    partition gives its rows' keys, each sent to one of ``R`` bucket ranges by a hash of
+    (chunk or band, key); each range is one task that finds the pairs across splits among
+    the rows sharing a key (:meth:`curate.io.frames.Frame.exchange`), a pair from the first
+    chunk or band its rows agree on only. The pairs found are few (they are the findings):
+    they are sorted here, and a last pass names their rows (and gives the texts' signatures
+    and the clips' frame fingerprints, which decide). A task holds one partition's keys, or
+    one range's: :data:`RANGE_KEYS` at most on average, whatever the size of the corpus.
+    """
+    frame = frame_of(data)
+    if split_col not in frame.columns:
+        raise CuraugError(f"split_col='{split_col}': no such column", param="split_col")
+    media = "modality" in frame.columns and {"root", "path"} <= set(frame.columns)
+    out: list[dict[str, Any]] = []
     unreadable: list[int] = []
-
-    def emit(kind, idx, i, j, value, measure):
-        order = np.argsort(value if measure != "similarity" else -value, kind="stable")
-        for a, b, v in zip(i[order], j[order], value[order]):
-            out.append(pair_record(kind, measure, [names[idx[a]], names[idx[b]]], [split[idx[a]], split[idx[b]]], v))
-
-    modality = df["modality"].astype(str).to_numpy() if "modality" in df.columns else np.full(len(df), "")
-    if rule.images:
-        idx, codes, missed = image_codes(df, modality)
-        unreadable += missed
-        if len(idx) > 1:
-            i, j, d = hamming_pairs(codes, rule.image_hamming, split[idx])
-            emit("image", idx, i, j, d, "hamming")
-    if rule.texts and "text" in df.columns:
-        idx = np.flatnonzero(df["text"].notna().to_numpy())
-        if len(idx) > 1:
-            texts = df["text"].iloc[idx].astype(str).tolist()
-            i, j, sim = text_pairs(texts, rule.text_similarity, split=split[idx])
-            emit("text", idx, i, j, sim, "similarity")
-    if rule.audio:
-        idx, prints, missed = _audio_prints(df, modality)
-        unreadable += missed
-        if len(idx) > 1:
-            i, j, err = audio_pairs(prints, rule.audio_ber, split[idx])
-            emit("audio", idx, i, j, err, "bit_error_rate")
-    return out, [str(names[k]) for k in sorted(unreadable)]
+    if rule.images and media:
+        radius = rule.image_hamming
+        missed, pairs = _search(frame, functools.partial(_image_keys, split_col=split_col, radius=radius),
+                                functools.partial(_code_accept, radius=radius), _ranges(frame.rows_bound, radius + 1),
+                                _present(frame, split_col, "modality", "root", "path", "phash"))
+        unreadable += [k for positions in missed for k in positions]
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0], pairs[:, 2]))]  # closest first
+        out += _records(frame, split_col, "image", "hamming", pairs[:, 0], pairs[:, 1], pairs[:, 2])
+    if rule.texts and "text" in frame.columns:
+        _, pairs = _search(frame, functools.partial(_text_keys, split_col=split_col), _text_accept,
+                           _ranges(frame.rows_bound, TEXT_BANDS), [split_col, "text"])
+        sig = _signatures(frame, np.unique(pairs[:, :2]))
+        sim = signature_similarity(np.array([sig[a] for a in pairs[:, 0]]), np.array([sig[b] for b in pairs[:, 1]]))
+        keep = sim >= rule.text_similarity
+        pairs, sim = pairs[keep], sim[keep]
+        order = np.lexsort((pairs[:, 1], pairs[:, 0], -sim))  # most similar first
+        out += _records(frame, split_col, "text", "similarity", pairs[order, 0], pairs[order, 1], sim[order])
+    if rule.audio and media:
+        radius = AUDIO_CANDIDATE_RADIUS
+        missed, pairs = _search(frame, functools.partial(_audio_keys, split_col=split_col, radius=radius),
+                                functools.partial(_code_accept, radius=radius), _ranges(frame.rows_bound, radius + 1),
+                                _present(frame, split_col, *_AUDIO_COLUMNS))
+        unreadable += [k for positions in missed for k in positions]
+        prints = _fingerprints(frame, np.unique(pairs[:, :2]))
+        err = np.array([frame_bit_error(prints[a][1], prints[b][1]) for a, b in pairs[:, :2].tolist()])
+        keep = err <= rule.audio_ber if len(err) else np.zeros(0, dtype=bool)
+        pairs, err = pairs[keep], err[keep]
+        order = np.lexsort((pairs[:, 1], pairs[:, 0], err))  # fewest bit errors first
+        out += _records(frame, split_col, "audio", "bit_error_rate", pairs[order, 0], pairs[order, 1], err[order])
+    names = _named(frame, split_col, np.array(sorted(unreadable), dtype=np.int64))
+    return out, [names[k][0] for k in sorted(unreadable)]
 
 
 def pair_record(kind: str, measure: str, ids: list[str], splits: list[str], value) -> dict[str, Any]:
     """One near-duplicate pair as the check reports it."""
     return {"ids": ids, "splits": splits, "kind": kind, "measure": measure,
             "distance": int(value) if measure == "hamming" else round(float(value), 4)}
+
+
+def _ranges(rows: int, keys_per_row: int) -> int:
+    return max(1, -(-rows * keys_per_row // RANGE_KEYS))
+
+
+def _search(frame: "Frame", keys_of: Callable, accept_of: Callable, ranges: int,
+            columns: list[str]) -> tuple[list[Any], np.ndarray]:
+    """``(what keys_of says of each partition besides its keys, pairs)``: ``pairs`` rows
+    ``(position a, position b, measure)``, ``a < b``, found by the bucket-range tasks;
+    ``keys_of`` reads ``columns``."""
+    said, pairs = frame.exchange(functools.partial(_cut, keys_of=keys_of, ranges=ranges), ranges,
+                                 functools.partial(_range_pairs, accept_of=accept_of), columns)
+    return said, np.concatenate(pairs) if pairs else np.empty((0, 3), dtype=np.int64)
+
+
+def _cut(part: "pd.DataFrame", keys_of: Callable, ranges: int) -> tuple[Any, Pieces]:
+    """The partition's keys, cut into ``ranges`` bucket ranges by a hash of (index, key)."""
+    said, rows, index, key, fields = keys_of(part)
+    with np.errstate(over="ignore"):  # the hash multiplies modulo 2**64 on purpose
+        mixed = (key ^ (index.astype(np.uint64) * _MIX_INDEX)) * _MIX_KEY
+    bucket = (mixed >> np.uint64(32)) % np.uint64(ranges)
+    order = np.argsort(bucket, kind="stable")
+    starts = np.searchsorted(bucket[order], np.arange(ranges + 1, dtype=np.uint64))
+    pieces = []
+    for r in range(ranges):
+        take = order[starts[r]:starts[r + 1]]
+        member = rows[take]
+        pieces.append({"index": index[take], "key": key[take], **{k: v[member] for k, v in fields.items()}})
+    return said, pieces
+
+
+def _range_pairs(pieces: Pieces, accept_of: Callable) -> np.ndarray:
+    """``(position a, position b, measure)`` rows, ``a < b``, of the rows from different
+    splits that share a key of this bucket range and pass ``accept_of``'s test, each pair
+    from the first index (chunk or band) its rows agree on."""
+    field = {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]} if pieces else {}
+    found = [np.empty((0, 3), dtype=np.int64)]
+    for c in np.unique(field.get("index", [])):
+        mine = {name: values[field["index"] == c] for name, values in field.items()}
+        accept, measure = accept_of(mine, int(c))
+        i, j = bucket_pairs([mine["key"]], mine["split"], accept)
+        a, b = mine["position"][i], mine["position"][j]
+        found.append(np.stack([np.minimum(a, b), np.maximum(a, b), measure(i, j)], axis=1).astype(np.int64))
+    return np.concatenate(found)
+
+
+def _records(frame: "Frame", split_col: str, kind: str, measure: str, a: np.ndarray, b: np.ndarray,
+             value: np.ndarray) -> list[dict[str, Any]]:
+    rows = _named(frame, split_col, np.unique(np.concatenate([a, b])))
+    return [pair_record(kind, measure, [rows[x][0], rows[y][0]], [rows[x][1], rows[y][1]], v)
+            for x, y, v in zip(a.tolist(), b.tolist(), value.tolist())]
+
+
+def _at(part: "pd.DataFrame", positions: np.ndarray) -> "pd.DataFrame":
+    """The rows of a partition at some of the table's ``positions``."""
+    return part[np.isin(part[ORDER].to_numpy(dtype=np.int64), positions)]
+
+
+def _named(frame: "Frame", split_col: str, positions: np.ndarray) -> dict[int, tuple[str, str]]:
+    """``position -> (row name, split)`` for the given rows, read from their partitions."""
+    from curate.checks.base import row_names
+
+    if len(positions) == 0:
+        return {}
+
+    def partial(part: "pd.DataFrame") -> list[tuple[int, str, str]]:
+        rows = _at(part, positions)
+        return list(zip(rows[ORDER].tolist(), row_names(rows).tolist(), rows[split_col].astype(str).tolist()))
+
+    found = frame.reduce(partial, lambda pieces: [row for piece in pieces for row in piece],
+                         frame.named(split_col), order=True)
+    return {position: (name, split) for position, name, split in found}
+
+
+def _present(frame: "Frame", *columns: str) -> list[str]:
+    return [c for c in columns if c in frame.columns]
+
+
+def _split_of(part: "pd.DataFrame", split_col: str, idx: np.ndarray) -> np.ndarray:
+    return np.asarray(part[split_col].astype(str).to_numpy()[idx], dtype=str)
+
+
+# ------------------------------------------------------------- images and audio
+
+
+def _image_keys(part: "pd.DataFrame", split_col: str, radius: int):
+    """The partition's unreadable image rows (positions), and its image rows' chunk keys:
+    row, chunk and key of each, with each row's position, split and code."""
+    idx, codes, missed = image_codes(part, part["modality"].astype(str).to_numpy())
+    return _code_keys(part, split_col, radius, idx, codes, missed)
+
+
+def _audio_keys(part: "pd.DataFrame", split_col: str, radius: int):
+    """:func:`_image_keys` of the audio rows, on their fingerprints' summary codes."""
+    idx, prints, missed = _audio_prints(part, part["modality"].astype(str).to_numpy())
+    return _code_keys(part, split_col, radius, idx, np.array([p[0] for p in prints], dtype=np.uint64), missed)
+
+
+def _code_keys(part: "pd.DataFrame", split_col: str, radius: int, idx: np.ndarray, codes: np.ndarray,
+               missed: list[int]):
+    positions = part[ORDER].to_numpy(dtype=np.int64)
+    keys = chunk_keys(codes, radius)
+    fields = {"position": positions[idx], "code": codes, "split": _split_of(part, split_col, idx)}
+    return (positions[missed].tolist(), np.tile(np.arange(len(codes)), len(keys)),
+            np.repeat(np.arange(len(keys), dtype=np.int8), len(codes)), np.concatenate(keys), fields)
+
+
+def _code_accept(mine: dict[str, np.ndarray], chunk: int, radius: int):
+    """Codes within ``radius`` bits whose first agreeing chunk is ``chunk``; their distance."""
+    code = mine["code"]
+
+    def accept(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        differ = code[a] ^ code[b]
+        first = np.argmax(np.stack([k == 0 for k in chunk_keys(differ, radius)]), axis=0)
+        return (popcount(differ) <= radius) & (first == chunk)
+
+    return accept, lambda i, j: popcount(code[i] ^ code[j])
+
+
+def _fingerprints(frame: "Frame", positions: np.ndarray) -> dict[int, tuple[int, np.ndarray]]:
+    """``position -> frame fingerprint`` of the given audio rows (from the cache that the
+    search filled, else decoded again), read from their partitions."""
+    if len(positions) == 0:
+        return {}
+
+    def partial(part: "pd.DataFrame") -> list[tuple[int, tuple[int, np.ndarray]]]:
+        rows = _at(part, positions)
+        idx, prints, _ = _audio_prints(rows, rows["modality"].astype(str).to_numpy())
+        return list(zip(rows[ORDER].to_numpy()[idx].tolist(), prints))
+
+    return dict(frame.reduce(partial, lambda pieces: [row for piece in pieces for row in piece],
+                             _present(frame, *_AUDIO_COLUMNS), order=True))
+
+
+# ------------------------------------------------------------- texts
+
+
+def _text_keys(part: "pd.DataFrame", split_col: str):
+    """The partition's text rows' band keys: row, band and key of each, with each row's
+    position, split and every band key (to tell the first band a pair agrees on)."""
+    idx = np.flatnonzero(part["text"].notna().to_numpy())
+    sig = minhash(shingles(t) for t in part["text"].iloc[idx].astype(str).tolist())
+    keys = band_keys(sig, TEXT_BANDS) if len(idx) else [np.empty(0, dtype=np.uint64)] * TEXT_BANDS
+    fields = {"position": part[ORDER].to_numpy(dtype=np.int64)[idx], "bands": np.stack(keys, axis=1),
+              "split": _split_of(part, split_col, idx)}
+    return (None, np.tile(np.arange(len(idx)), TEXT_BANDS), np.repeat(np.arange(TEXT_BANDS, dtype=np.int8), len(idx)),
+            np.concatenate(keys), fields)
+
+
+def _text_accept(mine: dict[str, np.ndarray], band: int):
+    """Texts whose first agreeing band is ``band``; similarity is decided later, from the
+    signatures."""
+    bands = mine["bands"]
+
+    def accept(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.argmax(bands[a] == bands[b], axis=1) == band
+
+    return accept, lambda i, j: np.zeros(len(i), dtype=np.int64)
+
+
+def _signatures(frame: "Frame", positions: np.ndarray) -> dict[int, np.ndarray]:
+    """``position -> MinHash signature`` of the given text rows, from their partitions."""
+    if len(positions) == 0:
+        return {}
+
+    def partial(part: "pd.DataFrame") -> list[tuple[int, np.ndarray]]:
+        rows = _at(part, positions)
+        sig = minhash(shingles(t) for t in rows["text"].astype(str).tolist())
+        return list(zip(rows[ORDER].tolist(), sig))
+
+    return dict(frame.reduce(partial, lambda pieces: [row for piece in pieces for row in piece], ["text"],
+                             order=True))
+
+
+# ------------------------------------------------------------- media files
 
 
 def _media_rows(df: "pd.DataFrame", modality, kind: str):

@@ -6,6 +6,10 @@ distribution and near 1 when they are easy to tell apart. Features it leans on c
 permutation importance on the held-out folds. Large splits are subsampled
 (:data:`MAX_ROWS_PER_SIDE`) so the check stays within seconds at any size. It trains models,
 so it runs only when the rules ask for it: ``splits: {max_drift: {domain_auc: 0.75}}``.
+
+It needs its rows at once: the whole table in memory; on a partitioned table every row
+when there are at most :data:`curate.checks.sample.MAX_FIT_ROWS`, else a sample of that
+many stratified by split, which the result states (``observed.sample`` and the details).
 """
 
 from __future__ import annotations
@@ -66,20 +70,23 @@ def _asks_domain_auc(ctx: CheckContext) -> bool:
 
 @register_check("domain_classifier_auc", asked=_asks_domain_auc, default=False)
 def check_domain_classifier(ctx: CheckContext) -> list[CheckResult]:
-    if not ctx.split_col or ctx.split_col not in ctx.df.columns:
+    if not ctx.split_col or ctx.split_col not in ctx.columns:
         return []
     import numpy as np
 
     from curate.checks.base import split_names
     from curate.checks.features import feature_matrix, model_columns, original_rows
+    from curate.checks.sample import fit_rows, sample_note
 
     rule = ctx.rules.splits.max_drift  # asked for: the rules give the AUC limit
     limit = rule.domain_auc
-    df = original_rows(ctx.df)  # augmented copies differ from val/test by design
-    splits = split_names(df, ctx.split_col)
+    frame = original_rows(ctx.frame)  # augmented copies differ from val/test by design
+    splits = split_names(frame, ctx.split_col)
     if "train" not in splits or len(splits) < 2:
         return []
-    feats = feature_matrix(df, model_columns(df, (ctx.label, ctx.split_col, ctx.group, "id", "fold")))
+    columns = model_columns(frame.meta, (ctx.label, ctx.split_col, ctx.group, "id", "fold"))
+    df, sample = fit_rows(frame, frame.named(ctx.split_col, *columns), strata=ctx.split_col)
+    feats = feature_matrix(df, columns)
     if feats.X.shape[1] == 0:
         return []
     column = df[ctx.split_col].astype(str).to_numpy()
@@ -97,7 +104,9 @@ def check_domain_classifier(ctx: CheckContext) -> list[CheckResult]:
         lean = ", ".join(f"{t['feature']} ({t['importance']:.3f})" for t in fig["top_features"][:3])
         details = (f"train vs {other}: a classifier tells them apart with AUC {fig['auc']:.3f} "
                    f"(limit {limit:g}; no-shift spread ±{fig['auc_null_sd']:.3f})"
-                   + (f"; leans on {lean}" if lean and not ok else ""))
-        results.append(CheckResult("domain_classifier_auc", ok, rule.severity, None,
-                                   {"pair": ["train", other], "max_auc": limit, **fig}, details))
+                   + (f"; leans on {lean}" if lean and not ok else "") + sample_note(sample))
+        observed = {"pair": ["train", other], "max_auc": limit, **fig}
+        if sample is not None:
+            observed["sample"] = sample
+        results.append(CheckResult("domain_classifier_auc", ok, rule.severity, None, observed, details))
     return results

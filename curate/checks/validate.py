@@ -13,6 +13,11 @@ Which checks decide the result (DESIGN.md, "CLI"):
 ``domain_classifier_auc`` run only when the rules ask for them, ``split_lock`` when a lock is
 given. Checks see only usable rows (``status`` ok); corrupt files are reported as a warning.
 Exit 0 when no error-severity check fails, 1 otherwise.
+
+One function validates a DataFrame and a table read in partitions alike: every check is a
+reduction over :class:`curate.io.frames.Frame`, so the results and the JSON are the same on
+any table that fits in memory. A check that reads the whole table at once (``whole_table``)
+and that the rules ask for is one error line on a partitioned table, never a silent skip.
 """
 
 from __future__ import annotations
@@ -20,26 +25,31 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from curate.checks.base import CheckContext, CheckResult, ValidationResult, registered_checks
+from curate.checks.base import CheckContext, CheckResult, ValidationResult, WholeTableError, registered_checks
 from curate.errors import CuraugError
+from curate.io.frames import InMemory, frame_of
 from curate.io.manifest import ok_rows
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
     import pandas as pd
 
+    from curate.io.frames import Frame
     from curate.rules.schema import Rules
 
 
-def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | None = None,
-             group: str | None = None, split_col: str | None = None,
+def validate(data: "pd.DataFrame | dd.DataFrame | Frame", rules: "Rules | None" = None, *,
+             label: str | None = None, group: str | None = None, split_col: str | None = None,
              label_sep: str | None = None, lock: "dict | None" = None,
              source: str | None = None, executor: str = "curaug") -> ValidationResult:
     """Run the column rules and every dataset-level check that applies.
 
     Parameters
     ----------
-    df : DataFrame
-        A manifest or any table (at least one row).
+    data : DataFrame, partitioned table or Frame
+        A manifest or any table (at least one row): a DataFrame in memory, or a table read
+        in partitions (:func:`curate.partitioned.table.open_frame`, or ``open_table``'s
+        dask DataFrame), checked partition by partition with the same results.
     rules : Rules, optional
         Parsed rules file: the checks it declares decide the result (see the module
         docstring); without it the default checks do.
@@ -51,11 +61,12 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
         A split lock (:func:`curate.split.lock.read_lock`): fails ``split_lock`` when a
         locked row changed split, fold or label, or the roles differ from the lock's.
     source : str, optional
-        Where ``df`` came from, for messages and the result.
+        Where ``data`` came from, for messages and the result.
     executor : {'curaug', 'gx'}
         What runs the column rules: curaug's vectorised conditions (the default; the same
         code runs a partitioned table), or the compiled suite through Great Expectations
-        itself. Both give the same results (a differential test holds them to it).
+        itself (a table in memory). Both give the same results (a differential test holds
+        them to it).
 
     Examples
     --------
@@ -71,48 +82,87 @@ def validate(df: "pd.DataFrame", rules: "Rules | None" = None, *, label: str | N
     """
     from curate.rules.schema import Rules
 
+    full = frame_of(data)
+    partitioned = not isinstance(full, InMemory)
     if executor not in EXECUTORS:
         raise CuraugError(f"executor='{executor}': use one of {', '.join(EXECUTORS)}", param="executor")
-    if len(df) == 0:
+    if executor == "gx" and partitioned:
+        raise CuraugError("executor='gx' runs Great Expectations on a whole table in memory, not on a "
+                          "partitioned one (the default executor gives GX's results there)", param="executor")
+    if full.rows == 0:
         raise CuraugError(f"{source or 'df'}: the table has no rows, nothing to validate", param="df")
     contract = rules is not None and declares_checks(rules)
     rules = rules or Rules()
-    label, group, split_col, label_sep = resolve_roles(df.columns, rules, label, group, split_col, label_sep)
-    rules, skipped = without_raw_unit_rules(rules, df.attrs)
+    label, group, split_col, label_sep = resolve_roles(full.columns, rules, label, group, split_col, label_sep)
+    rules, skipped = without_raw_unit_rules(rules, full.meta.attrs)
     skipped += skipped_split_checks(rules, split_col)
-    if label and not label_sep:
-        from curate.io.labels import is_list_column
-
-        if is_list_column(df[label]):
-            label_sep = "\x1f"  # list cells: multilabel, nothing to split on
-    usable = df[ok_rows(df)]
-    ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full_df=df,
+    if label and not label_sep and _list_cells(full, label):
+        label_sep = "\x1f"  # list cells: multilabel, nothing to split on
+    usable = full.filter(ok_rows) if "status" in full.columns else full
+    ctx = CheckContext(usable, rules, label=label, group=group, split_col=split_col, full=full,
                        label_sep=label_sep, lock=lock)
+    checks = [(check, check.asked(ctx)) for check in registered_checks()]
+    if partitioned:
+        whole = [check.name for check, asked in checks if asked and check.whole_table]
+        if whole:
+            raise CuraugError(f"{source or 'the table'}: check(s) {', '.join(whole)} read the whole table at once "
+                              "and do not run on a partitioned table; validate a sample that fits in memory "
+                              "(one file, --engine local)")
     results = run_rules(usable, rules, executor)
-    for check in registered_checks():
-        asked = check.asked(ctx)
+    for check, asked in checks:
         if not asked and not check.default:
             continue
-        found = check.run(ctx)
+        if partitioned and check.whole_table:
+            skipped.append({"name": check.name, "reason": "reads the whole table at once: not run on a "
+                                                          "partitioned table"})
+            continue
+        try:
+            found = check.run(ctx)
+        except WholeTableError as exc:
+            raise CuraugError(f"{source or 'the table'}: check {check.name}: {exc}") from None
         if contract and not asked:
             found = [_as_warning(r) for r in found]
         results.extend(found)
     return ValidationResult(results, source=source, skipped=skipped)
 
 
+def whole_table_checks(data: "pd.DataFrame | dd.DataFrame | Frame", rules: "Rules | None", *,
+                       label: str | None = None, group: str | None = None,
+                       split_col: str | None = None) -> list[str]:
+    """The checks ``rules`` ask for that read the whole table at once (``[]``: ``data``
+    can be validated in partitions)."""
+    from curate.rules.schema import Rules
+
+    rules = rules or Rules()
+    meta = frame_of(data).meta
+    asking = CheckContext(meta, rules, label=label or rules.label, group=group or rules.group,
+                          split_col=split_col, label_sep=rules.label_sep)
+    return [check.name for check in registered_checks() if check.whole_table and check.asked(asking)]
+
+
+def _list_cells(frame: "Frame", label: str) -> bool:
+    """Whether the label's first present cell holds a list (a Parquet list column)."""
+    import pandas as pd
+
+    from curate.io.labels import is_list_column
+
+    first = frame.reduce(lambda part: part[label].dropna().head(1), lambda pieces: pd.concat(pieces).head(1), [label])
+    return is_list_column(first)
+
+
 #: What can run the column rules (``--executor``).
 EXECUTORS = ("curaug", "gx")
 
 
-def run_rules(df: "pd.DataFrame", rules: "Rules", executor: str = "curaug") -> list[CheckResult]:
-    """The column rules on ``df`` by ``executor`` (see :func:`validate`)."""
+def run_rules(data: "pd.DataFrame | Frame", rules: "Rules", executor: str = "curaug") -> list[CheckResult]:
+    """The column rules on ``data`` by ``executor`` (see :func:`validate`)."""
     if executor == "gx":
         from curate.rules.gx import run_column_rules
 
-        return run_column_rules(df, rules)
+        return run_column_rules(data.df if isinstance(data, InMemory) else data, rules)
     from curate.rules.evaluate import column_rules
 
-    return column_rules(df, rules)
+    return column_rules(data, rules)
 
 
 def resolve_roles(columns, rules: "Rules", label: str | None, group: str | None, split_col: str | None,

@@ -6,9 +6,12 @@ a finisher that turns the merged summary into a result. :class:`Frame` runs such
 reduction: :class:`InMemory` on its one partition, :class:`Partitioned` on every partition
 where it lies (threads here or cluster workers). Work that must see every row of a key
 together (repeated values, groups) goes through :meth:`Frame.by_key`: the whole table in
-memory, hash pieces after a shuffle on a partitioned table. Rows are ordered and named
-the same way on both: ``order`` is the row's position in the whole table, its name the
-``id`` column, else its index label (a partitioned table's index is the position).
+memory, hash pieces after a shuffle on a partitioned table; work keyed by something else
+than a column (the buckets of a near-duplicate search) through :meth:`Frame.exchange`.
+Rows are ordered and named the same way on both: ``order`` is the row's position in the
+whole table, its name the ``id`` column, else its index label (a partitioned table's index
+is the position). A partial reads only the ``columns`` it names: a partitioned table reads
+nothing else from its files.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-#: The column that carries a row's position through :meth:`Frame.by_key`.
+#: The column that carries a row's position (:meth:`Frame.by_key`, :meth:`Frame.exchange`,
+#: :meth:`Frame.reduce` with ``order``).
 ORDER = "__curaug_order"
 
 
@@ -34,9 +38,21 @@ class Frame:
     def columns(self) -> list[str]:
         return [str(c) for c in self.meta.columns]
 
+    @property
+    def npartitions(self) -> int:
+        return 1
+
     def reduce(self, partial: Callable[["pd.DataFrame"], Any], combine: Callable[[list[Any]], Any],
-               columns: Sequence[str] | None = None) -> Any:
-        """``combine([partial(p) for p in partitions])``, partitions in table order."""
+               columns: Sequence[str] | None = None, order: bool = False) -> Any:
+        """``combine([partial(p) for p in partitions])``, partitions in table order (with
+        ``order``, each partition gets its rows' positions in :data:`ORDER`)."""
+        raise NotImplementedError
+
+    def reduce_tree(self, partial: Callable[["pd.DataFrame"], Any], add: Callable[[list[Any]], Any],
+                    columns: Sequence[str] | None = None, fan_in: int = 8) -> Any:
+        """:meth:`reduce` for partials too large to hold all at once (histograms, values):
+        ``add`` merges a few partials into one partial, ``fan_in`` at a time, where the
+        partitions are; one partition's partial is the answer as it is."""
         raise NotImplementedError
 
     def by_key(self, prepare: Callable[["pd.DataFrame"], "pd.DataFrame"], key: str,
@@ -46,20 +62,52 @@ class Frame:
         position in :data:`ORDER`, and must keep ``key``)."""
         raise NotImplementedError
 
+    def exchange(self, cut: Callable[["pd.DataFrame"], tuple[Any, list[Any]]], ranges: int,
+                 gather: Callable[[list[Any]], Any], columns: Sequence[str] | None = None) -> tuple[list, list]:
+        """``(said, gathered)``: ``cut(partition)`` (its rows' positions in :data:`ORDER`)
+        gives what it says of the partition and ``ranges`` pieces of it; ``gather`` runs once
+        per range on that range's piece of every partition (in table order). ``said`` lists
+        the partitions' words in table order, ``gathered`` the ranges' answers in range order."""
+        raise NotImplementedError
+
+    def filter(self, keep: Callable[["pd.DataFrame"], Any]) -> "Frame":
+        """The rows where ``keep(partition)`` holds, with their positions and names."""
+        raise NotImplementedError
+
+    def map(self, fn: Callable[["pd.DataFrame"], "pd.DataFrame"], meta: "pd.DataFrame") -> "Frame":
+        """``fn`` on every partition, which keeps its rows and their index and gives
+        columns as ``meta`` (an empty frame) says."""
+        raise NotImplementedError
+
     def names_at(self, orders: Sequence[int]) -> list:
         """How results name the rows at these positions: ``id``, else the index label."""
         raise NotImplementedError
 
-    def first_names(self, mask: Callable[["pd.DataFrame"], "pd.Series"], limit: int) -> list[str]:
-        """The names of the first ``limit`` rows where ``mask`` holds, in table order."""
+    def first_names(self, mask: Callable[["pd.DataFrame"], "pd.Series"], limit: int,
+                    columns: Sequence[str] | None = None) -> list[str]:
+        """The names of the first ``limit`` rows where ``mask`` holds, in table order
+        (``mask`` reads ``columns``: every column when None)."""
         from curate.checks.base import row_names
 
         return self.reduce(lambda part: row_names(part.loc[mask(part)]).head(limit).tolist(),
-                           lambda pieces: [n for piece in pieces for n in piece][:limit])
+                           lambda pieces: [n for piece in pieces for n in piece][:limit],
+                           None if columns is None else self.named(*columns))
+
+    def named(self, *columns: str) -> list[str]:
+        """``columns`` and the ``id`` column that names rows, where the table has one (at
+        least one column: without ids rows are named by their index)."""
+        names = list(dict.fromkeys([*(["id"] if "id" in self.columns else []), *columns]))
+        return names or self.columns[:1]
 
     @property
     def rows(self) -> int:
-        return self.reduce(len, sum)
+        return self.reduce(len, sum, self.columns[:1])
+
+    @property
+    def rows_bound(self) -> int:
+        """At least :attr:`rows`, known without reading where :attr:`rows` is not (a
+        filtered partitioned table: the rows before the filter)."""
+        return self.rows
 
 
 class InMemory(Frame):
@@ -69,14 +117,30 @@ class InMemory(Frame):
         self.df = df
         self.meta = df.iloc[:0]
 
-    def reduce(self, partial, combine, columns=None):
-        return combine([partial(self.df if columns is None else self.df[list(columns)])])
-
-    def by_key(self, prepare, key, then, columns=None):
+    def _part(self, columns, order=False):
         import numpy as np
 
         part = self.df if columns is None else self.df[list(columns)]
-        return [then(prepare(part.assign(**{ORDER: np.arange(len(part))})))]
+        return part.assign(**{ORDER: np.arange(len(part))}) if order else part
+
+    def reduce(self, partial, combine, columns=None, order=False):
+        return combine([partial(self._part(columns, order))])
+
+    def reduce_tree(self, partial, add, columns=None, fan_in=8):
+        return partial(self._part(columns))
+
+    def by_key(self, prepare, key, then, columns=None):
+        return [then(prepare(self._part(columns, order=True)))]
+
+    def exchange(self, cut, ranges, gather, columns=None):
+        said, pieces = cut(self._part(columns, order=True))
+        return [said], [gather([pieces[r]]) for r in range(ranges)]
+
+    def filter(self, keep):
+        return InMemory(self.df[keep(self.df)])
+
+    def map(self, fn, meta):
+        return InMemory(fn(self.df))
 
     def names_at(self, orders):
         names = self.df["id"] if "id" in self.df.columns else self.df.index.to_series()
@@ -89,29 +153,74 @@ class InMemory(Frame):
 
 class Partitioned(Frame):
     """A dask DataFrame whose index is each row's position in the whole table
-    (:func:`curate.partitioned.table.with_positions`)."""
+    (:func:`curate.partitioned.table.with_positions`); ``lengths``, its rows per partition
+    where known without reading them (:func:`curate.partitioned.table.open_frame` has them
+    from the Parquet footers)."""
 
-    def __init__(self, ddf: "dd.DataFrame") -> None:
+    def __init__(self, ddf: "dd.DataFrame", lengths: Sequence[int] | None = None, bound: int | None = None) -> None:
         self.ddf = ddf
         self.meta = ddf._meta
+        self.lengths = None if lengths is None else [int(n) for n in lengths]
+        self.bound = bound
 
-    def reduce(self, partial, combine, columns=None):
+    @property
+    def npartitions(self) -> int:
+        return self.ddf.npartitions
+
+    def _frame(self, columns):
+        return self.ddf if columns is None else self.ddf[list(columns)]
+
+    def reduce(self, partial, combine, columns=None, order=False):
         import dask
 
-        frame = self.ddf if columns is None else self.ddf[list(columns)]
-        return combine(list(dask.compute(*[dask.delayed(partial)(p) for p in frame.to_delayed()])))
+        work = _with_order(partial) if order else partial
+        return combine(list(dask.compute(*[dask.delayed(work)(p) for p in self._frame(columns).to_delayed()])))
+
+    def reduce_tree(self, partial, add, columns=None, fan_in=8):
+        import dask
+
+        level = [dask.delayed(partial)(p) for p in self._frame(columns).to_delayed()]
+        while len(level) > 1:
+            level = [dask.delayed(add)(level[i:i + fan_in]) for i in range(0, len(level), fan_in)]
+        return dask.compute(level[0])[0]
 
     def by_key(self, prepare, key, then, columns=None):
         import dask
 
         frame = self.ddf if columns is None else self.ddf[list(columns)]
 
-        def travel(part: "pd.DataFrame") -> "pd.DataFrame":
-            return prepare(part.assign(**{ORDER: part.index.to_numpy()}))
-
+        travel = _with_order(prepare)
         meta = travel(frame._meta)
         pieces = frame.map_partitions(travel, meta=meta).shuffle(on=key, npartitions=max(frame.npartitions, 1))
         return list(dask.compute(*[dask.delayed(then)(p) for p in pieces.to_delayed()]))
+
+    def exchange(self, cut, ranges, gather, columns=None):
+        import dask
+
+        pieces = [dask.delayed(_with_order(cut), nout=2)(part) for part in self._frame(columns).to_delayed()]
+        gathered = [dask.delayed(gather)([piece[1][r] for piece in pieces]) for r in range(ranges)]
+        said, gathered = dask.compute([piece[0] for piece in pieces], gathered)
+        return list(said), list(gathered)
+
+    def filter(self, keep):
+        bound = sum(self.lengths) if self.lengths is not None else self.bound
+        return Partitioned(self.ddf.map_partitions(lambda part: part[keep(part)], meta=self.meta), bound=bound)
+
+    def map(self, fn, meta):
+        return Partitioned(self.ddf.map_partitions(fn, meta=meta), self.lengths, self.bound)
+
+    @property
+    def rows(self) -> int:
+        if self.lengths is None:
+            self.lengths = self.reduce(lambda part: [len(part)], lambda pieces: [n for p in pieces for n in p],
+                                       self.columns[:1])
+        return sum(self.lengths)
+
+    @property
+    def rows_bound(self) -> int:
+        if self.lengths is None and self.bound is not None:
+            return self.bound
+        return self.rows
 
     def names_at(self, orders):
         if not len(orders):
@@ -126,6 +235,15 @@ class Partitioned(Frame):
 
         found = self.reduce(partial, lambda pieces: {k: v for d in pieces for k, v in d.items()}, ["id"])
         return [found[o] for o in wanted]
+
+
+def _with_order(fn: Callable[["pd.DataFrame"], Any]) -> Callable[["pd.DataFrame"], Any]:
+    """``fn`` given a partition with its rows' positions (its index) in :data:`ORDER`."""
+
+    def work(part: "pd.DataFrame") -> Any:
+        return fn(part.assign(**{ORDER: part.index.to_numpy()}))
+
+    return work
 
 
 def frame_of(data: "pd.DataFrame | dd.DataFrame | Frame") -> Frame:

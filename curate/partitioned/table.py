@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
     import pandas as pd
 
+    from curate.io.frames import Partitioned
+
 #: Rows per partition when a single CSV file is cut into partitions (about 64 MB of text).
 CSV_BLOCKSIZE = "64MB"
 
@@ -64,6 +66,16 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
     with :func:`with_positions` in its index. Parquet is read one row group per partition,
     so a partition stays small whatever the files' sizes, and the partitions are the same
     whichever columns a computation reads."""
+    return open_frame(path, columns=columns, encoding=encoding, blocksize=blocksize).ddf
+
+
+def open_frame(path: str | os.PathLike, *, columns: list[str] | None = None, encoding: str | None = None,
+               blocksize: str | int = CSV_BLOCKSIZE) -> "Partitioned":
+    """:func:`open_table` as the :class:`curate.io.frames.Partitioned` that checks read,
+    knowing its rows per partition: from the Parquet footers (nothing read), or counted
+    once for CSV (the count its positions need anyway)."""
+    from curate.io.frames import Partitioned
+
     files, fmt = table_files(path)
     try:
         import dask
@@ -93,7 +105,9 @@ def open_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
                               "(curaug clean or pandas) or use --engine local on one file")
         if "root" in ddf.columns:  # media roots are stored relative to the dataset's folder
             ddf = ddf.map_partitions(_absolute_roots, str(Path(files[0]).resolve().parent), meta=ddf._meta)
-        return with_positions(ddf, lengths)
+        if lengths is None or len(lengths) != ddf.npartitions:
+            lengths = partition_lengths(ddf)
+        return Partitioned(with_positions(ddf, lengths), lengths)
     except CuraugError:
         raise
     except Exception as exc:  # pyarrow and dask raise their own types on damaged or odd files
@@ -201,7 +215,10 @@ def engine_scope(engine: str = "local", scheduler: str | None = None, workers: i
     if engine not in ("local", "dask"):
         raise CuraugError(f"engine='{engine}': use 'local' or 'dask'", param="engine")
     if engine == "local" and (rows is None or rows <= LOCAL_THREADS_MAX_ROWS):
-        with dask.config.set(scheduler="threads", num_workers=workers or os.cpu_count() or 1):
+        # shuffles on disk, as without a cluster, even where this process holds a Dask client
+        # (a notebook's): dask would pick its cluster shuffle, which threads cannot run
+        with dask.config.set({"scheduler": "threads", "num_workers": workers or os.cpu_count() or 1,
+                              "dataframe.shuffle.method": "disk"}):
             yield
         return
     from curate.engine import dask_client

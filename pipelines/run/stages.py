@@ -181,22 +181,23 @@ class Validate(Stage):
 
 def _validate(ctx: StageContext, data: Path, rules, target: Path) -> Outcome:
     """The checks in memory, or in partitions on the Dask engine (the same results) unless
-    the rules ask for a check that has no partitioned form: that one stays in memory."""
+    the rules ask for a check that reads the whole table at once: then in memory."""
     from curaug.api import validate
 
     note = ""
     if ctx.engine == "dask":
-        from curate.partitioned.table import engine_scope, open_table
-        from curate.partitioned.validate import unsupported_checks, validate_partitioned
+        from curate.checks.validate import validate as validate_frame
+        from curate.checks.validate import whole_table_checks
+        from curate.partitioned.table import engine_scope, open_frame
 
         with engine_scope("dask", ctx.scheduler):
-            ddf = open_table(data)
-            label = ctx.label if ctx.label in ddf.columns else None
-            unsupported = unsupported_checks(ddf, rules, label=label)
+            frame = open_frame(data)
+            label = ctx.label if ctx.label in frame.columns else None
+            unsupported = whole_table_checks(frame, rules, label=label)
             if not unsupported:
-                result = validate_partitioned(ddf, rules, label=label, source=data.name)
+                result = validate_frame(frame, rules, label=label, source=data.name)
         if unsupported:
-            note = f" (in memory: {', '.join(unsupported)} has no partitioned form)"
+            note = f" (in memory: {', '.join(unsupported)} reads the whole table at once)"
     if ctx.engine != "dask" or note:
         df = _load(data)
         result = validate(df, rules, label=_label_or_none(df, ctx.label))
