@@ -412,8 +412,9 @@ def augment(data: Data, recipe: FileOrMapping, out: str | os.PathLike, *,
     >>> from pathlib import Path
     >>> from PIL import Image
     >>> root = Path(tempfile.mkdtemp())
-    >>> Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(root / "a.png")
-    >>> df = pd.DataFrame({"id": ["a"], "root": [str(root)], "path": ["a.png"], "split": ["train"]})
+    >>> (root / "data").mkdir()
+    >>> Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(root / "data" / "a.png")
+    >>> df = pd.DataFrame({"id": ["a"], "root": [str(root / "data")], "path": ["a.png"], "split": ["train"]})
     >>> recipe = {"modality": "image", "copies": 2, "transforms": [{"HorizontalFlip": {}}]}
     >>> manifest = curaug.augment(df, recipe, root / "out", seed=0)
     >>> len(manifest), manifest["source_id"].dropna().tolist()
