@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from curate.errors import CuraugError
-from curate.io.frames import InMemory, frame_of
+from curate.io.frames import InMemory, frame_of, row_names
 from curate.io.jsonify import jsonable
 from curate.io.manifest import GAP_SPLIT, RESERVED_COLUMNS, SPLITS
 from curate.registry import Registry
@@ -123,11 +123,6 @@ class CheckContext:
 
 class WholeTableError(CuraugError):
     """A check asked a partitioned table for the whole table in memory (:attr:`CheckContext.df`)."""
-
-
-def row_names(df: "pd.DataFrame") -> "pd.Series":
-    """How results name rows: the ``id`` column, else the row labels, as strings."""
-    return (df["id"] if "id" in df.columns else df.index.to_series(index=df.index)).astype(str)
 
 
 CheckFn = Callable[[CheckContext], list[CheckResult]]

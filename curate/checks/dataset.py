@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import (MAX_OFFENDERS, CheckContext, CheckResult, data_columns, register_check, row_names,
-                                 sample_witness, split_names)
-from curate.io.frames import ORDER
+from curate.checks.base import (MAX_OFFENDERS, CheckContext, CheckResult, data_columns, register_check, sample_witness,
+                                 split_names)
+from curate.io.frames import ORDER, row_names
 from curate.io.labels import class_counts, label_sets
 
 if TYPE_CHECKING:

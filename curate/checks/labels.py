@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, row_names, sample_witness
+from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check, sample_witness
 from curate.errors import CuraugError
+from curate.io.frames import row_names
 from curate.io.frames import ORDER
 
 if TYPE_CHECKING:

@@ -303,7 +303,7 @@ def _at(part: "pd.DataFrame", positions: np.ndarray) -> "pd.DataFrame":
 
 def _named(frame: "Frame", split_col: str, positions: np.ndarray) -> dict[int, tuple[str, str]]:
     """``position -> (row name, split)`` for the given rows, read from their partitions."""
-    from curate.checks.base import row_names
+    from curate.io.frames import row_names
 
     if len(positions) == 0:
         return {}

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 ORDER = "__curaug_order"
 
 
+def row_names(df: "pd.DataFrame") -> "pd.Series":
+    """How results name rows: the ``id`` column, else the row labels, as strings."""
+    return (df["id"] if "id" in df.columns else df.index.to_series(index=df.index)).astype(str)
+
+
 class Frame:
     """What checks read a table through (see the module docstring)."""
 
@@ -87,8 +92,6 @@ class Frame:
                     columns: Sequence[str] | None = None) -> list[str]:
         """The names of the first ``limit`` rows where ``mask`` holds, in table order
         (``mask`` reads ``columns``: every column when None)."""
-        from curate.checks.base import row_names
-
         return self.reduce(lambda part: row_names(part.loc[mask(part)]).head(limit).tolist(),
                            lambda pieces: [n for piece in pieces for n in piece][:limit],
                            None if columns is None else self.named(*columns))

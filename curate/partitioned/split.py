@@ -143,7 +143,7 @@ def _rows_of(part: "pd.DataFrame", roles: tuple[str, str | None, bool]) -> "pd.D
     """Per usable row: its class ``y`` and its name (groups: :func:`_group_values`)."""
     import pandas as pd
 
-    from curate.checks.base import row_names
+    from curate.io.frames import row_names
     from curate.io.manifest import ok_rows
 
     part = part[ok_rows(part)]
@@ -205,7 +205,7 @@ def _group_values(part: "pd.DataFrame", roles: tuple[str, str | None, bool]) -> 
     is its decimal string), anything else as the in-memory split's string."""
     import pandas as pd
 
-    from curate.checks.base import row_names
+    from curate.io.frames import row_names
 
     label, group, by_source = roles
     if group:

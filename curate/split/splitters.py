@@ -191,7 +191,7 @@ def _rows(df: "pd.DataFrame", label: str, multilabel_sep: str | None, group: str
     ``source_id`` so that a copy lands in its source's split."""
     import pandas as pd
 
-    from curate.checks.base import row_names
+    from curate.io.frames import row_names
     from curate.io.labels import is_list_column, label_sets
 
     notes: list[str] = []

@@ -250,7 +250,7 @@ def offenders_text(check: dict[str, Any], limit: int = 10) -> str:
 def _offending_rows(checks: list[dict], df: "pd.DataFrame", limit: int = 10) -> list[str]:
     """For each failed check that names samples, a table of those rows (first ``limit``)."""
     parts = []
-    from curate.checks.base import row_names
+    from curate.io.frames import row_names
 
     keyed = df.set_axis(row_names(df).to_numpy(), axis=0)
     keyed = keyed[~keyed.index.duplicated()]
