@@ -570,8 +570,8 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--min-delta", type=float, default=0.01, show_default=True,
               help="Relative improvement that counts (0.01: 1 %% of the best value, whatever its sign).")
 @click.option("--monitor", type=click.Choice(["val_loss", "val_accuracy"]), default="val_loss", show_default=True)
-@click.option("--hard-mining", type=click.Choice(["none", "ohem", "replay", "triplet"]), default="none",
-              show_default=True, help="Hard-example mining (see docs/training.md).")
+@click.option("--hard-mining", metavar="none|ohem|replay|triplet", default="none", show_default=True,
+              help="Hard-example mining (see docs/training.md); a third party's miner by its name.")
 @click.option("--search", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Random search of N settings (coarse, then fine), scored by K-fold CV over the fold column.")
 @click.option("--workers", "--search-workers", "search_workers", type=click.IntRange(min=1), default=1,

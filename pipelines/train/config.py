@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from curate.registry import Registry
 from curate.strict import Strict
 
 ModelName = Literal["auto", "mlp", "cnn", "rnn", "bow"]
-MiningName = Literal["none", "ohem", "replay", "triplet"]
+#: ``hard_mining`` name -> miner class (:mod:`pipelines.train.mining`: none, ohem, replay,
+#: triplet); third parties add theirs through the ``curaug.miners`` entry point group.
+MINERS: Registry[Any] = Registry("hard-example miner", entry_points="curaug.miners",
+                                 builtins=("pipelines.train.mining",))
 
 
 class TrainConfig(Strict):
@@ -40,7 +44,7 @@ class TrainConfig(Strict):
     #: relative improvement the monitored value must make to count (0.01: 1 %)
     min_delta: float = Field(0.01, ge=0, lt=1)
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    hard_mining: MiningName = "none"
+    hard_mining: str = "none"  # a name of MINERS
     #: OHEM: the share of each batch (highest losses) that is backpropagated
     ohem_fraction: float = Field(0.5, gt=0, le=1)
     #: replay: the share of each training batch drawn from last epoch's mined examples
@@ -70,6 +74,12 @@ class TrainConfig(Strict):
     n_mels: int = Field(64, ge=8)
     #: text: tokens kept per sample
     max_tokens: int = Field(128, ge=4)
+
+    @field_validator("hard_mining")
+    @classmethod
+    def _known_miner(cls, v: str) -> str:
+        MINERS.get(v)  # an unknown name raises, with the closest known one
+        return v
 
     @model_validator(mode="after")
     def _triplet_batches(self) -> "TrainConfig":

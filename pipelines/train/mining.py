@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from pipelines.train.batches import balanced_batches, cycle_rows, identity_batches, shuffled_batches
-from pipelines.train.config import TrainConfig
+from pipelines.train.config import MINERS, TrainConfig
 
 #: predict(model) -> (probs [n, C], per-sample losses [n]) over the whole training split
 Predict = Callable[[torch.nn.Module], tuple[torch.Tensor, torch.Tensor]]
@@ -212,8 +212,9 @@ def batch_hard_triplet(embeddings: torch.Tensor, identities: torch.Tensor, margi
     return F.relu(hardest_positive - hardest_negative + margin), negative, valid
 
 
-MINERS: dict[str, type[Miner]] = {"none": Miner, "ohem": OHEM, "replay": Replay, "triplet": Triplet}
+for _name, _miner in (("none", Miner), ("ohem", OHEM), ("replay", Replay), ("triplet", Triplet)):
+    MINERS.register(_name, _miner)
 
 
 def make_miner(config: TrainConfig, train, device: torch.device) -> Miner:
-    return MINERS[config.hard_mining](config, train, device)
+    return MINERS.get(config.hard_mining)(config, train, device)
