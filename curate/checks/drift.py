@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from curate.checks import quantiles
 from curate.checks.base import CheckContext, CheckResult, data_columns, first_present, register_check
 from curate.checks.quantiles import add_histograms, concat_values, histograms, in_bins
-from curate.checks.split import active, declares, split_rules, splits_of
+from curate.checks.split_checks import active, declares, split_rules, splits_of
 from curate.io.frames import InMemory
 
 if TYPE_CHECKING:

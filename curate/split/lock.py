@@ -3,7 +3,7 @@
 ``curaug split --lock split.lock`` writes the settings, the label column, each locked row's
 split, fold and label, and hashes of both (``assignment_sha256``, ``inputs_sha256``) that
 catch a hand-edited lock. ``curaug validate --lock split.lock`` compares the data with it
-(:mod:`curate.checks.lock`): a locked row now in another split or fold, or with another
+(:mod:`curate.checks.split_lock`): a locked row now in another split or fold, or with another
 label, fails the ``split_lock`` check, as does validating with other label or group columns
 than the lock was made with; new rows are allowed (and counted), rows gone from the data are
 counted. Rows are identified by ``id``, or for tables without one by a hash of their values
