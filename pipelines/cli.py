@@ -2,7 +2,7 @@
 
 Only click is imported at start-up; every command imports what it needs when it runs,
 so ``curaug --help`` stays instant. The commands are thin: they parse flags, call the
-functions of :mod:`curaug.api` (or the library directly) and print. Exit codes: 0
+functions of :mod:`curate.api` and :mod:`augment.api` (or the library directly) and print. Exit codes: 0
 success, 1 checks failed, 2 bad input or usage (one ``error: ...`` line on stderr),
 3 an internal error (one ``internal error: ...`` line); ``--debug`` adds the traceback.
 """
@@ -287,7 +287,7 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
 def profile(data: str, label: str | None, encoding: str | None) -> None:
     """Profile a manifest or table: rows, dtypes, missing values, duplicates, classes, media."""
     from curate.io.manifest import load_data
-    from curaug.api import profile as run_profile
+    from curate.api import profile as run_profile
     from pipelines.console import print_profile
 
     df = load_data(data, encoding=encoding)
@@ -331,7 +331,7 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     from curate.clean.normalize import note_normalization
     from curate.io.manifest import load_data
     from curate.rules.schema import load_rules
-    from curaug.api import validate as run_validate
+    from curate.api import validate as run_validate
     from pipelines.console import print_validation, wrote
 
     _check_scheduler(engine, scheduler)
@@ -390,7 +390,7 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
     from curate.clean.normalize import normalizer_params_path
     from curate.io.tables import table_format
     from curate.rules.schema import load_rules
-    from curaug.api import clean as run_clean
+    from curate.api import clean as run_clean
     from pipelines.console import print_clean_log
 
     if not rules_path and not apply_path:
@@ -443,7 +443,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     from curate.io.manifest import load_data, save_manifest
     from curate.io.tables import table_format
     from curate.split.splitters import parse_ratios
-    from curaug.api import split as run_split
+    from curate.api import split as run_split
     from pipelines.console import print_split_report
 
     _check_scheduler(engine, scheduler)

@@ -182,7 +182,7 @@ class Validate(Stage):
 def _validate(ctx: StageContext, data: Path, rules, target: Path) -> Outcome:
     """The checks in memory, or in partitions on the Dask engine (the same results) unless
     the rules ask for a check that reads the whole table at once: then in memory."""
-    from curaug.api import validate
+    from curate.api import validate
 
     note = ""
     if ctx.engine == "dask":
@@ -332,7 +332,7 @@ class Split(Stage):
 
     def run(self, ctx):
         from curate.io.manifest import save_manifest
-        from curaug.api import split
+        from curate.api import split
 
         (source,) = self.inputs(ctx.pipeline, ctx.present).values()
         section = ctx.pipeline.config.split

@@ -1,12 +1,13 @@
-"""The stages of curaug as Python functions: ``curaug.profile``, ``validate``, ``clean``,
-``split`` and ``augment``.
+"""The curation stages as Python functions: ``curaug.profile``, ``validate``, ``clean`` and
+``split`` are these (``curaug`` re-exports them; the CLI and ``curaug run`` call them).
 
 Each takes a DataFrame (or the path of a manifest or table) and keyword arguments named
-as in Python, and returns what the CLI prints or writes: figures, a typed validation
-result, a cleaned or split DataFrame, an augmented manifest. The caller's DataFrame is
-never modified. Bad input raises :class:`curaug.CuraugError` (a ``ValueError``) whose
-message names the Python parameter (``ratios=...``); the ``curaug`` commands call these
-same functions and show the flag instead (``--ratios ...``).
+as in Python, decides how to run (in memory, or in partitions for a Parquet folder, a glob
+or ``engine="dask"``), and returns what the CLI prints or writes: figures, a typed
+validation result, a cleaned or split DataFrame. The caller's DataFrame is never
+modified. Bad input raises :class:`curate.errors.CuraugError` (a ``ValueError``) whose
+message names the Python parameter (``ratios=...``); the ``curaug`` commands show the flag
+instead (``--ratios ...``).
 
 Heavy libraries (pandas, scikit-learn, Great Expectations, albumentations) are imported
 when a function runs, never when this module is imported.
@@ -22,7 +23,6 @@ from curate.errors import CuraugError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from augment.recipe import LoadedRecipe
     from curate.checks.base import ValidationResult
     from curate.clean.base import CleanResult
     from curate.rules.schema import Rules
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     Data = Union[pd.DataFrame, str, os.PathLike]        # a DataFrame, or the path of a manifest/table
     FileOrMapping = Union[str, os.PathLike, Mapping[str, Any]]
 
-def _frame(data: Any, param: str = "data") -> "pd.DataFrame":
+def frame(data: Any, param: str = "data") -> "pd.DataFrame":
     """A DataFrame as given, or read from a manifest/table path."""
     import pandas as pd
 
@@ -85,7 +85,7 @@ def profile(data: Data, *, label: str | None = None) -> dict[str, Any]:
     """
     from curate.profile import profile as run_profile
 
-    return run_profile(_frame(data), label=label, source=_source(data))
+    return run_profile(frame(data), label=label, source=_source(data))
 
 
 def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
@@ -152,15 +152,15 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
             raise CuraugError("executor='gx' runs Great Expectations on a whole table in memory, not on a "
                               "partitioned one (the default executor gives GX's results there)", param="executor")
         with engine_scope(engine, scheduler, workers, rows=table_rows(os.fspath(data))):
-            frame = open_frame(os.fspath(data))
-            split_col, label = _default_roles(frame.columns, rules, split_col, label)
-            return run_validate(frame, rules, label=label, group=group, split_col=split_col,
+            table = open_frame(os.fspath(data))
+            split_col, label = _default_roles(table.columns, rules, split_col, label)
+            return run_validate(table, rules, label=label, group=group, split_col=split_col,
                                 label_sep=multilabel_sep, source=_source(data))
     if isinstance(lock, (str, os.PathLike)):
         from curate.split.lock import read_lock
 
         lock = read_lock(os.fspath(lock))
-    df = _frame(data)
+    df = frame(data)
     from curate.checks.validate import validate as run_validate
     from curate.clean.normalize import note_normalization
 
@@ -259,7 +259,7 @@ def clean(data: Data, rules: FileOrMapping | Rules | None = None, *,
     if rules is None and params is None:
         raise CuraugError("nothing to do: give rules= (clean steps or normalize) or apply= (fitted parameters)",
                           param="rules")
-    df = _frame(data)
+    df = frame(data)
     from curate.clean.base import CleanResult
     from curate.clean.normalize import apply_normalizer
     from curate.clean.steps import clean as run_clean
@@ -340,7 +340,7 @@ def split(data: Data, label: str = "label", *,
             return split_partitioned(open_table(os.fspath(data)), label, output, ratios=ratios, folds=folds,
                                      group=group, seed=seed, stable=stable, multilabel_sep=multilabel_sep,
                                      strict=strict, time=time, gap=gap)
-    df = _frame(data)
+    df = frame(data)
     import pandas as pd
 
     from curate.io.manifest import ok_rows
@@ -358,78 +358,3 @@ def split(data: Data, label: str = "label", *,
     if not return_report:
         return out
     return out, {**result.report, "notes": result.notes, "skipped_corrupt": int((~usable).sum())}
-
-
-def _recipe(recipe: Any) -> "LoadedRecipe":
-    """A recipe file path, a mapping in the recipe file's shape, or a loaded recipe."""
-    from augment.recipe import LoadedRecipe
-    from augment.recipe_file import load_recipe
-
-    if isinstance(recipe, LoadedRecipe):
-        return recipe
-    if not isinstance(recipe, (str, os.PathLike, Mapping)):
-        raise CuraugError(f"recipe={type(recipe).__name__}: expected the path of a recipe file or a mapping",
-                          param="recipe")
-    return load_recipe(recipe)
-
-
-def augment(data: Data, recipe: FileOrMapping, out: str | os.PathLike, *,
-            copies: int | None = None, balance: bool = False, seed: int = 0, workers: int = 1,
-            engine: str = "local", scheduler: str | None = None, label: str | None = "label",
-            all_rows: bool = False, return_summary: bool = False):
-    """Augment the train split of a manifest into ``out``.
-
-    Each train row gets ``copies`` new samples (or, with ``balance``, each class is
-    brought up to the largest); every sample's seed comes from (``seed``, sample id, copy)
-    alone, so the files are the same for any ``workers`` and either ``engine``. The new
-    files and ``out/manifest.parquet`` (every input row, then one row per new sample with
-    ``source_id``, ``augment`` provenance and ``seed``) are written; a rerun resumes.
-
-    Parameters
-    ----------
-    data : DataFrame or path
-        A manifest with ``id``, ``root``, ``path`` (and ``split``) columns.
-    recipe : path or mapping
-        A recipe file (docs/recipes.md) or the same keys as a mapping.
-    out : path
-        Output folder.
-    copies, balance, seed, workers, engine, scheduler, label
-        As the ``curaug augment`` flags of the same names (docs/cli.md).
-    all_rows : bool
-        Augment every usable row, not only ``split == "train"`` (needed when ``data``
-        has no split column: ``--all-rows``).
-    return_summary : bool
-        Also return the summary (counts made per class, resumed, gate rejections).
-
-    Returns
-    -------
-    DataFrame, or (DataFrame, dict) with ``return_summary``
-        The output manifest, as written to ``out/manifest.parquet``.
-
-    Examples
-    --------
-    >>> import tempfile, numpy as np, pandas as pd, curaug
-    >>> from pathlib import Path
-    >>> from PIL import Image
-    >>> root = Path(tempfile.mkdtemp())
-    >>> (root / "data").mkdir()
-    >>> Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(root / "data" / "a.png")
-    >>> df = pd.DataFrame({"id": ["a"], "root": [str(root / "data")], "path": ["a.png"], "split": ["train"]})
-    >>> recipe = {"modality": "image", "copies": 2, "transforms": [{"HorizontalFlip": {}}]}
-    >>> manifest = curaug.augment(df, recipe, root / "out", seed=0)
-    >>> len(manifest), manifest["source_id"].dropna().tolist()
-    (3, ['a', 'a'])
-    """
-    loaded = _recipe(recipe)
-    if isinstance(data, (str, os.PathLike)):
-        from pathlib import Path
-
-        if Path(out, "manifest.parquet").resolve() == Path(data).resolve():
-            raise CuraugError(f"out={os.fspath(out)}: would overwrite the input manifest {os.fspath(data)}",
-                              param="out")
-    df = _frame(data)
-    from augment.runner import augment_manifest
-
-    result = augment_manifest(df, loaded, out, seed=seed, copies=copies, balance=balance, workers=workers,
-                              engine=engine, scheduler=scheduler, label=label, all_rows=all_rows)
-    return (result.manifest, result.summary) if return_summary else result.manifest
