@@ -330,7 +330,7 @@ def split(data: Data, label: str = "label", *,
     [9, 3, 3]
     """
     if _partitioned(data, engine):
-        from curate.partitioned.split import split_partitioned
+        from curate.split.partitioned import split_partitioned
         from curate.partitioned.table import engine_scope, open_table, table_rows
 
         if output is None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import curaug
 from conftest import one_error_line
 from curate.errors import CuraugError
-from curate.partitioned.split import split_partitioned
+from curate.split.partitioned import split_partitioned
 from curate.partitioned.table import engine_scope, open_table
 
 

@@ -492,7 +492,7 @@ def stratified_assign(y: np.ndarray, ratios: Sequence[float], keys: np.ndarray,
     the rows' own), and the rows of each class, ordered by ``keys`` (ties by position), cut
     at those counts. With :func:`row_keys` of the rows' positions the result depends on no
     partitioning: a row's rank in its class is all that decides, which a partitioned table
-    finds from class counts and a few keys per cut (:mod:`curate.partitioned.split`)."""
+    finds from class counts and a few keys per cut (:mod:`curate.split.partitioned`)."""
     out = np.empty(len(y), dtype=int)
     classes, inverse = np.unique(y, return_inverse=True)
     first = np.arange(len(y)) if first is None else np.asarray(first)

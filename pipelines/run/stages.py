@@ -339,7 +339,7 @@ class Split(Stage):
         settings = dict(ratios=section.ratios, folds=section.folds, group=self._group(ctx.pipeline),
                         seed=section.seed, stable=section.stable, multilabel_sep=section.multilabel_sep)
         if ctx.engine == "dask" and not section.multilabel_sep:  # iterative stratification: in memory
-            from curate.partitioned.split import split_partitioned
+            from curate.split.partitioned import split_partitioned
             from curate.partitioned.table import engine_scope, open_table
 
             with engine_scope("dask", ctx.scheduler):

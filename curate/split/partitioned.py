@@ -156,7 +156,7 @@ def _first_pass(ddf: "dd.DataFrame", label: str) -> dict[str, Any]:
 
     from curate.io.labels import is_list_column
     from curate.io.manifest import ok_rows
-    from curate.partitioned.context import reduce_partitions
+    from curate.io.frames import Partitioned
 
     def partial(part: "pd.DataFrame") -> dict[str, Any]:
         usable = part[ok_rows(part)]
@@ -181,7 +181,7 @@ def _first_pass(ddf: "dd.DataFrame", label: str) -> dict[str, Any]:
                 "classes": classes, "first": first, "has_source": any(p["source"] for p in pieces),
                 "list_labels": any(p["lists"] for p in pieces)}
 
-    return reduce_partitions(ddf, partial, combine)
+    return Partitioned(ddf).reduce(partial, combine)
 
 
 @dataclass
