@@ -141,13 +141,14 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
     (False, False, ['b'])
     """
     rules = _rules(rules)
+    if isinstance(lock, (str, os.PathLike)):
+        from curate.split.lock import read_lock
+
+        lock = read_lock(os.fspath(lock))
     if _partitioned(data, engine):
         from curate.checks.validate import validate as run_validate
         from curate.partitioned.table import engine_scope, open_frame, table_rows
 
-        if lock is not None:
-            raise CuraugError("lock= compares every row with the lock in one process and does not run on a "
-                              "partitioned table; validate one file with engine='local'", param="lock")
         if executor == "gx":
             raise CuraugError("executor='gx' runs Great Expectations on a whole table in memory, not on a "
                               "partitioned one (the default executor gives GX's results there)", param="executor")
@@ -155,11 +156,7 @@ def validate(data: Data, rules: FileOrMapping | Rules | None = None, *,
             table = open_frame(os.fspath(data))
             split_col, label = _default_roles(table.columns, rules, split_col, label)
             return run_validate(table, rules, label=label, group=group, split_col=split_col,
-                                label_sep=multilabel_sep, source=_source(data))
-    if isinstance(lock, (str, os.PathLike)):
-        from curate.split.lock import read_lock
-
-        lock = read_lock(os.fspath(lock))
+                                label_sep=multilabel_sep, lock=lock, source=_source(data))
     df = frame(data)
     from curate.checks.validate import validate as run_validate
     from curate.clean.normalize import note_normalization

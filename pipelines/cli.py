@@ -338,18 +338,15 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     rules = load_rules(rules_path) if rules_path else None
     lock = None
     df = None
+    if lock_path:
+        from curate.split.lock import read_lock
+
+        lock = read_lock(lock_path)
     if _partitioned(data, engine, encoding):
-        if lock_path:
-            raise CuraugError("--lock compares every row with the lock in one process and does not run on a "
-                              "partitioned table; validate one file with --engine local")
         result = run_validate(data, rules, label=label, group=group, split_col=split_col,
                               multilabel_sep=multilabel_sep, engine=engine, scheduler=scheduler, workers=workers,
-                              executor=executor)
+                              executor=executor, lock=lock)
     else:
-        if lock_path:
-            from curate.split.lock import read_lock
-
-            lock = read_lock(lock_path)
         df = note_normalization(load_data(data, encoding=encoding), data)
         result = run_validate(df, rules, label=label, group=group, split_col=split_col,
                               multilabel_sep=multilabel_sep, lock=lock, executor=executor)
@@ -446,37 +443,37 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     from curate.api import split as run_split
     from pipelines.console import print_split_report
 
+    from curate.split.lock import build_lock, write_lock
+
     _check_scheduler(engine, scheduler)
+    settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
+                "stable": stable, "multilabel_sep": multilabel_sep, "time": time_col, "gap": gap}
+    if lock_path:
+        _refuse_overwrite(data, lock_path)
     if _partitioned(data, engine, encoding):
-        if lock_path:
-            raise CuraugError("--lock records every row in one file and does not run on a partitioned table; "
-                              "split one file with --engine local")
+        from curate.partitioned.table import engine_scope, open_frame
+
         _refuse_overwrite_inputs(data, output)
+        if lock_path:
+            _refuse_overwrite_inputs(data, lock_path)
         parse_ratios(ratios)
         report = run_split(data, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
                            output=output, engine=engine, scheduler=scheduler, workers=workers)
+        if lock_path:  # read back from what was written: the lock holds what the files hold
+            with engine_scope(engine, scheduler, workers):
+                write_lock(lock_path, build_lock(open_frame(output), "split", settings, label))
         print_split_report(report)
         return
     table_format(output)
     _refuse_overwrite(data, output)
-    if lock_path:
-        _refuse_overwrite(data, lock_path)
     parse_ratios(ratios)
     df = load_data(data, encoding=encoding)
     out, report = run_split(df, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
                             multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap, return_report=True)
-    lock = None
-    if lock_path:
-        from curate.split.lock import build_lock
-
-        settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
-                    "stable": stable, "multilabel_sep": multilabel_sep, "time": time_col, "gap": gap}
-        lock = build_lock(out, "split", settings, label)
+    lock = build_lock(out, "split", settings, label) if lock_path else None
     save_manifest(out, output)
     if lock is not None:
-        from curate.split.lock import write_lock
-
         write_lock(lock_path, lock)
     print_split_report(report)
 

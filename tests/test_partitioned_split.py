@@ -69,6 +69,97 @@ def test_any_partitioning_gives_the_in_memory_split(tmp_path_factory, n, seed, p
     assert_same(partitioned(df, tmp_path_factory.mktemp("t"), parts, **kwargs), want)
 
 
+def multilabel_table(n: int, seed: int, corrupt: bool) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    tags = ["cat", "dog", "bird", "fish"]
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(n)],
+                       "tags": [";".join(sorted(rng.choice(tags, rng.integers(1, 3), replace=False))) for _ in range(n)],
+                       "t": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.permutation(n), unit="h"),
+                       "x": rng.normal(size=n)})
+    if corrupt:
+        df["status"] = np.where(rng.random(n) < 0.1, "corrupt", "ok")
+    return df
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(30, 200), seed=st.integers(0, 10**6), parts=st.integers(1, 7),
+       kind=st.sampled_from(["multilabel", "time", "time gap"]), folds=st.sampled_from([0, 2]),
+       corrupt=st.booleans())
+def test_multilabel_and_time_splits_of_any_partitioning_are_the_in_memory_split(tmp_path_factory, n, seed, parts,
+                                                                                   kind, folds, corrupt):
+    df = multilabel_table(n, seed, corrupt)
+    kwargs = dict(seed=seed % 100, folds=folds)
+    kwargs.update(multilabel_sep=";") if kind == "multilabel" else kwargs.update(time="t")
+    if kind == "time gap":
+        kwargs["gap"] = "3h"
+    label = "tags"
+    try:
+        want = curaug.split(df, label, return_report=True, **kwargs)
+    except CuraugError as exc:
+        with pytest.raises(CuraugError) as got:
+            folder = tmp_path_factory.mktemp("t")
+            write_parts(df, folder / "in", parts)
+            split_partitioned(open_table(folder / "in"), label, folder / "out", **kwargs)
+        assert str(got.value) == str(exc)
+        return
+    folder = tmp_path_factory.mktemp("t")
+    write_parts(df, folder / "in", parts)
+    report = split_partitioned(open_table(folder / "in"), label, folder / "out", **kwargs)
+    out = pd.read_parquet(folder / "out")
+    expected, expected_report = want
+    assert out["split"].astype(object).equals(expected["split"].astype(object))
+    if folds:
+        assert out["fold"].astype(object).equals(expected["fold"].astype(object))
+    assert out.drop(columns=["split", "fold"], errors="ignore").equals(df)
+    note = report["notes"].pop()
+    assert note.startswith("multilabel and time splits order the whole table") and f"all {n} rows" in note
+    assert json.dumps(report, sort_keys=True) == json.dumps(expected_report, sort_keys=True)
+
+
+def test_list_labels_in_parquet_split_as_in_memory(tmp_path):
+    df = multilabel_table(120, 5, corrupt=False)
+    df["tags"] = df["tags"].str.split(";")
+    write_parts(df, tmp_path / "in", 4)
+    report = split_partitioned(open_table(tmp_path / "in"), "tags", tmp_path / "out", seed=3, folds=2)
+    want, want_report = curaug.split(pd.read_parquet(tmp_path / "in"), "tags", seed=3, folds=2, return_report=True)
+    assert pd.read_parquet(tmp_path / "out")["split"].astype(object).equals(want["split"].astype(object))
+    assert report["sizes"] == want_report["sizes"]
+
+
+@pytest.mark.parametrize("ids", [True, False])
+def test_a_partitioned_split_writes_the_lock_of_the_in_memory_split_and_validate_checks_it(cli, tmp_path, ids):
+    df = table(300, 4, groups=True)
+    if not ids:
+        df = df.drop(columns="id")
+        df.loc[5] = df.loc[4]  # a repeated row: told apart by position, as in memory
+    write_parts(df, tmp_path / "in", 3)
+    df.to_csv(tmp_path / "whole.csv", index=False)
+    args = ["--label", "y", "--group", "g", "--folds", "2", "--seed", "7"]
+    assert cli("split", tmp_path / "in", *args, "-o", tmp_path / "out", "--lock", tmp_path / "p.lock").code == 0
+    assert cli("split", tmp_path / "whole.csv", *args, "-o", tmp_path / "mem.csv", "--lock", tmp_path / "m.lock").code == 0
+    part_lock, mem_lock = (json.loads((tmp_path / f).read_text()) for f in ("p.lock", "m.lock"))
+    for key in ("splits", "folds", "labels", "assignment_sha256", "inputs_sha256", "rows"):
+        assert part_lock[key] == mem_lock[key]
+    assert part_lock["rows"] == 300
+    ok = cli("validate", tmp_path / "out", "--label", "y", "--group", "g", "--lock", tmp_path / "p.lock", "--json",
+             tmp_path / "ok.json")
+    assert ok.code == (0 if ids else 1), ok.err  # without ids the repeated row also fails `duplicates`
+    check = next(c for c in json.loads((tmp_path / "ok.json").read_text())["checks"] if c["name"] == "split_lock")
+    assert check["success"] and check["observed"]["checked_rows"] == 300
+    # move one locked row to another split in one partition: the partitioned validation names it
+    moved = pd.read_parquet(tmp_path / "out")
+    first = moved.index[moved["split"] == "train"][0]
+    moved.loc[first, "split"] = "test"
+    (tmp_path / "bad").mkdir()
+    write_parts(moved, tmp_path / "bad", 3)
+    bad = cli("validate", tmp_path / "bad", "--label", "y", "--group", "g", "--lock", tmp_path / "p.lock", "--json",
+              tmp_path / "bad.json")
+    assert bad.code == 1
+    check = next(c for c in json.loads((tmp_path / "bad.json").read_text())["checks"] if c["name"] == "split_lock")
+    assert not check["success"] and check["observed"]["moved"] == 1
+    assert "1 locked rows changed split" in check["details"]
+
+
 def test_a_large_class_is_cut_exactly_where_memory_cuts_it(tmp_path):
     # 60,000 rows: the cut windows hold a sliver of each class, not the class
     df = table(60_000, 7, classes=4)
@@ -193,9 +284,8 @@ def test_cli_dask_engine_on_one_csv_matches_the_local_engine(cli, tmp_path, sche
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--time", "x"], "time split orders the whole table"),
-    (["--multilabel-sep", ";"], "iterative stratification"),
-    (["--lock", "{tmp}/s.lock"], "--lock records every row"),
+    (["--time", "x", "--group", "id"], "--time cannot be combined with --group"),
+    (["--lock", "{tmp}/in"], "is a folder; give a file name"),
     (["--label", "nope"], "--label 'nope': no such column"),
     (["-o", "{tmp}/in"], "refusing to overwrite the input"),
     (["-o", "{tmp}/out.csv"], "Parquet dataset folder or one .parquet file"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckContext, CheckResult, register_check
-from curate.split.lock import row_identity
+from curate.split.lock import lock_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +47,7 @@ def _role_changes(ctx: CheckContext, lock: dict[str, Any]) -> list[str]:
     locked_label = lock.get("label_column")
     locked_group = (lock.get("settings") or {}).get("group")
     problems = []
-    if locked_label and locked_label not in ctx.df.columns:
+    if locked_label and locked_label not in ctx.columns:
         problems.append(f"the lock was made with label '{locked_label}', a column the data no longer has")
     elif locked_label and ctx.label and ctx.label != locked_label:
         problems.append(f"the lock was made with label '{locked_label}', this validation uses '{ctx.label}'")
@@ -56,25 +56,25 @@ def _role_changes(ctx: CheckContext, lock: dict[str, Any]) -> list[str]:
     return problems
 
 
-@register_check("split_lock", asked=lambda ctx: ctx.lock is not None, default=False, whole_table=True)
+@register_check("split_lock", asked=lambda ctx: ctx.lock is not None, default=False)
 def check_split_lock(ctx: CheckContext) -> list[CheckResult]:
     lock = ctx.lock
     if lock is None:
         return []
-    if not ctx.split_col or ctx.split_col not in ctx.df.columns:
+    if not ctx.split_col or ctx.split_col not in ctx.columns:
         return [CheckResult("split_lock", False, details="a split lock needs a split column in the data")]
     import pandas as pd
 
-    df = ctx.df
     label = lock.get("label_column")
-    label = label if label in df.columns else None
-    ids = row_identity(df, label).to_numpy()
+    label = label if label in ctx.columns else None
+    df = lock_rows(ctx.frame, label, ctx.split_col)
+    ids = df["id"].to_numpy()
 
     def current(values: "pd.Series") -> "pd.Series":  # missing now reads as "", never equal to a locked value
         return pd.Series(values.astype("string").fillna("").to_numpy(dtype=object), index=ids, dtype=object)
 
     was = _locked(lock["splits"])
-    now = current(df[ctx.split_col])
+    now = current(df["split"])
     moved = _changed(was, now)
     examples: list[dict[str, Any]] = [{"id": str(i), "locked": str(was[i]), "now": now[i] or None}
                                       for i in moved[:MAX_OFFENDERS]]
@@ -87,7 +87,7 @@ def check_split_lock(ctx: CheckContext) -> list[CheckResult]:
     relabelled = pd.Index([])
     if lock.get("labels") and label:
         was_label = _locked_values(lock["splits"], lock["labels"])
-        now_label = current(df[label])
+        now_label = current(df["label"])
         relabelled = _changed(was_label, now_label)
         examples += [{"id": str(i), "locked_label": str(was_label[i]), "now_label": now_label[i]}
                      for i in relabelled[: MAX_OFFENDERS - len(examples)]]

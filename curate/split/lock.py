@@ -22,20 +22,57 @@ from curate.errors import CuraugError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from curate.io.frames import Frame
+
 LOCK_FORMAT = "curaug-split-lock/1"
 
 
 def row_identity(df: "pd.DataFrame", label: str | None = None) -> "pd.Series":
     """The id column when it is present and unique, else a content digest of each row
     (repeats of one row told apart by ``-1``, ``-2``... in order)."""
+    return lock_rows(df, label, None)["id"]
+
+
+def lock_rows(data: "pd.DataFrame | Frame", label: str | None, split_col: str | None) -> "pd.DataFrame":
+    """What a lock records and compares, per row in table order: ``id`` (:func:`row_identity`)
+    and the ``split``, ``fold`` and ``label`` cells present. Read through a frame
+    (:mod:`curate.io.frames`), so a partitioned table gives the same rows as in memory;
+    memory: these columns of every row, which is what the lock file itself holds."""
+    import pandas as pd
+
+    from curate.io.frames import frame_of
     from curate.io.rowkeys import row_digests
 
-    if "id" in df.columns and df["id"].notna().all() and df["id"].is_unique:
-        return df["id"].astype(str)
-    data = df.drop(columns=[c for c in ("split", "fold", label) if c and c in df.columns])
-    digests = row_digests(data)
-    repeat = digests.groupby(digests).cumcount()
-    return digests.where(repeat == 0, digests + "-" + repeat.astype(str))
+    frame = frame_of(data)
+    kept = {"split": split_col, "fold": "fold" if "fold" in frame.columns else None,
+            "label": label if label and label in frame.columns else None}
+    kept = {name: column for name, column in kept.items() if column and column in frame.columns}
+
+    def cells(part: "pd.DataFrame") -> "pd.DataFrame":
+        out = pd.DataFrame({name: part[column] for name, column in kept.items()}, index=part.index)
+        if "id" in part.columns:
+            out.insert(0, "id", part["id"])
+        return out
+
+    rows = frame.reduce(cells, _concat, columns=[*({"id"} & set(frame.columns)), *dict.fromkeys(kept.values())])
+    if "id" in rows.columns and rows["id"].notna().all() and rows["id"].is_unique:
+        rows["id"] = rows["id"].astype(str)
+        return rows
+    leave_out = {c for c in ("split", "fold", label) if c}
+
+    def digests(part: "pd.DataFrame") -> "pd.Series":
+        return row_digests(part.drop(columns=[c for c in part.columns if c in leave_out]))
+
+    digest = frame.reduce(digests, _concat)
+    repeat = digest.groupby(digest).cumcount()
+    rows["id"] = digest.where(repeat == 0, digest + "-" + repeat.astype(str)).to_numpy()
+    return rows
+
+
+def _concat(pieces: list) -> Any:
+    import pandas as pd
+
+    return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
 
 
 def _digest(lines: Iterable[str]) -> str:
@@ -58,22 +95,24 @@ def _inputs_digest(assignment: dict[str, list[str]], labels: dict[str, list[str]
     return _digest(pairs)
 
 
-def build_lock(df: "pd.DataFrame", split_col: str = "split", settings: dict[str, Any] | None = None,
+def build_lock(data: "pd.DataFrame | Frame", split_col: str = "split", settings: dict[str, Any] | None = None,
                label: str | None = None) -> dict[str, Any]:
-    """The lock of ``df``'s current assignment (rows without a split are left out)."""
+    """The lock of ``data``'s current assignment (rows without a split are left out); a
+    DataFrame or a partitioned table (:func:`lock_rows`)."""
     import pandas as pd
 
-    label = label if label and label in df.columns else None
-    locked = df[split_col].notna()
-    frame = pd.DataFrame({"id": row_identity(df, label).to_numpy(), "split": df[split_col].astype(str).to_numpy()})
-    frame["label"] = df[label].astype(str).to_numpy() if label else ""
+    rows = lock_rows(data, label, split_col)
+    label = label if "label" in rows.columns else None
+    locked = rows["split"].notna()
+    frame = pd.DataFrame({"id": rows["id"].to_numpy(), "split": rows["split"].astype(str).to_numpy()})
+    frame["label"] = rows["label"].astype(str).to_numpy() if label else ""
     frame = frame[locked.to_numpy()].sort_values("id", kind="stable")
     by_split = frame.groupby("split", sort=True)
     assignment = {str(s): rows["id"].tolist() for s, rows in by_split}
     labels = {str(s): rows["label"].tolist() for s, rows in by_split} if label else {}
     folds: dict[str, list[str]] = {}
-    if "fold" in df.columns:
-        fold = pd.DataFrame({"id": row_identity(df, label).to_numpy(), "fold": pd.array(df["fold"], dtype="Int64")})
+    if "fold" in rows.columns:
+        fold = pd.DataFrame({"id": rows["id"].to_numpy(), "fold": pd.array(rows["fold"], dtype="Int64")})
         fold = fold[(fold["fold"] >= 0).fillna(False).to_numpy()].sort_values("id", kind="stable")
         folds = {str(int(k)): rows["id"].tolist() for k, rows in fold.groupby("fold", sort=True)}
     return {

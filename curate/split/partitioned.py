@@ -18,8 +18,14 @@ must then follow from the row alone, whatever partition it sits in:
 
 The result equals :func:`curate.split.splitters.split_frame`'s (through ``curaug.split``) on
 any table that fits in memory, for any partitioning. Memory: a partition, the class counts
-and the window keys; grouped splits also hold one row per (group, class) pair. Multilabel and
-time splits order the whole table at once and are not offered here (one error line).
+and the window keys; grouped splits also hold one row per (group, class) pair.
+
+Multilabel and time splits order the whole table at once (iterative stratification places
+rows label set by label set, a time split sorts by time), so they collect what they read,
+the label, time, group, ``id``, ``source_id`` and ``status`` columns of every row and no
+other column, split those in memory with :func:`curate.split.splitters.split_frame`, and
+write each partition with its rows' parts (:func:`_split_collected`). Memory: those columns
+of the whole table, stated in the report's notes.
 """
 
 from __future__ import annotations
@@ -90,19 +96,15 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
     columns = [str(c) for c in ddf.columns]
     ratios = check_split_args(columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
                               ratios=ratios)
-    if time:
-        raise CuraugError("time=: a time split orders the whole table and does not run on a partitioned "
-                          "table; split one file with --engine local", param="time")
-    if multilabel_sep:
-        raise CuraugError("multilabel_sep=: iterative stratification places rows label by label over the "
-                          "whole table and does not run on a partitioned table; split one file with --engine "
-                          "local", param="multilabel_sep")
+    collected = dict(ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+                     multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap)
+    if time or multilabel_sep:
+        return _split_collected(ddf, label, output, **collected)
     stats = _first_pass(ddf, label)
     if stats["rows"] == 0:
         raise CuraugError("df: the table has no rows, nothing to split", param="df")
     if stats["list_labels"]:
-        raise CuraugError(f"label='{label}' holds lists (multilabel): iterative stratification does not run on "
-                          "a partitioned table; split one file with --engine local", param="label")
+        return _split_collected(ddf, label, output, **collected)
     if sum(r > 0 for r in ratios) > 1:  # all in one split: nothing is stratified
         check_classes(stats["classes"], label)
     plan = _Plan(label, group, by_source=not group and stats["has_source"], stable=stable, seed=int(seed),
@@ -563,3 +565,47 @@ def _write_partition(part: "pd.DataFrame", number: int, plan: _Plan, folder: str
     counts = pd.DataFrame({"y": rows["y"].to_numpy(dtype=object), "split": np.asarray(SPLITS, dtype=object)[parts],
                            "fold": folds if folds is not None else np.full(len(rows), -1), "train_only": train_only})
     return counts.groupby(["y", "split", "fold", "train_only"], sort=False).size().rename("n").reset_index()
+
+
+# ------------------------------------------------------------------ multilabel and time
+
+
+def _split_collected(ddf: "dd.DataFrame", label: str, output: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    """A multilabel or time split: the columns :func:`curate.split.splitters.split_frame`
+    reads, for every row, split in memory exactly as ``curaug.split`` splits the whole table
+    (rows named by their position in it, as there), then written partition by partition."""
+    import pandas as pd
+
+    from curate.io.manifest import ok_rows
+    from curate.split.splitters import split_frame
+
+    wanted = (label, kwargs.get("time"), kwargs.get("group"), "id", "source_id", "status")
+    columns = [c for c in dict.fromkeys(wanted) if c and c in ddf.columns]
+    narrow = ddf[columns].compute()
+    if len(narrow) == 0:
+        raise CuraugError("df: the table has no rows, nothing to split", param="df")
+    usable = ok_rows(narrow)
+    result = split_frame(narrow[usable], label, **kwargs)
+    assigned = pd.DataFrame({"split": pd.array([pd.NA] * len(narrow), dtype="string")}, index=narrow.index)
+    assigned.loc[usable, "split"] = result.split
+    if result.fold is not None:
+        assigned["fold"] = pd.array([pd.NA] * len(narrow), dtype="Int64")
+        assigned.loc[usable, "fold"] = result.fold
+    from curate.partitioned.write import dataset_folder
+
+    with dataset_folder(output) as folder:
+        _per_partition(ddf, _write_assigned, assigned, str(folder), str(output))
+    note = (f"multilabel and time splits order the whole table: the {', '.join(columns)} column(s) of all "
+            f"{len(narrow)} rows were held in memory (no other column)")
+    return {**result.report, "notes": result.notes + [note], "skipped_corrupt": int((~usable).sum())}
+
+
+def _write_assigned(part: "pd.DataFrame", number: int, assigned: "pd.DataFrame", folder: str, output: str) -> None:
+    """One partition with the ``split`` (and ``fold``) its rows were given (by position)."""
+    from curate.partitioned.write import write_part
+
+    out = part.copy()
+    rows = assigned.loc[part.index]
+    for column in rows.columns:
+        out[column] = rows[column].array
+    write_part(out, folder, number, output)
