@@ -381,3 +381,29 @@ def test_a_label_with_nothing_to_learn_is_one_error_line(cli, tmp_path):
         line = one_error_line(cli("split", data, "--label", "one", "-o", tmp_path / "o.parquet"))
         assert "--label 'one' has a single class ('a', 27 rows): nothing to stratify on or learn" in line, line
         assert not (tmp_path / "o.parquet").exists()
+
+
+def test_split_strategies_are_one_registry_and_a_third_party_one_is_asked_before_the_fallback(monkeypatch):
+    import numpy as np
+
+    from curate.split import strategies
+    from curate.split.splitters import split_frame
+
+    assert strategies.STRATEGIES.names()[:5] == ["time", "stable", "multilabel", "grouped", "stratified"]
+
+    class EveryOther(strategies.Strategy):
+        """Rows of an ``alt`` column set go by position: even to train, odd to test."""
+
+        @classmethod
+        def wanted(cls, rows, request):
+            return bool(len(rows.y)) and str(rows.y[0]).startswith("alt")
+
+        def parts(self, idx, ratios):
+            return np.where(idx % 2 == 0, 0, 2)
+
+    monkeypatch.setitem(strategies.STRATEGIES._items, "every_other", EveryOther)
+    custom = split_frame(pd.DataFrame({"y": ["alt1", "alt2"] * 10}), "y", ratios=(0.5, 0, 0.5))
+    assert custom.split.tolist() == ["train", "test"] * 10
+    plain = split_frame(pd.DataFrame({"y": ["b1", "b2"] * 10}), "y", ratios=(0.5, 0, 0.5))
+    assert sorted(plain.split.tolist()) == ["test"] * 10 + ["train"] * 10
+    assert plain.split.tolist() != custom.split.tolist()

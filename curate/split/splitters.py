@@ -29,7 +29,7 @@ from curate.io.manifest import SPLITS
 from curate.io.manifest import GAP_SPLIT
 from curate.split.assign import codes, label_positions
 from curate.split.report import split_report
-from curate.split.strategies import GAP_PART, Grouped, Multilabel, Rows, Stable, Strategy, Stratified, Time
+from curate.split.strategies import GAP_PART, Request, Rows, choose
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -160,16 +160,8 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     rows, notes = _rows(df, label, multilabel_sep, group, time)
     if rows.sets is None and sum(r > 0 for r in ratios) > 1:  # all in one split: nothing is stratified
         check_classes(pd.Series(rows.y).value_counts().to_dict(), label)
-    if time:
-        strategy: Strategy = Time(rows, df[time], time, gap)
-    elif stable:
-        strategy = Stable(rows, seed)
-    elif rows.sets is not None:
-        strategy = Multilabel(rows, seed)
-    elif rows.groups is not None:
-        strategy = Grouped(rows, seed)
-    else:
-        strategy = Stratified(rows, seed)
+    strategy = choose(rows, Request(seed=seed, stable=stable, time=df[time] if time else None, time_column=time,
+                                    gap=gap))
     train_only = np.zeros(len(df), dtype=bool) if time else _small_classes(rows, ratios, label, strict, notes)
     parts = np.where(train_only, 0, strategy.parts(np.arange(len(df)), ratios))
     split = np.where(parts == GAP_PART, GAP_SPLIT, np.asarray(SPLITS, dtype=object)[np.maximum(parts, 0)])

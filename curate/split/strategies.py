@@ -2,8 +2,11 @@
 
 Every strategy answers two questions about a set of row positions: :meth:`Strategy.parts`
 (which of the parts given by ``ratios`` each row goes to) and :meth:`Strategy.folds` (which
-of K folds each row goes to). :func:`curate.split.splitters.split_frame` picks one, asks the
-first question of every row and the second of the train and val rows.
+of K folds each row goes to). :func:`choose` picks one from :data:`STRATEGIES`, the first
+(in registration order) whose :meth:`Strategy.wanted` accepts the rows and the request;
+:func:`curate.split.splitters.split_frame` asks the first question of every row and the
+second of the train and val rows. A third-party strategy registers itself (or through the
+``curaug.split_strategies`` entry points) and is asked before the fallback, ``stratified``.
 
 - :class:`Stratified`: each class in a seeded order, classes dealt like cards (every part within
   one row of ideal per class; equal folds within one row in total; a class with a row per
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from curate.errors import CuraugError
+from curate.registry import Registry
 from curate.split.assign import codes, grouped_assign, largest_remainder, multilabel_assign, stable_assign
 from curate.split.assign import row_keys, stratified_assign
 
@@ -44,6 +48,18 @@ class Rows:
     ids: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class Request:
+    """What a split asks for besides its rows: the seed, hash placement, and a time column's
+    values, name and gap."""
+
+    seed: int = 0
+    stable: bool = False
+    time: "pd.Series | None" = None
+    time_column: str | None = None
+    gap: str | float | None = None
+
+
 @dataclass
 class Strategy(ABC):
     """A way of placing rows; ``notes`` collects what a user should know about the result."""
@@ -55,6 +71,15 @@ class Strategy(ABC):
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
 
+    @classmethod
+    def wanted(cls, rows: Rows, request: Request) -> bool:
+        """Whether this strategy places ``rows`` for ``request``."""
+        return False
+
+    @classmethod
+    def build(cls, rows: Rows, request: Request) -> "Strategy":
+        return cls(rows, request.seed)
+
     @abstractmethod
     def parts(self, idx: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
         """Part index per row of ``idx`` (0 train, 1 val, 2 test for the split ratios)."""
@@ -62,6 +87,18 @@ class Strategy(ABC):
     def folds(self, idx: np.ndarray, k: int) -> np.ndarray:
         """Fold per row of ``idx``: the same placement with K equal ratios."""
         return self.parts(idx, [1.0 / k] * k)
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("split strategy", entry_points="curaug.split_strategies")
+
+
+def choose(rows: Rows, request: Request) -> Strategy:
+    """The first registered strategy that wants ``rows``, else ``stratified``."""
+    fallback = STRATEGIES.get("stratified")
+    for _, strategy in STRATEGIES.items():
+        if strategy is not fallback and strategy.wanted(rows, request):
+            return strategy.build(rows, request)
+    return fallback.build(rows, request)
 
 
 class Stratified(Strategy):
@@ -81,6 +118,10 @@ class Stratified(Strategy):
 
 
 class Grouped(Strategy):
+    @classmethod
+    def wanted(cls, rows, request):
+        return rows.groups is not None
+
     def parts(self, idx, ratios):
         placed, oversized = grouped_assign(self.rows.y[idx], self.rows.groups[idx], ratios, self.rng)
         if oversized and len(ratios) == 3:
@@ -93,6 +134,10 @@ class Grouped(Strategy):
 
 
 class Multilabel(Strategy):
+    @classmethod
+    def wanted(cls, rows, request):
+        return rows.sets is not None
+
     def parts(self, idx, ratios):
         groups = None if self.rows.groups is None else self.rows.groups[idx]
         return multilabel_assign([self.rows.sets[i] for i in idx], ratios, self.rng, groups)
@@ -100,6 +145,10 @@ class Multilabel(Strategy):
 
 class Stable(Strategy):
     """Hash placement: folds use ``seed + 1`` so that a row's fold does not follow its split."""
+
+    @classmethod
+    def wanted(cls, rows, request):
+        return request.stable
 
     def _keys(self) -> np.ndarray:
         return self.rows.ids if self.rows.groups is None else self.rows.groups
@@ -122,6 +171,14 @@ class Time(Strategy):
         self.column = column
         self.values = _time_values(values, column)
         self.gap = _gap_width(gap, self.values)
+
+    @classmethod
+    def wanted(cls, rows, request):
+        return request.time is not None
+
+    @classmethod
+    def build(cls, rows, request):
+        return cls(rows, request.time, request.time_column, request.gap)
 
     def parts(self, idx, ratios):
         t = self.values.to_numpy()[idx]
@@ -188,3 +245,9 @@ def _gap_width(gap, t: "pd.Series"):
     if value < 0:
         raise CuraugError(f"gap={gap!r}: must not be negative", param="gap")
     return value
+
+
+# the order decides which wins when several apply: time, then hash placement, then label sets, then groups
+for _name, _strategy in (("time", Time), ("stable", Stable), ("multilabel", Multilabel), ("grouped", Grouped),
+                         ("stratified", Stratified)):
+    STRATEGIES.register(_name, _strategy)
