@@ -255,12 +255,41 @@ def search_recipe(data: "pd.DataFrame", *, label: str, folder: str | os.PathLike
                 best = max(t["score"] for t in journal.trials())
                 progress(f"recipe search: trial {number + 1}/{total} ({_describe(choices[number])}): val accuracy "
                          f"{scored['score']:.3f} (best {best:.3f}, none {journal.done['none']['score']:.3f})")
+    shutil.rmtree(folder / "work", ignore_errors=True)
     result = _result(journal, space, modality, seed, rows, trial_recipe(modality, _chosen(journal), base))
+    if result["best"]["score"] <= result["none"]["score"]:
+        progress(f"recipe search: no trial beat training without augmentation ({result['none']['score']:.3f}); "
+                 "the best trial's recipe is written all the same (see the ablation)")
     from curate.io.atomic import write_json_atomic, write_text_atomic
 
     write_text_atomic(recipe_out, recipe_text(result))
     write_json_atomic(folder / RESULT, result)
     return result
+
+
+def search_from_cli(manifest: str, option: str, outdir: str | os.PathLike, *, label: str, copies: int | None,
+                    seed: int, engine: str, scheduler: str | None, workers: int,
+                    progress: Callable[[str], None]) -> str:
+    """``curaug augment MANIFEST --search OPTION -o OUTDIR``: search in ``OUTDIR/search/``,
+    write ``OUTDIR/recipe.yaml`` and return its path (the command then augments with it).
+    A bad space names ``--search``."""
+    from curate.io.manifest import load_data
+
+    spec = parse_search_option(option)
+    epochs = spec.pop("epochs", None)
+    target = Path(outdir) / "recipe.yaml"
+    try:
+        search_recipe(load_data(manifest), label=label, folder=Path(outdir) / "search", recipe_out=target,
+                      base={"copies": copies} if copies is not None else None, seed=seed,
+                      train={"epochs": epochs}, base_dir=Path(manifest).resolve().parent, engine=engine,
+                      scheduler=scheduler, workers=workers, progress=progress, **spec)
+    except CuraugError as exc:
+        if exc.param in ("n", "magnitude", "trials", "pool", "modality"):
+            raise CuraugError(f"--search: {exc}", param="search") from None
+        if exc.param == "data":
+            raise CuraugError(f"{manifest}: {exc}", param="data") from None
+        raise
+    return str(target)
 
 
 def _fold_rows(df: "pd.DataFrame", label: str) -> "pd.DataFrame":
