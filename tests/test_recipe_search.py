@@ -112,3 +112,4 @@ def test_data_without_folds_is_refused(tmp_path):
     df = split(pd.read_csv(SAMPLE / "text.csv"), "label", seed=0)
     with pytest.raises(CuraugError, match="data has no 'fold' column.*curaug split --folds K"):
         _search(df, tmp_path / "s")
+
