@@ -127,7 +127,8 @@ def test_a_recipe_names_its_own_pool():
 @pytest.mark.parametrize("kwargs, message", [
     ({"n": 0, "magnitude": 5}, "n=0: the pool has 8 transforms"),
     ({"n": 1, "magnitude": 10.5}, "magnitude=10.5: must be a number from 0 to 10"),
-    ({"n": 1, "magnitude": 5, "pool": ["rotat"]}, "pool: unknown image magnitude transform 'rotat' (did you mean 'rotate'?)"),
+    ({"n": 1, "magnitude": 5, "pool": ["rotat"]},
+     "pool: unknown image magnitude transform 'rotat' (did you mean 'rotate'?)"),
     ({"n": 1, "magnitude": 5, "pool": []}, "pool=[]: name at least one of rotate"),
 ])
 def test_bad_arguments_name_the_parameter(kwargs, message):

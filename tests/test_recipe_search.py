@@ -78,7 +78,8 @@ def test_an_interrupted_search_keeps_its_finished_trials_and_ends_as_an_uninterr
     calls.clear()
     resumed = _search(fortunes, tmp_path / "cut", trials=3)
     assert len(calls) == 2  # only trial 2 ran again
-    assert [(t["params"], t["score"]) for t in resumed["trials"]] == [(t["params"], t["score"]) for t in whole["trials"]]
+    assert [(t["params"], t["score"]) for t in resumed["trials"]] == \
+        [(t["params"], t["score"]) for t in whole["trials"]]
 
 
 def test_more_trials_continue_the_search(fortunes, tmp_path):
