@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from augment.magnitude import MagnitudeOp
     from augment.recipe import LoadedRecipe, Step
 
 
@@ -149,6 +150,10 @@ class Plugin:
     recipe_model: type[Recipe] = Recipe
     #: ``preset:`` names and the transform entries each starts a recipe with.
     presets: dict[str, list[Any]] = {}
+    #: Recipe search's pool: name -> :class:`~augment.magnitude.MagnitudeOp` (how the
+    #: magnitude 0-10 sets one transform's strength), and the names searched by default.
+    magnitude_ops: dict[str, "MagnitudeOp"] = {}
+    default_pool: tuple[str, ...] = ()
 
     def versions(self) -> dict[str, str]:
         return {}

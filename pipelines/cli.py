@@ -491,10 +491,13 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 @click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
 @click.option("--label", default="label", show_default=True, help="Label column (balancing, copy_paste donors).")
 @click.option("--replay", "replay_id", metavar="ID", help="Regenerate one augmented sample of OUTDIR and compare bytes.")
+@click.option("--search", metavar="SPEC", help="Search the recipe instead of --recipe (RandAugment's N and "
+              "magnitude, on the fold column): n=LO:HI,magnitude=LO:HI,trials=T[,pool=a+b][,epochs=E]; "
+              "writes OUTDIR/recipe.yaml, then augments with it.")
 @click.pass_context
 def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: str, copies: int | None, balance: bool,
             all_rows: bool, seed: int, workers: int, engine: str, scheduler: str | None, label: str,
-            replay_id: str | None) -> None:
+            replay_id: str | None, search: str | None) -> None:
     """Augment the train split of MANIFEST into OUTDIR (other rows pass through unchanged).
 
     Ctrl-C stops at once (exit 130) and says how many samples were written; rerunning the
@@ -519,8 +522,16 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
                                f"(sha256 {hashlib.sha256(fresh).hexdigest()[:16]}, stored {stored_sha})",
                                highlight=False, markup=False)
         ctx.exit(0 if same else 1)
+    if search is not None:
+        if recipe_path is not None:
+            raise click.UsageError("give --recipe or --search, not both")
+        from pipelines.train.recipe_search import search_from_cli
+
+        recipe_path = search_from_cli(manifest, search, outdir, label=label, copies=copies, seed=seed,
+                                      engine=engine, scheduler=scheduler, workers=workers,
+                                      progress=lambda line: click.echo(line, err=True))
     if recipe_path is None:
-        raise click.UsageError("Missing option '--recipe'")
+        raise click.UsageError("Missing option '--recipe' (or --search)")
     if copies is not None and balance:
         raise click.UsageError("give --copies or --balance, not both")
     if scheduler and engine != "dask":

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import numpy as np
 
+from augment.audio.magnitude import DEFAULT_POOL, MAGNITUDE_OPS
 from augment.audio.transforms import AUDIO_TRANSFORMS
 from pydantic import Field
 
@@ -116,6 +117,8 @@ def _check_unchanged(file: "os.PathLike", size_bytes: Any) -> None:
 class AudioPlugin(RegistryPlugin):
     modality = "audio"
     recipe_model = AudioRecipe
+    magnitude_ops = MAGNITUDE_OPS
+    default_pool = DEFAULT_POOL
     transforms = AUDIO_TRANSFORMS
 
     def __init__(self) -> None:

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from augment.image.decode import DEEP_PEAK, read_image
 from augment.image.encode import FORMATS, encode, encode_png
+from augment.image.magnitude import DEFAULT_POOL, MAGNITUDE_OPS
 from augment.image.transforms import (albumentations, albumentations_class, albumentations_params,
                                       build_albumentations, build_own, check_step, own_transform)
 from augment.plugin import Context, Output, Plugin, register_plugin
@@ -91,6 +92,8 @@ class ImagePlugin(Plugin):
     modality = "image"
     recipe_model = ImageRecipe
     presets = PRESETS
+    magnitude_ops = MAGNITUDE_OPS
+    default_pool = DEFAULT_POOL
 
     def __init__(self) -> None:
         self._composes: dict[tuple, Any] = {}

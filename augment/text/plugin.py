@@ -28,6 +28,7 @@ from pydantic import AfterValidator, Field, model_validator
 from augment.plugin import Context, Output, RegistryPlugin, register_plugin
 from augment.recipe import Gate, Recipe, draw_plan
 from augment.text.edits import apply_edits, protected_spans
+from augment.text.magnitude import DEFAULT_POOL, MAGNITUDE_OPS
 from augment.text.transforms import TEXT_TRANSFORMS, TextSample
 from curate.errors import CuraugError
 
@@ -76,6 +77,8 @@ class TextRecipe(Recipe):
 class TextPlugin(RegistryPlugin):
     modality = "text"
     recipe_model = TextRecipe
+    magnitude_ops = MAGNITUDE_OPS
+    default_pool = DEFAULT_POOL
     transforms = TEXT_TRANSFORMS
     inline = "text"
 

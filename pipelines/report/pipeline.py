@@ -38,6 +38,7 @@ def write_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[str
 def render_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[str, Any]]) -> str:
     """The report as one HTML string."""
     from pipelines.report.pipeline_samples import augmentation_section
+    from pipelines.report.pipeline_search import recipe_search_section
     from pipelines.report.pipeline_train import ablation_section, training_section
 
     out = Path(out_dir)
@@ -52,6 +53,8 @@ def render_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[st
         ("training", "Training", ("train",), training_section),
         ("ablation", "Ablation: with and without augmentation", ("ablation",), ablation_section),
     ]
+    if "search_recipe" in stages:  # only pipelines that search have the section
+        sections.insert(2, ("recipe-search", "Recipe search", ("search_recipe",), recipe_search_section))
     for anchor, title, needs, render in sections:
         parts.append(f"<section id='{anchor}'><h2>{title}</h2>")
         if not any(name in stages for name in needs):

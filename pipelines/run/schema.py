@@ -55,6 +55,20 @@ class SplitSection(Strict):
         return v
 
 
+class SearchSection(Strict):
+    """``augment.search``: RandAugment's N and magnitude (0-10) ranges, the trial count, the
+    pool (default: the plugin's) and the epochs of each trial's fits (default: train's)."""
+
+    n: tuple[int, int] = (1, 2)
+    magnitude: tuple[int, int] = (1, 10)
+    trials: int = 12
+    pool: Optional[list[str]] = None
+    epochs: Optional[int] = Field(None, ge=1)
+
+    def space(self) -> dict[str, Any]:
+        return {"n": list(self.n), "magnitude": list(self.magnitude), "trials": self.trials, "pool": self.pool}
+
+
 class AugmentSection(Recipe):
     """An inline recipe plus the run seed (each sample's seed derives from it) and the
     worker count (which never changes the files). The modality's own keys pass through
@@ -65,10 +79,11 @@ class AugmentSection(Recipe):
     gate: Optional[dict[str, Any]] = None  # the modality's own gate, checked with its recipe
     seed: int = 0
     workers: int = Field(1, ge=1)
+    search: Optional[SearchSection] = None
 
     def recipe_mapping(self) -> dict[str, Any]:
         """The recipe part, as a recipe file would hold it (keys as written)."""
-        return self.model_dump(mode="json", exclude={"seed", "workers"}, exclude_unset=True)
+        return self.model_dump(mode="json", exclude={"seed", "workers", "search"}, exclude_unset=True)
 
 
 class AblationSection(Strict):
@@ -154,7 +169,9 @@ def load_pipeline(path: str | os.PathLike) -> LoadedPipeline:
     _check_paths(loaded)
     if config.rules is not None:
         _load_rules(loaded, base)
-    if config.augment is not None:
+    if config.augment is not None and config.augment.search is not None:
+        _check_search(loaded)
+    elif config.augment is not None:
         from augment.recipe_file import load_recipe
 
         loaded.recipe = load_recipe(config.augment.recipe_mapping(), within=(source_name, tree, ["augment"]))
@@ -178,6 +195,32 @@ def _check_sections(loaded: LoadedPipeline) -> None:
     if config.train is not None and "label" in config.train.model_fields_set:
         raise CuraugError(f"{loaded.where('train', 'label')}: train.label: the pipeline's label: is the "
                           "training label; remove train.label")
+
+
+def _check_search(loaded: LoadedPipeline) -> None:
+    """``augment.search``: a space the modality's pool allows, folds to score it on, and the
+    recipe's other keys as a recipe file would take them (the searched transforms replace
+    ``transforms``, so there are none to give)."""
+    from augment.magnitude import build_recipe
+    from augment.recipe_file import load_recipe
+    from pipelines.train.recipe_search import check_space
+
+    augment = loaded.config.augment
+    if augment.transforms or augment.preset:
+        key = "transforms" if augment.transforms else "preset"
+        raise CuraugError(f"{loaded.where('augment', key)}: augment.{key}: the search chooses the transforms; "
+                          f"give augment.search or augment.{key}, not both")
+    if loaded.config.split.folds < 2:
+        raise CuraugError(f"{loaded.where('augment', 'search')}: augment.search: scores each trial on validation "
+                          "folds; give split.folds >= 2")
+    try:
+        space = check_space(augment.modality, **augment.search.space())
+    except CuraugError as exc:
+        raise CuraugError(f"{loaded.where('augment', 'search', exc.param or 'n')}: augment.search.{exc}") from None
+    base = augment.recipe_mapping()
+    load_recipe({**base, **build_recipe(augment.modality, 1, 0, space.pool, copies=base.get("copies") or 1),
+                 **{k: v for k, v in base.items() if k not in ("transforms", "copies")}},
+                within=(str(loaded.path), loaded.tree, ["augment"]))
 
 
 def _check_paths(loaded: LoadedPipeline) -> None:

@@ -383,6 +383,52 @@ class ValidateSplits(Stage):
         return _validate(ctx, ctx.out / _split_data(p, ctx.present), rules, ctx.out / "splits.validation.json")
 
 
+def _searched(p: "LoadedPipeline") -> bool:
+    return p.config.augment is not None and p.config.augment.search is not None
+
+
+class SearchRecipe(Stage):
+    """``augment.search``: the recipe chosen on the folds (pipelines.train.recipe_search),
+    written to ``out/recipe.yaml`` for the augment stage; the trials are kept in ``search/``."""
+
+    name = "search_recipe"
+    figures = "search/search.json"
+
+    def applies(self, p):
+        return _searched(p)
+
+    def settings(self, p):
+        return {"augment": p.config.augment.model_dump(mode="json", exclude={"workers"}),
+                "train": self._train(p), "label": p.config.label}
+
+    @staticmethod
+    def _train(p) -> dict[str, Any]:
+        settings = p.train_settings() if p.config.train is not None else {}
+        epochs = p.config.augment.search.epochs
+        return {**settings, "epochs": epochs} if epochs is not None else settings
+
+    def inputs(self, p, present):
+        return _under(p, _split_data(p, present))
+
+    def outputs(self, p):
+        return _under(p, "search/", "recipe.yaml")
+
+    def run(self, ctx):
+        from pipelines.train.recipe_search import search_recipe
+
+        p = ctx.pipeline
+        section = p.config.augment
+        data = ctx.out / _split_data(p, ctx.present)
+        result = search_recipe(_load(data), label=ctx.label, folder=ctx.out / "search",
+                               recipe_out=ctx.out / "recipe.yaml", modality=section.modality,
+                               base=section.recipe_mapping(), seed=section.seed, train=self._train(p),
+                               base_dir=data.parent, engine=ctx.engine, scheduler=ctx.scheduler,
+                               workers=section.workers, progress=ctx.display.echo, **section.search.space())
+        best, none = result["best"], result["none"]
+        return Outcome(True, f"n={best['n']} magnitude={best['magnitude']} pool={'+'.join(best['pool'])}: val "
+                             f"accuracy {best['score']:.3f} over {result['folds']} folds (none {none['score']:.3f})")
+
+
 class Augment(Stage):
     name = "augment"
     figures = "augment.json"
@@ -394,7 +440,7 @@ class Augment(Stage):
         return {"augment": p.config.augment.model_dump(mode="json", exclude={"workers"}), "label": p.config.label}
 
     def inputs(self, p, present):
-        return _under(p, _split_data(p, present))
+        return _under(p, _split_data(p, present), *(["recipe.yaml"] if _searched(p) else []))
 
     def outputs(self, p):
         return _under(p, "augmented/", "augment.json")
@@ -404,8 +450,14 @@ class Augment(Stage):
 
         section = ctx.pipeline.config.augment
         df = _load(ctx.out / _split_data(ctx.pipeline, ctx.present))
+        if _searched(ctx.pipeline):
+            from augment.recipe_file import load_recipe
+
+            recipe = load_recipe(ctx.out / "recipe.yaml")
+        else:
+            recipe = ctx.pipeline.recipe
         with ctx.display.bar("augmenting") as progress:
-            result = augment_manifest(df, ctx.pipeline.recipe, ctx.out / "augmented", seed=section.seed,
+            result = augment_manifest(df, recipe, ctx.out / "augmented", seed=section.seed,
                                       workers=section.workers, engine=ctx.engine, scheduler=ctx.scheduler,
                                       label=ctx.label, progress=progress)
         from augment.runner import RUN_FIGURES
@@ -524,8 +576,8 @@ class Report(Stage):
         return Outcome(True, str(path))
 
 
-STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), CleanFitted(), ValidateSplits(), Augment(),
-                             Train(), Ablation(), Report())
+STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), CleanFitted(), ValidateSplits(), SearchRecipe(),
+                             Augment(), Train(), Ablation(), Report())
 
 
 def clear_outputs(stage: Stage, p: "LoadedPipeline") -> None:
