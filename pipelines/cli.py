@@ -419,6 +419,8 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @click.option("--stable", is_flag=True, help="A row's split depends only on a hash of its id (or group) and the seed.")
 @click.option("--time", "time_col", metavar="COL", help="Time column: train before val before test (no shuffling).")
 @click.option("--gap", metavar="GAP", help="With --time: leave out rows within GAP before each boundary (7D, 12h, or a number).")
+@click.option("--domain", metavar="COL", help="Shifted data: the column telling the source and target domains apart (with --target).")
+@click.option("--target", metavar="VALUE", help="With --domain: the target domain's value; its rows go to val and test, the others to train and train_val.")
 @click.option("--seed", metavar="S", type=int, default=0, show_default=True, help="Random seed of the assignment.")
 @click.option("--small-classes-to-train", "small_to_train", is_flag=True,
               help="Send classes too small for every split to train (named in the notes) instead of failing.")
@@ -430,7 +432,8 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @click.option("--workers", metavar="N", type=click.IntRange(min=1),
               help="Threads or LocalCluster processes for a partitioned table [default: all cores].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
-          stable: bool, time_col: str | None, gap: str | None, seed: int, small_to_train: bool, output: str,
+          stable: bool, time_col: str | None, gap: str | None, domain: str | None, target: str | None, seed: int,
+          small_to_train: bool, output: str,
           lock_path: str | None, encoding: str | None, engine: str, scheduler: str | None,
           workers: int | None) -> None:
     """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA.
@@ -439,6 +442,10 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     passes over its partitions, row for row as in memory, as is any table with --engine
     dask; OUT is then written as a Parquet dataset folder (one file per partition), or as
     one file when it ends in .parquet.
+
+    Shifted data (--domain COL --target VALUE): the target domain's rows go to val and
+    test, every other row to train and train_val (error on train_val against val tells
+    variance from data mismatch in `curaug train`).
     """
     from curate.io.manifest import load_data, save_manifest
     from curate.io.tables import table_format
@@ -455,7 +462,8 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         parse_ratios(ratios)
         report = run_split(data, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
-                           output=output, engine=engine, scheduler=scheduler, workers=workers)
+                           domain=domain, target=target, output=output, engine=engine, scheduler=scheduler,
+                           workers=workers)
         print_split_report(report)
         return
     table_format(output)
@@ -465,13 +473,16 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     parse_ratios(ratios)
     df = load_data(data, encoding=encoding)
     out, report = run_split(df, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
-                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap, return_report=True)
+                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
+                            domain=domain, target=target, return_report=True)
     lock = None
     if lock_path:
         from curate.split.lock import build_lock
 
         settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
                     "stable": stable, "multilabel_sep": multilabel_sep, "time": time_col, "gap": gap}
+        if domain is not None:
+            settings.update(domain=domain, target=target)
         lock = build_lock(out, "split", settings, label)
     save_manifest(out, output)
     if lock is not None:

@@ -328,6 +328,11 @@ def print_split_report(report: dict[str, Any]) -> None:
         table.add_row(cls, *(str(counts.get(s, 0)) for s in sizes))
     table.add_row("[b]all[/]", *(f"{n} ({n / total:.1%})" for n in sizes.values()))
     console.print(table)
+    if report.get("domain"):
+        domain = report["domain"]
+        console.print(f"domains of '{domain['column']}': target '{domain['target']}' ({domain['rows']['target']} rows) "
+                      f"in val and test, source ({domain['rows']['source']} rows) in train and train_val; "
+                      "class proportions are compared within each domain", highlight=False, markup=False)
     console.print(f"max class-proportion deviation from the whole: {figure(report['max_class_proportion_deviation'])}",
                   highlight=False)
     if report.get("folds"):

@@ -19,7 +19,8 @@ must then follow from the row alone, whatever partition it sits in:
 The result equals :func:`curate.split.splitters.split_frame`'s (through ``curaug.split``) on
 any table that fits in memory, for any partitioning. Memory: a partition, the class counts
 and the window keys; grouped splits also hold one row per (group, class) pair. Multilabel and
-time splits order the whole table at once and are not offered here (one error line).
+time splits order the whole table at once, and domain splits place each domain on its own:
+they are not offered here (one error line).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class _Plan:
 def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike, *, ratios=(0.6, 0.2, 0.2),
                       folds: int = 0, group: str | None = None, seed: int = 0, stable: bool = False,
                       multilabel_sep: str | None = None, strict: bool = True, time: str | None = None,
-                      gap: str | float | None = None) -> dict[str, Any]:
+                      gap: str | float | None = None, domain: str | None = None,
+                      target: Any = None) -> dict[str, Any]:
     """Write ``ddf`` with ``split`` (and ``fold``) as a Parquet dataset folder ``output``, one
     file per partition, and return the report; arguments and report as ``curaug.split``'s
     (``return_report=True``). Runs on the active engine
@@ -93,6 +95,10 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
     if time:
         raise CuraugError("time=: a time split orders the whole table and does not run on a partitioned "
                           "table; split one file with --engine local", param="time")
+    if domain is not None or target is not None:
+        raise CuraugError(f"domain={domain!r}: a domain split places the source and the target domain each on its "
+                          "own and does not run on a partitioned table; split one file with --engine local",
+                          param="domain")
     if multilabel_sep:
         raise CuraugError("multilabel_sep=: iterative stratification places rows label by label over the "
                           "whole table and does not run on a partitioned table; split one file with --engine "
