@@ -585,6 +585,8 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
               show_default=True, help="Hard-example mining (see docs/training.md).")
 @click.option("--search", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Random search of N settings (coarse, then fine), scored by K-fold CV over the fold column.")
+@click.option("--search-sampler", type=click.Choice(["random", "tpe"]), default="random", show_default=True,
+              help="After the coarse half: random trials near the best (random) or Optuna's TPE over the whole space.")
 @click.option("--workers", "--search-workers", "search_workers", type=click.IntRange(min=1), default=1,
               show_default=True, help="Search trials run at once (--search-workers: the old name).")
 @click.option("--oof-probs", "--folds", "folds", is_flag=True,
@@ -597,6 +599,12 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--width", type=click.IntRange(min=4), help="Model width [default: 64; image and audio CNNs "
               "16 under 2,000 train rows, 32 under 20,000].")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option("--activation", type=click.Choice(["relu", "leaky_relu", "maxout"]), default="relu", show_default=True,
+              help="Hidden activation (maxout: the maximum of --maxout-pieces affine pieces).")
+@click.option("--maxout-pieces", type=click.IntRange(min=2), default=2, show_default=True, metavar="K",
+              help="Pieces per maxout unit.")
+@click.option("--human-error", type=click.FloatRange(0, 1, max_open=True), metavar="E",
+              help="Human-level (Bayes) error rate the avoidable bias is measured from [default: 0].")
 @click.option("--image-size", type=click.IntRange(min=8), help="Resize images to this square size "
               "[default: the median train size, at most 64].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -617,7 +625,7 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
     try:
         with training_progress() as progress, search_progress() as on_trial:
             metrics = run_train(manifest, label=label, out=rundir, progress=progress, search_progress=on_trial,
-                                **settings)
+                                notice=lambda line: click.echo(f"warning: {line}", err=True), **settings)
     except SanityError as exc:
         click.echo(f"sanity check failed: {exc}", err=True)
         ctx.exit(1)

@@ -453,10 +453,20 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
             extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
             console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{held_out_note(metrics[split])}"
                           f"{extra}", highlight=False, markup=False)
+    if "gaps" in metrics:
+        from pipelines.train.gaps import gaps_line
+
+        errors = metrics["gaps"]["errors"]
+        console.print("error rates: " + ", ".join(f"{name} {share(e)}" for name, e in errors.items()),
+                      highlight=False, markup=False)
+        console.print(gaps_line(metrics["gaps"]), highlight=False, markup=False)
     for warning in metrics.get("warnings", []):
         console.print(f"warning: {warning}", highlight=False, markup=False)
-    for layer in metrics.get("histograms", {}).get("flagged", []):
+    histograms = metrics.get("histograms", {})
+    for layer in histograms.get("flagged", []):
         console.print(f"warning: {layer}: more than half of its units are dead (see histograms/)", highlight=False,
                       markup=False)
+    if histograms.get("advice"):
+        console.print(f"advice: {histograms['advice']}", highlight=False, markup=False)
     wrote(rundir, "training run: metrics.json, model.pt, config.json, curves.png, errors.csv")
 
