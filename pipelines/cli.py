@@ -482,7 +482,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
                     "stable": stable, "multilabel_sep": multilabel_sep, "time": time_col, "gap": gap}
         if domain is not None:
-            settings.update(domain=domain, target=target)
+            settings.update(domain=domain, target=target, source_values=report["domain"]["source_values"])
         lock = build_lock(out, "split", settings, label)
     save_manifest(out, output)
     if lock is not None:

@@ -126,7 +126,8 @@ class Check:
 
 #: Modules whose checks register themselves; their order is the order checks run and report in.
 BUILTIN_CHECK_MODULES = ("curate.checks.dataset", "curate.checks.labels", "curate.checks.outliers",
-                         "curate.checks.split", "curate.checks.shift", "curate.checks.lock")
+                         "curate.checks.split", "curate.checks.domain", "curate.checks.shift",
+                         "curate.checks.lock")
 CHECKS: Registry[Check] = Registry("check", entry_points="curaug.checks", builtins=BUILTIN_CHECK_MODULES)
 
 

@@ -1,7 +1,8 @@
 """Checks on a split column (``curaug validate --split-col split``, the ``splits:`` rules).
 
 ``split_ratios``, ``group_overlap``, ``classes_in_every_split``, ``duplicates_across_splits``
-(exact, by content hash or row values) and ``drift`` between every pair of splits. Rows a
+(exact, by content hash or row values) and ``drift`` between every pair of splits (of a
+domain split, between the splits of one domain: :func:`drift_pairs`). Rows a
 time split's gap left out (split ``gap``) belong to no split: they are counted, not compared.
 """
 
@@ -449,9 +450,25 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
         features.append(ctx.label)
     rows = df.groupby(df[ctx.split_col].astype(str), sort=False).indices
     splits = [s for s in _splits(ctx) if s in rows]
-    pairs = list(combinations(splits, 2))
+    pairs = drift_pairs(splits)
     prepared = {(s, f): prepare_feature(df[f].iloc[rows[s]]) for s in splits for f in features}
     return drift_results(rule, pairs, features, pair_drift(pairs, features, prepared), embeddings)
+
+
+def drift_pairs(splits: list[str]) -> list[tuple[str, str]]:
+    """The pairs of splits that should be drawn alike: every pair, but for a domain split
+    (it has ``train_val``) only pairs within a domain, as the source and target domains
+    differ by design (the data mismatch the split is made to measure).
+
+    >>> drift_pairs(["train", "val", "test", "train_val"])
+    [('train', 'train_val'), ('val', 'test')]
+    """
+    from curate.checks.domain import SOURCE_SPLITS, TARGET_SPLITS
+
+    pairs = list(combinations(splits, 2))
+    if "train_val" not in splits:
+        return pairs
+    return [(a, b) for a, b in pairs if {a, b} <= set(SOURCE_SPLITS) or {a, b} <= set(TARGET_SPLITS)]
 
 
 def pair_drift(pairs: list[tuple[str, str]], features: list[str], prepared: dict) -> dict:

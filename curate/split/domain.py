@@ -88,13 +88,7 @@ def target_mask(df: "pd.DataFrame", domain: str | None, target: Any) -> np.ndarr
     if column.isna().any():
         raise CuraugError(f"domain='{domain}': {int(column.isna().sum())} of {len(column)} rows have no value, so "
                           "they are in neither domain; fill or drop them first", param="domain")
-    is_target = np.zeros(len(column), dtype=bool)
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        number = pd.to_numeric(pd.Series([str(target)]), errors="coerce").iloc[0]
-        if pd.notna(number):
-            is_target = (column == number).to_numpy(dtype=bool)
-    else:
-        is_target = (column.astype("string") == str(target)).to_numpy(dtype=bool)
+    is_target = equals_target(column, target)
     if not is_target.any():
         values = sorted(column.astype("string").unique().tolist())
         raise CuraugError(f"target='{target}' is not a value of domain='{domain}'{did_you_mean(target, values)}",
@@ -103,6 +97,24 @@ def target_mask(df: "pd.DataFrame", domain: str | None, target: Any) -> np.ndarr
         raise CuraugError(f"target='{target}': every row of domain='{domain}' is in the target domain, so none is "
                           "left to train on; the source domain is every other value", param="target")
     return is_target
+
+
+def equals_target(column: "pd.Series", target: Any) -> np.ndarray:
+    """True where ``column`` holds ``target`` (numbers compare as numbers; a missing value
+    is never the target).
+
+    >>> import pandas as pd
+    >>> equals_target(pd.Series([2008, 2009, None]), "2009").tolist()
+    [False, True, False]
+    """
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        number = pd.to_numeric(pd.Series([str(target)]), errors="coerce").iloc[0]
+        if pd.isna(number):
+            return np.zeros(len(column), dtype=bool)
+        return (column == number).fillna(False).to_numpy(dtype=bool)
+    return (column.astype("string") == str(target)).fillna(False).to_numpy(dtype=bool)
 
 
 def domain_split(df: "pd.DataFrame", label: str, *, domain: str | None, target: Any, ratios=(0.6, 0.2, 0.2),
@@ -237,4 +249,5 @@ def expected_shares(n_source: int, n_target: int, ratios) -> dict[str, float]:
     (train, train_val, _), (val, test, _) = domain_ratios(tuple(ratios))
     n = n_source + n_target
     shares = (train * n_source, train_val * n_source, val * n_target, test * n_target)
-    return {name: round(s / n, 6) for name, s in zip(DOMAIN_SPLITS, shares)}
+    # twelve digits: the shares must still sum to 1 within the ratios rule's 1e-6
+    return {name: round(s / n, 12) for name, s in zip(DOMAIN_SPLITS, shares)}
