@@ -152,3 +152,27 @@ def test_a_maxout_mlp_learns_the_noisy_digits_and_no_layer_is_flagged_dead(noisy
     assert metrics["train_val"]["accuracy"] > 0.8
     assert metrics["histograms"]["flagged"] == [] and metrics["histograms"]["advice"] is None
     assert max(metrics["histograms"]["dead_relu"].values()) == 0.0
+
+
+def test_the_pipeline_report_gives_the_error_rates_the_gaps_and_the_dead_unit_advice(tmp_path):
+    import re
+
+    from pipelines.report.pipeline_train import training_section
+    from pipelines.train.gaps import error_gaps
+    from pipelines.train.monitor.histograms import DEAD_ADVICE
+
+    metrics = {"model": "mlp", "device": "cpu", "best_epoch": 2, "stopped_epoch": 4,
+               "gaps": error_gaps({"train": 0.05, "train_val": 0.08, "val": 0.4, "test": 0.42}, human_error=0.01),
+               "histograms": {"epoch": 4, "dead_relu": {"body.0.2": 0.9}, "flagged": ["body.0.2"],
+                              "advice": DEAD_ADVICE}}
+    page = training_section(tmp_path, {"train": {"figures": metrics}})
+    rates = re.search(r"<table id='error-rates'>.*?</table>", page).group()
+    assert re.findall(r"<th>(\w+)</th>", rates) == ["train", "train_val", "val", "test"]
+    assert re.findall(r"<td class='num'>([\d.]+)</td>", rates) == ["0.05", "0.08", "0.4", "0.42"]
+    gaps = re.search(r"<table id='gaps'>.*?</table>", page).group()
+    assert "<td>data mismatch</td><td class='num'>0.32</td><td>largest</td>" in gaps
+    assert "<td>avoidable bias</td><td class='num'>0.04</td>" in gaps
+    assert ("Largest gap: data mismatch. Next: make the training data more like the target: augmentation toward "
+            "it, or target-domain rows mixed into train. (avoidable bias measured from a human-level error of 0.01")\
+        in page
+    assert "--activation leaky_relu" in re.search(r"<p id='dead-advice'>.*?</p>", page).group()

@@ -78,12 +78,12 @@ def test_a_source_row_in_test_and_a_new_island_in_train_fail_against_the_lock(cl
                                 "hold island values the split did not see (Anvers); declared: Dream, Torgersen")
 
 
-def test_a_pipeline_domain_split_is_checked_by_validate_splits(tmp_path):
+def test_a_pipeline_domain_split_is_checked_by_validate_splits_and_its_gaps_reported(tmp_path):
     import curaug
 
     (tmp_path / "pipeline.yaml").write_text(
         f"out: {tmp_path / 'out'}\nsource: {SAMPLE / 'penguins.csv'}\nlabel: species\n"
-        "split: {domain: island, target: 2009}\n".replace("island", "year"))
+        "split: {domain: year, target: 2009}\ntrain: {epochs: 3, device: cpu}\n")
     curaug.run(str(tmp_path / "pipeline.yaml"))
     split = pd.read_parquet(tmp_path / "out" / "split.parquet")
     assert set(split.loc[split["year"] == 2009, "split"]) == {"val", "test"}
@@ -93,3 +93,7 @@ def test_a_pipeline_domain_split_is_checked_by_validate_splits(tmp_path):
     ratios = next(c for c in json.loads((tmp_path / "out" / "splits.validation.json").read_text())["checks"]
                   if c["name"] == "split_ratios")
     assert ratios["success"], ratios
+    gaps = json.loads((tmp_path / "out" / "train" / "metrics.json").read_text())["gaps"]
+    assert list(gaps["errors"]) == ["train", "train_val", "val", "test"] and gaps["variance_on"] == "train_val"
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<table id='error-rates'>" in page and "<table id='gaps'>" in page
