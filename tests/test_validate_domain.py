@@ -97,3 +97,20 @@ def test_a_pipeline_domain_split_is_checked_by_validate_splits_and_its_gaps_repo
     assert list(gaps["errors"]) == ["train", "train_val", "val", "test"] and gaps["variance_on"] == "train_val"
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<table id='error-rates'>" in page and "<table id='gaps'>" in page
+
+
+def test_drift_of_a_domain_split_in_partitions_is_compared_within_each_domain_as_in_memory(cli, locked_split,
+                                                                                           tmp_path):
+    data, _ = locked_split
+    df = pd.read_csv(data)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    df.iloc[:200].to_parquet(folder / "part.0.parquet", index=False)
+    df.iloc[200:].to_parquet(folder / "part.1.parquet", index=False)
+    drift = {}
+    for name, source in (("memory", data), ("partitions", folder)):
+        cli("validate", source, "--label", "species", "--json", tmp_path / f"{name}.json")
+        drift[name] = [c["details"] for c in json.loads((tmp_path / f"{name}.json").read_text())["checks"]
+                       if c["name"] == "drift"]
+    assert [d.split(":")[0] for d in drift["partitions"]] == ["train vs train_val", "val vs test"]
+    assert drift["partitions"] == drift["memory"]

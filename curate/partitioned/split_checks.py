@@ -24,9 +24,9 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from curate.checks.base import MAX_OFFENDERS, CheckResult, data_columns, split_names
-from curate.checks.split import (classes_result, drift_figures, drift_results, duplicates_results, feature_drift,
-                                 group_overlap_result, ks_pvalue_from_statistic, pair_drift, quantile_ranks,
-                                 split_ratios_result, unavoidable_rows)
+from curate.checks.split import (classes_result, drift_figures, drift_pairs, drift_results, duplicates_results,
+                                 feature_drift, group_overlap_result, ks_pvalue_from_statistic, pair_drift,
+                                 quantile_ranks, split_ratios_result, unavoidable_rows)
 from curate.errors import CuraugError
 from curate.io.manifest import GAP_SPLIT
 from curate.partitioned.context import PartitionedContext, first_names, reduce_partitions, register_partitioned
@@ -349,7 +349,7 @@ def drift(ctx: PartitionedContext) -> list[CheckResult]:
     summary = reduce_partitions(ddf[list(dict.fromkeys([split_col, *features]))],
                                 lambda part: _drift_summary(part, split_col, numeric, categorical), _add_summaries)
     splits = [s for s in _split_names(ctx.ddf, split_col) if s in summary["rows"]]
-    pairs = list(combinations(splits, 2))
+    pairs = drift_pairs(splits)
     prepared: dict[tuple[str, str], Any] = {}
     for f in categorical:
         for s in splits:
