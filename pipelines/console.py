@@ -438,7 +438,8 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
     if "search" in metrics:
         best = metrics["search"]["best"]
         params = ", ".join(f"{k}={figure(v) if isinstance(v, float) else v}" for k, v in best["params"].items())
-        console.print(f"search: {len(metrics['search']['trials'])} trials; best {params} "
+        sampler = metrics["search"].get("sampler", "random")
+        console.print(f"search: {len(metrics['search']['trials'])} trials ({sampler} sampler); best {params} "
                       f"(trial {best['trial']}, cv {figure(best['cv_mean'])} ± {figure(best['cv_std'])})",
                       highlight=False, markup=False)
         if retrain:

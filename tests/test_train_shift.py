@@ -176,3 +176,19 @@ def test_the_pipeline_report_gives_the_error_rates_the_gaps_and_the_dead_unit_ad
             "it, or target-domain rows mixed into train. (avoidable bias measured from a human-level error of 0.01")\
         in page
     assert "--activation leaky_relu" in re.search(r"<p id='dead-advice'>.*?</p>", page).group()
+
+
+def test_the_summary_prints_the_dead_unit_advice_and_the_search_sampler(capsys):
+    from pipelines.console import print_training_summary
+    from pipelines.train.monitor.histograms import DEAD_ADVICE
+
+    metrics = {"model": "mlp", "device": "cpu", "rows": {"train": 10}, "seconds": 1.0, "best_epoch": 1,
+               "stopped_epoch": 2, "search": {"sampler": "tpe", "trials": [{}] * 6,
+                                              "best": {"params": {"lr": 0.01}, "trial": 4, "cv_mean": 0.9,
+                                                       "cv_std": 0.01}},
+               "histograms": {"flagged": ["body.0.2"], "advice": DEAD_ADVICE}}
+    print_training_summary(metrics, "run")
+    out = capsys.readouterr().out
+    assert "search: 6 trials (tpe sampler); best lr=0.01 (trial 4" in out
+    assert "warning: body.0.2: more than half of its units are dead (see histograms/)\nadvice: units that never " \
+           "fire learn nothing: try --activation leaky_relu" in out
