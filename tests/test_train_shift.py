@@ -192,3 +192,24 @@ def test_the_summary_prints_the_dead_unit_advice_and_the_search_sampler(capsys):
     assert "search: 6 trials (tpe sampler); best lr=0.01 (trial 4" in out
     assert "warning: body.0.2: more than half of its units are dead (see histograms/)\nadvice: units that never " \
            "fire learn nothing: try --activation leaky_relu" in out
+
+
+@pytest.mark.parametrize(("modality", "name"), [("tabular", "mlp"), ("image", "cnn"), ("audio", "cnn"),
+                                                ("audio", "rnn"), ("text", "cnn"), ("text", "bow")])
+def test_every_baseline_builds_and_trains_with_maxout(modality, name):
+    from pipelines.train.config import TrainConfig
+    from pipelines.train.models import build_model
+    from pipelines.train.types import DataSpec
+
+    spec = {"tabular": DataSpec("tabular", ("a", "b", "c"), (12,)),
+            "image": DataSpec("image", ("a", "b", "c"), (3, 16, 16)),
+            "audio": DataSpec("audio", ("a", "b", "c"), (1, 16, 20)),
+            "text": DataSpec("text", ("a", "b", "c"), (24,), vocab_size=50)}[modality]
+    model = build_model(spec, TrainConfig(model=name, width=8, activation="maxout", maxout_pieces=3))
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randint(1, 50, (5, 24), generator=g) if modality == "text"
+         else torch.randn(5, *spec.input_shape, generator=g))
+    logits = model(x)
+    assert logits.shape == (5, 3)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
