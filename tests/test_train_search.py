@@ -412,3 +412,20 @@ def test_tpe_trials_do_not_depend_on_the_number_of_workers():
                    fit_fn=Recorder().fit, evaluate_fn=Recorder().evaluate, concat=concat, n_trials=7).record
             for w in (1, 3)]
     assert runs[0] == runs[1]
+
+
+def test_a_domain_split_scores_trials_on_val_the_target_and_leaves_train_val_and_test_alone():
+    data = prepared(folds=3)
+    source = data.splits["train"]
+    every_fourth = np.arange(len(source)) % 4 == 0
+    held = source.subset(np.flatnonzero(every_fourth & ~source.augmented))  # the source's held-out rows
+    train = source.subset(np.flatnonzero(~every_fourth | source.augmented))
+    data.splits["train"], data.splits["train_val"] = train, held
+    test_ids, held_ids = set(data.splits["test"].ids), set(held.ids)
+    recorder = Recorder()
+    record = search(data, TrainConfig(epochs=2, seed=0, search_sampler="tpe"), fit_fn=recorder.fit,
+                    evaluate_fn=recorder.evaluate, concat=concat, n_trials=6).record
+    assert record["scored_on"] == "val"
+    assert {tuple(f["val"]) for f in recorder.fits} == {tuple(data.splits["val"].ids)}
+    assert all(not (set(f["train"]) | set(f["val"])) & (test_ids | held_ids) for f in recorder.fits)
+    assert all(set(f["train"]) == set(train.ids) for f in recorder.fits)  # val never trains

@@ -213,3 +213,14 @@ def test_every_baseline_builds_and_trains_with_maxout(modality, name):
     assert logits.shape == (5, 3)
     logits.sum().backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_a_search_on_a_domain_split_keeps_val_out_of_the_final_fit(noisy_digits, tmp_path):
+    from pipelines.train.run import train
+
+    metrics = train(str(noisy_digits), label="digit", out=tmp_path / "run", epochs=2, search=2,
+                    search_sampler="tpe")
+    assert metrics["search"]["scored_on"] == "val" and metrics["search"]["sampler"] == "tpe"
+    assert "retrain" not in metrics and "held_out" not in metrics["val"]  # val is the final model's own figure
+    assert metrics["gaps"]["data_mismatch"] == pytest.approx(metrics["gaps"]["errors"]["val"]
+                                                             - metrics["gaps"]["errors"]["train_val"], abs=1e-6)
