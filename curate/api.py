@@ -276,14 +276,17 @@ def clean(data: Data, rules: FileOrMapping | Rules | None = None, *,
 def split(data: Data, label: str = "label", *,
           ratios: Sequence[float] | str = (0.6, 0.2, 0.2), folds: int = 0, group: str | None = None,
           seed: int = 0, stable: bool = False, multilabel_sep: str | None = None, strict: bool = True,
-          time: str | None = None, gap: str | float | None = None, return_report: bool = False,
+          time: str | None = None, gap: str | float | None = None, domain: str | None = None,
+          target: Any = None, return_report: bool = False,
           output: str | os.PathLike | None = None, engine: str = "local", scheduler: str | None = None,
           workers: int | None = None):
     """Add ``split`` (train/val/test) and, with ``folds``, ``fold`` columns.
 
     Rows are stratified on ``label`` (multilabel with ``multilabel_sep`` or list cells),
     ``group`` keeps each group in one split and one fold, ``stable`` hashes ids so that
-    appended rows never move the others, ``time`` orders train before val before test.
+    appended rows never move the others, ``time`` orders train before val before test,
+    ``domain`` and ``target`` make a split for shifted data (train and train_val from the
+    source domain, val and test from the target domain).
     Corrupt rows (``status`` not ok) get no split.
 
     Parameters
@@ -298,6 +301,12 @@ def split(data: Data, label: str = "label", *,
         K folds over the train and val rows (0: none); test rows get fold -1.
     group, seed, stable, multilabel_sep, time, gap
         As the ``curaug split`` flags of the same names (docs/cli.md).
+    domain, target : optional
+        The column that tells the domains apart and its value on the target domain's rows
+        (every other value is the source domain): ``split`` is then ``train`` and
+        ``train_val`` on source rows (in the proportion of the train and val ratios), ``val``
+        and ``test`` on target rows (val and test ratios); folds cover the source rows
+        (:mod:`curate.split.domain`).
     strict : bool
         A class with fewer rows (or groups) than the splits it must reach is an error
         (default); ``strict=False`` sends it to train and names it in the report's notes
@@ -336,7 +345,7 @@ def split(data: Data, label: str = "label", *,
         with engine_scope(engine, scheduler, workers, rows=table_rows(os.fspath(data))):
             return split_partitioned(open_table(os.fspath(data)), label, output, ratios=ratios, folds=folds,
                                      group=group, seed=seed, stable=stable, multilabel_sep=multilabel_sep,
-                                     strict=strict, time=time, gap=gap)
+                                     strict=strict, time=time, gap=gap, domain=domain, target=target)
     df = frame(data)
     import pandas as pd
 
@@ -345,7 +354,7 @@ def split(data: Data, label: str = "label", *,
 
     usable = ok_rows(df)
     result = split_frame(df[usable], label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
-                         multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap)
+                         multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap, domain=domain, target=target)
     out = df.copy()
     out["split"] = pd.array([pd.NA] * len(out), dtype="string")
     out.loc[usable, "split"] = result.split

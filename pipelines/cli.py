@@ -416,6 +416,8 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @click.option("--stable", is_flag=True, help="A row's split depends only on a hash of its id (or group) and the seed.")
 @click.option("--time", "time_col", metavar="COL", help="Time column: train before val before test (no shuffling).")
 @click.option("--gap", metavar="GAP", help="With --time: leave out rows within GAP before each boundary (7D, 12h, or a number).")
+@click.option("--domain", metavar="COL", help="Shifted data: the column telling the source and target domains apart (with --target).")
+@click.option("--target", metavar="VALUE", help="With --domain: the target domain's value; its rows go to val and test, the others to train and train_val.")
 @click.option("--seed", metavar="S", type=int, default=0, show_default=True, help="Random seed of the assignment.")
 @click.option("--small-classes-to-train", "small_to_train", is_flag=True,
               help="Send classes too small for every split to train (named in the notes) instead of failing.")
@@ -427,7 +429,8 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @click.option("--workers", metavar="N", type=click.IntRange(min=1),
               help="Threads or LocalCluster processes for a partitioned table [default: all cores].")
 def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
-          stable: bool, time_col: str | None, gap: str | None, seed: int, small_to_train: bool, output: str,
+          stable: bool, time_col: str | None, gap: str | None, domain: str | None, target: str | None, seed: int,
+          small_to_train: bool, output: str,
           lock_path: str | None, encoding: str | None, engine: str, scheduler: str | None,
           workers: int | None) -> None:
     """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA.
@@ -436,14 +439,17 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     passes over its partitions, row for row as in memory, as is any table with --engine
     dask; OUT is then written as a Parquet dataset folder (one file per partition), or as
     one file when it ends in .parquet.
+
+    Shifted data (--domain COL --target VALUE): the target domain's rows go to val and
+    test, every other row to train and train_val (error on train_val against val tells
+    variance from data mismatch in `curaug train`).
     """
     from curate.io.manifest import load_data, save_manifest
     from curate.io.tables import table_format
     from curate.split.splitters import parse_ratios
     from curate.api import split as run_split
-    from pipelines.console import print_split_report
-
     from curate.split.lock import build_lock, write_lock
+    from pipelines.console import print_split_report
 
     _check_scheduler(engine, scheduler)
     settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
@@ -459,8 +465,11 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         parse_ratios(ratios)
         report = run_split(data, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
-                           output=output, engine=engine, scheduler=scheduler, workers=workers)
+                           domain=domain, target=target, output=output, engine=engine, scheduler=scheduler,
+                           workers=workers)
         if lock_path:  # read back from what was written: the lock holds what the files hold
+            if domain is not None:
+                settings.update(domain=domain, target=target, source_values=report["domain"]["source_values"])
             with engine_scope(engine, scheduler, workers):
                 write_lock(lock_path, build_lock(open_frame(output), "split", settings, label))
         print_split_report(report)
@@ -470,7 +479,10 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     parse_ratios(ratios)
     df = load_data(data, encoding=encoding)
     out, report = run_split(df, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
-                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap, return_report=True)
+                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
+                            domain=domain, target=target, return_report=True)
+    if lock_path and domain is not None:
+        settings.update(domain=domain, target=target, source_values=report["domain"]["source_values"])
     lock = build_lock(out, "split", settings, label) if lock_path else None
     save_manifest(out, output)
     if lock is not None:
@@ -582,6 +594,8 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
               help="Hard-example mining (see docs/training.md); a third party's miner by its name.")
 @click.option("--search", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Random search of N settings (coarse, then fine), scored by K-fold CV over the fold column.")
+@click.option("--search-sampler", type=click.Choice(["random", "tpe"]), default="random", show_default=True,
+              help="After the coarse half: random trials near the best (random) or Optuna's TPE over the whole space.")
 @click.option("--workers", "--search-workers", "search_workers", type=click.IntRange(min=1), default=1,
               show_default=True, help="Search trials run at once (--search-workers: the old name).")
 @click.option("--oof-probs", "--folds", "folds", is_flag=True,
@@ -594,6 +608,12 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--width", type=click.IntRange(min=4), help="Model width [default: 64; image and audio CNNs "
               "16 under 2,000 train rows, 32 under 20,000].")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option("--activation", type=click.Choice(["relu", "leaky_relu", "maxout"]), default="relu", show_default=True,
+              help="Hidden activation (maxout: the maximum of --maxout-pieces affine pieces).")
+@click.option("--maxout-pieces", type=click.IntRange(min=2), default=2, show_default=True, metavar="K",
+              help="Pieces per maxout unit.")
+@click.option("--human-error", type=click.FloatRange(0, 1, max_open=True), metavar="E",
+              help="Human-level (Bayes) error rate the avoidable bias is measured from [default: 0].")
 @click.option("--image-size", type=click.IntRange(min=8), help="Resize images to this square size "
               "[default: the median train size, at most 64].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -614,7 +634,7 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
     try:
         with training_progress() as progress, search_progress() as on_trial:
             metrics = run_train(manifest, label=label, out=rundir, progress=progress, search_progress=on_trial,
-                                **settings)
+                                notice=lambda line: click.echo(f"warning: {line}", err=True), **settings)
     except SanityError as exc:
         click.echo(f"sanity check failed: {exc}", err=True)
         ctx.exit(1)

@@ -328,6 +328,11 @@ def print_split_report(report: dict[str, Any]) -> None:
         table.add_row(cls, *(str(counts.get(s, 0)) for s in sizes))
     table.add_row("[b]all[/]", *(f"{n} ({n / total:.1%})" for n in sizes.values()))
     console.print(table)
+    if report.get("domain"):
+        domain = report["domain"]
+        console.print(f"domains of '{domain['column']}': target '{domain['target']}' ({domain['rows']['target']} rows) "
+                      f"in val and test, source ({domain['rows']['source']} rows) in train and train_val; "
+                      "class proportions are compared within each domain", highlight=False, markup=False)
     console.print(f"max class-proportion deviation from the whole: {figure(report['max_class_proportion_deviation'])}",
                   highlight=False)
     if report.get("folds"):
@@ -433,7 +438,8 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
     if "search" in metrics:
         best = metrics["search"]["best"]
         params = ", ".join(f"{k}={figure(v) if isinstance(v, float) else v}" for k, v in best["params"].items())
-        console.print(f"search: {len(metrics['search']['trials'])} trials; best {params} "
+        sampler = metrics["search"].get("sampler", "random")
+        console.print(f"search: {len(metrics['search']['trials'])} trials ({sampler} sampler); best {params} "
                       f"(trial {best['trial']}, cv {figure(best['cv_mean'])} ± {figure(best['cv_std'])})",
                       highlight=False, markup=False)
         if retrain:
@@ -448,10 +454,20 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
             extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
             console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{held_out_note(metrics[split])}"
                           f"{extra}", highlight=False, markup=False)
+    if "gaps" in metrics:
+        from pipelines.train.gaps import gaps_line
+
+        errors = metrics["gaps"]["errors"]
+        console.print("error rates: " + ", ".join(f"{name} {share(e)}" for name, e in errors.items()),
+                      highlight=False, markup=False)
+        console.print(gaps_line(metrics["gaps"]), highlight=False, markup=False)
     for warning in metrics.get("warnings", []):
         console.print(f"warning: {warning}", highlight=False, markup=False)
-    for layer in metrics.get("histograms", {}).get("flagged", []):
+    histograms = metrics.get("histograms", {})
+    for layer in histograms.get("flagged", []):
         console.print(f"warning: {layer}: more than half of its units are dead (see histograms/)", highlight=False,
                       markup=False)
+    if histograms.get("advice"):
+        console.print(f"advice: {histograms['advice']}", highlight=False, markup=False)
     wrote(rundir, "training run: metrics.json, model.pt, config.json, curves.png, errors.csv")
 

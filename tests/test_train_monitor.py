@@ -94,7 +94,10 @@ def test_a_relu_with_a_very_negative_bias_is_all_dead_and_flagged(tmp_path):
     hist.on_epoch_end(1, model, {})
     relu = _records(tmp_path)["1"]["1"]
     assert relu["type"] == "ReLU" and relu["dead_fraction"] == 1.0 and relu["flagged"]
-    assert hist.summary() == {"epoch": 1, "dead_relu": {"1": 1.0}, "flagged": ["1"]}
+    summary = hist.summary()
+    assert summary["epoch"] == 1 and summary["dead_relu"] == {"1": 1.0} and summary["flagged"] == ["1"]
+    # the verdict names the activations whose units cannot die (issue 24)
+    assert "--activation leaky_relu" in summary["advice"] and "--activation maxout" in summary["advice"]
     assert not list(tmp_path.glob("*.png"))  # figures are drawn once, at the end
     assert hist.write_figures() == [tmp_path / "epoch_001.png"]
     assert (tmp_path / "epoch_001.png").read_bytes()[:8] == PNG_MAGIC

@@ -381,3 +381,51 @@ def test_the_chosen_trial_keeps_its_curves_and_out_of_fold_predictions():
 
 def best_scores(result) -> list[float]:
     return next(t["fold_scores"] for t in result.record["trials"] if t["number"] == result.record["best"]["trial"])
+
+
+def test_tpe_and_random_samplers_score_on_the_same_folds_and_never_see_test():
+    data = prepared(folds=3)
+    test_ids = set(data.splits["test"].ids)
+    records, folds_seen = {}, {}
+    for sampler in ("random", "tpe"):
+        recorder = Recorder()
+        config = TrainConfig(epochs=3, seed=0, search_sampler=sampler)
+        records[sampler] = search(data, config, fit_fn=recorder.fit, evaluate_fn=recorder.evaluate, concat=concat,
+                                  n_trials=8).record
+        assert all(not (set(f["train"]) | set(f["val"])) & test_ids for f in recorder.fits)
+        assert all(not set(e["ids"]) & test_ids for e in recorder.evaluated)
+        folds_seen[sampler] = sorted({(tuple(sorted(f["train"])), tuple(sorted(f["val"]))) for f in recorder.fits})
+    assert len(folds_seen["random"]) == 3 and folds_seen["random"] == folds_seen["tpe"]
+    random, tpe = records["random"], records["tpe"]
+    assert (random["sampler"], tpe["sampler"]) == ("random", "tpe")
+    assert random["scored_on"] == tpe["scored_on"] == "folds"
+    assert [t["stage"] for t in tpe["trials"]] == ["coarse"] * 4 + ["tpe"] * 4
+    assert [t["stage"] for t in random["trials"]] == ["coarse"] * 4 + ["fine"] * 4
+    # the same coarse half; then TPE proposes over the whole space, not the box around the best
+    assert [t["params"] for t in tpe["trials"][:4]] == [t["params"] for t in random["trials"][:4]]
+    assert [t["params"] for t in tpe["trials"][4:]] != [t["params"] for t in random["trials"][4:]]
+
+
+def test_tpe_trials_do_not_depend_on_the_number_of_workers():
+    data = prepared(folds=2)
+    runs = [search(data, TrainConfig(epochs=2, seed=3, search_sampler="tpe", search_workers=w),
+                   fit_fn=Recorder().fit, evaluate_fn=Recorder().evaluate, concat=concat, n_trials=7).record
+            for w in (1, 3)]
+    assert runs[0] == runs[1]
+
+
+def test_a_domain_split_scores_trials_on_val_the_target_and_leaves_train_val_and_test_alone():
+    data = prepared(folds=3)
+    source = data.splits["train"]
+    every_fourth = np.arange(len(source)) % 4 == 0
+    held = source.subset(np.flatnonzero(every_fourth & ~source.augmented))  # the source's held-out rows
+    train = source.subset(np.flatnonzero(~every_fourth | source.augmented))
+    data.splits["train"], data.splits["train_val"] = train, held
+    test_ids, held_ids = set(data.splits["test"].ids), set(held.ids)
+    recorder = Recorder()
+    record = search(data, TrainConfig(epochs=2, seed=0, search_sampler="tpe"), fit_fn=recorder.fit,
+                    evaluate_fn=recorder.evaluate, concat=concat, n_trials=6).record
+    assert record["scored_on"] == "val"
+    assert {tuple(f["val"]) for f in recorder.fits} == {tuple(data.splits["val"].ids)}
+    assert all(not (set(f["train"]) | set(f["val"])) & (test_ids | held_ids) for f in recorder.fits)
+    assert all(set(f["train"]) == set(train.ids) for f in recorder.fits)  # val never trains

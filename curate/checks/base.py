@@ -148,8 +148,8 @@ class Check:
 
 #: Modules whose checks register themselves; their order is the order checks run and report in.
 BUILTIN_CHECK_MODULES = ("curate.checks.dataset", "curate.checks.labels", "curate.checks.outliers",
-                         "curate.checks.split_checks", "curate.checks.drift", "curate.checks.shift",
-                         "curate.checks.split_lock")
+                         "curate.checks.split_checks", "curate.checks.drift", "curate.checks.domain",
+                         "curate.checks.shift", "curate.checks.split_lock")
 CHECKS: Registry[Check] = Registry("check", entry_points="curaug.checks", builtins=BUILTIN_CHECK_MODULES)
 
 

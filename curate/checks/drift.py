@@ -296,7 +296,7 @@ def check_drift(ctx: CheckContext) -> list[CheckResult]:
     summary = frame.reduce(lambda part: _drift_summary(part, split_col, numeric, categorical), _add_summaries,
                            list(dict.fromkeys([split_col, *features])))
     splits = [s for s in splits_of(ctx) if s in summary["rows"]]
-    pairs = list(combinations(splits, 2))
+    pairs = drift_pairs(splits)
     prepared: dict[tuple[str, str], Any] = {}
     for f in categorical:
         for s in splits:
@@ -459,6 +459,22 @@ def _numeric_figures(frame: "Frame", split_col: str, splits: list[str], pairs: l
             figures.update({(s1, s2, st.feature): fig for (s1, s2), fig in st.figures.items()})
         states = [st for st in states if not st.done]
     return figures
+
+
+def drift_pairs(splits: list[str]) -> list[tuple[str, str]]:
+    """The pairs of splits that should be drawn alike: every pair, but for a domain split
+    (it has ``train_val``) only pairs within a domain, as the source and target domains
+    differ by design (the data mismatch the split is made to measure).
+
+    >>> drift_pairs(["train", "val", "test", "train_val"])
+    [('train', 'train_val'), ('val', 'test')]
+    """
+    from curate.checks.domain import SOURCE_SPLITS, TARGET_SPLITS
+
+    pairs = list(combinations(splits, 2))
+    if "train_val" not in splits:
+        return pairs
+    return [(a, b) for a, b in pairs if {a, b} <= set(SOURCE_SPLITS) or {a, b} <= set(TARGET_SPLITS)]
 
 
 def pair_drift(pairs: list[tuple[str, str]], features: list[str], prepared: dict) -> dict:

@@ -180,6 +180,22 @@ class NearDuplicateRule(Strict):
     audio: bool = True
 
 
+class DomainRule(Strict):
+    """A domain split (``curaug split --domain COL --target VALUE``): rows whose ``column``
+    equals ``target`` are in val and test only, the others in train and train_val only,
+    and (when ``source`` lists them) the others hold only the source values the split saw."""
+
+    column: str = Field(min_length=1)
+    target: str
+    source: Optional[list[str]] = None
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _value_as_text(cls, v: Any) -> Any:
+        # YAML reads `target: 2009` as a number; the check compares it as the split did
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
 class SplitRules(Strict):
     column: str = "split"
     ratios: Optional[dict[str, float]] = None
@@ -189,6 +205,7 @@ class SplitRules(Strict):
     all_classes_in_each: bool = True
     near_duplicates: Union[bool, NearDuplicateRule] = True
     max_drift: Optional[DriftRule] = None
+    domain: Optional[DomainRule] = None
 
     @field_validator("ratios")
     @classmethod

@@ -20,12 +20,13 @@ The result equals :func:`curate.split.splitters.split_frame`'s (through ``curaug
 any table that fits in memory, for any partitioning. Memory: a partition, the class counts
 and the window keys; grouped splits also hold one row per (group, class) pair.
 
-Multilabel and time splits order the whole table at once (iterative stratification places
-rows label set by label set, a time split sorts by time), so they collect what they read,
-the label, time, group, ``id``, ``source_id`` and ``status`` columns of every row and no
-other column, split those in memory with :func:`curate.split.splitters.split_frame`, and
-write each partition with its rows' parts (:func:`_split_collected`). Memory: those columns
-of the whole table, stated in the report's notes.
+Multilabel, time and domain splits order or place the whole table at once (iterative
+stratification places rows label set by label set, a time split sorts by time, a domain
+split places each domain on its own), so they collect what they read, the label, time,
+group, domain, ``id``, ``source_id`` and ``status`` columns of every row and no other
+column, split those in memory with :func:`curate.split.splitters.split_frame`, and write
+each partition with its rows' parts (:func:`_split_collected`). Memory: those columns of
+the whole table, stated in the report's notes.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class _Plan:
 def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike, *, ratios=(0.6, 0.2, 0.2),
                       folds: int = 0, group: str | None = None, seed: int = 0, stable: bool = False,
                       multilabel_sep: str | None = None, strict: bool = True, time: str | None = None,
-                      gap: str | float | None = None) -> dict[str, Any]:
+                      gap: str | float | None = None, domain: str | None = None,
+                      target: Any = None) -> dict[str, Any]:
     """Write ``ddf`` with ``split`` (and ``fold``) as a Parquet dataset folder ``output``, one
     file per partition, and return the report; arguments and report as ``curaug.split``'s
     (``return_report=True``). Runs on the active engine
@@ -97,8 +99,8 @@ def split_partitioned(ddf: "dd.DataFrame", label: str, output: str | os.PathLike
     ratios = check_split_args(columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
                               ratios=ratios)
     collected = dict(ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
-                     multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap)
-    if time or multilabel_sep:
+                     multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap, domain=domain, target=target)
+    if time or multilabel_sep or domain is not None or target is not None:
         return _split_collected(ddf, label, output, **collected)
     stats = _first_pass(ddf, label)
     if stats["rows"] == 0:
@@ -579,7 +581,7 @@ def _split_collected(ddf: "dd.DataFrame", label: str, output: str | os.PathLike,
     from curate.io.manifest import ok_rows
     from curate.split.splitters import split_frame
 
-    wanted = (label, kwargs.get("time"), kwargs.get("group"), "id", "source_id", "status")
+    wanted = (label, kwargs.get("time"), kwargs.get("group"), kwargs.get("domain"), "id", "source_id", "status")
     columns = [c for c in dict.fromkeys(wanted) if c and c in ddf.columns]
     narrow = ddf[columns].compute()
     if len(narrow) == 0:
@@ -595,7 +597,7 @@ def _split_collected(ddf: "dd.DataFrame", label: str, output: str | os.PathLike,
 
     with dataset_folder(output) as folder:
         _per_partition(ddf, _write_assigned, assigned, str(folder), str(output))
-    note = (f"multilabel and time splits order the whole table: the {', '.join(columns)} column(s) of all "
+    note = (f"multilabel, time and domain splits order the whole table: the {', '.join(columns)} column(s) of all "
             f"{len(narrow)} rows were held in memory (no other column)")
     return {**result.report, "notes": result.notes + [note], "skipped_corrupt": int((~usable).sum())}
 

@@ -14,23 +14,24 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
+def split_report(y, split, fold, groups, ratios, names: tuple[str, str, str] = SPLITS) -> dict[str, Any]:
     """Sizes, per-split and per-fold class (or label) counts and proportion deviation;
-    for multilabel data Sechidis' label and examples distribution and empty (part, label) cells."""
+    for multilabel data Sechidis' label and examples distribution and empty (part, label) cells.
+    ``names`` are the splits ``ratios`` are the shares of."""
     import pandas as pd
 
     k = None if fold is None else pd.Series(fold, dtype="Int64").to_numpy(dtype=int, na_value=-1)
     per_group = None
     if groups is not None:
         gi = codes(groups)[1]
-        per_group = ({s: int(np.unique(gi[split == s]).size) for s in SPLITS},
+        per_group = ({s: int(np.unique(gi[split == s]).size) for s in names},
                      None if k is None else {str(f): int(np.unique(gi[k == f]).size) for f in range(int(k.max()) + 1)})
     if not isinstance(y, list):
         table = pd.DataFrame({"y": y, "split": split, "fold": -1 if k is None else k})
         counts = table.groupby(["y", "split", "fold"], sort=False).size().rename("n").reset_index()
-        return counts_report(counts, ratios, folds=k is not None, groups_per=per_group)
-    ok = np.isin(split, SPLITS)
-    report = _sizes(pd.Series(split).value_counts(), ratios)
+        return counts_report(counts, ratios, folds=k is not None, groups_per=per_group, names=names)
+    ok = np.isin(split, names)
+    report = _sizes(pd.Series(split).value_counts(), ratios, names)
     indicator = _indicator(y)
     parts = {"split": pd.Series(np.where(ok, split, "(none)"), dtype=object)}
     # gap rows have no fold; like test rows (-1) they are in none of the K folds
@@ -40,12 +41,12 @@ def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
         keep = assign != "(none)"
         counts = indicator[keep.to_numpy()].groupby(assign[keep].to_numpy()).sum()
         if kind == "split":
-            counts = counts.reindex([s for s in SPLITS if s in counts.index])
+            counts = counts.reindex([s for s in names if s in counts.index])
         sizes = assign[keep].value_counts().reindex(counts.index).astype(float)
         overall = indicator[keep.to_numpy()].mean()
         _deviation(report, kind, counts, sizes, overall)
         report[f"{kind}_label_distribution"] = round(_ld(counts, sizes, indicator[keep.to_numpy()]), 6)
-        report[f"{kind}_examples_distribution"] = round(_ed(sizes, kind, ratios, int(keep.sum())), 6)
+        report[f"{kind}_examples_distribution"] = round(_ed(sizes, kind, ratios, int(keep.sum()), names), 6)
         empty = [[str(p), str(c)] for p in counts.index for c in counts.columns if counts.loc[p, c] == 0]
         report[f"{kind}s_with_zero_positives"] = len({p for p, _ in empty})
         report[f"{kind}_zero_positive_cells"] = empty[:50]
@@ -56,7 +57,8 @@ def split_report(y, split, fold, groups, ratios) -> dict[str, Any]:
 
 
 def counts_report(counts: "pd.DataFrame", ratios, *, folds: bool,
-                  groups_per: tuple[dict, dict | None] | None = None) -> dict[str, Any]:
+                  groups_per: tuple[dict, dict | None] | None = None,
+                  names: tuple[str, str, str] = SPLITS) -> dict[str, Any]:
     """:func:`split_report` of single-label rows from their counts alone: ``counts`` has one
     row per (``y``, ``split``, ``fold``) with its number of rows ``n`` (fold -1: none), and
     ``groups_per`` the distinct groups per split and per fold. A partitioned table's split
@@ -64,9 +66,9 @@ def counts_report(counts: "pd.DataFrame", ratios, *, folds: bool,
     import pandas as pd
 
     by_split = counts.groupby("split")["n"].sum()
-    report = _sizes(by_split, ratios)
+    report = _sizes(by_split, ratios, names)
     classes = sorted(counts["y"].astype(str).unique())
-    ok = counts["split"].isin(SPLITS)
+    ok = counts["split"].isin(names)
     kinds = {"split": counts[ok].assign(part=counts.loc[ok, "split"].astype(str))}
     if folds:
         dev = counts[counts["fold"] >= 0]
@@ -76,7 +78,7 @@ def counts_report(counts: "pd.DataFrame", ratios, *, folds: bool,
         table = table.reindex(columns=classes, fill_value=0)
         table.columns = [str(c) for c in table.columns]
         if kind == "split":
-            table = table.reindex([s for s in SPLITS if s in table.index])
+            table = table.reindex([s for s in names if s in table.index])
         table = table.astype(float)
         sizes = table.sum(axis=1)
         total = float(sizes.sum())
@@ -90,11 +92,11 @@ def counts_report(counts: "pd.DataFrame", ratios, *, folds: bool,
     return report
 
 
-def _sizes(per_split: "pd.Series", ratios) -> dict[str, Any]:
+def _sizes(per_split: "pd.Series", ratios, names: tuple[str, str, str] = SPLITS) -> dict[str, Any]:
     """Rows per split (and in a time split's gap) and the ratios asked for."""
-    report: dict[str, Any] = {"sizes": {s: int(per_split.get(s, 0)) for s in SPLITS},
-                              "ratios_requested": dict(zip(SPLITS, ratios))}
-    outside = int(per_split[~per_split.index.isin(SPLITS)].sum())
+    report: dict[str, Any] = {"sizes": {s: int(per_split.get(s, 0)) for s in names},
+                              "ratios_requested": dict(zip(names, ratios))}
+    outside = int(per_split[~per_split.index.isin(names)].sum())
     if outside:
         report["sizes"][GAP_SPLIT] = outside
     return report
@@ -133,10 +135,10 @@ def _ld(counts: "pd.DataFrame", sizes: "pd.Series", indicator: "pd.DataFrame") -
     return float(np.abs(part - whole[None, :]).mean()) if counts.size else 0.0
 
 
-def _ed(sizes: "pd.Series", kind: str, ratios, n: int) -> float:
+def _ed(sizes: "pd.Series", kind: str, ratios, n: int, names: tuple[str, str, str] = SPLITS) -> float:
     """Examples distribution: mean absolute difference between each part's size and its target."""
     if kind == "split":
-        want = np.array([r * n for s, r in zip(SPLITS, ratios) if s in sizes.index])
+        want = np.array([r * n for s, r in zip(names, ratios) if s in sizes.index])
     else:
         want = np.full(len(sizes), n / max(len(sizes), 1))
     return float(np.abs(sizes.to_numpy() - want).mean()) if len(sizes) else 0.0

@@ -111,7 +111,7 @@ class SplitResult:
 def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds: int = 0,
                 group: str | None = None, seed: int = 0, stable: bool = False,
                 multilabel_sep: str | None = None, strict: bool = True, time: str | None = None,
-                gap: str | float | None = None) -> SplitResult:
+                gap: str | float | None = None, domain: str | None = None, target: Any = None) -> SplitResult:
     """Assign ``split`` (and ``fold``) to every row of ``df``.
 
     Parameters
@@ -138,6 +138,10 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     time, gap : optional
         Time column: train before val before test; ``gap`` (``"7D"``, or a number) leaves
         the rows within it before each later split out, with split ``"gap"`` and no fold.
+    domain, target : optional
+        A split for shifted data (:func:`curate.split.domain.domain_split`): ``train`` and
+        ``train_val`` from the rows whose ``domain`` is not ``target``, ``val`` and ``test``
+        from those whose it is.
 
     Examples
     --------
@@ -153,6 +157,11 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     """
     import pandas as pd
 
+    if domain is not None or target is not None:
+        from curate.split.domain import domain_split
+
+        return domain_split(df, label, domain=domain, target=target, ratios=ratios, folds=folds, group=group,
+                            seed=seed, stable=stable, multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap)
     if len(df) == 0:
         raise CuraugError("df: the table has no rows, nothing to split", param="df")
     ratios = check_split_args(df.columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,
@@ -160,11 +169,23 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     rows, notes = _rows(df, label, multilabel_sep, group, time)
     if rows.sets is None and sum(r > 0 for r in ratios) > 1:  # all in one split: nothing is stratified
         check_classes(pd.Series(rows.y).value_counts().to_dict(), label)
+    return place_rows(df, rows, notes, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+                      strict=strict, time=time, gap=gap)
+
+
+def place_rows(df: "pd.DataFrame", rows: Rows, notes: list[str], label: str, *, ratios: tuple[float, float, float],
+               folds: int, group: str | None, seed: int, stable: bool, strict: bool, time: str | None,
+               gap: str | float | None, names: tuple[str, str, str] = SPLITS) -> SplitResult:
+    """:func:`split_frame` once its arguments are checked: the strategy, each row's part
+    (named by ``names``: ``SPLITS`` unless a domain split names its parts otherwise), the
+    folds of parts 0 and 1, the notes and the report."""
+    import pandas as pd
+
     strategy = choose(rows, Request(seed=seed, stable=stable, time=df[time] if time else None, time_column=time,
                                     gap=gap))
-    train_only = np.zeros(len(df), dtype=bool) if time else _small_classes(rows, ratios, label, strict, notes)
+    train_only = np.zeros(len(df), dtype=bool) if time else _small_classes(rows, ratios, label, strict, notes, names)
     parts = np.where(train_only, 0, strategy.parts(np.arange(len(df)), ratios))
-    split = np.where(parts == GAP_PART, GAP_SPLIT, np.asarray(SPLITS, dtype=object)[np.maximum(parts, 0)])
+    split = np.where(parts == GAP_PART, GAP_SPLIT, np.asarray(names, dtype=object)[np.maximum(parts, 0)])
     fold = None
     if folds:
         dev = np.flatnonzero((parts == 0) | (parts == 1))
@@ -172,8 +193,8 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
         fold = pd.array(np.full(len(df), -1), dtype="Int64")
         fold[parts == GAP_PART] = pd.NA
         fold[dev] = strategy.folds(dev, folds)
-    notes += strategy.notes + _absent(rows, split, fold, folds, ratios, train_only)
-    report = split_report(rows.y if rows.sets is None else rows.sets, split, fold, rows.groups, ratios)
+    notes += strategy.notes + _absent(rows, split, fold, folds, ratios, train_only, names)
+    report = split_report(rows.y if rows.sets is None else rows.sets, split, fold, rows.groups, ratios, names)
     return SplitResult(split, fold, notes, report)
 
 
@@ -199,10 +220,12 @@ def _rows(df: "pd.DataFrame", label: str, multilabel_sep: str | None, group: str
     return Rows(y, sets, groups, ids), notes
 
 
-def _small_classes(rows: Rows, ratios, label: str, strict: bool, notes: list[str]) -> np.ndarray:
+def _small_classes(rows: Rows, ratios, label: str, strict: bool, notes: list[str],
+                   names: tuple[str, str, str] = SPLITS) -> np.ndarray:
     """Rows of classes too small to appear in every split with a ratio above 0: an error
-    (``strict``), else those rows (and their whole groups) go to train, with a note."""
-    needed = [s for s, r in zip(SPLITS, ratios) if r > 0]
+    (``strict``), else those rows (and their whole groups) go to the first split (train),
+    with a note."""
+    needed = [s for s, r in zip(names, ratios) if r > 0]
     none = np.zeros(len(rows.y), dtype=bool)
     if len(needed) < 2:
         return none
@@ -226,7 +249,7 @@ def _small_classes(rows: Rows, ratios, label: str, strict: bool, notes: list[str
         _, gi = codes(rows.groups)
         pairs = np.unique(ci.astype(np.int64) * (int(gi.max()) + 1) + gi)
         spread = np.bincount(pairs // (int(gi.max()) + 1), minlength=len(classes))
-    small = small_classes(classes, counts, spread, rows.groups is not None, ratios, label, strict, notes)
+    small = small_classes(classes, counts, spread, rows.groups is not None, ratios, label, strict, notes, names)
     if not len(small):
         return none
     mask = np.isin(ci, small)
@@ -236,11 +259,11 @@ def _small_classes(rows: Rows, ratios, label: str, strict: bool, notes: list[str
 
 
 def small_classes(classes: np.ndarray, counts: np.ndarray, spread: np.ndarray, grouped: bool, ratios, label: str,
-                  strict: bool, notes: list[str]) -> np.ndarray:
+                  strict: bool, notes: list[str], names: tuple[str, str, str] = SPLITS) -> np.ndarray:
     """Indices of the classes (sorted ``classes``, their row ``counts`` and, grouped, the
     groups they are in: ``spread``) too small to reach every split: an error when
-    ``strict``, else named in ``notes``."""
-    needed = [s for s, r in zip(SPLITS, ratios) if r > 0]
+    ``strict``, else named in ``notes`` (they go to ``names[0]``)."""
+    needed = [s for s, r in zip(names, ratios) if r > 0]
     small = np.flatnonzero(spread < len(needed)) if len(needed) >= 2 else np.array([], dtype=int)
     if not len(small):
         return small
@@ -251,9 +274,9 @@ def small_classes(classes: np.ndarray, counts: np.ndarray, spread: np.ndarray, g
         listed = [(str(classes[k]), int(spread[k])) for k in small]
         raise CuraugError(f"class '{classes[c]}' of label='{label}' {what} but must appear in {len(needed)} "
                           f"splits ({', '.join(needed)}){_more(listed)}; add rows, merge or drop the class, or pass "
-                          "strict=False to put classes this small in train", param="label")
-    names = ", ".join(str(classes[k]) for k in small)
-    notes.append(f"classes with fewer than {len(needed)} rows (or groups) all go to train: {names}")
+                          f"strict=False to put classes this small in {names[0]}", param="label")
+    listed_names = ", ".join(str(classes[k]) for k in small)
+    notes.append(f"classes with fewer than {len(needed)} rows (or groups) all go to {names[0]}: {listed_names}")
     return small
 
 
@@ -288,7 +311,8 @@ def check_fold_counts(classes: np.ndarray, counts: np.ndarray, n_groups: int | N
                           param="folds")
 
 
-def _absent(rows: Rows, split: np.ndarray, fold, folds: int, ratios, train_only: np.ndarray) -> list[str]:
+def _absent(rows: Rows, split: np.ndarray, fold, folds: int, ratios, train_only: np.ndarray,
+            names: tuple[str, str, str] = SPLITS) -> list[str]:
     """Notes for classes (labels) with no row in a split or a fold they should reach."""
     import pandas as pd
 
@@ -302,17 +326,17 @@ def _absent(rows: Rows, split: np.ndarray, fold, folds: int, ratios, train_only:
     k = np.full(len(at), -1) if fold is None else fold.to_numpy(dtype=int, na_value=-1)[at]
     counts = pd.DataFrame({"y": frame["cls"].to_numpy(), "split": split[at], "fold": k})
     counts = counts.groupby(["y", "split", "fold"], sort=False).size().rename("n").reset_index()
-    return absent_notes(counts, folds if fold is not None else 0, ratios)
+    return absent_notes(counts, folds if fold is not None else 0, ratios, names)
 
 
-def absent_notes(counts: "pd.DataFrame", folds: int, ratios) -> list[str]:
+def absent_notes(counts: "pd.DataFrame", folds: int, ratios, names: tuple[str, str, str] = SPLITS) -> list[str]:
     """The notes of :func:`_absent` from row counts per (``y``, ``split``, ``fold``) of the
     rows not sent to train for being too small (``folds`` 0: no folds)."""
     import pandas as pd
 
     notes = []
     present = counts.pivot_table(index="y", columns="split", values="n", aggfunc="sum", fill_value=0)
-    for name, r in zip(SPLITS, ratios):
+    for name, r in zip(names, ratios):
         have = present[name] if name in present.columns else pd.Series(0, index=present.index)
         absent = have.index[have.to_numpy() == 0].astype(str).tolist()
         if r > 0 and absent:

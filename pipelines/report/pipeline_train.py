@@ -1,11 +1,13 @@
 """The training and ablation sections of the pipeline report.
 
 Training: the curves the run drew, a confusion heat map per evaluated split, per-class
-precision/recall/F1, the hardest examples (top of ``errors.csv``, thumbnails for images)
-and the activation histograms' flagged layers. After a search the final model was
-retrained on train+val: the curves, val figures and errors are the chosen trial's folds',
-and the section says so. Ablation: accuracy with and without
-augmentation per seed with mean ± std, per-class F1, the paired test and its verdict.
+precision/recall/F1, the hardest examples (top of ``errors.csv``, thumbnails for images),
+the activation histograms' flagged layers with the advice for them, and the error rate
+per split with the avoidable-bias, variance and data-mismatch gaps and the remedy for the
+largest. After a search the final model was retrained on train+val: the curves, val
+figures and errors are the chosen trial's folds', and the section says so. Ablation:
+accuracy with and without augmentation per seed with mean ± std, per-class F1, the
+paired test and its verdict.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def training_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
     parts.append(f"<h3>{html.escape(_curves_title(metrics))}</h3>"
                  f"<img id='curves' alt='loss and accuracy per epoch' src='{data_uri_png(curves)}'>"
                  if curves.is_file() else missing("train/curves.png is missing."))
+    if metrics.get("gaps"):
+        parts.append(guarded("error gaps", _gaps, metrics["gaps"]))
     for split in ("test", "val"):
         if split in metrics:
             parts.append(guarded(f"{split} evaluation", _evaluation, split, metrics[split]))
@@ -139,8 +143,25 @@ def _histograms(summary: dict[str, Any] | None, retrained: bool = False) -> str:
     verdict = (f"{len(flagged)} layer{'s' if len(flagged) != 1 else ''} flagged: {', '.join(sorted(flagged))}"
                if flagged else "no layer flagged")
     of = " of the final retrain" if retrained else ""
+    advice = f"<p id='dead-advice'>{html.escape(summary['advice'])}.</p>" if summary.get("advice") else ""
     return (f"<h3>Activations (epoch {summary.get('epoch')}{of})</h3><p id='dead-layers'>{html.escape(verdict)}.</p>"
-            + table(["layer", "dead ReLU fraction", ""], rows, "histograms"))
+            + advice + table(["layer", "dead ReLU fraction", ""], rows, "histograms"))
+
+
+def _gaps(gaps: dict[str, Any]) -> str:
+    """Error per split, the three gaps and the remedy for the largest (:mod:`pipelines.train.gaps`)."""
+    from pipelines.train.gaps import GAP_NAMES
+
+    errors = table(list(gaps["errors"]), [list(gaps["errors"].values())], "error-rates")
+    rows = [[GAP_NAMES[name], gaps[name], "largest" if name == gaps.get("largest") else ""]
+            for name in GAP_NAMES if gaps.get(name) is not None]
+    verdict = (f"Largest gap: {GAP_NAMES[gaps['largest']]}. Next: {gaps['remedy']}." if gaps.get("largest")
+               else "No gap above 0.")
+    base = gaps.get("human_error") or 0
+    return (f"<h3>Error rates and gaps</h3>{errors}"
+            f"<p id='gaps-verdict'>{html.escape(verdict)} (avoidable bias measured from a human-level error of "
+            f"{base:g}; variance on {html.escape(str(gaps.get('variance_on')))}.)</p>"
+            + table(["gap", "size", ""], rows, "gaps"))
 
 
 def ablation_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 
 class SplitSection(Strict):
-    """``curaug split``'s settings: ratios train,val,test; K folds over train+val (0: none)."""
+    """``curaug split``'s settings: ratios train,val,test; K folds over train+val (0: none);
+    shifted data: ``domain`` (a column) and ``target`` (its target-domain value) put the
+    target's rows in val and test and the others in train and train_val."""
 
     ratios: tuple[float, float, float] = (0.6, 0.2, 0.2)
     folds: int = Field(0, ge=0)
@@ -37,6 +39,22 @@ class SplitSection(Strict):
     group: Optional[str] = None
     stable: bool = False
     multilabel_sep: Optional[str] = Field(None, min_length=1)
+    domain: Optional[str] = Field(None, min_length=1)
+    target: Optional[str] = None
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _value_as_text(cls, v: Any) -> Any:
+        # YAML reads `target: 2009` as a number; the split compares it with the column's values
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _domain_and_target(self) -> "SplitSection":
+        if (self.domain is None) != (self.target is None):
+            given, missing = ("domain", "target") if self.target is None else ("target", "domain")
+            raise ValueError(f"{given} needs {missing} as well: a domain split names the column and the target "
+                             "domain's value")
+        return self
 
     @field_validator("ratios")
     @classmethod

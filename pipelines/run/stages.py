@@ -338,7 +338,10 @@ class Split(Stage):
         section = ctx.pipeline.config.split
         settings = dict(ratios=section.ratios, folds=section.folds, group=self._group(ctx.pipeline),
                         seed=section.seed, stable=section.stable, multilabel_sep=section.multilabel_sep)
-        if ctx.engine == "dask" and not section.multilabel_sep:  # iterative stratification: in memory
+        if section.domain is not None:
+            settings.update(domain=section.domain, target=section.target)
+        # iterative stratification and domain splits run in memory (their partitioned form collects columns)
+        if ctx.engine == "dask" and not section.multilabel_sep and section.domain is None:
             from curate.split.partitioned import split_partitioned
             from curate.partitioned.table import engine_scope, open_table
 
@@ -349,7 +352,8 @@ class Split(Stage):
             save_manifest(df, ctx.out / "split.parquet")
         _write_figures(ctx.out / "split.json", report)
         sizes = report["sizes"]
-        return Outcome(True, ", ".join(f"{name} {int(sizes.get(name, 0))}" for name in ("train", "val", "test")))
+        names = ("train", "train_val", "val", "test") if section.domain is not None else ("train", "val", "test")
+        return Outcome(True, ", ".join(f"{name} {int(sizes.get(name, 0))}" for name in names))
 
 
 class ValidateSplits(Stage):
@@ -374,13 +378,30 @@ class ValidateSplits(Stage):
         return _under(p, "splits.validation.json")
 
     def run(self, ctx):
-        from curate.rules.schema import Rules, SplitRules
+        from curate.rules.schema import DomainRule, Rules, SplitRules
 
         p = ctx.pipeline
         own = p.rules or Rules()
-        splits = own.splits or SplitRules(ratios=dict(zip(("train", "val", "test"), p.config.split.ratios)))
+        splits = own.splits or SplitRules(ratios=self._expected_ratios(ctx))
+        section = p.config.split
+        if section.domain is not None and splits.domain is None:
+            splits = splits.model_copy(update={"domain": DomainRule(column=section.domain, target=section.target)})
         rules = Rules(label=own.label, label_sep=own.label_sep, group=Split._group(p), splits=splits)
         return _validate(ctx, ctx.out / _split_data(p, ctx.present), rules, ctx.out / "splits.validation.json")
+
+    @staticmethod
+    def _expected_ratios(ctx) -> dict[str, float]:
+        """The split's ratios; for a domain split each of its four splits' share of all rows,
+        from the rows of each domain (train:train_val and val:test as the ratios ask)."""
+        section = ctx.pipeline.config.split
+        if section.domain is None:
+            return dict(zip(("train", "val", "test"), section.ratios))
+        from curate.split.domain import expected_shares, target_mask
+
+        df = _load(ctx.out / _split_data(ctx.pipeline, ctx.present))
+        df = df[df["split"].notna().to_numpy()]
+        in_target = target_mask(df, section.domain, section.target)
+        return expected_shares(int((~in_target).sum()), int(in_target.sum()), section.ratios)
 
 
 def _searched(p: "LoadedPipeline") -> bool:

@@ -56,6 +56,8 @@ class TrainConfig(Strict):
     #: triplet: the identity column (default: the group column if any, else the label)
     identity: Optional[str] = None
     search: int = Field(0, ge=0)
+    #: random: coarse, then fine around the best; tpe: the same coarse half, then Optuna's TPE
+    search_sampler: Literal["random", "tpe"] = "random"
     #: search trials run at once (Optuna threads)
     search_workers: int = Field(1, ge=1)
     folds: bool = False
@@ -68,12 +70,16 @@ class TrainConfig(Strict):
     seed: int = 0
     width: Optional[int] = Field(None, ge=4)
     dropout: float = Field(0.2, ge=0, lt=1)
-    activation: Literal["relu", "leaky_relu"] = "relu"
+    activation: Literal["relu", "leaky_relu", "maxout"] = "relu"
+    #: maxout: the affine pieces each unit takes the maximum of (Goodfellow et al. 2013)
+    maxout_pieces: int = Field(2, ge=2)
     #: images are resized to image_size x image_size (None: the median train size, at most 64)
     image_size: Optional[int] = Field(None, ge=8)
     n_mels: int = Field(64, ge=8)
     #: text: tokens kept per sample
     max_tokens: int = Field(128, ge=4)
+    #: human-level (Bayes) error rate the avoidable bias is measured from (None: 0)
+    human_error: Optional[float] = Field(None, ge=0, lt=1)
 
     @field_validator("hard_mining")
     @classmethod

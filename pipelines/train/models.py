@@ -12,6 +12,15 @@ convolutions and linear layers, a small positive bias (0.01) on the layers that 
 activation so that few ReLUs start dead, batch norm at weight 1 / bias 0, embeddings at
 normal(0, 0.1) with the padding row zero, and the head at gain 1, bias 0.
 
+The activation is ReLU, LeakyReLU or maxout (``--activation``). A maxout unit (Goodfellow
+et al. 2013, "Maxout networks") is the maximum of ``k`` affine pieces
+(``--maxout-pieces``): the layer feeding it gives ``k`` outputs per unit, so it has ``k``
+times the weights, and no unit can die as a ReLU does (the maximum of affine pieces has
+no flat zero region). Its layers start at gain 1: the maximum of two independent
+zero-mean pieces of variance v has second moment v, as the pieces have (more pieces raise
+it a little, which the batch norm after each layer absorbs). The GRU and the bag of
+n-grams have no such activation, so the choice leaves them unchanged.
+
 Examples
 --------
 >>> from pipelines.train.config import TrainConfig
@@ -59,13 +68,40 @@ ACTIVE_BIAS = 0.01
 MODELS: Registry[type["Baseline"]] = Registry("model")
 
 
-def _activation(name: str) -> nn.Module:
+class Maxout(nn.Module):
+    """Each unit the maximum of ``pieces`` consecutive channels (dimension 1) of its input.
+
+    >>> Maxout(2)(torch.tensor([[1.0, -3.0, 0.5, 2.0]])).tolist()
+    [[1.0, 2.0]]
+    """
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        units = x.shape[1] // self.pieces
+        return x.unflatten(1, (units, self.pieces)).amax(dim=2)
+
+    def extra_repr(self) -> str:
+        return f"pieces={self.pieces}"
+
+
+def _pieces(config: TrainConfig) -> int:
+    """Outputs a layer gives per unit of the activation it feeds."""
+    return config.maxout_pieces if config.activation == "maxout" else 1
+
+
+def _activation(config: TrainConfig) -> nn.Module:
     # not in-place: the activation histograms hook each activation's output separately
-    return nn.LeakyReLU(LEAKY_SLOPE) if name == "leaky_relu" else nn.ReLU()
+    if config.activation == "maxout":
+        return Maxout(config.maxout_pieces)
+    return nn.LeakyReLU(LEAKY_SLOPE) if config.activation == "leaky_relu" else nn.ReLU()
 
 
 def _dense_block(n_in: int, n_out: int, config: TrainConfig) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), _activation(config.activation),
+    k = _pieces(config)
+    return nn.Sequential(nn.Linear(n_in, n_out * k), nn.BatchNorm1d(n_out * k), _activation(config),
                          nn.Dropout(config.dropout))
 
 
@@ -112,6 +148,8 @@ class Baseline(nn.Module, ABC):
         """Kaiming-normal weights, the small positive bias, and the head at gain 1, bias 0."""
         if self.activation == "leaky_relu":
             gain = {"a": LEAKY_SLOPE, "nonlinearity": "leaky_relu"}
+        elif self.activation == "maxout":
+            gain = {"nonlinearity": "linear"}
         else:
             gain = {"nonlinearity": "relu"}
         for module in self.modules():
@@ -167,12 +205,13 @@ class ImageCNN(Baseline):
         super().__init__(spec, config)
         channels, height, width = spec.input_shape
         blocks, size, n_in = [], min(height, width), channels
+        k = _pieces(config)
         for n_out in (config.width, 2 * config.width, 4 * config.width):
             if size < 2:
                 break
             blocks.append(nn.Sequential(
-                nn.Conv2d(n_in, n_out, 3, padding=1), nn.BatchNorm2d(n_out), _activation(config.activation),
-                nn.Conv2d(n_out, n_out, 3, padding=1), nn.BatchNorm2d(n_out), _activation(config.activation),
+                nn.Conv2d(n_in, n_out * k, 3, padding=1), nn.BatchNorm2d(n_out * k), _activation(config),
+                nn.Conv2d(n_out, n_out * k, 3, padding=1), nn.BatchNorm2d(n_out * k), _activation(config),
                 nn.MaxPool2d(2)))
             size, n_in = size // 2, n_out
         self.blocks = nn.ModuleList(blocks)
@@ -194,12 +233,12 @@ class AudioCNN(Baseline):
     def __init__(self, spec: DataSpec, config: TrainConfig):
         super().__init__(spec, config)
         _, n_mels, frames = spec.input_shape
-        blocks, n_in = [], n_mels
+        blocks, n_in, k = [], n_mels, _pieces(config)
         for n_out in (config.width, 2 * config.width, 4 * config.width):
             pool = nn.MaxPool1d(2) if frames >= 2 else nn.Identity()
             blocks.append(nn.Sequential(
-                nn.Conv1d(n_in, n_out, 3, padding=1), nn.BatchNorm1d(n_out), _activation(config.activation),
-                nn.Conv1d(n_out, n_out, 3, padding=1), nn.BatchNorm1d(n_out), _activation(config.activation),
+                nn.Conv1d(n_in, n_out * k, 3, padding=1), nn.BatchNorm1d(n_out * k), _activation(config),
+                nn.Conv1d(n_out, n_out * k, 3, padding=1), nn.BatchNorm1d(n_out * k), _activation(config),
                 pool))
             frames, n_in = max(frames // 2, 1), n_out
         self.blocks = nn.ModuleList(blocks)
@@ -332,7 +371,7 @@ class TextCNN(Baseline):
         width = config.width
         self.tokens = nn.Embedding(_vocab_size(spec), width, padding_idx=0)
         self.convs = nn.ModuleList(
-            nn.Sequential(nn.Conv1d(width, width, k, padding=k // 2), _activation(config.activation))
+            nn.Sequential(nn.Conv1d(width, width * _pieces(config), k, padding=k // 2), _activation(config))
             for k in self.KERNELS)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(width * len(self.KERNELS), spec.n_classes)

@@ -4,7 +4,10 @@ The order is the course's: prepare the data (encoders fitted on train only), opt
 check that the model can overfit a small subset (``sanity``), optionally select the
 setting by cross-validation (``search``, never looking at test), fit with early stopping
 on val (or retrain the selected setting on train+val), and only then evaluate the test
-split, once, on the best weights. Every file of the run folder is written atomically.
+split, once, on the best weights. Then the errors on train, train_val (a domain split's
+held-out source rows), val and test give the avoidable bias, variance and data mismatch
+(:mod:`pipelines.train.gaps`). A CUDA out-of-memory error halves the batch and fits again
+(:mod:`pipelines.train.memory`). Every file of the run folder is written atomically.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from curate.errors import CuraugError
 #: Files a run writes; a folder holding any of them and no checkpoint is a finished run.
 RUN_FILES = ("metrics.json", "model.pt", "config.json")
 CHECKPOINT = "checkpoint.pt"
+#: The batch and learning rate an out-of-memory error led to, for a resumed run to start from.
+MEMORY = "memory.json"
 #: Training samples the activation/gradient histograms are recorded on.
 PROBE_SIZE = 64
 #: Epochs the histograms are recorded at (spread evenly over the run).
@@ -27,7 +32,7 @@ HISTOGRAM_EPOCHS = 6
 
 
 def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=None, search_progress=None,
-          engine: str = "local", scheduler: str | None = None, **settings: Any) -> dict[str, Any]:
+          engine: str = "local", scheduler: str | None = None, notice=None, **settings: Any) -> dict[str, Any]:
     """Train a baseline on the ``split`` column of ``data`` and write ``out`` (RUNDIR).
 
     ``data`` is a manifest DataFrame or a path to one; ``settings`` are the fields of
@@ -37,7 +42,8 @@ def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=N
     search's trials as Dask tasks, one worker process each (on ``scheduler``, else a
     LocalCluster of ``search_workers`` processes); the result is the local one.
     ``progress`` is a loop callback (one line per epoch); ``search_progress(done, total,
-    score, best)`` is called after each search trial.
+    score, best)`` is called after each search trial; ``notice(line)`` hears what the run
+    changed on its own as it happens (a CUDA out-of-memory error halving the batch).
     """
     if engine not in ("local", "dask"):
         raise CuraugError(f"engine={engine!r}: choose 'local' or 'dask'", param="engine")
@@ -51,7 +57,7 @@ def train(data: Any, *, label: str = "label", out: str | os.PathLike, progress=N
     base_dir = Path(data).resolve().parent if isinstance(data, (str, os.PathLike)) else Path.cwd()
     df = load_data(data) if isinstance(data, (str, os.PathLike)) else data
     return TrainingRun(config, rundir, progress=progress, search_progress=search_progress, engine=engine,
-                       scheduler=scheduler).run(df, base_dir)
+                       scheduler=scheduler, notice=notice).run(df, base_dir)
 
 
 def make_config(**settings: Any):
@@ -90,13 +96,13 @@ class TrainingRun:
     """The steps of one run, sharing the config, the device and the run folder."""
 
     def __init__(self, config, rundir: Path, *, progress=None, search_progress=None, engine: str = "local",
-                 scheduler: str | None = None):
+                 scheduler: str | None = None, notice=None):
         from pipelines.train.device import resolve_device
 
         self.config = config
         self.rundir = rundir
         self.device = resolve_device(config.device)
-        self.progress, self.search_progress = progress, search_progress
+        self.progress, self.search_progress, self.notice = progress, search_progress, notice
         self.engine, self.scheduler = engine, scheduler
         self.test_evaluations = 0
         self.sized: list[str] = []
@@ -130,42 +136,99 @@ class TrainingRun:
             searched = self._search(prepared, config)
             metrics["search"] = searched.record
             config = config.model_copy(update=searched.record["best"]["params"])
-            retrain = _retrain(prepared, searched)
+            # a domain split's val is the target domain: it never trains, so the gaps stay measurable
+            retrain = None if "train_val" in prepared.splits else _retrain(prepared, searched)
         if config.folds:
             self._write_oof(prepared, config)
         histograms = self._histograms(prepared.splits["train"], retrain["epochs"] if retrain else config.epochs)
-        model = build(prepared.spec, config)
-        result = self._fit_final(model, prepared, config, histograms, retrain)
+        model, result, config = self._fit_final(prepared, config, histograms, retrain, metrics)
         metrics.update(best_epoch=result.best_epoch, stopped_epoch=result.stopped_epoch, history=result.history)
         if retrain:
             metrics["retrain"] = retrain
         histograms.write_figures()
         metrics["histograms"] = histograms.summary()
         self._write_outputs(model, prepared, config, result, metrics, searched)
-        metrics.update(self._validation(model, prepared, searched))
+        metrics.update(self._validation(model, prepared, searched if retrain else None))
         if "test" in prepared.splits:
             metrics["test"] = self._test_once(model, prepared)
+        metrics.update(self._gaps(model, prepared, metrics, config))
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         from curate.io.atomic import write_json_atomic
         from curate.io.jsonify import jsonable
 
         write_json_atomic(self.rundir / "metrics.json", jsonable(metrics, digits=6))
         (self.rundir / CHECKPOINT).unlink(missing_ok=True)
+        (self.rundir / MEMORY).unlink(missing_ok=True)
         return metrics
 
-    def _fit_final(self, model, prepared, config, histograms, retrain: dict[str, Any] | None):
-        """The model that is tested: early-stopped on val, or, after a search, the selected
-        setting retrained on train+val for the epochs the folds chose (no data is left to
-        stop on)."""
+    def _fit_final(self, prepared, config, histograms, retrain: dict[str, Any] | None, metrics: dict[str, Any]):
+        """``(model, fit result, config)`` of the model that is tested: early-stopped on val,
+        or, after a search, the selected setting retrained on train+val for the epochs the
+        folds chose (no data is left to stop on). A CUDA out-of-memory error halves the
+        batch and fits again (``metrics["memory"]`` and a warning say so); a resumed run
+        starts from the batch the interrupted one had come down to."""
         from pipelines.train.data import concat
         from pipelines.train.loop import fit
+        from pipelines.train.memory import describe, fit_within_memory
 
         train_set, val_set = prepared.splits["train"], prepared.splits.get("val")
         callbacks = self._callbacks(histograms)
-        if retrain is None:
-            return fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=callbacks)
-        trainval = concat(train_set, val_set) if val_set is not None else train_set
-        return fit(model, trainval, None, config, rundir=self.rundir, callbacks=callbacks, epochs=retrain["epochs"])
+        earlier = self._memory_record() if (self.rundir / CHECKPOINT).exists() else []
+        if earlier:
+            config = config.model_copy(update={earlier[-1]["setting"]: earlier[-1]["batch"][1],
+                                               "lr": earlier[-1]["lr"][1]})
+
+        def fit_once(config):
+            histograms.load_state_dict({"epochs": {}})
+            model = build(prepared.spec, config)
+            if retrain is None:
+                return model, fit(model, train_set, val_set, config, rundir=self.rundir, callbacks=callbacks)
+            trainval = concat(train_set, val_set) if val_set is not None else train_set
+            return model, fit(model, trainval, None, config, rundir=self.rundir, callbacks=callbacks,
+                              epochs=retrain["epochs"])
+
+        def on_halve(config, records):
+            from curate.io.atomic import write_json_atomic
+
+            # the abandoned try's checkpoint is of other settings: the new try starts afresh
+            (self.rundir / CHECKPOINT).unlink(missing_ok=True)
+            write_json_atomic(self.rundir / MEMORY, earlier + records)
+
+        (model, result), config, records = fit_within_memory(fit_once, config, notice=self.notice,
+                                                             on_halve=on_halve)
+        if earlier + records:
+            metrics["memory"] = earlier + records
+            metrics.setdefault("warnings", []).extend(describe(r) for r in earlier + records)
+        return model, result, config
+
+    def _memory_record(self) -> list[dict[str, Any]]:
+        import json
+
+        try:
+            return json.loads((self.rundir / MEMORY).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+
+    def _gaps(self, model, prepared, metrics: dict[str, Any], config) -> dict[str, Any]:
+        """``train`` and ``train_val`` figures of the tested model (train: its original rows,
+        augmented copies left out, so train and train_val are drawn alike) and ``gaps``:
+        avoidable bias, variance and data mismatch from the four error rates."""
+        import numpy as np
+
+        from pipelines.train.gaps import error_gaps
+        from pipelines.train.metrics import classification_metrics
+
+        train_set = prepared.splits["train"]
+        original = train_set.subset(np.flatnonzero(~np.asarray(train_set.augmented, dtype=bool)))
+        figures = {"train": classification_metrics(evaluate_on_model_device(model, original), prepared.spec.classes)}
+        if "train_val" in prepared.splits:
+            figures["train_val"] = classification_metrics(
+                evaluate_on_model_device(model, prepared.splits["train_val"]), prepared.spec.classes)
+        errors = {name: 1.0 - figures[name]["accuracy"] for name in ("train", "train_val") if name in figures}
+        errors.update({name: 1.0 - metrics[name]["accuracy"] for name in ("val", "test") if name in metrics})
+        if "val" not in errors:
+            return figures
+        return {**figures, "gaps": error_gaps(errors, config.human_error)}
 
     def _validation(self, model, prepared, searched) -> dict[str, Any]:
         """``val`` and ``errors`` (and ``errors.csv``): the tested model's on the val split;
@@ -264,7 +327,7 @@ class TrainingRun:
             "config": config.model_dump(mode="json"), "sized_to_data": self.sized,
             "model": metrics["model"], "spec": prepared.spec.to_json(),
             "encoder": prepared.encoder, "curaug": curaug_version(), "torch": torch.__version__})
-        if searched is None:
+        if "retrain" not in metrics:
             write_curves(result.history, self.rundir / "curves.png", best_epoch=result.best_epoch)
         else:  # the retrain has no val to plot: the chosen trial's fits are the run's curves
             retrain = metrics["retrain"]
@@ -347,11 +410,16 @@ def build(spec, config):
 
 def fit_fresh(config, train_set, val_set):
     """Fit a fresh model on ``train_set`` selecting on ``val_set``: what the search and
-    ``--folds`` run per fold (no checkpoint). Module-level, so Dask can ship it."""
+    ``--folds`` run per fold (no checkpoint; a CUDA out-of-memory error halves the batch,
+    with a warning). Module-level, so Dask can ship it."""
     from pipelines.train.loop import fit
+    from pipelines.train.memory import fit_within_memory
 
-    model = build(train_set.spec, config)
-    return model, fit(model, train_set, val_set, config)
+    def fit_once(config):
+        model = build(train_set.spec, config)
+        return model, fit(model, train_set, val_set, config)
+
+    return fit_within_memory(fit_once, config)[0]
 
 
 def evaluate_on_model_device(model, dataset):

@@ -2,11 +2,17 @@
 
 :func:`search` is an Optuna study over a declared space (learning rate, weight decay,
 dropout, width): the first half of the trials draw at random over the whole space
-(*coarse*), the rest at random inside a box around the best coarse trial (*fine*). Each
-trial is scored by K-fold cross-validation over the manifest's ``fold`` column (fold k
-validates, the other folds train), or on ``val`` when there are no folds. The test split
-is never read. :func:`out_of_fold_probs` predicts every fold from a model trained on the
-other folds, the probabilities the ``label_issues`` check reads (``label_issues: {probs: PATH}``).
+(*coarse*); with ``search_sampler="random"`` the rest draw at random inside a box around
+the best coarse trial (*fine*), with ``"tpe"`` Optuna's Tree-structured Parzen Estimator
+(Bergstra et al. 2011; multivariate) proposes them over the whole space from every trial
+before, in rounds of :data:`TPE_ROUND` (a running trial counts as a poor one, Optuna's
+*constant liar*, so a round's trials differ). Either way each trial is scored by K-fold
+cross-validation over the manifest's ``fold`` column (fold k validates, the other folds
+train), or on ``val`` when there are no folds, and on ``val`` for a domain split (its val
+is the target domain, what the model is for; its folds cover the source rows). The test
+split is never read. :func:`out_of_fold_probs` predicts every fold from a model trained on
+the other folds, the probabilities the ``label_issues`` check reads (``label_issues:
+{probs: PATH}``).
 
 Neither function fits anything itself: the caller passes ``fit_fn(config, train, val) ->
 (model, FitResult)``, ``evaluate_fn(model, dataset) -> Predictions`` and ``concat(a, b)``
@@ -62,6 +68,9 @@ SPACE: dict[str, tuple[float, float, bool]] = {
 FINE_STEP = {"lr": 0.5, "weight_decay": 0.5, "dropout": 0.1, "width": 2}
 
 FOLDS_HINT = "split with `curaug split --folds K`"
+#: TPE trials proposed at once: each round sees every trial of the rounds before, so the
+#: trials depend on the seed alone, not on how many workers run a round
+TPE_ROUND = 4
 
 
 def derived_seed(seed: int, *keys: int | str) -> int:
@@ -134,15 +143,18 @@ class _Scored:
 def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evaluate_fn: EvaluateFn,
            concat: ConcatFn, n_trials: int, map_trials: MapFn | None = None,
            on_trial: TrialFn | None = None) -> SearchResult:
-    """Random search, coarse then fine, scored by cross-validation.
+    """Random search, coarse then fine (or TPE: ``config.search_sampler``), scored by
+    cross-validation.
 
     Trials run ``config.search_workers`` at a time. A trial's parameters depend only on
-    ``config.seed`` and its number, and its fits are seeded from both, so the result does
-    not depend on how many run at once (as long as ``fit_fn`` draws from its own seeded
-    generators). The record is ``{"trials": [...], "best": {"trial", "params", "cv_mean",
-    "cv_std", "epochs", "history"}}``: ``epochs`` is the median best epoch over the best
-    trial's folds, the length of the retraining on train + val; ``history`` its fits'
-    curves, per epoch the mean over the fits that ran it (``fits``: how many did).
+    ``config.seed`` and its number (TPE: and the trials of the rounds before it), and its
+    fits are seeded from both, so the result does not depend on how many run at once (as
+    long as ``fit_fn`` draws from its own seeded generators). The record is ``{"sampler",
+    "scored_on", "trials": [...], "best": {"trial", "params", "cv_mean", "cv_std", "epochs",
+    "history"}}``: ``scored_on`` is ``folds`` or ``val``; ``epochs`` is the median best
+    epoch over the best trial's folds, the length of the retraining on train + val;
+    ``history`` its fits' curves, per epoch the mean over the fits that ran it (``fits``:
+    how many did).
 
     ``map_trials(fn, configs)`` runs a stage's trials elsewhere (``curaug train --engine
     dask``: one task per trial, each in its own worker process), yielding ``(index,
@@ -210,12 +222,26 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
         if failures:
             raise failures[min(failures)]
 
+    def run_rounds(study: optuna.Study, stage: str, n: int) -> None:
+        """The model-based trials: each round asked in turn (the sampler sees every
+        finished trial), run at once, told in trial order."""
+        scoring = functools.partial(plan.cross_validate, fit_fn=fit_fn, evaluate_fn=evaluate_fn)
+        for start in range(0, n, TPE_ROUND):
+            trials = [study.ask() for _ in range(min(TPE_ROUND, n - start))]
+            configs = [trial_config(trial, SPACE) for trial in trials]
+            scored = dict((map_trials or _thread_map(config.search_workers))(scoring, configs))
+            for index, trial in enumerate(trials):
+                study.tell(trial, record(trial, stage, scored[index]))
+
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.create_study(direction="maximize", sampler=TrialSeededSampler(config.seed))
         run_stage(study, "coarse", SPACE, n_coarse)
-        if n_trials > n_coarse:
+        if n_trials > n_coarse and config.search_sampler == "tpe":
+            study.sampler = tpe_sampler(config.seed, n_coarse)
+            run_rounds(study, "tpe", n_trials - n_coarse)
+        elif n_trials > n_coarse:
             run_stage(study, "fine", fine_box(_best(_records(study))["params"]), n_trials - n_coarse)
     finally:
         optuna.logging.set_verbosity(previous)
@@ -223,7 +249,8 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
     best = _best(trials)
     chosen: _Scored = kept["scored"]
     held_out = HeldOut(plan.pool.subset(chosen.rows), chosen.predictions, len(chosen.scores))
-    return SearchResult({"trials": trials,
+    return SearchResult({"sampler": config.search_sampler, "scored_on": "folds" if plan.folds else "val",
+                         "trials": trials,
                          "best": {"trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"],
                                   "cv_std": best["cv_std"], "epochs": int(np.median(best["fold_best_epochs"]) + 0.5),
                                   "history": mean_history(chosen.histories)}},
@@ -292,6 +319,35 @@ def out_of_fold_probs(prepared: "Prepared", config: "TrainConfig", *, fit_fn: Fi
     return frame
 
 
+def tpe_sampler(seed: int, n_startup: int) -> optuna.samplers.TPESampler:
+    """Optuna's TPE, seeded from the run's seed, modelling the parameters jointly, from the
+    ``n_startup`` random trials before it on."""
+    import warnings
+
+    with warnings.catch_warnings():  # multivariate and constant_liar are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=derived_seed(seed, "tpe"), n_startup_trials=n_startup,
+                                          multivariate=True, constant_liar=True)
+
+
+def _thread_map(workers: int) -> MapFn:
+    """``map_trials`` on this process's threads: results in the order they finish; a
+    failing trial raises once every trial of the batch is done (the lowest failing one's error)."""
+    def run(fn, items):
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            done = {futures[f]: f for f in as_completed(futures)}
+        failed = sorted(i for i, f in done.items() if f.exception() is not None)
+        if failed:
+            raise done[failed[0]].exception()
+        for i in sorted(done):
+            yield i, done[i].result()
+
+    return run
+
+
 class TrialSeededSampler(optuna.samplers.RandomSampler):
     """Optuna's random sampler with one generator per trial and parameter, seeded from
     (seed, trial number, name): Optuna reseeds a shared sampler from the OS in every worker
@@ -344,27 +400,27 @@ class _Validation:
 
     @classmethod
     def plan(cls, prepared: "Prepared", concat: ConcatFn, *, need: str) -> "_Validation":
+        """A domain split (a ``train_val`` split) scores trials on val, the target domain,
+        and takes out-of-fold probabilities over its folds, which cover train and train_val."""
         train, val = prepared.splits.get("train"), prepared.splits.get("val")
+        domain = "train_val" in prepared.splits
         if train is None or len(train) == 0:
             raise CuraugError(f"{need} needs rows in the train split", param=need.lstrip("-"))
+        if domain and need == "--folds":
+            val = prepared.splits["train_val"]
         pool = concat(train, val) if val is not None and len(val) else train
         folds = None
-        if pool.folds is not None:
+        if pool.folds is not None and not (domain and need == "--search"):
             values = np.asarray(pool.folds)
             present = np.unique(values[values >= 0]).tolist()
             folds = present if len(present) >= 2 else None
+        if domain and need == "--search" and (val is None or len(val) == 0):
+            raise CuraugError("--search on a domain split scores trials on val, the target domain, and it has no "
+                              "val rows: split with a val ratio above 0", param="search")
         if folds is None and need == "--search" and (val is None or len(val) == 0):
             raise CuraugError(f"--search needs a val split or a fold column to score trials on: {FOLDS_HINT}",
                               param="search")
         return cls(pool, folds, train, val)
-
-    def fold_datasets(self, k: int) -> tuple[Any, Any]:
-        """(train, val) for fold k: the other folds train; fold k's original rows validate
-        (augmented rows carry their source's fold, so none of them trains while it validates)."""
-        folds = np.asarray(self.pool.folds)
-        augmented = np.asarray(self.pool.augmented, dtype=bool)
-        return (self.pool.subset(np.flatnonzero((folds >= 0) & (folds != k))),
-                self.pool.subset(np.flatnonzero((folds == k) & ~augmented)))
 
     def validated_rows(self, k: int | None) -> np.ndarray:
         """The pool positions fold ``k`` validates on (fold k's original rows); without

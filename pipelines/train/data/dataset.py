@@ -39,7 +39,8 @@ from pipelines.train.types import DataSpec
 if TYPE_CHECKING:
     import pandas as pd
 
-TRAIN_SPLITS = ("train", "val", "test")
+#: train_val: the source domain's held-out rows of a domain split (``curaug split --domain``)
+TRAIN_SPLITS = ("train", "train_val", "val", "test")
 AUGMENTED_OUTSIDE_TRAIN = "augmented row outside train"
 
 
@@ -134,7 +135,7 @@ class ManifestDataset(Dataset):
             folder for a DataFrame).
         label : str
             The label column.
-        split : {'train', 'val', 'test'}
+        split : {'train', 'train_val', 'val', 'test'}
             The rows returned.
         modality : str, optional
             Overrides the manifest's ``modality`` column.

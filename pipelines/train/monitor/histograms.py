@@ -7,6 +7,9 @@ them, and (for Linear/Conv) one of the weight gradient. Histogram ranges come fr
 data: fastai's ``ActivationStats`` bins into a fixed 0-10 range, which hides exactly the
 exploding or negative values one is looking for.
 
+A layer whose units mostly never fire on the probe batch is flagged, and the summary's
+``advice`` recommends an activation whose units cannot die: LeakyReLU or maxout.
+
 The probe is invisible to training: it runs under :func:`torch.random.fork_rng` (dropout
 draws do not advance the run's RNG stream), and the model's gradients, buffers (batch-norm
 running statistics) and per-module train/eval modes are put back as they were.
@@ -24,13 +27,17 @@ from torch import nn
 
 from curate.errors import CuraugError
 from curate.io.atomic import atomic_path, write_json_atomic
+from pipelines.train.models import Maxout
 
 BINS = 40
 #: a layer with more dead units than this share is flagged
 DEAD_LIMIT = 0.5
+#: what the summary recommends when a layer is flagged
+DEAD_ADVICE = ("units that never fire learn nothing: try --activation leaky_relu (a small slope below zero) or "
+               "--activation maxout (the maximum of affine pieces), whose units cannot die, or a lower learning rate")
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU,
-               nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardtanh, nn.Tanh, nn.Sigmoid, nn.Softplus)
+               nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardtanh, nn.Tanh, nn.Sigmoid, nn.Softplus, Maxout)
 #: the dimension that holds a layer's units: features are last for Linear, channels second for Conv
 WEIGHTED = {nn.Linear: -1, nn.Conv1d: 1, nn.Conv2d: 1, nn.Conv3d: 1}
 
@@ -158,16 +165,19 @@ class ActivationHistograms:
         self.epochs = copy.deepcopy(dict(state["epochs"]))
 
     def summary(self) -> dict[str, Any]:
-        """The last recorded epoch's dead-unit fraction per activation layer, and the
-        layers over the limit: ``{"epoch", "dead_relu": {layer: fraction}, "flagged": [...]}``."""
+        """The last recorded epoch's dead-unit fraction per activation layer, the layers
+        over the limit and, when there are any, what to do about them: ``{"epoch",
+        "dead_relu": {layer: fraction}, "flagged": [...], "advice"}`` (``advice`` None when
+        no layer is flagged)."""
         if not self.epochs:
-            return {"epoch": None, "dead_relu": {}, "flagged": []}
+            return {"epoch": None, "dead_relu": {}, "flagged": [], "advice": None}
         last = max(self.epochs, key=int)
         layers = self.epochs[last]
+        flagged = [name for name, layer in layers.items() if layer["flagged"]]
         return {"epoch": int(last),
                 "dead_relu": {name: layer["dead_fraction"] for name, layer in layers.items()
                               if layer["dead_fraction"] is not None},
-                "flagged": [name for name, layer in layers.items() if layer["flagged"]]}
+                "flagged": flagged, "advice": DEAD_ADVICE if flagged else None}
 
     # ------------------------------------------------------------------ the probe
 
