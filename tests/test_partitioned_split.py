@@ -112,7 +112,7 @@ def test_multilabel_and_time_splits_of_any_partitioning_are_the_in_memory_split(
         assert out["fold"].astype(object).equals(expected["fold"].astype(object))
     assert out.drop(columns=["split", "fold"], errors="ignore").equals(df)
     note = report["notes"].pop()
-    assert note.startswith("multilabel and time splits order the whole table") and f"all {n} rows" in note
+    assert note.startswith("multilabel, time and domain splits order the whole table") and f"all {n} rows" in note
     assert json.dumps(report, sort_keys=True) == json.dumps(expected_report, sort_keys=True)
 
 

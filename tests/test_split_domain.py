@@ -137,15 +137,21 @@ def test_the_cli_writes_the_split_the_report_and_a_lock_naming_the_domains(cli, 
     assert json.loads(report.read_text())["domain"]["target"] == "Biscoe"
 
 
-def test_a_partitioned_table_refuses_a_domain_split_in_one_line(cli, tmp_path, penguins):
+def test_a_partitioned_domain_split_is_the_in_memory_one_with_its_lock(cli, tmp_path, penguins):
     folder = tmp_path / "parts"
     folder.mkdir()
     penguins.iloc[:200].to_parquet(folder / "part.0.parquet", index=False)
     penguins.iloc[200:].to_parquet(folder / "part.1.parquet", index=False)
-    line = one_error_line(cli("split", folder, "--label", "species", "--domain", "island", "--target", "Biscoe",
-                              "-o", tmp_path / "out"))
-    assert line == ("error: --domain 'island': a domain split places the source and the target domain each on its own and "
-                    "does not run on a partitioned table; split one file with --engine local")
+    penguins.to_csv(tmp_path / "whole.csv", index=False)
+    args = ["--label", "species", "--domain", "island", "--target", "Biscoe", "--small-classes-to-train"]
+    r = cli("split", folder, *args, "-o", tmp_path / "out", "--lock", tmp_path / "p.lock")
+    assert r.code == 0, r.err
+    assert cli("split", tmp_path / "whole.csv", *args, "-o", tmp_path / "mem.csv", "--lock", tmp_path / "m.lock").code == 0
+    got, want = pd.read_parquet(tmp_path / "out"), pd.read_csv(tmp_path / "mem.csv")
+    assert got["split"].astype(object).tolist() == want["split"].tolist()
+    assert set(got.loc[got["island"] == "Biscoe", "split"]) == {"val", "test"}
+    locks = [json.loads((tmp_path / f).read_text()) for f in ("p.lock", "m.lock")]
+    assert locks[0]["splits"] == locks[1]["splits"] and locks[0]["settings"]["target"] == "Biscoe"
 
 
 @given(n_source=st.integers(4, 40), n_target=st.integers(2, 30), classes=st.integers(1, 3), seed=st.integers(0, 9),
