@@ -57,7 +57,7 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
 
     source = Path(data)
     if not source.is_file():
-        raise CuraugError(f"data: no such file {os.fspath(data)}", param="data")
+        raise CuraugError("data: no such file", param="data")
     target = Path(out)
     df = load_data(source)
     _check_out(target, source, df)

@@ -76,7 +76,7 @@ def gather(data: str | os.PathLike, *, label: str | None = None, rules: Any = No
 
     path = Path(data)
     if not path.is_file():
-        raise CuraugError(f"data: no such file {os.fspath(data)}", param="data")
+        raise CuraugError("data: no such file", param="data")
     return facts_of(load_data(path), path, label=label, rules=rules, run_dir=run_dir)
 
 

@@ -24,7 +24,9 @@ TASKS = {"image": "image-classification", "text": "text-classification", "audio"
 
 
 def size_category(rows: int) -> str:
-    """>>> size_category(999), size_category(1000), size_category(345_000)
+    """Hugging Face's size bin of ``rows``.
+
+    >>> size_category(999), size_category(1000), size_category(345_000)
     ('n<1K', '1K<n<10K', '100K<n<1M')
     """
     return next((name for bound, name in SIZE_CATEGORIES if rows < bound), "n>1T")
