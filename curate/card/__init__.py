@@ -50,7 +50,7 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
     {'license': 'cc0-1.0', 'task_categories': ['tabular-classification'], 'size_categories': ['n<1K']}
     """
     from curate.card.facts import facts_of
-    from curate.card.markdown import render_card
+    from curate.card import markdown
     from curate.io.atomic import write_text_atomic
     from curate.io.manifest import load_data, save_manifest
     from curate.version import curaug_version
@@ -62,18 +62,16 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
     df = load_data(source)
     _check_out(target, source, df)
     facts = facts_of(df, source, label=label, rules=rules, run_dir=run_dir)
-    files = {}
-    if facts.split_col is not None:
-        folder = target.parent / SPLIT_FOLDER
-        if folder.exists() and not folder.is_dir():
-            raise CuraugError(f"out={os.fspath(out)!r}: {folder} is a file, and the split files go in that folder",
-                              param="out")
-        for split in facts.split_sizes:
-            name = f"{SPLIT_FOLDER}/{split}.parquet"
-            save_manifest(df[df[facts.split_col].astype("string") == split], target.parent / name)
-            files[split] = name
-    write_text_atomic(target, render_card(facts, license=license, description=description, data_files=files,
-                                          version=curaug_version()))
+    folder = target.parent / SPLIT_FOLDER
+    files = {split: f"{SPLIT_FOLDER}/{split}.parquet" for split in facts.split_sizes}
+    if files and folder.exists() and not folder.is_dir():
+        raise CuraugError(f"out={os.fspath(out)!r}: {folder} is a file, and the split files go in that folder",
+                          param="out")
+    text = markdown.render_card(facts, license=license, description=description, data_files=files,
+                                version=curaug_version())
+    for split, name in files.items():
+        save_manifest(df[df[facts.split_col].astype("string") == split], target.parent / name)
+    write_text_atomic(target, text)
     return target
 
 
