@@ -87,8 +87,10 @@ def text(value: Any) -> str:
 
 
 def code(value: Any) -> str:
-    """An id, path or column name as a code span (never markup, even with backticks inside)."""
-    s = " ".join(str(value).split()).replace("|", "\\|")
+    """An id, path or value as a code span (never markup, even with backticks inside); a
+    value with spaces at its ends is quoted, since a code span would drop them (``'F '``)."""
+    raw = str(value)
+    s = " ".join((repr(raw) if raw != raw.strip() else raw).split()).replace("|", "\\|")
     fence = "``" if "`" in s else "`"
     return f"{fence} {s} {fence}" if fence == "``" else f"`{s}`"
 
