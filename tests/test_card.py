@@ -114,6 +114,9 @@ def test_provenance_and_composition_figures_come_from_ingest_and_the_profile(run
     for cls, counts in _json(run, "split.json")["per_class"].items():
         assert per_split[cls] == [str(counts[s]) for s in ("train", "val", "test")]
     assert per_split["**all rows**"] == [str(n) for n in _json(run, "split.json")["sizes"].values()]
+    balance = {c["observed"]["split"]: c["observed"]["imbalance_ratio"]
+               for c in _json(run, "splits.validation.json")["checks"] if c["name"] == "class_balance"}
+    assert per_split["**imbalance ratio**"] == [f"{balance[s]:.4g}" for s in ("train", "val", "test")]
 
 
 def test_preprocessing_splits_augmentation_and_limitations_come_from_the_run_files(run):
@@ -192,6 +195,17 @@ def test_a_table_card_from_the_cli_shows_bias_and_every_failed_check(cli, tmp_pa
             assert f"`{c['name']}` on `{c['column']}`" in limits if c["column"] else f"`{c['name']}`" in limits
     assert limits.count("**FAILED**") == sum(not c["success"] and c["severity"] == "error" for c in checks)
     assert limits.count("**warning**") == sum(not c["success"] and c["severity"] == "warn" for c in checks)
+
+
+def test_a_table_cleaned_by_curaug_clean_names_its_normaliser(cli, tmp_path):
+    cleaned = tmp_path / "clean" / "penguins.parquet"
+    assert cli("clean", SAMPLE / "penguins.csv", "--rules", SAMPLE / "penguins.normalize.yaml", "-o", cleaned).code == 0
+    params = json.loads((tmp_path / "clean" / "penguins.normalize.json").read_text())
+    out = tmp_path / "card.md"
+    assert cli("card", cleaned, "--label", "species", "-o", out).code == 0
+    pre = _section(_header_and_body(out.read_text(encoding="utf-8"))[1], "Preprocessing")
+    assert (f"- Normaliser `{params['method']}` on " + ", ".join(f"`{c}`" for c in params["columns"])
+            + f": fitted on {params['fit_on']} rows") in pre
 
 
 def test_markup_in_the_data_is_text_in_the_card_and_the_report(tmp_path):

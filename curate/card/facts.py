@@ -49,6 +49,7 @@ class CardFacts:
     validations: list[dict[str, Any]] = field(default_factory=list)     # validation results (to_dict shape)
     run: dict[str, Any] = field(default_factory=dict)                   # RUN_FILES key -> figures read
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)   # stage -> settings it ran with
+    normalized: dict[str, Any] | None = None   # the normaliser `curaug clean` recorded with the data
 
     @property
     def checks(self) -> list[dict[str, Any]]:
@@ -94,11 +95,15 @@ def facts_of(df: "pd.DataFrame", path: Path, *, label: str | None = None, rules:
         raise CuraugError(f"label={label!r} (the rules' label): no such column in {path.name}", param="label")
     if label is None and "label" in df.columns:
         label = "label"
+    from curate.clean.normalize import NORMALIZED_ATTR, note_normalization
+
+    normalized = note_normalization(df, path).attrs.get(NORMALIZED_ATTR)
     folder = Path(run_dir) if run_dir is not None else run_folder(path)
     run, settings = _read_run(folder) if folder is not None else ({}, {})
     split_col = "split" if "split" in df.columns else None
     facts = CardFacts(data=path.name, label=label, profile=profile(df, label=label), digest=content_digest(df),
-                      formats=_formats(df), roots=media_roots(df), split_col=split_col, run=run, settings=settings)
+                      formats=_formats(df), roots=media_roots(df), split_col=split_col, run=run, settings=settings,
+                      normalized=normalized)
     if split_col is not None:
         facts.split_sizes, facts.per_split_classes = _per_split(df, split_col, label)
     facts.validations = [run[k] for k in ("validation", "splits_validation") if k in run]

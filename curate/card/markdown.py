@@ -123,6 +123,11 @@ def _ids(ids: list[Any], limit: int = 10) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
+def _imbalance(counts: list[int]) -> str:
+    """Largest class / smallest, as the profile computes it; a class absent from the split: ∞."""
+    return num(max(counts) / min(counts)) if min(counts) else "∞ (a class is absent)"
+
+
 def _named(facts: CardFacts, *names: str) -> list[dict[str, Any]]:
     return [c for c in facts.checks if c["name"] in names]
 
@@ -195,6 +200,9 @@ def composition(facts: CardFacts) -> list[str]:
         lines += [f"Per split (column {code(facts.split_col)}):", ""]
         rows = [[code(c), *(counts[s] for s in splits)] for c, counts in facts.per_split_classes.items()]
         rows.append(["**all rows**", *(facts.split_sizes[s] for s in splits)])
+        if facts.per_split_classes:
+            rows.append(["**imbalance ratio**", *(_imbalance([c[s] for c in facts.per_split_classes.values()])
+                                                  for s in splits)])
         lines += table(["class", *map(text, splits)], rows)
     return lines
 
@@ -215,6 +223,12 @@ def _clean_rows(log: list[dict[str, Any]]) -> list[list[Any]]:
 
 def preprocessing(facts: CardFacts) -> list[str]:
     lines = []
+    logged = any(e.get("action") == "normalize" for k in ("clean", "clean_fitted")
+                 for e in (facts.run.get(k) or {}).get("log", []))
+    n = facts.normalized
+    if n and not logged:
+        lines.append(f"- Normaliser {code(n['method'])} on {', '.join(code(c) for c in n['columns'])}: fitted on "
+                     f"{text(n['fit_on'])} rows (the parameters `curaug clean` stored with the data).")
     for key, when in (("clean", "before the split, on every row"),
                       ("clean_fitted", "after the split (statistics fitted on train rows)")):
         figures = facts.run.get(key)
