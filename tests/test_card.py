@@ -5,6 +5,7 @@ what curaug did not measure is absent; bad input is one error line and no file."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -166,9 +167,38 @@ def test_an_ablation_in_the_run_folder_gives_its_verdict(run, tmp_path):
                 "difference": {"mean": 0.11}, "paired_test": {"name": "paired t-test", "pvalue": 0.0027},
                 "verdict": "helps"}
     (out / "ablation.json").write_text(json.dumps(ablation))
+    state = _json(out, ".curaug/stages.json")
+    digest = hashlib.sha256((out / "ablation.json").read_bytes()).hexdigest()
+    state["stages"]["ablation"] = {"settings": {"ablation": {"seeds": 3}}, "outputs": {"ablation.json": digest}}
+    (out / ".curaug" / "stages.json").write_text(json.dumps(state))
     card = write_card(out / "split.parquet", tmp_path / "card" / "README.md")
     assert ("- Ablation over 3 seeds (val accuracy): 0.93 with augmentation, 0.82 without (difference 0.11, "
             "paired t-test p = 0.0027): augmentation **helps**.") in card.read_text(encoding="utf-8")
+
+
+def test_a_figures_file_its_stage_did_not_write_is_not_read(run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(run, out)
+    (out / "ablation.json").write_text(json.dumps({"verdict": "helps"}))  # no stage recorded it
+    split = _json(out, "split.json")
+    split["max_class_proportion_deviation"] = 0.5  # hand-edited: not the bytes the split stage wrote
+    (out / "split.json").write_text(json.dumps(split))
+    body = write_card(out / "split.parquet", tmp_path / "card.md").read_text(encoding="utf-8")
+    assert "Ablation" not in body and "Largest gap" not in body and "`split.json`" not in body
+    assert "- Achieved: train 84 rows" in body  # measured on the data itself
+
+
+def test_a_stage_removed_from_the_pipeline_file_is_not_in_the_card(run, tmp_path):
+    folder = tmp_path / "p"
+    shutil.copytree(run.parent, folder)
+    text = (folder / "pipeline.yaml").read_text()
+    (folder / "pipeline.yaml").write_text("\n".join(line for line in text.splitlines()
+                                                      if not line.startswith(("augment:", "train:"))) + "\n")
+    result = run_pipeline(folder / "pipeline.yaml")
+    assert result.success and result.ran == ["card", "report"], result.ran
+    body = (folder / "out" / "card.md").read_text(encoding="utf-8")
+    assert (folder / "out" / "augment.json").is_file()  # left by the earlier run...
+    assert "## Augmentation" not in body and "augment.json" not in body  # ...and not read
 
 
 def test_a_table_card_from_the_cli_shows_bias_and_every_failed_check(cli, tmp_path):

@@ -19,7 +19,7 @@ SPLIT_FOLDER = "data"
 
 def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | None = None, rules: Any = None,
                license: str | None = None, description: str | None = None,
-               run_dir: str | os.PathLike | None = None) -> Path:
+               run_dir: str | os.PathLike | None = None, stages: list[str] | None = None) -> Path:
     """Write the dataset card of the table ``data`` to ``out`` and return its path.
 
     With a ``split`` column, the rows of each split are also written to
@@ -39,6 +39,11 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
         Rules to validate with when no run computed the checks.
     license, description : str, optional
         The only words the card takes from the user.
+    run_dir : path, optional
+        The `curaug run` folder whose figures to read [default: the one holding ``data``].
+        Only figures files whose bytes are those their stage recorded are read.
+    stages : list of str, optional
+        Read only these stages' figures (the ``card`` stage passes the pipeline's stages).
 
     Examples
     --------
@@ -61,7 +66,7 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
     target = Path(out)
     df = load_data(source)
     _check_out(target, source, df)
-    facts = facts_of(df, source, label=label, rules=rules, run_dir=run_dir)
+    facts = facts_of(df, source, label=label, rules=rules, run_dir=run_dir, stages=stages)
     folder = target.parent / SPLIT_FOLDER
     files = {split: f"{SPLIT_FOLDER}/{split}.parquet" for split in facts.split_sizes}
     if files and folder.exists() and not folder.is_dir():

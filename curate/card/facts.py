@@ -82,8 +82,9 @@ def gather(data: str | os.PathLike, *, label: str | None = None, rules: Any = No
 
 
 def facts_of(df: "pd.DataFrame", path: Path, *, label: str | None = None, rules: Any = None,
-             run_dir: str | os.PathLike | None = None) -> CardFacts:
-    """:func:`gather` on a table already read from ``path``."""
+             run_dir: str | os.PathLike | None = None, stages: list[str] | None = None) -> CardFacts:
+    """:func:`gather` on a table already read from ``path``; ``stages``: read only these
+    stages' figures from the run folder (the stages of the pipeline file as it is now)."""
     from curate.api import _rules, profile, validate
 
     loaded_rules = _rules(rules)
@@ -99,7 +100,7 @@ def facts_of(df: "pd.DataFrame", path: Path, *, label: str | None = None, rules:
 
     normalized = note_normalization(df, path).attrs.get(NORMALIZED_ATTR)
     folder = Path(run_dir) if run_dir is not None else run_folder(path)
-    run, settings = _read_run(folder) if folder is not None else ({}, {})
+    run, settings = _read_run(folder, stages) if folder is not None else ({}, {})
     split_col = "split" if "split" in df.columns else None
     facts = CardFacts(data=path.name, label=label, profile=profile(df, label=label), digest=content_digest(df),
                       formats=_formats(df), roots=media_roots(df), split_col=split_col, run=run, settings=settings,
@@ -157,12 +158,23 @@ def _per_split(df: "pd.DataFrame", split_col: str, label: str | None) -> tuple[d
     return sizes, {str(c): {s: int(table.at[c, s]) if s in table.columns else 0 for s in order} for c in table.index}
 
 
-def _read_run(folder: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def _read_run(folder: Path, stages: list[str] | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The figures and settings of the run's finished stages (of ``stages`` only, when
+    given: a stage since removed from the pipeline file left its files behind). A file
+    whose bytes are not those its stage recorded (hand-edited, or left by a stage that
+    did not finish) is not read."""
+    state = folder / RUN_STATE
+    records = json.loads(state.read_text(encoding="utf-8")).get("stages", {}) if state.is_file() else {}
+    if stages is not None:
+        records = {name: r for name, r in records.items() if name in stages}
     run = {}
     for key, name in RUN_FILES.items():
         path = folder / name
-        if path.is_file():
-            run[key] = json.loads(path.read_text(encoding="utf-8"))
-    state = folder / RUN_STATE
-    records = json.loads(state.read_text(encoding="utf-8")).get("stages", {}) if state.is_file() else {}
+        top = name.split("/")[0] + "/" if "/" in name else name
+        recorded = [r["outputs"][top] for r in records.values() if top in r.get("outputs", {})]
+        if not recorded or not path.is_file():
+            continue
+        if top == name and hashlib.sha256(path.read_bytes()).hexdigest() != recorded[0]:
+            continue
+        run[key] = json.loads(path.read_text(encoding="utf-8"))
     return run, {name: record.get("settings", {}) for name, record in records.items()}

@@ -502,7 +502,9 @@ class Card(Stage):
         return p.config.card is not None
 
     def settings(self, p):
-        return {"card": p.config.card.model_dump(mode="json"), "label": p.config.label}
+        # the stages whose figures it reads: one removed from the file leaves its files behind
+        stages = [s.name for s in STAGES if s.applies(p) and s.name not in (self.name, "report")]
+        return {"card": p.config.card.model_dump(mode="json"), "label": p.config.label, "stages": stages}
 
     def inputs(self, p, present):
         found: dict[str, Path] = {}
@@ -521,7 +523,7 @@ class Card(Stage):
         data = (_split_data(p, ctx.present) if p.config.split is not None
                 else "clean.parquet" if "clean" in ctx.present else "manifest.parquet")
         write_card(ctx.out / data, ctx.out / "card.md", label=ctx.label, license=p.config.card.license,
-                   description=p.config.card.description, run_dir=ctx.out)
+                   description=p.config.card.description, run_dir=ctx.out, stages=ctx.present)
         return Outcome(True, f"from {data}")
 
 
