@@ -101,7 +101,8 @@ def test_provenance_and_composition_figures_come_from_ingest_and_the_profile(run
     assert f"- Source: `{ingest['source']}` (folder)" in prov and f"{ingest['rows']} rows ingested" in prov
     assert f"`{content_digest(data)['sha256']}`" in prov
     formats = dict(_table(prov, "format"))
-    assert {k: int(v) for k, v in formats.items()} == data["path"].str.extract(r"(\.\w+)$")[0].str.lower().value_counts().to_dict()
+    suffixes = data["path"].str.extract(r"(\.\w+)$")[0].str.lower()
+    assert {k: int(v) for k, v in formats.items()} == suffixes.value_counts().to_dict()
     assert _table(prov, "id") == [[r["id"], r["reason"]] for r in facts["status"]["corrupt_rows"]]
     comp = _section(body, "Composition")
     assert comp.lstrip().startswith(f"{facts['rows']} rows, {len(facts['columns'])} columns.")
@@ -201,6 +202,45 @@ def test_a_stage_removed_from_the_pipeline_file_is_not_in_the_card(run, tmp_path
     assert "## Augmentation" not in body and "augment.json" not in body  # ...and not read
 
 
+PENGUIN_RULES = """label: species
+group: individual_id
+sensitive: [sex]
+dataset:
+  min_rows: 100
+  bias: {max_parity_difference: 0.3}
+clean:
+  - drop_duplicates: {}
+  - anonymize: {columns: [notes], entities: [email, phone]}
+  - missing: {strategy: impute_mode, columns: [sex]}
+"""
+
+
+def test_a_penguins_run_card_shows_pii_scrubbed_fitted_statistics_groups_and_bias(tmp_path):
+    (tmp_path / "rules.yaml").write_text(PENGUIN_RULES)
+    (tmp_path / "pipeline.yaml").write_text(f"out: out\nsource: {SAMPLE / 'penguins.csv'}\nlabel: species\n"
+                                            "rules: rules.yaml\nsplit: {ratios: [0.6, 0.2, 0.2], seed: 0}\ncard: {}\n")
+    result = run_pipeline(tmp_path / "pipeline.yaml")
+    assert result.success, result.failed
+    out = tmp_path / "out"
+    meta, body = _header_and_body((out / "card.md").read_text(encoding="utf-8"))
+    assert "license" not in meta and meta["task_categories"] == ["tabular-classification"]
+    pre = _section(body, "Preprocessing")
+    (scrub,) = [e for e in _json(out, "clean.json")["log"] if e["action"] == "anonymize"]
+    assert "PII replaced: " + ", ".join(f"{n} {k}" for k, n in scrub["entities"].items()) in pre
+    (imputed,) = _json(out, "clean_fitted.json")["log"]
+    assert f"fitted on {imputed['fit_on']} rows ({imputed['fitted_rows']})" in pre
+    split = _json(out, "split.json")
+    splits = _section(body, "Splits")
+    assert "groups of `individual_id` kept whole" in splits
+    assert "- Groups per split: " + ", ".join(f"{s} {n}" for s, n in split["groups_per_split"].items()) in splits
+    (bias,) = [c for c in _json(out, "validation.json")["checks"] if c["name"] == "bias"]
+    section = _section(body, "Bias and label noise")
+    assert f"parity difference {bias['observed']['parity_difference']:.4g}" in section and "**passed**" in section
+    groups = {row[0]: row for row in _table(section, "group")}
+    for name, g in bias["observed"]["groups"].items():
+        assert groups[repr(name) if name != name.strip() else name][1:3] == [str(g["count"]), _pct(g["share"])]
+
+
 def test_a_table_card_from_the_cli_shows_bias_and_every_failed_check(cli, tmp_path):
     out = tmp_path / "card" / "README.md"
     result = cli("card", SAMPLE / "penguins.csv", "--rules", SAMPLE / "penguins.rules.yaml", "--license", "cc0-1.0",
@@ -268,7 +308,8 @@ def test_bad_input_is_one_error_line_and_no_file(cli, run, tmp_path, case):
     before = data.read_bytes() if data.is_file() else None
     line = one_error_line(cli("card", data, *extra, "-o", out))
     expected = {"missing data": "no such file", "output is a folder": "is a folder",
-                "output among the media": "is inside the data folder", "unknown label": "--label 'lable': no such column",
+                "output among the media": "is inside the data folder",
+                "unknown label": "--label 'lable': no such column",
                 "output is the data": "refusing to overwrite the data"}[case]
     assert expected in line, line
     if case != "output is a folder":

@@ -54,7 +54,7 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
     >>> yaml.safe_load(card.read_text().split("---")[1])
     {'license': 'cc0-1.0', 'task_categories': ['tabular-classification'], 'size_categories': ['n<1K']}
     """
-    from curate.card.facts import facts_of
+    from curate.card.facts import gather
     from curate.card import markdown
     from curate.io.atomic import write_text_atomic
     from curate.io.manifest import load_data, save_manifest
@@ -66,7 +66,7 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
     target = Path(out)
     df = load_data(source)
     _check_out(target, source, df)
-    facts = facts_of(df, source, label=label, rules=rules, run_dir=run_dir, stages=stages)
+    facts = gather(df, source, label=label, rules=rules, run_dir=run_dir, stages=stages)
     folder = target.parent / SPLIT_FOLDER
     files = {split: f"{SPLIT_FOLDER}/{split}.parquet" for split in facts.split_sizes}
     if files and folder.exists() and not folder.is_dir():

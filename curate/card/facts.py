@@ -64,27 +64,16 @@ def run_folder(data: str | os.PathLike) -> Path | None:
     return folder if (folder / RUN_STATE).is_file() else None
 
 
-def gather(data: str | os.PathLike, *, label: str | None = None, rules: Any = None,
-           run_dir: str | os.PathLike | None = None) -> CardFacts:
-    """The facts of the table ``data``: computed from it, and read from ``run_dir`` (by
-    default the run folder holding ``data``, if any).
+def gather(df: "pd.DataFrame", path: Path, *, label: str | None = None, rules: Any = None,
+           run_dir: str | os.PathLike | None = None, stages: list[str] | None = None) -> CardFacts:
+    """The facts of the table ``df`` read from ``path``: computed from it, and read from
+    ``run_dir`` (by default the run folder holding ``path``, if any; of ``stages`` only
+    when given: the stages of the pipeline file as it is now).
 
     ``label`` must name a column when given; otherwise the rules' label, else ``label``
     when that column exists. Without validation figures in the run folder, the data is
     validated here (with ``rules``, else the default checks).
     """
-    from curate.io.manifest import load_data
-
-    path = Path(data)
-    if not path.is_file():
-        raise CuraugError("data: no such file", param="data")
-    return facts_of(load_data(path), path, label=label, rules=rules, run_dir=run_dir)
-
-
-def facts_of(df: "pd.DataFrame", path: Path, *, label: str | None = None, rules: Any = None,
-             run_dir: str | os.PathLike | None = None, stages: list[str] | None = None) -> CardFacts:
-    """:func:`gather` on a table already read from ``path``; ``stages``: read only these
-    stages' figures from the run folder (the stages of the pipeline file as it is now)."""
     from curate.api import _rules, profile, validate
 
     loaded_rules = _rules(rules)

@@ -215,7 +215,8 @@ def _clean_rows(log: list[dict[str, Any]]) -> list[list[Any]]:
         if e.get("entities"):
             what.append("PII replaced: " + ", ".join(f"{n} {text(k)}" for k, n in e["entities"].items()))
         if e.get("fit_on"):
-            what.append(f"fitted on {text(e['fit_on'])} rows" + (f" ({e['fitted_rows']})" if "fitted_rows" in e else ""))
+            fitted = f" ({e['fitted_rows']})" if "fitted_rows" in e else ""
+            what.append(f"fitted on {text(e['fit_on'])} rows{fitted}")
         rows.append([e.get("index", ""), code(e.get("step", "")), code(e.get("action", "")), e.get("rows_dropped", 0),
                      sum(changed.values()) if isinstance(changed, dict) else changed, "; ".join(what)])
     return rows
@@ -244,13 +245,25 @@ def preprocessing(facts: CardFacts) -> list[str]:
     return lines
 
 
+def _split_method(settings: dict[str, Any], group: str | None) -> str:
+    """The strategy curate.split.splitters picks for these settings, in words."""
+    if settings.get("stable"):
+        return "stable hash placement of each " + (f"{code(group)} group" if group else "row id")
+    if settings.get("multilabel_sep"):
+        return "iterative stratification of the label sets" + (f", groups of {code(group)} kept whole" if group else "")
+    if group:
+        return f"groups of {code(group)} kept whole (each group in one split), placed class by class"
+    return "stratified by the label"
+
+
 def splits(facts: CardFacts) -> list[str]:
     if not facts.split_sizes:
         return []
     lines = []
-    settings = (facts.settings.get("split") or {}).get("split")
+    recorded = facts.settings.get("split") or {}
+    settings = recorded.get("split")
     if settings:
-        method = "grouped by " + code(settings["group"]) if settings.get("group") else "stratified by the label"
+        method = _split_method(settings, recorded.get("group") or settings.get("group"))
         lines.append(f"- Method: {method}, ratios requested {', '.join(num(r) for r in settings['ratios'])} "
                      f"(train, val, test), seed {settings['seed']}"
                      + (f", {settings['folds']} folds over train+val" if settings.get("folds") else "")
