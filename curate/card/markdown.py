@@ -113,7 +113,7 @@ def num(x: Any) -> str:
 def table(head: list[str], rows: list[list[Any]]) -> list[str]:
     if not rows:
         return []
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out = ["", "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return out + [""]
 
@@ -197,7 +197,7 @@ def composition(facts: CardFacts) -> list[str]:
                        [[code(c), n, pct(label["shares"][c])] for c, n in label["counts"].items()])
     if facts.split_sizes:
         splits = list(facts.split_sizes)
-        lines += [f"Per split (column {code(facts.split_col)}):", ""]
+        lines += ["", f"Per split (column {code(facts.split_col)}):", ""]
         rows = [[code(c), *(counts[s] for s in splits)] for c, counts in facts.per_split_classes.items()]
         rows.append(["**all rows**", *(facts.split_sizes[s] for s in splits)])
         if facts.per_split_classes:
@@ -235,7 +235,8 @@ def preprocessing(facts: CardFacts) -> list[str]:
         figures = facts.run.get(key)
         if not figures:
             continue
-        lines += [f"Clean steps {when} (`{key}.json`): {figures['rows_in']} rows in, {figures['rows_out']} out.", ""]
+        lines += ["", f"Clean steps {when} (`{key}.json`): {figures['rows_in']} rows in, {figures['rows_out']} out.",
+                  ""]
         lines += table(["#", "step", "action", "rows dropped", "cells changed", "detail"], _clean_rows(figures["log"]))
         for e in figures["log"]:
             if e.get("action") == "normalize":
@@ -290,7 +291,7 @@ def splits(facts: CardFacts) -> list[str]:
                                                       for c in checks])
     drift = _named(facts, "drift", "domain_classifier_auc")
     if drift:
-        lines += ["Drift between splits:", ""]
+        lines += ["", "Drift between splits:", ""]
         lines += table(["check", "splits", "result", "drifted features", "details"],
                        [[code(c["name"]), " vs ".join(map(text, c["observed"].get("pair") or [])), _verdict(c),
                          ", ".join(code(f) for f in c["observed"].get("drifted") or []) or "none", text(c["details"])]
@@ -302,7 +303,7 @@ def bias(facts: CardFacts) -> list[str]:
     lines = []
     for check in _named(facts, "bias"):
         o = check["observed"]
-        lines += [f"Sensitive attribute {code(check['column'])} ({code(check['source'])}): "
+        lines += ["", f"Sensitive attribute {code(check['column'])} ({code(check['source'])}): "
                   f"parity difference {num(o.get('parity_difference'))}"
                   + (f" (worst class {code(o['worst_class'])})" if o.get("worst_class") is not None else "")
                   + f", verdict **{_verdict(check)}**: {text(check['details'])}.", ""]
@@ -312,7 +313,7 @@ def bias(facts: CardFacts) -> list[str]:
                         for g, v in o["groups"].items()])
     for check in _named(facts, "label_issues"):
         o = check["observed"]
-        lines += [f"Label-noise suspects ({code(check['source'])}): {o['issues']} ({pct(o['fraction'])}), "
+        lines += ["", f"Label-noise suspects ({code(check['source'])}): {o['issues']} ({pct(o['fraction'])}), "
                   f"verdict **{_verdict(check)}**.", ""]
         lines += table(["id", "given", "suggested", "confidence in given"],
                        [[code(s["id"]), code(s["given"]), code(s["suggested"]), num(s["self_confidence"])]
