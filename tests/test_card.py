@@ -281,6 +281,15 @@ def test_a_table_cleaned_by_curaug_clean_names_its_normaliser(cli, tmp_path):
             + f": fitted on {params['fit_on']} rows") in pre
 
 
+@pytest.mark.parametrize("table, task", [("text.csv", "text-classification"),
+                                         ("penguins.csv", "tabular-classification")])
+def test_a_tables_task_is_what_ingest_would_make_of_it(tmp_path, table, task):
+    """A table without a modality column holds text when it has a ``text`` column (curaug ingest's rule)."""
+    meta, _ = _header_and_body(write_card(SAMPLE / table, tmp_path / "card.md", label="label" if table == "text.csv"
+                                          else "species").read_text(encoding="utf-8"))
+    assert meta["task_categories"] == [task]
+
+
 def test_markup_in_the_data_is_text_in_the_card_and_the_report(tmp_path):
     from pipelines.report.card import markdown_html, split_card
 

@@ -34,12 +34,14 @@ def size_category(rows: int) -> str:
 
 def header(facts: CardFacts, *, license: str | None, data_files: dict[str, str]) -> dict[str, Any]:
     """The YAML metadata: ``license`` only when given; the task from the modalities found
-    (a table without a ``modality`` column is tabular) when there is a label."""
+    when there is a label (a table without a ``modality`` column: text when it has a
+    ``text`` column, else tabular, as ``curaug ingest`` decides)."""
     meta: dict[str, Any] = {}
     if license:
         meta["license"] = license
     if facts.label is not None:
-        modalities = list(facts.profile.get("modalities") or {}) or ["tabular"]
+        columns = {c["name"] for c in facts.profile["columns"]}
+        modalities = list(facts.profile.get("modalities") or {}) or ["text" if "text" in columns else "tabular"]
         meta["task_categories"] = [TASKS[m] for m in modalities if m in TASKS]
     meta["size_categories"] = [size_category(int(facts.profile["rows"]))]
     if data_files:
