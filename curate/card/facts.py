@@ -75,6 +75,7 @@ def gather(df: "pd.DataFrame", path: Path, *, label: str | None = None, rules: A
     validated here (with ``rules``, else the default checks).
     """
     from curate.api import _rules, profile, validate
+    from curate.clean.normalize import NORMALIZED_ATTR, note_normalization
 
     loaded_rules = _rules(rules)
     if label is not None and label not in df.columns:
@@ -85,8 +86,6 @@ def gather(df: "pd.DataFrame", path: Path, *, label: str | None = None, rules: A
         raise CuraugError(f"label={label!r} (the rules' label): no such column in {path.name}", param="label")
     if label is None and "label" in df.columns:
         label = "label"
-    from curate.clean.normalize import NORMALIZED_ATTR, note_normalization
-
     normalized = note_normalization(df, path).attrs.get(NORMALIZED_ATTR)
     folder = Path(run_dir) if run_dir is not None else run_folder(path)
     run, settings = _read_run(folder, stages) if folder is not None else ({}, {})
@@ -108,14 +107,14 @@ def content_digest(df: "pd.DataFrame") -> dict[str, Any]:
     """One SHA-256 over the rows' content, whatever their order: of each media row's
     ``id`` and file hash, else of each row's values (curate.io.rowkeys)."""
     if "sha256" in df.columns and "id" in df.columns:
-        lines = sorted(f"{i}\t{h}" for i, h in zip(df["id"].astype(str), df["sha256"].fillna("").astype(str)))
+        lines = df["id"].astype(str) + "\t" + df["sha256"].fillna("").astype(str)
         by = "id and file sha256"
     else:
         from curate.io.rowkeys import row_digests
 
-        lines = sorted(row_digests(df).astype(str))
+        lines = row_digests(df).astype(str)
         by = "row values"
-    h = hashlib.sha256("\n".join(lines).encode("utf-8"))
+    h = hashlib.sha256("\n".join(lines.sort_values()).encode("utf-8"))
     return {"by": by, "rows": len(df), "sha256": h.hexdigest()}
 
 
