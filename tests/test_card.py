@@ -176,7 +176,7 @@ def test_an_ablation_in_the_run_folder_gives_its_verdict(run, tmp_path):
     state["stages"]["ablation"] = {"settings": {"ablation": {"seeds": 3}}, "outputs": {"ablation.json": digest}}
     (out / ".curaug" / "stages.json").write_text(json.dumps(state))
     card = write_card(out / "split.parquet", tmp_path / "card" / "README.md")
-    assert ("- Ablation over 3 seeds (val accuracy): 0.93 with augmentation, 0.82 without (difference 0.11, "
+    assert ("- Ablation over 3 seeds (val accuracy): 0.930 with augmentation, 0.820 without (difference +0.110, "
             "paired t-test p = 0.0027): augmentation **helps**.") in card.read_text(encoding="utf-8")
 
 

@@ -335,7 +335,7 @@ def augmentation(facts: CardFacts) -> list[str]:
     if recipe and "augment" in facts.run:
         recipe = {k: v for k, v in recipe.items() if v is not None}
         lines += ["Recipe (the run's `augment:` settings):", "", "```yaml",
-                  yaml.safe_dump(recipe, sort_keys=False).rstrip(), "```", ""]
+                  yaml.safe_dump(recipe, sort_keys=False, default_flow_style=None).rstrip(), "```", ""]
     summary = facts.run.get("augment")
     if summary:
         lines.append(f"- {summary['made']} samples made from {summary['train_rows']} train rows; per class: "
@@ -347,8 +347,8 @@ def augmentation(facts: CardFacts) -> list[str]:
     if ablation:
         test = ablation.get("paired_test") or {}
         lines.append(f"- Ablation over {len(ablation['seeds'])} seeds ({text(ablation['metric'])} accuracy): "
-                     f"{num(ablation['with']['mean'])} with augmentation, {num(ablation['without']['mean'])} without "
-                     f"(difference {num(ablation['difference']['mean'])}"
+                     f"{ablation['with']['mean']:.3f} with augmentation, {ablation['without']['mean']:.3f} without "
+                     f"(difference {ablation['difference']['mean']:+.3f}"
                      + (f", {text(test['name'])} p = {num(test['pvalue'])}" if test.get("pvalue") is not None else "")
                      + f"): augmentation **{text(ablation['verdict'])}**.")
     metrics = facts.run.get("metrics")
