@@ -281,6 +281,22 @@ def test_a_table_cleaned_by_curaug_clean_names_its_normaliser(cli, tmp_path):
             + f": fitted on {params['fit_on']} rows") in pre
 
 
+def test_label_noise_suspects_are_those_the_label_issues_check_found(cli, tmp_path):
+    rules = {"label": "species", "dataset": {"label_issues": {"max_fraction": 0.5}, "conflicting_labels": {}}}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    out = tmp_path / "card.md"
+    assert cli("card", SAMPLE / "penguins.csv", "--rules", tmp_path / "rules.yaml", "-o", out).code == 0
+    section = _section(_header_and_body(out.read_text(encoding="utf-8"))[1], "Bias and label noise")
+    checks = {c["name"]: c for c in validate(SAMPLE / "penguins.csv", rules).to_dict()["checks"]}
+    found = checks["label_issues"]["observed"]
+    assert found["suspects"]  # the sample has one: a Chinstrap the out-of-fold model calls Adelie
+    assert f"Label-noise suspects (`penguins.csv`): {found['issues']} ({_pct(found['fraction'])})" in section
+    assert _table(section, "id") == [[s["id"], s["given"], s["suggested"], f"{s['self_confidence']:.4g}"]
+                                     for s in found["suspects"]]
+    conflicts = checks["conflicting_labels"]["observed"]
+    assert f"{conflicts['conflicting_groups']} groups, {conflicts['rows']} rows" in section
+
+
 @pytest.mark.parametrize("table, task", [("text.csv", "text-classification"),
                                          ("penguins.csv", "tabular-classification")])
 def test_a_tables_task_is_what_ingest_would_make_of_it(tmp_path, table, task):
