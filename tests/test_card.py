@@ -319,12 +319,14 @@ def test_markup_in_the_data_is_text_in_the_card_and_the_report(tmp_path):
     assert "<i>c</i>" not in page and "&lt;i&gt;c&lt;/i&gt;" in page
 
 
-@pytest.mark.parametrize("case", ["missing data", "output is a folder", "output among the media", "unknown label",
+@pytest.mark.parametrize("case", ["missing data", "data is a folder", "output is a folder", "output among the media", "unknown label",
                                   "output is the data"])
 def test_bad_input_is_one_error_line_and_no_file(cli, run, tmp_path, case):
     data, out, extra = run / "split.parquet", tmp_path / "card.md", []
     if case == "missing data":
         data = tmp_path / "nope.parquet"
+    elif case == "data is a folder":
+        data = run
     elif case == "output is a folder":
         out = tmp_path
     elif case == "output among the media":
@@ -335,7 +337,8 @@ def test_bad_input_is_one_error_line_and_no_file(cli, run, tmp_path, case):
         out = data
     before = data.read_bytes() if data.is_file() else None
     line = one_error_line(cli("card", data, *extra, "-o", out))
-    expected = {"missing data": "no such file", "output is a folder": "is a folder",
+    expected = {"missing data": "no such file", "data is a folder": "is a folder; give a manifest or table file",
+                "output is a folder": "is a folder",
                 "output among the media": "is inside the data folder",
                 "unknown label": "--label 'lable': no such column",
                 "output is the data": "refusing to overwrite the data"}[case]

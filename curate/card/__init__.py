@@ -61,6 +61,8 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
     from curate.version import curaug_version
 
     source = Path(data)
+    if source.is_dir():
+        raise CuraugError("data: is a folder; give a manifest or table file", param="data")
     if not source.is_file():
         raise CuraugError("data: no such file", param="data")
     target = Path(out)
