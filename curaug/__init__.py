@@ -30,6 +30,7 @@ _API = {
     "clean": ("curate.api", "clean"),
     "split": ("curate.api", "split"),
     "augment": ("augment.api", "augment"),
+    "card": ("curate.card", "write_card"),
     "train": ("pipelines.train.run", "train"),
     "run": ("pipelines.run.runner", "run_pipeline"),
     "ManifestDataset": ("pipelines.train.data", "ManifestDataset"),

@@ -47,8 +47,10 @@ COMMAND_OUTPUTS = {
     "split": ("output", "json_out", "lock_path"),
     "augment": ("outdir", "json_out"),
     "train": ("rundir",),
+    "card": ("output",),
 }
-OUTPUT_NAMES = {"ingest": "manifest", "clean": "cleaned table", "split": "table with split and fold"}
+OUTPUT_NAMES = {"ingest": "manifest", "clean": "cleaned table", "split": "table with split and fold",
+                "card": "dataset card"}
 
 #: Python parameter names whose flag is not ``--<name>`` (library errors name the former).
 FLAG_ALIASES = {"out": "--output", "from_stage": "--from"}
@@ -645,6 +647,27 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
     print_training_summary(metrics, rundir)
 
 
+@cli.command()
+@click.argument("data", type=click.Path(path_type=str))
+@click.option("--label", metavar="COL", help=LABEL_HELP + " Must exist when given; else the rules', else label if present.")
+@click.option("--rules", "rules_path", metavar="RULES.yaml",
+              help="Rules to validate with when no `curaug run` beside DATA did [default: the default checks].")
+@click.option("--license", "license_id", metavar="ID", help="License identifier for the YAML header (e.g. cc-by-4.0).")
+@click.option("--description", metavar="TEXT", help="A paragraph of your own at the top of the card.")
+@click.option("-o", "--output", "output", required=True, metavar="CARD.md",
+              help="The card; with a split column also data/<split>.parquet beside it (the header's configs).")
+def card(data: str, label: str | None, rules_path: str | None, license_id: str | None, description: str | None,
+         output: str) -> None:
+    """Write a dataset card (Markdown, Hugging Face YAML header) from what curaug measures on DATA.
+
+    DATA in a `curaug run` folder: that run's figures (checks, clean log, split, augmentation,
+    ablation, baseline) are used too. A figure curaug did not measure is left out.
+    """
+    from curate.card import write_card
+
+    write_card(data, output, label=label, rules=rules_path, license=license_id, description=description)
+
+
 def _refuse_overwrite_inputs(data: str, output: str) -> None:
     """A partitioned output replaces a whole folder: never one holding an input file."""
     from curate.partitioned.table import table_files
@@ -675,7 +698,8 @@ def run(ctx: click.Context, pipeline: str, from_stage: str | None, only: str | N
         engine: str | None, scheduler: str | None) -> None:
     """Run a pipeline file's stages in order, skipping every stage whose settings and inputs are unchanged.
 
-    The stages: ingest, validate, clean, split, clean_fitted, validate_splits, augment, train, ablation, report.
+    The stages: ingest, validate, clean, split, clean_fitted, validate_splits, augment, train, ablation, card,
+    report.
     The plan (which stages run, and why) comes first. Exit 1 when a validation stage fails;
     Ctrl-C (exit 130) keeps what finished and the same command resumes.
     """

@@ -13,7 +13,7 @@ from conftest import one_error_line
 HEAVY = ["torch", "albumentations", "librosa", "nlpaug", "great_expectations", "dask", "pandas"]
 
 
-COMMANDS = ("ingest", "profile", "validate", "clean", "split", "augment", "train", "run")
+COMMANDS = ("ingest", "profile", "validate", "clean", "split", "augment", "train", "card", "run")
 
 
 def test_help_lists_every_command(cli):

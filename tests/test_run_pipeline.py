@@ -364,6 +364,7 @@ def test_the_sample_pipeline_file_is_valid():
     assert loaded.source == (SAMPLE / "images").resolve()
     assert loaded.config.split.ratios == (0.15, 0.45, 0.4)  # a small training set: augmentation has work to do
     assert loaded.config.ablation.seeds == 5 and loaded.config.train.model == "auto"
+    assert loaded.config.card.license == "cc-by-4.0"  # sample_data/README.md: the digits are CC BY 4.0
     assert [s.name for s in loaded.recipe.steps] == ["Affine", "RandomBrightnessContrast", "OneOf", "copy_paste"]
 
 

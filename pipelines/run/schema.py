@@ -110,6 +110,13 @@ class AblationSection(Strict):
     seeds: int = Field(3, ge=1)
 
 
+class CardSection(Strict):
+    """The dataset card's only hand-written words (everything else is measured)."""
+
+    license: Optional[str] = None
+    description: Optional[str] = None
+
+
 class EngineSection(Strict):
     name: Literal["local", "dask"] = "local"
     scheduler: Optional[str] = None
@@ -131,6 +138,7 @@ class Pipeline(Strict):
     augment: Optional[AugmentSection] = None
     train: Optional[TrainConfig] = None
     ablation: Optional[AblationSection] = None
+    card: Optional[CardSection] = None
     engine: EngineSection = Field(default_factory=EngineSection)
 
 

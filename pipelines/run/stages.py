@@ -565,6 +565,41 @@ class Ablation(Stage):
                              f"{share(result['without']['mean'])} without ({share(diff['mean'], signed=True)}{p_value})")
 
 
+class Card(Stage):
+    """``out/card.md`` (and ``out/data/<split>.parquet``, the files its header names) from
+    the curated data and every figure the stages before it wrote (curate.card)."""
+
+    name = "card"
+
+    def applies(self, p):
+        return p.config.card is not None
+
+    def settings(self, p):
+        # the stages whose figures it reads: one removed from the file leaves its files behind
+        stages = [s.name for s in STAGES if s.applies(p) and s.name not in (self.name, "report")]
+        return {"card": p.config.card.model_dump(mode="json"), "label": p.config.label, "stages": stages}
+
+    def inputs(self, p, present):
+        found: dict[str, Path] = {}
+        for stage in STAGES:
+            if stage.name in present and stage.name not in (self.name, "report"):
+                found.update(stage.outputs(p))
+        return found
+
+    def outputs(self, p):
+        return _under(p, "card.md", *(["data/"] if p.config.split is not None else []))
+
+    def run(self, ctx):
+        from curate.card import write_card
+
+        p = ctx.pipeline
+        data = (_split_data(p, ctx.present) if p.config.split is not None
+                else "clean.parquet" if "clean" in ctx.present else "manifest.parquet")
+        write_card(ctx.out / data, ctx.out / "card.md", label=ctx.label, license=p.config.card.license,
+                   description=p.config.card.description, run_dir=ctx.out, stages=ctx.present)
+        return Outcome(True, f"from {data}")
+
+
 class Report(Stage):
     """``out/report.html`` from every stage that finished, by
     ``pipelines.report.pipeline.write_pipeline_report(out, stages)`` (see docs/pipelines.md)."""
@@ -598,7 +633,7 @@ class Report(Stage):
 
 
 STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), CleanFitted(), ValidateSplits(), SearchRecipe(),
-                             Augment(), Train(), Ablation(), Report())
+                             Augment(), Train(), Ablation(), Card(), Report())
 
 
 def clear_outputs(stage: Stage, p: "LoadedPipeline") -> None:
