@@ -409,6 +409,24 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
                     params=normalizer_params_path(output) if result.normalizer else None)
 
 
+def _bound_options(fn):
+    """``split``'s error-bound options: how many val and test rows a Hoeffding bound needs."""
+    options = [
+        click.option("--error-bound", metavar="EPS", type=float,
+                     help="Check that val and test each hold the rows for |measured - true error| <= EPS "
+                     "(Hoeffding: log(2/delta)/(2 EPS^2)); a warning when they do not."),
+        click.option("--confidence", type=float, default=0.95, show_default=True,
+                     help="Probability the --error-bound holds with (1 - delta)."),
+        click.option("--bound-per-class", is_flag=True, help="Require the --error-bound rows of every class in "
+                     "val and test (a bound on each class's error)."),
+        click.option("--strict-bound", is_flag=True, help="Fail (exit 1, the split still written) when the split "
+                     "cannot give the --error-bound."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
 @click.option("--label", metavar="COL", default="label", show_default=True, help="Label column to stratify on.")
@@ -429,10 +447,12 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @SCHEDULER_OPTION
 @click.option("--workers", metavar="N", type=click.IntRange(min=1),
               help="Threads or LocalCluster processes for a partitioned table [default: all cores].")
-def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
-          stable: bool, time_col: str | None, gap: str | None, seed: int, small_to_train: bool, output: str,
-          lock_path: str | None, encoding: str | None, engine: str, scheduler: str | None,
-          workers: int | None) -> None:
+@_bound_options
+@click.pass_context
+def split(ctx: click.Context, data: str, label: str, group: str | None, ratios: str, folds: int,
+          multilabel_sep: str | None, stable: bool, time_col: str | None, gap: str | None, seed: int,
+          small_to_train: bool, output: str, lock_path: str | None, encoding: str | None, engine: str,
+          scheduler: str | None, workers: int | None, **bound) -> None:
     """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA.
 
     DATA may be a Parquet dataset folder or a glob (data/*.parquet): it is then split in
@@ -444,9 +464,9 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     from curate.io.tables import table_format
     from curate.split.splitters import parse_ratios
     from curate.api import split as run_split
-    from pipelines.console import print_split_report
 
     _check_scheduler(engine, scheduler)
+    _check_bound(**bound)
     if _partitioned(data, engine, encoding):
         if lock_path:
             raise CuraugError("--lock records every row in one file and does not run on a partitioned table; "
@@ -456,7 +476,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         report = run_split(data, label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
                            multilabel_sep=multilabel_sep, strict=not small_to_train, time=time_col, gap=gap,
                            output=output, engine=engine, scheduler=scheduler, workers=workers)
-        print_split_report(report)
+        _split_bound(ctx, report, **bound)
         return
     table_format(output)
     _refuse_overwrite(data, output)
@@ -478,7 +498,33 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
         from curate.split.lock import write_lock
 
         write_lock(lock_path, lock)
+    _split_bound(ctx, report, **bound)
+
+
+def _check_bound(error_bound: float | None, confidence: float, bound_per_class: bool, strict_bound: bool) -> None:
+    """Refuse a bad --error-bound or --confidence before any work (exit 2)."""
+    if error_bound is not None:
+        from curate.stats.intervals import rows_for_error_bound
+
+        rows_for_error_bound(error_bound, confidence)
+    elif bound_per_class or strict_bound:
+        raise click.UsageError("--bound-per-class and --strict-bound need --error-bound EPS")
+
+
+def _split_bound(ctx: click.Context, report: dict, error_bound: float | None, confidence: float,
+                 bound_per_class: bool, strict_bound: bool) -> None:
+    """The split report, with the val/test rows an error bound needs when one is asked;
+    ``--strict-bound`` turns a shortfall into a failed check (exit 1, the split written)."""
+    from pipelines.console import print_split_report
+
+    if error_bound is not None:
+        from curate.stats.bounds import error_bound_check, shortfall_line
+
+        report["error_bound"] = check = error_bound_check(report, error_bound, confidence, per_class=bound_per_class)
     print_split_report(report)
+    if error_bound is not None and strict_bound and not check["enough"]:
+        click.echo(f"bound check failed: {shortfall_line(check)}", err=True)
+        ctx.exit(1)
 
 
 @cli.command()

@@ -345,6 +345,20 @@ def print_split_report(report: dict[str, Any]) -> None:
                           highlight=False)
     for note in report.get("notes", []):
         console.print(f"note: {note}", highlight=False, markup=False)
+    if "error_bound" in report:
+        print_bound(console, report["error_bound"])
+
+
+def print_bound(console, check: dict[str, Any]) -> None:
+    """The rows an error bound needs against the split's val and test, or a warning."""
+    from curate.stats.bounds import shortfall_line
+
+    if not check["enough"]:
+        console.print(f"warning: {shortfall_line(check)}", highlight=False, markup=False)
+        return
+    rows = ", ".join(f"{name} {n} (±{check['achieved'][name]:g})" for name, n in check["rows"].items())
+    console.print(f"error bound ±{check['epsilon']:g} at {check['confidence'] * 100:g} %: {check['rows_needed']} "
+                  f"rows needed in each of val and test; {rows}", highlight=False, markup=False)
 
 
 def print_augment_summary(summary: dict[str, Any], output: str) -> None:
