@@ -595,6 +595,26 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
                           "(curaug split), or pass --all-rows to augment every row") from None
     print_augment_summary(result.summary, str(Path(outdir) / "manifest.parquet"))
 
+DEFAULT_FRACTIONS = "0.1,0.2,0.4,0.7,1.0"
+
+
+def _learning_curve_options(fn):
+    """``train --learning-curve``: train on growing subsets of train, fit and extrapolate."""
+    options = [
+        click.option("--learning-curve", is_flag=True, help="Also train on growing stratified subsets of train, "
+                     "fit val error = a n^-b + c and say how many more rows would help (RUNDIR/learning_curve.*)."),
+        click.option("--fractions", metavar="F1,F2,...", default=DEFAULT_FRACTIONS, show_default=True,
+                     help="Shares of train for --learning-curve: increasing, in (0, 1], at least three."),
+        click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Runs per fraction for --learning-curve (nested subsets per seed)."),
+        click.option("--target-error", type=float, metavar="E", help="Val error --learning-curve says the rows for "
+                     "[default: halfway from the current error to the curve's floor]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("manifest", type=click.Path(path_type=str))
 @click.option("--label", default="label", show_default=True, metavar="COL", help="Label column.")
@@ -639,8 +659,12 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where --search runs its trials: threads here, or one Dask task per trial.")
 @click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Level of the val and test intervals (exact binomial and Hoeffding).")
+@_learning_curve_options
 @click.pass_context
-def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings) -> None:
+def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_curve: bool, fractions: str,
+          seeds: int, target_error: float | None, **settings) -> None:
     """Train a baseline on the train split of MANIFEST, select on val, test once at the end.
 
     Ctrl-C keeps the last epoch's checkpoint: rerunning the same command resumes it.
@@ -649,6 +673,14 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
     from pipelines.train.monitor import SanityError
     from pipelines.train.run import train as run_train
 
+    if learning_curve:
+        from pipelines.train.learning_curve import parse_fractions
+
+        parse_fractions(fractions)
+        if target_error is not None and not 0 < target_error < 1:
+            raise CuraugError(f"--target-error {target_error}: must lie strictly between 0 and 1")
+    elif fractions != DEFAULT_FRACTIONS or seeds != 3 or target_error is not None:
+        raise click.UsageError("--fractions, --seeds and --target-error need --learning-curve")
     try:
         with training_progress() as progress, search_progress() as on_trial:
             metrics = run_train(manifest, label=label, out=rundir, progress=progress, search_progress=on_trial,
@@ -661,6 +693,22 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
                    "rerun the same command to resume", err=True)
         ctx.exit(130)
     print_training_summary(metrics, rundir)
+    if learning_curve:
+        _learning_curve(manifest, label, rundir, fractions, seeds, target_error, settings)
+
+
+def _learning_curve(manifest: str, label: str, rundir: str, fractions: str, seeds: int, target_error: float | None,
+                    settings: dict) -> None:
+    from pipelines.console import stdout_console, wrote
+    from pipelines.train.learning_curve import FILES, learning_curve
+
+    console = stdout_console()
+    result = learning_curve(manifest, label=label, out=rundir, fractions=fractions, seeds=seeds,
+                            target_error=target_error, trained=Path(rundir),
+                            progress=lambda line: console.print(line, highlight=False, markup=False), **settings)
+    for line in result["answers"]:
+        console.print(f"learning curve: {line}", highlight=False, markup=False)
+    wrote(rundir, "learning curve: " + ", ".join(FILES) + ", one run per fraction and seed in learning_curve/")
 
 
 def _refuse_overwrite_inputs(data: str, output: str) -> None:
@@ -693,7 +741,8 @@ def run(ctx: click.Context, pipeline: str, from_stage: str | None, only: str | N
         engine: str | None, scheduler: str | None) -> None:
     """Run a pipeline file's stages in order, skipping every stage whose settings and inputs are unchanged.
 
-    The stages: ingest, validate, clean, split, clean_fitted, validate_splits, augment, train, ablation, report.
+    The stages: ingest, validate, clean, split, clean_fitted, validate_splits, augment, train, ablation,
+    learning_curve, report.
     The plan (which stages run, and why) comes first. Exit 1 when a validation stage fails;
     Ctrl-C (exit 130) keeps what finished and the same command resumes.
     """

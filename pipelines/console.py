@@ -432,6 +432,21 @@ def held_out_note(figures: dict[str, Any]) -> str:
     return f" (search trial {held['trial']}'s predictions, {held['rows']} val rows)"
 
 
+def interval_note(interval: dict[str, Any] | None) -> str:
+    """`` (95 % interval 0.824-0.951 on 100 rows; Hoeffding: error at most 0.222)`` for an
+    accuracy's ``interval``; nothing without one.
+
+    >>> from curate.stats.intervals import accuracy_interval
+    >>> interval_note(accuracy_interval(90, 100))
+    ' (95 % interval 0.824-0.951 on 100 rows; Hoeffding: error at most 0.222)'
+    """
+    if not interval:
+        return ""
+    low, high = interval["accuracy"]
+    return (f" ({interval['confidence'] * 100:g} % interval {share(low)}-{share(high)} on {interval['n']} rows; "
+            f"Hoeffding: error at most {share(interval['hoeffding']['error_at_most'])})")
+
+
 def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
     """Model, rows per split, where it stopped, val and test figures, then the run folder."""
     console = stdout_console()
@@ -460,8 +475,11 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
         if split in metrics:
             worst = min(metrics[split]["per_class"].items(), key=lambda kv: kv[1]["f1"], default=None)
             extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
-            console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{held_out_note(metrics[split])}"
+            console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}"
+                          f"{interval_note(metrics[split].get('interval'))}{held_out_note(metrics[split])}"
                           f"{extra}", highlight=False, markup=False)
+    if "val_vs_test" in metrics:
+        console.print(metrics["val_vs_test"]["sentence"], highlight=False, markup=False)
     for warning in metrics.get("warnings", []):
         console.print(f"warning: {warning}", highlight=False, markup=False)
     for layer in metrics.get("histograms", {}).get("flagged", []):
