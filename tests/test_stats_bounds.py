@@ -131,3 +131,17 @@ def test_bad_bound_options_exit_2_with_one_line(cli, tmp_path, args, message):
     line = one_error_line(cli("split", SAMPLE / "penguins.csv", "--label", "species", "-o", out, *args))
     assert message in line
     assert not out.exists()
+
+
+def test_ablation_says_when_the_arms_differ_within_their_intervals():
+    from pipelines.run.ablation import compare as compare_arms
+
+    def run(correct):
+        return {"val": {"accuracy": correct / 120, "per_class": {"a": {"f1": 0.9}},
+                        "interval": accuracy_interval(correct, 120)}}
+
+    close = compare_arms({"with": [run(110), run(111)], "without": [run(106), run(107)]}, [0, 1])
+    assert close["intervals"]["within_intervals"]
+    assert close["intervals"]["with"]["n"] == 120 and close["intervals"]["with"]["correct"] == round(110.5)
+    far = compare_arms({"with": [run(118), run(119)], "without": [run(80), run(82)]}, [0, 1])
+    assert not far["intervals"]["within_intervals"] and "beyond the 95 % intervals" in far["intervals"]["sentence"]

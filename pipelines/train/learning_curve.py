@@ -22,6 +22,8 @@ from curate.errors import CuraugError
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.4, 0.7, 1.0)
 FOLDER = "learning_curve"
 FILES = ("learning_curve.json", "learning_curve.csv", "learning_curve.png")
+#: Sizes the curve and its band are given at (JSON ``curve``, the plot): up to four times train.
+PLOTTED = 40
 
 
 def parse_fractions(value: str | Sequence[float]) -> tuple[float, ...]:
@@ -193,9 +195,11 @@ def summarize(points: list[dict[str, Any]], confidence: float, target_error: flo
         reach["more_band"] = [None if v is None else max(0, v - math.ceil(n_full)) for v in reach["band"]] \
             if reach["band"] else None
     result = {"confidence": confidence, "val_rows": val_rows, "points": points, "table": table,
-              "fit": {k: v for k, v in fit.items() if k != "scaled_a"}, "now": {**now, "measured": measured},
+              "fit": {k: v for k, v in fit.items() if k not in ("scaled_a", "draws")},
+              "now": {**now, "measured": measured},
               "doubled": doubled, "gain_from_doubling": round(gain, 6), "val_interval_half_width": round(half_width, 6),
-              "flattened": gain <= half_width, "target": reach}
+              "flattened": gain <= half_width, "target": reach,
+              "curve": [predict(fit, n, confidence) for n in np.geomspace(table[0]["train_rows"], 4 * n_full, PLOTTED)]}
     result["answers"] = answers(result)
     return result
 
@@ -247,17 +251,13 @@ def write_outputs(result: dict[str, Any], out: Path) -> None:
 def write_plot(result: dict[str, Any], path: Path) -> None:
     """Val error per seed against train rows, the fitted curve extrapolated to four times
     the rows with its band, the floor ``c`` and the target."""
-    import numpy as np
     from matplotlib.figure import Figure
 
     from curate.io.atomic import atomic_path
-    from curate.stats.power_law import predict
 
-    fit, points = result["fit"], result["points"]
+    fit, points, curve = result["fit"], result["points"], result["curve"]
     n_full = result["now"]["n"]
-    grid = np.geomspace(min(p["train_rows"] for p in points), 4 * n_full, 60)
-    curve = [predict({**fit, "scaled_a": fit["a"] * fit["n_ref"] ** -fit["b"]}, n, result["confidence"])
-             for n in grid]
+    grid = [c["n"] for c in curve]
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     ax.plot([p["train_rows"] for p in points], [p["val_error"] for p in points], "o", color="tab:blue",
