@@ -451,7 +451,12 @@ class Train(Stage):
             raise
         from pipelines.console import share
 
-        return Outcome(True, f"test accuracy {share(metrics['test']['accuracy'])}" if "test" in metrics else "")
+        if "test" not in metrics:
+            return Outcome(True, "")
+        interval = metrics["test"].get("interval")
+        within = (f" ({interval['confidence'] * 100:g} % interval {share(interval['accuracy'][0])}-"
+                  f"{share(interval['accuracy'][1])})" if interval else "")
+        return Outcome(True, f"test accuracy {share(metrics['test']['accuracy'])}{within}")
 
 
 class Ablation(Stage):

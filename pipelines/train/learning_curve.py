@@ -227,8 +227,8 @@ def answers(result: dict[str, Any]) -> list[str]:
     gain, half = result["gain_from_doubling"], result["val_interval_half_width"]
     if result["flattened"]:
         lines.append(f"the curve has flattened: doubling the train rows would lower val error by {gain:.3f}, within "
-                     f"the ±{half:.3f} {level} interval of a val estimate on {result['val_rows']} rows: more data "
-                     "of this kind will not help")
+                     f"the ±{half:.3f} {level} interval of a val estimate on {result['val_rows']} rows (a gain this "
+                     "val split cannot show): more data of this kind will not help measurably")
     else:
         lines.append(f"doubling the train rows would lower val error by about {gain:.3f}, more than the ±{half:.3f} "
                      f"{level} interval of a val estimate on {result['val_rows']} rows: more data still helps")
