@@ -674,11 +674,13 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_c
     from pipelines.train.run import train as run_train
 
     if learning_curve:
-        from pipelines.train.learning_curve import parse_fractions
+        from curate.io.manifest import load_data
+        from pipelines.train.learning_curve import check_has_val, parse_fractions
 
         parse_fractions(fractions)
         if target_error is not None and not 0 < target_error < 1:
             raise CuraugError(f"--target-error {target_error}: must lie strictly between 0 and 1")
+        check_has_val(load_data(manifest))
     elif fractions != DEFAULT_FRACTIONS or seeds != 3 or target_error is not None:
         raise click.UsageError("--fractions, --seeds and --target-error need --learning-curve")
     try:

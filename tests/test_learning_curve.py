@@ -200,6 +200,14 @@ def test_bad_learning_curve_options_exit_2_before_training(cli, penguins, tmp_pa
     assert not run.exists()
 
 
+def test_learning_curve_without_val_exits_2_and_trains_nothing(cli, penguins, tmp_path):
+    no_val = tmp_path / "no_val.parquet"
+    pd.read_parquet(penguins).query("split != 'val'").to_parquet(no_val)
+    line = one_error_line(cli("train", no_val, "--label", "species", "-o", tmp_path / "run", "--learning-curve"))
+    assert f"error: {no_val}: a learning curve scores every subset on the val split, and there is none" in line
+    assert not (tmp_path / "run").exists()
+
+
 def test_pipeline_learning_curve_needs_train(cli, tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(f"out: runs/x\nsource: {SAMPLE / 'penguins.csv'}\nlabel: species\nsplit: {{}}\n"
