@@ -680,7 +680,7 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_c
         parse_fractions(fractions)
         if target_error is not None and not 0 < target_error < 1:
             raise CuraugError(f"--target-error {target_error}: must lie strictly between 0 and 1")
-        check_has_val(load_data(manifest))
+        check_has_val(load_data(manifest), manifest)
     elif fractions != DEFAULT_FRACTIONS or seeds != 3 or target_error is not None:
         raise click.UsageError("--fractions, --seeds and --target-error need --learning-curve")
     try:

@@ -123,7 +123,7 @@ def learning_curve(data: Any, *, label: str, out: str | os.PathLike, fractions: 
     if target_error is not None and not 0 < target_error < 1:
         raise CuraugError(f"target_error={target_error!r} must lie strictly between 0 and 1", param="target_error")
     df = load_data(data) if isinstance(data, (str, os.PathLike)) else data
-    check_has_val(df)
+    check_has_val(df, str(data) if isinstance(data, (str, os.PathLike)) else "data")
     if "root" in df:
         base = Path(data).resolve().parent if isinstance(data, (str, os.PathLike)) else Path.cwd()
         # the subsets are handed over in memory: relative roots must not come to mean the cwd
@@ -149,10 +149,10 @@ def learning_curve(data: Any, *, label: str, out: str | os.PathLike, fractions: 
     return result
 
 
-def check_has_val(df) -> None:
-    """A learning curve scores every subset on val: refuse data without val rows."""
+def check_has_val(df, name: str = "data") -> None:
+    """A learning curve scores every subset on val: refuse data (``name``: its file) without val rows."""
     if "split" not in df or not (df["split"] == "val").any():
-        raise CuraugError("data: a learning curve scores every subset on the val split, and there is none; split "
+        raise CuraugError(f"{name}: a learning curve scores every subset on the val split, and there is none; split "
                           "with a val ratio first", param="data")
 
 
