@@ -595,6 +595,7 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
                           "(curaug split), or pass --all-rows to augment every row") from None
     print_augment_summary(result.summary, str(Path(outdir) / "manifest.parquet"))
 
+
 DEFAULT_FRACTIONS = "0.1,0.2,0.4,0.7,1.0"
 
 
@@ -681,7 +682,8 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_c
         if target_error is not None and not 0 < target_error < 1:
             raise CuraugError(f"--target-error {target_error}: must lie strictly between 0 and 1")
         check_has_val(load_data(manifest), manifest)
-    elif fractions != DEFAULT_FRACTIONS or seeds != 3 or target_error is not None:
+    elif any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+             for name in ("fractions", "seeds", "target_error")):
         raise click.UsageError("--fractions, --seeds and --target-error need --learning-curve")
     try:
         with training_progress() as progress, search_progress() as on_trial:
