@@ -408,6 +408,24 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
                     params=normalizer_params_path(output) if result.normalizer else None)
 
 
+def _bound_options(fn):
+    """``split``'s error-bound options: how many val and test rows a Hoeffding bound needs."""
+    options = [
+        click.option("--error-bound", metavar="EPS", type=float,
+                     help="Check that val and test each hold the rows for |measured - true error| <= EPS "
+                     "(Hoeffding: log(2/delta)/(2 EPS^2)); a warning when they do not."),
+        click.option("--confidence", type=float, default=0.95, show_default=True,
+                     help="Probability the --error-bound holds with (1 - delta)."),
+        click.option("--bound-per-class", is_flag=True, help="Require the --error-bound rows of every class in "
+                     "val and test (a bound on each class's error)."),
+        click.option("--strict-bound", is_flag=True, help="Fail (exit 1, the split still written) when the split "
+                     "cannot give the --error-bound."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
 @click.option("--label", metavar="COL", default="label", show_default=True, help="Label column to stratify on.")
@@ -430,11 +448,12 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
 @SCHEDULER_OPTION
 @click.option("--workers", metavar="N", type=click.IntRange(min=1),
               help="Threads or LocalCluster processes for a partitioned table [default: all cores].")
-def split(data: str, label: str, group: str | None, ratios: str, folds: int, multilabel_sep: str | None,
-          stable: bool, time_col: str | None, gap: str | None, domain: str | None, target: str | None, seed: int,
-          small_to_train: bool, output: str,
-          lock_path: str | None, encoding: str | None, engine: str, scheduler: str | None,
-          workers: int | None) -> None:
+@_bound_options
+@click.pass_context
+def split(ctx: click.Context, data: str, label: str, group: str | None, ratios: str, folds: int,
+          multilabel_sep: str | None, stable: bool, time_col: str | None, gap: str | None, domain: str | None,
+          target: str | None, seed: int, small_to_train: bool, output: str, lock_path: str | None,
+          encoding: str | None, engine: str, scheduler: str | None, workers: int | None, **bound) -> None:
     """Add stratified (optionally grouped, multilabel or time-ordered) train/val/test splits and K folds to DATA.
 
     DATA may be a Parquet dataset folder or a glob (data/*.parquet): it is then split in
@@ -451,9 +470,9 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     from curate.split.splitters import parse_ratios
     from curate.api import split as run_split
     from curate.split.lock import build_lock, write_lock
-    from pipelines.console import print_split_report
 
     _check_scheduler(engine, scheduler)
+    _check_bound(**bound)
     settings = {"source": data, "label": label, "group": group, "ratios": ratios, "folds": folds, "seed": seed,
                 "stable": stable, "multilabel_sep": multilabel_sep, "time": time_col, "gap": gap}
     if lock_path:
@@ -474,7 +493,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
                 settings.update(domain=domain, target=target, source_values=report["domain"]["source_values"])
             with engine_scope(engine, scheduler, workers):
                 write_lock(lock_path, build_lock(open_frame(output), "split", settings, label))
-        print_split_report(report)
+        _split_bound(ctx, report, **bound)
         return
     table_format(output)
     _refuse_overwrite(data, output)
@@ -489,7 +508,33 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
     save_manifest(out, output)
     if lock is not None:
         write_lock(lock_path, lock)
+    _split_bound(ctx, report, **bound)
+
+
+def _check_bound(error_bound: float | None, confidence: float, bound_per_class: bool, strict_bound: bool) -> None:
+    """Refuse a bad --error-bound or --confidence before any work (exit 2)."""
+    if error_bound is not None:
+        from curate.stats.intervals import rows_for_error_bound
+
+        rows_for_error_bound(error_bound, confidence)
+    elif bound_per_class or strict_bound:
+        raise click.UsageError("--bound-per-class and --strict-bound need --error-bound EPS")
+
+
+def _split_bound(ctx: click.Context, report: dict, error_bound: float | None, confidence: float,
+                 bound_per_class: bool, strict_bound: bool) -> None:
+    """The split report, with the val/test rows an error bound needs when one is asked;
+    ``--strict-bound`` turns a shortfall into a failed check (exit 1, the split written)."""
+    from pipelines.console import print_split_report
+
+    if error_bound is not None:
+        from curate.stats.bounds import error_bound_check, shortfall_line
+
+        report["error_bound"] = check = error_bound_check(report, error_bound, confidence, per_class=bound_per_class)
     print_split_report(report)
+    if error_bound is not None and strict_bound and not check["enough"]:
+        click.echo(f"bound check failed: {shortfall_line(check)}", err=True)
+        ctx.exit(1)
 
 
 @cli.command()
@@ -571,6 +616,27 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
                           "(curaug split), or pass --all-rows to augment every row") from None
     print_augment_summary(result.summary, str(Path(outdir) / "manifest.parquet"))
 
+
+DEFAULT_FRACTIONS = "0.1,0.2,0.4,0.7,1.0"
+
+
+def _learning_curve_options(fn):
+    """``train --learning-curve``: train on growing subsets of train, fit and extrapolate."""
+    options = [
+        click.option("--learning-curve", is_flag=True, help="Also train on growing stratified subsets of train, "
+                     "fit val error = a n^-b + c and say how many more rows would help (RUNDIR/learning_curve.*)."),
+        click.option("--fractions", metavar="F1,F2,...", default=DEFAULT_FRACTIONS, show_default=True,
+                     help="Shares of train for --learning-curve: increasing, in (0, 1], at least three."),
+        click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Runs per fraction for --learning-curve (nested subsets per seed)."),
+        click.option("--target-error", type=float, metavar="E", help="Val error --learning-curve says the rows for "
+                     "[default: halfway from the current error to the curve's floor]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("manifest", type=click.Path(path_type=str))
 @click.option("--label", default="label", show_default=True, metavar="COL", help="Label column.")
@@ -623,8 +689,12 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where --search runs its trials: threads here, or one Dask task per trial.")
 @click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Level of the val and test intervals (exact binomial and Hoeffding).")
+@_learning_curve_options
 @click.pass_context
-def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings) -> None:
+def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_curve: bool, fractions: str,
+          seeds: int, target_error: float | None, **settings) -> None:
     """Train a baseline on the train split of MANIFEST, select on val, test once at the end.
 
     Ctrl-C keeps the last epoch's checkpoint: rerunning the same command resumes it.
@@ -633,6 +703,17 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
     from pipelines.train.monitor import SanityError
     from pipelines.train.run import train as run_train
 
+    if learning_curve:
+        from curate.io.manifest import load_data
+        from pipelines.train.learning_curve import check_has_val, parse_fractions
+
+        parse_fractions(fractions)
+        if target_error is not None and not 0 < target_error < 1:
+            raise CuraugError(f"--target-error {target_error}: must lie strictly between 0 and 1")
+        check_has_val(load_data(manifest), manifest)
+    elif any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+             for name in ("fractions", "seeds", "target_error")):
+        raise click.UsageError("--fractions, --seeds and --target-error need --learning-curve")
     try:
         with training_progress() as progress, search_progress() as on_trial:
             metrics = run_train(manifest, label=label, out=rundir, progress=progress, search_progress=on_trial,
@@ -645,6 +726,22 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, **settings
                    "rerun the same command to resume", err=True)
         ctx.exit(130)
     print_training_summary(metrics, rundir)
+    if learning_curve:
+        _learning_curve(manifest, label, rundir, fractions, seeds, target_error, settings)
+
+
+def _learning_curve(manifest: str, label: str, rundir: str, fractions: str, seeds: int, target_error: float | None,
+                    settings: dict) -> None:
+    from pipelines.console import stdout_console, wrote
+    from pipelines.train.learning_curve import FILES, learning_curve
+
+    console = stdout_console()
+    result = learning_curve(manifest, label=label, out=rundir, fractions=fractions, seeds=seeds,
+                            target_error=target_error, trained=Path(rundir),
+                            progress=lambda line: console.print(line, highlight=False, markup=False), **settings)
+    for line in result["answers"]:
+        console.print(f"learning curve: {line}", highlight=False, markup=False)
+    wrote(rundir, "learning curve: " + ", ".join(FILES) + ", one run per fraction and seed in learning_curve/")
 
 
 @cli.command()
@@ -698,8 +795,8 @@ def run(ctx: click.Context, pipeline: str, from_stage: str | None, only: str | N
         engine: str | None, scheduler: str | None) -> None:
     """Run a pipeline file's stages in order, skipping every stage whose settings and inputs are unchanged.
 
-    The stages: ingest, validate, clean, split, clean_fitted, validate_splits, augment, train, ablation, card,
-    report.
+    The stages: ingest, validate, clean, split, clean_fitted, validate_splits, search_recipe, augment, train,
+    ablation, learning_curve, card, report.
     The plan (which stages run, and why) comes first. Exit 1 when a validation stage fails;
     Ctrl-C (exit 130) keeps what finished and the same command resumes.
     """

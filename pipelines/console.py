@@ -350,6 +350,20 @@ def print_split_report(report: dict[str, Any]) -> None:
                           highlight=False)
     for note in report.get("notes", []):
         console.print(f"note: {note}", highlight=False, markup=False)
+    if "error_bound" in report:
+        print_bound(console, report["error_bound"])
+
+
+def print_bound(console, check: dict[str, Any]) -> None:
+    """The rows an error bound needs against the split's val and test, or a warning."""
+    from curate.stats.bounds import shortfall_line
+
+    if not check["enough"]:
+        console.print(f"warning: {shortfall_line(check)}", highlight=False, markup=False)
+        return
+    rows = ", ".join(f"{name} {n} (±{check['achieved'][name]:g})" for name, n in check["rows"].items())
+    console.print(f"error bound ±{check['epsilon']:g} at {check['confidence'] * 100:g} %: {check['rows_needed']} "
+                  f"rows needed in each of val and test; {rows}", highlight=False, markup=False)
 
 
 def print_augment_summary(summary: dict[str, Any], output: str) -> None:
@@ -423,6 +437,21 @@ def held_out_note(figures: dict[str, Any]) -> str:
     return f" (search trial {held['trial']}'s predictions, {held['rows']} val rows)"
 
 
+def interval_note(interval: dict[str, Any] | None) -> str:
+    """`` (95 % interval 0.824-0.951 on 100 rows; Hoeffding: error at most 0.222)`` for an
+    accuracy's ``interval``; nothing without one.
+
+    >>> from curate.stats.intervals import accuracy_interval
+    >>> interval_note(accuracy_interval(90, 100))
+    ' (95 % interval 0.824-0.951 on 100 rows; Hoeffding: error at most 0.222)'
+    """
+    if not interval:
+        return ""
+    low, high = interval["accuracy"]
+    return (f" ({interval['confidence'] * 100:g} % interval {share(low)}-{share(high)} on {interval['n']} rows; "
+            f"Hoeffding: error at most {share(interval['hoeffding']['error_at_most'])})")
+
+
 def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
     """Model, rows per split, where it stopped, val and test figures, then the run folder."""
     console = stdout_console()
@@ -452,7 +481,8 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
         if split in metrics:
             worst = min(metrics[split]["per_class"].items(), key=lambda kv: kv[1]["f1"], default=None)
             extra = f"; weakest class {worst[0]} (F1 {figure(worst[1]['f1'])})" if worst else ""
-            console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}{held_out_note(metrics[split])}"
+            console.print(f"{split} accuracy {share(metrics[split]['accuracy'])}"
+                          f"{interval_note(metrics[split].get('interval'))}{held_out_note(metrics[split])}"
                           f"{extra}", highlight=False, markup=False)
     if "gaps" in metrics:
         from pipelines.train.gaps import gaps_line
@@ -461,6 +491,8 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
         console.print("error rates: " + ", ".join(f"{name} {share(e)}" for name, e in errors.items()),
                       highlight=False, markup=False)
         console.print(gaps_line(metrics["gaps"]), highlight=False, markup=False)
+    if "val_vs_test" in metrics:
+        console.print(metrics["val_vs_test"]["sentence"], highlight=False, markup=False)
     for warning in metrics.get("warnings", []):
         console.print(f"warning: {warning}", highlight=False, markup=False)
     histograms = metrics.get("histograms", {})

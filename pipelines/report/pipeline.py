@@ -38,6 +38,7 @@ def write_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[str
 def render_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[str, Any]]) -> str:
     """The report as one HTML string."""
     from pipelines.report.card import card_section
+    from pipelines.report.pipeline_learning import learning_curve_section
     from pipelines.report.pipeline_samples import augmentation_section
     from pipelines.report.pipeline_search import recipe_search_section
     from pipelines.report.pipeline_train import ablation_section, training_section
@@ -53,6 +54,7 @@ def render_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[st
         ("augmentation", "Augmentation", ("augment",), augmentation_section),
         ("training", "Training", ("train",), training_section),
         ("ablation", "Ablation: with and without augmentation", ("ablation",), ablation_section),
+        ("learning-curve", "Learning curve: would more data help?", ("learning_curve",), learning_curve_section),
         ("card", "Dataset card", ("card",), card_section),
     ]
     if "search_recipe" in stages:  # only pipelines that search have the section

@@ -16,7 +16,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from pipelines.console import figure, held_out_note
+from pipelines.console import figure, held_out_note, interval_note
 from pipelines.report.html import _png, _pyplot
 from pipelines.report.parts import cell, data_uri_png, figures_of, guarded, missing, table
 
@@ -36,8 +36,10 @@ def training_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
     parts = [f"<p id='train-summary'>{html.escape(str(metrics.get('model', '')))} on "
              f"{html.escape(str(metrics.get('device', '')))}: {html.escape(fitted)}"
              + "".join(f"; {split} accuracy <b>{metrics[split]['accuracy']:.3f}</b>"
-                       + html.escape(held_out_note(metrics[split]))
+                       + html.escape(interval_note(metrics[split].get("interval")) + held_out_note(metrics[split]))
                        for split in ("val", "test") if split in metrics) + ".</p>"]
+    if "val_vs_test" in metrics:
+        parts.append(f"<p id='val-vs-test'>{html.escape(metrics['val_vs_test']['sentence'])}.</p>")
     parts += [f"<p class='warn'>warning: {html.escape(str(w))}</p>" for w in metrics.get("warnings") or []]
     curves = train / "curves.png"
     parts.append(f"<h3>{html.escape(_curves_title(metrics))}</h3>"
@@ -74,7 +76,8 @@ def _evaluation(split: str, result: dict[str, Any]) -> str:
     heat = _confusion_plot(result["confusion"], labels, split)
     rows = [[cls, m.get("precision"), m.get("recall"), m.get("f1"), m.get("support")]
             for cls, m in result["per_class"].items()]
-    return (f"<h3>{split}: accuracy {result['accuracy']:.3f}{html.escape(held_out_note(result))}</h3>"
+    notes = interval_note(result.get("interval")) + held_out_note(result)
+    return (f"<h3>{split}: accuracy {result['accuracy']:.3f}{html.escape(notes)}</h3>"
             f"<img id='confusion-{split}' alt='{split} confusion matrix' src='{heat}'>"
             + table(["class", "precision", "recall", "F1", "support"], rows, f"per-class-{split}"))
 
@@ -183,6 +186,8 @@ def ablation_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
                      [[s, a, b, d] for s, a, b, d in zip(seeds, with_["accuracy"], without["accuracy"],
                                                          diff.get("per_seed") or [None] * len(seeds))],
                      "ablation-seeds")
+    if "intervals" in result:
+        sentence += f" Means: {html.escape(result['intervals']['sentence'])}."
     return (f"<p id='ablation-verdict' class='verdict {_verdict_class(result['verdict'])}'>{sentence}</p>"
             f"<img id='ablation-plot' alt='{metric} accuracy with and without augmentation per seed' "
             f"src='{_ablation_plot(result)}'>" + per_seed

@@ -81,7 +81,29 @@ def compare(runs: dict[str, list[dict[str, Any]]], seeds: list[int]) -> dict[str
         result["verdict"] = "helps" if result["difference"]["mean"] > 0 else "hurts"
     else:
         result["verdict"] = "no clear difference"
+    result.update(_intervals(result, runs))
     return result
+
+
+def _intervals(result: dict[str, Any], runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each arm's mean val accuracy with its exact interval on the val rows, and whether the
+    two means differ by more than those intervals (``intervals``); nothing for runs without
+    counts (metrics.json before intervals).
+
+    >>> def m(acc): return {"val": {"accuracy": acc, "per_class": {}, "interval": {"n": 200, "confidence": 0.95}}}
+    >>> r = {"with": {"mean": 0.9}, "without": {"mean": 0.87}}
+    >>> _intervals(r, {"with": [m(.9)], "without": [m(.87)]})["intervals"]["within_intervals"]
+    True
+    """
+    from curate.stats.intervals import accuracy_interval, compare as compare_figures
+
+    counts = [m["val"].get("interval") for arm in ARMS for m in runs[arm]]
+    if not counts or any(c is None for c in counts):
+        return {}
+    n, confidence = counts[0]["n"], counts[0]["confidence"]
+    arms = {arm: accuracy_interval(round(result[arm]["mean"] * n), n, confidence) for arm in ARMS}
+    comparison = compare_figures("with", arms["with"], "without", arms["without"])
+    return {"intervals": {**comparison, "with": arms["with"], "without": arms["without"]}}
 
 
 def _std(values: list[float]) -> float:

@@ -117,6 +117,24 @@ class CardSection(Strict):
     description: Optional[str] = None
 
 
+class LearningCurveSection(Strict):
+    """Train on growing shares of train over ``seeds`` seeds and fit val error = a n^-b + c."""
+
+    fractions: tuple[float, ...] = (0.1, 0.2, 0.4, 0.7, 1.0)
+    seeds: int = Field(3, ge=1)
+    target_error: Optional[float] = Field(None, gt=0, lt=1)
+
+    @field_validator("fractions")
+    @classmethod
+    def _increasing_shares(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        from pipelines.train.learning_curve import fractions_problem
+
+        problem = fractions_problem(v)
+        if problem:
+            raise ValueError(f"fractions {list(v)}: {problem}")
+        return v
+
+
 class EngineSection(Strict):
     name: Literal["local", "dask"] = "local"
     scheduler: Optional[str] = None
@@ -139,6 +157,7 @@ class Pipeline(Strict):
     train: Optional[TrainConfig] = None
     ablation: Optional[AblationSection] = None
     card: Optional[CardSection] = None
+    learning_curve: Optional[LearningCurveSection] = None
     engine: EngineSection = Field(default_factory=EngineSection)
 
 
@@ -218,6 +237,9 @@ def _check_sections(loaded: LoadedPipeline) -> None:
     if config.ablation is not None and (config.train is None or config.augment is None):
         raise CuraugError(f"{loaded.where('ablation')}: ablation: compares training with and without "
                           "augmentation, so it needs both train: and augment:")
+    if config.learning_curve is not None and config.train is None:
+        raise CuraugError(f"{loaded.where('learning_curve')}: learning_curve: trains the train: section's model on "
+                          "subsets of train, so it needs a train: section")
     if config.train is not None and "label" in config.train.model_fields_set:
         raise CuraugError(f"{loaded.where('train', 'label')}: train.label: the pipeline's label: is the "
                           "training label; remove train.label")

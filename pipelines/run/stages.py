@@ -524,7 +524,12 @@ class Train(Stage):
             raise
         from pipelines.console import share
 
-        return Outcome(True, f"test accuracy {share(metrics['test']['accuracy'])}" if "test" in metrics else "")
+        if "test" not in metrics:
+            return Outcome(True, "")
+        interval = metrics["test"].get("interval")
+        within = (f" ({interval['confidence'] * 100:g} % interval {share(interval['accuracy'][0])}-"
+                  f"{share(interval['accuracy'][1])})" if interval else "")
+        return Outcome(True, f"test accuracy {share(metrics['test']['accuracy'])}{within}")
 
 
 class Ablation(Stage):
@@ -561,8 +566,42 @@ class Ablation(Stage):
         p_value = f", p = {test['pvalue']:.3g}" if test["pvalue"] is not None else ""
         from pipelines.console import share
 
+        within = "; within the intervals" if result.get("intervals", {}).get("within_intervals") else ""
         return Outcome(True, f"augmentation {result['verdict']}: val accuracy {share(result['with']['mean'])} with, "
-                             f"{share(result['without']['mean'])} without ({share(diff['mean'], signed=True)}{p_value})")
+                             f"{share(result['without']['mean'])} without ({share(diff['mean'], signed=True)}{p_value}"
+                             f"{within})")
+
+
+class LearningCurve(Stage):
+    """The training again on growing subsets of train, and the power law fitted to the val
+    errors (pipelines.train.learning_curve); the pipeline's own run is the full subset."""
+
+    name = "learning_curve"
+    figures = "learning_curve.json"
+
+    def applies(self, p):
+        return p.config.learning_curve is not None
+
+    def settings(self, p):
+        return {"learning_curve": p.config.learning_curve.model_dump(mode="json"), **Train().settings(p)}
+
+    def inputs(self, p, present):
+        return {**Train().inputs(p, present), **_under(p, "train/")}
+
+    def outputs(self, p):
+        from pipelines.train.learning_curve import FILES, FOLDER
+
+        return _under(p, f"{FOLDER}/", *FILES)
+
+    def run(self, ctx):
+        from pipelines.train.learning_curve import learning_curve
+
+        p, section = ctx.pipeline, ctx.pipeline.config.learning_curve
+        data = ctx.out / ("augmented/manifest.parquet" if "augment" in ctx.present else _split_data(p, ctx.present))
+        result = learning_curve(str(data), label=ctx.label, out=ctx.out, fractions=section.fractions,
+                                seeds=section.seeds, target_error=section.target_error, trained=ctx.out / "train",
+                                progress=ctx.display.echo, **p.train_settings())
+        return Outcome(True, "; ".join(result["answers"][1:]))
 
 
 class Card(Stage):
@@ -633,7 +672,7 @@ class Report(Stage):
 
 
 STAGES: tuple[Stage, ...] = (Ingest(), Validate(), Clean(), Split(), CleanFitted(), ValidateSplits(), SearchRecipe(),
-                             Augment(), Train(), Ablation(), Card(), Report())
+                             Augment(), Train(), Ablation(), LearningCurve(), Card(), Report())
 
 
 def clear_outputs(stage: Stage, p: "LoadedPipeline") -> None:

@@ -68,6 +68,8 @@ class TrainConfig(Strict):
     #: mixed precision on CUDA (auto: bf16 where supported, else fp16); CPU runs float32
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
     seed: int = 0
+    #: level of the val and test figures' intervals (exact binomial and Hoeffding)
+    confidence: float = Field(0.95, gt=0, lt=1)
     width: Optional[int] = Field(None, ge=4)
     dropout: float = Field(0.2, ge=0, lt=1)
     activation: Literal["relu", "leaky_relu", "maxout"] = "relu"

@@ -37,3 +37,23 @@ def classification_metrics(pred: Predictions, classes: Sequence[str]) -> dict[st
     return {"accuracy": float((preds == targets).mean()) if len(targets) else 0.0,
             "loss": float(np.mean(pred.losses)) if len(targets) else 0.0,
             "per_class": per_class, "confusion": confusion.tolist(), "labels": [str(c) for c in classes]}
+
+
+def add_intervals(metrics: dict[str, Any], confidence: float) -> None:
+    """Give ``metrics``' val and test figures their ``interval`` (exact and Hoeffding, from
+    the confusion matrix's counts), and ``val_vs_test``: whether their difference is within
+    those intervals.
+
+    >>> m = {"val": {"confusion": [[45, 5], [5, 45]]}, "test": {"confusion": [[40, 10], [10, 40]]}}
+    >>> add_intervals(m, 0.95)
+    >>> m["val"]["interval"]["accuracy"], m["val_vs_test"]["within_intervals"]
+    ([0.8238, 0.951], True)
+    """
+    from curate.stats.intervals import accuracy_interval, compare
+
+    for split in ("val", "test"):
+        confusion = np.asarray(metrics.get(split, {}).get("confusion", []))
+        if confusion.size and confusion.sum():
+            metrics[split]["interval"] = accuracy_interval(int(np.trace(confusion)), int(confusion.sum()), confidence)
+    if all("interval" in metrics.get(split, {}) for split in ("val", "test")):
+        metrics["val_vs_test"] = compare("val", metrics["val"]["interval"], "test", metrics["test"]["interval"])

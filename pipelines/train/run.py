@@ -152,6 +152,9 @@ class TrainingRun:
         if "test" in prepared.splits:
             metrics["test"] = self._test_once(model, prepared)
         metrics.update(self._gaps(model, prepared, metrics, config))
+        from pipelines.train.metrics import add_intervals
+
+        add_intervals(metrics, self.config.confidence)
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         from curate.io.atomic import write_json_atomic
         from curate.io.jsonify import jsonable

@@ -1,0 +1,1 @@
+"""Statistics every stage shares: confidence intervals and sample-size bounds."""
