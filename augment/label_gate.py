@@ -85,6 +85,16 @@ def check_label(df: "pd.DataFrame", label: str | None) -> None:
 def fit_label_gate(plugin: "Plugin", rows: "pd.DataFrame", ctx: "Context", label: str, seed: int,
                    rule: "LabelPreserving") -> LabelGate:
     """Fit the gate of ``rule`` on the original ``rows`` (the sources of the run)."""
+    import sklearn.linear_model  # noqa: F401  (loads the BLAS libraries, which the limit sees only once loaded)
+    from threadpoolctl import threadpool_limits
+
+    # a model this small fits fastest on one thread: BLAS threads only spin against each other
+    with threadpool_limits(1):
+        return _fit(plugin, rows, ctx, label, seed, rule)
+
+
+def _fit(plugin: "Plugin", rows: "pd.DataFrame", ctx: "Context", label: str, seed: int,
+         rule: "LabelPreserving") -> LabelGate:
     import numpy as np
 
     from augment.executors import UNREADABLE_ERRORS
