@@ -189,16 +189,30 @@ def test_folds_are_stratified_and_do_not_depend_on_row_order(fortunes):
 
 
 def test_the_same_seed_gives_the_same_bytes_in_this_process_and_on_dask_workers(cli, fortunes, tmp_path):
+    from pipelines.report.pipeline_samples import augmentation_section
+
     recipe = tmp_path / "gate.yaml"
     recipe.write_text(json.dumps(_gated(NOISE)))
-    outs = {}
-    for name, extra in {"one": [], "dask": ["--engine", "dask", "--workers", "2"]}.items():
-        assert cli("augment", fortunes, "--recipe", recipe, "-o", tmp_path / name, "--seed", "5", *extra).code == 0
+    outs, printed = {}, {}
+    for name, extra in {"augmented": [], "dask": ["--engine", "dask", "--workers", "2"]}.items():
+        result = cli("augment", fortunes, "--recipe", recipe, "-o", tmp_path / name, "--seed", "5", *extra)
+        assert result.code == 0
+        printed[name] = result.out
         outs[name] = ((tmp_path / name / "summary.json").read_bytes(),
                       pd.read_parquet(tmp_path / name / "manifest.parquet")[["id", "text", "seed"]])
-    assert json.loads(outs["one"][0])["label_gate"]["rejected"] > 0
-    assert outs["dask"][0] == outs["one"][0]
-    pd.testing.assert_frame_equal(outs["dask"][1], outs["one"][1])
+    assert outs["dask"][0] == outs["augmented"][0]
+    pd.testing.assert_frame_equal(outs["dask"][1], outs["augmented"][1])
+
+    # the console and the report say the summary's figures
+    gate = json.loads(outs["augmented"][0])["label_gate"]
+    assert gate["rejected"] > 0
+    rates = ", ".join(f"{cls} {c['rejection_rate']:.1%}" for cls, c in gate["per_class"].items())
+    assert f"rejected {gate['rejected']} of {gate['judged']} draws ({gate['rejection_rate']:.1%}; {rates})" \
+        in printed["augmented"]
+    page = augmentation_section(tmp_path, {"augment": {"figures": json.loads(outs["augmented"][0])}})
+    table = page.split("<table id='label-gate'>")[1].split("</table>")[0]
+    assert table.count("<tr>") == 1 + len(gate["per_class"])
+    assert f"<td>science</td><td class='num'>{gate['per_class']['science']['judged']}</td>" in table
 
 
 @pytest.mark.parametrize("gate, expected", [
