@@ -237,3 +237,25 @@ def test_the_gate_on_data_without_a_label_column_is_one_error_line(cli, fortunes
     line = one_error_line(cli("augment", tmp_path / "unlabelled.csv", "--recipe", recipe, "-o", tmp_path / "out"))
     assert "gate.label_preserving needs a label column" in line and "'label'" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_audio_copies_are_judged_by_their_log_mel_bands_as_waveform_or_spectrogram(tmp_path):
+    from augment.plugin import Context, get_plugin
+    from pipelines.cli import main
+
+    assert main(["ingest", str(SAMPLE / "audio"), "-o", str(tmp_path / "m.parquet")]) == 0
+    assert main(["split", str(tmp_path / "m.parquet"), "--label", "label", "-o", str(tmp_path / "s.parquet")]) == 0
+    recipe = load_recipe({"modality": "audio", "copies": 1, "transforms": [{"gain": {"db": [-3, 3]}}],
+                          "gate": {"label_preserving": {"min_confidence": 0.0, "folds": 3}}})
+    df = pd.read_parquet(tmp_path / "s.parquet")
+    result = augment_manifest(df, recipe, tmp_path / "out")
+    gate = result.summary["label_gate"]
+    assert set(gate["per_class"]) == {"yes", "no", "up", "down"} and gate["judged"] >= result.summary["jobs"]
+    assert result.summary["made"] + gate["gave_up"] == result.summary["jobs"]
+
+    # a spectrogram output is read like the waveform it came from
+    plugin, ctx = get_plugin("audio"), Context(recipe.recipe, df.set_index("id", drop=False), "label")
+    sample = plugin.load(ctx.record(str(df[df["status"] == "ok"]["id"].iloc[0])), ctx)
+    np.testing.assert_allclose(plugin.gate_features(sample, ctx),
+                               plugin.gate_features(plugin._to_log_mel(sample, ctx.recipe), ctx))
+    assert plugin.gate_features(sample, ctx).shape == (128,)
