@@ -492,7 +492,7 @@ def split(data: str, label: str, group: str | None, ratios: str, folds: int, mul
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
-@click.option("--label", default="label", show_default=True, help="Label column (balancing, copy_paste donors).")
+@click.option("--label", default="label", show_default=True, help="Label column (balancing, copy_paste donors, the label-preserving gate).")
 @click.option("--replay", "replay_id", metavar="ID", help="Regenerate one augmented sample of OUTDIR and compare bytes.")
 @click.pass_context
 def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: str, copies: int | None, balance: bool,
