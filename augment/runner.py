@@ -42,6 +42,7 @@ from curate.version import curaug_version
 if TYPE_CHECKING:
     import pandas as pd
 
+    from augment.label_gate import LabelGate
     from augment.recipe import LoadedRecipe
 
 STATE_DIR = ".curaug"
@@ -285,7 +286,8 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
                     label_gate)
 
 
-def _label_gate(df: "pd.DataFrame", plugin, rows: "pd.DataFrame", recipe, label: str | None, seed: int):
+def _label_gate(df: "pd.DataFrame", plugin, rows: "pd.DataFrame", recipe, label: str | None,
+                seed: int) -> "LabelGate | None":
     """The recipe's label-preserving gate fitted on ``rows``, or None without one."""
     rule = recipe.gate.label_preserving if recipe.gate is not None else None
     if rule is None:
@@ -298,7 +300,7 @@ def _label_gate(df: "pd.DataFrame", plugin, rows: "pd.DataFrame", recipe, label:
 
 def _run(df: "pd.DataFrame", loaded: "LoadedRecipe", plugin, rows: "pd.DataFrame", jobs: list[Job],
          settings: dict[str, Any], out: Path, fresh: bool, engine: str, workers: int, scheduler: str | None,
-         progress: Progress | None, label_gate=None) -> AugmentResult:
+         progress: Progress | None, label_gate: "LabelGate | None" = None) -> AugmentResult:
     """The run itself, once ``out`` is held (see :func:`augment_manifest`)."""
     recipe, seed, label = loaded.recipe, settings["seed"], settings["label"]
     run = RunState(out, settings_key(loaded, settings, rows.index))
