@@ -12,10 +12,12 @@ from pipelines.report.parts import table
 def label_gate_line(gate: dict[str, Any]) -> str:
     """One sentence: what the gate rejected, per class, and how far it can be trusted.
 
-    >>> label_gate_line({"min_confidence": 0.5, "judged": 10, "rejected": 4, "rejection_rate": 0.4, "gave_up": 1,
-    ...                  "sources": 6, "sources_failing": 2,
-    ...                  "per_class": {"a": {"rejection_rate": 0.5}, "b": {"rejection_rate": 0.25}}})
-    'label gate (min confidence 0.5) rejected 4 of 10 draws (40.0%; a 50.0%, b 25.0%), gave up on 1; it rejects 2 of 6 sources as they are'
+    >>> print(label_gate_line({"min_confidence": 0.5, "judged": 10, "rejected": 4, "rejection_rate": 0.4,
+    ...                        "gave_up": 1, "sources": 6, "sources_failing": 2,
+    ...                        "per_class": {"a": {"rejection_rate": 0.5}, "b": {"rejection_rate": 0.25}}}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    label gate (min confidence 0.5) rejected 4 of 10 draws (40.0%; a 50.0%, b 25.0%), gave up on 1;
+    it rejects 2 of 6 sources as they are
     """
     per_class = ", ".join(f"{cls} {c['rejection_rate']:.1%}" for cls, c in gate["per_class"].items())
     return (f"label gate (min confidence {gate['min_confidence']:g}) rejected {gate['rejected']} of {gate['judged']} "
