@@ -59,6 +59,7 @@ class Worker:
         self.ctx = Context(state["loaded"].recipe, state["rows"], state["label"])
         self.steps = state["loaded"].steps
         self.gate = state["loaded"].recipe.gate
+        self.label_gate = state.get("label_gate")  # augment.label_gate.LabelGate, fitted once for the run
         self._log = None
         self._closed = False
         self._writing = threading.Lock()  # held from a job's record to its last file, and by close
@@ -82,6 +83,7 @@ class Worker:
         """Draw, apply and write one job; return its record."""
         plugin, ctx, run_seed = self.plugin, self.ctx, self.state["run_seed"]
         rejected: list[str] = []
+        label_counts = {"label_judged": 0, "label_rejected": 0} if self.label_gate is not None else {}
         empty = 0
         attempt = 0
         while True:
@@ -96,15 +98,19 @@ class Worker:
             except SkipSample as exc:
                 return self._commit({"job": asdict(job), "skipped": str(exc), "rejected": 0, "files": {}})
             reason = plugin.gate(source, sample, self.gate, ctx) if self.gate else None
+            if reason is None and label_counts:
+                label_counts["label_judged"] += 1
+                reason = self.label_gate.judge(job.source_id, plugin.gate_features(sample, ctx))
+                label_counts["label_rejected"] += reason is not None
             if reason is None:
                 break
             rejected.append(reason)
-            if len(rejected) >= self.gate.max_tries:
+            if len(rejected) >= self.gate.tries:
                 return self._commit({"job": asdict(job), "skipped": f"quality gate: {rejected[-1]}",
-                                     "rejected": len(rejected), "files": {}})
+                                     "rejected": len(rejected), **label_counts, "files": {}})
         attempt -= 1
         output = plugin.output(sample, applied, job.path, ctx)
-        record = {"job": asdict(job), "seed": seed, "attempt": attempt, "rejected": len(rejected),
+        record = {"job": asdict(job), "seed": seed, "attempt": attempt, "rejected": len(rejected), **label_counts,
                   "empty_draws": empty, **output.describe(),
                   "provenance": {"plugin": plugin.modality, "seed": seed, "run_seed": run_seed, "copy": job.copy,
                                  "attempt": attempt, "plan": plan, "applied": output.applied,

@@ -192,6 +192,12 @@ class Plugin:
         """A reason to reject ``sample`` (then redrawn), or None."""
         return None
 
+    def gate_features(self, sample: Any, ctx: Context) -> Any:
+        """What the label-preserving gate's classifier reads of a sample
+        (:mod:`augment.label_gate`): a string (TF-IDF) or a 1-d array of numbers."""
+        raise CuraugError(f"gate.label_preserving: the {self.modality} plugin gives no features to classify "
+                          "its samples by (Plugin.gate_features)")
+
 
 class RegistryPlugin(Plugin):
     """A plugin whose recipe steps name transforms in one :class:`~curate.registry.Registry`

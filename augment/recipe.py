@@ -34,11 +34,38 @@ class Balance(Strict):
     target: Union[Literal["max"], int] = "max"
 
 
+class LabelPreserving(Strict):
+    """The label-preserving test (:mod:`augment.label_gate`): a classifier fitted on the
+    original rows, out of fold, must still put an output in its source's class with at
+    least ``min_confidence``. ``max_tries`` here is the gate's own, spelt where the test is."""
+
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    max_tries: Optional[int] = Field(None, ge=1, le=50)
+    model: Literal["auto"] = "auto"
+    folds: int = Field(5, ge=2, le=20)
+
+
 class Gate(Strict):
     """Reject an output and redraw it (another seed attempt) when it fails the plugin's test
-    (:meth:`augment.plugin.Plugin.gate`); a plugin's subclass adds the test's limits."""
+    (:meth:`augment.plugin.Plugin.gate`) or, with ``label_preserving``, the label test; a
+    plugin's subclass adds its test's limits."""
 
     max_tries: int = Field(5, ge=1, le=50)
+    label_preserving: Optional[LabelPreserving] = None
+
+    @model_validator(mode="after")
+    def _one_max_tries(self) -> "Gate":
+        own = self.label_preserving.max_tries if self.label_preserving else None
+        if own is not None and "max_tries" in self.model_fields_set and own != self.max_tries:
+            raise ValueError(f"max_tries is given twice ({self.max_tries} and label_preserving.max_tries {own}); "
+                             "give it once")
+        return self
+
+    @property
+    def tries(self) -> int:
+        """Draws a copy gets before it is given up on."""
+        own = self.label_preserving.max_tries if self.label_preserving else None
+        return self.max_tries if own is None else own
 
 
 class Recipe(Strict):

@@ -42,6 +42,7 @@ from curate.version import curaug_version
 if TYPE_CHECKING:
     import pandas as pd
 
+    from augment.label_gate import LabelGate
     from augment.recipe import LoadedRecipe
 
 STATE_DIR = ".curaug"
@@ -263,6 +264,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     out = Path(outdir)
     _check_outdir(out)
     _refuse_source_folders(out, df)
+    asked = label  # the gate names it when the manifest lacks it
     if label is not None and label not in df.columns:
         label = None
     if plugin.inline and plugin.inline in df.columns:
@@ -270,6 +272,7 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     rows = select_rows(df, recipe.modality, all_rows=all_rows, inline=plugin.inline)
     plugin.check_rows(rows)
     plugin.prepare(loaded)
+    label_gate = _label_gate(df, plugin, rows, recipe, asked, seed)
     if balance or (copies is None and recipe.balance is not None):
         copies, target = None, recipe.balance.target if recipe.balance else "max"
     else:
@@ -279,12 +282,25 @@ def augment_manifest(df: "pd.DataFrame", loaded: "LoadedRecipe", outdir: str | o
     settings = {"seed": int(seed), "copies": copies, "balance": target, "label": label, "all_rows": all_rows}
     fresh = not out.exists()
     with hold_folder(out / STATE_DIR / "lock", out):
-        return _run(df, loaded, plugin, rows, jobs, settings, out, fresh, engine, workers, scheduler, progress)
+        return _run(df, loaded, plugin, rows, jobs, settings, out, fresh, engine, workers, scheduler, progress,
+                    label_gate)
+
+
+def _label_gate(df: "pd.DataFrame", plugin, rows: "pd.DataFrame", recipe, label: str | None,
+                seed: int) -> "LabelGate | None":
+    """The recipe's label-preserving gate fitted on ``rows``, or None without one."""
+    rule = recipe.gate.label_preserving if recipe.gate is not None else None
+    if rule is None:
+        return None
+    from augment.label_gate import check_label, fit_label_gate
+
+    check_label(df, label)
+    return fit_label_gate(plugin, rows, Context(recipe, rows, label), label, seed, rule)
 
 
 def _run(df: "pd.DataFrame", loaded: "LoadedRecipe", plugin, rows: "pd.DataFrame", jobs: list[Job],
          settings: dict[str, Any], out: Path, fresh: bool, engine: str, workers: int, scheduler: str | None,
-         progress: Progress | None) -> AugmentResult:
+         progress: Progress | None, label_gate: "LabelGate | None" = None) -> AugmentResult:
     """The run itself, once ``out`` is held (see :func:`augment_manifest`)."""
     recipe, seed, label = loaded.recipe, settings["seed"], settings["label"]
     run = RunState(out, settings_key(loaded, settings, rows.index))
@@ -296,7 +312,7 @@ def _run(df: "pd.DataFrame", loaded: "LoadedRecipe", plugin, rows: "pd.DataFrame
              "plugin": type(plugin), "outdir": str(out.resolve()), "logs": str(run.logs.resolve()),
              "staging": str(run.staging.resolve()), "run_id": uuid.uuid4().hex,
              "recipe_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
-             "versions": {"curaug": curaug_version(), **plugin.versions()}}
+             "versions": {"curaug": curaug_version(), **plugin.versions()}, "label_gate": label_gate}
 
     def collect(record: dict) -> None:
         done[record["job"]["path"]] = record
@@ -330,6 +346,11 @@ def _run(df: "pd.DataFrame", loaded: "LoadedRecipe", plugin, rows: "pd.DataFrame
     save_manifest(manifest, out / "manifest.parquet")
     summary = _summary(df, rows, jobs, todo, done, elapsed, gate=recipe.gate is not None, label=label)
     summary["unreadable_sources"] = unreadable
+    if label_gate is not None:
+        from augment.label_gate import label_gate_summary
+
+        summary["label_gate"] = label_gate_summary(label_gate, [(job.source_id, done[job.path])
+                                                                for job in jobs if job.path in done])
     run.write_summary(summary)
     return AugmentResult(manifest, summary)
 

@@ -548,7 +548,7 @@ def _split_bound(ctx: click.Context, report: dict, error_bound: float | None, co
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
-@click.option("--label", default="label", show_default=True, help="Label column (balancing, copy_paste donors).")
+@click.option("--label", default="label", show_default=True, help="Label column (balancing, copy_paste donors, the label-preserving gate).")
 @click.option("--replay", "replay_id", metavar="ID", help="Regenerate one augmented sample of OUTDIR and compare bytes.")
 @click.option("--search", metavar="SPEC", help="Search the recipe instead of --recipe (RandAugment's N and "
               "magnitude, on the fold column): n=LO:HI,magnitude=LO:HI,trials=T[,pool=a+b][,epochs=E]; "

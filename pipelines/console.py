@@ -390,6 +390,10 @@ def _print_augment_figures(summary: dict[str, Any]) -> None:
     if summary.get("per_second"):
         extra.append(f"{summary['per_second']} samples/s")
     console.print("; ".join(extra), highlight=False, markup=False)
+    if summary.get("label_gate"):
+        from pipelines.report.label_gate import label_gate_line
+
+        console.print(label_gate_line(summary["label_gate"]), highlight=False, markup=False)
 
 
 class EpochLines:

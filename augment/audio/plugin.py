@@ -205,6 +205,13 @@ class AudioPlugin(RegistryPlugin):
                 out = replace(out, data=(out.data * np.float32(PEAK / peak)).astype(np.float32))
         return out, applied
 
+    def gate_features(self, sample: AudioSample, ctx: Context) -> np.ndarray:
+        """Mean and spread over time of each log-mel band (channels averaged): the timbre of
+        a sound, which a spoken word keeps through gain, shift and noise."""
+        spectrogram = sample if sample.kind == "spectrogram" else self._to_log_mel(sample, ctx.recipe)
+        bands = spectrogram.data.mean(axis=0)
+        return np.concatenate([bands.mean(axis=1), bands.std(axis=1)])
+
     def _to_log_mel(self, sample: AudioSample, recipe) -> AudioSample:
         from augment.audio.spectrogram import log_mel
 

@@ -289,6 +289,23 @@ class ImagePlugin(Plugin):
         return None
 
 
+    def gate_features(self, sample: dict, ctx: Context) -> np.ndarray:
+        """The image as a grey thumbnail of :data:`GATE_THUMB` pixels a side, 0..1 (alpha
+        dropped): what a digit or a shape is, without the detail augmentation changes."""
+        from PIL import Image
+
+        from augment.image.ops import peak
+
+        image = sample["image"]
+        grey = image[..., :3].mean(axis=2) if image.ndim == 3 else image
+        thumb = Image.fromarray((grey / peak(image.dtype)).astype(np.float32), mode="F")
+        return np.asarray(thumb.resize((GATE_THUMB, GATE_THUMB), Image.Resampling.BILINEAR)).ravel()
+
+
+#: Side of the thumbnail the label-preserving gate classifies images by.
+GATE_THUMB = 16
+
+
 def _box_area(boxes, xywh: bool) -> float:
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)
     if xywh:

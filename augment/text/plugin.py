@@ -184,6 +184,9 @@ class TextPlugin(RegistryPlugin):
             return f"too close to its source (3-gram Jaccard {similarity:.3f} > {rule.max_similarity:g})"
         return None
 
+    def gate_features(self, sample: TextSample, ctx: Context) -> str:
+        return sample.text
+
 
 def jaccard(a: str, b: str, n: int = 3) -> float:
     """Character ``n``-gram Jaccard similarity (1.0 for equal texts).

@@ -40,6 +40,10 @@ def augmentation_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
                      f"{summary.get('train_rows', '?')} train rows ({html.escape(per_class)}); "
                      f"{summary.get('gate_rejections', 0)} draws rejected by the quality gate, "
                      f"{summary.get('corrupt_skipped', 0)} corrupt rows skipped.</p>")
+        if summary.get("label_gate"):
+            from pipelines.report.label_gate import label_gate_html
+
+            parts.append(label_gate_html(summary["label_gate"]))
     manifest = out / "augmented" / "manifest.parquet"
     if not manifest.is_file():
         return "\n".join(parts + [missing("augmented/manifest.parquet is missing: no samples to show.")])
