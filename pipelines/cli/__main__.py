@@ -1,0 +1,7 @@
+"""``python -m pipelines.cli``: the ``curaug`` command."""
+
+import sys
+
+from pipelines.cli import main
+
+sys.exit(main())
