@@ -261,7 +261,7 @@ def test_one_spelling_per_idea_with_the_old_ones_kept():
 
 
 def test_shares_print_alike_everywhere():
-    from pipelines.console import figure, share
+    from pipelines.console.rounding import figure, share
 
     assert [share(1), share(0.98571), share(-0.0, signed=True), share(-0.0004)] == ["1.000", "0.986", "+0.000", "0.000"]
     assert figure(-0.0) == "0" and figure(-0.25) == "-0.25"

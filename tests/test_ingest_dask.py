@@ -105,7 +105,7 @@ def test_scheduler_without_dask_and_unknown_engine_are_refused(cli, sample, tmp_
 
 
 def test_ctrl_c_while_gathering_exits_130_with_one_line(cli, sample, tmp_path, scheduler, small_tasks, monkeypatch):
-    import pipelines.console
+    import pipelines.console.progress
 
     @contextlib.contextmanager
     def interrupted_bar(label):
@@ -115,7 +115,7 @@ def test_ctrl_c_while_gathering_exits_130_with_one_line(cli, sample, tmp_path, s
 
         yield progress
 
-    monkeypatch.setattr(pipelines.console, "progress_bar", interrupted_bar)
+    monkeypatch.setattr(pipelines.console.progress, "progress_bar", interrupted_bar)
     out = tmp_path / "m.parquet"
     r = cli("ingest", sample / "images", "-o", out, "--no-cache", "--engine", "dask", "--scheduler", scheduler)
     assert r.code == 130

@@ -179,7 +179,7 @@ def test_the_pipeline_report_gives_the_error_rates_the_gaps_and_the_dead_unit_ad
 
 
 def test_the_summary_prints_the_dead_unit_advice_and_the_search_sampler(capsys):
-    from pipelines.console import print_training_summary
+    from pipelines.console.training import print_training_summary
     from pipelines.train.monitor.histograms import DEAD_ADVICE
 
     metrics = {"model": "mlp", "device": "cpu", "rows": {"train": 10}, "seconds": 1.0, "best_epoch": 1,

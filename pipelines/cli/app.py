@@ -75,7 +75,7 @@ class Command(click.Command):
                                         help="Show the full traceback of an error."))
 
     def invoke(self, ctx: click.Context):
-        from pipelines.console import JSON_KEY
+        from pipelines.console.output import JSON_KEY
 
         outputs = {name: ctx.meta.get(JSON_KEY) if name == "json_out" else ctx.params.get(name)
                    for name in COMMAND_OUTPUTS.get(self.name, ())}
@@ -103,7 +103,7 @@ class Command(click.Command):
         return result
 
     def _finish(self, ctx: click.Context, outputs: dict[str, str]) -> None:
-        from pipelines.console import FIGURES_KEY, JSON_KEY, wrote
+        from pipelines.console.output import FIGURES_KEY, JSON_KEY, wrote
 
         figures = ctx.meta.get(FIGURES_KEY)
         target = ctx.meta.get(JSON_KEY)
@@ -141,7 +141,7 @@ class Group(click.Group):
 
 
 def _remember_json(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    from pipelines.console import JSON_KEY
+    from pipelines.console.output import JSON_KEY
 
     if value is not None:
         ctx.meta[JSON_KEY] = value
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     ...``); 130: interrupted. ``--debug`` (anywhere) or ``CURAUG_DEBUG=1`` also prints
     the traceback.
     """
-    from pipelines.console import error_line, internal_error_line
+    from pipelines.console.output import error_line, internal_error_line
 
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args[:args.index("--")] if "--" in args else "--debug" in args

@@ -40,7 +40,9 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 
     from augment.recipe_file import load_recipe
     from curate.io.manifest import load_data
-    from pipelines.console import print_augment_summary, progress_bar, stdout_console
+    from pipelines.console.output import stdout_console
+    from pipelines.console.progress import progress_bar
+    from pipelines.console.summaries import print_augment_summary
 
     if replay_id:
         import hashlib

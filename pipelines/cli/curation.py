@@ -47,7 +47,8 @@ def ingest(src: str, output: str, modality: str | None, workers: int | None, no_
         raise click.UsageError("--scheduler needs --engine dask")
     from curate.io.ingest import ingest as run_ingest
     from curate.io.tables import table_format
-    from pipelines.console import print_ingest_summary, progress_bar
+    from pipelines.console.progress import progress_bar
+    from pipelines.console.summaries import print_ingest_summary
 
     table_format(output)
     with progress_bar("decoding") as progress:
@@ -64,7 +65,7 @@ def profile(data: str, label: str | None, encoding: str | None) -> None:
     """Profile a manifest or table: rows, dtypes, missing values, duplicates, classes, media."""
     from curate.io.manifest import load_data
     from curate.api import profile as run_profile
-    from pipelines.console import print_profile
+    from pipelines.console.summaries import print_profile
 
     df = load_data(data, encoding=encoding)
     try:
@@ -108,7 +109,8 @@ def validate(ctx: click.Context, data: str, rules_path: str | None, label: str |
     from curate.io.manifest import load_data
     from curate.rules.schema import load_rules
     from curate.api import validate as run_validate
-    from pipelines.console import print_validation, wrote
+    from pipelines.console.output import wrote
+    from pipelines.console.summaries import print_validation
 
     _check_scheduler(engine, scheduler)
     rules = load_rules(rules_path) if rules_path else None
@@ -164,7 +166,7 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
     from curate.io.tables import table_format
     from curate.rules.schema import load_rules
     from curate.api import clean as run_clean
-    from pipelines.console import print_clean_log
+    from pipelines.console.summaries import print_clean_log
 
     if not rules_path and not apply_path:
         raise CuraugError("clean needs --rules RULES.yaml or --apply PARAMS.json")
@@ -299,7 +301,7 @@ def _split_bound(ctx: click.Context, report: dict, error_bound: float | None, co
                  bound_per_class: bool, strict_bound: bool) -> None:
     """The split report, with the val/test rows an error bound needs when one is asked;
     ``--strict-bound`` turns a shortfall into a failed check (exit 1, the split written)."""
-    from pipelines.console import print_split_report
+    from pipelines.console.summaries import print_split_report
 
     if error_bound is not None:
         from curate.stats.bounds import error_bound_check, shortfall_line

@@ -48,7 +48,8 @@ def run(ctx: click.Context, pipeline: str, from_stage: str | None, only: str | N
     The plan (which stages run, and why) comes first. Exit 1 when a validation stage fails;
     Ctrl-C (exit 130) keeps what finished and the same command resumes.
     """
-    from pipelines.console import progress_bar, stdout_console, training_progress
+    from pipelines.console.output import stdout_console
+    from pipelines.console.progress import progress_bar, training_progress
     from pipelines.run.runner import PipelineInterrupted, run_pipeline
     from pipelines.run.stages import Display
 

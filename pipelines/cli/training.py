@@ -93,7 +93,8 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_c
 
     Ctrl-C keeps the last epoch's checkpoint: rerunning the same command resumes it.
     """
-    from pipelines.console import print_training_summary, search_progress, training_progress
+    from pipelines.console.progress import search_progress, training_progress
+    from pipelines.console.training import print_training_summary
     from pipelines.train.monitor import SanityError
     from pipelines.train.run import train as run_train
 
@@ -126,7 +127,7 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_c
 
 def _learning_curve(manifest: str, label: str, rundir: str, fractions: str, seeds: int, target_error: float | None,
                     settings: dict) -> None:
-    from pipelines.console import stdout_console, wrote
+    from pipelines.console.output import stdout_console, wrote
     from pipelines.train.learning_curve import FILES, learning_curve
 
     console = stdout_console()

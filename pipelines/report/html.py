@@ -15,7 +15,9 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from pipelines.console import figure, round_figures, verdict_counts
+from pipelines.console.rounding import figure, round_figures
+
+from pipelines.console.summaries import verdict_counts
 
 if TYPE_CHECKING:
     import pandas as pd

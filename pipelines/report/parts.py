@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.console import figure
+from pipelines.console.rounding import figure
 
 #: What a section may meet in a partial or hand-edited run folder: the section says so and
 #: the page is still written, because the report must never fail the run it describes.

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.console import verdict_counts
+from pipelines.console.summaries import verdict_counts
 from pipelines.report.html import _STYLE, _png, _pyplot, check_figures, checks_table
 from pipelines.report.parts import figures_of, guarded, missing, table
 

@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from pipelines.console import figure
+from pipelines.console.rounding import figure
 from pipelines.report.parts import figures_of, missing, table
 
 

@@ -16,7 +16,9 @@ import html
 from pathlib import Path
 from typing import Any
 
-from pipelines.console import figure, held_out_note, interval_note
+from pipelines.console.rounding import figure
+
+from pipelines.console.training import held_out_note, interval_note
 from pipelines.report.html import _png, _pyplot
 from pipelines.report.parts import cell, data_uri_png, figures_of, guarded, missing, table
 

@@ -522,7 +522,7 @@ class Train(Stage):
             if isinstance(exc, SanityError):  # the model could not overfit a small subset: a failed check
                 return Outcome(False, f"sanity check failed: {exc}")
             raise
-        from pipelines.console import share
+        from pipelines.console.rounding import share
 
         if "test" not in metrics:
             return Outcome(True, "")
@@ -564,7 +564,7 @@ class Ablation(Stage):
         _write_figures(ctx.out / "ablation.json", result)
         diff, test = result["difference"], result["paired_test"]
         p_value = f", p = {test['pvalue']:.3g}" if test["pvalue"] is not None else ""
-        from pipelines.console import share
+        from pipelines.console.rounding import share
 
         within = "; within the intervals" if result.get("intervals", {}).get("within_intervals") else ""
         return Outcome(True, f"augmentation {result['verdict']}: val accuracy {share(result['with']['mean'])} with, "
