@@ -350,10 +350,10 @@ def split(data: Data, label: str = "label", *,
     import pandas as pd
 
     from curate.io.manifest import ok_rows
-    from curate.split.splitters import split_frame
+    from curate.split.domain import split_rows
 
     usable = ok_rows(df)
-    result = split_frame(df[usable], label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
+    result = split_rows(df[usable], label, ratios=ratios, folds=folds, group=group, seed=seed, stable=stable,
                          multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap, domain=domain, target=target)
     out = df.copy()
     out["split"] = pd.array([pd.NA] * len(out), dtype="string")

@@ -1,4 +1,4 @@
-"""RandAugment's magnitude for every modality (augment/magnitude.py): M = 0 changes nothing,
+"""RandAugment's magnitude for every modality (augment/magnitude.py, augment/randaugment.py): M = 0 changes nothing,
 M = 10 is the strongest, and a built recipe is an ordinary recipe that loads and runs."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 import curaug
-from augment.magnitude import MagnitudeOp, build_recipe, magnitude_ops
+from augment.magnitude import MagnitudeOp
+from augment.randaugment import build_recipe, magnitude_ops
 from augment.recipe_file import load_recipe
 from curate.errors import CuraugError
 

@@ -251,3 +251,14 @@ def expected_shares(n_source: int, n_target: int, ratios) -> dict[str, float]:
     shares = (train * n_source, train_val * n_source, val * n_target, test * n_target)
     # twelve digits: the shares must still sum to 1 within the ratios rule's 1e-6
     return {name: round(s / n, 12) for name, s in zip(DOMAIN_SPLITS, shares)}
+
+
+def split_rows(df: "pd.DataFrame", label: str, *, domain: str | None = None, target: Any = None,
+               **settings: Any) -> "SplitResult":
+    """:func:`domain_split` when ``domain`` or ``target`` is given, else
+    :func:`curate.split.splitters.split_frame`: the split ``curaug.split`` makes of its rows."""
+    from curate.split.splitters import split_frame
+
+    if domain is not None or target is not None:
+        return domain_split(df, label, domain=domain, target=target, **settings)
+    return split_frame(df, label, **settings)

@@ -24,9 +24,10 @@ Multilabel, time and domain splits order or place the whole table at once (itera
 stratification places rows label set by label set, a time split sorts by time, a domain
 split places each domain on its own), so they collect what they read, the label, time,
 group, domain, ``id``, ``source_id`` and ``status`` columns of every row and no other
-column, split those in memory with :func:`curate.split.splitters.split_frame`, and write
-each partition with its rows' parts (:func:`_split_collected`). Memory: those columns of
-the whole table, stated in the report's notes.
+column, split those in memory as ``curaug.split`` does
+(:func:`curate.split.domain.split_rows`), and write each partition with its rows' parts
+(:func:`_split_collected`). Memory: those columns of the whole table, stated in the
+report's notes.
 """
 
 from __future__ import annotations
@@ -573,13 +574,13 @@ def _write_partition(part: "pd.DataFrame", number: int, plan: _Plan, folder: str
 
 
 def _split_collected(ddf: "dd.DataFrame", label: str, output: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    """A multilabel or time split: the columns :func:`curate.split.splitters.split_frame`
+    """A multilabel, time or domain split: the columns :func:`curate.split.domain.split_rows`
     reads, for every row, split in memory exactly as ``curaug.split`` splits the whole table
     (rows named by their position in it, as there), then written partition by partition."""
     import pandas as pd
 
     from curate.io.manifest import ok_rows
-    from curate.split.splitters import split_frame
+    from curate.split.domain import split_rows
 
     wanted = (label, kwargs.get("time"), kwargs.get("group"), kwargs.get("domain"), "id", "source_id", "status")
     columns = [c for c in dict.fromkeys(wanted) if c and c in ddf.columns]
@@ -587,7 +588,7 @@ def _split_collected(ddf: "dd.DataFrame", label: str, output: str | os.PathLike,
     if len(narrow) == 0:
         raise CuraugError("df: the table has no rows, nothing to split", param="df")
     usable = ok_rows(narrow)
-    result = split_frame(narrow[usable], label, **kwargs)
+    result = split_rows(narrow[usable], label, **kwargs)
     assigned = pd.DataFrame({"split": pd.array([pd.NA] * len(narrow), dtype="string")}, index=narrow.index)
     assigned.loc[usable, "split"] = result.split
     if result.fold is not None:

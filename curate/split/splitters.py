@@ -111,7 +111,7 @@ class SplitResult:
 def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds: int = 0,
                 group: str | None = None, seed: int = 0, stable: bool = False,
                 multilabel_sep: str | None = None, strict: bool = True, time: str | None = None,
-                gap: str | float | None = None, domain: str | None = None, target: Any = None) -> SplitResult:
+                gap: str | float | None = None) -> SplitResult:
     """Assign ``split`` (and ``fold``) to every row of ``df``.
 
     Parameters
@@ -138,10 +138,6 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     time, gap : optional
         Time column: train before val before test; ``gap`` (``"7D"``, or a number) leaves
         the rows within it before each later split out, with split ``"gap"`` and no fold.
-    domain, target : optional
-        A split for shifted data (:func:`curate.split.domain.domain_split`): ``train`` and
-        ``train_val`` from the rows whose ``domain`` is not ``target``, ``val`` and ``test``
-        from those whose it is.
 
     Examples
     --------
@@ -157,11 +153,6 @@ def split_frame(df: "pd.DataFrame", label: str, *, ratios=(0.6, 0.2, 0.2), folds
     """
     import pandas as pd
 
-    if domain is not None or target is not None:
-        from curate.split.domain import domain_split
-
-        return domain_split(df, label, domain=domain, target=target, ratios=ratios, folds=folds, group=group,
-                            seed=seed, stable=stable, multilabel_sep=multilabel_sep, strict=strict, time=time, gap=gap)
     if len(df) == 0:
         raise CuraugError("df: the table has no rows, nothing to split", param="df")
     ratios = check_split_args(df.columns, label, group=group, time=time, gap=gap, folds=folds, stable=stable,

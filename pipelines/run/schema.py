@@ -249,7 +249,7 @@ def _check_search(loaded: LoadedPipeline) -> None:
     """``augment.search``: a space the modality's pool allows, folds to score it on, and the
     recipe's other keys as a recipe file would take them (the searched transforms replace
     ``transforms``, so there are none to give)."""
-    from augment.magnitude import build_recipe
+    from augment.randaugment import build_recipe
     from augment.recipe_file import load_recipe
     from pipelines.train.recipe_search import check_space
 

@@ -4,7 +4,7 @@ RandAugment (Cubuk et al. 2020) showed that two numbers searched on validation a
 ``N`` transforms per sample and one magnitude ``M`` (0-10) for all of them. Optuna
 proposes ``(N, M, pool subset)`` over the declared ranges; each trial augments the train
 and val rows (the ``fold`` column of ``curaug split --folds K``; test rows are never read)
-with :func:`augment.magnitude.build_recipe`'s recipe, then for each fold ``k`` trains the
+with :func:`augment.randaugment.build_recipe`'s recipe, then for each fold ``k`` trains the
 baseline on the other folds' rows plus their augmented copies and scores it on fold ``k``
 (copies of fold ``k``'s rows are left out). A trial's score is the mean val accuracy over
 the folds. The chosen recipe is written as an ordinary recipe file.
@@ -70,7 +70,8 @@ def check_space(modality: str, *, n: Sequence[int], magnitude: Sequence[float], 
     ...
     curate.errors.CuraugError: n=[3, 1]: lo > hi; give [lo, hi] with 1 <= lo <= hi <= 8 (the pool's size)
     """
-    from augment.magnitude import MAX_MAGNITUDE, check_pool
+    from augment.magnitude import MAX_MAGNITUDE
+    from augment.randaugment import check_pool
 
     names = check_pool(modality, pool)
     n_range = _int_pair("n", n)
@@ -166,7 +167,7 @@ def trial_choice(params: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
 def trial_recipe(modality: str, choice: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """The recipe of a :func:`trial_choice`, with ``base``'s other recipe keys (copies,
     protect, gate...)."""
-    from augment.magnitude import build_recipe
+    from augment.randaugment import build_recipe
 
     base = base or {}
     built = build_recipe(modality, choice["n"], choice["magnitude"], choice["pool"],
