@@ -588,6 +588,12 @@ def augment(ctx: click.Context, manifest: str, recipe_path: str | None, outdir: 
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
 @click.option("--image-size", type=click.IntRange(min=8), help="Resize images to this square size "
               "[default: the median train size, at most 64].")
+@click.option("--recipe", metavar="RECIPE.yaml", help="Augment every training sample afresh each epoch with this "
+              "recipe (seeded by seed, epoch and row id); val and test are never augmented.")
+@click.option("--data-memory", metavar="SIZE", help="Decoded rows held in memory, splits together (2GiB, 500MB); "
+              "a split past it streams from the manifest [default: 2GiB].")
+@click.option("--data-workers", type=click.IntRange(min=0), metavar="N", help="Loader processes that decode "
+              "streamed rows and augment [default: 2 where rows are decoded or augmented per batch, else 0].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
