@@ -50,7 +50,7 @@ def render_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[st
         ("checks", "Checks", ("validate", "validate_splits"), _checks_section),
         ("augmentation", "Augmentation", ("augment",), augmentation_section),
         ("training", "Training", ("train",), training_section),
-        ("ablation", "Ablation: with and without augmentation", ("ablation",), ablation_section),
+        ("ablation", "Ablation: none, offline and online augmentation", ("ablation",), ablation_section),
     ]
     for anchor, title, needs, render in sections:
         parts.append(f"<section id='{anchor}'><h2>{title}</h2>")
