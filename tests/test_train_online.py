@@ -17,7 +17,7 @@ from conftest import SAMPLE, one_error_line
 torch = pytest.importorskip("torch")
 RECIPE = SAMPLE / "digits.recipe.yaml"
 #: a tiny, fast CNN run on the 86 sample digits of the train split
-SMALL = {"epochs": 3, "width": 8, "batch_size": 16, "patience": 10, "image_size": 16, "seed": 3}
+SMALL = {"epochs": 2, "width": 8, "batch_size": 16, "patience": 10, "image_size": 16, "seed": 3}
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_an_online_run_stopped_by_ctrl_c_resumes_to_the_same_weights(digits, tmp
             if epoch == 2:
                 raise KeyboardInterrupt
 
-    settings = {**SMALL, "epochs": 4, "recipe": str(RECIPE), "data_workers": 2}
+    settings = {**SMALL, "epochs": 3, "recipe": str(RECIPE), "data_workers": 2}
     train(str(digits), label="label", out=tmp_path / "whole", **settings)
     with pytest.raises(KeyboardInterrupt):
         train(str(digits), label="label", out=tmp_path / "stopped", progress=StopAt(), **settings)
