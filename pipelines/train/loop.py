@@ -275,7 +275,8 @@ def recompute_batch_norm(model: torch.nn.Module, X: torch.Tensor, *, precision: 
         norm.train()
     autocast = precision.autocast if precision is not None else contextlib.nullcontext
     with autocast():
-        model(X[::-(-len(X) // rows)].to(next(model.parameters()).device, non_blocking=True))
+        rows_x = X[::-(-len(X) // rows)]
+        model(rows_x.to(next(model.parameters()).device, non_blocking=rows_x.is_pinned()))
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
     model.train(was_training)
