@@ -177,3 +177,21 @@ def test_streamed_rows_are_the_held_rows_and_the_cache_stays_in_its_budget(digit
     assert torch.equal(x, held.tensors()[0]) and torch.equal(y, held.tensors()[1])
     cache = streamed._cache
     assert cache.used <= 20 * 1024 and len(cache) == 20 * 1024 // sizeof(np.zeros((1, 16, 16), np.float32))
+
+
+def test_data_workers_0_reads_every_streamed_split_in_the_process_itself(digits, tmp_path, monkeypatch):
+    from pipelines.train import feed
+    from pipelines.train.run import train
+
+    workers = []
+    real_init = feed.DataFeed.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        workers.append(self.workers)
+
+    monkeypatch.setattr(feed.DataFeed, "__init__", init)
+    metrics = train(str(digits), label="label", out=tmp_path / "run", data_memory=0, data_workers=0,
+                    **{**SMALL, "epochs": 1})
+    assert metrics["data"]["workers"] == 0
+    assert len(workers) == 3 and set(workers) == {0}  # the fit, the val figures and the test, once each

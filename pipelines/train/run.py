@@ -183,7 +183,7 @@ class TrainingRun:
             source = {"held_out": {"trial": searched.record["best"]["trial"], "fits": held.fits, "rows": len(dataset)}}
         elif "val" in prepared.splits:
             dataset = prepared.splits["val"]
-            pred, source = evaluate_on_model_device(model, dataset), {}
+            pred, source = evaluate_on_model_device(model, dataset, self.config.data_workers), {}
         else:
             return {}
         return {"val": {**classification_metrics(pred, classes), **source},
@@ -259,7 +259,8 @@ class TrainingRun:
         if self.test_evaluations:
             raise RuntimeError("the test split was about to be evaluated a second time")
         self.test_evaluations += 1
-        return classification_metrics(evaluate_on_model_device(model, prepared.splits["test"]), prepared.spec.classes)
+        pred = evaluate_on_model_device(model, prepared.splits["test"], self.config.data_workers)
+        return classification_metrics(pred, prepared.spec.classes)
 
     def _write_outputs(self, model, prepared, config, result, metrics, searched) -> None:
         import io
@@ -367,7 +368,7 @@ def fit_fresh(config, train_set, val_set):
     return model, fit(model, train_set, val_set, config)
 
 
-def evaluate_on_model_device(model, dataset):
+def evaluate_on_model_device(model, dataset, workers=None):
     from pipelines.train.loop import evaluate
 
-    return evaluate(model, dataset, device=next(model.parameters()).device)
+    return evaluate(model, dataset, device=next(model.parameters()).device, workers=workers)
