@@ -13,8 +13,9 @@ splits it (60/20/20), then measures in one run:
 
 With ``--recipe R`` it measures augmentation on the fly instead: seconds per epoch of the
 harness drawing ``R`` afresh for every training image on 2 loader workers, against the
-same epoch without augmentation (aim: within 1.3x); the first epoch, when the workers
-start, is left out of the median. With ``--device cuda`` the harness and the plain loop
+same epoch without augmentation (aim: within 1.3x): the fastest epoch of each after the
+first (when the workers start), as the other figures count the best run on a shared
+machine. With ``--device cuda`` the harness and the plain loop
 run with AMP (bf16) on and off, and the harness once more with every split streamed
 (``data_memory=0``: pinned batches from the loader, non-blocking copies).
 
@@ -104,8 +105,6 @@ def harness_run(prepared, config, epochs: int, rundir: Path | None):
 
 def online_epochs(split, tmp: Path, recipe: str, epochs: int, device: str) -> None:
     """Seconds per epoch with ``recipe`` drawn on 2 workers against the same epoch without it."""
-    import statistics
-
     from pipelines.train.data import prepare_data
     from pipelines.train.run import make_config
 
@@ -115,8 +114,8 @@ def online_epochs(split, tmp: Path, recipe: str, epochs: int, device: str) -> No
         prepared = prepare_data(split, config, base_dir=tmp)
         result = harness_run(prepared, config, epochs, None)[2]
         seconds = [row["seconds"] for row in result.history]
-        runs[name] = statistics.median(seconds[1:] or seconds)
-        print(f"{name}: {runs[name]:.2f} s per epoch ({len(prepared.splits['train'])} train images; epochs: "
+        runs[name] = min(seconds[1:] or seconds)
+        print(f"{name}: best {runs[name]:.2f} s per epoch ({len(prepared.splits['train'])} train images; epochs: "
               f"{', '.join(f'{s:.2f}' for s in seconds)})")
     ratio = runs["online, 2 workers"] / runs["without augmentation"]
     print(f"ratio online/without: {ratio:.2f}x (aim <= 1.3)")
