@@ -96,7 +96,7 @@ def test_a_recipe_of_another_modality_is_refused(digits):
     import curaug
     from curate.errors import CuraugError
 
-    with pytest.raises(CuraugError, match="augments text but the data is image: give a image recipe"):
+    with pytest.raises(CuraugError, match="augments text but the data is image: give a recipe with modality: image"):
         curaug.ManifestDataset.from_manifest(digits, label="label", recipe=SAMPLE / "text.recipe.yaml")
 
 

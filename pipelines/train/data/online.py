@@ -85,7 +85,7 @@ class OnlineAugmentation:
         recipe = self.loaded.recipe
         if recipe.modality != modality:
             raise CuraugError(f"recipe={self.loaded.source!r} augments {recipe.modality} but the data is {modality}: "
-                              f"give a {modality} recipe", param="recipe")
+                              f"give a recipe with modality: {modality}", param="recipe")
         self._state().plugin.check_rows(self.rows)
 
     def _state(self) -> _Local:
