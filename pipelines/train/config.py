@@ -15,7 +15,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from curate.strict import Strict
-from pipelines.train.memory import DEFAULT_DATA_MEMORY, parse_size
+from pipelines.train.data_memory import DEFAULT_DATA_MEMORY, parse_size
 
 ModelName = Literal["auto", "mlp", "cnn", "rnn", "bow"]
 MiningName = Literal["none", "ohem", "replay", "triplet"]

@@ -11,7 +11,7 @@ lives in its own module of this package (``image.py``, ``audio.py``...); see
 Where rows live: the splits are held decoded, as one tensor each, while they fit the
 budget ``data_memory`` (all splits together, train first); a split that does not fit
 streams, its rows decoded from the manifest batch by batch and the most recent kept in a
-bounded cache (:mod:`pipelines.train.memory`). Either way a row encodes to the same
+bounded cache (:mod:`pipelines.train.data_memory`). Either way a row encodes to the same
 values, so a run gives the same results on either path.
 
 Examples
@@ -43,7 +43,7 @@ from torch.utils.data import Dataset
 from curate.errors import CuraugError, did_you_mean
 from pipelines.train.config import TrainConfig
 from pipelines.train.data.encoder import ENCODERS, Encoder, media_files
-from pipelines.train.memory import BoundedCache
+from pipelines.train.data_memory import BoundedCache
 from pipelines.train.types import DataSpec
 
 if TYPE_CHECKING:
