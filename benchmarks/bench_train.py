@@ -95,7 +95,7 @@ def harness_run(prepared, config, epochs: int, rundir: Path | None):
     from pipelines.train.models import build_model
     from pipelines.train.run import TrainingRun
 
-    callbacks = [TrainingRun(config, rundir)._histograms(prepared.splits["train"])] if rundir else []
+    callbacks = [TrainingRun(config, rundir)._histograms(prepared.splits["train"], epochs)] if rundir else []
     model = build_model(prepared.spec, config)
     started = time.perf_counter()
     result = fit(model, prepared.splits["train"], prepared.splits["val"], config, rundir=rundir, callbacks=callbacks,
@@ -129,10 +129,13 @@ def cuda_figures(prepared, split, tmp: Path, epochs: int) -> None:
     from pipelines.train.data import prepare_data
     from pipelines.train.run import make_config
 
+    from pipelines.train.sizing import size_to_data
+
     device = torch.device("cuda")
     print(f"GPU: {torch.cuda.get_device_name(device)}")
     for amp in ("bf16", "off"):
         config = make_config(label="label", epochs=epochs, patience=epochs, device="cuda", seed=0, amp=amp)
+        config = size_to_data(config, prepared.spec, len(prepared.splits["train"]))
         harness = max(s / t for t, s in (harness_fit(prepared, config, epochs, None) for _ in range(2)))
         plain = max(s / t for t, s in (plain_loop(prepared, config, epochs, device, amp=amp != "off")
                                        for _ in range(2)))
@@ -159,6 +162,7 @@ def main() -> None:
     from pipelines.train.data import prepare_data
     from pipelines.train.device import resolve_device
     from pipelines.train.run import make_config
+    from pipelines.train.sizing import size_to_data
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
           f"device {args.device}")
@@ -184,6 +188,8 @@ def main() -> None:
         # interleaved so that both meet the same machine load; the best of each counts
         config = make_config(label="label", epochs=args.epochs, patience=args.epochs, device=args.device, seed=0)
         prepared = prepare_data(split, config, base_dir=tmp)
+        # the sizes curaug train gives a None (batch, rates, width): the plain loop needs them too
+        config = size_to_data(config, prepared.spec, len(prepared.splits["train"]))
         device = resolve_device(args.device)
         harness, bare, plain = [], [], []
         for repeat in range(args.repeats):
