@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +40,60 @@ class Job:
     source_id: str
     copy: int
     path: str  # relative to OUTDIR
+
+
+@dataclass
+class Copy:
+    """One copy of a source as drawn and applied: the new sample (None when ``skipped``
+    says why there is none), the plan, what the backend drew, the seed and attempt that
+    made it, the gate's rejections before it, the draws that applied nothing, and the
+    label-preserving gate's counts (``label_judged``, ``label_rejected``) when one ran."""
+
+    sample: Any
+    plan: list[dict]
+    applied: list[dict]
+    seed: int
+    attempt: int
+    rejected: list[str]
+    empty: int
+    skipped: str | None = None
+    label_counts: dict[str, int] = field(default_factory=dict)
+
+
+def draw_copy(plugin: Plugin, steps: list, gate: Any, ctx: Context, row: dict[str, Any], source: Any,
+              run_seed: int, source_id: str, copy: int, label_gate: Any = None) -> Copy:
+    """Copy ``copy`` of ``source``: drawn from :func:`~augment.seeds.sample_seed` of (run
+    seed, source id, copy, attempt), redrawn (next attempt) while the plan applies nothing
+    (up to :data:`EMPTY_REDRAWS` times) or the recipe's gate, then ``label_gate``
+    (:class:`augment.label_gate.LabelGate`), rejects the output (up to the gate's
+    ``tries``). What the corpus runner writes and what training draws on the fly."""
+    rejected: list[str] = []
+    counts = {"label_judged": 0, "label_rejected": 0} if label_gate is not None else {}
+    empty = 0
+    attempt = 0
+    while True:
+        seed = sample_seed(run_seed, source_id, copy, attempt)
+        attempt += 1
+        plan = plugin.draw(steps, np.random.default_rng(seed), ctx, row)
+        if not plan and empty < EMPTY_REDRAWS:
+            empty += 1  # no transform drawn: the copy would equal its source, so draw again
+            continue
+        try:
+            sample, applied = plugin.apply(source, plan, seed, ctx)
+        except SkipSample as exc:
+            # the record of a skipped sample counts no rejection: the skip is its outcome
+            return Copy(None, plan, [], seed, attempt - 1, [], empty, skipped=str(exc), label_counts=counts)
+        reason = plugin.gate(source, sample, gate, ctx) if gate else None
+        if reason is None and label_gate is not None:
+            counts["label_judged"] += 1
+            reason = label_gate.judge(source_id, plugin.gate_features(sample, ctx))
+            counts["label_rejected"] += reason is not None
+        if reason is None:
+            return Copy(sample, plan, applied, seed, attempt - 1, rejected, empty, label_counts=counts)
+        rejected.append(reason)
+        if len(rejected) >= gate.tries:
+            return Copy(None, plan, [], seed, attempt - 1, rejected, empty, skipped=f"quality gate: {rejected[-1]}",
+                        label_counts=counts)
 
 
 class RunEnded(Exception):
@@ -81,40 +135,19 @@ class Worker:
 
     def render(self, job: Job, row: dict[str, Any], source: Any) -> dict[str, Any]:
         """Draw, apply and write one job; return its record."""
-        plugin, ctx, run_seed = self.plugin, self.ctx, self.state["run_seed"]
-        rejected: list[str] = []
-        label_counts = {"label_judged": 0, "label_rejected": 0} if self.label_gate is not None else {}
-        empty = 0
-        attempt = 0
-        while True:
-            seed = sample_seed(run_seed, job.source_id, job.copy, attempt)
-            attempt += 1
-            plan = plugin.draw(self.steps, np.random.default_rng(seed), ctx, row)
-            if not plan and empty < EMPTY_REDRAWS:
-                empty += 1  # no transform drawn: the copy would equal its source, so draw again
-                continue
-            try:
-                sample, applied = plugin.apply(source, plan, seed, ctx)
-            except SkipSample as exc:
-                return self._commit({"job": asdict(job), "skipped": str(exc), "rejected": 0, "files": {}})
-            reason = plugin.gate(source, sample, self.gate, ctx) if self.gate else None
-            if reason is None and label_counts:
-                label_counts["label_judged"] += 1
-                reason = self.label_gate.judge(job.source_id, plugin.gate_features(sample, ctx))
-                label_counts["label_rejected"] += reason is not None
-            if reason is None:
-                break
-            rejected.append(reason)
-            if len(rejected) >= self.gate.tries:
-                return self._commit({"job": asdict(job), "skipped": f"quality gate: {rejected[-1]}",
-                                     "rejected": len(rejected), **label_counts, "files": {}})
-        attempt -= 1
-        output = plugin.output(sample, applied, job.path, ctx)
-        record = {"job": asdict(job), "seed": seed, "attempt": attempt, "rejected": len(rejected), **label_counts,
-                  "empty_draws": empty, **output.describe(),
-                  "provenance": {"plugin": plugin.modality, "seed": seed, "run_seed": run_seed, "copy": job.copy,
-                                 "attempt": attempt, "plan": plan, "applied": output.applied,
-                                 "recipe_sha256": self.state["recipe_sha256"], "versions": self.state["versions"]}}
+        run_seed = self.state["run_seed"]
+        copy = draw_copy(self.plugin, self.steps, self.gate, self.ctx, row, source, run_seed, job.source_id, job.copy,
+                         label_gate=self.label_gate)
+        if copy.skipped is not None:
+            return self._commit({"job": asdict(job), "skipped": copy.skipped, "rejected": len(copy.rejected),
+                                 **copy.label_counts, "files": {}})
+        output = self.plugin.output(copy.sample, copy.applied, job.path, self.ctx)
+        record = {"job": asdict(job), "seed": copy.seed, "attempt": copy.attempt, "rejected": len(copy.rejected),
+                  **copy.label_counts, "empty_draws": copy.empty, **output.describe(),
+                  "provenance": {"plugin": self.plugin.modality, "seed": copy.seed, "run_seed": run_seed,
+                                 "copy": job.copy, "attempt": copy.attempt, "plan": copy.plan,
+                                 "applied": output.applied, "recipe_sha256": self.state["recipe_sha256"],
+                                 "versions": self.state["versions"]}}
         return self._commit(record, output)
 
     def _commit(self, record: dict[str, Any], output: Output | None = None) -> dict[str, Any]:

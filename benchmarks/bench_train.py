@@ -11,7 +11,16 @@ splits it (60/20/20), then measures in one run:
 3. the ratio harness / plain (aim: >= 0.95), and the seconds the harness needs to reach
    the target accuracy on val.
 
-    python benchmarks/bench_train.py [--epochs 20] [--target 0.97] [--device cpu]
+With ``--recipe R`` it measures augmentation on the fly instead: seconds per epoch of the
+harness drawing ``R`` afresh for every training image on 2 loader workers, against the
+same epoch without augmentation (aim: within 1.3x): the fastest epoch of each after the
+first (when the workers start), as the other figures count the best run on a shared
+machine. With ``--device cuda`` the harness and the plain loop
+run with AMP (bf16) on and off, and the harness once more with every split streamed
+(``data_memory=0``: pinned batches from the loader, non-blocking copies).
+
+    python benchmarks/bench_train.py [--epochs 20] [--target 0.97] [--device cpu|cuda]
+    python benchmarks/bench_train.py --recipe sample_data/digits.recipe.yaml [--epochs 6]
 """
 
 from __future__ import annotations
@@ -39,8 +48,11 @@ def write_digits(folder: Path) -> int:
     return len(pixels)
 
 
-def plain_loop(prepared, config, epochs: int, device) -> tuple[float, int]:
-    """The loop an engineer writes by hand: shuffled index batches, AdamW, a val pass per epoch."""
+def plain_loop(prepared, config, epochs: int, device, amp: bool = False) -> tuple[float, int]:
+    """The loop an engineer writes by hand: shuffled index batches, AdamW, a val pass per
+    epoch; with ``amp`` the forward passes under bf16 autocast."""
+    import contextlib
+
     import torch
 
     from pipelines.train.models import build_model
@@ -52,6 +64,7 @@ def plain_loop(prepared, config, epochs: int, device) -> tuple[float, int]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.base_lr, weight_decay=config.weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(config.seed)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     started = time.perf_counter()
     for _ in range(epochs):
         model.train()
@@ -59,16 +72,22 @@ def plain_loop(prepared, config, epochs: int, device) -> tuple[float, int]:
         for start in range(0, len(x), config.batch_size):
             idx = order[start:start + config.batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
+            with autocast():
+                loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
             optimizer.step()
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             (model(vx).argmax(1) == vy).float().mean().item()
     return time.perf_counter() - started, epochs * len(x)
 
 
 def harness_fit(prepared, config, epochs: int, rundir: Path | None) -> tuple[float, int]:
+    seconds, samples, _ = harness_run(prepared, config, epochs, rundir)
+    return seconds, samples
+
+
+def harness_run(prepared, config, epochs: int, rundir: Path | None):
     """The harness's own loop as ``curaug train`` drives it (val pass, early-stopping
     bookkeeping, a checkpoint every epoch, the activation/gradient histograms), or with
     ``rundir=None`` the loop alone (no checkpoint, no histograms)."""
@@ -76,12 +95,56 @@ def harness_fit(prepared, config, epochs: int, rundir: Path | None) -> tuple[flo
     from pipelines.train.models import build_model
     from pipelines.train.run import TrainingRun
 
-    callbacks = [TrainingRun(config, rundir)._histograms(prepared.splits["train"])] if rundir else []
+    callbacks = [TrainingRun(config, rundir)._histograms(prepared.splits["train"], epochs)] if rundir else []
     model = build_model(prepared.spec, config)
     started = time.perf_counter()
-    fit(model, prepared.splits["train"], prepared.splits["val"], config, rundir=rundir, callbacks=callbacks,
-        epochs=epochs)
-    return time.perf_counter() - started, epochs * len(prepared.splits["train"])
+    result = fit(model, prepared.splits["train"], prepared.splits["val"], config, rundir=rundir, callbacks=callbacks,
+                 epochs=epochs)
+    return time.perf_counter() - started, epochs * len(prepared.splits["train"]), result
+
+
+def online_epochs(split, tmp: Path, recipe: str, epochs: int, device: str) -> None:
+    """Seconds per epoch with ``recipe`` drawn on 2 workers against the same epoch without it."""
+    from pipelines.train.data import prepare_data
+    from pipelines.train.run import make_config
+
+    runs = {}
+    for name, extra in (("without augmentation", {}), ("online, 2 workers", {"recipe": recipe, "data_workers": 2})):
+        config = make_config(label="label", epochs=epochs, patience=epochs, device=device, seed=0, **extra)
+        prepared = prepare_data(split, config, base_dir=tmp)
+        result = harness_run(prepared, config, epochs, None)[2]
+        seconds = [row["seconds"] for row in result.history]
+        runs[name] = min(seconds[1:] or seconds)
+        print(f"{name}: best {runs[name]:.2f} s per epoch ({len(prepared.splits['train'])} train images; epochs: "
+              f"{', '.join(f'{s:.2f}' for s in seconds)})")
+    ratio = runs["online, 2 workers"] / runs["without augmentation"]
+    print(f"ratio online/without: {ratio:.2f}x (aim <= 1.3)")
+
+
+def cuda_figures(prepared, split, tmp: Path, epochs: int) -> None:
+    """Samples/s of the harness and the plain loop with AMP (bf16) on and off, and the
+    harness streaming every split (pinned batches, non-blocking copies)."""
+    import torch
+
+    from pipelines.train.data import prepare_data
+    from pipelines.train.run import make_config
+
+    from pipelines.train.sizing import size_to_data
+
+    device = torch.device("cuda")
+    print(f"GPU: {torch.cuda.get_device_name(device)}")
+    for amp in ("bf16", "off"):
+        config = make_config(label="label", epochs=epochs, patience=epochs, device="cuda", seed=0, amp=amp)
+        config = size_to_data(config, prepared.spec, len(prepared.splits["train"]))
+        harness = max(s / t for t, s in (harness_fit(prepared, config, epochs, None) for _ in range(2)))
+        plain = max(s / t for t, s in (plain_loop(prepared, config, epochs, device, amp=amp != "off")
+                                       for _ in range(2)))
+        print(f"cuda amp {amp}: harness {harness:.0f} train samples/s, plain torch loop {plain:.0f} "
+              f"({harness / plain:.2f}x)")
+    config = make_config(label="label", epochs=epochs, patience=epochs, device="cuda", seed=0, data_memory=0)
+    streamed = prepare_data(split, config, base_dir=tmp)
+    seconds, samples = harness_fit(streamed, config, epochs, None)
+    print(f"cuda amp auto, every split streamed (2 workers, pinned): {samples / seconds:.0f} train samples/s")
 
 
 def main() -> None:
@@ -90,6 +153,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.97)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs of each loop; the best counts")
+    parser.add_argument("--recipe", help="measure augmentation on the fly with this image recipe instead")
     args = parser.parse_args()
 
     import torch
@@ -98,6 +162,7 @@ def main() -> None:
     from pipelines.train.data import prepare_data
     from pipelines.train.device import resolve_device
     from pipelines.train.run import make_config
+    from pipelines.train.sizing import size_to_data
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
           f"device {args.device}")
@@ -107,6 +172,9 @@ def main() -> None:
         manifest = curaug.ingest(str(tmp / "digits")).manifest
         split = curaug.split(manifest, label="label", ratios=(0.6, 0.2, 0.2), seed=0)
         curaug.save_manifest(split, str(tmp / "digits.parquet"))
+        if args.recipe:
+            online_epochs(split, tmp, str(Path(args.recipe).resolve()), args.epochs, args.device)
+            return
 
         # 1. the whole command: early stopping on val, test once, every file written
         started = time.perf_counter()
@@ -120,6 +188,8 @@ def main() -> None:
         # interleaved so that both meet the same machine load; the best of each counts
         config = make_config(label="label", epochs=args.epochs, patience=args.epochs, device=args.device, seed=0)
         prepared = prepare_data(split, config, base_dir=tmp)
+        # the sizes curaug train gives a None (batch, rates, width): the plain loop needs them too
+        config = size_to_data(config, prepared.spec, len(prepared.splits["train"]))
         device = resolve_device(args.device)
         harness, bare, plain = [], [], []
         for repeat in range(args.repeats):
@@ -129,6 +199,8 @@ def main() -> None:
             bare.append(samples / seconds)
             seconds, samples = plain_loop(prepared, config, args.epochs, device)
             plain.append(samples / seconds)
+        if device.type == "cuda":
+            cuda_figures(prepared, split, tmp, args.epochs)
 
     print(f"digits: {n} images 8x8, model {metrics['model']}, batch {config.batch_size}")
     print(f"curaug train: test accuracy {metrics['test']['accuracy']:.4f} (evaluated once, best epoch "

@@ -174,7 +174,13 @@ ABLATION = {"metric": "val", "seeds": [0, 1, 2],
                         "per_class_f1": {"0": {"mean": 0.95, "std": 0.02}, "<b>8</b>": {"mean": 0.52, "std": 0.11}}},
             "difference": {"mean": 0.11, "std": 0.0, "per_seed": [0.11, 0.11, 0.11]},
             "paired_test": {"name": "paired t-test", "statistic": 19.05, "pvalue": 0.0027},
-            "verdict": "helps"}
+            "verdict": "helps",
+            "arms": {"none": {"accuracy": [0.82, 0.79, 0.85], "mean": 0.82, "std": 0.03},
+                     "offline": {"accuracy": [0.93, 0.9, 0.96], "mean": 0.93, "std": 0.03},
+                     "online": {"accuracy": [0.95, 0.9, 0.97], "mean": 0.94, "std": 0.036}},
+            "winner": {"arm": "online", "mean": 0.94, "std": 0.036, "verdict": "no clear winner",
+                       "against": {"none": {"difference": 0.12, "pvalue": 0.004},
+                                   "offline": {"difference": 0.01, "pvalue": 0.42}}}}
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +252,16 @@ def test_ablation_section_gives_both_arms_the_test_and_the_verdict(full):
     plot = _decode(re.search(r"<img id='ablation-plot'[^>]*>", page).group())
     orange = (plot[..., 0] > 200) & (plot[..., 1] > 150) & (plot[..., 1] < 220) & (plot[..., 2] < 190)
     assert orange.sum() > 300  # the 'without' bar (#f58518 at 35%) is drawn
+
+
+def test_ablation_section_names_the_best_of_none_offline_and_online_with_its_paired_tests(full):
+    page = full.read_text(encoding="utf-8")
+    sentence = re.search(r"<p id='ablation-winner' class='verdict warn'>(.*?)</p>", page).group(1)
+    assert sentence == ("Best on val: online has the best mean, but no clear win, accuracy 0.94 ± 0.036 "
+                        "(paired t-test against none +0.12, p = 0.004; against offline +0.01, p = 0.42).")
+    arms = re.search(r"<table id='ablation-arms'>.*?</table>", page, re.S).group()
+    assert "<th>seed</th><th>none</th><th>offline</th><th>online</th>" in arms
+    assert "<td class='num'>2</td><td class='num'>0.85</td><td class='num'>0.96</td><td class='num'>0.97</td>" in arms
 
 
 def test_text_pairs_are_word_diffs_with_markup_escaped(tmp_path_factory):

@@ -495,7 +495,7 @@ def test_the_train_stage_trains_for_real(cli, tmp_path, elsewhere):
     assert plan(cli("run", path))["train"] == ("skip", "unchanged")
 
 
-def test_the_ablation_trains_with_and_without_augmentation_and_one_recipe_change_reruns_only_what_follows(
+def test_the_ablation_trains_none_offline_and_online_and_one_recipe_change_reruns_only_what_follows(
         cli, pipeline, elsewhere):
     pipeline.write_text(pipeline.read_text() + "train: {epochs: 3, width: 8, image_size: 8, device: cpu}\n"
                         "ablation: {seeds: 2}\n")
@@ -504,20 +504,63 @@ def test_the_ablation_trains_with_and_without_augmentation_and_one_recipe_change
     out = pipeline.parent / "runs" / "digits"
     result = json.loads((out / "ablation.json").read_text())
     assert result["metric"] == "val" and result["seeds"] == [0, 1]
-    assert len(result["with"]["accuracy"]) == len(result["without"]["accuracy"]) == 2
+    assert list(result["arms"]) == ["none", "offline", "online"]
+    assert all(len(arm["accuracy"]) == 2 for arm in result["arms"].values())
+    # with/without: the arm the pipeline trains (offline: it has an augment: section) against none
+    assert result["with_arm"] == "offline" and result["with"] == result["arms"]["offline"]
     assert result["difference"]["per_seed"] == pytest.approx(
         [a - b for a, b in zip(result["with"]["accuracy"], result["without"]["accuracy"])])
     assert result["verdict"] in ("helps", "hurts", "no clear difference")
-    # the pipeline's own training run is the first "with" run; the other three were trained
-    assert sorted(p.name for p in (out / "ablation").iterdir()) == ["with_seed1", "without_seed0", "without_seed1"]
+    winner = result["winner"]
+    assert winner["mean"] == max(arm["mean"] for arm in result["arms"].values())
+    assert set(winner["against"]) == {"none", "offline", "online"} - {winner["arm"]}
+    assert winner["verdict"] in ("wins", "no clear winner")
+    assert f"best on val: {winner['arm']} ({winner['verdict']})" in first.out
+    # the pipeline's own training run is the first offline run; the other five were trained
+    assert sorted(p.name for p in (out / "ablation").iterdir()) == [
+        "none_seed0", "none_seed1", "offline_seed1", "online_seed0", "online_seed1"]
     without = pd.read_parquet(out / "split.parquet")
-    assert json.loads((out / "ablation" / "without_seed0" / "metrics.json").read_text())["rows"]["train"] == \
-        int((without["split"] == "train").sum())
+    for arm, augment in (("none", "none"), ("online", "online")):
+        metrics = json.loads((out / "ablation" / f"{arm}_seed0" / "metrics.json").read_text())
+        assert metrics["rows"]["train"] == int((without["split"] == "train").sum())
+        assert metrics["data"]["augment"] == augment
     pipeline.write_text(pipeline.read_text().replace("rotate: [-10, 10]", "rotate: [-15, 15]"))
     rerun = cli("run", pipeline)
     assert rerun.code == 0, rerun.err
     ran = re.search(r"^ran (.*?);", rerun.out, flags=re.M).group(1).split(", ")
     assert ran[:3] == ["augment", "train", "ablation"] and set(ran) <= {"augment", "train", "ablation", "report"}
+
+
+def test_train_augment_online_trains_on_the_split_rows_with_the_augment_recipe(cli, pipeline, elsewhere):
+    pipeline.write_text(pipeline.read_text() + "train: {epochs: 2, width: 8, image_size: 8, device: cpu, "
+                        "augment: online}\n")
+    result = cli("run", pipeline)
+    assert result.code == 0, result.err
+    out = pipeline.parent / "runs" / "digits"
+    metrics = json.loads((out / "train" / "metrics.json").read_text())
+    split = pd.read_parquet(out / "split.parquet")
+    assert metrics["data"]["augment"] == "online"
+    assert metrics["rows"]["train"] == int((split["split"] == "train").sum())  # no augmented rows read
+    config = json.loads((out / "train" / "config.json").read_text())
+    assert config["config"]["recipe"]["modality"] == "image", config  # the augment: recipe, drawn online
+
+
+@pytest.mark.parametrize("train, says", [
+    ("{augment: offline, recipe: r.yaml}", "train.augment: offline trains on the augment: corpus, but train.recipe"),
+    ("{recipe: missing.yaml}", "train.recipe: no such recipe file"),
+])
+def test_train_augment_settings_that_cannot_hold_are_one_line(cli, pipeline, elsewhere, train, says):
+    (pipeline.parent / "r.yaml").write_text((SAMPLE / "digits.recipe.yaml").read_text())
+    pipeline.write_text(pipeline.read_text() + f"train: {train}\n")
+    line = one_error_line(cli("run", pipeline))
+    assert "line 9" in line and says in line, line
+
+
+def test_train_augment_online_without_any_recipe_is_one_line(cli, tmp_path, digits, elsewhere):
+    path = write_pipeline(tmp_path, "out: runs/d\nsource: data/digits\nsplit: {ratios: [0.6, 0.2, 0.2]}\n"
+                                    "train: {augment: online}\n")
+    line = one_error_line(cli("run", path))
+    assert "line 4" in line and "train.augment: online needs a recipe: train.recipe, or an augment: section" in line
 
 
 def test_a_stage_that_cannot_use_the_data_names_the_pipeline_key(cli, pipeline, elsewhere):

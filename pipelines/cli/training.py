@@ -78,6 +78,12 @@ def _learning_curve_options(fn):
               help="Human-level (Bayes) error rate the avoidable bias is measured from [default: 0].")
 @click.option("--image-size", type=click.IntRange(min=8), help="Resize images to this square size "
               "[default: the median train size, at most 64].")
+@click.option("--recipe", metavar="RECIPE.yaml", help="Augment every training sample afresh each epoch with this "
+              "recipe (seeded by seed, epoch and row id); val and test are never augmented.")
+@click.option("--data-memory", metavar="SIZE", help="Decoded rows held in memory, splits together (2GiB, 500MB); "
+              "a split past it streams from the manifest [default: 2GiB].")
+@click.option("--data-workers", type=click.IntRange(min=0), metavar="N", help="Loader processes that decode "
+              "streamed rows and augment [default: 2 where rows are decoded or augmented per batch, else 0].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,

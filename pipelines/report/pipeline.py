@@ -53,7 +53,7 @@ def render_pipeline_report(out_dir: str | os.PathLike, stages: dict[str, dict[st
         ("checks", "Checks", ("validate", "validate_splits"), _checks_section),
         ("augmentation", "Augmentation", ("augment",), augmentation_section),
         ("training", "Training", ("train",), training_section),
-        ("ablation", "Ablation: with and without augmentation", ("ablation",), ablation_section),
+        ("ablation", "Ablation: none, offline and online augmentation", ("ablation",), ablation_section),
         ("learning-curve", "Learning curve: would more data help?", ("learning_curve",), learning_curve_section),
         ("card", "Dataset card", ("card",), card_section),
     ]

@@ -193,7 +193,26 @@ def ablation_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
     return (f"<p id='ablation-verdict' class='verdict {_verdict_class(result['verdict'])}'>{sentence}</p>"
             f"<img id='ablation-plot' alt='{metric} accuracy with and without augmentation per seed' "
             f"src='{_ablation_plot(result)}'>" + per_seed
-            + "<h3>Per-class F1</h3>" + table(["class", "with augmentation", "without"], rows, "ablation-f1"))
+            + "<h3>Per-class F1</h3>" + table(["class", "with augmentation", "without"], rows, "ablation-f1")
+            + _winner_part(result))
+
+
+def _winner_part(result: dict[str, Any]) -> str:
+    """None, offline and online side by side per seed, and the arm that wins on val."""
+    winner, arms = result.get("winner"), result.get("arms")
+    if not winner or not arms:
+        return ""  # an ablation.json of two arms only, written before the online arm existed
+    against = "; ".join(f"against {html.escape(arm)} {'+' if c['difference'] > 0 else ''}{figure(c['difference'])}, "
+                        f"p = {_maybe(c['pvalue'])}" for arm, c in winner["against"].items())
+    words = "wins" if winner["verdict"] == "wins" else "has the best mean, but no clear win"
+    sentence = (f"Best on {html.escape(str(result.get('metric', 'val')))}: {html.escape(winner['arm'])} "
+                f"{words}, accuracy {_pm(winner['mean'], winner['std'])} (paired t-test {against}).")
+    names = list(arms)
+    per_seed = table(["seed", *names], [[seed, *(arms[a]["accuracy"][i] for a in names)]
+                                        for i, seed in enumerate(result["seeds"])], "ablation-arms")
+    mark = "pass" if winner["verdict"] == "wins" else "warn"
+    return (f"<h3>None, offline and online</h3><p id='ablation-winner' class='verdict {mark}'>{sentence}</p>"
+            + per_seed)
 
 
 def _verdict_words(verdict: str) -> str:

@@ -135,6 +135,15 @@ class LearningCurveSection(Strict):
         return v
 
 
+class TrainSection(TrainConfig):
+    """``train:``: the training settings plus where augmentation happens. ``offline``
+    trains on the augment stage's corpus; ``online`` on the split rows, each drawn afresh
+    every epoch from ``recipe`` (a recipe file) or else the ``augment:`` recipe. Unset:
+    online when ``recipe`` is given, else offline."""
+
+    augment: Optional[Literal["online", "offline"]] = None
+
+
 class EngineSection(Strict):
     name: Literal["local", "dask"] = "local"
     scheduler: Optional[str] = None
@@ -154,7 +163,7 @@ class Pipeline(Strict):
     rules: Optional[str] = None
     split: Optional[SplitSection] = None
     augment: Optional[AugmentSection] = None
-    train: Optional[TrainConfig] = None
+    train: Optional[TrainSection] = None
     ablation: Optional[AblationSection] = None
     card: Optional[CardSection] = None
     learning_curve: Optional[LearningCurveSection] = None
@@ -174,17 +183,38 @@ class LoadedPipeline:
     rules_data: "dict[str, Any] | None" = None   # the rules file's keys, as written (comments aside)
     recipe: "LoadedRecipe | None" = None
     init: "Path | None" = None                   # train.init, resolved
+    train_recipe: "Path | None" = None           # train.recipe, resolved
 
     def where(self, *loc: Any) -> str:
         """``FILE line N`` of a key path, for messages."""
         return where_in_file(str(self.path), self.tree, list(loc))
 
     def train_settings(self) -> dict[str, Any]:
-        """The ``train:`` fields for :func:`pipelines.train.run.train` (label and paths resolved)."""
-        settings = self.config.train.model_dump(mode="json", exclude={"label"})
+        """The ``train:`` fields for :func:`pipelines.train.run.train` (label and paths
+        resolved; an online run's recipe as it trains with it)."""
+        settings = self.config.train.model_dump(mode="json", exclude={"label", "augment"})
         if self.init is not None:
             settings["init"] = str(self.init)
+        settings["recipe"] = self.online_recipe() if self.train_augment() == "online" else None
         return settings
+
+    def train_augment(self) -> str:
+        """Where the train stage augments: ``online``, ``offline`` or ``none``."""
+        chosen = self.config.train.augment
+        if chosen is not None:
+            return chosen
+        if self.train_recipe is not None:
+            return "online"
+        return "offline" if self.config.augment is not None else "none"
+
+    def online_recipe(self) -> "str | dict[str, Any] | None":
+        """The recipe drawn on the fly: ``train.recipe``'s file, else the ``augment:`` recipe
+        (the one its search chose, ``out/recipe.yaml``, when it searches)."""
+        if self.train_recipe is not None:
+            return str(self.train_recipe)
+        if self.config.augment is not None and self.config.augment.search is not None:
+            return str(self.out / "recipe.yaml")
+        return self.config.augment.recipe_mapping() if self.config.augment is not None else None
 
 
 def load_pipeline(path: str | os.PathLike) -> LoadedPipeline:
@@ -220,6 +250,13 @@ def load_pipeline(path: str | os.PathLike) -> LoadedPipeline:
         from augment.recipe_file import load_recipe
 
         loaded.recipe = load_recipe(config.augment.recipe_mapping(), within=(source_name, tree, ["augment"]))
+    if config.train is not None and config.train.recipe is not None:
+        loaded.train_recipe = (base / str(config.train.recipe)).resolve()
+        if not loaded.train_recipe.is_file():
+            raise CuraugError(f"{loaded.where('train', 'recipe')}: train.recipe: no such recipe file "
+                              f"{loaded.train_recipe}")
+    if config.train is not None:
+        _check_train_augment(loaded)
     if config.train is not None and config.train.init is not None:
         loaded.init = (base / config.train.init).resolve()
         if not loaded.init.is_file():
@@ -234,9 +271,10 @@ def _check_sections(loaded: LoadedPipeline) -> None:
         if getattr(config, key) is not None and config.split is None:
             raise CuraugError(f"{loaded.where(key)}: {key}: needs a split: section (only the train split is "
                               f"{'augmented' if key == 'augment' else 'trained on'})")
-    if config.ablation is not None and (config.train is None or config.augment is None):
+    if config.ablation is not None and (config.train is None or (config.augment is None
+                                                                  and config.train.recipe is None)):
         raise CuraugError(f"{loaded.where('ablation')}: ablation: compares training with and without "
-                          "augmentation, so it needs both train: and augment:")
+                          "augmentation, so it needs train: and a recipe (augment:, or train.recipe)")
     if config.learning_curve is not None and config.train is None:
         raise CuraugError(f"{loaded.where('learning_curve')}: learning_curve: trains the train: section's model on "
                           "subsets of train, so it needs a train: section")
@@ -269,6 +307,23 @@ def _check_search(loaded: LoadedPipeline) -> None:
     load_recipe({**base, **build_recipe(augment.modality, 1, 0, space.pool, copies=base.get("copies") or 1),
                  **{k: v for k, v in base.items() if k not in ("transforms", "copies")}},
                 within=(str(loaded.path), loaded.tree, ["augment"]))
+
+
+def _check_train_augment(loaded: LoadedPipeline) -> None:
+    """``train.augment`` against what the file gives it to augment with."""
+    train, augment = loaded.config.train, loaded.config.augment
+    if isinstance(train.recipe, dict):
+        raise CuraugError(f"{loaded.where('train', 'recipe')}: train.recipe: give a recipe file (an inline "
+                          "recipe is the augment: section, trained on with train.augment: online)")
+    if train.augment == "offline" and train.recipe is not None:
+        raise CuraugError(f"{loaded.where('train', 'augment')}: train.augment: offline trains on the augment: "
+                          "corpus, but train.recipe is drawn online; remove one of them")
+    if train.augment == "offline" and augment is None:
+        raise CuraugError(f"{loaded.where('train', 'augment')}: train.augment: offline trains on the augment: "
+                          "corpus; add an augment: section")
+    if train.augment == "online" and train.recipe is None and augment is None:
+        raise CuraugError(f"{loaded.where('train', 'augment')}: train.augment: online needs a recipe: "
+                          "train.recipe, or an augment: section")
 
 
 def _check_paths(loaded: LoadedPipeline) -> None:

@@ -496,12 +496,18 @@ class Train(Stage):
 
     def settings(self, p):
         settings = p.config.train.model_dump(mode="json", exclude={"label", "init"})
-        return {"train": settings, "label": p.config.label}
+        recipe = p.online_recipe() if p.train_augment() == "online" else None
+        # an online run draws the augment: recipe itself: a change to it retrains (files: by their inputs' hashes)
+        return {"train": settings, "label": p.config.label, **({"online": recipe} if isinstance(recipe, dict) else {})}
 
     def inputs(self, p, present):
-        found = _under(p, "augmented/" if "augment" in present else _split_data(p, present))
+        found = _under(p, "augmented/" if _offline(p, present) else _split_data(p, present))
         if p.init is not None:
             found["train.init"] = p.init
+        if p.train_recipe is not None:
+            found["train.recipe"] = p.train_recipe
+        elif p.train_augment() == "online" and _searched(p):
+            found.update(_under(p, "recipe.yaml"))
         return found
 
     def outputs(self, p):
@@ -510,8 +516,7 @@ class Train(Stage):
     def run(self, ctx):
         from pipelines.train.run import train
 
-        data = ctx.out / ("augmented/manifest.parquet" if "augment" in ctx.present
-                          else _split_data(ctx.pipeline, ctx.present))
+        data = ctx.out / _train_data(ctx.pipeline, ctx.present)
         try:
             with ctx.display.epochs() as callback:
                 metrics = train(str(data), label=ctx.label, out=ctx.out / "train", progress=callback,
@@ -532,6 +537,15 @@ class Train(Stage):
         return Outcome(True, f"test accuracy {share(metrics['test']['accuracy'])}{within}")
 
 
+def _offline(p: "LoadedPipeline", present: list[str]) -> bool:
+    return "augment" in present and p.train_augment() == "offline"
+
+
+def _train_data(p: "LoadedPipeline", present: list[str]) -> str:
+    """What the train stage reads: the augmented corpus (offline), else the split rows."""
+    return "augmented/manifest.parquet" if _offline(p, present) else _split_data(p, present)
+
+
 class Ablation(Stage):
     """The training again, with and without the augmented rows, over ``ablation.seeds``
     seeds; compared on val (pipelines.run.ablation)."""
@@ -546,9 +560,11 @@ class Ablation(Stage):
         return {"ablation": p.config.ablation.model_dump(mode="json"), **Train().settings(p)}
 
     def inputs(self, p, present):
-        found = _under(p, "augmented/", _split_data(p, present), "train/")
+        found = _under(p, *(["augmented/"] if "augment" in present else []), _split_data(p, present), "train/")
         if p.init is not None:
             found["train.init"] = p.init
+        if p.train_recipe is not None:
+            found["train.recipe"] = p.train_recipe
         return found
 
     def outputs(self, p):
@@ -558,18 +574,25 @@ class Ablation(Stage):
         from pipelines.run.ablation import run_ablation
 
         p = ctx.pipeline
-        result = run_ablation(ctx.out / "augmented" / "manifest.parquet", ctx.out / _split_data(p, ctx.present),
-                              ctx.out / "ablation", label=ctx.label, settings=p.train_settings(),
-                              seeds=p.config.ablation.seeds, trained=ctx.out / "train", progress=ctx.display.echo)
+        split = ctx.out / _split_data(p, ctx.present)
+        arms = {"none": (split, {})}
+        if "augment" in ctx.present:
+            arms["offline"] = (ctx.out / "augmented" / "manifest.parquet", {})
+        arms["online"] = (split, {"recipe": p.online_recipe()})
+        settings = {**p.train_settings(), "recipe": None}
+        result = run_ablation(arms, ctx.out / "ablation", label=ctx.label, settings=settings,
+                              seeds=p.config.ablation.seeds, trained=(p.train_augment(), ctx.out / "train"),
+                              progress=ctx.display.echo)
         _write_figures(ctx.out / "ablation.json", result)
-        diff, test = result["difference"], result["paired_test"]
+        diff, test, winner = result["difference"], result["paired_test"], result["winner"]
         p_value = f", p = {test['pvalue']:.3g}" if test["pvalue"] is not None else ""
         from pipelines.console.rounding import share
 
         within = "; within the intervals" if result.get("intervals", {}).get("within_intervals") else ""
-        return Outcome(True, f"augmentation {result['verdict']}: val accuracy {share(result['with']['mean'])} with, "
-                             f"{share(result['without']['mean'])} without ({share(diff['mean'], signed=True)}{p_value}"
-                             f"{within})")
+        arm = result["with_arm"]
+        return Outcome(True, f"{arm} augmentation {result['verdict']}: val accuracy {share(result['with']['mean'])} "
+                             f"with, {share(result['without']['mean'])} without ({share(diff['mean'], signed=True)}"
+                             f"{p_value}{within}); best on val: {winner['arm']} ({winner['verdict']})")
 
 
 class LearningCurve(Stage):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal, Optional
+import os
+from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
 from curate.registry import Registry
 from curate.strict import Strict
+from pipelines.train.data_memory import DEFAULT_DATA_MEMORY, parse_size
 
 ModelName = Literal["auto", "mlp", "cnn", "rnn", "bow"]
 #: ``hard_mining`` name -> miner class (:mod:`pipelines.train.mining`: none, ohem, replay,
@@ -82,12 +84,41 @@ class TrainConfig(Strict):
     max_tokens: int = Field(128, ge=4)
     #: human-level (Bayes) error rate the avoidable bias is measured from (None: 0)
     human_error: Optional[float] = Field(None, ge=0, lt=1)
+    #: augmentation on the fly: a recipe file (or its mapping) drawn afresh for every
+    #: training sample each epoch (:mod:`pipelines.train.data.online`)
+    recipe: Optional[Union[str, dict[str, Any]]] = None
+    #: decoded rows held in memory, the splits together (train first); the others stream
+    data_memory: Union[int, str] = DEFAULT_DATA_MEMORY
+    #: processes that decode streamed rows and augment (None: 2 where a fit decodes or
+    #: augments rows per batch, else none: its batches are index lookups)
+    data_workers: Optional[int] = Field(None, ge=0)
 
     @field_validator("hard_mining")
     @classmethod
     def _known_miner(cls, v: str) -> str:
         MINERS.get(v)  # an unknown name raises, with the closest known one
         return v
+
+    @field_validator("recipe", mode="before")
+    @classmethod
+    def _recipe_path(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("data_memory")
+    @classmethod
+    def _size(cls, value: Union[int, str]) -> Union[int, str]:
+        from curate.errors import CuraugError
+
+        try:
+            parse_size(value)
+        except CuraugError:
+            raise ValueError("not a size; give bytes or a number with a unit (2GiB, 500MB)") from None
+        return value
+
+    @property
+    def memory_bytes(self) -> int:
+        """``data_memory`` in bytes."""
+        return parse_size(self.data_memory)
 
     @model_validator(mode="after")
     def _triplet_batches(self) -> "TrainConfig":
@@ -101,6 +132,9 @@ class TrainConfig(Strict):
 
     def fingerprint(self, *extra: object) -> str:
         """A hash of every setting (and of ``extra``, e.g. the data's hashes): a checkpoint
-        written under another fingerprint is never resumed."""
-        blob = json.dumps([self.model_dump(mode="json"), [str(e) for e in extra]], sort_keys=True)
+        written under another fingerprint is never resumed. Where rows are held and how many
+        processes read them change no result; the recipe counts by its content (an extra
+        the loop adds), not by its path."""
+        settings = self.model_dump(mode="json", exclude={"recipe", "data_memory", "data_workers"})
+        blob = json.dumps([settings, [str(e) for e in extra]], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,9 +1,13 @@
 """Fitting a model: :func:`fit` (epochs, early stopping, checkpoints, mining) and
 :func:`evaluate` (a model's predictions on a dataset).
 
-The whole split is one tensor (``dataset.tensors()``), moved to the device once; batches
-are index tensors drawn from a seeded numpy Generator, and the loop reads one figure back
-from the device per epoch, so it runs as fast as a hand-written torch loop.
+Batches are index arrays drawn from a seeded numpy Generator (the miner's plan); the rows
+reach the model through a :class:`~pipelines.train.feed.DataFeed`: a split held in memory
+is one tensor moved to the device once (a batch is an index lookup there), a streamed or
+augmented one comes through a DataLoader whose workers decode and augment ahead of the
+model. The loop reads one figure back from the device per epoch, so on held data it runs
+as fast as a hand-written torch loop. With ``config.recipe`` the training split is
+augmented on the fly (:mod:`pipelines.train.data.online`), never the validation split.
 """
 
 from __future__ import annotations
@@ -26,11 +30,10 @@ from pipelines.train.checkpoint import load_checkpoint, save_checkpoint
 from pipelines.train.config import TrainConfig
 from pipelines.train.device import Precision, autocast_context, resolve_device
 from pipelines.train.early_stopping import EarlyStopping
+from pipelines.train.feed import EVAL_BATCH, DataFeed
 from pipelines.train.mining import Miner, make_miner
 from pipelines.train.optim import build_optimizer
 from pipelines.train.types import Predictions
-
-EVAL_BATCH = 512
 #: an epoch of fewer batches than this leaves batch norm's running statistics (momentum
 #: 0.1) mostly those of earlier weights (0.9**k of them after k batches): they are
 #: recomputed on the training split before the model is evaluated
@@ -95,11 +98,16 @@ def fit(model: torch.nn.Module, train, val, config: TrainConfig, *, rundir: Opti
         raise CuraugError(f"epochs={epochs} must be at least 1", param="epochs")
     device = resolve_device(config.device)
     precision = autocast_context(device, config.amp)
-    fingerprint = config.fingerprint(epochs, len(train), len(val) if val is not None else None)
+    if config.recipe is not None:
+        train = train.with_augmentation(config.recipe, seed=config.seed)
+    online = getattr(train, "augmentation", None)
+    fingerprint = config.fingerprint(epochs, len(train), len(val) if val is not None else None,
+                                     *([online.key] if online is not None else []))
     saved = load_checkpoint(rundir, fingerprint)
     numpy_state, python_state = np.random.get_state(), random.getstate()
     benchmark = torch.backends.cudnn.benchmark
     devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    run = None
     try:
         with torch.random.fork_rng(devices=devices):
             # cudnn picks the fastest kernels for fixed shapes; CPU runs stay deterministic
@@ -108,6 +116,8 @@ def fit(model: torch.nn.Module, train, val, config: TrainConfig, *, rundir: Opti
             run = _Fit(model, train, val, config, device, precision, epochs, rundir, callbacks, fingerprint)
             return run.resume(saved) if saved is not None and saved["done"] else run.run(saved)
     finally:
+        if run is not None:
+            run.feed.close()
         np.random.set_state(numpy_state)
         random.setstate(python_state)
         torch.backends.cudnn.benchmark = benchmark
@@ -125,8 +135,9 @@ class _Fit:
         self.miner: Miner = make_miner(config, train, device)
         self.stopper = EarlyStopping(config.monitor, config.patience, config.min_delta) if val is not None else None
         self.rng = np.random.default_rng(config.seed)
-        self.X, self.y = (t.to(device) for t in train.tensors())
-        self.val = tuple(t.to(device) for t in val.tensors()) if val is not None else None
+        self.feed = DataFeed({"train": train, **({"val": val} if val is not None else {})}, device,
+                             augmented="train", workers=config.data_workers)
+        self.has_val = val is not None
         self.history: list[dict] = []
         self.mined: list[dict] = []
         self.steps = 0  # the optimizer steps of the last epoch
@@ -189,11 +200,12 @@ class _Fit:
             else:
                 self.scheduler.step()
             if 0 < self.steps < FRESH_STATISTICS_BATCHES:
-                recompute_batch_norm(self.model, self.X, precision=self.precision)
+                recompute_batch_norm(self.model, self.feed.spaced("train", STATISTICS_ROWS), precision=self.precision)
             val_loss = val_accuracy = None
-            if self.val is not None:
-                probs, losses = predict(self.model, *self.val, precision=self.precision)
-                total, right = torch.stack([losses.double().sum(), (probs.argmax(1) == self.val[1]).sum().double()]
+            if self.has_val:
+                probs, losses, targets = predict_batches(self.model, self.feed.eval_batches("val"),
+                                                         precision=self.precision)
+                total, right = torch.stack([losses.double().sum(), (probs.argmax(1) == targets).sum().double()]
                                            ).tolist()
                 val_loss, val_accuracy = total / len(losses), right / len(losses)
             self.mined += self.miner.end_epoch(self.model, epoch, self.predict_train)
@@ -214,7 +226,7 @@ class _Fit:
         return self.result()
 
     def predict_train(self, model) -> tuple[torch.Tensor, torch.Tensor]:
-        return predict(model, self.X, self.y, precision=self.precision)
+        return predict_batches(model, self.feed.eval_batches("train"), precision=self.precision)[:2]
 
     def train_epoch(self, epoch: int) -> tuple[Optional[float], Optional[float]]:
         batches = self.miner.plan(self.rng, epoch)
@@ -223,12 +235,10 @@ class _Fit:
             return None, None
         self.model.train()
         sizes = [len(b) for b in batches]
-        order = torch.from_numpy(np.concatenate(batches)).to(self.device, non_blocking=True)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
         scaler = self.precision.scaler
-        for idx in order.split(sizes):
-            xb, yb = self.X[idx], self.y[idx]
+        for idx, xb, yb in self.feed.train_batches("train", batches, epoch):
             with self.precision.autocast():
                 loss, logits, losses = self.miner.loss(self.model, xb, yb, idx)
             self.optimizer.zero_grad(set_to_none=True)
@@ -265,7 +275,8 @@ def recompute_batch_norm(model: torch.nn.Module, X: torch.Tensor, *, precision: 
         norm.train()
     autocast = precision.autocast if precision is not None else contextlib.nullcontext
     with autocast():
-        model(X[::-(-len(X) // rows)].to(next(model.parameters()).device, non_blocking=True))
+        rows_x = X[::-(-len(X) // rows)]
+        model(rows_x.to(next(model.parameters()).device, non_blocking=rows_x.is_pinned()))
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
     model.train(was_training)
@@ -275,25 +286,42 @@ def recompute_batch_norm(model: torch.nn.Module, X: torch.Tensor, *, precision: 
 def predict(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, precision: Optional[Precision] = None,
             batch_size: int = EVAL_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """(class probabilities, per-sample cross-entropy) of ``model`` in eval mode; X may sit
-    on another device than the model (each batch is moved)."""
+    on another device than the model (each batch is copied, without blocking where X is
+    pinned)."""
+    batches = zip(X.split(batch_size), y.split(batch_size))
+    return predict_batches(model, batches, precision=precision)[:2]
+
+
+@torch.no_grad()
+def predict_batches(model: torch.nn.Module, batches, *, precision: Optional[Precision] = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(class probabilities, per-sample cross-entropy, targets) of ``model`` in eval mode
+    over ``(X, y)`` batches, on the model's device."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     autocast = precision.autocast if precision is not None else contextlib.nullcontext
-    logits = []
-    for start in range(0, len(X), batch_size):
+    logits, targets = [], []
+    for xb, yb in batches:
         with autocast():
-            logits.append(model(X[start:start + batch_size].to(device, non_blocking=True)).float())
+            logits.append(model(xb.to(device, non_blocking=xb.is_pinned())).float())
+        targets.append(yb.to(device, non_blocking=yb.is_pinned()))
     model.train(was_training)
-    logits = torch.cat(logits)
-    y = y.to(device)
-    return logits.softmax(dim=1), F.cross_entropy(logits, y, reduction="none")
+    logits, y = torch.cat(logits), torch.cat(targets)
+    return logits.softmax(dim=1), F.cross_entropy(logits, y, reduction="none"), y
 
 
-def evaluate(model: torch.nn.Module, dataset, *, device, batch_size: int = EVAL_BATCH) -> Predictions:
+def evaluate(model: torch.nn.Module, dataset, *, device, batch_size: int = EVAL_BATCH,
+             workers: Optional[int] = None) -> Predictions:
     """``model``'s predictions on every row of ``dataset`` (eval mode, no gradients, float32),
-    in the dataset's order; the model's train/eval mode is left as it was."""
-    model.to(torch.device(device))
-    X, y = dataset.tensors()
-    probs, losses = predict(model, X, y, batch_size=batch_size)
-    return Predictions(list(dataset.ids), y.numpy().astype(np.int64), probs.cpu().numpy(), losses.cpu().numpy())
+    in the dataset's order, never augmented; the model's train/eval mode is left as it was.
+    A streamed dataset is read by ``workers`` loader processes (None: the default)."""
+    device = torch.device(device)
+    model.to(device)
+    feed = DataFeed({"eval": dataset}, device, workers=workers, batch_size=batch_size)
+    try:
+        probs, losses, y = predict_batches(model, feed.eval_batches("eval"))
+    finally:
+        feed.close()
+    return Predictions(list(dataset.ids), y.cpu().numpy().astype(np.int64), probs.cpu().numpy(),
+                       losses.cpu().numpy())

@@ -114,6 +114,8 @@ class TrainingRun:
 
         started = time.perf_counter()
         prepared = prepare_data(df, self.config, base_dir=base_dir)
+        if self.config.recipe is not None:  # a recipe that cannot augment this data: refused before any file
+            prepared.splits["train"].with_augmentation(self.config.recipe, seed=self.config.seed)
         # every later step (sanity, search, fit, histograms) and config.json see the sized settings
         self.sized = [name for name in SIZED if getattr(self.config, name) is None]
         if self.config.init and self.config.width is None:
@@ -123,7 +125,7 @@ class TrainingRun:
         self.rundir.mkdir(parents=True, exist_ok=True)
         metrics: dict[str, Any] = {"device": self.device.type, "model": self._model_name(prepared.spec),
                                    "rows": {name: len(ds) for name, ds in prepared.splits.items()},
-                                   "dropped": prepared.dropped}
+                                   "dropped": prepared.dropped, "data": self._data_path(prepared)}
         absent = absent_from_train(prepared.splits)
         if absent:
             metrics["classes_absent_from_train"] = absent
@@ -247,7 +249,7 @@ class TrainingRun:
             source = {"held_out": {"trial": searched.record["best"]["trial"], "fits": held.fits, "rows": len(dataset)}}
         elif "val" in prepared.splits:
             dataset = prepared.splits["val"]
-            pred, source = evaluate_on_model_device(model, dataset), {}
+            pred, source = evaluate_on_model_device(model, dataset, self.config.data_workers), {}
         else:
             return {}
         return {"val": {**classification_metrics(pred, classes), **source},
@@ -284,20 +286,31 @@ class TrainingRun:
 
         return resolve_model_name(spec, self.config.model)
 
+    def _data_path(self, prepared) -> dict[str, Any]:
+        """``metrics.json``'s ``data``: where the rows lived and whether training augmented online."""
+        from pipelines.train.feed import resolve_workers
+
+        train = prepared.splits["train"]
+        online = self.config.recipe is not None
+        read = not train.in_memory or online or any(not ds.in_memory for ds in prepared.splits.values())
+        return {**prepared.memory, "workers": resolve_workers(self.config.data_workers, read),
+                "augment": "online" if online else ("offline" if train.augmented.any() else "none")}
+
     def _sanity(self, prepared) -> dict[str, Any]:
         from pipelines.train.monitor import sanity_check
 
-        x, y = prepared.splits["train"].tensors()
-        result = sanity_check(build(prepared.spec, self.config), x[:PROBE_SIZE], y[:PROBE_SIZE])
-        return {**result, "samples": int(min(len(x), PROBE_SIZE))}
+        train = prepared.splits["train"]
+        x, y = train.rows(range(min(len(train), PROBE_SIZE)))
+        result = sanity_check(build(prepared.spec, self.config), x, y)
+        return {**result, "samples": len(x)}
 
     def _histograms(self, train_set, epochs: int):
         from pipelines.train.monitor import ActivationHistograms
 
-        x, y = train_set.tensors()
+        x, y = train_set.rows(range(min(len(train_set), PROBE_SIZE)))
         # about six recorded epochs of the final fit: each costs a forward/backward pass and a drawn figure
         every = max(1, epochs // HISTOGRAM_EPOCHS)
-        return ActivationHistograms(x[:PROBE_SIZE], y[:PROBE_SIZE], self.rundir / "histograms", every=every)
+        return ActivationHistograms(x, y, self.rundir / "histograms", every=every)
 
     def _callbacks(self, histograms) -> list:
         callbacks = [histograms]
@@ -312,7 +325,8 @@ class TrainingRun:
         if self.test_evaluations:
             raise RuntimeError("the test split was about to be evaluated a second time")
         self.test_evaluations += 1
-        return classification_metrics(evaluate_on_model_device(model, prepared.splits["test"]), prepared.spec.classes)
+        pred = evaluate_on_model_device(model, prepared.splits["test"], self.config.data_workers)
+        return classification_metrics(pred, prepared.spec.classes)
 
     def _write_outputs(self, model, prepared, config, result, metrics, searched) -> None:
         import io
@@ -425,7 +439,7 @@ def fit_fresh(config, train_set, val_set):
     return fit_within_memory(fit_once, config)[0]
 
 
-def evaluate_on_model_device(model, dataset):
+def evaluate_on_model_device(model, dataset, workers=None):
     from pipelines.train.loop import evaluate
 
-    return evaluate(model, dataset, device=next(model.parameters()).device)
+    return evaluate(model, dataset, device=next(model.parameters()).device, workers=workers)

@@ -8,6 +8,12 @@ in val or test would score the model on what it was trained on. Each modality's 
 lives in its own module of this package (``image.py``, ``audio.py``...); see
 :mod:`pipelines.train.data.encoder`.
 
+Where rows live: the splits are held decoded, as one tensor each, while they fit the
+budget ``data_memory`` (all splits together, train first); a split that does not fit
+streams, its rows decoded from the manifest batch by batch and the most recent kept in a
+bounded cache (:mod:`pipelines.train.data_memory`). Either way a row encodes to the same
+values, so a run gives the same results on either path.
+
 Examples
 --------
 >>> import curaug
@@ -15,8 +21,11 @@ Examples
 >>> from pipelines.train.data import ManifestDataset
 >>> train = ManifestDataset.from_manifest(m, label="species")
 >>> x, y = train.tensors()
->>> x.dtype, y.dtype, train.spec.classes
-(torch.float32, torch.int64, ('Adelie', 'Chinstrap', 'Gentoo'))
+>>> x.dtype, y.dtype, train.spec.classes, train.in_memory
+(torch.float32, torch.int64, ('Adelie', 'Chinstrap', 'Gentoo'), True)
+>>> streamed = ManifestDataset.from_manifest(m, label="species", data_memory=0)
+>>> streamed.in_memory, torch.equal(streamed[3][0], train[3][0])
+(False, True)
 """
 
 from __future__ import annotations
@@ -34,10 +43,13 @@ from torch.utils.data import Dataset
 from curate.errors import CuraugError, did_you_mean
 from pipelines.train.config import TrainConfig
 from pipelines.train.data.encoder import ENCODERS, Encoder, media_files
+from pipelines.train.data_memory import BoundedCache
 from pipelines.train.types import DataSpec
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from pipelines.train.data.online import OnlineAugmentation
 
 #: train_val: the source domain's held-out rows of a domain split (``curaug split --domain``)
 TRAIN_SPLITS = ("train", "train_val", "val", "test")
@@ -48,10 +60,19 @@ class ManifestDataset(Dataset):
     """One split of a manifest as ``(x, y)`` pairs; public as ``curaug.ManifestDataset``.
 
     ``x`` has ``spec.input_shape`` (float32; int64 token ids for text) and ``y`` is the
-    index of the row's label in ``spec.classes``. The whole split is encoded on first use
-    and kept (:meth:`tensors`), so media are decoded once. ``frame`` holds the split's
-    manifest rows (roots absolute) and ``encoder`` the fitted
-    :class:`~pipelines.train.data.encoder.Encoder`, shared by every split.
+    index of the row's label in ``spec.classes``. A split held in memory (``in_memory``)
+    is encoded on first use and kept (:meth:`tensors`), so media are decoded once; a
+    streamed one decodes the rows asked for (:meth:`rows`), keeping the last ones in a
+    cache of ``cache_bytes`` per process. ``frame`` holds the split's manifest rows (roots
+    absolute) and ``encoder`` the fitted :class:`~pipelines.train.data.encoder.Encoder`,
+    shared by every split.
+
+    With an ``augmentation`` (:meth:`with_augmentation`, or ``from_manifest(...,
+    recipe=R)``) every item is drawn afresh for the epoch :meth:`set_epoch` sets, as
+    torch's ``DistributedSampler`` is told its epoch. The dataset pickles without what a
+    process builds for itself, so it works in a ``DataLoader`` with ``num_workers > 0``
+    and each worker augments with its own plugin instance; the items do not depend on
+    the worker count.
     """
 
     ids: list[str]
@@ -63,11 +84,16 @@ class ManifestDataset(Dataset):
     spec: DataSpec
 
     def __init__(self, frame: "pd.DataFrame", encoder: Encoder, spec: DataSpec, *, label: str,
-                 identity: str | None = None, x: np.ndarray | None = None):
+                 identity: str | None = None, x: np.ndarray | None = None, in_memory: bool = True,
+                 cache_bytes: int = 0):
         import pandas as pd
 
         self.frame = frame.reset_index(drop=True)
-        self.encoder, self.spec = encoder, spec
+        self.encoder, self.spec, self.label = encoder, spec, label
+        self.in_memory, self.cache_bytes = in_memory or x is not None, int(cache_bytes)
+        self.augmentation: OnlineAugmentation | None = None
+        self.epoch = 0
+        self._cache: BoundedCache | None = None
         self.ids = (frame["id"].astype(str) if "id" in frame.columns else frame.index.astype(str)).tolist()
         codes = pd.Categorical(label_strings(frame[label]), categories=spec.classes).codes
         self.targets = codes.astype(np.int64)
@@ -92,19 +118,82 @@ class ManifestDataset(Dataset):
         return len(self.ids)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        x, y = self.tensors()
-        return x[i], int(y[i])
+        x, y = self.batch([i])
+        return x[0], int(y[0])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
+        """A DataLoader's batch in one call: streamed rows are decoded together."""
+        x, y = self.batch(indices)
+        return list(zip(x, y.tolist()))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_cache": None}  # each process decodes into its own cache
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the items are augmented for (the seed of each: run seed, epoch, row id)."""
+        self.epoch = int(epoch)
+
+    def batch(self, indices: Sequence[int] | np.ndarray, epoch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows at ``indices`` as ``(X, y)``, augmented for ``epoch`` (default: the one
+        :meth:`set_epoch` set) when the dataset has an augmentation."""
+        if self.augmentation is None:
+            return self.rows(indices)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        epoch = self.epoch if epoch is None else int(epoch)
+        x = [self.encoder.encode_sample(self.augmentation.sample(self.ids[i], epoch)) for i in idx]
+        x = np.stack(x) if x else np.zeros((0, *self.spec.input_shape), self.encoder.dtype)
+        return torch.from_numpy(x), torch.from_numpy(self.targets[idx])
+
+    def rows(self, indices: Sequence[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows at ``indices`` (positions) as ``(X, y)``, never augmented: from the held
+        tensor, or decoded (the cached ones reused)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        y = torch.from_numpy(self.targets[idx])
+        if self.in_memory:
+            return self.tensors()[0][torch.from_numpy(idx)], y
+        if self._cache is None:
+            self._cache = BoundedCache(self.cache_bytes)
+        found = [self._cache.get(int(i)) for i in idx]
+        missing = [k for k, row in enumerate(found) if row is None]
+        if missing:
+            decoded = self.encoder.transform(self.frame.iloc[idx[missing]])
+            for k, row in zip(missing, decoded):
+                found[k] = row
+                self._cache.put(int(idx[k]), row)
+        x = np.stack(found) if len(found) else np.zeros((0, *self.spec.input_shape), self.encoder.dtype)
+        return torch.from_numpy(x), y
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The whole split: ``(X, y)`` with ``X`` stacked rows and ``y`` int64 (cached)."""
-        if self._tensors is None:
-            self._tensors = (torch.from_numpy(self.encoder.transform(self.frame)), torch.from_numpy(self.targets))
-        return self._tensors
+        """The whole split, never augmented: ``(X, y)`` with ``X`` stacked rows and ``y``
+        int64. Held by an in-memory split (decoded once); a streamed split decodes it anew
+        at each call, all of it in memory at once: read one with :meth:`rows` or a DataLoader."""
+        if self._tensors is not None:
+            return self._tensors
+        tensors = (torch.from_numpy(self.encoder.transform(self.frame)), torch.from_numpy(self.targets))
+        if self.in_memory:
+            self._tensors = tensors
+        return tensors
+
+    def with_augmentation(self, recipe: Any, *, seed: int = 0) -> "ManifestDataset":
+        """This split with ``recipe`` (a recipe file, its mapping or a loaded recipe) drawn
+        afresh for every item each epoch from the run ``seed``; a recipe of another
+        modality is refused. Decoded sources are cached within what ``cache_bytes``
+        allows, or, for a split held in memory, what its tensor takes."""
+        from pipelines.train.data.online import OnlineAugmentation, load_training_recipe
+
+        out = copy.copy(self)
+        budget = self.cache_bytes if not self.in_memory else len(self) * self.encoder.row_bytes
+        out.augmentation = OnlineAugmentation(load_training_recipe(recipe), self.frame, self.ids, label=self.label,
+                                              seed=seed, cache_bytes=budget)
+        out.augmentation.check(self.spec.modality)
+        return out
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> "ManifestDataset":
-        """The rows at ``indices`` (positions), same encoders; encoded rows are reused."""
+        """The rows at ``indices`` (positions), same encoders; encoded rows are reused, and
+        an augmentation draws its donors from these rows."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         out = copy.copy(self)
+        out._cache = None
         out.frame = self.frame.iloc[idx].reset_index(drop=True)
         out.ids = [self.ids[i] for i in idx]
         out.sources = [self.sources[i] for i in idx]
@@ -115,11 +204,15 @@ class ManifestDataset(Dataset):
         if self._tensors is not None:
             t = torch.from_numpy(idx)
             out._tensors = (self._tensors[0][t], self._tensors[1][t])
+        if self.augmentation is not None:
+            out.augmentation = self.augmentation.on(out.frame, out.ids)
         return out
 
     def __repr__(self) -> str:
+        where = "in memory" if self.in_memory else "streamed"
+        augmented = ", augmented online" if self.augmentation is not None else ""
         return (f"ManifestDataset({len(self)} rows, modality={self.spec.modality!r}, "
-                f"input_shape={self.spec.input_shape}, classes={len(self.spec.classes)})")
+                f"input_shape={self.spec.input_shape}, classes={len(self.spec.classes)}, {where}{augmented})")
 
     @classmethod
     def from_manifest(cls, data: "pd.DataFrame | str | os.PathLike", *, label: str = "label",
@@ -143,7 +236,10 @@ class ManifestDataset(Dataset):
             The rows the encoders learn their statistics and vocabulary from.
         **settings
             :class:`~pipelines.train.config.TrainConfig` fields that shape the data:
-            ``image_size``, ``n_mels``, ``max_tokens``, ``identity``.
+            ``image_size``, ``n_mels``, ``max_tokens``, ``identity``, ``data_memory``
+            (the decoded rows held in memory, all splits together; the others stream);
+            ``recipe`` (a recipe file or mapping: the train split augmented on the fly,
+            see :meth:`with_augmentation`) with ``seed``.
         """
         import pandas as pd
         from pydantic import ValidationError
@@ -167,11 +263,15 @@ class ManifestDataset(Dataset):
             from curate.io.manifest import load_data
 
             df, base = load_data(data), Path(data).resolve().parent
+        if config.recipe is not None and split != "train":
+            raise CuraugError(f"recipe= augments the train split only: split='{split}' is never augmented",
+                              param="recipe")
         prepared = _prepare(df, config, base_dir=base, modality=modality, fit_split=fit_split)
         if split not in prepared.splits:
             raise CuraugError(f"split '{split}' has no usable rows (present: {', '.join(prepared.splits)})",
                               param="split")
-        return prepared.splits[split]
+        dataset = prepared.splits[split]
+        return dataset if config.recipe is None else dataset.with_augmentation(config.recipe, seed=config.seed)
 
 
 @dataclass
@@ -184,6 +284,8 @@ class Prepared:
     encoder: dict[str, Any]
     #: rows left out, by reason ("corrupt", "no label", "augmented row outside train"...)
     dropped: dict[str, int] = field(default_factory=dict)
+    #: where the splits' rows live: the budget in bytes, the splits held and those streamed
+    memory: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_data(df: "pd.DataFrame", config: TrainConfig, *, base_dir: Path) -> Prepared:
@@ -209,6 +311,8 @@ def concat(a: ManifestDataset, b: ManifestDataset) -> ManifestDataset:
     out.folds = np.concatenate([a.folds, b.folds]) if a.folds is not None and b.folds is not None else None
     out.groups = np.concatenate([a.groups, b.groups]) if a.groups is not None and b.groups is not None else None
     out.augmented = np.concatenate([a.augmented, b.augmented])
+    out.in_memory, out.cache_bytes = a.in_memory and b.in_memory, max(a.cache_bytes, b.cache_bytes)
+    out.augmentation, out._cache = None, None
     # both halves encoded already (train always is): no decoding again
     both = a._tensors is not None and b._tensors is not None
     out._tensors = tuple(torch.cat(pair) for pair in zip(a._tensors, b._tensors)) if both else None
@@ -240,12 +344,21 @@ def _prepare(df: "pd.DataFrame", config: TrainConfig, *, base_dir: Path, modalit
     if frames[fit_split].empty:
         raise CuraugError(f"the '{fit_split}' split has no usable rows"
                           + (f" (left out: {_counts(dropped)})" if dropped else ""), param="data")
-    encoder, x_fit = ENCODERS.get(modality).fit(frames[fit_split], config)
+    budget = config.memory_bytes
+    encoder, x_fit = ENCODERS.get(modality).fit(frames[fit_split], config, memory=budget)
     spec = DataSpec(modality, classes, tuple(encoder.input_shape), encoder.vocab_size)
-    splits = {s: ManifestDataset(frame, encoder, spec, label=config.label, identity=config.identity,
-                                 x=x_fit if s == fit_split else None)
-              for s, frame in frames.items() if not frame.empty}
-    return Prepared(spec, splits, {**encoder.state(), "classes": list(classes)}, dropped)
+    left, held = budget, {}
+    for name in (fit_split, *(s for s in TRAIN_SPLITS if s != fit_split)):
+        need = len(frames[name]) * encoder.row_bytes
+        held[name] = x_fit is not None if name == fit_split else need <= left
+        left -= need if held[name] else 0
+    present = [s for s in TRAIN_SPLITS if not frames[s].empty]
+    splits = {s: ManifestDataset(frames[s], encoder, spec, label=config.label, identity=config.identity,
+                                 x=x_fit if s == fit_split else None, in_memory=held[s], cache_bytes=left)
+              for s in present}
+    memory = {"budget_bytes": budget, "in_memory": [s for s in present if held[s]],
+              "streamed": [s for s in present if not held[s]]}
+    return Prepared(spec, splits, {**encoder.state(), "classes": list(classes)}, dropped, memory)
 
 
 def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):

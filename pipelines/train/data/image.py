@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from curate.errors import CuraugError
-from pipelines.train.data.encoder import ENCODERS, Encoder, channel_stats, media_files, parallel_map
+from pipelines.train.data.encoder import (ENCODERS, Encoder, Moments, chunks, fits, held_stats, media_files,
+                                          parallel_map)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,14 +55,25 @@ def _flatten(pixels: np.ndarray, mode: str):
 
 def decode_image(file: str, channels: int, size: int) -> np.ndarray:
     """One file as ``(channels, size, size)`` float32 in [0, 1], resized bilinearly."""
-    from PIL import Image
-
     from augment.image.decode import read_image
 
     try:
-        im = _flatten(*read_image(file))
+        pixels, mode = read_image(file)
+        im = _flatten(pixels, mode)
     except OSError as exc:  # Pillow's UnidentifiedImageError is one
         raise CuraugError(f"{file}: cannot decode image ({exc})", param="data") from None
+    return _resized(im, channels, size)
+
+
+def pixels_array(pixels: np.ndarray, mode: str, channels: int, size: int) -> np.ndarray:
+    """Decoded pixels (:func:`augment.image.decode.read_image`'s, or the image plugin's
+    after its transforms) as :func:`decode_image` makes them of a file."""
+    return _resized(_flatten(pixels, mode), channels, size)
+
+
+def _resized(im, channels: int, size: int) -> np.ndarray:
+    from PIL import Image
+
     if channels == 1 and im.mode == "RGB":
         im = im.convert("L")
     if channels == 3 and im.mode == "L":
@@ -94,7 +106,8 @@ class ImageEncoder(Encoder):
         self.input_shape = (self.channels, self.size, self.size)
 
     @classmethod
-    def fit(cls, train: "pd.DataFrame", config: "TrainConfig") -> tuple["ImageEncoder", np.ndarray]:
+    def fit(cls, train: "pd.DataFrame", config: "TrainConfig",
+            memory: int | None = None) -> tuple["ImageEncoder", np.ndarray | None]:
         files = media_files(train)
         headers = parallel_map(_header, files)
         channels = 1 if all(mode in GREY_MODES for mode, _, _ in headers) else 3
@@ -102,13 +115,24 @@ class ImageEncoder(Encoder):
         if size is None:
             sides = [side for _, w, h in headers for side in (w, h)]
             size = int(np.clip(round(float(np.median(sides))), *AUTO_SIZE))
-        x = cls._decode(files, channels, size)
-        mean, std = channel_stats(x, (0, 2, 3))
+        axes = (0, 2, 3)
+        if fits(len(files), channels * size * size * 4, memory):
+            x = cls._decode(files, channels, size)
+            mean, std = held_stats(x, axes)
+        else:
+            x, moments = None, Moments(axes)
+            for part in chunks(len(files)):
+                moments.add(cls._decode(files[part], channels, size))
+            mean, std = moments.result()
         enc = cls(size, channels, mean.tolist(), std.tolist())
-        return enc, enc._standardise(x)
+        return enc, None if x is None else enc._standardise(x)
 
     def transform(self, frame: "pd.DataFrame") -> np.ndarray:
         return self._standardise(self._decode(media_files(frame), self.channels, self.size))
+
+    def encode_sample(self, sample: dict[str, Any]) -> np.ndarray:
+        """The image plugin's sample (``image`` pixels and their ``mode``)."""
+        return self._standardise(pixels_array(sample["image"], sample["mode"], self.channels, self.size)[None])[0]
 
     @staticmethod
     def _decode(files: list[str], channels: int, size: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from curate.errors import CuraugError
-from pipelines.train.data.encoder import ENCODERS, Encoder
+from pipelines.train.data.encoder import ENCODERS, Encoder, fits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +76,8 @@ class TabularEncoder(Encoder):
         return [f"{col['name']}={c}" for c in col["categories"]]
 
     @classmethod
-    def fit(cls, train: "pd.DataFrame", config: "TrainConfig") -> tuple["TabularEncoder", np.ndarray]:
+    def fit(cls, train: "pd.DataFrame", config: "TrainConfig",
+            memory: int | None = None) -> tuple["TabularEncoder", np.ndarray | None]:
         from curate.io.manifest import RESERVED_COLUMNS
 
         columns, left_out = [], {}
@@ -95,7 +96,7 @@ class TabularEncoder(Encoder):
             raise CuraugError(f"no feature columns: every column is the label or left out "
                               f"({'; '.join(f'{k}: {v}' for k, v in left_out.items())})", param="data")
         enc = cls(columns, left_out)
-        return enc, enc.transform(train)
+        return enc, enc.transform(train) if fits(len(train), enc.row_bytes, memory) else None
 
     def transform(self, frame: "pd.DataFrame") -> np.ndarray:
         import pandas as pd

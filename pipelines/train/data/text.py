@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from pipelines.train.data.encoder import ENCODERS, Encoder
+from pipelines.train.data.encoder import ENCODERS, Encoder, chunks, fits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +55,7 @@ class TextEncoder(Encoder):
     """A vocabulary of the training split's tokens; rows padded or cut to ``max_tokens``."""
 
     modality: ClassVar[str] = "text"
+    dtype: ClassVar[type] = np.int64
 
     def __init__(self, vocabulary: list[str], max_tokens: int):
         self.vocabulary = list(vocabulary)
@@ -64,15 +65,26 @@ class TextEncoder(Encoder):
         self.input_shape = (self.max_tokens,)
 
     @classmethod
-    def fit(cls, train: "pd.DataFrame", config: "TrainConfig") -> tuple["TextEncoder", np.ndarray]:
-        tokens = [tokenize(t) for t in row_texts(train)]
-        counts = Counter(tok for row in tokens for tok in row)
+    def fit(cls, train: "pd.DataFrame", config: "TrainConfig",
+            memory: int | None = None) -> tuple["TextEncoder", np.ndarray | None]:
+        keep = fits(len(train), config.max_tokens * 8, memory)
+        counts: Counter = Counter()
+        kept: list[list[str]] = []
+        for part in chunks(len(train)):  # texts held in files are read a chunk at a time
+            for row in map(tokenize, row_texts(train.iloc[part])):
+                counts.update(row)
+                if keep:
+                    kept.append(row[:config.max_tokens])
         vocabulary = sorted(counts, key=lambda tok: (-counts[tok], tok))[:MAX_VOCAB]
         enc = cls(vocabulary, config.max_tokens)
-        return enc, enc._encode(tokens)
+        return enc, enc._encode(kept) if keep else None
 
     def transform(self, frame: "pd.DataFrame") -> np.ndarray:
         return self._encode([tokenize(t) for t in row_texts(frame)])
+
+    def encode_sample(self, sample: Any) -> np.ndarray:
+        """The text plugin's sample (its ``text``)."""
+        return self._encode([tokenize(sample.text)])[0]
 
     def _encode(self, rows: list[list[str]]) -> np.ndarray:
         out = np.full((len(rows), self.max_tokens), PAD, dtype=np.int64)
