@@ -249,7 +249,7 @@ def test_from_manifest_fits_on_the_split_asked(penguins):
     assert err.value.param == "image_sise"
     with pytest.raises(CuraugError, match="^image_size=2: Input should be greater than or equal to 8$"):
         ManifestDataset.from_manifest(penguins, label="species", image_size=2)
-    with pytest.raises(CuraugError, match="split='dev' is not one of train, val, test"):
+    with pytest.raises(CuraugError, match="split='dev' is not one of train, train_val, val, test"):
         ManifestDataset.from_manifest(penguins, label="species", split="dev")
     with pytest.raises(CuraugError, match="unknown modality 'audi' .did you mean 'audio'") as err:
         ManifestDataset.from_manifest(penguins, label="species", modality="audi")

@@ -194,4 +194,4 @@ def test_data_workers_0_reads_every_streamed_split_in_the_process_itself(digits,
     metrics = train(str(digits), label="label", out=tmp_path / "run", data_memory=0, data_workers=0,
                     **{**SMALL, "epochs": 1})
     assert metrics["data"]["workers"] == 0
-    assert len(workers) == 3 and set(workers) == {0}  # the fit, the val figures and the test, once each
+    assert len(workers) == 4 and set(workers) == {0}  # the fit, the train figures (gaps), val, test, once each

@@ -225,10 +225,12 @@ class TrainingRun:
 
         train_set = prepared.splits["train"]
         original = train_set.subset(np.flatnonzero(~np.asarray(train_set.augmented, dtype=bool)))
-        figures = {"train": classification_metrics(evaluate_on_model_device(model, original), prepared.spec.classes)}
+        workers = self.config.data_workers
+        figures = {"train": classification_metrics(evaluate_on_model_device(model, original, workers),
+                                                   prepared.spec.classes)}
         if "train_val" in prepared.splits:
             figures["train_val"] = classification_metrics(
-                evaluate_on_model_device(model, prepared.splits["train_val"]), prepared.spec.classes)
+                evaluate_on_model_device(model, prepared.splits["train_val"], workers), prepared.spec.classes)
         errors = {name: 1.0 - figures[name]["accuracy"] for name in ("train", "train_val") if name in figures}
         errors.update({name: 1.0 - metrics[name]["accuracy"] for name in ("val", "test") if name in metrics})
         if "val" not in errors:
