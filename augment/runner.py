@@ -474,7 +474,7 @@ def output_manifest(df: "pd.DataFrame", rows: "pd.DataFrame", jobs: list[Job], d
 def replay(outdir: str | os.PathLike, sample_id: str) -> dict[str, tuple[bytes, bytes | None]]:
     """Regenerate one augmented sample from its provenance: for each of its files (its own
     first), ``(new bytes, stored bytes or None when missing)``, then its manifest columns
-    as JSON under the key ``columns`` (a text row's ``text``, an image's size...: a cell
+    as JSON under the key ``columns`` (the cells the plugin fills: a cell
     edited in the manifest is a difference too). A sample held inline has no file: its
     columns come first."""
     import pandas as pd

@@ -25,17 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curate.split.cv import BalancedKFold  # noqa: E402
-
-
-def ld_ed(Y: np.ndarray, fold: np.ndarray, k: int) -> tuple[float, float]:
-    n, d = len(Y), Y.sum(axis=0)
-    ld = ed = 0.0
-    for j in range(k):
-        part = Y[fold == j]
-        s = part.sum(axis=0)
-        ld += np.abs(s / np.maximum(len(part) - s, 1e-9) - d / np.maximum(n - d, 1e-9)).mean() / k
-        ed += abs(len(part) - n / k) / k
-    return ld, ed
+from curate.split.report import fold_distribution  # noqa: E402
 
 
 def indicator(kind: str, n: int, labels: int, rng: np.random.Generator) -> np.ndarray:
@@ -74,9 +64,9 @@ def main() -> None:
                 for seed in range(a.seeds):
                     Y = indicator(kind, n, labels, np.random.default_rng(seed))
                     fold, secs = folds(BalancedKFold(k, random_state=seed), Y)
-                    ours += np.array([*ld_ed(Y, fold, k), secs]) / a.seeds
+                    ours += np.array([*fold_distribution(Y, fold, k), secs]) / a.seeds
                     fold, secs = folds(MultilabelStratifiedKFold(k, shuffle=True, random_state=seed), Y)
-                    theirs += np.array([*ld_ed(Y, fold, k), secs]) / a.seeds
+                    theirs += np.array([*fold_distribution(Y, fold, k), secs]) / a.seeds
                 # equal figures can differ in the last bit when both reach the best integer counts
                 worse += ours[0] > theirs[0] * (1 + 1e-9) or ours[1] > theirs[1] + 1e-9
                 print(f"| {kind} | {n:,} | {labels} | {ours[0]:.5f} | {theirs[0]:.5f} | {ours[1]:.2f} "

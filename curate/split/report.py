@@ -142,3 +142,24 @@ def _ed(sizes: "pd.Series", kind: str, ratios, n: int, names: tuple[str, str, st
     else:
         want = np.full(len(sizes), n / max(len(sizes), 1))
     return float(np.abs(sizes.to_numpy() - want).mean()) if len(sizes) else 0.0
+
+
+def fold_distribution(Y: np.ndarray, fold: np.ndarray, k: int) -> tuple[float, float]:
+    """Sechidis, Tsoumakas and Vlahavas (2011) over K folds of a 0/1 label matrix ``Y``:
+    label distribution (LD), the mean over labels and folds of how far a fold's
+    positive/negative ratio is from the whole's, and examples distribution (ED), the mean
+    distance of the fold sizes from n / k. The measures the multilabel folds are held to
+    (against iterative-stratification in tests/conformance and benchmarks/bench_multilabel.py).
+
+    >>> import numpy as np
+    >>> fold_distribution(np.array([[1, 0], [0, 1], [1, 0], [0, 1]]), np.array([0, 0, 1, 1]), 2)
+    (0.0, 0.0)
+    """
+    n, d = len(Y), Y.sum(axis=0)
+    ld = ed = 0.0
+    for j in range(k):
+        part = Y[fold == j]
+        s = part.sum(axis=0)
+        ld += float(np.abs(s / np.maximum(len(part) - s, 1e-9) - d / np.maximum(n - d, 1e-9)).mean()) / k
+        ed += abs(len(part) - n / k) / k
+    return ld, ed

@@ -17,20 +17,7 @@ import numpy as np
 import pytest
 
 from curate.split.cv import BalancedKFold, RepeatedBalancedKFold
-
-
-def label_distribution(Y: np.ndarray, fold: np.ndarray, k: int) -> tuple[float, float]:
-    """Sechidis, Tsoumakas and Vlahavas (2011): label distribution (LD), the mean over
-    labels and folds of how far a fold's positive/negative ratio is from the whole's, and
-    examples distribution (ED), the mean distance of the fold sizes from n / k."""
-    n, d = len(Y), Y.sum(axis=0)
-    ld = ed = 0.0
-    for j in range(k):
-        part = Y[fold == j]
-        s = part.sum(axis=0)
-        ld += np.abs(s / np.maximum(len(part) - s, 1e-9) - d / np.maximum(n - d, 1e-9)).mean() / k
-        ed += abs(len(part) - n / k) / k
-    return ld, ed
+from curate.split.report import fold_distribution
 
 
 def folds(cv, Y: np.ndarray) -> np.ndarray:
@@ -94,8 +81,8 @@ def test_label_and_examples_distribution_at_least_as_good_as_iterstrat():
             for k in (5, 10):
                 rng = np.random.default_rng(n + labels + k)
                 Y = (rng.random((n, labels)) < rng.uniform(0.05, 0.5, labels)).astype(int)
-                ours = label_distribution(Y, folds(BalancedKFold(k), Y), k)
-                theirs = label_distribution(Y, folds(iterstrat.MultilabelStratifiedKFold(k, shuffle=True,
+                ours = fold_distribution(Y, folds(BalancedKFold(k), Y), k)
+                theirs = fold_distribution(Y, folds(iterstrat.MultilabelStratifiedKFold(k, shuffle=True,
                                                                                          random_state=0), Y), k)
                 # equal figures differ in the last bit when both reach the best integer counts
                 assert ours[0] <= theirs[0] * (1 + 1e-9) and ours[1] <= theirs[1], (n, labels, k, ours, theirs)
