@@ -21,13 +21,9 @@ SMALL = {"epochs": 2, "width": 8, "batch_size": 16, "patience": 10, "image_size"
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> Path:
-    import curaug
-
-    folder = tmp_path_factory.mktemp("digits")
-    manifest = curaug.ingest(str(SAMPLE / "images"), use_cache=False).manifest
-    curaug.save_manifest(curaug.split(manifest, label="label", seed=0), str(folder / "split.parquet"))
-    return folder / "split.parquet"
+def digits(split_manifest) -> Path:
+    """The sample digits split 60/20/20 (conftest's, made once per run)."""
+    return split_manifest / "split.parquet"
 
 
 def _epoch(dataset, epoch: int, workers: int) -> torch.Tensor:
