@@ -86,7 +86,7 @@ def draw_copy(plugin: Plugin, steps: list, gate: Any, ctx: Context, row: dict[st
         reason = plugin.gate(source, sample, gate, ctx) if gate else None
         if reason is None and label_gate is not None:
             counts["label_judged"] += 1
-            reason = label_gate.judge(source_id, plugin.gate_features(sample, ctx))
+            reason = label_gate.judge(source_id, label_gate.features(plugin, sample, ctx))
             counts["label_rejected"] += reason is not None
         if reason is None:
             return Copy(sample, plan, applied, seed, attempt - 1, rejected, empty, label_counts=counts)

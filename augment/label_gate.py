@@ -21,8 +21,16 @@ after ``max_tries`` rejections. The same test on the originals themselves, out o
 says how far the gate can be trusted: a source the gate already rejects will have its
 copies rejected too (``sources_failing`` in the summary).
 
-The gate is fitted once, in the process that plans the run, and travels to the workers
-with the run's state (forked, or shipped to a Dask cluster once).
+``model: PATH`` judges with a finished ``curaug train`` run instead (its folder, or its
+``model.pt``): each copy is encoded as that run encoded its rows and classified by its
+network. Augmentation reaches it through the ``curaug.gate_models`` entry points
+(:data:`GATE_MODELS`; curaug's own, ``run``, is :class:`pipelines.train.saved_run.SavedRun`),
+never by importing the harness. Such a model was trained on the sources themselves, so it
+is not out of fold: the summary says so (``out_of_fold``), and ``sources_failing`` is then
+measured in sample.
+
+The gate is fitted (or loaded) once, in the process that plans the run, and travels to the
+workers with the run's state (forked, or shipped to a Dask cluster once).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from curate.errors import CuraugError
+from curate.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,6 +49,10 @@ if TYPE_CHECKING:
 
     from augment.plugin import Context, Plugin
     from augment.recipe import LabelPreserving
+
+#: Classifiers a recipe's ``model: PATH`` loads, by kind: ``run`` (a ``curaug train`` run
+#: folder) comes with curaug through its entry point.
+GATE_MODELS: Registry[Any] = Registry("gate model", entry_points="curaug.gate_models")
 
 #: The regularisation of every gate classifier: sharp enough that a clear member of its
 #: class reaches a confidence of 0.5 among four classes on a hundred rows (the fortunes).
@@ -49,7 +62,8 @@ C = 10.0
 @dataclass
 class LabelGate:
     """The fitted gate: one classifier per fold, which fold each source is in, and the
-    sources whose own sample the gate rejects (out of fold), with why."""
+    sources whose own sample the gate rejects (out of fold), with why. With a ``trained``
+    model (``model: PATH``) it is the only classifier, and it encodes the samples itself."""
 
     min_confidence: float
     folds: int
@@ -57,6 +71,11 @@ class LabelGate:
     fold_of: dict[str, int]
     label_of: dict[str, str]
     failing: dict[str, str]
+    trained: Any = None
+
+    def features(self, plugin: "Plugin", sample: Any, ctx: "Context") -> Any:
+        """What the classifier reads of ``sample``."""
+        return self.trained.encode(sample) if self.trained is not None else plugin.gate_features(sample, ctx)
 
     def judge(self, source_id: str, features: Any) -> str | None:
         """Why the copy of ``source_id`` with ``features`` is rejected, or None."""
@@ -88,17 +107,43 @@ def fit_label_gate(plugin: "Plugin", rows: "pd.DataFrame", ctx: "Context", label
     import sklearn.linear_model  # noqa: F401  (loads the BLAS libraries, which the limit sees only once loaded)
     from threadpoolctl import threadpool_limits
 
+    if rule.model != "auto":
+        return _saved_model_gate(plugin, rows, ctx, label, rule)
     # a model this small fits fastest on one thread: BLAS threads only spin against each other
     with threadpool_limits(1):
         return _fit(plugin, rows, ctx, label, seed, rule)
 
 
-def _fit(plugin: "Plugin", rows: "pd.DataFrame", ctx: "Context", label: str, seed: int,
-         rule: "LabelPreserving") -> LabelGate:
-    import numpy as np
+def _saved_model_gate(plugin: "Plugin", rows: "pd.DataFrame", ctx: "Context", label: str,
+                      rule: "LabelPreserving") -> LabelGate:
+    """The gate of a trained run's model: one classifier for every source (in sample)."""
+    from pathlib import Path
 
     from augment.executors import UNREADABLE_ERRORS
 
+    if not Path(rule.model).exists():
+        raise CuraugError(f"gate.label_preserving.model: {rule.model}: no such run folder or model.pt (give "
+                          "'auto' or the folder of a curaug train run)", param="model")
+    trained = GATE_MODELS.get("run")(rule.model)
+    label_of = _labels(rows, label)
+    unknown = sorted(set(label_of.values()) - set(trained.classes_))
+    if unknown:
+        raise CuraugError(f"gate.label_preserving.model: {rule.model} was trained on classes "
+                          f"{', '.join(trained.classes_)}, not on {', '.join(unknown)} of '{label}'", param="model")
+    gate = LabelGate(rule.min_confidence, 1, [trained], {i: 0 for i in label_of}, label_of, {}, trained)
+    for source_id, cls in label_of.items():
+        try:
+            sample = plugin.load(ctx.record(source_id), ctx)
+        except UNREADABLE_ERRORS:
+            continue  # its copies are skipped by the run, which names it
+        reason = gate.judge(source_id, gate.features(plugin, sample, ctx))
+        if reason is not None:
+            gate.failing[source_id] = reason
+    return gate
+
+
+def _labels(rows: "pd.DataFrame", label: str) -> dict[str, str]:
+    """Each source's class; every source needs one, and there must be two classes."""
     labels = rows[label]
     if labels.isna().any():
         raise CuraugError(f"gate.label_preserving: {int(labels.isna().sum())} of {len(rows)} rows to augment have "
@@ -108,6 +153,17 @@ def _fit(plugin: "Plugin", rows: "pd.DataFrame", ctx: "Context", label: str, see
     if len(counts) < 2:
         raise CuraugError(f"gate.label_preserving needs at least 2 classes in the rows to augment; "
                           f"'{label}' has {len(counts)} ({', '.join(counts)})", param="label")
+    return label_of
+
+
+def _fit(plugin: "Plugin", rows: "pd.DataFrame", ctx: "Context", label: str, seed: int,
+         rule: "LabelPreserving") -> LabelGate:
+    import numpy as np
+
+    from augment.executors import UNREADABLE_ERRORS
+
+    label_of = _labels(rows, label)
+    counts = Counter(label_of.values())
     fold_of = _deal(label_of, rule.folds, seed)
     ids, features = [], []
     for source_id in label_of:
@@ -191,5 +247,7 @@ def label_gate_summary(gate: LabelGate, records: Iterable[tuple[str, dict]]) -> 
                 "gave_up": c["gave_up"], "sources": c["sources"], "sources_failing": c["sources_failing"]}
 
     return {"min_confidence": gate.min_confidence, "folds": gate.folds,
+            "model": gate.trained.source if gate.trained is not None else "auto",
+            "out_of_fold": gate.trained is None,
             **figures(sum(per_class.values(), Counter())),
             "per_class": {cls: figures(c) for cls, c in per_class.items()}}

@@ -37,11 +37,13 @@ class Balance(Strict):
 class LabelPreserving(Strict):
     """The label-preserving test (:mod:`augment.label_gate`): a classifier fitted on the
     original rows, out of fold, must still put an output in its source's class with at
-    least ``min_confidence``. ``max_tries`` here is the gate's own, spelt where the test is."""
+    least ``min_confidence``. ``max_tries`` here is the gate's own, spelt where the test is.
+    ``model``: ``auto`` (that classifier), or the folder of a ``curaug train`` run (or its
+    ``model.pt``), relative to the working folder, judging every copy itself."""
 
     min_confidence: float = Field(0.5, ge=0, le=1)
     max_tries: Optional[int] = Field(None, ge=1, le=50)
-    model: Literal["auto"] = "auto"
+    model: str = Field("auto", min_length=1)
     folds: int = Field(5, ge=2, le=20)
 
 

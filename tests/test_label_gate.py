@@ -217,7 +217,7 @@ def test_the_same_seed_gives_the_same_bytes_in_this_process_and_on_dask_workers(
 
 @pytest.mark.parametrize("gate, expected", [
     ({"label_preserving": {"min_confidence": 1.5}}, r"gate\.label_preserving\.min_confidence"),
-    ({"label_preserving": {"model": "runs/nope/model.pt"}}, r"gate\.label_preserving\.model"),
+    ({"label_preserving": {"model": "runs/nope/model.pt"}}, r"gate\.label_preserving\.model: runs/nope/model.pt: no such run folder"),
     ({"max_tries": 3, "label_preserving": {"max_tries": 4}}, r"max_tries is given twice \(3 and"),
 ])
 def test_bad_gate_settings_are_one_error_line(cli, fortunes, tmp_path, gate, expected):
@@ -259,3 +259,43 @@ def test_audio_copies_are_judged_by_their_log_mel_bands_as_waveform_or_spectrogr
     np.testing.assert_allclose(plugin.gate_features(sample, ctx),
                                plugin.gate_features(plugin._to_log_mel(sample, ctx.recipe), ctx))
     assert plugin.gate_features(sample, ctx).shape == (128,)
+
+
+def test_a_trained_run_as_the_gate_model_judges_every_copy_itself(digits, as_one, tmp_path, cli):
+    """``model: PATH``: a ``curaug train`` run (found through the ``curaug.gate_models``
+    entry point) encodes each copy as it encoded its rows; a copy turned into a 1 is
+    rejected for every source the run does not call a 1, and the summary says the model is
+    not out of fold."""
+    from pipelines.train.saved_run import SavedRun
+    from pipelines.train.run import train
+
+    run = tmp_path / "run"
+    train(str(digits), label="label", out=run, epochs=8, width=8, image_size=16, seed=0, device="cpu")
+    recipe = {"modality": "image", "copies": 1, "transforms": [{"as_one": {}}],
+              "gate": {"label_preserving": {"max_tries": 2, "min_confidence": 0.3, "model": str(run)}}}
+    df = pd.read_parquet(digits)
+    result = augment_manifest(df, load_recipe(recipe), tmp_path / "out")
+    gate = result.summary["label_gate"]
+    assert gate["model"] == str(run) and gate["out_of_fold"] is False and gate["folds"] == 1
+    # the run's own verdict on a 1, computed here: every copy is that very image
+    model = SavedRun(run / "model.pt")
+    from PIL import Image
+
+    with Image.open(SAMPLE / "images" / "1" / "digit_0001.png") as im:
+        proba = model.predict_proba(np.stack([model.encode({"image": np.asarray(im.convert("L")), "mode": "L"})]))[0]
+    called, confidence = str(model.classes_[int(proba.argmax())]), float(proba.max())
+    kept = {called} if confidence >= 0.3 else set()  # the classes whose copies pass
+    assert kept == {"1"}, (called, confidence)  # the run knows a 1 when it sees one
+    made = result.manifest[result.manifest["augment"].notna()] if "augment" in result.manifest else df.iloc[:0]
+    assert set(made["label"]) == kept
+    for cls, figures in gate["per_class"].items():
+        assert figures["rejection_rate"] == (0.0 if cls in kept else 1.0)
+        assert figures["gave_up"] == (0 if cls in kept else figures["sources"])
+    assert set(gate["per_class"]) - kept  # some class is always rejected: the test can fail
+    # a run folder that is not one, and classes the run never saw, are one error line each
+    (tmp_path / "empty").mkdir()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(json.dumps({**recipe, "transforms": [{"HorizontalFlip": {"p": 1}}],
+                               "gate": {"label_preserving": {"model": str(tmp_path / "empty")}}}))
+    line = one_error_line(cli("augment", digits, "--recipe", bad, "-o", tmp_path / "out2"))
+    assert "not a curaug train run" in line and not (tmp_path / "out2").exists()
