@@ -114,3 +114,23 @@ def test_data_without_folds_is_refused(tmp_path):
     with pytest.raises(CuraugError, match="data has no 'fold' column.*curaug split --folds K"):
         _search(df, tmp_path / "s")
 
+
+
+def test_online_trials_draw_each_recipe_on_the_fly_and_write_no_copies(fortunes, tmp_path, monkeypatch):
+    """``online=True`` (a pipeline whose train stage augments online, or ``--search
+    ...,augment=online``): every fold's fit gets the trial's recipe as ``recipe`` and the
+    original rows only; the run without augmentation gets none."""
+    seen = []
+    fit = recipe_search.fit_and_score
+    monkeypatch.setattr(recipe_search, "fit_and_score",
+                        lambda frame, label, settings, base: seen.append((frame, settings)) or fit(frame, label,
+                                                                                                 settings, base))
+    result = _search(fortunes, tmp_path / "s", online=True)
+    assert len(seen) == 6 and all("source_id" not in f.columns or f["source_id"].isna().all() for f, _ in seen)
+    assert [s.get("recipe") is None for _, s in seen] == [True, True, False, False, False, False]
+    drawn = [s["recipe"] for _, s in seen[2:]]
+    assert [r["transforms"][0]["SomeOf"]["n"] for r in drawn[::2]] == [t["n"] for t in result["trials"]]
+    assert json.loads((tmp_path / "s" / "settings.json").read_text())["online"] is True
+    assert recipe_search.parse_search_option("n=1:2,magnitude=3,trials=2,augment=online")["augment"] == "online"
+    with pytest.raises(CuraugError, match="augment='sometimes': choose online or offline"):
+        recipe_search.parse_search_option("n=1:2,magnitude=3,trials=2,augment=sometimes")

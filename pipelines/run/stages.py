@@ -420,11 +420,16 @@ class SearchRecipe(Stage):
 
     def settings(self, p):
         return {"augment": p.config.augment.model_dump(mode="json", exclude={"workers"}),
-                "train": self._train(p), "label": p.config.label}
+                "train": self._train(p), "label": p.config.label, "online": self._online(p)}
+
+    @staticmethod
+    def _online(p) -> bool:
+        """Trials augment as the train stage will: on the fly when it trains online."""
+        return p.config.train is not None and p.train_augment() == "online"
 
     @staticmethod
     def _train(p) -> dict[str, Any]:
-        settings = p.train_settings() if p.config.train is not None else {}
+        settings = {k: v for k, v in p.train_settings().items() if k != "recipe"} if p.config.train is not None else {}
         epochs = p.config.augment.search.epochs
         return {**settings, "epochs": epochs} if epochs is not None else settings
 
@@ -444,7 +449,8 @@ class SearchRecipe(Stage):
                                recipe_out=ctx.out / "recipe.yaml", modality=section.modality,
                                base=section.recipe_mapping(), seed=section.seed, train=self._train(p),
                                base_dir=data.parent, engine=ctx.engine, scheduler=ctx.scheduler,
-                               workers=section.workers, progress=ctx.display.echo, **section.search.space())
+                               workers=section.workers, online=self._online(p), progress=ctx.display.echo,
+                               **section.search.space())
         best, none = result["best"], result["none"]
         return Outcome(True, f"n={best['n']} magnitude={best['magnitude']} pool={'+'.join(best['pool'])}: val "
                              f"accuracy {best['score']:.3f} over {result['folds']} folds (none {none['score']:.3f})")

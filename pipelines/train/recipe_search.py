@@ -41,7 +41,8 @@ JOURNAL = "trials.jsonl"
 SETTINGS = "settings.json"
 RESULT = "search.json"
 #: Training settings that are whole-run features, not part of one fold's fit.
-RUN_ONLY = ("search", "search_workers", "folds", "sanity")
+#: Settings of a whole run, not of a trial's fits (a trial's recipe is the trial's own).
+RUN_ONLY = ("search", "search_workers", "folds", "sanity", "recipe")
 
 
 @dataclass(frozen=True)
@@ -102,18 +103,18 @@ def _int_pair(name: str, value: Any) -> tuple[int, int]:
 def parse_search_option(text: str) -> dict[str, Any]:
     """``curaug augment --search``'s value: comma-separated ``key=value`` with ``n=LO:HI``,
     ``magnitude=LO:HI`` (or one number), ``trials=T``, ``pool=a+b+c``, ``modality=M``,
-    ``epochs=E``.
+    ``epochs=E``, ``augment=online|offline`` (how each trial's fits augment; default offline).
 
     >>> parse_search_option("n=1:3,magnitude=2:10,trials=12,pool=rotate+noise")
     {'n': [1, 3], 'magnitude': [2, 10], 'trials': 12, 'pool': ['rotate', 'noise']}
     >>> parse_search_option("n=1:3,trails=4")
     Traceback (most recent call last):
     ...
-    curate.errors.CuraugError: search='n=1:3,trails=4': unknown key 'trails' (did you mean 'trials'?); keys: n, magnitude, trials, pool, modality, epochs
+    curate.errors.CuraugError: search='n=1:3,trails=4': unknown key 'trails' (did you mean 'trials'?); keys: n, magnitude, trials, pool, modality, epochs, augment
     """
     from curate.errors import did_you_mean
 
-    keys = ("n", "magnitude", "trials", "pool", "modality", "epochs")
+    keys = ("n", "magnitude", "trials", "pool", "modality", "epochs", "augment")
     found: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
@@ -135,6 +136,8 @@ def parse_search_option(text: str) -> dict[str, Any]:
             raise CuraugError(f"search={text!r}: {key}={value!r} is not "
                               f"{'LO:HI (whole numbers)' if key in ('n', 'magnitude') else 'a whole number'}",
                               param="search") from None
+    if found.get("augment", "offline") not in ("online", "offline"):
+        raise CuraugError(f"search={text!r}: augment={found['augment']!r}: choose online or offline", param="search")
     for key in ("n", "magnitude", "trials"):
         if key not in found:
             raise CuraugError(f"search={text!r}: missing {key}= (e.g. n=1:3,magnitude=2:10,trials=12)",
@@ -188,7 +191,7 @@ def search_recipe(data: "pd.DataFrame", *, label: str, folder: str | os.PathLike
                   n: Sequence[int], magnitude: Sequence[float], trials: int, pool: Sequence[str] | None = None,
                   modality: str | None = None, base: dict[str, Any] | None = None, seed: int = 0,
                   train: dict[str, Any] | None = None, base_dir: str | os.PathLike | None = None,
-                  engine: str = "local", scheduler: str | None = None, workers: int = 1,
+                  engine: str = "local", scheduler: str | None = None, workers: int = 1, online: bool = False,
                   progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """Search ``(N, M, pool subset)`` on the folds of ``data`` and write the best recipe.
 
@@ -219,6 +222,9 @@ def search_recipe(data: "pd.DataFrame", *, label: str, folder: str | os.PathLike
     engine, scheduler, workers
         ``dask`` runs each round's trials as Dask tasks (on ``scheduler``, else a
         LocalCluster of ``workers`` processes); the result is the local engine's.
+    online : bool
+        Each trial's fits augment their training rows on the fly with the trial's recipe
+        (``curaug train --recipe``) instead of on a corpus written once per trial.
 
     Returns
     -------
@@ -239,9 +245,9 @@ def search_recipe(data: "pd.DataFrame", *, label: str, folder: str | os.PathLike
     # the trial count is not a setting of the trials: a rerun asking for more continues
     journal = _Journal(folder, {"modality": modality, "space": {**space.as_dict(), "trials": None},
                                 "base": base or {}, "seed": seed,
-                                "train": settings, "label": label,
+                                "train": settings, "label": label, "online": bool(online),
                                 "data": _data_digest(rows, label)})
-    job = _TrialJob(rows, label, settings, seed, str(Path(base_dir or Path.cwd()).resolve()), str(folder))
+    job = _TrialJob(rows, label, settings, seed, str(Path(base_dir or Path.cwd()).resolve()), str(folder), online)
     with _runner(engine, scheduler, workers) as run_all:
         if "none" not in journal.done:
             progress("recipe search: training without augmentation (the score to beat)")
@@ -278,12 +284,13 @@ def search_from_cli(manifest: str, option: str, outdir: str | os.PathLike, *, la
 
     spec = parse_search_option(option)
     epochs = spec.pop("epochs", None)
+    online = spec.pop("augment", "offline") == "online"
     target = Path(outdir) / "recipe.yaml"
     try:
         search_recipe(load_data(manifest), label=label, folder=Path(outdir) / "search", recipe_out=target,
                       base={"copies": copies} if copies is not None else None, seed=seed,
                       train={"epochs": epochs}, base_dir=Path(manifest).resolve().parent, engine=engine,
-                      scheduler=scheduler, workers=workers, progress=progress, **spec)
+                      scheduler=scheduler, workers=workers, online=online, progress=progress, **spec)
     except CuraugError as exc:
         if exc.param in ("n", "magnitude", "trials", "pool", "modality"):
             raise CuraugError(f"--search: {exc}", param="search") from None
@@ -346,12 +353,13 @@ def _ask_round(space: SearchSpace, journal: "_Journal", seed: int, start: int, c
 
 class _TrialJob:
     """One trial's work (module-level data only, so Dask can ship it): augment the fold rows
-    with the recipe, then per fold fit on the other folds (and their copies) and score."""
+    with the recipe, then per fold fit on the other folds (and their copies) and score;
+    ``online``, the fits draw the recipe on the fly instead (no copies written)."""
 
     def __init__(self, rows: "pd.DataFrame", label: str, settings: dict[str, Any], seed: int, base_dir: str,
-                 folder: str):
+                 folder: str, online: bool = False):
         self.rows, self.label, self.settings, self.seed = rows, label, settings, seed
-        self.base_dir, self.folder = base_dir, folder
+        self.base_dir, self.folder, self.online = base_dir, folder, online
 
     def __call__(self, recipe: dict[str, Any] | None, name: str) -> dict[str, Any]:
         import pandas as pd
@@ -359,7 +367,8 @@ class _TrialJob:
         rows = self.rows
         made = rows.iloc[:0]
         workdir = Path(self.folder) / "work" / name
-        if recipe is not None:
+        settings = {**self.settings, "recipe": recipe} if self.online else self.settings
+        if recipe is not None and not self.online:
             from augment.recipe_file import load_recipe
             from augment.runner import augment_manifest
 
@@ -372,7 +381,7 @@ class _TrialJob:
         for k in sorted(rows["fold"].astype(int).unique()):
             frame = pd.concat([rows.assign(split=(rows["fold"] == k).map({True: "val", False: "train"})),
                                made[made["fold"] != k].assign(split="train")], ignore_index=True)
-            scores.append(fit_and_score(frame, self.label, self.settings, Path(self.base_dir)))
+            scores.append(fit_and_score(frame, self.label, settings, Path(self.base_dir)))
         shutil.rmtree(workdir, ignore_errors=True)  # the score is kept; the files are not needed again
         return {"score": float(sum(scores) / len(scores)), "folds": scores}
 
