@@ -14,6 +14,7 @@ from augment.recipe_file import load_recipe
 from augment.runner import augment_manifest
 from augment.text.edits import Edit
 from augment.text.transforms import TEXT_TRANSFORMS, TextTransform
+from curate.io.manifest import load_data
 from conftest import SAMPLE, one_error_line
 
 NOISE = [{"char_noise": {"action": ["insert", "substitute", "swap", "delete"], "aug_word_p": 0.3}},
@@ -105,7 +106,7 @@ def test_a_copy_turned_into_another_class_is_redrawn_then_given_up(fortunes, as_
 def test_an_image_turned_into_a_one_is_given_up_unless_its_source_is_a_one(digits, as_one, tmp_path):
     recipe = {"modality": "image", "copies": 1, "transforms": [{"as_one": {}}],
               "gate": {"label_preserving": {"max_tries": 2}}}
-    result = augment_manifest(pd.read_parquet(digits), load_recipe(recipe), tmp_path / "out")
+    result = augment_manifest(load_data(digits), load_recipe(recipe), tmp_path / "out")
     gate = result.summary["label_gate"]
     made = result.manifest[result.manifest["augment"].notna()]
     assert set(made["label"]) == {"1"} and len(made) == gate["per_class"]["1"]["sources"]
@@ -247,7 +248,7 @@ def test_audio_copies_are_judged_by_their_log_mel_bands_as_waveform_or_spectrogr
     assert main(["split", str(tmp_path / "m.parquet"), "--label", "label", "-o", str(tmp_path / "s.parquet")]) == 0
     recipe = load_recipe({"modality": "audio", "copies": 1, "transforms": [{"gain": {"db": [-3, 3]}}],
                           "gate": {"label_preserving": {"min_confidence": 0.0, "folds": 3}}})
-    df = pd.read_parquet(tmp_path / "s.parquet")
+    df = load_data(tmp_path / "s.parquet")
     result = augment_manifest(df, recipe, tmp_path / "out")
     gate = result.summary["label_gate"]
     assert set(gate["per_class"]) == {"yes", "no", "up", "down"} and gate["judged"] >= result.summary["jobs"]
@@ -273,7 +274,7 @@ def test_a_trained_run_as_the_gate_model_judges_every_copy_itself(digits, as_one
     train(str(digits), label="label", out=run, epochs=8, width=8, image_size=16, seed=0, device="cpu")
     recipe = {"modality": "image", "copies": 1, "transforms": [{"as_one": {}}],
               "gate": {"label_preserving": {"max_tries": 2, "min_confidence": 0.3, "model": str(run)}}}
-    df = pd.read_parquet(digits)
+    df = load_data(digits)
     result = augment_manifest(df, load_recipe(recipe), tmp_path / "out")
     gate = result.summary["label_gate"]
     assert gate["model"] == str(run) and gate["out_of_fold"] is False and gate["folds"] == 1
