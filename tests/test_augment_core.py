@@ -436,12 +436,16 @@ def test_each_source_is_loaded_once_for_all_its_copies(cli, lines, tmp_path):
 @pytest.mark.parametrize("engine", [["--workers", "1"], ["--workers", "2"], ["--engine", "dask", "--workers", "2"]],
                          ids=["serial", "pool", "dask"])
 def test_ctrl_c_stops_keeps_whole_files_and_a_rerun_redoes_nothing(cli, lines, lines_reference, tmp_path, monkeypatch,
-                                                                    engine):
+                                                                    engine, request):
     """Ctrl-C arrives while a source is being read (and that job would run for a minute):
     the run stops, says what it wrote, leaves only whole files; the rerun finishes the
     corpus without touching them, byte for byte as an uninterrupted run."""
     import gc
+    import signal
 
+    # Ctrl-C as in a terminal: a suite started in the background inherits SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     args = ["augment", lines / "manifest.csv", "--recipe", lines / "recipe.yaml", "-o", tmp_path / "o", "--seed", "3",
             *engine]
     frozen = gc.get_freeze_count()

@@ -140,8 +140,10 @@ def test_ablation_says_when_the_arms_differ_within_their_intervals():
         return {"val": {"accuracy": correct / 120, "per_class": {"a": {"f1": 0.9}},
                         "interval": accuracy_interval(correct, 120)}}
 
-    close = compare_arms({"with": [run(110), run(111)], "without": [run(106), run(107)]}, [0, 1])
+    # "with" is the arm the pipeline trained (offline here), "without" is none
+    close = compare_arms({"none": [run(106), run(107)], "offline": [run(110), run(111)]}, [0, 1])
     assert close["intervals"]["within_intervals"]
     assert close["intervals"]["with"]["n"] == 120 and close["intervals"]["with"]["correct"] == round(110.5)
-    far = compare_arms({"with": [run(118), run(119)], "without": [run(80), run(82)]}, [0, 1])
+    far = compare_arms({"none": [run(80), run(82)], "offline": [run(118), run(119)], "online": [run(100), run(101)]},
+                       [0, 1], main="offline")
     assert not far["intervals"]["within_intervals"] and "beyond the 95 % intervals" in far["intervals"]["sentence"]
