@@ -227,6 +227,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+def option_group(*options):
+    """One decorator applying click ``options`` in the order given (as stacked above a command)."""
+    def apply(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
 def partitioned_input(data: str, engine: str, encoding: str | None = None) -> bool:
     """A Parquet dataset folder, a glob, or any table with --engine dask: the partitioned path
     (which reads CSV as UTF-8 only)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from curate.errors import CuraugError
-from pipelines.cli.app import LABEL_HELP, cli, partitioned_input, refuse_overwrite
+from pipelines.cli.app import LABEL_HELP, cli, option_group, partitioned_input, refuse_overwrite
 
 
 MODALITY_CHOICE = click.Choice(["image", "audio", "text", "tabular"])
@@ -184,22 +184,18 @@ def clean(data: str, rules_path: str | None, output: str, log_path: str | None, 
                     params=normalizer_params_path(output) if result.normalizer else None)
 
 
-def _bound_options(fn):
-    """``split``'s error-bound options: how many val and test rows a Hoeffding bound needs."""
-    options = [
-        click.option("--error-bound", metavar="EPS", type=float,
-                     help="Check that val and test each hold the rows for |measured - true error| <= EPS "
-                     "(Hoeffding: log(2/delta)/(2 EPS^2)); a warning when they do not."),
-        click.option("--confidence", type=float, default=0.95, show_default=True,
-                     help="Probability the --error-bound holds with (1 - delta)."),
-        click.option("--bound-per-class", is_flag=True, help="Require the --error-bound rows of every class in "
-                     "val and test (a bound on each class's error)."),
-        click.option("--strict-bound", is_flag=True, help="Fail (exit 1, the split still written) when the split "
-                     "cannot give the --error-bound."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+#: ``split``'s error-bound options: how many val and test rows a Hoeffding bound needs.
+BOUND_OPTIONS = option_group(
+    click.option("--error-bound", metavar="EPS", type=float,
+                 help="Check that val and test each hold the rows for |measured - true error| <= EPS "
+                 "(Hoeffding: log(2/delta)/(2 EPS^2)); a warning when they do not."),
+    click.option("--confidence", type=float, default=0.95, show_default=True,
+                 help="Probability the --error-bound holds with (1 - delta)."),
+    click.option("--bound-per-class", is_flag=True, help="Require the --error-bound rows of every class in "
+                 "val and test (a bound on each class's error)."),
+    click.option("--strict-bound", is_flag=True, help="Fail (exit 1, the split still written) when the split "
+                 "cannot give the --error-bound."),
+)
 
 
 @cli.command()
@@ -224,7 +220,7 @@ def _bound_options(fn):
 @SCHEDULER_OPTION
 @click.option("--workers", metavar="N", type=click.IntRange(min=1),
               help="Threads or LocalCluster processes for a partitioned table [default: all cores].")
-@_bound_options
+@BOUND_OPTIONS
 @click.pass_context
 def split(ctx: click.Context, data: str, label: str, group: str | None, ratios: str, folds: int,
           multilabel_sep: str | None, stable: bool, time_col: str | None, gap: str | None, domain: str | None,

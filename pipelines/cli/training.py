@@ -8,27 +8,23 @@ from pathlib import Path
 import click
 
 from curate.errors import CuraugError
-from pipelines.cli.app import cli
+from pipelines.cli.app import cli, option_group
 
 
 DEFAULT_FRACTIONS = "0.1,0.2,0.4,0.7,1.0"
 
 
-def _learning_curve_options(fn):
-    """``train --learning-curve``: train on growing subsets of train, fit and extrapolate."""
-    options = [
-        click.option("--learning-curve", is_flag=True, help="Also train on growing stratified subsets of train, "
-                     "fit val error = a n^-b + c and say how many more rows would help (RUNDIR/learning_curve.*)."),
-        click.option("--fractions", metavar="F1,F2,...", default=DEFAULT_FRACTIONS, show_default=True,
-                     help="Shares of train for --learning-curve: increasing, in (0, 1], at least three."),
-        click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
-                     help="Runs per fraction for --learning-curve (nested subsets per seed)."),
-        click.option("--target-error", type=float, metavar="E", help="Val error --learning-curve says the rows for "
-                     "[default: halfway from the current error to the curve's floor]."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+#: ``train --learning-curve``: train on growing subsets of train, fit and extrapolate.
+LEARNING_CURVE_OPTIONS = option_group(
+    click.option("--learning-curve", is_flag=True, help="Also train on growing stratified subsets of train, "
+                 "fit val error = a n^-b + c and say how many more rows would help (RUNDIR/learning_curve.*)."),
+    click.option("--fractions", metavar="F1,F2,...", default=DEFAULT_FRACTIONS, show_default=True,
+                 help="Shares of train for --learning-curve: increasing, in (0, 1], at least three."),
+    click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+                 help="Runs per fraction for --learning-curve (nested subsets per seed)."),
+    click.option("--target-error", type=float, metavar="E", help="Val error --learning-curve says the rows for "
+                 "[default: halfway from the current error to the curve's floor]."),
+)
 
 
 @cli.command()
@@ -91,7 +87,7 @@ def _learning_curve_options(fn):
 @click.option("--scheduler", metavar="ADDR", help="Dask scheduler (tcp://HOST:PORT) [default: a LocalCluster].")
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
               show_default=True, help="Level of the val and test intervals (exact binomial and Hoeffding).")
-@_learning_curve_options
+@LEARNING_CURVE_OPTIONS
 @click.pass_context
 def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_curve: bool, fractions: str,
           seeds: int, target_error: float | None, **settings) -> None:
