@@ -237,6 +237,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -282,6 +283,11 @@ class LinesPlugin(Plugin):
 
     def load(self, row, ctx):
         if row["id"] == os.environ.get("LINES_INTERRUPT_AT"):  # Ctrl-C while this source is read
+            written = Path(os.environ.get("LINES_INTERRUPT_AFTER", "."))
+            for _ in range(300):  # parallel engines: once an earlier sample is whole, so a rerun has one to keep
+                if any(written.rglob("*.counts.json")):
+                    break
+                time.sleep(0.1)
             parent = multiprocessing.parent_process()
             os.kill(parent.pid if parent else os.getpid(), signal.SIGINT)
             threading.Event().wait(60)  # a long job: a stopped run ends it rather than wait for it
@@ -450,12 +456,14 @@ def test_ctrl_c_stops_keeps_whole_files_and_a_rerun_redoes_nothing(cli, lines, l
             *engine]
     frozen = gc.get_freeze_count()
     monkeypatch.setenv("LINES_INTERRUPT_AT", "b/t3.txt")  # the fourth of six train sources
+    monkeypatch.setenv("LINES_INTERRUPT_AFTER", str(tmp_path / "o"))
     r = cli(*args)
     monkeypatch.delenv("LINES_INTERRUPT_AT")
     assert r.code == 130, r.err
     written = _corpus(tmp_path / "o")
     reference = _corpus(lines_reference)
     texts = [rel for rel in written if rel.endswith(".txt")]
+    assert texts  # something to resume
     assert r.err.strip() == f"interrupted: {len(texts)} of 18 samples written to {tmp_path / 'o'}; " \
                             "rerun the same command to resume"
     assert not any(rel.startswith("b/t3__") for rel in written)  # the job that was stopped left nothing
