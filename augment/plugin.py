@@ -35,7 +35,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from augment.recipe import Recipe
 from curate.errors import CuraugError, did_you_mean
@@ -58,6 +58,22 @@ class Context:
     rows: "pd.DataFrame"          # usable rows of the modality being augmented, indexed by id
     label: str | None = "label"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: decoded sources by id (an object with ``get`` and ``put``), or None to decode each time
+    sources: Any = None
+    #: whether ``apply`` records what the backend drew (the corpus's provenance); training
+    #: on the fly reads the pixels alone, and the pixels are the same either way
+    provenance: bool = True
+
+    def source(self, sample_id: str, load: "Callable[[dict[str, Any], Context], Any]") -> Any:
+        """Row ``sample_id`` decoded by ``load`` (a plugin's), kept in :attr:`sources` when
+        there is one: a copy_paste donor met again is not decoded again."""
+        if self.sources is None:
+            return load(self.record(sample_id), self)
+        found = self.sources.get(sample_id)
+        if found is None:
+            found = load(self.record(sample_id), self)
+            self.sources.put(sample_id, found)
+        return found
 
     def record(self, sample_id: str) -> dict[str, Any]:
         """One row as a plain dict (with its ``id``): far cheaper than a pandas row."""

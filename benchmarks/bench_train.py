@@ -104,21 +104,42 @@ def harness_run(prepared, config, epochs: int, rundir: Path | None):
 
 
 def online_epochs(split, tmp: Path, recipe: str, epochs: int, device: str) -> None:
-    """Seconds per epoch with ``recipe`` drawn on 2 workers against the same epoch without it."""
+    """Seconds per epoch with ``recipe`` drawn on 2 workers against the same epoch without
+    it; then what drawing costs a process (milliseconds per sample, the loader's work), and
+    the same comparison where the trainer and the loader do not share a core (one torch
+    thread, one worker): what a machine with cores to spare for the workers sees."""
+    import torch
+
     from pipelines.train.data import prepare_data
     from pipelines.train.run import make_config
 
-    runs = {}
-    for name, extra in (("without augmentation", {}), ("online, 2 workers", {"recipe": recipe, "data_workers": 2})):
+    def best_epoch(threads: int, **extra) -> tuple[float, list[float], int]:
+        torch.set_num_threads(threads)
         config = make_config(label="label", epochs=epochs, patience=epochs, device=device, seed=0, **extra)
         prepared = prepare_data(split, config, base_dir=tmp)
         result = harness_run(prepared, config, epochs, None)[2]
         seconds = [row["seconds"] for row in result.history]
-        runs[name] = min(seconds[1:] or seconds)
-        print(f"{name}: best {runs[name]:.2f} s per epoch ({len(prepared.splits['train'])} train images; epochs: "
+        return min(seconds[1:] or seconds), seconds, len(prepared.splits["train"])
+
+    threads = torch.get_num_threads()
+    runs = {}
+    for name, extra in (("without augmentation", {}), ("online, 2 workers", {"recipe": recipe, "data_workers": 2})):
+        runs[name], seconds, n = best_epoch(threads, **extra)
+        print(f"{name}: best {runs[name]:.2f} s per epoch ({n} train images; epochs: "
               f"{', '.join(f'{s:.2f}' for s in seconds)})")
     ratio = runs["online, 2 workers"] / runs["without augmentation"]
     print(f"ratio online/without: {ratio:.2f}x (aim <= 1.3)")
+
+    in_process, _, n = best_epoch(threads, recipe=recipe, data_workers=0)
+    per_sample = (in_process - runs["without augmentation"]) / n * 1e3
+    print(f"drawing in the training process: {in_process:.2f} s per epoch, {per_sample:.2f} ms per sample "
+          f"({threads} torch threads on {os.cpu_count()} cores: the loader's workers share them with the trainer)")
+    if (os.cpu_count() or 1) >= 2:
+        plain1, _, _ = best_epoch(1)
+        online1, _, _ = best_epoch(1, recipe=recipe, data_workers=1)
+        print(f"trainer and loader on cores of their own (1 torch thread, 1 worker): {online1:.2f} vs "
+              f"{plain1:.2f} s per epoch, ratio {online1 / plain1:.2f}x")
+    torch.set_num_threads(threads)
 
 
 def cuda_figures(prepared, split, tmp: Path, epochs: int) -> None:

@@ -147,6 +147,21 @@ def test_images_decoded_resized_and_standardised(split_manifest):
     assert small.splits["test"].tensors()[0].shape[1:] == (1, 16, 16)
 
 
+@pytest.mark.parametrize("mode, shape", [("L", (12, 12)), ("RGB", (12, 12, 3)), ("L", (9, 14)), ("RGB", (10, 12, 3))])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_an_augmented_sample_encodes_as_its_file_decodes(tmp_path, mode, shape, channels):
+    """Online samples skip the file (and, at the training size, Pillow): the same numbers."""
+    from PIL import Image
+
+    from pipelines.train.data.image import decode_image, pixels_array
+
+    pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    Image.fromarray(pixels, mode=mode).save(tmp_path / "a.png")
+    for size in (12, 7):
+        np.testing.assert_array_equal(pixels_array(pixels, mode, channels, size),
+                                      decode_image(str(tmp_path / "a.png"), channels, size))
+
+
 def test_colour_and_transparency_give_three_channels_on_white(tmp_path):
     from PIL import Image
 

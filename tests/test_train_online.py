@@ -61,6 +61,46 @@ def test_a_recipe_draws_each_epoch_anew_and_two_workers_draw_what_none_does(digi
     assert not torch.equal(_epoch(other_seed, 0, workers=0), first)
 
 
+def test_epoch_e_of_a_row_is_the_corpus_copy_e_of_that_row(digits, tmp_path):
+    """Online and offline are one recipe: the sample a row gets in epoch ``e`` is, pixel for
+    pixel, the copy ``e`` that ``curaug augment`` writes of it with the same seed (donors of
+    copy_paste, quality gate and redraws included)."""
+    import pandas as pd
+
+    import curaug
+
+    curaug.augment(str(digits), str(RECIPE), str(tmp_path / "o"), seed=5)
+    corpus = pd.read_parquet(tmp_path / "o" / "manifest.parquet")
+    corpus = corpus[corpus["source_id"].notna()].assign(root=str(tmp_path / "o"))
+    assert len(corpus) == 2 * 86
+    corpus = corpus[corpus["path"].str.endswith(".png")]  # a JPEG source's copies are JPEG: lossy
+    assert len(corpus) >= 100 and corpus["augment"].str.contains("copy_paste").sum() >= 10
+    ds = curaug.ManifestDataset.from_manifest(digits, label="label", recipe=RECIPE, seed=5)
+    position = {row_id: k for k, row_id in enumerate(ds.ids)}
+    written = ds.encoder.transform(corpus)
+    for k, (row_id, source) in enumerate(zip(corpus["id"], corpus["source_id"])):
+        epoch = int(row_id.rsplit("__aug", 1)[1].split(".")[0])
+        x, _ = ds.batch([position[source]], epoch=epoch)
+        np.testing.assert_array_equal(x[0].numpy(), written[k], err_msg=row_id)
+
+
+def test_sources_and_copy_paste_donors_are_decoded_once_per_process(digits, monkeypatch):
+    import curaug
+    from augment.image.plugin import ImagePlugin
+
+    decoded = []
+    load = ImagePlugin.load
+    monkeypatch.setattr(ImagePlugin, "load", lambda self, row, ctx: decoded.append(row["id"]) or load(self, row, ctx))
+    recipe = {"modality": "image", "transforms": [{"copy_paste": {"target": "other", "p": 1.0}}]}
+    ds = curaug.ManifestDataset.from_manifest(digits, label="label", recipe=recipe, seed=5, image_size=16)
+    first = _epoch(ds, 0, workers=0)
+    assert len(decoded) == len(set(decoded)) <= 86  # every row and every donor decoded once
+    assert len(set(decoded)) > 60
+    decoded.clear()
+    second = _epoch(ds, 1, workers=0)
+    assert decoded == [] and not torch.equal(first, second)  # epoch 2 decodes nothing, draws anew
+
+
 def test_the_dataset_pickles_without_its_plugin_and_draws_the_same_after(digits):
     import curaug
 

@@ -175,7 +175,7 @@ class ImagePlugin(Plugin):
                 run = []
             if entry is None:
                 break
-            out, info = own.apply_to_sample(out, entry["params"], lambda sid: self.load(ctx.record(sid), ctx))
+            out, info = own.apply_to_sample(out, entry["params"], lambda sid: ctx.source(sid, self.load))
             applied.append({"name": entry["name"], **info})
         if "mask" in out and "mask" not in sample and not ctx.recipe.targets.mask:
             out = {k: v for k, v in out.items() if k != "mask"}  # a mask made on the way that nobody asked for
@@ -218,6 +218,8 @@ class ImagePlugin(Plugin):
             out["bbox_labels"] = list(result["bbox_labels"])
         if "keypoints" in sample:
             out["keypoints"] = [list(map(float, k[:2])) for k in np.asarray(result["keypoints"])]
+        if not ctx.provenance:
+            return out, []
         info = [{"name": name, "drawn": {k: _plain(v) for k, v in params.items() if k != "shape"}}
                 for name, params in result.get("applied_transforms", [])]
         return out, info

@@ -177,12 +177,13 @@ class ManifestDataset(Dataset):
     def with_augmentation(self, recipe: Any, *, seed: int = 0) -> "ManifestDataset":
         """This split with ``recipe`` (a recipe file, its mapping or a loaded recipe) drawn
         afresh for every item each epoch from the run ``seed``; a recipe of another
-        modality is refused. Decoded sources are cached within what ``cache_bytes``
-        allows, or, for a split held in memory, what its tensor takes."""
+        modality is refused. Decoded sources (copy_paste's donors too) are cached within
+        ``cache_bytes`` (what ``data_memory`` leaves after the splits held in memory), and for
+        a split held in memory at least what its tensor takes."""
         from pipelines.train.data.online import OnlineAugmentation, load_training_recipe
 
         out = copy.copy(self)
-        budget = self.cache_bytes if not self.in_memory else len(self) * self.encoder.row_bytes
+        budget = max(self.cache_bytes, len(self) * self.encoder.row_bytes if self.in_memory else 0)
         out.augmentation = OnlineAugmentation(load_training_recipe(recipe), self.frame, self.ids, label=self.label,
                                               seed=seed, cache_bytes=budget)
         out.augmentation.check(self.spec.modality)

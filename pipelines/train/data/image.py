@@ -68,6 +68,10 @@ def decode_image(file: str, channels: int, size: int) -> np.ndarray:
 def pixels_array(pixels: np.ndarray, mode: str, channels: int, size: int) -> np.ndarray:
     """Decoded pixels (:func:`augment.image.decode.read_image`'s, or the image plugin's
     after its transforms) as :func:`decode_image` makes them of a file."""
+    if pixels.shape[:2] == (size, size) and (mode, channels) in (("L", 1), ("RGB", 3)):
+        # what Pillow gives back for a resize to its own size (a copy), without the round trip
+        a = pixels.astype(np.float32) / np.float32(255.0)
+        return np.ascontiguousarray(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
     return _resized(_flatten(pixels, mode), channels, size)
 
 

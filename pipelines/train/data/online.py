@@ -52,8 +52,8 @@ class _Local:
         self.pid = os.getpid()
         self.plugin = get_plugin(owner.loaded.recipe.modality)
         self.plugin.prepare(owner.loaded)
-        self.ctx = Context(owner.loaded.recipe, owner.rows, owner.label)
-        self.sources = BoundedCache(owner.cache_bytes)
+        self.sources = BoundedCache(owner.cache_bytes)  # the rows' own sources and copy_paste's donors
+        self.ctx = Context(owner.loaded.recipe, owner.rows, owner.label, sources=self.sources, provenance=False)
 
 
 class OnlineAugmentation:
@@ -99,14 +99,11 @@ class OnlineAugmentation:
 
         local = self._state()
         row = local.ctx.record(row_id)
-        source = local.sources.get(row_id)
-        if source is None:
-            try:
-                source = local.plugin.load(row, local.ctx)
-            except UNREADABLE_ERRORS as exc:
-                raise CuraugError(f"row {row_id}: cannot load it to augment ({' '.join(str(exc).split())})",
-                                  param="data") from None
-            local.sources.put(row_id, source)
+        try:
+            source = local.ctx.source(row_id, local.plugin.load)
+        except UNREADABLE_ERRORS as exc:
+            raise CuraugError(f"row {row_id}: cannot load it to augment ({' '.join(str(exc).split())})",
+                              param="data") from None
         recipe = self.loaded.recipe
         copy = draw_copy(local.plugin, self.loaded.steps, recipe.gate, local.ctx, row, source, self.seed,
                          row_id, epoch)
