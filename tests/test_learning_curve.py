@@ -232,3 +232,38 @@ def test_the_report_shows_the_answers_the_plot_and_the_intervals(curve_run):
     shown = training_section(curve_run.parent, {"train": {"figures": metrics}})
     assert f"95 % interval {lo:.3f}-{hi:.3f} on {metrics['rows']['test']} rows" in shown
     assert "id='val-vs-test'" in shown
+
+
+def test_the_learning_curve_stage_runs_in_a_pipeline_reruns_alone_and_reaches_the_report(cli, tmp_path, monkeypatch):
+    """The stage as a user runs it: after train, its figures in out/ and in report.html; a
+    second run has nothing to do; new fractions rerun it (and the report) alone."""
+    import re
+
+    def actions(run) -> dict[str, str]:
+        return {name: action for action, name in re.findall(r"^  (run|skip|maybe)\s+(\w+)", run.out, re.M)}
+
+    def write(fractions: str) -> None:
+        path.write_text(f"out: runs/p\nsource: {SAMPLE / 'penguins.csv'}\nlabel: species\nsplit: {{seed: 0}}\n"
+                        f"train: {{epochs: 6, seed: 0}}\nlearning_curve: {{fractions: {fractions}, seeds: 1}}\n")
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "p.yaml"
+    write("[0.2, 0.5, 1.0]")
+    first = cli("run", path)
+    assert first.code == 0, first.err
+    assert actions(first)["learning_curve"] == "run"
+    out = tmp_path / "runs" / "p"
+    result = json.loads((out / "learning_curve.json").read_text())
+    assert [point["fraction"] for point in result["points"]] == [0.2, 0.5, 1.0]
+    assert len(list((out / "learning_curve").iterdir())) == 2  # the full fraction is the train stage's run
+    assert pd.read_csv(out / "learning_curve.csv").shape[0] == 3
+    assert "Learning curve" in (out / "report.html").read_text(encoding="utf-8")
+    again = cli("run", path)
+    assert again.code == 0, again.err
+    assert actions(again)["learning_curve"] == "skip" and actions(again)["train"] == "skip"
+    write("[0.3, 0.6, 1.0]")
+    changed = cli("run", path)
+    assert changed.code == 0, changed.err
+    assert actions(changed)["learning_curve"] == "run"
+    assert actions(changed)["train"] == actions(changed)["split"] == "skip"
+    assert [p["fraction"] for p in json.loads((out / "learning_curve.json").read_text())["points"]] == [0.3, 0.6, 1.0]
