@@ -208,7 +208,14 @@ def test_after_a_search_the_training_section_says_whose_curves_and_val_figures_t
     metrics["retrain"] = {"splits": ["train", "val"], "rows": 28, "epochs": 3, "trial": 2, "fits": 3}
     metrics["val"] = {**metrics["val"], "held_out": {"trial": 2, "fits": 3, "rows": 28}}
     metrics["warnings"] = ["class '8' is in test (4 rows) but not in train: the model cannot learn it"]
+    metrics["search"] = {"best": {"trial": 2, "cv_mean": 0.93, "interval": {"accuracy": [0.765, 0.991],
+                                                                             "confidence": 0.95},
+                                  "runner_up": {"trial": 0, "cv_mean": 0.89, "paired_test": {
+                                      "only_a": 2, "only_b": 1, "pvalue": 1.0, "shows": False}}}}
     page = write_pipeline_report(out, stages).read_text(encoding="utf-8")
+    assert ("<p id='search-lead'>best trial 2 vs the next best, trial 0 (cv 0.890): 2 rows only trial 2 got right, "
+            "1 only trial 0 (exact McNemar p = 1.000): not a lead these rows can show; 95 % interval of the best "
+            "0.765-0.991.</p>") in page
     summary = re.search(r"<p id='train-summary'>(.*?)</p>", page).group(1)
     assert summary.startswith("cnn on cpu: search trial 2&#x27;s setting retrained 3 epochs on train+val (28 rows); "
                               "val accuracy <b>0.929</b> (search trial 2&#x27;s out-of-fold predictions, 28 rows "

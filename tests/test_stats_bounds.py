@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE, one_error_line
@@ -147,3 +147,28 @@ def test_ablation_says_when_the_arms_differ_within_their_intervals():
     far = compare_arms({"none": [run(80), run(82)], "offline": [run(118), run(119)], "online": [run(100), run(101)]},
                        [0, 1], main="offline")
     assert not far["intervals"]["within_intervals"] and "beyond the 95 % intervals" in far["intervals"]["sentence"]
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=300))
+def test_mcnemar_is_the_binomial_test_of_the_discordant_rows_and_symmetric(pairs):
+    from scipy.stats import binomtest
+
+    from curate.stats.paired import mcnemar
+
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    r = mcnemar(a, b)
+    only_a = sum(x and not y for x, y in pairs)
+    only_b = sum(y and not x for x, y in pairs)
+    assert (r["only_a"], r["only_b"], r["rows"]) == (only_a, only_b, len(pairs))
+    expected = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    assert r["pvalue"] == pytest.approx(min(1.0, expected), abs=1e-4)  # rounded to 4 places
+    assert r["shows"] == (expected < 0.05)
+    assert mcnemar(b, a)["pvalue"] == r["pvalue"]  # which one is "a" does not matter
+
+
+def test_mcnemar_refuses_classifiers_scored_on_different_rows():
+    from curate.stats.paired import mcnemar
+
+    with pytest.raises(CuraugError, match=r"scored on different rows \(\(3,\) vs \(2,\)\)"):
+        mcnemar([True, False, True], [True, False])

@@ -311,3 +311,15 @@ def test_after_a_search_the_chosen_trial_gives_the_curves_and_val_errors(penguin
     # the activations are recorded over the retrain's own epochs, up to its last (not at epoch 1 only: one
     # epoch in five of the 30 asked was recorded, and the retrain ran fewer)
     assert metrics["histograms"]["epoch"] == best["epochs"]
+
+
+def test_cli_search_says_whether_the_best_trials_lead_is_one_the_rows_show(cli, penguins, tmp_path):
+    r = cli("train", penguins, "--label", "species", "-o", tmp_path / "run", "--search", "3", "--epochs", "3")
+    assert r.code == 0, r.err
+    best = json.loads((tmp_path / "run" / "metrics.json").read_text())["search"]["best"]
+    test, second = best["runner_up"]["paired_test"], best["runner_up"]
+    verdict = "a lead these rows show" if test["shows"] else "not a lead these rows can show"
+    assert (f"search: best trial {best['trial']} vs the next best, trial {second['trial']} "
+            f"(cv {second['cv_mean']:.3f}): {test['only_a']} rows only trial {best['trial']} got right, "
+            f"{test['only_b']} only trial {second['trial']} (exact McNemar p = {test['pvalue']:.3f}): {verdict}") in r.out
+    assert best["interval"]["n"] == test["rows"] > 200  # train + val rows, each validated once

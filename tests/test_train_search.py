@@ -232,15 +232,47 @@ def test_trial_scores_are_cross_validated_over_the_folds():
         assert trial["mean_best_epoch"] == pytest.approx(np.mean(trial["fold_best_epochs"]))
         assert all(1 <= e <= 4 for e in trial["fold_best_epochs"])
     best = max(result["trials"], key=lambda t: t["cv_mean"])
-    assert {k: v for k, v in result["best"].items() if k != "history"} == {
+    assert {k: v for k, v in result["best"].items() if k not in ("history", "runner_up")} == {
         "trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"], "cv_std": best["cv_std"],
-        "epochs": int(np.median(best["fold_best_epochs"]) + 0.5)}
+        "interval": best["interval"], "epochs": int(np.median(best["fold_best_epochs"]) + 0.5)}
     assert result["best"]["cv_mean"] > 0.8  # blobs are easy: the scores are real accuracies
     # each trial runs under its own seed, and with its own parameters
     seeds = {fit["config"].seed for fit in recorder.fits}
     assert len(seeds) == 3
     assert {(fit["config"].lr, fit["config"].width) for fit in recorder.fits} == \
         {(t["params"]["lr"], t["params"]["width"]) for t in result["trials"]}
+
+
+def test_each_trial_has_the_interval_of_its_out_of_fold_accuracy_and_the_lead_its_paired_test():
+    """All trials validate on the same rows (train + val, each once): a trial's interval is
+    over those rows, and the best one's lead over the next best is tested pairwise on them."""
+    from curate.stats.intervals import accuracy_interval
+    from curate.stats.paired import mcnemar
+
+    data = prepared()
+    searched = full_search(data, n_trials=4)
+    result = searched.record
+    rows = len(data.splits["train"]) - 20 + len(data.splits["val"])  # augmented copies never validate
+    for trial in result["trials"]:
+        interval = trial["interval"]
+        assert interval["n"] == rows and interval["confidence"] == 0.95
+        # the pooled out-of-fold accuracy is the fold mean weighted by fold sizes (4 near-equal folds)
+        assert interval["correct"] / rows == pytest.approx(trial["cv_mean"], abs=0.02)
+        assert interval["accuracy"][0] <= interval["correct"] / rows <= interval["accuracy"][1]
+    best = result["best"]
+    chosen = searched.held_out.predictions
+    hits = chosen.preds == np.asarray(chosen.targets)
+    assert best["interval"] == accuracy_interval(int(hits.sum()), hits.size)  # the chosen trial's own predictions
+    runner_up = best["runner_up"]
+    others = [t for t in result["trials"] if t["number"] != best["trial"]]
+    second = max(others, key=lambda t: (t["cv_mean"], -t["number"]))
+    assert runner_up["trial"] == second["number"] and runner_up["cv_mean"] == second["cv_mean"]
+    test = runner_up["paired_test"]
+    assert test["rows"] == rows and test["test"] == "exact McNemar" and 0 <= test["pvalue"] <= 1
+    # the discordant rows are the difference in correct rows, exactly
+    assert test["only_a"] - test["only_b"] == best["interval"]["correct"] - second["interval"]["correct"]
+    assert mcnemar(hits, hits)["pvalue"] == 1.0
+    assert "runner_up" not in run_search(data, n_trials=1)["best"]  # one trial: nothing to compare
 
 
 def test_the_test_split_never_reaches_fit_or_evaluate_and_folds_do_not_leak():

@@ -60,11 +60,14 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
         console.print(f"search: {len(metrics['search']['trials'])} trials ({sampler} sampler); best {params} "
                       f"(trial {best['trial']}, cv {figure(best['cv_mean'])} ± {figure(best['cv_std'])})",
                       highlight=False, markup=False)
+        if "runner_up" in best:
+            console.print(search_lead(best), highlight=False, markup=False)
         if retrain:
             fits = (f"the median best epoch of its {retrain['fits']} folds" if retrain["fits"] > 1
                     else "its best epoch on val")
             console.print(f"final model: trial {retrain['trial']}'s setting retrained on "
-                          f"{'+'.join(retrain['splits'])} ({retrain['rows']} rows) for {retrain['epochs']} epochs, "
+                          f"{'+'.join(retrain['splits'])} ({retrain['rows']} rows) for {retrain['epochs']} "
+                          f"epoch{'s' if retrain['epochs'] != 1 else ''}, "
                           f"{fits}", highlight=False, markup=False)
     for split in ("val", "test"):
         if split in metrics:
@@ -91,3 +94,22 @@ def print_training_summary(metrics: dict[str, Any], rundir: str) -> None:
     if histograms.get("advice"):
         console.print(f"advice: {histograms['advice']}", highlight=False, markup=False)
     wrote(rundir, "training run: metrics.json, model.pt, config.json, curves.png, errors.csv")
+
+
+def search_lead(best: dict[str, Any]) -> str:
+    """Whether the best trial's lead over the next is one its validated rows show.
+
+    >>> best = {"trial": 7, "cv_mean": 0.95, "interval": {"accuracy": [0.93, 0.966], "confidence": 0.95},
+    ...         "runner_up": {"trial": 3, "cv_mean": 0.945,
+    ...                       "paired_test": {"only_a": 6, "only_b": 4, "pvalue": 0.7539, "shows": False}}}
+    >>> search_lead(best)
+    'search: best trial 7 vs the next best, trial 3 (cv 0.945): 6 rows only trial 7 got right, 4 only trial 3 (exact McNemar p = 0.754): not a lead these rows can show; 95 % interval of the best 0.930-0.966'
+    """
+    second, test = best["runner_up"], best["runner_up"]["paired_test"]
+    verdict = "a lead these rows show" if test["shows"] else "not a lead these rows can show"
+    low, high = best["interval"]["accuracy"]
+    level = f"{best['interval']['confidence'] * 100:g} %"
+    return (f"search: best trial {best['trial']} vs the next best, trial {second['trial']} "
+            f"(cv {second['cv_mean']:.3f}): {test['only_a']} rows only trial {best['trial']} got right, "
+            f"{test['only_b']} only trial {second['trial']} (exact McNemar p = {test['pvalue']:.3f}): {verdict}; "
+            f"{level} interval of the best {low:.3f}-{high:.3f}")

@@ -42,6 +42,11 @@ def training_section(out: Path, stages: dict[str, dict[str, Any]]) -> str:
                        for split in ("val", "test") if split in metrics) + ".</p>"]
     if "val_vs_test" in metrics:
         parts.append(f"<p id='val-vs-test'>{html.escape(metrics['val_vs_test']['sentence'])}.</p>")
+    best = (metrics.get("search") or {}).get("best") or {}
+    if "runner_up" in best:
+        from pipelines.console.training import search_lead
+
+        parts.append(f"<p id='search-lead'>{html.escape(search_lead(best).removeprefix('search: '))}.</p>")
     parts += [f"<p class='warn'>warning: {html.escape(str(w))}</p>" for w in metrics.get("warnings") or []]
     curves = train / "curves.png"
     parts.append(f"<h3>{html.escape(_curves_title(metrics))}</h3>"

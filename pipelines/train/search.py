@@ -150,8 +150,11 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
     ``config.seed`` and its number (TPE: and the trials of the rounds before it), and its
     fits are seeded from both, so the result does not depend on how many run at once (as
     long as ``fit_fn`` draws from its own seeded generators). The record is ``{"sampler",
-    "scored_on", "trials": [...], "best": {"trial", "params", "cv_mean", "cv_std", "epochs",
-    "history"}}``: ``scored_on`` is ``folds`` or ``val``; ``epochs`` is the median best
+    "scored_on", "trials": [...], "best": {"trial", "params", "cv_mean", "cv_std", "interval",
+    "epochs", "history", "runner_up"}}``: ``scored_on`` is ``folds`` or ``val``;
+    ``interval`` the exact interval of the trial's accuracy over every validated row (each
+    trial's record has one); ``runner_up`` the next best trial with the exact McNemar test
+    of the two on the same rows (is the lead one the rows show?); ``epochs`` is the median best
     epoch over the best trial's folds, the length of the retraining on train + val;
     ``history`` its fits' curves, per epoch the mean over the fits that ran it (``fits``:
     how many did).
@@ -184,6 +187,9 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
         trial.set_user_attr("stage", stage)
         trial.set_user_attr("fold_scores", scored.scores)
         trial.set_user_attr("fold_best_epochs", scored.best_epochs)
+        hits = scored.predictions.preds == np.asarray(scored.predictions.targets)
+        # which rows the trial got right, packed: the paired test of the best against the next
+        trial.set_user_attr("hits", {"n": int(hits.size), "bits": np.packbits(hits).tobytes().hex()})
         finished(trial.number, scored)
         return scored.mean
 
@@ -245,15 +251,17 @@ def search(prepared: "Prepared", config: "TrainConfig", *, fit_fn: FitFn, evalua
             run_stage(study, "fine", fine_box(_best(_records(study))["params"]), n_trials - n_coarse)
     finally:
         optuna.logging.set_verbosity(previous)
-    trials = _records(study)
+    trials = _records(study, config.confidence)
     best = _best(trials)
     chosen: _Scored = kept["scored"]
     held_out = HeldOut(plan.pool.subset(chosen.rows), chosen.predictions, len(chosen.scores))
     return SearchResult({"sampler": config.search_sampler, "scored_on": "folds" if plan.folds else "val",
                          "trials": trials,
                          "best": {"trial": best["number"], "params": best["params"], "cv_mean": best["cv_mean"],
-                                  "cv_std": best["cv_std"], "epochs": int(np.median(best["fold_best_epochs"]) + 0.5),
-                                  "history": mean_history(chosen.histories)}},
+                                  "cv_std": best["cv_std"], "interval": best["interval"],
+                                  "epochs": int(np.median(best["fold_best_epochs"]) + 0.5),
+                                  "history": mean_history(chosen.histories),
+                                  **_against_runner_up(study, trials, best)}},
                         held_out)
 
 
@@ -372,19 +380,50 @@ def _sized(prepared: "Prepared", config: "TrainConfig") -> "TrainConfig":
     return size_to_data(config, prepared.spec, len(prepared.splits["train"]))
 
 
-def _records(study: optuna.Study) -> list[dict[str, Any]]:
-    """One record per finished trial, in trial order."""
+def _records(study: optuna.Study, confidence: float = 0.95) -> list[dict[str, Any]]:
+    """One record per finished trial, in trial order; ``interval``: the exact interval of
+    its accuracy over every row its fits validated on (out of fold)."""
+    from curate.stats.intervals import accuracy_interval
+
     records = []
-    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    for trial in sorted(done, key=lambda t: t.number):
+    for trial in _done(study):
         scores = trial.user_attrs["fold_scores"]
         epochs = trial.user_attrs["fold_best_epochs"]
+        hits = _hits(trial)
         records.append({"number": trial.number, "stage": trial.user_attrs["stage"],
                         "params": {name: trial.params[name] for name in SPACE},
                         "cv_mean": float(np.mean(scores)), "cv_std": float(np.std(scores)),
+                        "interval": accuracy_interval(int(hits.sum()), hits.size, confidence),
                         "fold_scores": scores, "fold_best_epochs": epochs,
                         "mean_best_epoch": float(np.mean(epochs))})
     return records
+
+
+def _done(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return sorted(done, key=lambda t: t.number)
+
+
+def _hits(trial: optuna.trial.FrozenTrial) -> np.ndarray:
+    """Which validated rows the trial's fits got right (pool order)."""
+    packed = trial.user_attrs["hits"]
+    return np.unpackbits(np.frombuffer(bytes.fromhex(packed["bits"]), dtype=np.uint8), count=packed["n"]).astype(bool)
+
+
+def _against_runner_up(study: optuna.Study, records: list[dict[str, Any]], best: dict[str, Any]) -> dict[str, Any]:
+    """``runner_up``: the next best trial, and whether the best one's lead is a difference
+    the validated rows show (the exact McNemar test on the same rows: every trial
+    validates on the same ones); nothing with one trial."""
+    from curate.stats.paired import mcnemar
+
+    others = [r for r in records if r["number"] != best["number"]]
+    if not others:
+        return {}
+    second = _best(others)
+    hits = {t.number: _hits(t) for t in _done(study) if t.number in (best["number"], second["number"])}
+    test = mcnemar(hits[best["number"]], hits[second["number"]])
+    return {"runner_up": {"trial": second["number"], "cv_mean": second["cv_mean"],
+                          "params": second["params"], "paired_test": test}}
 
 
 def _best(records: list[dict[str, Any]]) -> dict[str, Any]:
