@@ -57,6 +57,45 @@ def test_a_noisy_target_camera_is_diagnosed_as_data_mismatch_with_its_remedy(cli
     assert "error rates: train" in r.out and "train_val" in r.out
 
 
+def test_the_domain_column_is_flagged_as_a_domain_marker_and_exclude_leaves_it_out(cli, noisy_digits, tmp_path):
+    """After a domain split the domain column is a feature whose every val value training
+    never saw (it encodes as an unknown category): the run says so; --exclude leaves it out."""
+    r = cli("train", noisy_digits, "--label", "digit", "-o", tmp_path / "flagged", "--epochs", "2")
+    assert r.code == 0, r.err
+    warning = ("column 'camera' has none of its val values (noisy) in train: it marks the domain, not the class; "
+               "leave it out with --exclude camera")
+    assert f"warning: {warning}" in r.out
+    assert warning in json.loads((tmp_path / "flagged" / "metrics.json").read_text())["warnings"]
+    r = cli("train", noisy_digits, "--label", "digit", "-o", tmp_path / "run", "--epochs", "2", "--exclude", "camera")
+    assert r.code == 0, r.err
+    assert "marks the domain" not in r.out
+    encoder = json.loads((tmp_path / "run" / "config.json").read_text())["encoder"]
+    assert encoder["left_out"]["camera"] == "excluded"
+    assert encoder["features"] == [f"p{i}" for i in range(64)]
+
+
+@pytest.mark.parametrize(("value", "message"), [("camra", "no column 'camra' to exclude (did you mean 'camera'?)"),
+                                                ("digit", "cannot exclude 'digit': it is the label column")])
+def test_exclude_of_a_missing_column_or_the_label_is_one_error_line(cli, noisy_digits, tmp_path, value, message):
+    from conftest import one_error_line
+
+    line = one_error_line(cli("train", noisy_digits, "--label", "digit", "-o", tmp_path / "run", "--exclude", value))
+    assert line == f"error: {message}"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_pipeline_with_a_domain_split_trains_without_its_domain_column(tmp_path):
+    from pipelines.run.schema import load_pipeline
+
+    (tmp_path / "t.csv").write_text("x,island,species\n1,a,s\n")
+    path = tmp_path / "p.yaml"
+    path.write_text("out: o\nsource: t.csv\nlabel: species\nsplit: {domain: island, target: Biscoe}\n"
+                    "train: {epochs: 2, exclude: [x]}\n")
+    assert load_pipeline(path).train_settings()["exclude"] == ["x", "island"]
+    path.write_text("out: o\nsource: t.csv\nlabel: species\nsplit: {}\ntrain: {epochs: 2}\n")
+    assert load_pipeline(path).train_settings()["exclude"] == []
+
+
 def test_a_stated_human_error_is_what_the_avoidable_bias_is_measured_from(cli, noisy_digits, tmp_path):
     r = cli("train", noisy_digits, "--label", "digit", "-o", tmp_path / "run", "--epochs", "2",
             "--human-error", "0.05")

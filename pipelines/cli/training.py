@@ -70,6 +70,9 @@ LEARNING_CURVE_OPTIONS = option_group(
               help="Hidden activation (maxout: the maximum of --maxout-pieces affine pieces).")
 @click.option("--maxout-pieces", type=click.IntRange(min=2), default=2, show_default=True, metavar="K",
               help="Pieces per maxout unit.")
+@click.option("--exclude", "exclude", multiple=True, metavar="COL",
+              help="A column never used as a feature (tabular; repeat or comma-separate): a domain column after "
+                   "`split --domain`, a key the model must not see.")
 @click.option("--human-error", type=click.FloatRange(0, 1, max_open=True), metavar="E",
               help="Human-level (Bayes) error rate the avoidable bias is measured from [default: 0].")
 @click.option("--image-size", type=click.IntRange(min=8), help="Resize images to this square size "
@@ -111,6 +114,7 @@ def train(ctx: click.Context, manifest: str, label: str, rundir: str, learning_c
     elif any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
              for name in ("fractions", "seeds", "target_error")):
         raise click.UsageError("--fractions, --seeds and --target-error need --learning-curve")
+    settings["exclude"] = [name.strip() for given in settings["exclude"] for name in given.split(",") if name.strip()]
     try:
         with training_progress() as progress, search_progress() as on_trial:
             metrics = run_train(manifest, label=label, out=rundir, progress=progress, search_progress=on_trial,

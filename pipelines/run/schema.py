@@ -193,6 +193,11 @@ class LoadedPipeline:
         """The ``train:`` fields for :func:`pipelines.train.run.train` (label and paths
         resolved; an online run's recipe as it trains with it)."""
         settings = self.config.train.model_dump(mode="json", exclude={"label", "augment"})
+        domain = self.config.split.domain if self.config.split is not None else None
+        if domain is not None and domain not in settings["exclude"]:
+            # the split's domain column says which domain a row is from, not its class: in val
+            # and test it holds the one value training never sees
+            settings["exclude"] = [*settings["exclude"], domain]
         if self.init is not None:
             settings["init"] = str(self.init)
         settings["recipe"] = self.online_recipe() if self.train_augment() == "online" else None

@@ -57,6 +57,8 @@ class TrainConfig(Strict):
     margin: float = Field(0.2, gt=0)
     #: triplet: the identity column (default: the group column if any, else the label)
     identity: Optional[str] = None
+    #: columns never used as features (tabular): a domain column, a key the model must not see
+    exclude: list[str] = Field(default_factory=list)
     search: int = Field(0, ge=0)
     #: random: coarse, then fine around the best; tpe: the same coarse half, then Optuna's TPE
     search_sampler: Literal["random", "tpe"] = "random"

@@ -130,6 +130,13 @@ class TrainingRun:
         if absent:
             metrics["classes_absent_from_train"] = absent
             metrics["warnings"] = [absent_warning(absent)]
+        if "train_val" in prepared.splits and "val" in prepared.splits and prepared.spec.modality == "tabular":
+            from pipelines.train.data.tabular import domain_markers
+
+            for column, values in domain_markers(prepared.encoder, prepared.splits["val"].frame).items():
+                metrics.setdefault("warnings", []).append(
+                    f"column '{column}' has none of its val values ({', '.join(values[:3])}) in train: it marks the "
+                    f"domain, not the class; leave it out with --exclude {column}")
         if self.config.sanity:
             metrics["sanity"] = self._sanity(prepared)
         config = self.config

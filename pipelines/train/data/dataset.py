@@ -377,6 +377,12 @@ def _usable_rows(df: "pd.DataFrame", config: TrainConfig, base_dir: Path):
     if config.identity is not None and config.identity not in df.columns:
         raise CuraugError(f"no identity column '{config.identity}'"
                           f"{did_you_mean(config.identity, map(str, df.columns))}", param="identity")
+    for name in config.exclude:
+        if name == label:
+            raise CuraugError(f"cannot exclude '{name}': it is the label column", param="exclude")
+        if name not in df.columns:
+            raise CuraugError(f"no column '{name}' to exclude{did_you_mean(name, map(str, df.columns))}",
+                              param="exclude")
     dropped: dict[str, int] = {}
     keep = pd.Series(True, index=df.index)
 

@@ -1,7 +1,7 @@
 """Table rows → ``(n_features,)`` float32: numbers standardised, categories one-hot.
 
-Every column is a feature except the label, curaug's own columns
-(:data:`curate.io.manifest.RESERVED_COLUMNS`), the identity column, id-like columns (unique
+Every column is a feature except the label, the columns ``exclude`` names, curaug's own
+columns (:data:`curate.io.manifest.RESERVED_COLUMNS`), the identity column, id-like columns (unique
 on every training row: a name or a key says nothing a model may learn from) and free text
 (more than :data:`MAX_CATEGORIES` distinct strings, or sentences rather than category
 names). Statistics and categories come from the training split alone.
@@ -84,6 +84,9 @@ class TabularEncoder(Encoder):
         for name in train.columns:
             if name == config.label:
                 continue
+            if name in config.exclude:
+                left_out[name] = "excluded"
+                continue
             if name in RESERVED_COLUMNS or name == config.identity:
                 left_out[name] = "identity column" if name == config.identity else "curaug column"
                 continue
@@ -129,3 +132,24 @@ class TabularEncoder(Encoder):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "TabularEncoder":
         return cls(state["columns"], state["left_out"])
+
+
+def domain_markers(state: dict[str, Any], val: "pd.DataFrame") -> dict[str, list[str]]:
+    """Categorical features (of an encoder's ``state``) none of whose ``val`` values training
+    has seen: after a domain split such a column marks the domain, not the class (every val
+    row encodes as an unknown category). Column -> its val values; read on val, never test.
+
+    >>> state = {"columns": [{"name": "island", "kind": "categorical", "categories": ["Dream", "Torgersen"]},
+    ...                      {"name": "sex", "kind": "categorical", "categories": ["f", "m"]}]}
+    >>> import pandas as pd
+    >>> domain_markers(state, pd.DataFrame({"island": ["Biscoe"] * 3, "sex": ["f", "m", "m"]}))
+    {'island': ['Biscoe']}
+    """
+    found = {}
+    for col in state.get("columns", []):
+        if col["kind"] != "categorical" or col["name"] not in val.columns:
+            continue
+        values = sorted(_strings(val[col["name"]].dropna()).unique().tolist())
+        if values and not set(values) & set(col["categories"]):
+            found[col["name"]] = values
+    return found
