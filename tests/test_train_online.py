@@ -203,7 +203,7 @@ def test_a_streamed_run_gives_the_in_memory_run(digits, tmp_path):
 
 def test_streamed_rows_are_the_held_rows_and_the_cache_stays_in_its_budget(digits):
     import curaug
-    from pipelines.train.data_memory import sizeof
+    from curate.io.bounded_cache import sizeof
 
     held = curaug.ManifestDataset.from_manifest(digits, label="label", image_size=16)
     streamed = curaug.ManifestDataset.from_manifest(digits, label="label", image_size=16, data_memory="20KiB")

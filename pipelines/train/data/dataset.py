@@ -41,9 +41,9 @@ import torch
 from torch.utils.data import Dataset
 
 from curate.errors import CuraugError, did_you_mean
+from curate.io.bounded_cache import BoundedCache
 from pipelines.train.config import TrainConfig
 from pipelines.train.data.encoder import ENCODERS, Encoder, media_files
-from pipelines.train.data_memory import BoundedCache
 from pipelines.train.types import DataSpec
 
 if TYPE_CHECKING:

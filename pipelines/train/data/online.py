@@ -15,7 +15,7 @@ online, every row is drawn once an epoch.
 
 An :class:`OnlineAugmentation` pickles without its plugin: each process (a DataLoader
 worker) builds its own plugin instance and context on first use, and keeps the sources
-it decoded in a :class:`~pipelines.train.data_memory.BoundedCache`.
+it decoded in a :class:`~curate.io.bounded_cache.BoundedCache`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class _Local:
 
     def __init__(self, owner: "OnlineAugmentation"):
         from augment.plugin import Context, get_plugin
-        from pipelines.train.data_memory import BoundedCache
+        from curate.io.bounded_cache import BoundedCache
 
         self.pid = os.getpid()
         self.plugin = get_plugin(owner.loaded.recipe.modality)
