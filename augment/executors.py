@@ -24,6 +24,7 @@ from augment.plugin import Context, Output, Plugin, SkipSample
 from augment.seeds import sample_seed
 from curate.engine import dask_client, stop_dask
 from curate.errors import CuraugError
+from curate.io.bounded_cache import BoundedCache
 
 #: Draws in a row that may apply no transform at all before a plain copy is accepted.
 EMPTY_REDRAWS = 20
@@ -32,6 +33,8 @@ EMPTY_REDRAWS = 20
 UNREADABLE_ERRORS = (CuraugError, OSError)
 #: The skip reason of every copy of such a source.
 UNREADABLE = "source unreadable since ingest (changed, truncated or removed)"
+#: Decoded sources a corpus worker keeps (its own rows' and copy_paste's donors), in bytes.
+DECODED_CACHE_BYTES = 128 * 2**20
 Collect = Callable[[dict], None]
 
 
@@ -110,7 +113,9 @@ class Worker:
     def __init__(self, state: dict[str, Any]):
         self.state = state
         self.plugin: Plugin = state["plugin"]()
-        self.ctx = Context(state["loaded"].recipe, state["rows"], state["label"])
+        # the sources this worker decoded, so a copy_paste donor met again is not decoded again
+        self.ctx = Context(state["loaded"].recipe, state["rows"], state["label"],
+                           sources=BoundedCache(DECODED_CACHE_BYTES))
         self.steps = state["loaded"].steps
         self.gate = state["loaded"].recipe.gate
         self.label_gate = state.get("label_gate")  # augment.label_gate.LabelGate, fitted once for the run
@@ -123,7 +128,8 @@ class Worker:
         for source_id, copies in groupby(jobs, key=lambda job: job.source_id):
             row = self.ctx.record(source_id)
             try:
-                source = self.plugin.load(row, self.ctx)  # once for all its copies
+                # once for all its copies, and for the copies it is a donor to (kept while they fit)
+                source = self.ctx.source(source_id, self.plugin.load)
             except UNREADABLE_ERRORS as exc:
                 # changed or truncated since ingest checked it: its copies are skipped, the run goes on
                 error = " ".join(str(exc).split()) or type(exc).__name__

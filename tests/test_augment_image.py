@@ -510,3 +510,30 @@ def test_a_copy_is_the_same_bytes_whatever_the_process_made_before(jobs, order):
     for i in order:
         assert make(plugin, todo[i], sources) == expected[i]
     assert all(np.array_equal(s["image"], _grey(paths[k])) for k, s in sources.items())
+
+
+def test_a_corpus_worker_decodes_each_source_and_donor_once_and_writes_the_same_bytes(split_manifest, tmp_path,
+                                                                                       monkeypatch):
+    """copy_paste onto other images of the class: a donor met again comes from the worker's
+    cache, not the disk; the corpus is byte for byte the one decoding every donor anew."""
+    import augment.executors
+    import curaug
+    from augment.image.plugin import ImagePlugin
+
+    recipe = {"modality": "image", "copies": 2,
+              "transforms": [{"copy_paste": {"target": "other", "p": 1.0}}, {"HorizontalFlip": {"p": 0.5}}]}
+    decoded = []
+    load = ImagePlugin.load
+    monkeypatch.setattr(ImagePlugin, "load", lambda self, row, ctx: decoded.append(row["id"]) or load(self, row, ctx))
+    curaug.augment(str(split_manifest / "split.parquet"), recipe, str(tmp_path / "cached"), seed=3, workers=1)
+    assert len(decoded) == len(set(decoded)) == 86  # the 86 train rows, each decoded once
+    decoded.clear()
+    monkeypatch.setattr(augment.executors, "DECODED_CACHE_BYTES", 0)
+    curaug.augment(str(split_manifest / "split.parquet"), recipe, str(tmp_path / "uncached"), seed=3, workers=1)
+    assert len(decoded) > 86 + 2 * 86 * 0.9  # every donor decoded again (bar copies the gate skipped)
+
+    def corpus(folder: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*__aug*"))}
+
+    cached, uncached = corpus(tmp_path / "cached"), corpus(tmp_path / "uncached")
+    assert len(cached) >= 150 and cached == uncached
