@@ -231,3 +231,56 @@ def test_data_workers_0_reads_every_streamed_split_in_the_process_itself(digits,
                     **{**SMALL, "epochs": 1})
     assert metrics["data"]["workers"] == 0
     assert len(workers) == 4 and set(workers) == {0}  # the fit, the train figures (gaps), val, test, once each
+
+
+# text and audio on the fly ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample_splits(tmp_path_factory) -> dict[str, Path]:
+    """The sample fortunes and spoken words, ingested and split 60/20/20."""
+    import curaug
+
+    folder = tmp_path_factory.mktemp("online_modalities")
+    out = {}
+    for name, source in (("text", SAMPLE / "text.csv"), ("audio", SAMPLE / "audio")):
+        manifest = curaug.ingest(str(source), use_cache=False).manifest
+        path = folder / f"{name}.parquet"
+        curaug.save_manifest(curaug.split(manifest, label="label", seed=0), str(path))
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("modality", ["text", "audio"])
+def test_text_and_audio_draw_anew_each_epoch_the_same_with_workers(sample_splits, modality):
+    import curaug
+
+    recipe = SAMPLE / f"{modality}.recipe.yaml"
+    ds = curaug.ManifestDataset.from_manifest(sample_splits[modality], label="label", recipe=recipe, seed=2)
+    plain = curaug.ManifestDataset.from_manifest(sample_splits[modality], label="label")
+    first = _epoch(ds, 0, workers=0)
+    assert first.shape == plain.tensors()[0].shape
+    assert torch.equal(_epoch(ds, 0, workers=2), first)
+    changed = (_epoch(ds, 1, workers=0) != first).flatten(1).any(1)
+    assert changed.float().mean() > 0.5  # most rows drawn anew in the next epoch
+    assert (first != plain.tensors()[0]).flatten(1).any(1).float().mean() > 0.5  # and augmented
+
+
+def test_a_text_epoch_is_the_corpus_copy_of_the_same_seed(sample_splits, tmp_path):
+    """Text copies live in the corpus manifest's text column: epoch e of a row encodes as
+    its copy e does."""
+    import pandas as pd
+
+    import curaug
+
+    recipe = SAMPLE / "text.recipe.yaml"
+    curaug.augment(str(sample_splits["text"]), str(recipe), str(tmp_path / "o"), seed=4)
+    corpus = pd.read_parquet(tmp_path / "o" / "manifest.parquet")
+    corpus = corpus[corpus["source_id"].notna()]
+    ds = curaug.ManifestDataset.from_manifest(sample_splits["text"], label="label", recipe=recipe, seed=4)
+    position = {row_id: k for k, row_id in enumerate(ds.ids)}
+    written = ds.encoder.transform(corpus)
+    assert len(corpus) > 50
+    for k, (row_id, source) in enumerate(zip(corpus["id"], corpus["source_id"])):
+        epoch = int(str(row_id).rsplit("__aug", 1)[1])
+        x, _ = ds.batch([position[source]], epoch=epoch)
+        np.testing.assert_array_equal(x[0].numpy(), written[k], err_msg=row_id)
