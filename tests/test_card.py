@@ -319,14 +319,17 @@ def test_markup_in_the_data_is_text_in_the_card_and_the_report(tmp_path):
     assert "<i>c</i>" not in page and "&lt;i&gt;c&lt;/i&gt;" in page
 
 
-@pytest.mark.parametrize("case", ["missing data", "data is a folder", "output is a folder", "output among the media", "unknown label",
-                                  "output is the data"])
+@pytest.mark.parametrize("case", ["missing data", "data is a folder", "data is a partitioned table",
+                                  "output is a folder", "output among the media", "unknown label", "output is the data"])
 def test_bad_input_is_one_error_line_and_no_file(cli, run, tmp_path, case):
     data, out, extra = run / "split.parquet", tmp_path / "card.md", []
     if case == "missing data":
         data = tmp_path / "nope.parquet"
     elif case == "data is a folder":
         data = run
+    elif case == "data is a partitioned table":
+        data = tmp_path / "parts"
+        pd.read_parquet(run / "split.parquet").to_parquet(data, partition_cols=["split"])
     elif case == "output is a folder":
         out = tmp_path
     elif case == "output among the media":
@@ -338,6 +341,7 @@ def test_bad_input_is_one_error_line_and_no_file(cli, run, tmp_path, case):
     before = data.read_bytes() if data.is_file() else None
     line = one_error_line(cli("card", data, *extra, "-o", out))
     expected = {"missing data": "no such file", "data is a folder": "is a folder; give a manifest or table file",
+                "data is a partitioned table": "table file (a card of a partitioned table is not built yet)",
                 "output is a folder": "is a folder",
                 "output among the media": "is inside the data folder",
                 "unknown label": "--label 'lable': no such column",

@@ -319,7 +319,8 @@ def test_cli_search_says_whether_the_best_trials_lead_is_one_the_rows_show(cli, 
     best = json.loads((tmp_path / "run" / "metrics.json").read_text())["search"]["best"]
     test, second = best["runner_up"]["paired_test"], best["runner_up"]
     verdict = "a lead these rows show" if test["shows"] else "not a lead these rows can show"
-    assert (f"search: best trial {best['trial']} vs the next best, trial {second['trial']} "
+    line = (f"search: best trial {best['trial']} vs the next best, trial {second['trial']} "
             f"(cv {second['cv_mean']:.3f}): {test['only_a']} rows only trial {best['trial']} got right, "
-            f"{test['only_b']} only trial {second['trial']} (exact McNemar p = {test['pvalue']:.3f}): {verdict}") in r.out
+            f"{test['only_b']} only trial {second['trial']} (exact McNemar p = {test['pvalue']:.3f}): {verdict}")
+    assert line in r.out
     assert best["interval"]["n"] == test["rows"] > 200  # train + val rows, each validated once

@@ -62,7 +62,8 @@ def write_card(data: str | os.PathLike, out: str | os.PathLike, *, label: str | 
 
     source = Path(data)
     if source.is_dir():
-        raise CuraugError("data: is a folder; give a manifest or table file", param="data")
+        raise CuraugError("data: is a folder; give a manifest or table file (a card of a partitioned table is "
+                          "not built yet)", param="data")
     if not source.is_file():
         raise CuraugError("data: no such file", param="data")
     target = Path(out)
