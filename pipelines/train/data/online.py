@@ -52,8 +52,9 @@ class _Local:
         self.pid = os.getpid()
         self.plugin = get_plugin(owner.loaded.recipe.modality)
         self.plugin.prepare(owner.loaded)
-        self.sources = BoundedCache(owner.cache_bytes)  # the rows' own sources and copy_paste's donors
-        self.ctx = Context(owner.loaded.recipe, owner.rows, owner.label, sources=self.sources, provenance=False)
+        # the rows' own sources and copy_paste's donors, decoded once while they fit
+        self.ctx = Context(owner.loaded.recipe, owner.rows, owner.label, sources=BoundedCache(owner.cache_bytes),
+                           provenance=False)
 
 
 class OnlineAugmentation:
